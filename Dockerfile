@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# Build stage: install Flowlet and its dependencies into a virtual environment.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+COPY backend/pyproject.toml backend/pyproject.toml
+COPY backend/app backend/app
+RUN /opt/venv/bin/pip install ./backend
+
+# Runtime stage: only the virtual environment and the files gunicorn and Alembic need.
+FROM python:3.11-slim AS runtime
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    FLOWLET_ENV=production HOST=0.0.0.0 PORT=5000
+RUN groupadd --system flowlet && useradd --system --gid flowlet --home-dir /app flowlet
+WORKDIR /app
+COPY --from=build /opt/venv /opt/venv
+COPY backend/main.py backend/gunicorn.conf.py ./
+COPY backend/app ./app
+COPY backend/migrations ./migrations
+RUN mkdir -p /app/instance && chown -R flowlet:flowlet /app
+USER flowlet
+EXPOSE 5000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health')"
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "main:app"]

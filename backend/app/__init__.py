@@ -1,0 +1,111 @@
+"""Flowlet: the application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import BACKEND_DIR, Config, get_config
+
+
+def create_app(config_name: str | Config | None = None) -> Flask:
+    """Build the WSGI application for `development`, `testing` or `production`."""
+    config = config_name if isinstance(config_name, Config) else get_config(config_name)
+
+    app = Flask(__name__, instance_path=str(BACKEND_DIR / "instance"))
+    app.config.from_object(config)
+    app.config["FLOWLET_ENV"] = config.ENV_NAME
+
+    from app.core.logging import configure_logging
+
+    configure_logging(app.config["LOG_LEVEL"], json=app.config["LOG_JSON"])
+
+    trusted_hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if trusted_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_hops, x_proto=trusted_hops)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    logging.getLogger("flowlet").info(
+        "app created", extra={"env": config.ENV_NAME, "inline_jobs": app.config["RQ_INLINE"]}
+    )
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401 - the schema must be complete before anything maps
+    from app.core import audit, context, errors, health, security
+    from app.core.api import Api
+    from app.core.db import install_session_hooks
+    from app.extensions import cors, db, jwt, limiter, migrate
+
+    install_session_hooks()
+    audit.install_hooks()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BACKEND_DIR / "migrations"), compare_type=True)
+    jwt.init_app(app)
+    limiter.init_app(app)
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+        supports_credentials=False,
+    )
+    app.extensions["flowlet_redis"] = (
+        Redis.from_url(app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2)
+        if app.config["REDIS_URL"]
+        else None
+    )
+    api = Api()
+    api.init_app(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    app.extensions["flowlet_api"] = api
+    from app.auth.permissions import init_jwt
+
+    init_jwt(app)
+    errors.register_error_handlers(app)
+    context.init_app(app)
+    security.init_app(app)
+    health.init_metrics(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.accounts.routes import blp as accounts_blp
+    from app.admin.routes import blp as admin_blp
+    from app.auth.routes import blp as auth_blp
+    from app.cards.routes import blp as cards_blp
+    from app.compliance.routes import blp as compliance_blp
+    from app.core.health import blp as health_blp
+    from app.privacy.routes import blp as privacy_blp
+    from app.transactions.routes import blp as transactions_blp
+    from app.wealth.routes import blp as wealth_blp
+
+    api = app.extensions["flowlet_api"]
+    for blp in (
+        health_blp,
+        auth_blp,
+        accounts_blp,
+        transactions_blp,
+        cards_blp,
+        compliance_blp,
+        privacy_blp,
+        wealth_blp,
+        admin_blp,
+    ):
+        api.register_blueprint(blp)

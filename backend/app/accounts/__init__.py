@@ -1,0 +1,1 @@
+"""Customer accounts: opening, renaming, closing, statements."""

@@ -1,0 +1,1 @@
+"""User and account administration."""

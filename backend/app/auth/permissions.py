@@ -1,0 +1,123 @@
+"""Role-based access: one permission table and one decorator on every protected route.
+
+`@require("accounts:write")` verifies the bearer token, loads the user, checks that one of
+the user's roles grants the permission (403 `forbidden` otherwise) and records the actor for
+the audit log. Views then call `current_user()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, g
+from flask_jwt_extended import verify_jwt_in_request
+
+from app.auth.models import Role, User
+from app.core import context
+from app.core.errors import Forbidden, Unauthorized, error_response
+
+C, OFF, A, P = Role.CUSTOMER, Role.COMPLIANCE_OFFICER, Role.ADMIN, Role.CARD_PROCESSOR
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "profile": frozenset({C, OFF, A, P}),
+    "accounts:read": frozenset({C}),
+    "accounts:write": frozenset({C}),
+    "transactions:read": frozenset({C}),
+    "transactions:write": frozenset({C}),
+    "cards:read": frozenset({C}),
+    "cards:write": frozenset({C}),
+    "card_network": frozenset({P}),
+    "kyc:submit": frozenset({C}),
+    "compliance:review": frozenset({OFF}),
+    "audit:read": frozenset({OFF}),
+    "privacy": frozenset({C, OFF, A}),
+    "wealth": frozenset({C}),
+    "admin:users": frozenset({A}),
+    "admin:accounts": frozenset({A}),
+}
+
+
+def roles_for(permission: str) -> frozenset[Role]:
+    try:
+        return PERMISSIONS[permission]
+    except KeyError as exc:  # a typo in a decorator must fail loudly at import time
+        raise KeyError(f"unknown permission {permission!r}") from exc
+
+
+def require(permission: str, *, fresh: bool = False) -> Callable:
+    """Protect a view: a valid (and, when `fresh`, fresh) token whose user holds the permission."""
+    allowed = roles_for(permission)
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            verify_jwt_in_request(fresh=fresh)
+            user = current_user()
+            if not any(user.has_role(role.value) for role in allowed):
+                raise Forbidden("Your role does not allow this action.")
+            return view(*args, **kwargs)
+
+        wrapper._flowlet_permission = permission  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def current_user() -> User:
+    """The authenticated user of this request (after `@require`)."""
+    user = getattr(g, "current_user", None)
+    if user is None:
+        raise Unauthorized("Authentication is required.")
+    return user
+
+
+def init_jwt(app: Flask) -> None:
+    """Identity loading and the envelope for every token error."""
+    from app.extensions import db, jwt
+
+    @jwt.user_identity_loader
+    def _identity(user: User | str) -> str:
+        return str(user.public_id) if isinstance(user, User) else str(user)
+
+    @jwt.user_lookup_loader
+    def _lookup(_header: dict, payload: dict) -> User | None:
+        try:
+            public_id = uuid.UUID(payload["sub"])
+        except (KeyError, ValueError):
+            return None
+        user = db.session.scalar(sa.select(User).where(User.public_id == public_id))
+        if user is None or not user.is_active:
+            return None
+        g.current_user = user
+        context.set_actor(str(user.public_id), ",".join(user.roles) or None)
+        return user
+
+    @jwt.user_lookup_error_loader
+    def _lookup_error(_header, _payload):
+        return error_response(401, "invalid_token", "The token's user is no longer active.")
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str):
+        return error_response(401, "unauthorized", "A bearer access token is required.")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str):
+        return error_response(401, "invalid_token", "The token is not valid.")
+
+    @jwt.expired_token_loader
+    def _expired(_header, _payload):
+        return error_response(401, "token_expired", "The token has expired.")
+
+    @jwt.revoked_token_loader
+    def _revoked(_header, _payload):
+        return error_response(401, "token_revoked", "The token has been revoked.")
+
+    @jwt.needs_fresh_token_loader
+    def _not_fresh(_header, _payload):
+        return error_response(
+            401, "fresh_token_required", "This action needs a fresh token; use /auth/step-up."
+        )

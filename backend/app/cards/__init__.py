@@ -1,0 +1,1 @@
+"""Payment cards and their controls."""

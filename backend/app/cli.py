@@ -1,0 +1,157 @@
+"""Operator commands: `flask --app main init-db | create-admin | create-user | audit verify …`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+from flask_migrate import upgrade
+
+from app.core import seeds
+
+
+def _session():
+    from app.extensions import db
+
+    return db.session
+
+
+def register_cli(app: Flask) -> None:
+    from app import seeding  # noqa: F401 - registers the domains' seeders
+
+    app.cli.add_command(init_db)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(create_user_cmd)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(worker)
+
+
+def run_reference_seeders() -> None:
+    session = _session()
+    for seeder in seeds.REFERENCE_SEEDERS:
+        seeder(session)
+        session.commit()
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Apply all migrations and seed reference data; safe to run again."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    run_reference_seeders()
+    click.echo("database is at the latest migration; reference data seeded")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Seed demo users and data for local development (refused in production)."""
+    if current_app.config["FLOWLET_ENV"] == "production":
+        raise click.ClickException("seed-demo is not available in production")
+    session = _session()
+    for seeder in seeds.DEMO_SEEDERS:
+        seeder(session)
+        session.commit()
+    click.echo("demo data seeded")
+
+
+def _create_user(email: str, password: str, role: str, first: str, last: str) -> None:
+    from app.auth.services import create_user, get_user_by_email
+    from app.core import context
+    from app.core.errors import DomainError
+
+    session = _session()
+    context.set_job_context(context.ActorContext(actor_role="cli"))
+    try:
+        existing = get_user_by_email(session, email)
+        if existing is not None:
+            if role not in existing.roles:
+                raise click.ClickException(
+                    f"a user with e-mail {email} exists without role {role}; "
+                    "use the admin API to change roles"
+                )
+            click.echo(f"user {email} already exists with role {role}; nothing to do")
+            return
+        try:
+            user = create_user(
+                session,
+                email=email,
+                password=password,
+                first_name=first,
+                last_name=last,
+                roles=[role],
+                email_verified=True,
+            )
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.details.items())
+            raise click.ClickException(f"{exc.message} {detail}".strip()) from exc
+        click.echo(f"created {role} {user.email} ({user.public_id})")
+    finally:
+        context.set_job_context(None)
+
+
+@click.command("create-admin")
+@with_appcontext
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--first-name", default="Admin", show_default=True)
+@click.option("--last-name", default="User", show_default=True)
+def create_admin(email: str, password: str, first_name: str, last_name: str) -> None:
+    """Create an administrator, prompting for what is not given."""
+    _create_user(email, password, "admin", first_name, last_name)
+
+
+@click.command("create-user")
+@with_appcontext
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option(
+    "--role",
+    type=click.Choice(["customer", "compliance_officer", "admin", "card_processor"]),
+    default="customer",
+    show_default=True,
+)
+@click.option("--first-name", default="Flowlet", show_default=True)
+@click.option("--last-name", default="User", show_default=True)
+def create_user_cmd(email: str, password: str, role: str, first_name: str, last_name: str) -> None:
+    """Create a user with a role (compliance officers, the card processor)."""
+    _create_user(email, password, role, first_name, last_name)
+
+
+create_user_cmd.name = "create-user"
+
+audit_cli = AppGroup("audit", help="Audit log commands.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit hash chain; exit 1 naming the first broken record."""
+    from app.core.audit import verify
+
+    result = verify(_session())
+    if result.valid:
+        click.echo(f"audit chain valid: {result.records_checked} records, head {result.head_hash}")
+        return
+    where = (
+        f"record {result.first_invalid_id} (sequence {result.first_invalid_sequence})"
+        if result.first_invalid_id
+        else "chain head"
+    )
+    click.echo(f"audit chain BROKEN at {where}: {result.reason}", err=True)
+    sys.exit(1)
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--queues", "-q", default="high,default,low", show_default=True)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(queues: str, burst: bool) -> None:
+    """Run an RQ worker for the given queues."""
+    from app.worker import run_worker
+
+    run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst)

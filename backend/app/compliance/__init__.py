@@ -1,0 +1,1 @@
+"""KYC, AML alerts, reviews, audit trail and regulatory reports."""

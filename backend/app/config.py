@@ -1,0 +1,182 @@
+"""Configuration classes read from the environment.
+
+`create_app(config_name)` picks one of these; every secret comes from the environment and
+`ProductionConfig.validate()` refuses to start with a missing or default one.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = BACKEND_DIR / "instance"
+
+# Development defaults: fine on a laptop, refused in production.
+DEFAULT_SECRETS = {
+    "SECRET_KEY": "dev-secret-key-change-me",
+    "JWT_SECRET_KEY": "dev-jwt-secret-key-change-me",
+    # 32 zero-ish bytes, base64: the development data-encryption key.
+    "DATA_ENCRYPTION_KEYS": "dev:ZGV2LWRhdGEtZW5jcnlwdGlvbi1rZXktMzJieXRlcyE=",
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot be used safely."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalize_db_url(url: str) -> str:
+    # Heroku-style "postgres://" is not accepted by SQLAlchemy 2.
+    # psycopg2 is the driver we ship; SQLAlchemy 2.1 would otherwise pick psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRETS["SECRET_KEY"])
+        self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", DEFAULT_SECRETS["JWT_SECRET_KEY"])
+        # "kid:base64key,kid2:base64key2" — the first key encrypts, all keys decrypt.
+        self.DATA_ENCRYPTION_KEYS = _env(
+            "DATA_ENCRYPTION_KEYS", DEFAULT_SECRETS["DATA_ENCRYPTION_KEYS"]
+        )
+        self.SQLALCHEMY_DATABASE_URI = normalize_db_url(
+            _env("DATABASE_URL") or self.default_database_url()
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = self.engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.REDIS_URL = _env("REDIS_URL")
+        self.CORS_ORIGINS = [
+            o.strip() for o in (_env("CORS_ORIGINS", "") or "").split(",") if o.strip()
+        ]
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        self.LOG_JSON = _env_bool("LOG_JSON", True)
+        # Without Redis, jobs run inline in the request that enqueued them (after commit).
+        self.RQ_INLINE = self.REDIS_URL is None or _env_bool("RQ_INLINE", False)
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(
+            seconds=_env_int("JWT_ACCESS_TOKEN_SECONDS", 15 * 60)
+        )
+        self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(
+            seconds=_env_int("JWT_REFRESH_TOKEN_SECONDS", 14 * 24 * 3600)
+        )
+        self.HSTS_ENABLED = False
+        # How many reverse proxies in front of us may set X-Forwarded-For (0 = none trusted).
+        self.TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
+        # flask-smorest / OpenAPI
+        self.API_TITLE = "Flowlet API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "/docs"
+        self.OPENAPI_SWAGGER_UI_URL = _env(
+            "SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        )
+        self.JSON_SORT_KEYS = False
+        self.MAX_CONTENT_LENGTH = 1 * 1024 * 1024
+
+    def default_database_url(self) -> str:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / 'flowlet.db'}"
+
+    @staticmethod
+    def engine_options(url: str) -> dict:
+        if url.startswith("sqlite"):
+            return {"connect_args": {"timeout": 30}}
+        return {
+            "pool_pre_ping": True,
+            "pool_size": _env_int("DB_POOL_SIZE", 10),
+            "max_overflow": _env_int("DB_MAX_OVERFLOW", 20),
+            "pool_recycle": 1800,
+        }
+
+    def validate(self) -> None:
+        """Check the settings before the app starts; raise ConfigError when unusable."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+
+    def default_database_url(self) -> str:
+        return "sqlite://"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.HSTS_ENABLED = True
+
+    def default_database_url(self) -> str:
+        # Production has no embedded default: DATABASE_URL is required (validate() says so).
+        return ""
+
+    def validate(self) -> None:
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATA_ENCRYPTION_KEYS"):
+            value = os.environ.get(name)
+            if not value:
+                raise ConfigError(f"{name} must be set in production")
+            if value == DEFAULT_SECRETS[name]:
+                raise ConfigError(f"{name} is the development default; set a real secret")
+            if name != "DATA_ENCRYPTION_KEYS" and len(value) < 32:
+                raise ConfigError(f"{name} must be at least 32 characters in production")
+        if not os.environ.get("DATABASE_URL"):
+            raise ConfigError("DATABASE_URL must be set in production")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name: str | None = None) -> Config:
+    """Instantiate the config class named by `name` or `FLASK_ENV`/`FLOWLET_ENV`."""
+    name = name or _env("FLOWLET_ENV") or _env("FLASK_ENV") or "development"
+    try:
+        cls = CONFIGS[name]
+    except KeyError as exc:
+        raise ConfigError(f"unknown configuration {name!r}; use one of {sorted(CONFIGS)}") from exc
+    config = cls()
+    config.validate()
+    return config

@@ -1,0 +1,1 @@
+"""Framework glue shared by every domain: api, db, errors, fields, audit, queue, crypto."""

@@ -1,0 +1,46 @@
+"""flask-smorest subclassed once: our error envelope, schema defaults and doc conventions."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Api as _Api
+from flask_smorest import Blueprint as _Blueprint
+
+
+class ErrorBodySchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "Stable snake_case code"})
+    message = ma.fields.String(required=True)
+    details = ma.fields.Dict(metadata={"description": "Field name → list of reasons"})
+    request_id = ma.fields.String(allow_none=True)
+
+
+class ErrorSchema(ma.Schema):
+    """The error envelope of API.md; documentation only, responses are built in core.errors."""
+
+    error = ma.fields.Nested(ErrorBodySchema, required=True)
+
+
+class Api(_Api):
+    """The Api with our envelope instead of flask-smorest's default error payload."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        # core.errors registers the handlers for the whole app (routing errors included).
+        return None
+
+
+class Blueprint(_Blueprint):
+    """Blueprint whose views document the envelope for the errors they may return."""
+
+
+class Schema(ma.Schema):
+    """Base schema: unknown fields are rejected, output keeps declaration order."""
+
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+
+class EmptySchema(Schema):
+    """A body with no fields."""

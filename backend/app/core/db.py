@@ -1,0 +1,139 @@
+"""Declarative base, mixins and the unit-of-work helpers every service uses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import MetaData
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    registry,
+    scoped_session,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BIGINT on PostgreSQL; INTEGER on SQLite so that it is the rowid and autoincrements.
+BigIntPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base with an Alembic-friendly constraint naming convention."""
+
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+class PublicIdMixin:
+    """A sequential primary key that stays inside, and a UUID that goes out."""
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, unique=True, index=True, default=uuid.uuid4, nullable=False
+    )
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
+
+
+# --- unit of work -----------------------------------------------------------------------------
+
+
+def real_session(session) -> Session:
+    """The Session behind a scoped_session (flask-sqlalchemy's `db.session`)."""
+    return session() if isinstance(session, scoped_session) else session
+
+
+def _after_commit_queue(session: Session) -> list[Callable[[], None]]:
+    return session.info.setdefault("after_commit", [])
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the current transaction commits; drop it if it rolls back.
+
+    Jobs and e-mails are registered here so that a worker never sees a row that is not
+    committed, and a rolled-back change sends nothing.
+    """
+    session = real_session(session)
+    if not session.in_transaction():
+        session.begin()
+    _after_commit_queue(session).append(callback)
+
+
+_hooks_installed = False
+
+
+def install_session_hooks() -> None:
+    """Wire the after-commit queue onto every SQLAlchemy session (once per process)."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+
+    @sa.event.listens_for(Session, "after_commit")
+    def _run_after_commit(session: Session) -> None:
+        callbacks = session.info.pop("after_commit", [])
+        for callback in callbacks:
+            callback()
+
+    @sa.event.listens_for(Session, "after_transaction_end")
+    def _drop_after_commit(session: Session, transaction) -> None:
+        # After a commit the queue was already drained; what is left belongs to a rollback.
+        if transaction.parent is None:
+            session.info.pop("after_commit", None)
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """One use case, one commit: commit when the block ends, roll everything back on error."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -1,0 +1,1 @@
+"""Linked broker accounts, wealth summary and exchange rates."""

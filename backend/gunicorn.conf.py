@@ -1,0 +1,29 @@
+"""gunicorn settings, read from the environment (`gunicorn -c gunicorn.conf.py main:app`)."""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+_embedded = not os.environ.get("DATABASE_URL")
+# SQLite allows one writer: one process with threads. PostgreSQL: the usual 2 × cores + 1.
+_default_workers = 1 if _embedded else multiprocessing.cpu_count() * 2 + 1
+workers = int(os.environ.get("WEB_CONCURRENCY", _default_workers))
+threads = int(os.environ.get("GUNICORN_THREADS", 4 if _embedded else 1))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+graceful_timeout = 30
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
+max_requests_jitter = 100
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+preload_app = False
+
+
+def child_exit(server, worker):
+    """Let Prometheus forget a dead worker's live gauges in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Serve the API. With DATABASE_URL and REDIS_URL set: gunicorn plus an RQ worker beside it.
+# Without them: the embedded default (SQLite under backend/instance/, jobs inline, limits in memory).
+set -euo pipefail
+cd "$(dirname "$0")"
+BIN="${BIN:-../.venv/bin}"
+if [[ -n "${REDIS_URL:-}" ]]; then
+    "$BIN/flask" --app main worker &
+    worker_pid=$!
+    trap 'kill "$worker_pid" 2>/dev/null || true' EXIT INT TERM
+fi
+echo "Flowlet API on http://${HOST:-127.0.0.1}:${PORT:-5000} (docs at /docs)"
+"$BIN/gunicorn" -c gunicorn.conf.py main:app
