@@ -7,9 +7,11 @@ they fail instead (see .ci/run).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -34,7 +36,17 @@ def _unavailable(what: str, exc: Exception) -> None:
 
 
 def worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """This test process's tag for database names: checkout + xdist worker.
+
+    Two checkouts on one machine (or two CI runs) never share a test database.
+    """
+    checkout = hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
+    return f"{checkout}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+def _worker_number() -> int:
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(name[2:]) if name.startswith("gw") else 0
 
 
 def _pg_url(dbname: str) -> str:
@@ -122,7 +134,8 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """A Redis database of its own for this test worker, emptied at the start."""
-    index = 1 + (int(worker_id()[2:]) if worker_id().startswith("gw") else 0) % 14
+    base = int(os.environ.get("TEST_REDIS_DB_BASE", "1"))
+    index = (base + _worker_number()) % 16
     url = f"{REDIS_BASE_URL}/{index}"
     try:
         client = redis_lib.Redis.from_url(url, socket_connect_timeout=2)
