@@ -44,6 +44,9 @@ class User(PublicIdMixin, TimestampMixin, Base):
     terms_accepted_at: Mapped[datetime | None] = mapped_column()
     privacy_accepted_at: Mapped[datetime | None] = mapped_column()
     policy_version: Mapped[str | None] = mapped_column(sa.String(32))
+    # Security events that risk rules look at (a transfer right after one is suspicious).
+    password_changed_at: Mapped[datetime | None] = mapped_column()
+    mfa_changed_at: Mapped[datetime | None] = mapped_column()
 
     role_links: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

@@ -1,0 +1,39 @@
+"""Test helpers shared by every domain: users with roles and their bearer headers."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_jwt_extended import create_access_token
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.auth.services import create_user
+from tests.conftest import unique_email
+
+DEFAULT_PASSWORD = "Sturdy-Ledger-Pass-42"
+
+
+def make_user(
+    session: Session, *, role: str = "customer", email: str | None = None, **fields
+) -> User:
+    """Create and commit a user with one role."""
+    user = create_user(
+        session,
+        email=email or unique_email(role),
+        password=fields.pop("password", DEFAULT_PASSWORD),
+        first_name=fields.pop("first_name", "Test"),
+        last_name=fields.pop("last_name", role.title()),
+        roles=[role],
+        email_verified=True,
+    )
+    for key, value in fields.items():
+        setattr(user, key, value)
+    session.commit()
+    return user
+
+
+def auth_headers(app: Flask, user: User, *, fresh: bool = False) -> dict[str, str]:
+    """`Authorization: Bearer …` for `user`, as a login would issue it."""
+    with app.app_context():
+        token = create_access_token(identity=str(user.public_id), fresh=fresh)
+    return {"Authorization": f"Bearer {token}"}
