@@ -9,5 +9,10 @@ if [[ -n "${REDIS_URL:-}" ]]; then
     worker_pid=$!
     trap 'kill "$worker_pid" 2>/dev/null || true' EXIT INT TERM
 fi
+if [[ -n "${DATABASE_URL:-}" && -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]]; then
+    # Several gunicorn workers: /metrics aggregates them through a shared directory.
+    PROMETHEUS_MULTIPROC_DIR="$(mktemp -d -t flowlet-metrics.XXXXXX)"
+    export PROMETHEUS_MULTIPROC_DIR
+fi
 echo "Flowlet API on http://${HOST:-127.0.0.1}:${PORT:-5000} (docs at /docs)"
 "$BIN/gunicorn" -c gunicorn.conf.py main:app

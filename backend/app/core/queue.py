@@ -88,13 +88,19 @@ def task(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from app.core import context
+        from app.core.health import JOBS
 
         app = _app_for_job()
         with app.app_context():
             context.set_job_context(context.ActorContext(actor_role="system"))
             try:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
+            except Exception:
+                JOBS.labels(func.__name__, "failed").inc()
+                raise
             finally:
                 context.set_job_context(None)
+            JOBS.labels(func.__name__, "finished").inc()
+            return result
 
     return wrapper
