@@ -151,6 +151,8 @@ def test_email_verification_token_is_single_use_and_expires(client, db_session, 
 def test_the_outbox_keeps_message_bodies_encrypted(client, db_session):
     body = registration()
     assert client.post("/api/v1/auth/register", json=body).status_code == 201
-    message = db_session.scalar(sa.select(EmailOutbox).where(EmailOutbox.to_address == body["email"]))
+    message = db_session.scalar(
+        sa.select(EmailOutbox).where(EmailOutbox.to_address == body["email"])
+    )
     assert "token=" not in message.body_encrypted
     assert crypto.key_id(message.body_encrypted) == "dev"
