@@ -19,6 +19,7 @@ from app.auth.schemas import (
     LoginResultSchema,
     LoginSchema,
     MeSchema,
+    MessageSchema,
     MeUpdateSchema,
     PasswordResetConfirmSchema,
     PasswordResetRequestSchema,
@@ -167,10 +168,11 @@ def change_password(data):
 @blp.doc(security=[])
 @ip_limit
 @blp.arguments(PasswordResetRequestSchema)
-@blp.response(202)
+@blp.response(202, MessageSchema)
 def password_reset_request(data):
     """E-mail a password reset link (always 202, whether or not the account exists)."""
     services.request_password_reset(db.session, **data)
+    return {"message": "If the address belongs to an account, a reset link is on its way."}
 
 
 @blp.route("/password-reset/confirm", methods=["POST"])

@@ -155,6 +155,10 @@ class PasswordResetRequestSchema(Schema):
     email = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254))
 
 
+class MessageSchema(Schema):
+    message = ma.fields.String()
+
+
 class PasswordResetConfirmSchema(Schema):
     token = ma.fields.String(required=True, validate=ma.validate.Length(max=512))
     new_password = ma.fields.String(required=True)

@@ -193,7 +193,7 @@ def test_step_up_with_2fa_needs_a_code(client, app, db_session, clock):
 
 def test_disable_needs_a_fresh_token_password_and_code(client, app, db_session, clock):
     user = make_user(db_session)
-    secret, codes = enroll(client, app, user, clock)
+    secret, _ = enroll(client, app, user, clock)
     clock.advance(seconds=30)
     body = {"password": DEFAULT_PASSWORD, "code": code_at(secret, clock.now)}
     stale = client.post("/api/v1/auth/2fa/disable", json=body, headers=auth_headers(app, user))
