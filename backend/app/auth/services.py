@@ -117,7 +117,6 @@ def create_user(
         terms_accepted_at=moment,
         privacy_accepted_at=moment,
         policy_version=policy_version,
-        password_changed_at=moment,
     )
     user.set_roles(roles)
     session.add(user)

@@ -217,3 +217,28 @@ def test_step_up_with_2fa_off_needs_the_password_not_a_code(client, app, db_sess
     )
     assert response.status_code == 422
     assert response.get_json()["error"]["details"]["password"]
+
+
+def test_concurrent_refreshes_of_one_token_let_exactly_one_through(app, db_session):
+    """Two requests racing with the same refresh token: the row lock lets one rotate, the other
+    sees a spent token."""
+    import threading
+
+    user = make_user(db_session)
+    tokens = login_tokens(app, user)
+    barrier = threading.Barrier(2)
+    results: list[tuple[int, str | None]] = []
+
+    def race():
+        client = app.test_client()
+        barrier.wait()
+        response = refresh(client, tokens.refresh_token)
+        error = (response.get_json() or {}).get("error") or {}
+        results.append((response.status_code, error.get("code")))
+
+    threads = [threading.Thread(target=race) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results, key=lambda r: r[0]) == [(200, None), (401, "token_revoked")]
