@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from typing import NoReturn
 
 import sqlalchemy as sa
 from flask import current_app
@@ -423,7 +424,7 @@ def _raise_if_locked(session: Session, user: User, *, method: str) -> None:
         )
 
 
-def _fail(session: Session, user: User, *, reason: str, method: str, error: Exception) -> None:
+def _fail(session: Session, user: User, *, reason: str, method: str, error: Exception) -> NoReturn:
     """Count a failed attempt (locking the account at the threshold), audit, commit, raise."""
     config = current_app.config
     user.failed_login_count += 1
