@@ -63,6 +63,8 @@ def test_admin_lists_and_filters_users(client, app, db_session):
     assert str(officer.public_id) in {item["id"] for item in by_role}
 
     # Keyset pages: no overlap, and together they hold what one page holds.
+    for _ in range(3):
+        make_user(db_session)
     page1 = client.get("/api/v1/admin/users", query_string={"limit": 2}, headers=headers).get_json()
     assert len(page1["items"]) == 2 and page1["next_cursor"]
     page2 = client.get(
