@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
@@ -16,7 +17,7 @@ INSTANCE_DIR = BACKEND_DIR / "instance"
 # Development defaults: fine on a laptop, refused in production.
 DEFAULT_SECRETS = {
     "SECRET_KEY": "dev-secret-key-change-me",
-    "JWT_SECRET_KEY": "dev-jwt-secret-key-change-me",
+    "JWT_SECRET_KEY": "dev-jwt-secret-key-change-me-not-for-production",
     # 32 zero-ish bytes, base64: the development data-encryption key.
     "DATA_ENCRYPTION_KEYS": "dev:ZGV2LWRhdGEtZW5jcnlwdGlvbi1rZXktMzJieXRlcyE=",
 }
@@ -81,12 +82,44 @@ class Config:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
+        # A Redis outage must not take logins down: limits fall back to process memory
+        # (per-account lockout in the database still applies).
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "flowlet") or "flowlet"
+        self.RATELIMIT_LOGIN_PER_IP = _env("RATELIMIT_LOGIN_PER_IP", "20 per minute")
+        self.RATELIMIT_LOGIN_PER_ACCOUNT = _env("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per 15 minutes")
+        self.RATELIMIT_AUTH_PER_IP = _env("RATELIMIT_AUTH_PER_IP", "30 per minute")
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(
             seconds=_env_int("JWT_ACCESS_TOKEN_SECONDS", 15 * 60)
         )
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(
             seconds=_env_int("JWT_REFRESH_TOKEN_SECONDS", 14 * 24 * 3600)
         )
+        # A login (or step-up) token stays fresh this long; refreshed tokens are never fresh.
+        self.JWT_FRESH_SECONDS = _env_int("JWT_FRESH_SECONDS", 5 * 60)
+        # Identity and access
+        self.POLICY_VERSION = _env("POLICY_VERSION", "2026-11-01")
+        self.LOCKOUT_THRESHOLD = _env_int("LOCKOUT_THRESHOLD", 5)
+        self.LOCKOUT_SECONDS = _env_int("LOCKOUT_SECONDS", 15 * 60)
+        self.LOCKOUT_MAX_SECONDS = _env_int("LOCKOUT_MAX_SECONDS", 24 * 3600)
+        self.MFA_TOKEN_SECONDS = _env_int("MFA_TOKEN_SECONDS", 5 * 60)
+        self.EMAIL_VERIFICATION_SECONDS = _env_int("EMAIL_VERIFICATION_SECONDS", 48 * 3600)
+        self.PASSWORD_RESET_SECONDS = _env_int("PASSWORD_RESET_SECONDS", 3600)
+        self.TOTP_ISSUER = _env("TOTP_ISSUER", "Flowlet")
+        # Transfers above this amount (in the account currency's major units) need a fresh token.
+        self.STEP_UP_TRANSFER_THRESHOLD = Decimal(
+            _env("STEP_UP_TRANSFER_THRESHOLD", "1000.00") or "1000.00"
+        )
+        # Links in e-mails point at the web client.
+        self.FRONTEND_URL = (_env("FRONTEND_URL", "http://127.0.0.1:5173") or "").rstrip("/")
+        # Outgoing e-mail; without SMTP_HOST messages are logged (in full only in development).
+        self.SMTP_HOST = _env("SMTP_HOST")
+        self.SMTP_PORT = _env_int("SMTP_PORT", 587)
+        self.SMTP_USERNAME = _env("SMTP_USERNAME")
+        self.SMTP_PASSWORD = _env("SMTP_PASSWORD")
+        self.SMTP_FROM = _env("SMTP_FROM", "Flowlet <no-reply@flowlet.local>")
+        self.SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
+        self.SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 10)
         self.HSTS_ENABLED = False
         # How many reverse proxies in front of us may set X-Forwarded-For (0 = none trusted).
         self.TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_jwt_extended import create_access_token
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -33,7 +32,27 @@ def make_user(
 
 
 def auth_headers(app: Flask, user: User, *, fresh: bool = False) -> dict[str, str]:
-    """`Authorization: Bearer …` for `user`, as a login would issue it."""
+    """`Authorization: Bearer …` for `user`, as a login would issue it.
+
+    Opens a real session (token family) through the auth service, so the token passes the
+    revocation check like any other.
+    """
+    return {"Authorization": f"Bearer {login_tokens(app, user, fresh=fresh).access_token}"}
+
+
+def login_tokens(app: Flask, user: User, *, fresh: bool = False):
+    """A new session for `user` and its `TokenPair` (access and refresh token)."""
+    from app.auth.tokens import start_session
+    from app.extensions import db
+
+    user_id = user.id
     with app.app_context():
-        token = create_access_token(identity=str(user.public_id), fresh=fresh)
-    return {"Authorization": f"Bearer {token}"}
+        session = db.session
+        try:
+            owner = session.get(User, user_id)
+            tokens = start_session(session, user=owner, ip=None, user_agent="tests", fresh=fresh)
+            session.commit()
+            session.refresh(owner)
+            return tokens
+        finally:
+            db.session.remove()

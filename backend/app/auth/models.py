@@ -8,7 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import Base, PublicIdMixin, TimestampMixin
+from app.core.db import Base, BigIntPK, PublicIdMixin, TimestampMixin
 
 
 class Role(StrEnum):
@@ -47,6 +47,26 @@ class User(PublicIdMixin, TimestampMixin, Base):
     # Security events that risk rules look at (a transfer right after one is suspicious).
     password_changed_at: Mapped[datetime | None] = mapped_column()
     mfa_changed_at: Mapped[datetime | None] = mapped_column()
+    email_verified_at: Mapped[datetime | None] = mapped_column()
+    # Brute-force protection: consecutive failures, the current lockout, how many so far.
+    failed_login_count: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
+    locked_until: Mapped[datetime | None] = mapped_column()
+    lockout_count: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
+    # Locked by an administrator until unlocked (no expiry).
+    admin_locked_at: Mapped[datetime | None] = mapped_column()
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    # TOTP: secrets sealed with core.crypto (the key id is part of the value).
+    mfa_enabled: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    totp_pending_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    # The last accepted TOTP time step: a code is never accepted twice.
+    totp_last_counter: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     role_links: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -76,3 +96,82 @@ class UserRole(Base):
     role: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
 
     user: Mapped[User] = relationship(back_populates="role_links")
+
+
+class AuthSession(PublicIdMixin, Base):
+    """A login: one refresh-token family, listed to the user as a session.
+
+    Only the refresh token whose id is `refresh_jti` may be exchanged; presenting an older one
+    of the family means it was copied, and the whole session is revoked. Access tokens carry the
+    session's public id (`sid`) and die with it.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    refresh_jti: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_used_at: Mapped[datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (sa.Index("ix_auth_sessions_user_active", "user_id", "revoked_at"),)
+
+
+class OneTimeToken(Base):
+    """A single-use, expiring token (e-mail verification, password reset, MFA login step).
+
+    The token handed out is the signed random `jti`; only its SHA-256 is stored.
+    """
+
+    __tablename__ = "one_time_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    purpose: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class BackupCode(Base):
+    """A one-time 2FA recovery code, stored as a keyed hash."""
+
+    __tablename__ = "mfa_backup_codes"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class EmailOutbox(PublicIdMixin, Base):
+    """An e-mail waiting for (or done with) delivery; the body is sealed at rest."""
+
+    __tablename__ = "email_outbox"
+
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    to_address: Mapped[str] = mapped_column(sa.String(254), nullable=False)
+    subject: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    body_encrypted: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column()

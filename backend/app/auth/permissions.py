@@ -1,8 +1,9 @@
 """Role-based access: one permission table and one decorator on every protected route.
 
-`@require("accounts:write")` verifies the bearer token, loads the user, checks that one of
-the user's roles grants the permission (403 `forbidden` otherwise) and records the actor for
-the audit log. Views then call `current_user()`.
+`@require("accounts:write")` verifies the bearer token (signature, expiry, freshness when
+asked, and that its session is not revoked), loads the user, checks that one of the user's
+roles grants the permission (403 `forbidden` otherwise) and records the actor for the audit
+log. Views then call `current_user()`.
 """
 
 from __future__ import annotations
@@ -90,11 +91,19 @@ def init_jwt(app: Flask) -> None:
         except (KeyError, ValueError):
             return None
         user = db.session.scalar(sa.select(User).where(User.public_id == public_id))
-        if user is None or not user.is_active:
+        if user is None or not user.is_active or user.admin_locked_at is not None:
             return None
         g.current_user = user
         context.set_actor(str(user.public_id), ",".join(user.roles) or None)
         return user
+
+    @jwt.token_in_blocklist_loader
+    def _revoked_check(_header: dict, payload: dict) -> bool:
+        # Every request: the token's session must exist and be live (database is the truth,
+        # Redis only caches revocations).
+        from app.auth.tokens import is_token_revoked
+
+        return is_token_revoked(payload)
 
     @jwt.user_lookup_error_loader
     def _lookup_error(_header, _payload):

@@ -1,7 +1,248 @@
 """HTTP routes of the auth domain (`/api/v1/auth`)."""
 
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, request
+from flask_jwt_extended import get_jwt
+from flask_limiter.util import get_remote_address
+
+from app.auth import services
+from app.auth.permissions import current_user, require
+from app.auth.schemas import (
+    BackupCodesSchema,
+    ChangePasswordSchema,
+    CodeSchema,
+    Disable2faSchema,
+    LoginMfaSchema,
+    LoginResultSchema,
+    LoginSchema,
+    MeSchema,
+    MessageSchema,
+    MeUpdateSchema,
+    PasswordResetConfirmSchema,
+    PasswordResetRequestSchema,
+    RefreshSchema,
+    RegisterSchema,
+    SessionListSchema,
+    StepUpSchema,
+    TokenBodySchema,
+    TokensSchema,
+    TotpSetupSchema,
+    UserEnvelopeSchema,
+)
 from app.core.api import Blueprint
+from app.extensions import db, limiter
 
 blp = Blueprint(
     "auth", __name__, url_prefix="/api/v1/auth", description="Registration, login, tokens, 2FA."
 )
+
+
+def _per_ip_login() -> str:
+    return current_app.config["RATELIMIT_LOGIN_PER_IP"]
+
+
+def _per_account_login() -> str:
+    return current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"]
+
+
+def _per_ip_auth() -> str:
+    return current_app.config["RATELIMIT_AUTH_PER_IP"]
+
+
+def _login_key() -> str:
+    """The login being tried (whatever the client sent it as), so limits follow the account."""
+    body = request.get_json(silent=True)
+    if isinstance(body, dict):
+        for key in ("login", "email", "username"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return "login:" + value.strip().lower()[:254]
+    return "login-ip:" + (get_remote_address() or "")
+
+
+def _sid() -> str:
+    return str(get_jwt()["sid"])
+
+
+def _tokens(pair) -> dict:
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": pair.expires_in,
+        "user": pair.user,
+    }
+
+
+ip_limit = limiter.limit(_per_ip_auth, key_func=get_remote_address, scope="auth-ip")
+
+
+@blp.route("/register", methods=["POST"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(RegisterSchema)
+@blp.response(201, UserEnvelopeSchema)
+def register(data):
+    """Create a customer account (terms and privacy must be accepted)."""
+    data.pop("terms_accepted")
+    data.pop("privacy_accepted")
+    return {"user": services.register(db.session, **data)}
+
+
+@blp.route("/login", methods=["POST"])
+@blp.doc(security=[])
+@limiter.limit(_per_ip_login, key_func=get_remote_address, scope="login-ip")
+@limiter.limit(_per_account_login, key_func=_login_key, scope="login-account")
+@blp.arguments(LoginSchema)
+@blp.response(200, LoginResultSchema)
+def login(data):
+    """Log in with e-mail or username and password."""
+    result = services.login(db.session, **data)
+    if result.tokens is None:
+        return {
+            "mfa_required": True,
+            "mfa_token": result.mfa_token,
+            "methods": ["totp", "backup_code"],
+        }
+    return _tokens(result.tokens)
+
+
+@blp.route("/login/mfa", methods=["POST"])
+@blp.doc(security=[])
+@limiter.limit(_per_ip_login, key_func=get_remote_address, scope="login-ip")
+@blp.arguments(LoginMfaSchema)
+@blp.response(200, TokensSchema)
+def login_mfa(data):
+    """Complete a login with a TOTP or backup code."""
+    return _tokens(services.login_mfa(db.session, **data))
+
+
+@blp.route("/refresh", methods=["POST"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(RefreshSchema)
+@blp.response(200, TokensSchema)
+def refresh(data):
+    """Exchange a refresh token for a new pair (the old one is spent)."""
+    return _tokens(services.refresh(db.session, **data))
+
+
+@blp.route("/logout", methods=["POST"])
+@require("profile")
+@blp.response(204)
+def logout():
+    """Revoke this access token and its refresh family."""
+    services.logout(db.session, user=current_user(), session_id=_sid())
+
+
+@blp.route("/me", methods=["GET"])
+@require("profile")
+@blp.response(200, MeSchema)
+def me():
+    """The caller's profile."""
+    return current_user()
+
+
+@blp.route("/me", methods=["PATCH"])
+@require("profile")
+@blp.arguments(MeUpdateSchema)
+@blp.response(200, MeSchema)
+def update_me(data):
+    """Change names, phone or base currency."""
+    return services.update_profile(db.session, user=current_user(), changes=data)
+
+
+@blp.route("/change-password", methods=["POST"])
+@require("profile", fresh=True)
+@blp.arguments(ChangePasswordSchema)
+@blp.response(204)
+def change_password(data):
+    """Change the password (fresh token); every other session is revoked."""
+    services.change_password(db.session, user=current_user(), session_id=_sid(), **data)
+
+
+@blp.route("/password-reset/request", methods=["POST"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(PasswordResetRequestSchema)
+@blp.response(202, MessageSchema)
+def password_reset_request(data):
+    """E-mail a password reset link (always 202, whether or not the account exists)."""
+    services.request_password_reset(db.session, **data)
+    return {"message": "If the address belongs to an account, a reset link is on its way."}
+
+
+@blp.route("/password-reset/confirm", methods=["POST"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(PasswordResetConfirmSchema)
+@blp.response(204)
+def password_reset_confirm(data):
+    """Set a new password with a reset link token."""
+    services.confirm_password_reset(db.session, **data)
+
+
+@blp.route("/verify-email", methods=["POST"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(TokenBodySchema)
+@blp.response(204)
+def verify_email(data):
+    """Confirm the e-mail address with the token from the verification e-mail."""
+    services.verify_email(db.session, **data)
+
+
+@blp.route("/2fa/setup", methods=["POST"])
+@require("profile")
+@blp.response(200, TotpSetupSchema)
+def setup_2fa():
+    """Start TOTP enrolment: secret, otpauth URI and QR code (SVG)."""
+    return services.setup_2fa(db.session, user=current_user())
+
+
+@blp.route("/2fa/enable", methods=["POST"])
+@require("profile")
+@blp.arguments(CodeSchema)
+@blp.response(200, BackupCodesSchema)
+def enable_2fa(data):
+    """Turn TOTP on with a code from the app; returns ten one-time backup codes."""
+    return {"backup_codes": services.enable_2fa(db.session, user=current_user(), **data)}
+
+
+@blp.route("/2fa/disable", methods=["POST"])
+@require("profile", fresh=True)
+@blp.arguments(Disable2faSchema)
+@blp.response(204)
+def disable_2fa(data):
+    """Turn 2FA off (fresh token, password and a current code)."""
+    services.disable_2fa(db.session, user=current_user(), **data)
+
+
+@blp.route("/step-up", methods=["POST"])
+@require("profile")
+@limiter.limit(_per_ip_login, key_func=get_remote_address, scope="login-ip")
+@blp.arguments(StepUpSchema)
+@blp.response(200, TokensSchema)
+def step_up(data):
+    """Re-authenticate for a fresh access token (TOTP/backup code, or password without 2FA)."""
+    return _tokens(services.step_up(db.session, user=current_user(), session_id=_sid(), **data))
+
+
+@blp.route("/sessions", methods=["GET"])
+@require("profile")
+@blp.response(200, SessionListSchema)
+def list_sessions():
+    """The caller's active sessions (device, IP, created, last used)."""
+    items = services.list_sessions(db.session, user=current_user(), current_id=_sid())
+    return {"items": items, "next_cursor": None}
+
+
+@blp.route("/sessions/<uuid:session_id>", methods=["DELETE"])
+@require("profile")
+@blp.response(204)
+def revoke_session(session_id: uuid.UUID):
+    """Revoke one of the caller's sessions."""
+    services.revoke_session(db.session, user=current_user(), session_id=session_id)

@@ -1,0 +1,212 @@
+"""Request and response schemas of the identity domain."""
+
+from __future__ import annotations
+
+import re
+
+import marshmallow as ma
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+
+from app.core.api import Schema
+from app.core.fields import UTCDateTime
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{2,63}$")
+
+
+class EmailField(ma.fields.String):
+    """An e-mail address checked with email-validator and normalized (lower case)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            result = validate_email(text, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ma.ValidationError(str(exc)) from exc
+        return result.normalized.lower()
+
+
+def _validate_username(value: str) -> None:
+    if not USERNAME_RE.match(value):
+        raise ma.ValidationError(
+            "Use 3–64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+        )
+
+
+def _validate_currency(value: str) -> None:
+    if pycountry.currencies.get(alpha_3=value) is None:
+        raise ma.ValidationError("Not an ISO 4217 currency code.")
+
+
+def _must_accept(value: bool) -> None:
+    if value is not True:
+        raise ma.ValidationError("Must be accepted.")
+
+
+Name = ma.fields.String
+
+
+class UserSchema(Schema):
+    id = ma.fields.UUID(attribute="public_id", dump_only=True)
+    email = ma.fields.String()
+    username = ma.fields.String(allow_none=True)
+    first_name = ma.fields.String()
+    last_name = ma.fields.String()
+    roles = ma.fields.List(ma.fields.String())
+    email_verified = ma.fields.Boolean()
+    mfa_enabled = ma.fields.Boolean()
+    kyc_status = ma.fields.String()
+    base_currency = ma.fields.String()
+    created_at = UTCDateTime()
+
+
+class MeSchema(UserSchema):
+    phone = ma.fields.String(allow_none=True)
+
+
+class UserEnvelopeSchema(Schema):
+    user = ma.fields.Nested(UserSchema)
+
+
+class RegisterSchema(Schema):
+    email = EmailField(required=True)
+    password = ma.fields.String(required=True, load_only=True)
+    first_name = Name(required=True, validate=ma.validate.Length(min=1, max=100))
+    last_name = Name(required=True, validate=ma.validate.Length(min=1, max=100))
+    username = ma.fields.String(load_default=None, allow_none=True, validate=_validate_username)
+    terms_accepted = ma.fields.Boolean(required=True, validate=_must_accept)
+    privacy_accepted = ma.fields.Boolean(required=True, validate=_must_accept)
+
+    @ma.pre_load
+    def _lower_username(self, data, **kwargs):
+        if isinstance(data, dict) and isinstance(data.get("username"), str):
+            data = {**data, "username": data["username"].strip().lower()}
+        return data
+
+
+class LoginSchema(Schema):
+    """`login` is an e-mail or a username; `email` and `username` are accepted as aliases."""
+
+    login = ma.fields.String(validate=ma.validate.Length(min=1, max=254))
+    email = ma.fields.String(validate=ma.validate.Length(min=1, max=254))
+    username = ma.fields.String(validate=ma.validate.Length(min=1, max=254))
+    password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
+
+    @ma.validates_schema
+    def _one_login(self, data, **kwargs):
+        given = [key for key in ("login", "email", "username") if key in data]
+        if len(given) != 1:
+            raise ma.ValidationError("Send exactly one of login, email, username.", "login")
+
+    @ma.post_load
+    def _merge(self, data, **kwargs):
+        login = data.pop("login", None) or data.pop("email", None) or data.pop("username", None)
+        return {"login": login, "password": data["password"]}
+
+
+class LoginMfaSchema(Schema):
+    mfa_token = ma.fields.String(required=True, validate=ma.validate.Length(max=512))
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+
+
+class RefreshSchema(Schema):
+    refresh_token = ma.fields.String(required=True, validate=ma.validate.Length(max=4096))
+
+
+class TokensSchema(Schema):
+    access_token = ma.fields.String()
+    refresh_token = ma.fields.String()
+    token_type = ma.fields.Constant("Bearer")
+    expires_in = ma.fields.Integer()
+    user = ma.fields.Nested(UserSchema)
+
+
+class LoginResultSchema(Schema):
+    """`Tokens`, or the MFA challenge `{mfa_required, mfa_token, methods}`."""
+
+    access_token = ma.fields.String()
+    refresh_token = ma.fields.String()
+    token_type = ma.fields.String()
+    expires_in = ma.fields.Integer()
+    user = ma.fields.Nested(UserSchema)
+    mfa_required = ma.fields.Boolean()
+    mfa_token = ma.fields.String()
+    methods = ma.fields.List(ma.fields.String())
+
+
+class MeUpdateSchema(Schema):
+    first_name = Name(validate=ma.validate.Length(min=1, max=100))
+    last_name = Name(validate=ma.validate.Length(min=1, max=100))
+    phone = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Regexp(
+            r"^\+[1-9][0-9]{6,14}$", error="Use E.164, e.g. +4915112345678."
+        ),
+    )
+    base_currency = ma.fields.String(validate=_validate_currency)
+
+
+class ChangePasswordSchema(Schema):
+    current_password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
+    new_password = ma.fields.String(required=True)
+
+
+class PasswordResetRequestSchema(Schema):
+    email = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254))
+
+
+class MessageSchema(Schema):
+    message = ma.fields.String()
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = ma.fields.String(required=True, validate=ma.validate.Length(max=512))
+    new_password = ma.fields.String(required=True)
+
+
+class TokenBodySchema(Schema):
+    token = ma.fields.String(required=True, validate=ma.validate.Length(max=512))
+
+
+class TotpSetupSchema(Schema):
+    secret = ma.fields.String()
+    otpauth_uri = ma.fields.String()
+    qr_svg = ma.fields.String()
+
+
+class CodeSchema(Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+
+
+class BackupCodesSchema(Schema):
+    backup_codes = ma.fields.List(ma.fields.String())
+
+
+class Disable2faSchema(Schema):
+    password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+
+
+class StepUpSchema(Schema):
+    code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
+    password = ma.fields.String(validate=ma.validate.Length(min=1, max=1024))
+
+    @ma.validates_schema
+    def _one(self, data, **kwargs):
+        if ("code" in data) == ("password" in data):
+            raise ma.ValidationError("Send either code or password.", "code")
+
+
+class SessionSchema(Schema):
+    id = ma.fields.UUID(attribute="public_id")
+    device = ma.fields.String(attribute="user_agent", allow_none=True)
+    ip = ma.fields.String(allow_none=True)
+    created_at = UTCDateTime()
+    last_used_at = UTCDateTime()
+    expires_at = UTCDateTime()
+    current = ma.fields.Boolean()
+
+
+class SessionListSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(SessionSchema))
+    next_cursor = ma.fields.String(allow_none=True)
