@@ -1,4 +1,8 @@
 """Import every model so that the metadata (and Alembic) sees the whole schema."""
 
+from app.accounts.models import Account  # noqa: F401
 from app.auth.models import User, UserRole  # noqa: F401
+from app.compliance.models import ComplianceAlert  # noqa: F401
 from app.core.audit import AuditChainHead, AuditLog  # noqa: F401
+from app.core.idempotency import IdempotencyKey  # noqa: F401
+from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401
