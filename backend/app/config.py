@@ -17,7 +17,7 @@ INSTANCE_DIR = BACKEND_DIR / "instance"
 # Development defaults: fine on a laptop, refused in production.
 DEFAULT_SECRETS = {
     "SECRET_KEY": "dev-secret-key-change-me",
-    "JWT_SECRET_KEY": "dev-jwt-secret-key-change-me",
+    "JWT_SECRET_KEY": "dev-jwt-secret-key-change-me-32-bytes-min",
     # 32 zero-ish bytes, base64: the development data-encryption key.
     "DATA_ENCRYPTION_KEYS": "dev:ZGV2LWRhdGEtZW5jcnlwdGlvbi1rZXktMzJieXRlcyE=",
 }

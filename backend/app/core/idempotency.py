@@ -204,6 +204,16 @@ def purge_expired(session: Session, *, now: datetime | None = None) -> int:
     return result.rowcount or 0
 
 
+def _end_read_transaction(session: Session) -> None:
+    """Commit what is only a read transaction, keeping loaded objects loaded."""
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
+
+
 def _is_decision(exc: DomainError) -> bool:
     return exc.status < 500 and exc.code not in _NOT_A_DECISION
 
@@ -226,8 +236,14 @@ def idempotent(*, required: bool = True) -> Callable:
                     "The Idempotency-Key is not valid.",
                     details={HEADER: ["Between 1 and 255 characters."]},
                 )
+            from app.extensions import db
+
+            user_id = current_user().id
+            # The request's session only read the caller so far: end that transaction so the
+            # claim reuses its connection (a request never holds two).
+            _end_read_transaction(db.session())
             outcome = claim(
-                user_id=current_user().id,
+                user_id=user_id,
                 key=key,
                 fingerprint=fingerprint(request.method, request.path, request.get_data()),
             )
@@ -236,6 +252,7 @@ def idempotent(*, required: bool = True) -> Callable:
             try:
                 response = current_app.make_response(view(*args, **kwargs))
             except DomainError as exc:
+                db.session.rollback()
                 if not _is_decision(exc):
                     release(outcome)
                     raise
@@ -243,8 +260,10 @@ def idempotent(*, required: bool = True) -> Callable:
                     exc.status, exc.code, exc.message, exc.details, exc.headers
                 )
             except (HTTPException, Exception):
+                db.session.rollback()
                 release(outcome)
                 raise
+            _end_read_transaction(db.session())
             if response.status_code >= 500:
                 release(outcome)
             else:
