@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,21 +102,41 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 
 
-def _engine():
+_engine_lock = threading.Lock()
+
+
+def _engine() -> sa.Engine:
+    """The engine for the key store.
+
+    On PostgreSQL its own small pool with `synchronous_commit=off`: a claim or a stored
+    response need not reach the disk on its own, because the movement's synchronous commit
+    flushes the WAL up to and including it; losing one in a crash loses nothing (a lost claim
+    means no movement happened; a lost response leaves the key `in_flight`, so retries get 409).
+    """
     from app.extensions import db
 
-    return db.engine
+    engine = db.engine
+    if engine.dialect.name != "postgresql":
+        return engine
+    extensions = current_app.extensions
+    store = extensions.get("flowlet_idempotency_engine")
+    if store is None:
+        with _engine_lock:
+            store = extensions.get("flowlet_idempotency_engine")
+            if store is None:
+                store = sa.create_engine(
+                    engine.url,
+                    connect_args={"options": "-c synchronous_commit=off"},
+                    pool_pre_ping=True,
+                    pool_size=engine.pool.size(),
+                    max_overflow=10,
+                )
+                extensions["flowlet_idempotency_engine"] = store
+    return store
 
 
 def _insert(dialect: str):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IdempotencyKey)
-
-
-def _short_transaction(conn: sa.Connection) -> None:
-    # The claim need not reach the disk on its own: the movement's synchronous commit
-    # flushes the WAL up to and including it. Losing it in a crash loses nothing.
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def claim(*, user_id: int, key: str, fingerprint: str) -> int | _Stored:
@@ -132,7 +153,6 @@ def claim(*, user_id: int, key: str, fingerprint: str) -> int | _Stored:
         "expires_at": now + ttl,
     }
     with _engine().connect() as conn, conn.begin():
-        _short_transaction(conn)
         stmt = (
             _insert(conn.dialect.name)
             .values(**values)
@@ -168,7 +188,6 @@ def store(key_id: int, response: Response) -> None:
     table = IdempotencyKey.__table__
     headers = {h: response.headers[h] for h in _STORED_HEADERS if h in response.headers}
     with _engine().connect() as conn, conn.begin():
-        _short_transaction(conn)
         conn.execute(
             sa.update(table)
             .where(table.c.id == key_id)

@@ -10,6 +10,7 @@ accounts are not locked and their cached balance is not maintained (see models.A
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, AccountStatus, SystemAccount
-from app.core.db import utcnow
+from app.core.db import real_session, utcnow
 from app.ledger.errors import AccountFrozen, InsufficientFunds
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
 
@@ -36,6 +37,38 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
         .execution_options(populate_existing=True)
     ).all()
     return {account.id: account for account in rows}
+
+
+def lock_accounts_by_public_id(
+    session: Session, public_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Account]:
+    """Like `lock_accounts`, addressed by public id (saves reading the rows before locking)."""
+    wanted = {i for i in public_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        sa.select(Account)
+        .where(Account.public_id.in_(wanted), Account.system_code.is_(None))
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {account.public_id: account for account in rows}
+
+
+def commit(session: Session) -> None:
+    """Commit a movement and keep its objects loaded for the response.
+
+    They were written under our row locks, so their state is exactly what was committed;
+    reading them back would only cost round trips.
+    """
+    session = real_session(session)
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
 
 
 def system_account(session: Session, code: SystemAccount | str, currency: str) -> Account:
@@ -91,7 +124,7 @@ def post(
     for account, amount in legs:
         entry = LedgerEntry(
             transaction=txn,
-            account_id=account.id,
+            account=account,
             amount=amount,
             currency=account.currency,
             created_at=now,

@@ -118,7 +118,7 @@ def deposit(
         status=TxnStatus.COMPLETED.value,
         amount=amount,
         currency=currency,
-        to_account_id=account.id,
+        to_account=account,
         initiated_by_id=user.id,
         description=reference or "Deposit",
         reference=reference,
@@ -133,7 +133,7 @@ def deposit(
         resource=txn,
         changes=_summary(txn),
     )
-    session.commit()
+    ledger.commit(session)
     return txn
 
 
@@ -177,7 +177,7 @@ def withdraw(
         status=TxnStatus.COMPLETED.value,
         amount=amount,
         currency=currency,
-        from_account_id=account.id,
+        from_account=account,
         initiated_by_id=user.id,
         description=reference or "Withdrawal",
         reference=reference,
@@ -192,7 +192,7 @@ def withdraw(
         resource=txn,
         changes=_summary(txn),
     )
-    session.commit()
+    ledger.commit(session)
     return txn
 
 
@@ -265,36 +265,45 @@ def transfer(
     fresh: bool = False,
 ) -> JournalTransaction:
     """Move money from the caller's account to an account of ours or out to an IBAN."""
-    source = get_own_account(session, user=user, account_id=from_account_id)
-    _check_currency(source, currency)
-    destination = _resolve_destination(
-        session,
-        to_account_id=to_account_id,
-        to_account_number=to_account_number,
-        to_iban=to_iban,
-        beneficiary_name=beneficiary_name,
-    )
-    if destination.account is not None:
-        if destination.account.id == source.id:
-            raise ValidationError(
-                "Source and destination are the same account.",
-                details={"to_account_id": ["Must differ from from_account_id."]},
-            )
-        _check_currency(destination.account, currency, "to_account_id")
     _check_step_up(amount, currency, fresh)
+    destination: _Destination | None = None
+    dest_id = to_account_id
+    if to_account_id is None:
+        destination = _resolve_destination(
+            session,
+            to_account_id=None,
+            to_account_number=to_account_number,
+            to_iban=to_iban,
+            beneficiary_name=beneficiary_name,
+        )
+        dest_id = destination.account.public_id if destination.account else None
+    if dest_id == from_account_id:
+        raise ValidationError(
+            "Source and destination are the same account.",
+            details={"to_account_id": ["Must differ from from_account_id."]},
+        )
     now = utcnow()
+    # Lock first (customer, then accounts by id), check after: no read before the lock.
+    _lock_customer(session, user)
+    locked = ledger.lock_accounts_by_public_id(session, [from_account_id, dest_id])
+    src = locked.get(from_account_id)
+    if src is None or src.user_id != user.id:
+        raise AccountNotFound()
+    _check_currency(src, currency)
+    dst = None
+    if dest_id is not None:
+        dst = locked.get(dest_id)
+        if dst is None:
+            raise AccountNotFound("The destination account was not found.")
+        _check_currency(dst, currency, "to_account_id")
+    if destination is None:
+        destination = _Destination(dst)
     refused = {
         "from_account_id": str(from_account_id),
         "amount": format_amount(amount, currency),
         "currency": currency,
     }
     try:
-        _lock_customer(session, user)
-        locked = ledger.lock_accounts(
-            session, [source.id, destination.account.id if destination.account else None]
-        )
-        src = locked[source.id]
-        dst = locked[destination.account.id] if destination.account else None
         limits.check_outgoing(
             session,
             user_id=user.id,
@@ -324,8 +333,8 @@ def transfer(
         type=TxnType.TRANSFER.value,
         amount=amount,
         currency=currency,
-        from_account_id=src.id,
-        to_account_id=dst.id if dst is not None else None,
+        from_account=src,
+        to_account=dst,
         initiated_by_id=user.id,
         description=description or "Transfer",
         counterparty_iban=destination.iban if dst is None else None,
@@ -362,7 +371,7 @@ def transfer(
         resource=txn,
         changes={**_summary(txn), "to_iban": txn.counterparty_iban},
     )
-    session.commit()
+    ledger.commit(session)
     return txn
 
 
