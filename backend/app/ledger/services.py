@@ -10,12 +10,14 @@ accounts are not locked and their cached balance is not maintained (see models.A
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, AccountStatus, SystemAccount
@@ -77,7 +79,8 @@ def system_account(session: Session, code: SystemAccount | str, currency: str) -
     stmt = sa.select(Account).where(Account.system_code == code, Account.currency == currency)
     account = session.scalar(stmt)
     if account is None:
-        with session.begin_nested():
+        with contextlib.suppress(IntegrityError), session.begin_nested():
+            # A concurrent first use may create it too: the unique constraint keeps one.
             session.add(
                 Account(
                     system_code=code,
