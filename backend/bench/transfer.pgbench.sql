@@ -23,15 +23,20 @@ COMMIT;
 BEGIN;
 SELECT id FROM users WHERE id = :uid FOR NO KEY UPDATE;
 SELECT * FROM accounts WHERE id IN (:src, :dst) AND system_code IS NULL ORDER BY id FOR UPDATE;
-SELECT coalesce(sum(amount), 0) FROM journal_transactions
-  WHERE initiated_by_id = :uid AND created_at >= current_date
-  AND type IN ('transfer', 'withdrawal') AND status IN ('completed', 'pending', 'pending_review')
-  AND currency = 'USD';
-SELECT count(*) FROM journal_transactions
-  WHERE initiated_by_id = :uid AND type = 'transfer' AND created_at >= now() - interval '600 seconds';
-SELECT count(*), avg(amount) FROM (SELECT amount FROM journal_transactions
-  WHERE initiated_by_id = :uid AND type = 'transfer' AND status IN ('completed', 'pending')
-  AND currency = 'USD' ORDER BY created_at DESC LIMIT 20) s;
+SELECT
+  (SELECT coalesce(sum(amount), 0) FROM journal_transactions
+    WHERE initiated_by_id = :uid AND created_at >= current_date
+    AND type IN ('transfer', 'withdrawal')
+    AND status IN ('completed', 'pending', 'pending_review') AND currency = 'USD'),
+  (SELECT count(*) FROM journal_transactions
+    WHERE initiated_by_id = :uid AND type = 'transfer'
+    AND created_at >= now() - interval '600 seconds'),
+  (SELECT count(*) FROM (SELECT amount FROM journal_transactions
+    WHERE initiated_by_id = :uid AND type = 'transfer' AND status IN ('completed', 'pending')
+    AND currency = 'USD' ORDER BY created_at DESC LIMIT 20) r),
+  (SELECT avg(amount) FROM (SELECT amount FROM journal_transactions
+    WHERE initiated_by_id = :uid AND type = 'transfer' AND status IN ('completed', 'pending')
+    AND currency = 'USD' ORDER BY created_at DESC LIMIT 20) r);
 INSERT INTO journal_transactions (type, status, amount, currency, from_account_id, to_account_id,
   initiated_by_id, description, beneficiary_key, risk_score, risk_rules, public_id, created_at,
   updated_at, posted_at)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.core.money import amount_for, parse_currency_amounts
-from app.ledger.models import JournalTransaction, TxnStatus, TxnType
+from app.ledger.models import JournalTransaction, TxnType
+from app.transactions.activity import SENT_STATUSES, Activity
 
 
 @dataclass
@@ -29,6 +30,7 @@ class TransferContext:
     beneficiary_key: str
     own_beneficiary: bool
     now: datetime
+    activity: Activity
 
 
 @dataclass(frozen=True)
@@ -67,46 +69,21 @@ def _transfers(ctx: TransferContext) -> sa.Select:
     )
 
 
-_SENT = (TxnStatus.COMPLETED.value, TxnStatus.PENDING.value)
-
-
 @rule("velocity", 50)
 def velocity(ctx: TransferContext) -> bool:
     """Too many transfers in a short window."""
-    window = timedelta(seconds=current_app.config["FRAUD_VELOCITY_WINDOW_SECONDS"])
-    count = ctx.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(JournalTransaction)
-        .where(
-            JournalTransaction.initiated_by_id == ctx.user.id,
-            JournalTransaction.type == TxnType.TRANSFER.value,
-            JournalTransaction.created_at >= ctx.now - window,
-        )
-    )
-    return count >= current_app.config["FRAUD_VELOCITY_MAX"]
+    return ctx.activity.transfers_in_window >= current_app.config["FRAUD_VELOCITY_MAX"]
 
 
 @rule("unusual_amount", 40)
 def unusual_amount(ctx: TransferContext) -> bool:
     """Far above what this customer usually sends."""
-    recent = (
-        sa.select(JournalTransaction.amount)
-        .where(
-            JournalTransaction.initiated_by_id == ctx.user.id,
-            JournalTransaction.type == TxnType.TRANSFER.value,
-            JournalTransaction.status.in_(_SENT),
-            JournalTransaction.currency == ctx.currency,
-        )
-        .order_by(JournalTransaction.created_at.desc())
-        .limit(20)
-        .subquery()
-    )
-    count, average = ctx.session.execute(
-        sa.select(sa.func.count(), sa.func.avg(recent.c.amount))
-    ).one()
-    if count < current_app.config["FRAUD_AMOUNT_MIN_HISTORY"] or not average:
+    history = ctx.activity
+    if history.recent_count < current_app.config["FRAUD_AMOUNT_MIN_HISTORY"]:
         return False
-    return ctx.amount > current_app.config["FRAUD_AMOUNT_MULTIPLIER"] * average
+    if not history.recent_average:
+        return False
+    return ctx.amount > current_app.config["FRAUD_AMOUNT_MULTIPLIER"] * history.recent_average
 
 
 @rule("new_beneficiary_large_amount", 30)
@@ -122,7 +99,7 @@ def new_beneficiary_large_amount(ctx: TransferContext) -> bool:
         .with_only_columns(JournalTransaction.id)
         .where(
             JournalTransaction.beneficiary_key == ctx.beneficiary_key,
-            JournalTransaction.status.in_(_SENT),
+            JournalTransaction.status.in_(SENT_STATUSES),
         )
         .limit(1)
     )

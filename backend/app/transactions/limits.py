@@ -2,28 +2,18 @@
 
 `TRANSFER_LIMITS` (config) maps a user's `kyc_status` to `per_transfer` and `daily` amounts in
 the account's currency ("5000,JPY=750000"); a status without an entry gets the limits of
-`none`. Withdrawals and transfers count; pending and held-for-review ones count too.
+`none`. Withdrawals and transfers count; pending and held-for-review ones count too
+(`activity.OUTGOING_TYPES`, `activity.COUNTED_STATUSES`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
 
-import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
 
 from app.core.money import amount_for, format_amount, parse_currency_amounts
 from app.ledger.errors import LimitExceeded
-from app.ledger.models import JournalTransaction, TxnStatus, TxnType
-
-OUTGOING_TYPES = (TxnType.TRANSFER.value, TxnType.WITHDRAWAL.value)
-COUNTED_STATUSES = (
-    TxnStatus.COMPLETED.value,
-    TxnStatus.PENDING.value,
-    TxnStatus.PENDING_REVIEW.value,
-)
 
 
 @dataclass(frozen=True)
@@ -42,28 +32,11 @@ def limits_for(*, kyc_status: str, currency: str) -> Limits:
     )
 
 
-def outgoing_today(session: Session, *, user_id: int, currency: str, now: datetime) -> int:
-    """What `user_id` sent out today (UTC) in `currency`."""
-    since = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
-    return int(
-        session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(JournalTransaction.amount), 0)).where(
-                JournalTransaction.initiated_by_id == user_id,
-                JournalTransaction.created_at >= since,
-                JournalTransaction.type.in_(OUTGOING_TYPES),
-                JournalTransaction.status.in_(COUNTED_STATUSES),
-                JournalTransaction.currency == currency,
-            )
-        )
-    )
-
-
-def check_outgoing(
-    session: Session, *, user_id: int, kyc_status: str, currency: str, amount: int, now: datetime
-) -> None:
+def check_outgoing(*, kyc_status: str, currency: str, amount: int, sent_today: int) -> None:
     """Raise `limit_exceeded` when `amount` breaks the per-transfer or the daily limit.
 
-    Call it with the customer's row locked, so that concurrent requests are counted in turn.
+    `sent_today` comes from `activity.outgoing_activity`, read with the customer's row locked so
+    that concurrent requests are counted in turn.
     """
     limits = limits_for(kyc_status=kyc_status, currency=currency)
     if limits.per_transfer is not None and amount > limits.per_transfer:
@@ -71,11 +44,9 @@ def check_outgoing(
             "The amount exceeds your per-transfer limit.",
             details={"amount": [f"At most {format_amount(limits.per_transfer, currency)}."]},
         )
-    if limits.daily is not None:
-        used = outgoing_today(session, user_id=user_id, currency=currency, now=now)
-        if used + amount > limits.daily:
-            left = max(limits.daily - used, 0)
-            raise LimitExceeded(
-                "The amount exceeds your daily limit.",
-                details={"amount": [f"{format_amount(left, currency)} left today."]},
-            )
+    if limits.daily is not None and sent_today + amount > limits.daily:
+        left = max(limits.daily - sent_today, 0)
+        raise LimitExceeded(
+            "The amount exceeds your daily limit.",
+            details={"amount": [f"{format_amount(left, currency)} left today."]},
+        )

@@ -35,6 +35,7 @@ from app.ledger import services as ledger
 from app.ledger.errors import AccountFrozen, CurrencyMismatch, FreshTokenRequired
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, TxnStatus, TxnType
 from app.transactions import fraud, limits
+from app.transactions.activity import Activity, outgoing_activity
 
 
 class TransactionNotFound(NotFound):
@@ -51,6 +52,12 @@ class SettlementRejected(Exception):
 def _lock_customer(session: Session, user: User) -> None:
     """Serialize one customer's outgoing movements (limits and fraud rules count in turn)."""
     session.execute(sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+
+
+def _activity(session: Session, user: User, currency: str, now: datetime) -> Activity:
+    """The customer's outgoing history (one query; call it under the customer's lock)."""
+    window = timedelta(seconds=current_app.config["FRAUD_VELOCITY_WINDOW_SECONDS"])
+    return outgoing_activity(session, user_id=user.id, currency=currency, now=now, window=window)
 
 
 def _check_currency(account: Account, currency: str, field: str = "currency") -> None:
@@ -155,13 +162,12 @@ def withdraw(
     try:
         _lock_customer(session, user)
         account = ledger.lock_accounts(session, [account.id])[account.id]
+        history = _activity(session, user, currency, utcnow())
         limits.check_outgoing(
-            session,
-            user_id=user.id,
             kyc_status=user.kyc_status,
             currency=currency,
             amount=amount,
-            now=utcnow(),
+            sent_today=history.sent_today,
         )
         ledger.ensure_can_debit(account, amount)
     except DomainError as exc:
@@ -304,13 +310,12 @@ def transfer(
         "currency": currency,
     }
     try:
+        history = _activity(session, user, currency, now)
         limits.check_outgoing(
-            session,
-            user_id=user.id,
             kyc_status=user.kyc_status,
             currency=currency,
             amount=amount,
-            now=now,
+            sent_today=history.sent_today,
         )
         ledger.ensure_can_debit(src, amount)
         if dst is not None:
@@ -327,6 +332,7 @@ def transfer(
             beneficiary_key=destination.key,
             own_beneficiary=dst is not None and dst.user_id == user.id,
             now=now,
+            activity=history,
         )
     )
     txn = JournalTransaction(
