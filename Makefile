@@ -32,6 +32,10 @@ test: install ## Lint and run the whole test suite (PostgreSQL and Redis on 127.
 	cd backend && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 	cd backend && $(BIN)/pytest -n $${PYTEST_WORKERS:-2} --dist loadfile
 
+.PHONY: bench
+bench: install ## Transfer benchmark: gunicorn + PostgreSQL + Redis vs pgbench (a few minutes)
+	cd backend && $(BIN)/python bench/transfers.py
+
 .PHONY: lint
 lint: install ## ruff check and format check
 	cd backend && $(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -87,6 +87,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.routes import blp as accounts_blp
+    from app.admin.accounts_routes import blp as admin_accounts_blp
     from app.admin.routes import blp as admin_blp
     from app.auth.routes import blp as auth_blp
     from app.cards.routes import blp as cards_blp
@@ -107,5 +108,6 @@ def _register_blueprints(app: Flask) -> None:
         privacy_blp,
         wealth_blp,
         admin_blp,
+        admin_accounts_blp,
     ):
         api.register_blueprint(blp)

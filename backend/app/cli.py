@@ -26,6 +26,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(create_user_cmd)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(ledger_cli)
     app.cli.add_command(worker)
 
 
@@ -144,6 +145,36 @@ def audit_verify() -> None:
     )
     click.echo(f"audit chain BROKEN at {where}: {result.reason}", err=True)
     sys.exit(1)
+
+
+ledger_cli = AppGroup("ledger", help="Ledger commands.")
+
+
+@ledger_cli.command("verify")
+def ledger_verify() -> None:
+    """Recompute every balance from the ledger entries; exit 1 naming each difference."""
+    from app.ledger.services import verify
+
+    result = verify(_session())
+    for problem in result.problems:
+        click.echo(f"ledger MISMATCH: {problem}", err=True)
+    if not result.ok:
+        sys.exit(1)
+    click.echo(
+        f"ledger consistent: {result.accounts_checked} accounts, "
+        f"{result.transactions_checked} transactions"
+    )
+
+
+@ledger_cli.command("purge-idempotency-keys")
+def ledger_purge_idempotency_keys() -> None:
+    """Delete idempotency keys past their retention (run it hourly)."""
+    from app.core.idempotency import purge_expired
+
+    session = _session()
+    count = purge_expired(session)
+    session.commit()
+    click.echo(f"purged {count} expired idempotency keys")
 
 
 @click.command("worker")

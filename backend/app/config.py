@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -135,6 +136,49 @@ class Config:
         )
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = 1 * 1024 * 1024
+        self._money_settings()
+
+    def _money_settings(self) -> None:
+        """Accounts, ledger, limits and fraud rules (docs/configuration.md, docs/ledger.md)."""
+        self.SUPPORTED_CURRENCIES = [
+            c.strip().upper()
+            for c in (_env("SUPPORTED_CURRENCIES", "USD,EUR,GBP,CHF,JPY") or "").split(",")
+            if c.strip()
+        ]
+        # IBANs are generated for new accounts when a country is set (empty: no IBANs).
+        self.IBAN_COUNTRY = (_env("IBAN_COUNTRY", "DE") or "").upper()
+        self.IBAN_BANK_CODE = _env("IBAN_BANK_CODE", "99999999")
+        self.IDEMPOTENCY_TTL_SECONDS = _env_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
+        # Amounts are decimals in the account's currency; "1000,JPY=150000" overrides per currency.
+        self.STEP_UP_TRANSFER_THRESHOLD = _env("STEP_UP_TRANSFER_THRESHOLD", "1000,JPY=150000")
+        # Outgoing limits per KYC status: {"status": {"per_transfer": amounts, "daily": amounts}}.
+        self.TRANSFER_LIMITS = json.loads(
+            _env("TRANSFER_LIMITS")
+            or json.dumps(
+                {
+                    "none": {"per_transfer": "5000,JPY=750000", "daily": "10000,JPY=1500000"},
+                    "approved": {
+                        "per_transfer": "50000,JPY=7500000",
+                        "daily": "100000,JPY=15000000",
+                    },
+                }
+            )
+        )
+        self.FRAUD_REVIEW_THRESHOLD = _env_int("FRAUD_REVIEW_THRESHOLD", 50)
+        self.FRAUD_VELOCITY_MAX = _env_int("FRAUD_VELOCITY_MAX", 10)
+        self.FRAUD_VELOCITY_WINDOW_SECONDS = _env_int("FRAUD_VELOCITY_WINDOW_SECONDS", 600)
+        self.FRAUD_AMOUNT_MULTIPLIER = _env_int("FRAUD_AMOUNT_MULTIPLIER", 5)
+        self.FRAUD_AMOUNT_MIN_HISTORY = _env_int("FRAUD_AMOUNT_MIN_HISTORY", 3)
+        self.FRAUD_NEW_BENEFICIARY_AMOUNT = _env("FRAUD_NEW_BENEFICIARY_AMOUNT", "1000,JPY=150000")
+        self.FRAUD_SECURITY_CHANGE_WINDOW_SECONDS = _env_int(
+            "FRAUD_SECURITY_CHANGE_WINDOW_SECONDS", 24 * 3600
+        )
+        # IBAN countries the outbound payment rail does not serve: their settlement fails.
+        self.SETTLEMENT_REJECTED_COUNTRIES = [
+            c.strip().upper()
+            for c in (_env("SETTLEMENT_REJECTED_COUNTRIES", "") or "").split(",")
+            if c.strip()
+        ]
 
     def default_database_url(self) -> str:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Import every model so that the metadata (and Alembic) sees the whole schema."""
 
+from app.accounts.models import Account  # noqa: F401
 from app.auth.models import (  # noqa: F401
     AuthSession,
     BackupCode,
@@ -8,4 +9,7 @@ from app.auth.models import (  # noqa: F401
     User,
     UserRole,
 )
+from app.compliance.models import ComplianceAlert  # noqa: F401
 from app.core.audit import AuditChainHead, AuditLog  # noqa: F401
+from app.core.idempotency import IdempotencyKey  # noqa: F401
+from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401

@@ -1,3 +1,4 @@
 """Import every domain's seed module so that its seeders register."""
 
+from app.accounts import seeds as accounts_seeds  # noqa: F401
 from app.auth import seeds as auth_seeds  # noqa: F401

@@ -1,6 +1,18 @@
 """HTTP routes of the accounts domain (`/api/v1/accounts`)."""
 
+from app.accounts import services, statements
+from app.accounts.schemas import (
+    AccountCreateSchema,
+    AccountPageSchema,
+    AccountSchema,
+    AccountUpdateSchema,
+    StatementArgsSchema,
+    StatementSchema,
+)
+from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
+from app.core.pagination import PageArgsSchema
+from app.extensions import db
 
 blp = Blueprint(
     "accounts",
@@ -8,3 +20,58 @@ blp = Blueprint(
     url_prefix="/api/v1/accounts",
     description="Customer accounts: opening, renaming, closing, statements.",
 )
+
+
+@blp.route("", methods=["GET"])
+@require("accounts:read")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, AccountPageSchema)
+def list_accounts(args):
+    """List your accounts."""
+    return services.list_accounts(db.session, user=current_user(), **args)
+
+
+@blp.route("", methods=["POST"])
+@require("accounts:write")
+@blp.arguments(AccountCreateSchema)
+@blp.response(201, AccountSchema)
+def open_account(data):
+    """Open an account."""
+    return services.open_account(db.session, user=current_user(), **data)
+
+
+@blp.route("/<uuid:account_id>", methods=["GET"])
+@require("accounts:read")
+@blp.response(200, AccountSchema)
+def get_account(account_id):
+    """Get one of your accounts."""
+    return services.get_own_account(db.session, user=current_user(), account_id=account_id)
+
+
+@blp.route("/<uuid:account_id>", methods=["PATCH"])
+@require("accounts:write")
+@blp.arguments(AccountUpdateSchema)
+@blp.response(200, AccountSchema)
+def rename_account(data, account_id):
+    """Rename one of your accounts."""
+    return services.rename_account(db.session, user=current_user(), account_id=account_id, **data)
+
+
+@blp.route("/<uuid:account_id>/close", methods=["POST"])
+@require("accounts:write")
+@blp.response(200, AccountSchema)
+def close_account(account_id):
+    """Close an account with a zero balance and no pending holds."""
+    return services.close_account(db.session, user=current_user(), account_id=account_id)
+
+
+@blp.route("/<uuid:account_id>/statement", methods=["GET"])
+@require("accounts:read")
+@blp.arguments(StatementArgsSchema, location="query")
+@blp.response(200, StatementSchema)
+def account_statement(args, account_id):
+    """Statement for a period as JSON, CSV or PDF (`format`)."""
+    st = services.statement(
+        db.session, user=current_user(), account_id=account_id, start=args["start"], end=args["end"]
+    )
+    return statements.render(st, args["format"])

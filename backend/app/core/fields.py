@@ -26,3 +26,69 @@ class UTCDateTime(ma.fields.DateTime):
         if result.tzinfo is None:
             result = result.replace(tzinfo=UTC)
         return result.astimezone(UTC)
+
+
+class Currency(ma.fields.String):
+    """An ISO 4217 alphabetic currency code (`USD`)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"description": "ISO 4217 code", "example": "USD"})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from app.core.money import is_currency
+
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not is_currency(text):
+            raise ma.ValidationError("Not an ISO 4217 currency code.")
+        return text
+
+
+class DecimalString(ma.fields.String):
+    """A money amount on the wire: a decimal string. JSON numbers are refused (never a float).
+
+    The string is checked against its currency, and turned into minor units, by
+    `load_amount` in the schema's `post_load` (the exponent depends on the currency).
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"description": "Decimal string", "example": "10.50"})
+        super().__init__(**kwargs)
+
+    default_error_messages = {
+        "invalid": 'Amounts are decimal strings, e.g. "10.50"; numbers are not accepted.'
+    }
+
+
+class Amount(ma.fields.Field):
+    """Integer minor units out as a decimal string in the currency of the object."""
+
+    def __init__(self, currency_attr: str = "currency", **kwargs):
+        self.currency_attr = currency_attr
+        kwargs.setdefault("dump_only", True)
+        kwargs.setdefault("metadata", {"type": "string", "example": "10.50"})
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        from app.core.money import format_amount
+
+        if value is None:
+            return None
+        currency = (
+            obj.get(self.currency_attr)
+            if isinstance(obj, dict)
+            else getattr(obj, self.currency_attr)
+        )
+        return format_amount(int(value), currency)
+
+
+def load_amount(data: dict, field: str = "amount", currency_field: str = "currency") -> None:
+    """In a `post_load`: replace `data[field]` (decimal string) by integer minor units."""
+    from app.core.money import MoneyError, parse_amount
+
+    if field not in data or currency_field not in data:
+        return
+    try:
+        data[field] = parse_amount(data[field], data[currency_field])
+    except MoneyError as exc:
+        raise ma.ValidationError({field: [str(exc)]}) from exc

@@ -1,0 +1,78 @@
+"""Account schemas, one per direction."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.accounts.models import CUSTOMER_TYPES, AccountStatus
+from app.core.api import Schema
+from app.core.fields import Amount, Currency, DecimalString, UTCDateTime
+from app.core.pagination import page_schema
+
+
+class AccountSchema(Schema):
+    id = ma.fields.UUID(attribute="public_id", dump_only=True)
+    account_number = ma.fields.String(dump_only=True)
+    iban = ma.fields.String(dump_only=True, allow_none=True)
+    account_type = ma.fields.String(dump_only=True)
+    currency = ma.fields.String(dump_only=True)
+    name = ma.fields.String(dump_only=True)
+    balance = Amount()
+    available_balance = Amount()
+    credit_limit = Amount(attribute="display_credit_limit", allow_none=True)
+    status = ma.fields.String(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+
+
+AccountPageSchema = page_schema(AccountSchema, "AccountPageSchema")
+
+
+class AccountCreateSchema(Schema):
+    account_type = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([t.value for t in CUSTOMER_TYPES])
+    )
+    currency = Currency(required=True)
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+
+
+class AccountUpdateSchema(Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+
+
+class StatementArgsSchema(Schema):
+    start = ma.fields.Date(required=True, data_key="from")
+    end = ma.fields.Date(required=True, data_key="to")
+    format = ma.fields.String(
+        load_default="json", validate=ma.validate.OneOf(["json", "csv", "pdf"])
+    )
+
+
+class StatementLineSchema(Schema):
+    booked_at = UTCDateTime()
+    transaction_id = ma.fields.UUID()
+    type = ma.fields.String()
+    description = ma.fields.String()
+    amount = ma.fields.String()
+    balance_after = ma.fields.String()
+
+
+class StatementSchema(Schema):
+    account_id = ma.fields.UUID()
+    account_number = ma.fields.String()
+    iban = ma.fields.String(allow_none=True)
+    currency = ma.fields.String()
+    start = ma.fields.Date(data_key="from")
+    end = ma.fields.Date(data_key="to")
+    opening_balance = ma.fields.String()
+    closing_balance = ma.fields.String()
+    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+
+
+class AdminAccountUpdateSchema(Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in AccountStatus]))
+    credit_limit = DecimalString()
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give status or credit_limit.", "_schema")

@@ -1,0 +1,57 @@
+"""System accounts (reference data, `init-db`) and demo accounts (`seed-demo`)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account, AccountType, SystemAccount
+from app.auth import seeds as _auth_seeds  # noqa: F401 - demo users are seeded first
+from app.auth.services import get_user_by_email
+from app.core import seeds
+
+DEMO_ACCOUNTS = (
+    ("alice@flowlet.test", AccountType.CHECKING, "USD", "Everyday", "2500.00"),
+    ("alice@flowlet.test", AccountType.SAVINGS, "EUR", "Savings", "10000.00"),
+    ("bob@flowlet.test", AccountType.CHECKING, "USD", "Main", "800.00"),
+)
+
+
+@seeds.reference
+def seed_system_accounts(session: Session) -> None:
+    """One settlement, card clearing, fees and suspense account per supported currency."""
+    from app.ledger.services import system_account
+
+    for currency in current_app.config["SUPPORTED_CURRENCIES"]:
+        for code in SystemAccount:
+            system_account(session, code, currency)
+
+
+@seeds.demo
+def seed_demo_accounts(session: Session) -> None:
+    """Give the demo customers accounts with some money (once)."""
+    from app.accounts.services import open_account
+    from app.core.money import parse_amount
+    from app.transactions.services import deposit
+
+    for email, account_type, currency, name, amount in DEMO_ACCOUNTS:
+        user = get_user_by_email(session, email)
+        if user is None:
+            continue
+        exists = session.scalar(
+            sa.select(Account.id).where(Account.user_id == user.id, Account.name == name)
+        )
+        if exists is not None:
+            continue
+        account = open_account(
+            session, user=user, account_type=account_type.value, currency=currency, name=name
+        )
+        deposit(
+            session,
+            user=user,
+            account_id=account.public_id,
+            amount=parse_amount(amount, currency),
+            currency=currency,
+            reference="Opening deposit",
+        )

@@ -1,0 +1,267 @@
+"""Account use cases: open, list, rename, close, statements, and the admin's changes."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from schwifty import IBAN
+from sqlalchemy.orm import Session
+
+from app.accounts.errors import AccountNotEmpty, AccountNotFound
+from app.accounts.models import Account, AccountStatus, AccountType
+from app.auth.models import User
+from app.core import audit
+from app.core.errors import Conflict, ValidationError
+from app.core.money import MoneyError, format_amount, parse_amount
+from app.core.pagination import Page, paginate
+
+
+def _new_account_number(session: Session) -> str:
+    while True:
+        number = f"{secrets.randbelow(10**10):010d}"
+        if session.scalar(sa.select(Account.id).where(Account.account_number == number)) is None:
+            return number
+
+
+def _iban_for(number: str) -> str | None:
+    country = current_app.config["IBAN_COUNTRY"]
+    if not country:
+        return None
+    iban = IBAN.generate(
+        country, bank_code=current_app.config["IBAN_BANK_CODE"], account_code=number
+    )
+    iban.validate()
+    return str(iban.compact)
+
+
+def open_account(
+    session: Session, *, user: User, account_type: str, currency: str, name: str | None = None
+) -> Account:
+    """Open an account of `account_type` in `currency` for `user`."""
+    if currency not in current_app.config["SUPPORTED_CURRENCIES"]:
+        raise ValidationError(
+            "This currency is not offered.",
+            details={
+                "currency": [f"Supported: {', '.join(current_app.config['SUPPORTED_CURRENCIES'])}."]
+            },
+        )
+    number = _new_account_number(session)
+    account = Account(
+        user_id=user.id,
+        account_number=number,
+        iban=_iban_for(number),
+        account_type=account_type,
+        currency=currency,
+        name=name or f"{account_type.title()} {currency}",
+        balance=0,
+        held=0,
+        credit_limit=0,
+        status=AccountStatus.ACTIVE.value,
+    )
+    session.add(account)
+    session.flush()
+    audit.record(
+        session,
+        "account.opened",
+        resource_type="account",
+        resource=account,
+        changes={"account_type": account_type, "currency": currency, "account_number": number},
+    )
+    session.commit()
+    return account
+
+
+def get_own_account(session: Session, *, user: User, account_id: uuid.UUID) -> Account:
+    """The caller's account `account_id`; any other account is "not found"."""
+    account = session.scalar(
+        sa.select(Account).where(Account.public_id == account_id, Account.user_id == user.id)
+    )
+    if account is None:
+        raise AccountNotFound()
+    return account
+
+
+def list_accounts(session: Session, *, user: User, limit: int, cursor: str | None = None) -> Page:
+    """The caller's accounts, newest first."""
+    stmt = sa.select(Account).where(Account.user_id == user.id)
+    return paginate(session, stmt, model=Account, limit=limit, cursor=cursor)
+
+
+def rename_account(session: Session, *, user: User, account_id: uuid.UUID, name: str) -> Account:
+    """Give the caller's account a new name."""
+    account = get_own_account(session, user=user, account_id=account_id)
+    old = account.name
+    account.name = name
+    audit.record(
+        session,
+        "account.renamed",
+        resource_type="account",
+        resource=account,
+        changes={"name": {"old": old, "new": name}},
+    )
+    session.commit()
+    return account
+
+
+def _lock(session: Session, account: Account) -> Account:
+    return session.scalars(
+        sa.select(Account)
+        .where(Account.id == account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _close(session: Session, account: Account) -> None:
+    if account.balance != 0 or account.held != 0:
+        raise AccountNotEmpty()
+    account.status = AccountStatus.CLOSED.value
+    account.closed_at = datetime.now(UTC)
+
+
+def close_account(session: Session, *, user: User, account_id: uuid.UUID) -> Account:
+    """Close the caller's account; it must hold no money and no pending holds."""
+    account = _lock(session, get_own_account(session, user=user, account_id=account_id))
+    if account.status == AccountStatus.CLOSED:
+        raise Conflict("The account is already closed.")
+    try:
+        _close(session, account)
+    except AccountNotEmpty:
+        session.rollback()
+        audit.record(
+            session,
+            "account.closed",
+            resource_type="account",
+            resource_id=account_id,
+            outcome="failure",
+            changes={"reason": "not_empty"},
+        )
+        session.commit()
+        raise
+    audit.record(session, "account.closed", resource_type="account", resource=account)
+    session.commit()
+    return account
+
+
+def admin_update_account(
+    session: Session,
+    *,
+    account_id: uuid.UUID,
+    status: str | None = None,
+    credit_limit: str | None = None,
+) -> Account:
+    """Freeze, unfreeze or close any customer account, or set a credit account's limit."""
+    account = session.scalar(
+        sa.select(Account).where(Account.public_id == account_id, Account.system_code.is_(None))
+    )
+    if account is None:
+        raise AccountNotFound()
+    account = _lock(session, account)
+    changes: dict = {}
+    if credit_limit is not None:
+        try:
+            limit = parse_amount(credit_limit, account.currency, allow_zero=True)
+        except MoneyError as exc:
+            raise ValidationError(
+                "The credit limit is not valid.", details={"credit_limit": [str(exc)]}
+            ) from exc
+        if account.account_type != AccountType.CREDIT:
+            raise ValidationError(
+                "Only credit accounts have a credit limit.",
+                details={"credit_limit": ["Only credit accounts have a credit limit."]},
+            )
+        if account.balance - account.held + limit < 0:
+            raise Conflict("The new credit limit is below what the account already uses.")
+        changes["credit_limit"] = {
+            "old": format_amount(account.credit_limit, account.currency),
+            "new": format_amount(limit, account.currency),
+        }
+        account.credit_limit = limit
+    if status is not None and status != account.status:
+        if account.status == AccountStatus.CLOSED:
+            raise Conflict("A closed account cannot be reopened.")
+        changes["status"] = {"old": account.status, "new": status}
+        if status == AccountStatus.CLOSED:
+            _close(session, account)
+        else:
+            account.status = status
+    audit.record(
+        session, "account.admin_updated", resource_type="account", resource=account, changes=changes
+    )
+    session.commit()
+    return account
+
+
+# --- statements ------------------------------------------------------------------------------
+
+
+@dataclass
+class StatementLine:
+    booked_at: datetime
+    transaction_id: uuid.UUID
+    type: str
+    description: str
+    amount: int
+    balance_after: int
+
+
+@dataclass
+class Statement:
+    account: Account
+    start: date
+    end: date
+    opening_balance: int
+    closing_balance: int
+    lines: list[StatementLine] = field(default_factory=list)
+
+
+def statement(
+    session: Session, *, user: User, account_id: uuid.UUID, start: date, end: date
+) -> Statement:
+    """Entries booked on the caller's account from `start` to `end` (inclusive, UTC days)."""
+    from app.ledger.models import JournalTransaction, LedgerEntry
+
+    if end < start:
+        raise ValidationError(
+            "The period ends before it starts.", details={"to": ["Must not be before `from`."]}
+        )
+    account = get_own_account(session, user=user, account_id=account_id)
+    since = datetime.combine(start, time.min, tzinfo=UTC)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    opening = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.account_id == account.id, LedgerEntry.created_at < since
+        )
+    )
+    rows = session.execute(
+        sa.select(
+            LedgerEntry.created_at,
+            LedgerEntry.amount,
+            JournalTransaction.public_id,
+            JournalTransaction.type,
+            JournalTransaction.description,
+        )
+        .join(JournalTransaction, JournalTransaction.id == LedgerEntry.transaction_id)
+        .where(
+            LedgerEntry.account_id == account.id,
+            LedgerEntry.created_at >= since,
+            LedgerEntry.created_at < until,
+        )
+        .order_by(LedgerEntry.created_at, LedgerEntry.id)
+    )
+    running = int(opening)
+    result = Statement(account, start, end, int(opening), int(opening))
+    for row in rows:
+        running += row.amount
+        result.lines.append(
+            StatementLine(
+                row.created_at, row.public_id, row.type, row.description, row.amount, running
+            )
+        )
+    result.closing_balance = running
+    return result

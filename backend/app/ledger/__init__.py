@@ -1,0 +1,1 @@
+"""The double-entry ledger: journal transactions, entries, holds, posting and verification."""

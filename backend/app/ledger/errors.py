@@ -1,0 +1,31 @@
+"""Errors of money movements (codes from API.md, "Error envelope")."""
+
+from app.core.errors import DomainError
+
+
+class InsufficientFunds(DomainError):
+    status, code, message = 422, "insufficient_funds", "The account's available balance is too low."
+
+
+class AccountFrozen(DomainError):
+    status, code, message = 422, "account_frozen", "The account is frozen or closed."
+
+
+class CurrencyMismatch(DomainError):
+    status, code, message = (
+        422,
+        "currency_mismatch",
+        "The currency does not match the account's currency.",
+    )
+
+
+class LimitExceeded(DomainError):
+    status, code, message = 422, "limit_exceeded", "The amount exceeds your transfer limits."
+
+
+class FreshTokenRequired(DomainError):
+    status, code, message = (
+        401,
+        "fresh_token_required",
+        "This amount needs a fresh token; use /auth/step-up.",
+    )

@@ -1,0 +1,131 @@
+"""Journal transactions, their ledger entries, and holds on customer funds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import Account
+from app.core.db import Base, BigIntPK, PublicIdMixin, TimestampMixin, utcnow
+
+
+class TxnType(StrEnum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    TRANSFER = "transfer"
+    CARD_AUTHORIZATION = "card_authorization"
+    CARD_CAPTURE = "card_capture"
+    FEE = "fee"
+    REVERSAL = "reversal"
+
+
+class TxnStatus(StrEnum):
+    COMPLETED = "completed"
+    PENDING = "pending"
+    PENDING_REVIEW = "pending_review"
+    REJECTED = "rejected"
+    REVERSED = "reversed"
+
+
+class HoldStatus(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+    CAPTURED = "captured"
+
+
+class JournalTransaction(PublicIdMixin, TimestampMixin, Base):
+    """One money movement. Its entries (once posted) sum to zero per currency."""
+
+    __tablename__ = "journal_transactions"
+
+    type: Mapped[str] = mapped_column(sa.String(24), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    amount: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
+    from_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    to_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    initiated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    description: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    reference: Mapped[str | None] = mapped_column(sa.String(140))
+    counterparty_iban: Mapped[str | None] = mapped_column(sa.String(34))
+    counterparty_name: Mapped[str | None] = mapped_column(sa.String(140))
+    # Where the money went, as the fraud rules see a beneficiary (account id or IBAN).
+    beneficiary_key: Mapped[str | None] = mapped_column(sa.String(64))
+    risk_score: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    risk_rules: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    reversal_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("journal_transactions.id"))
+    posted_at: Mapped[datetime | None] = mapped_column()
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
+
+    entries: Mapped[list[LedgerEntry]] = relationship(
+        back_populates="transaction", lazy="selectin", order_by="LedgerEntry.id"
+    )
+    from_account: Mapped[Account | None] = relationship(
+        foreign_keys=[from_account_id], lazy="joined"
+    )
+    to_account: Mapped[Account | None] = relationship(foreign_keys=[to_account_id], lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.Index("ix_journal_transactions_initiator_created", "initiated_by_id", "created_at"),
+        sa.Index("ix_journal_transactions_created_public", "created_at", "public_id"),
+    )
+
+
+class LedgerEntry(Base):
+    """One leg of a journal transaction: a signed amount on one account.
+
+    Positive = credit (money arrives in the account), negative = debit (money leaves).
+    """
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("journal_transactions.id"), nullable=False, index=True
+    )
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), nullable=False)
+    amount: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    transaction: Mapped[JournalTransaction] = relationship(back_populates="entries")
+    account: Mapped[Account] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint("amount <> 0", name="amount_not_zero"),
+        sa.Index("ix_ledger_entries_account_created", "account_id", "created_at", "id"),
+    )
+
+    @property
+    def direction(self) -> str:
+        return "credit" if self.amount > 0 else "debit"
+
+
+class Hold(PublicIdMixin, Base):
+    """Funds reserved on a customer account (pending transfer, review, card authorization)."""
+
+    __tablename__ = "holds"
+
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), nullable=False)
+    transaction_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("journal_transactions.id"), index=True
+    )
+    amount: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
+    status: Mapped[str] = mapped_column(
+        sa.String(16), nullable=False, default=HoldStatus.ACTIVE.value
+    )
+    reason: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    released_at: Mapped[datetime | None] = mapped_column()
+
+    transaction: Mapped[JournalTransaction | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.Index("ix_holds_account_status", "account_id", "status"),
+    )

@@ -1,0 +1,265 @@
+"""Posting to the ledger, holds, and the verification behind `flask ledger verify`.
+
+Every function here only flushes: the use case that calls it owns the commit.
+
+Locking: customer accounts touched by a movement are locked with `SELECT … FOR UPDATE` in
+ascending id order (`lock_accounts`), which also refreshes the rows already in the identity map
+(`populate_existing`), so a balance read before the lock is never the one written back. System
+accounts are not locked and their cached balance is not maintained (see models.Account).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account, AccountStatus, SystemAccount
+from app.core.db import real_session, utcnow
+from app.ledger.errors import AccountFrozen, InsufficientFunds
+from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
+
+
+def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock customer accounts in a fixed (ascending id) order and reload them; id → account."""
+    ids = sorted({i for i in account_ids if i is not None})
+    if not ids:
+        return {}
+    rows = session.scalars(
+        sa.select(Account)
+        .where(Account.id.in_(ids), Account.system_code.is_(None))
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {account.id: account for account in rows}
+
+
+def lock_accounts_by_public_id(
+    session: Session, public_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Account]:
+    """Like `lock_accounts`, addressed by public id (saves reading the rows before locking)."""
+    wanted = {i for i in public_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        sa.select(Account)
+        .where(Account.public_id.in_(wanted), Account.system_code.is_(None))
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {account.public_id: account for account in rows}
+
+
+def commit(session: Session) -> None:
+    """Commit a movement and keep its objects loaded for the response.
+
+    They were written under our row locks, so their state is exactly what was committed;
+    reading them back would only cost round trips.
+    """
+    session = real_session(session)
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
+
+
+def system_account(session: Session, code: SystemAccount | str, currency: str) -> Account:
+    """The system account `code` for `currency`, created on first use."""
+    code = str(code)
+    stmt = sa.select(Account).where(Account.system_code == code, Account.currency == currency)
+    account = session.scalar(stmt)
+    if account is None:
+        with contextlib.suppress(IntegrityError), session.begin_nested():
+            # A concurrent first use may create it too: the unique constraint keeps one.
+            session.add(
+                Account(
+                    system_code=code,
+                    account_number=f"SYS-{code.upper()}-{currency}",
+                    account_type="system",
+                    currency=currency,
+                    name=f"{code.replace('_', ' ').title()} {currency}",
+                )
+            )
+        account = session.scalar(stmt)
+    return account
+
+
+def ensure_can_receive(account: Account) -> None:
+    if account.status == AccountStatus.CLOSED:
+        raise AccountFrozen("The receiving account is closed.")
+
+
+def ensure_can_debit(account: Account, amount: int, *, from_hold: int = 0) -> None:
+    """Refuse a debit from a frozen/closed account or beyond the available balance.
+
+    `from_hold` is the part of `amount` already reserved by a hold on this account.
+    """
+    if account.status != AccountStatus.ACTIVE:
+        raise AccountFrozen(f"The account is {account.status}; it cannot be debited.")
+    if account.available_balance + from_hold < amount:
+        raise InsufficientFunds()
+
+
+def post(
+    session: Session, txn: JournalTransaction, legs: list[tuple[Account, int]]
+) -> list[LedgerEntry]:
+    """Write `txn`'s entries (signed: + credit, − debit) and move the cached balances.
+
+    The legs must balance to zero per currency; customer accounts must be locked.
+    """
+    totals: dict[str, int] = defaultdict(int)
+    for account, amount in legs:
+        totals[account.currency] += amount
+    if any(totals.values()) or not legs:
+        raise RuntimeError(f"unbalanced journal transaction: {dict(totals)}")
+    now = utcnow()
+    entries = []
+    for account, amount in legs:
+        entry = LedgerEntry(
+            transaction=txn,
+            account=account,
+            amount=amount,
+            currency=account.currency,
+            created_at=now,
+        )
+        session.add(entry)
+        entries.append(entry)
+        if not account.is_system:
+            account.balance += amount
+    txn.posted_at = now
+    return entries
+
+
+def place_hold(
+    session: Session, account: Account, txn: JournalTransaction | None, amount: int, reason: str
+) -> Hold:
+    """Reserve `amount` on a locked account (counted in `available_balance`)."""
+    hold = Hold(
+        account_id=account.id,
+        transaction=txn,
+        amount=amount,
+        currency=account.currency,
+        reason=reason,
+        status=HoldStatus.ACTIVE.value,
+    )
+    session.add(hold)
+    account.held += amount
+    return hold
+
+
+def release_holds(
+    session: Session,
+    txn: JournalTransaction,
+    accounts: dict[int, Account],
+    *,
+    status: HoldStatus = HoldStatus.RELEASED,
+) -> int:
+    """Release (or mark captured) the active holds of `txn`; returns the amount released."""
+    holds = session.scalars(
+        sa.select(Hold).where(Hold.transaction_id == txn.id, Hold.status == HoldStatus.ACTIVE)
+    ).all()
+    released = 0
+    now = utcnow()
+    for hold in holds:
+        hold.status = status.value
+        hold.released_at = now
+        accounts[hold.account_id].held -= hold.amount
+        released += hold.amount
+    return released
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+@dataclass
+class VerifyResult:
+    accounts_checked: int = 0
+    transactions_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+    system_balances: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(session: Session) -> VerifyResult:
+    """Recompute every balance and hold total from the entries and compare with the cache."""
+    from app.core.money import format_amount
+
+    result = VerifyResult()
+    sums = (
+        sa.select(LedgerEntry.account_id, sa.func.sum(LedgerEntry.amount).label("total"))
+        .group_by(LedgerEntry.account_id)
+        .subquery()
+    )
+    holds = (
+        sa.select(Hold.account_id, sa.func.sum(Hold.amount).label("total"))
+        .where(Hold.status == HoldStatus.ACTIVE)
+        .group_by(Hold.account_id)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(
+            Account.public_id,
+            Account.account_number,
+            Account.system_code,
+            Account.currency,
+            Account.balance,
+            Account.held,
+            sa.func.coalesce(sums.c.total, 0).label("ledger"),
+            sa.func.coalesce(holds.c.total, 0).label("holds"),
+        )
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .outerjoin(holds, holds.c.account_id == Account.id)
+        .order_by(Account.id)
+    )
+    for row in rows:
+        result.accounts_checked += 1
+        if row.system_code is not None:
+            result.system_balances[f"{row.system_code}:{row.currency}"] = format_amount(
+                int(row.ledger), row.currency
+            )
+            continue
+        if row.balance != row.ledger:
+            result.problems.append(
+                f"account {row.account_number} ({row.public_id}): balance {row.balance} "
+                f"!= ledger {row.ledger}"
+            )
+        if row.held != row.holds:
+            result.problems.append(
+                f"account {row.account_number} ({row.public_id}): held {row.held} "
+                f"!= active holds {row.holds}"
+            )
+    unbalanced = session.execute(
+        sa.select(
+            JournalTransaction.public_id, LedgerEntry.currency, sa.func.sum(LedgerEntry.amount)
+        )
+        .join(LedgerEntry, LedgerEntry.transaction_id == JournalTransaction.id)
+        .group_by(JournalTransaction.public_id, LedgerEntry.currency)
+        .having(sa.func.sum(LedgerEntry.amount) != 0)
+    )
+    for public_id, currency, total in unbalanced:
+        result.problems.append(f"transaction {public_id}: {currency} entries sum to {total}")
+    mismatched = session.execute(
+        sa.select(LedgerEntry.id, Account.account_number)
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.currency != Account.currency)
+        .limit(20)
+    )
+    for entry_id, number in mismatched:
+        result.problems.append(f"account {number}: entry {entry_id} in a foreign currency")
+    result.transactions_checked = session.scalar(
+        sa.select(sa.func.count()).select_from(JournalTransaction)
+    )
+    return result

@@ -1,0 +1,63 @@
+-- The SQL one `POST /api/v1/transactions/transfer` runs, for pgbench (bench/transfers.py).
+-- Variables: lo, hi (customer account ids), hot (0/1), hot_id. The idempotency store's
+-- connection runs with synchronous_commit=off; here SET LOCAL does the same.
+\set src random(:lo, :hi)
+\set dst random(:lo, :hi)
+\if :hot
+\set src :hot_id
+\endif
+-- authentication: the caller and their roles
+BEGIN;
+SELECT u.id AS uid FROM users u JOIN accounts a ON a.user_id = u.id WHERE a.id = :src \gset
+SELECT * FROM users WHERE id = :uid;
+SELECT user_id, role FROM user_roles WHERE user_id = :uid;
+COMMIT;
+-- claim the Idempotency-Key
+BEGIN;
+SET LOCAL synchronous_commit TO OFF;
+INSERT INTO idempotency_keys (user_id, key, fingerprint, status, created_at, expires_at)
+  VALUES (:uid, gen_random_uuid()::text, 'f', 'in_flight', now(), now() + interval '1 day')
+  ON CONFLICT (user_id, key) DO NOTHING RETURNING id AS key_id \gset
+COMMIT;
+-- the movement: lock the customer, then the accounts in id order; limits, fraud rules, post
+BEGIN;
+SELECT id FROM users WHERE id = :uid FOR NO KEY UPDATE;
+SELECT * FROM accounts WHERE id IN (:src, :dst) AND system_code IS NULL ORDER BY id FOR UPDATE;
+SELECT
+  (SELECT coalesce(sum(amount), 0) FROM journal_transactions
+    WHERE initiated_by_id = :uid AND created_at >= current_date
+    AND type IN ('transfer', 'withdrawal')
+    AND status IN ('completed', 'pending', 'pending_review') AND currency = 'USD'),
+  (SELECT count(*) FROM journal_transactions
+    WHERE initiated_by_id = :uid AND type = 'transfer'
+    AND created_at >= now() - interval '600 seconds'),
+  (SELECT count(*) FROM (SELECT amount FROM journal_transactions
+    WHERE initiated_by_id = :uid AND type = 'transfer' AND status IN ('completed', 'pending')
+    AND currency = 'USD' ORDER BY created_at DESC LIMIT 20) r),
+  (SELECT avg(amount) FROM (SELECT amount FROM journal_transactions
+    WHERE initiated_by_id = :uid AND type = 'transfer' AND status IN ('completed', 'pending')
+    AND currency = 'USD' ORDER BY created_at DESC LIMIT 20) r);
+INSERT INTO journal_transactions (type, status, amount, currency, from_account_id, to_account_id,
+  initiated_by_id, description, beneficiary_key, risk_score, risk_rules, public_id, created_at,
+  updated_at, posted_at)
+  VALUES ('transfer', 'completed', 100, 'USD', :src, :dst, :uid, 'bench', 'k', 0, '[]',
+  gen_random_uuid(), now(), now(), now()) RETURNING id AS txn_id \gset
+INSERT INTO ledger_entries (transaction_id, account_id, amount, currency, created_at)
+  VALUES (:txn_id, :src, -100, 'USD', now()), (:txn_id, :dst, 100, 'USD', now());
+UPDATE accounts SET balance = balance - 100, updated_at = now() WHERE id = :src;
+UPDATE accounts SET balance = balance + 100, updated_at = now() WHERE id = :dst;
+SELECT sequence, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE;
+INSERT INTO audit_log (public_id, sequence, occurred_at, actor_id, action, resource_type,
+  resource_id, outcome, changes, prev_hash, hash)
+  SELECT gen_random_uuid(), sequence + 1, now(), 'bench', 'transaction.transfer', 'transaction',
+  'x', 'success', '{}', hash, md5(random()::text) || md5(random()::text)
+  FROM audit_chain_head WHERE id = 1;
+UPDATE audit_chain_head SET sequence = sequence + 1,
+  hash = md5(random()::text) || md5(random()::text) WHERE id = 1;
+COMMIT;
+-- store the response for replay
+BEGIN;
+SET LOCAL synchronous_commit TO OFF;
+UPDATE idempotency_keys SET status = 'completed', response_status = 201,
+  response_headers = '{}', response_body = '\x00' WHERE id = :key_id;
+COMMIT;

@@ -1,0 +1,408 @@
+"""Transfer benchmark: the real HTTP stack (gunicorn, PostgreSQL, Redis) against pgbench.
+
+    cd backend && ../.venv/bin/python bench/transfers.py        # or: make bench
+
+1. Creates a dedicated PostgreSQL database (`flowlet_bench`), migrates it, seeds customers with
+   one funded USD account each, plus one "hot" account, and copies it (`flowlet_bench_pg`) for
+   pgbench.
+2. Starts gunicorn on 127.0.0.1 (all traffic stays on this machine) and drives
+   `POST /api/v1/transactions/transfer` with 8, 32 and 64 concurrent keep-alive clients, for a
+   bounded time and number of requests, in two scenarios: random accounts, and every transfer
+   from one hot account.
+3. Runs pgbench on the copy with a script of the SQL statements one transfer request executes,
+   at the same concurrency, and prints API/pgbench as a ratio.
+4. Checks the invariants afterwards: `flask ledger verify` is clean and the total of the
+   customers' money is what it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+BACKEND = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+DB_NAME = "flowlet_bench"
+PG_COPY = "flowlet_bench_pg"
+HOST = "127.0.0.1"
+
+ENV = {
+    "FLOWLET_ENV": "development",
+    "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + DB_NAME,
+    "REDIS_URL": REDIS_URL,
+    "LOG_LEVEL": "WARNING",
+    "RATELIMIT_ENABLED": "false",
+    "GUNICORN_ACCESS_LOG": "/dev/null",
+    # The benchmark measures the machinery, not the business rules: no limit or rule fires.
+    "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
+    "FRAUD_VELOCITY_MAX": "100000000",
+    "STEP_UP_TRANSFER_THRESHOLD": "1000000",
+    "DB_POOL_SIZE": "2",
+    "DB_MAX_OVERFLOW": "2",
+}
+
+
+def admin_sql(*statements: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    conn.close()
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, **ENV}
+    return subprocess.run(
+        cmd, cwd=BACKEND, env=env, check=True, text=True, capture_output=True, **kwargs
+    )
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+
+def setup(customers: int) -> dict:
+    print(f"creating database {DB_NAME} and migrating …", flush=True)
+    admin_sql(
+        f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)",
+        f"DROP DATABASE IF EXISTS {PG_COPY} WITH (FORCE)",
+        f"CREATE DATABASE {DB_NAME}",
+    )
+    run([str(VENV_BIN / "flask"), "--app", "main", "init-db"])
+    print(f"seeding {customers} customers …", flush=True)
+    script = f"""
+import json, sys
+from flask_jwt_extended import create_access_token
+import sqlalchemy as sa
+from app import create_app
+from app.auth.models import User, UserRole
+from app.auth.passwords import hash_password
+from app.accounts.services import open_account
+from app.accounts.models import Account
+from app.transactions.services import deposit
+from app.extensions import db
+
+app = create_app()
+out = {{"users": []}}
+with app.app_context():
+    s = db.session
+    pw = hash_password("Bench-Only-Password-2026")
+    for i in range({customers} + 1):
+        u = User(email=f"bench{{i}}@bench.test", password_hash=pw, first_name="B",
+                 last_name=str(i), email_verified=True)
+        u.role_links.append(UserRole(role="customer"))
+        s.add(u)
+        s.flush()
+        a = open_account(s, user=u, account_type="checking", currency="USD")
+        deposit(s, user=u, account_id=a.public_id, amount=100_000_000_00, currency="USD")
+        token = create_access_token(identity=str(u.public_id), expires_delta=False)
+        out["users"].append({{"token": token, "account": str(a.public_id), "id": a.id}})
+    s.commit()
+print(json.dumps(out))
+"""
+    result = run([sys.executable, "-c", script])
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    data["hot"] = data["users"].pop()  # the last customer owns the hot account
+    admin_sql(f"CREATE DATABASE {PG_COPY} TEMPLATE {DB_NAME}")
+    return data
+
+
+def money_total(db: str) -> tuple[int, int]:
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN.rsplit("/", 1)[0] + "/" + db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT sum(balance) FROM accounts WHERE system_code IS NULL")
+        customers = int(cur.fetchone()[0])
+        cur.execute("SELECT coalesce(sum(amount), 0) FROM ledger_entries")
+        entries = int(cur.fetchone()[0])
+    conn.close()
+    return customers, entries
+
+
+# --- the HTTP load generator -------------------------------------------------------------------
+
+
+async def _client(
+    port: int,
+    pick,
+    stop_at: float,
+    budget: list[int],
+    latencies: list[float],
+    statuses: dict[int, int],
+) -> None:
+    reader = writer = None
+    while time.perf_counter() < stop_at and budget[0] > 0:
+        budget[0] -= 1
+        token, body = pick()
+        payload = json.dumps(body).encode()
+        request = (
+            f"POST /api/v1/transactions/transfer HTTP/1.1\r\nHost: {HOST}\r\n"
+            f"Authorization: Bearer {token}\r\nIdempotency-Key: {uuid.uuid4()}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
+        if writer is None:
+            reader, writer = await asyncio.open_connection(HOST, port)
+        started = time.perf_counter()
+        writer.write(request)
+        await writer.drain()
+        status_line = await reader.readline()
+        length, close = 0, False
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - started)
+        status = int(status_line.split()[1]) if status_line else 0
+        statuses[status] = statuses.get(status, 0) + 1
+        if close or not status_line:
+            writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+def drive(port: int, clients: int, pick, seconds: float, max_requests: int) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    budget = [max_requests]
+
+    async def main() -> float:
+        stop_at = time.perf_counter() + seconds
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(_client(port, pick, stop_at, budget, latencies, statuses) for _ in range(clients))
+        )
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    ok = statuses.get(201, 0)
+    return {
+        "tps": ok / elapsed,
+        "p50": pct(0.50),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "requests": len(latencies),
+        "statuses": statuses,
+    }
+
+
+# --- pgbench -------------------------------------------------------------------------------------
+
+PGBENCH_SCRIPT = Path(__file__).with_name("transfer.pgbench.sql")
+
+
+def pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None) -> float:
+    path = str(PGBENCH_SCRIPT)
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_COPY
+    cmd = [
+        shutil.which("pgbench") or "pgbench",
+        "-n",
+        "-f",
+        path,
+        "-c",
+        str(clients),
+        "-j",
+        str(min(clients, 2)),
+        "-T",
+        str(seconds),
+        "-D",
+        f"lo={lo}",
+        "-D",
+        f"hi={hi}",
+        "-D",
+        f"hot={1 if hot_id else 0}",
+        "-D",
+        f"hot_id={hot_id or lo}",
+        url,
+    ]
+    out = subprocess.run(cmd, check=True, text=True, capture_output=True).stdout
+    match = re.search(r"tps = ([0-9.]+)", out)
+    return float(match.group(1)) if match else 0.0
+
+
+# --- gunicorn ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        **ENV,
+        "HOST": HOST,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": str(threads),
+    }
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "main:app"],
+        cwd=BACKEND,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as s:
+                s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+                if b"200" in s.recv(64):
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--max-requests", type=int, default=20_000)
+    parser.add_argument("--clients", default="8,32,64")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
+    args = parser.parse_args()
+    levels = [int(c) for c in args.clients.split(",")]
+
+    data = setup(args.customers)
+    users, hot = data["users"], data["hot"]
+    ids = [u["id"] for u in users]
+    lo, hi = min(ids), max(ids)
+    before = money_total(DB_NAME)
+
+    def pick_random():
+        src, dst = random.sample(users, 2)
+        return src["token"], {
+            "from_account_id": src["account"],
+            "to_account_id": dst["account"],
+            "amount": "1.00",
+            "currency": "USD",
+        }
+
+    def pick_hot():
+        dst = random.choice(users)
+        return hot["token"], {
+            "from_account_id": hot["account"],
+            "to_account_id": dst["account"],
+            "amount": "1.00",
+            "currency": "USD",
+        }
+
+    port = free_port()
+    print(f"gunicorn: {args.workers} workers × {args.threads} threads on {HOST}:{port}", flush=True)
+    proc = start_gunicorn(port, args.workers, args.threads)
+    rows = []
+    try:
+        drive(port, 8, pick_random, 2, 400)  # warm up the workers' pools and caches
+        for scenario, pick in (("random", pick_random), ("hot", pick_hot)):
+            for clients in levels:
+                api = drive(port, clients, pick, args.seconds, args.max_requests)
+                rows.append({"scenario": scenario, "clients": clients, **api})
+                print(
+                    f"  api {scenario:6} c={clients:<3} {api['tps']:8.1f} tps "
+                    f"p50 {api['p50']:6.1f} ms p95 {api['p95']:6.1f} ms "
+                    f"p99 {api['p99']:6.1f} ms  {api['statuses']}",
+                    flush=True,
+                )
+    finally:
+        stop(proc)
+    for row in rows:
+        row["pg_tps"] = pgbench(
+            row["clients"],
+            int(args.seconds),
+            lo,
+            hi,
+            hot["id"] if row["scenario"] == "hot" else None,
+        )
+        print(
+            f"  pgbench {row['scenario']:6} c={row['clients']:<3} {row['pg_tps']:8.1f} tps",
+            flush=True,
+        )
+
+    print()
+    print(
+        "| scenario | clients | API transfers/s | p50 ms | p95 ms | p99 ms | pgbench tps "
+        "| API / pgbench |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        ratio = r["tps"] / r["pg_tps"] if r["pg_tps"] else 0
+        print(
+            f"| {r['scenario']} | {r['clients']} | {r['tps']:.0f} | {r['p50']:.1f} | "
+            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['pg_tps']:.0f} | {ratio:.2f} |"
+        )
+
+    print()
+    verify = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "main", "ledger", "verify"],
+        cwd=BACKEND,
+        env={**os.environ, **ENV},
+        text=True,
+        capture_output=True,
+    )
+    after = money_total(DB_NAME)
+    failures = sum(n for r in rows for s, n in r["statuses"].items() if s != 201)
+    print(f"ledger verify: exit {verify.returncode} — {verify.stdout.strip() or verify.stderr}")
+    print(
+        f"customer money before {before[0]}, after {after[0]} "
+        f"({'unchanged' if before[0] == after[0] else 'CHANGED'}); "
+        f"sum of all entries {after[1]}"
+    )
+    print(f"non-201 responses: {failures}")
+    print(
+        f"mean API/pgbench ratio: "
+        f"{statistics.mean(r['tps'] / r['pg_tps'] for r in rows if r['pg_tps']):.2f}"
+    )
+    ok = verify.returncode == 0 and before[0] == after[0] and after[1] == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Test helpers for the money domains: accounts with money, and JSON posts with a key."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.accounts.models import Account
+from app.accounts.services import open_account
+from app.auth.models import User
+from app.core.audit import AuditLog
+from app.core.money import parse_amount
+from app.ledger.services import verify
+from app.transactions.services import deposit
+
+
+def make_account(
+    session,
+    user: User,
+    *,
+    currency: str = "USD",
+    account_type: str = "checking",
+    balance: str | None = None,
+    credit_limit: int = 0,
+) -> Account:
+    """Open an account for `user` (and deposit `balance` into it) through the services."""
+    account = open_account(session, user=user, account_type=account_type, currency=currency)
+    if credit_limit:
+        account.credit_limit = credit_limit
+        session.commit()
+    if balance is not None:
+        deposit(
+            session,
+            user=user,
+            account_id=account.public_id,
+            amount=parse_amount(balance, currency),
+            currency=currency,
+        )
+    return account
+
+
+def post(client: FlaskClient, url: str, headers: dict, body, *, key: str | None = "auto"):
+    """POST JSON with a fresh Idempotency-Key (or the one given; None sends none)."""
+    headers = dict(headers)
+    if key == "auto":
+        key = str(uuid.uuid4())
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post(url, json=body, headers=headers)
+
+
+def balance_of(app: Flask, account_public_id) -> tuple[int, int]:
+    """(balance, held) of an account, read fresh from the database."""
+    from app.extensions import db
+
+    with app.app_context():
+        row = db.session.execute(
+            sa.select(Account.balance, Account.held).where(
+                Account.public_id == uuid.UUID(str(account_public_id))
+            )
+        ).one()
+        db.session.remove()
+        return row.balance, row.held
+
+
+def assert_ledger_consistent(app: Flask) -> None:
+    """`flask ledger verify` passes."""
+    result = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        from app.extensions import db
+
+        assert verify(db.session).ok
+        db.session.remove()
+
+
+def audit_actions(app: Flask, resource_id) -> list[tuple[str, str]]:
+    """(action, outcome) of the audit records about a resource, in order."""
+    from app.extensions import db
+
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(AuditLog.action, AuditLog.outcome)
+            .where(AuditLog.resource_id == str(resource_id))
+            .order_by(AuditLog.sequence)
+        ).all()
+        db.session.remove()
+        return [tuple(r) for r in rows]

@@ -1,0 +1,220 @@
+"""Idempotency-Key: replay byte for byte, reuse with another body, concurrency, cleanup."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.core.db import utcnow
+from app.core.idempotency import IdempotencyKey
+from app.core.queue import enqueue
+from app.ledger.models import JournalTransaction
+from app.transactions.tasks import purge_idempotency_keys
+from tests.factories import auth_headers, make_user
+from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
+
+pytestmark = pytest.mark.postgres
+
+TRANSFER = "/api/v1/transactions/transfer"
+
+
+def _count_transfers(db_session, account) -> int:
+    return db_session.scalar(
+        sa.select(sa.func.count())
+        .select_from(JournalTransaction)
+        .where(JournalTransaction.from_account_id == account.id)
+    )
+
+
+def test_replay_is_byte_for_byte(app, client, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body = {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": "7.00",
+        "currency": "USD",
+    }
+    key = str(uuid.uuid4())
+    first = post(client, TRANSFER, headers, body, key=key)
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    # Same body, keys in another order: the same request.
+    again = post(client, TRANSFER, headers, dict(reversed(list(body.items()))), key=key)
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_data() == first.get_data()
+    assert again.headers["Content-Type"] == first.headers["Content-Type"]
+    assert balance_of(app, src.public_id) == (9300, 0)
+    assert _count_transfers(db_session, src) == 1
+    # The same key under another user is another key.
+    other = make_user(db_session)
+    theirs = make_account(db_session, other, balance="10.00")
+    mine = post(
+        client,
+        TRANSFER,
+        auth_headers(app, other),
+        {**body, "from_account_id": str(theirs.public_id)},
+        key=key,
+    )
+    assert mine.status_code == 201 and "Idempotent-Replayed" not in mine.headers
+
+
+def test_reuse_with_another_body_is_refused(app, client, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body = {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": "7.00",
+        "currency": "USD",
+    }
+    key = str(uuid.uuid4())
+    assert post(client, TRANSFER, headers, body, key=key).status_code == 201
+    reused = post(client, TRANSFER, headers, {**body, "amount": "8.00"}, key=key)
+    assert reused.status_code == 422
+    assert reused.json["error"]["code"] == "idempotency_key_reused"
+    elsewhere = post(
+        client,
+        "/api/v1/transactions/withdrawal",
+        headers,
+        {"account_id": str(src.public_id), "amount": "7.00", "currency": "USD"},
+        key=key,
+    )
+    assert elsewhere.json["error"]["code"] == "idempotency_key_reused"
+    assert balance_of(app, src.public_id) == (9300, 0)
+
+
+def test_a_refusal_is_replayed_and_a_validation_error_frees_the_key(app, client, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="5.00")
+    dst = make_account(db_session, user)
+    body = {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": "7.00",
+        "currency": "USD",
+    }
+    key = str(uuid.uuid4())
+    refused = post(client, TRANSFER, headers, body, key=key)
+    assert refused.json["error"]["code"] == "insufficient_funds"
+    replayed = post(client, TRANSFER, headers, body, key=key)
+    assert replayed.get_data() == refused.get_data()
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    # A body that fails validation is no decision: the corrected request may use the key.
+    other_key = str(uuid.uuid4())
+    invalid = post(client, TRANSFER, headers, {**body, "amount": 1.5}, key=other_key)
+    assert invalid.status_code == 422
+    corrected = post(client, TRANSFER, headers, {**body, "amount": "1.50"}, key=other_key)
+    assert corrected.status_code == 201
+
+
+def test_twenty_concurrent_requests_with_one_key_create_one_transaction(app, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body = {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": "3.00",
+        "currency": "USD",
+    }
+    key = str(uuid.uuid4())
+    barrier = threading.Barrier(20)
+    results: list = []
+
+    def worker():
+        client = app.test_client()
+        barrier.wait()
+        response = post(client, TRANSFER, headers, body, key=key)
+        results.append(response)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    created = [
+        r for r in results if r.status_code == 201 and "Idempotent-Replayed" not in r.headers
+    ]
+    assert len(created) == 1
+    for response in results:
+        if response is created[0]:
+            continue
+        if response.status_code == 409:
+            assert response.json["error"]["code"] == "request_in_progress"
+        else:
+            assert response.status_code == 201
+            assert response.headers["Idempotent-Replayed"] == "true"
+            assert response.get_data() == created[0].get_data()
+    assert _count_transfers(db_session, src) == 1
+    assert balance_of(app, src.public_id) == (9700, 0)
+    # Once the first has finished, a retry is a replay.
+    late = post(app.test_client(), TRANSFER, headers, body, key=key)
+    assert late.headers["Idempotent-Replayed"] == "true"
+    assert late.get_data() == created[0].get_data()
+    assert_ledger_consistent(app)
+
+
+def test_cleanup_job_purges_keys_past_retention(app, client, db_session, run_jobs):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body = {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": "1.00",
+        "currency": "USD",
+    }
+    old_key, new_key = str(uuid.uuid4()), str(uuid.uuid4())
+    assert post(client, TRANSFER, headers, body, key=old_key).status_code == 201
+    assert post(client, TRANSFER, headers, body, key=new_key).status_code == 201
+    db_session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == old_key)
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    enqueue(db_session, purge_idempotency_keys, queue="low")
+    db_session.commit()
+    run_jobs()
+    keys = set(
+        db_session.scalars(sa.select(IdempotencyKey.key).where(IdempotencyKey.user_id == user.id))
+    )
+    assert keys == {new_key}
+    # The purged key is free again: a new movement, not a replay.
+    fresh = post(client, TRANSFER, headers, body, key=old_key)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    assert balance_of(app, src.public_id) == (9700, 0)
+
+
+def test_an_expired_key_is_not_replayed(app, client, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body = {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": "1.00",
+        "currency": "USD",
+    }
+    key = str(uuid.uuid4())
+    assert post(client, TRANSFER, headers, body, key=key).status_code == 201
+    db_session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    db_session.commit()
+    again = post(client, TRANSFER, headers, body, key=key)
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
