@@ -34,7 +34,7 @@ test: install ## Lint and run the whole test suite (PostgreSQL and Redis on 127.
 
 .PHONY: bench
 bench: install ## Transfer benchmark: gunicorn + PostgreSQL + Redis vs pgbench (a few minutes)
-	cd backend && $(BIN)/python bench/transfers.py
+	$(BIN)/python bench/transfers.py
 
 .PHONY: lint
 lint: install ## ruff check and format check

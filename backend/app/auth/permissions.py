@@ -90,7 +90,9 @@ def init_jwt(app: Flask) -> None:
             public_id = uuid.UUID(payload["sub"])
         except (KeyError, ValueError):
             return None
-        user = db.session.scalar(sa.select(User).where(User.public_id == public_id))
+        user = g.pop("token_user", None)  # loaded by the revocation check of this request
+        if user is None or user.public_id != public_id:
+            user = db.session.scalar(sa.select(User).where(User.public_id == public_id))
         if user is None or not user.is_active or user.admin_locked_at is not None:
             return None
         g.current_user = user

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token
 from redis.exceptions import RedisError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.auth.models import AuthSession, User
 from app.core import db as core_db
@@ -209,14 +209,22 @@ def is_token_revoked(payload: dict) -> bool:
         sid_uuid = uuid.UUID(str(sid))
     except ValueError:
         return True
-    row = db.session.execute(
-        sa.select(AuthSession.revoked_at, User.public_id)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.public_id == sid_uuid)
-    ).one_or_none()
-    if row is None or str(row.public_id) != str(payload.get("sub")):
+    # One query answers both questions of every request: is the session live, and who is
+    # the user (with roles)? The user is handed to the identity loader through `g`.
+    row = (
+        db.session.execute(
+            sa.select(User, AuthSession.revoked_at)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(AuthSession.public_id == sid_uuid)
+            .options(joinedload(User.role_links))
+        )
+        .unique()
+        .one_or_none()
+    )
+    if row is None or str(row.User.public_id) != str(payload.get("sub")):
         return True
     if row.revoked_at is not None:
         _cache_revoked(current_app._get_current_object(), [sid_uuid])
         return True
+    g.token_user = row.User
     return False

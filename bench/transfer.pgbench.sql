@@ -6,11 +6,11 @@
 \if :hot
 \set src :hot_id
 \endif
--- authentication: the caller and their roles
+-- authentication: the token's session is live, and the caller with their roles (one query)
 BEGIN;
 SELECT u.id AS uid FROM users u JOIN accounts a ON a.user_id = u.id WHERE a.id = :src \gset
-SELECT * FROM users WHERE id = :uid;
-SELECT user_id, role FROM user_roles WHERE user_id = :uid;
+SELECT u.*, s.revoked_at, r.role FROM users u JOIN auth_sessions s ON s.user_id = u.id
+  LEFT JOIN user_roles r ON r.user_id = u.id WHERE s.user_id = :uid;
 COMMIT;
 -- claim the Idempotency-Key
 BEGIN;

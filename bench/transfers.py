@@ -1,6 +1,6 @@
 """Transfer benchmark: the real HTTP stack (gunicorn, PostgreSQL, Redis) against pgbench.
 
-    cd backend && ../.venv/bin/python bench/transfers.py        # or: make bench
+    .venv/bin/python bench/transfers.py        # or: make bench
 
 1. Creates a dedicated PostgreSQL database (`flowlet_bench`), migrates it, seeds customers with
    one funded USD account each, plus one "hot" account, and copies it (`flowlet_bench_pg`) for
@@ -33,9 +33,11 @@ import time
 import uuid
 from pathlib import Path
 
-BACKEND = Path(__file__).resolve().parent.parent
+BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DB_NAME = "flowlet_bench"
 PG_COPY = "flowlet_bench_pg"
@@ -49,10 +51,13 @@ ENV = {
     "RATELIMIT_ENABLED": "false",
     "GUNICORN_ACCESS_LOG": "/dev/null",
     # The benchmark measures the machinery, not the business rules: no limit or rule fires.
-    "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
+    "TRANSFER_LIMITS": json.dumps(
+        {"none": {"per_transfer": "1000000000", "daily": "1000000000"}}
+    ),
     "FRAUD_VELOCITY_MAX": "100000000",
     "STEP_UP_TRANSFER_THRESHOLD": "1000000",
     "DB_POOL_SIZE": "2",
+    "JWT_ACCESS_TOKEN_SECONDS": "7200",  # the seeded tokens outlive the run
     "DB_MAX_OVERFLOW": "2",
 }
 
@@ -89,7 +94,7 @@ def setup(customers: int) -> dict:
     print(f"seeding {customers} customers …", flush=True)
     script = f"""
 import json, sys
-from flask_jwt_extended import create_access_token
+from app.auth.tokens import start_session
 import sqlalchemy as sa
 from app import create_app
 from app.auth.models import User, UserRole
@@ -112,7 +117,7 @@ with app.app_context():
         s.flush()
         a = open_account(s, user=u, account_type="checking", currency="USD")
         deposit(s, user=u, account_id=a.public_id, amount=100_000_000_00, currency="USD")
-        token = create_access_token(identity=str(u.public_id), expires_delta=False)
+        token = start_session(s, user=u, ip="127.0.0.1", user_agent="bench", fresh=False).access_token
         out["users"].append({{"token": token, "account": str(a.public_id), "id": a.id}})
     s.commit()
 print(json.dumps(out))
@@ -195,7 +200,10 @@ def drive(port: int, clients: int, pick, seconds: float, max_requests: int) -> d
         stop_at = time.perf_counter() + seconds
         started = time.perf_counter()
         await asyncio.gather(
-            *(_client(port, pick, stop_at, budget, latencies, statuses) for _ in range(clients))
+            *(
+                _client(port, pick, stop_at, budget, latencies, statuses)
+                for _ in range(clients)
+            )
         )
         return time.perf_counter() - started
 
@@ -306,8 +314,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--clients", default="8,32,64")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3))
+    )
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1))
+    )
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 
@@ -336,7 +348,10 @@ def main() -> int:
         }
 
     port = free_port()
-    print(f"gunicorn: {args.workers} workers × {args.threads} threads on {HOST}:{port}", flush=True)
+    print(
+        f"gunicorn: {args.workers} workers × {args.threads} threads on {HOST}:{port}",
+        flush=True,
+    )
     proc = start_gunicorn(port, args.workers, args.threads)
     rows = []
     try:
@@ -389,7 +404,9 @@ def main() -> int:
     )
     after = money_total(DB_NAME)
     failures = sum(n for r in rows for s, n in r["statuses"].items() if s != 201)
-    print(f"ledger verify: exit {verify.returncode} — {verify.stdout.strip() or verify.stderr}")
+    print(
+        f"ledger verify: exit {verify.returncode} — {verify.stdout.strip() or verify.stderr}"
+    )
     print(
         f"customer money before {before[0]}, after {after[0]} "
         f"({'unchanged' if before[0] == after[0] else 'CHANGED'}); "
