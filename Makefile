@@ -28,8 +28,7 @@ run: install ## Migrate, seed demo data and serve at http://$(HOST):$(PORT)
 	cd backend && ./run.sh
 
 .PHONY: test
-test: install ## Lint and run the whole test suite (PostgreSQL and Redis on 127.0.0.1)
-	cd backend && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+test: lint ## Lint and run the whole test suite (PostgreSQL and Redis on 127.0.0.1)
 	cd backend && $(BIN)/pytest -n $${PYTEST_WORKERS:-2} --dist loadfile
 
 .PHONY: bench
@@ -37,12 +36,12 @@ bench: install ## Transfer benchmark: gunicorn + PostgreSQL + Redis vs pgbench (
 	$(BIN)/python bench/transfers.py
 
 .PHONY: lint
-lint: install ## ruff check and format check
-	cd backend && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+lint: install ## ruff check and format check (backend and bench)
+	$(BIN)/ruff check backend bench && $(BIN)/ruff format --check backend bench
 
 .PHONY: format
 format: install ## Apply ruff fixes and formatting
-	cd backend && $(BIN)/ruff check --fix . && $(BIN)/ruff format .
+	$(BIN)/ruff check --fix backend bench && $(BIN)/ruff format backend bench
 
 .PHONY: migration
 migration: install ## Autogenerate a migration: make migration m="what changed"

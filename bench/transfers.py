@@ -35,9 +35,7 @@ from pathlib import Path
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get(
-    "BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DB_NAME = "flowlet_bench"
 PG_COPY = "flowlet_bench_pg"
@@ -51,9 +49,7 @@ ENV = {
     "RATELIMIT_ENABLED": "false",
     "GUNICORN_ACCESS_LOG": "/dev/null",
     # The benchmark measures the machinery, not the business rules: no limit or rule fires.
-    "TRANSFER_LIMITS": json.dumps(
-        {"none": {"per_transfer": "1000000000", "daily": "1000000000"}}
-    ),
+    "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
     "FRAUD_VELOCITY_MAX": "100000000",
     "STEP_UP_TRANSFER_THRESHOLD": "1000000",
     "DB_POOL_SIZE": "2",
@@ -117,7 +113,8 @@ with app.app_context():
         s.flush()
         a = open_account(s, user=u, account_type="checking", currency="USD")
         deposit(s, user=u, account_id=a.public_id, amount=100_000_000_00, currency="USD")
-        token = start_session(s, user=u, ip="127.0.0.1", user_agent="bench", fresh=False).access_token
+        pair = start_session(s, user=u, ip="127.0.0.1", user_agent="bench", fresh=False)
+        token = pair.access_token
         out["users"].append({{"token": token, "account": str(a.public_id), "id": a.id}})
     s.commit()
 print(json.dumps(out))
@@ -200,10 +197,7 @@ def drive(port: int, clients: int, pick, seconds: float, max_requests: int) -> d
         stop_at = time.perf_counter() + seconds
         started = time.perf_counter()
         await asyncio.gather(
-            *(
-                _client(port, pick, stop_at, budget, latencies, statuses)
-                for _ in range(clients)
-            )
+            *(_client(port, pick, stop_at, budget, latencies, statuses) for _ in range(clients))
         )
         return time.perf_counter() - started
 
@@ -314,12 +308,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--clients", default="8,32,64")
-    parser.add_argument(
-        "--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3))
-    )
-    parser.add_argument(
-        "--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1))
-    )
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "3")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 
@@ -397,6 +387,7 @@ def main() -> int:
     print()
     verify = subprocess.run(
         [str(VENV_BIN / "flask"), "--app", "main", "ledger", "verify"],
+        check=False,
         cwd=BACKEND,
         env={**os.environ, **ENV},
         text=True,
@@ -404,9 +395,7 @@ def main() -> int:
     )
     after = money_total(DB_NAME)
     failures = sum(n for r in rows for s, n in r["statuses"].items() if s != 201)
-    print(
-        f"ledger verify: exit {verify.returncode} — {verify.stdout.strip() or verify.stderr}"
-    )
+    print(f"ledger verify: exit {verify.returncode} — {verify.stdout.strip() or verify.stderr}")
     print(
         f"customer money before {before[0]}, after {after[0]} "
         f"({'unchanged' if before[0] == after[0] else 'CHANGED'}); "
