@@ -9,13 +9,14 @@ log. Views then call `current_user()`.
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, g
-from flask_jwt_extended import verify_jwt_in_request
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from app.auth.models import Role, User
 from app.core import context
@@ -66,6 +67,18 @@ def require(permission: str, *, fresh: bool = False) -> Callable:
         return wrapper
 
     return decorator
+
+
+def token_is_fresh() -> bool:
+    """Whether this request's access token is fresh (a login or step-up issued it just now).
+
+    For rules where only some requests need a fresh token (transfers above a threshold);
+    `require(..., fresh=True)` covers the endpoints that always do.
+    """
+    fresh = get_jwt().get("fresh", False)
+    if isinstance(fresh, bool):
+        return fresh
+    return time.time() < float(fresh)
 
 
 def current_user() -> User:

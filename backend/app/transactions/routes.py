@@ -1,10 +1,6 @@
 """HTTP routes of the transactions domain (`/api/v1/transactions`)."""
 
-import time
-
-from flask_jwt_extended import get_jwt
-
-from app.auth.permissions import current_user, require
+from app.auth.permissions import current_user, require, token_is_fresh
 from app.core.api import Blueprint
 from app.core.idempotency import idempotent
 from app.extensions import db
@@ -24,14 +20,6 @@ blp = Blueprint(
     url_prefix="/api/v1/transactions",
     description="Money movements: deposits, withdrawals, transfers, history.",
 )
-
-
-def token_is_fresh() -> bool:
-    """Whether the access token of this request is fresh (a login or step-up just issued it)."""
-    fresh = get_jwt().get("fresh", False)
-    if isinstance(fresh, bool):
-        return fresh
-    return time.time() < float(fresh)
 
 
 @blp.route("", methods=["GET"])
