@@ -117,31 +117,16 @@ def deposit(
     """Credit the caller's account with money arriving from the external settlement account."""
     account = get_own_account(session, user=user, account_id=account_id)
     _check_currency(account, currency)
-    settlement = ledger.system_account(session, SystemAccount.SETTLEMENT, currency)
     account = ledger.lock_accounts(session, [account.id])[account.id]
     ledger.ensure_can_receive(account)
-    txn = JournalTransaction(
-        type=TxnType.DEPOSIT.value,
-        status=TxnStatus.COMPLETED.value,
-        amount=amount,
-        currency=currency,
-        to_account=account,
-        initiated_by_id=user.id,
-        description=reference or "Deposit",
-        reference=reference,
-        risk_rules=[],
-    )
-    session.add(txn)
-    ledger.post(session, txn, [(settlement, -amount), (account, amount)])
-    audit.record(
+    return _move_with_outside(
         session,
-        "transaction.deposit",
-        resource_type="transaction",
-        resource=txn,
-        changes=_summary(txn),
+        user=user,
+        account=account,
+        txn_type=TxnType.DEPOSIT,
+        amount=amount,
+        reference=reference,
     )
-    ledger.commit(session)
-    return txn
 
 
 def withdraw(
@@ -158,7 +143,6 @@ def withdraw(
     account = get_own_account(session, user=user, account_id=account_id)
     _check_currency(account, currency)
     _check_step_up(amount, currency, fresh)
-    settlement = ledger.system_account(session, SystemAccount.SETTLEMENT, currency)
     try:
         _lock_customer(session, user)
         account = ledger.lock_accounts(session, [account.id])[account.id]
@@ -178,22 +162,49 @@ def withdraw(
             {"account_id": str(account_id), "amount": format_amount(amount, currency)},
         )
         raise
+    return _move_with_outside(
+        session,
+        user=user,
+        account=account,
+        txn_type=TxnType.WITHDRAWAL,
+        amount=amount,
+        reference=reference,
+    )
+
+
+def _move_with_outside(
+    session: Session,
+    *,
+    user: User,
+    account: Account,
+    txn_type: TxnType,
+    amount: int,
+    reference: str | None,
+) -> JournalTransaction:
+    """Post a deposit (money in) or withdrawal (money out) against the settlement account.
+
+    `account` is locked and checked; this writes the movement, audits it and commits.
+    """
+    incoming = txn_type == TxnType.DEPOSIT
+    settlement = ledger.system_account(session, SystemAccount.SETTLEMENT, account.currency)
     txn = JournalTransaction(
-        type=TxnType.WITHDRAWAL.value,
+        type=txn_type.value,
         status=TxnStatus.COMPLETED.value,
         amount=amount,
-        currency=currency,
-        from_account=account,
+        currency=account.currency,
+        to_account=account if incoming else None,
+        from_account=None if incoming else account,
         initiated_by_id=user.id,
-        description=reference or "Withdrawal",
+        description=reference or txn_type.value.title(),
         reference=reference,
         risk_rules=[],
     )
     session.add(txn)
-    ledger.post(session, txn, [(account, -amount), (settlement, amount)])
+    legs = [(settlement, -amount), (account, amount)]
+    ledger.post(session, txn, legs if incoming else [(a, -n) for a, n in legs])
     audit.record(
         session,
-        "transaction.withdrawal",
+        f"transaction.{txn_type.value}",
         resource_type="transaction",
         resource=txn,
         changes=_summary(txn),
