@@ -60,7 +60,7 @@ def seed_demo() -> None:
 
 
 def _create_user(email: str, password: str, role: str, first: str, last: str) -> None:
-    from app.auth.services import create_user, get_user_by_email
+    from app.auth.services import create_user, enforce_password_policy, get_user_by_email
     from app.core import context
     from app.core.errors import DomainError
 
@@ -77,6 +77,8 @@ def _create_user(email: str, password: str, role: str, first: str, last: str) ->
             click.echo(f"user {email} already exists with role {role}; nothing to do")
             return
         try:
+            # Operators get no exemption: a staff password meets the same policy as a customer's.
+            enforce_password_policy(password, email=email, first_name=first, last_name=last)
             user = create_user(
                 session,
                 email=email,

@@ -132,7 +132,10 @@ def create_user(
     return user
 
 
-def _policy_errors(password: str, *, user: User | None = None, **identity: str | None) -> None:
+def enforce_password_policy(
+    password: str, *, user: User | None = None, **identity: str | None
+) -> None:
+    """Raise a 422 naming every reason `password` fails the policy (for `user`, or identity)."""
     if user is not None:
         identity = {
             "email": user.email,
@@ -323,7 +326,7 @@ def register(
     username: str | None = None,
 ) -> User:
     """Register a customer (terms and privacy accepted); e-mails a verification link."""
-    _policy_errors(
+    enforce_password_policy(
         password, email=email, username=username, first_name=first_name, last_name=last_name
     )
     user = create_user(
@@ -709,7 +712,7 @@ def change_password(
         )
         session.commit()
         raise InvalidCredentials("The current password is not correct.")
-    _policy_errors(new_password, user=user)
+    enforce_password_policy(new_password, user=user)
     _set_password(user, new_password)
     revoked = revoke_sessions(
         session, user_id=user.id, reason="password_changed", keep=uuid.UUID(str(session_id))
@@ -780,7 +783,7 @@ def confirm_password_reset(session: Session, *, token: str, new_password: str) -
         session.commit()
         raise _bad_link()
     user = _lock_user(session, row.user_id)
-    _policy_errors(new_password, user=user)
+    enforce_password_policy(new_password, user=user)
     row.used_at = now()
     _set_password(user, new_password)
     # Proving control of the mailbox ends an automatic lockout (not an administrator's).

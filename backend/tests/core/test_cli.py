@@ -57,3 +57,14 @@ def test_create_user_refuses_an_unknown_role(app):
     )
     assert result.exit_code == 2
     assert "Invalid value for '--role'" in result.output
+
+
+def test_create_admin_refuses_a_weak_password_and_creates_nobody(app, db_session):
+    email = unique_email("weak")
+    result = app.test_cli_runner().invoke(
+        args=["create-admin", "--email", email, "--password", "password1234"]
+    )
+    assert result.exit_code == 1
+    assert "does not meet the policy" in result.output
+    assert "commonly used" in result.output
+    assert db_session.scalar(sa.select(User).where(User.email == email)) is None
