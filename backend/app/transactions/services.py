@@ -49,9 +49,16 @@ class SettlementRejected(Exception):
 # --- helpers ---------------------------------------------------------------------------------
 
 
+_LOCK_CUSTOMER = (
+    sa.select(User.__table__.c.id)
+    .where(User.__table__.c.id == sa.bindparam("user_id"))
+    .with_for_update(key_share=True)
+)
+
+
 def _lock_customer(session: Session, user: User) -> None:
     """Serialize one customer's outgoing movements (limits and fraud rules count in turn)."""
-    session.execute(sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    session.connection().execute(_LOCK_CUSTOMER, {"user_id": user.id})
 
 
 def _activity(session: Session, user: User, currency: str, now: datetime) -> Activity:
