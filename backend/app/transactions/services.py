@@ -368,8 +368,8 @@ def transfer(
         risk_rules=assessment.rules,
         created_at=now,
     )
-    session.add(txn)
     if assessment.needs_review:
+        session.add(txn)
         txn.status = TxnStatus.PENDING_REVIEW.value
         ledger.place_hold(session, src, txn, amount, "review")
         compliance.raise_transaction_alert(
@@ -380,11 +380,12 @@ def transfer(
             rules=assessment.rules,
         )
     elif dst is None:
+        session.add(txn)
         txn.status = TxnStatus.PENDING.value
         ledger.place_hold(session, src, txn, amount, "settlement")
     else:
         txn.status = TxnStatus.COMPLETED.value
-        ledger.post(session, txn, [(src, -amount), (dst, amount)])
+        ledger.post_between(session, txn, src, dst, amount)
     session.flush()
     if txn.status == TxnStatus.PENDING.value:
         _enqueue_settlement(session, txn)
