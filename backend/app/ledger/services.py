@@ -42,6 +42,18 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     return {account.id: account for account in rows}
 
 
+_LOCK_BY_PUBLIC_ID = (
+    sa.select(Account)
+    .where(
+        Account.public_id.in_(sa.bindparam("public_ids", expanding=True)),
+        Account.system_code.is_(None),
+    )
+    .order_by(Account.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_accounts_by_public_id(
     session: Session, public_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Account]:
@@ -49,13 +61,7 @@ def lock_accounts_by_public_id(
     wanted = {i for i in public_ids if i is not None}
     if not wanted:
         return {}
-    rows = session.scalars(
-        sa.select(Account)
-        .where(Account.public_id.in_(wanted), Account.system_code.is_(None))
-        .order_by(Account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    rows = session.scalars(_LOCK_BY_PUBLIC_ID, {"public_ids": list(wanted)}).all()
     return {account.public_id: account for account in rows}
 
 
