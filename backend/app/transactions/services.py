@@ -28,7 +28,7 @@ from app.compliance import services as compliance
 from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
-from app.core.money import amount_for, format_amount, parse_bound, parse_currency_amounts
+from app.core.money import configured_amount, format_amount, parse_bound
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue
 from app.ledger import services as ledger
@@ -75,9 +75,7 @@ def _check_currency(account: Account, currency: str, field: str = "currency") ->
 
 
 def _check_step_up(amount: int, currency: str, fresh: bool) -> None:
-    threshold = amount_for(
-        parse_currency_amounts(current_app.config["STEP_UP_TRANSFER_THRESHOLD"]), currency
-    )
+    threshold = configured_amount(current_app.config["STEP_UP_TRANSFER_THRESHOLD"], currency)
     if threshold is not None and amount > threshold and not fresh:
         raise FreshTokenRequired(
             f"Amounts above {format_amount(threshold, currency)} {currency} need a fresh "
