@@ -234,8 +234,10 @@ def post_between(
     the response and the audit record. The cached balances move in the database
     (`balance = balance + delta` under the row locks) and in the locked objects.
     """
-    if src.is_system or dst.is_system or src.currency != dst.currency or amount <= 0:
+    if src.is_system or dst.is_system or src.id == dst.id or src.currency != dst.currency:
         raise RuntimeError("post_between moves money between two customer accounts")
+    if amount <= 0:
+        raise RuntimeError(f"post_between needs a positive amount, not {amount}")
     if session.get_bind().dialect.name != "postgresql":  # no data-modifying CTEs: the ORM
         session.add(txn)
         post(session, txn, [(src, -amount), (dst, amount)])
