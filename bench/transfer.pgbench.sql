@@ -37,21 +37,32 @@ SELECT
   (SELECT avg(amount) FROM (SELECT amount FROM journal_transactions
     WHERE initiated_by_id = :uid AND type = 'transfer' AND status IN ('completed', 'pending')
     AND currency = 'USD' ORDER BY created_at DESC LIMIT 20) r);
-INSERT INTO journal_transactions (type, status, amount, currency, from_account_id, to_account_id,
-  initiated_by_id, description, beneficiary_key, risk_score, risk_rules, public_id, created_at,
-  updated_at, posted_at)
-  VALUES ('transfer', 'completed', 100, 'USD', :src, :dst, :uid, 'bench', 'k', 0, '[]',
-  gen_random_uuid(), now(), now(), now()) RETURNING id AS txn_id \gset
-INSERT INTO ledger_entries (transaction_id, account_id, amount, currency, created_at)
-  VALUES (:txn_id, :src, -100, 'USD', now()), (:txn_id, :dst, 100, 'USD', now());
-UPDATE accounts SET balance = balance - 100, updated_at = now() WHERE id = :src;
-UPDATE accounts SET balance = balance + 100, updated_at = now() WHERE id = :dst;
+-- the journal transaction, its two entries and both cached balances: one statement
+WITH t AS (
+  INSERT INTO journal_transactions (public_id, type, status, amount, currency, from_account_id,
+    to_account_id, initiated_by_id, description, reference, counterparty_iban,
+    counterparty_name, beneficiary_key, risk_score, risk_rules, created_at, updated_at,
+    posted_at)
+  VALUES (gen_random_uuid(), 'transfer', 'completed', 100, 'USD', :src, :dst, :uid, 'bench',
+    NULL, NULL, NULL, 'k', 0, '[]', now(), now(), now())
+  RETURNING id),
+e AS (
+  INSERT INTO ledger_entries (transaction_id, account_id, amount, currency, created_at)
+  SELECT t.id, :src, -100, 'USD', now() FROM t
+  UNION ALL SELECT t.id, :dst, 100, 'USD', now() FROM t),
+u AS (
+  UPDATE accounts SET balance = balance + CASE WHEN id = :src THEN -100 ELSE 0 END
+    + CASE WHEN id = :dst THEN 100 ELSE 0 END, updated_at = now()
+  WHERE id IN (:src, :dst) AND system_code IS NULL)
+SELECT id FROM t;
+-- the audit chain: lock the head, then insert the record and move the head in one statement
 SELECT sequence, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE;
-INSERT INTO audit_log (public_id, sequence, occurred_at, actor_id, action, resource_type,
-  resource_id, outcome, changes, prev_hash, hash)
+WITH appended AS (
+  INSERT INTO audit_log (public_id, sequence, occurred_at, actor_id, action, resource_type,
+    resource_id, outcome, changes, prev_hash, hash)
   SELECT gen_random_uuid(), sequence + 1, now(), 'bench', 'transaction.transfer', 'transaction',
-  'x', 'success', '{}', hash, md5(random()::text) || md5(random()::text)
-  FROM audit_chain_head WHERE id = 1;
+    'x', 'success', '{}', hash, md5(random()::text) || md5(random()::text)
+  FROM audit_chain_head WHERE id = 1)
 UPDATE audit_chain_head SET sequence = sequence + 1,
   hash = md5(random()::text) || md5(random()::text) WHERE id = 1;
 COMMIT;

@@ -196,6 +196,15 @@ def _cached_revoked(sid: str) -> bool:
         return False
 
 
+# The revocation check of every request, built once (the session id is bound per call).
+_SESSION_USER = (
+    sa.select(User, AuthSession.revoked_at)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(AuthSession.public_id == sa.bindparam("sid", type_=sa.Uuid()))
+    .options(joinedload(User.role_links))
+)
+
+
 def is_token_revoked(payload: dict) -> bool:
     """True when an access token must be refused: no session, or its session is revoked."""
     from app.extensions import db
@@ -211,16 +220,7 @@ def is_token_revoked(payload: dict) -> bool:
         return True
     # One query answers both questions of every request: is the session live, and who is
     # the user (with roles)? The user is handed to the identity loader through `g`.
-    row = (
-        db.session.execute(
-            sa.select(User, AuthSession.revoked_at)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.public_id == sid_uuid)
-            .options(joinedload(User.role_links))
-        )
-        .unique()
-        .one_or_none()
-    )
+    row = db.session.execute(_SESSION_USER, {"sid": sid_uuid}).unique().one_or_none()
     if row is None or str(row.User.public_id) != str(payload.get("sub")):
         return True
     if row.revoked_at is not None:

@@ -247,17 +247,53 @@ def _resolve_resource_id(item: _Pending) -> str | None:
     return str(value) if value is not None else None
 
 
+_LOCK_HEAD = (
+    sa.select(AuditChainHead.__table__.c.sequence, AuditChainHead.__table__.c.hash)
+    .where(AuditChainHead.__table__.c.id == 1)
+    .with_for_update()
+)
+_MOVE_HEAD = (
+    sa.update(AuditChainHead.__table__)
+    .where(AuditChainHead.__table__.c.id == 1)
+    .values(sequence=sa.bindparam("head_sequence"), hash=sa.bindparam("head_hash"))
+)
+
+
+def _build_append_one() -> sa.Update:
+    """`WITH appended AS (INSERT one record) UPDATE audit_chain_head …`, built once."""
+    columns = AuditLog.__table__.c
+    values = {
+        name: sa.bindparam(f"v_{name}", type_=columns[name].type)
+        for name in (*HASHED_FIELDS, "prev_hash", "hash")
+    }
+    return _MOVE_HEAD.add_cte(sa.insert(AuditLog.__table__).values(**values).cte("appended"))
+
+
+_APPEND_ONE = _build_append_one()
+
+
+def _append(conn: sa.Connection, rows: list[dict[str, Any]], sequence: int, head: str) -> None:
+    """Insert the records and move the chain head.
+
+    One statement on PostgreSQL for the usual single record (a data-modifying CTE); else an
+    insert and an update.
+    """
+    moved = {"head_sequence": sequence, "head_hash": head}
+    if len(rows) == 1 and conn.dialect.name == "postgresql":
+        conn.execute(_APPEND_ONE, {**{f"v_{k}": v for k, v in rows[0].items()}, **moved})
+        return
+    conn.execute(sa.insert(AuditLog.__table__), rows)
+    conn.execute(_MOVE_HEAD, moved)
+
+
 def _write_pending(session: Session) -> None:
     pending: list[_Pending] = session.info.pop(PENDING_KEY, [])
     if not pending:
         return
     # Business rows first: a constraint failure there must not wait for the chain lock.
     session.flush()
-    head = session.execute(
-        sa.select(AuditChainHead.sequence, AuditChainHead.hash)
-        .where(AuditChainHead.id == 1)
-        .with_for_update()
-    ).one_or_none()
+    conn = session.connection()
+    head = conn.execute(_LOCK_HEAD).one_or_none()
     if head is None:
         raise RuntimeError("audit_chain_head is missing; run the migrations (flask init-db)")
     sequence, prev_hash = head.sequence, head.hash
@@ -282,12 +318,7 @@ def _write_pending(session: Session) -> None:
         row["prev_hash"] = prev_hash
         row["hash"] = prev_hash = compute_hash(prev_hash, row)
         rows.append(row)
-    session.execute(sa.insert(AuditLog), rows)
-    session.execute(
-        sa.update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(sequence=sequence, hash=prev_hash)
-    )
+    _append(conn, rows, sequence, prev_hash)
 
 
 _installed = False

@@ -135,31 +135,47 @@ def _engine() -> sa.Engine:
     return store
 
 
-def _insert(dialect: str):
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IdempotencyKey)
+_TABLE = IdempotencyKey.__table__
+_CLAIM_VALUES = {
+    name: sa.bindparam(f"v_{name}", type_=_TABLE.c[name].type)
+    for name in ("user_id", "key", "fingerprint", "status", "created_at", "expires_at")
+}
+# The claim, built once per dialect (the values are bound per call).
+_CLAIMS = {
+    dialect: insert(_TABLE)
+    .values(**_CLAIM_VALUES)
+    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(_TABLE.c.id)
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_STORE = (
+    sa.update(_TABLE)
+    .where(_TABLE.c.id == sa.bindparam("key_id"))
+    .values(
+        status=COMPLETED,
+        response_status=sa.bindparam("v_status", type_=_TABLE.c.response_status.type),
+        response_headers=sa.bindparam("v_headers", type_=_TABLE.c.response_headers.type),
+        response_body=sa.bindparam("v_body", type_=_TABLE.c.response_body.type),
+    )
+)
 
 
 def claim(*, user_id: int, key: str, fingerprint: str) -> int | _Stored:
     """Claim `key` for `user_id`: the new row's id, or the stored response to replay."""
-    table = IdempotencyKey.__table__
+    table = _TABLE
     now = utcnow()
     ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
     values = {
-        "user_id": user_id,
-        "key": key,
-        "fingerprint": fingerprint,
-        "status": IN_FLIGHT,
-        "created_at": now,
-        "expires_at": now + ttl,
+        "v_user_id": user_id,
+        "v_key": key,
+        "v_fingerprint": fingerprint,
+        "v_status": IN_FLIGHT,
+        "v_created_at": now,
+        "v_expires_at": now + ttl,
     }
     with _engine().connect() as conn, conn.begin():
-        stmt = (
-            _insert(conn.dialect.name)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["user_id", "key"])
-            .returning(table.c.id)
-        )
-        new_id = conn.execute(stmt).scalar()
+        stmt = _CLAIMS[conn.dialect.name]
+        new_id = conn.execute(stmt, values).scalar()
         if new_id is not None:
             return new_id
         row = conn.execute(
@@ -172,7 +188,7 @@ def claim(*, user_id: int, key: str, fingerprint: str) -> int | _Stored:
                     table.c.user_id == user_id, table.c.key == key, table.c.expires_at <= now
                 )
             )
-            new_id = conn.execute(stmt).scalar()
+            new_id = conn.execute(stmt, values).scalar()
             if new_id is None:
                 raise RequestInProgress()
             return new_id
@@ -185,18 +201,16 @@ def claim(*, user_id: int, key: str, fingerprint: str) -> int | _Stored:
 
 def store(key_id: int, response: Response) -> None:
     """Keep the outcome of the request that claimed `key_id`."""
-    table = IdempotencyKey.__table__
     headers = {h: response.headers[h] for h in _STORED_HEADERS if h in response.headers}
     with _engine().connect() as conn, conn.begin():
         conn.execute(
-            sa.update(table)
-            .where(table.c.id == key_id)
-            .values(
-                status=COMPLETED,
-                response_status=response.status_code,
-                response_headers=headers,
-                response_body=response.get_data(),
-            )
+            _STORE,
+            {
+                "key_id": key_id,
+                "v_status": response.status_code,
+                "v_headers": headers,
+                "v_body": response.get_data(),
+            },
         )
 
 

@@ -106,3 +106,12 @@ def amount_for(amounts: dict[str, Decimal], currency: str) -> int | None:
     """The configured amount for `currency` in minor units (None when nothing is configured)."""
     value = amounts.get(currency, amounts.get("*"))
     return None if value is None else to_minor(value, currency)
+
+
+@lru_cache(maxsize=256)
+def configured_amount(text: str | None, currency: str) -> int | None:
+    """A configured amount ("1000,JPY=150000") for `currency` in minor units, or None.
+
+    Memoized: each configuration value is parsed once per process, not on every request.
+    """
+    return amount_for(parse_currency_amounts(text), currency)

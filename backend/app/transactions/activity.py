@@ -35,50 +35,68 @@ class Activity:
     recent_average: Decimal | None  # … and their average amount
 
 
-def outgoing_activity(
-    session: Session, *, user_id: int, currency: str, now: datetime, window: timedelta
-) -> Activity:
-    """The customer's outgoing activity as the limits and the fraud rules need it."""
-    jt = JournalTransaction
-    mine = jt.initiated_by_id == user_id
-    day_start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+def _build_query() -> sa.Select:
+    """The activity query, built once; the customer, currency and times are bound per call."""
+    jt = JournalTransaction.__table__.c
+    mine = jt.initiated_by_id == sa.bindparam("user_id")
+    currency = jt.currency == sa.bindparam("currency")
     sent_today = (
         sa.select(sa.func.coalesce(sa.func.sum(jt.amount), 0))
         .where(
             mine,
-            jt.created_at >= day_start,
+            jt.created_at >= sa.bindparam("day_start"),
             jt.type.in_(OUTGOING_TYPES),
             jt.status.in_(COUNTED_STATUSES),
-            jt.currency == currency,
+            currency,
         )
         .scalar_subquery()
     )
     in_window = (
         sa.select(sa.func.count())
-        .select_from(jt)
-        .where(mine, jt.type == TxnType.TRANSFER.value, jt.created_at >= now - window)
+        .select_from(JournalTransaction.__table__)
+        .where(mine, jt.type == TxnType.TRANSFER.value, jt.created_at >= sa.bindparam("since"))
         .scalar_subquery()
     )
     recent = (
         sa.select(jt.amount)
-        .where(
-            mine,
-            jt.type == TxnType.TRANSFER.value,
-            jt.status.in_(SENT_STATUSES),
-            jt.currency == currency,
-        )
+        .where(mine, jt.type == TxnType.TRANSFER.value, jt.status.in_(SENT_STATUSES), currency)
         .order_by(jt.created_at.desc())
         .limit(RECENT)
         .subquery()
     )
-    row = session.execute(
-        sa.select(
-            sent_today,
-            in_window,
-            sa.select(sa.func.count()).select_from(recent).scalar_subquery(),
-            sa.select(sa.func.avg(recent.c.amount)).scalar_subquery(),
+    return sa.select(
+        sent_today,
+        in_window,
+        sa.select(sa.func.count()).select_from(recent).scalar_subquery(),
+        sa.select(sa.func.avg(recent.c.amount)).scalar_subquery(),
+    )
+
+
+_QUERY = _build_query()
+
+
+def outgoing_activity(
+    session: Session, *, user_id: int, currency: str, now: datetime, window: timedelta
+) -> Activity:
+    """The customer's outgoing activity as the limits and the fraud rules need it.
+
+    A read under locks the caller already holds: it runs on the session's connection without
+    an autoflush (the movement has written nothing yet when it asks).
+    """
+    day_start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    row = (
+        session.connection()
+        .execute(
+            _QUERY,
+            {
+                "user_id": user_id,
+                "currency": currency,
+                "day_start": day_start,
+                "since": now - window,
+            },
         )
-    ).one()
+        .one()
+    )
     return Activity(
         sent_today=int(row[0]),
         transfers_in_window=int(row[1]),

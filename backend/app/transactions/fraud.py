@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.core.money import amount_for, parse_currency_amounts
+from app.core.money import configured_amount
 from app.ledger.models import JournalTransaction, TxnType
 from app.transactions.activity import SENT_STATUSES, Activity
 
@@ -89,9 +89,7 @@ def unusual_amount(ctx: TransferContext) -> bool:
 @rule("new_beneficiary_large_amount", 30)
 def new_beneficiary_large_amount(ctx: TransferContext) -> bool:
     """A large amount to someone this customer never paid before."""
-    threshold = amount_for(
-        parse_currency_amounts(current_app.config["FRAUD_NEW_BENEFICIARY_AMOUNT"]), ctx.currency
-    )
+    threshold = configured_amount(current_app.config["FRAUD_NEW_BENEFICIARY_AMOUNT"], ctx.currency)
     if ctx.own_beneficiary or threshold is None or ctx.amount < threshold:
         return False
     paid_before = ctx.session.scalar(

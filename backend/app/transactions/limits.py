@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from app.core.money import amount_for, format_amount, parse_currency_amounts
+from app.core.money import configured_amount, format_amount
 from app.ledger.errors import LimitExceeded
 
 
@@ -27,8 +27,8 @@ def limits_for(*, kyc_status: str, currency: str) -> Limits:
     table = current_app.config["TRANSFER_LIMITS"]
     level = table.get(kyc_status) or table.get("none") or {}
     return Limits(
-        per_transfer=amount_for(parse_currency_amounts(level.get("per_transfer")), currency),
-        daily=amount_for(parse_currency_amounts(level.get("daily")), currency),
+        per_transfer=configured_amount(level.get("per_transfer"), currency),
+        daily=configured_amount(level.get("daily"), currency),
     )
 
 

@@ -28,7 +28,7 @@ from app.compliance import services as compliance
 from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
-from app.core.money import amount_for, format_amount, parse_bound, parse_currency_amounts
+from app.core.money import configured_amount, format_amount, parse_bound
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue
 from app.ledger import services as ledger
@@ -49,9 +49,16 @@ class SettlementRejected(Exception):
 # --- helpers ---------------------------------------------------------------------------------
 
 
+_LOCK_CUSTOMER = (
+    sa.select(User.__table__.c.id)
+    .where(User.__table__.c.id == sa.bindparam("user_id"))
+    .with_for_update(key_share=True)
+)
+
+
 def _lock_customer(session: Session, user: User) -> None:
     """Serialize one customer's outgoing movements (limits and fraud rules count in turn)."""
-    session.execute(sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    session.connection().execute(_LOCK_CUSTOMER, {"user_id": user.id})
 
 
 def _activity(session: Session, user: User, currency: str, now: datetime) -> Activity:
@@ -68,9 +75,7 @@ def _check_currency(account: Account, currency: str, field: str = "currency") ->
 
 
 def _check_step_up(amount: int, currency: str, fresh: bool) -> None:
-    threshold = amount_for(
-        parse_currency_amounts(current_app.config["STEP_UP_TRANSFER_THRESHOLD"]), currency
-    )
+    threshold = configured_amount(current_app.config["STEP_UP_TRANSFER_THRESHOLD"], currency)
     if threshold is not None and amount > threshold and not fresh:
         raise FreshTokenRequired(
             f"Amounts above {format_amount(threshold, currency)} {currency} need a fresh "
@@ -361,8 +366,8 @@ def transfer(
         risk_rules=assessment.rules,
         created_at=now,
     )
-    session.add(txn)
     if assessment.needs_review:
+        session.add(txn)
         txn.status = TxnStatus.PENDING_REVIEW.value
         ledger.place_hold(session, src, txn, amount, "review")
         compliance.raise_transaction_alert(
@@ -373,11 +378,12 @@ def transfer(
             rules=assessment.rules,
         )
     elif dst is None:
+        session.add(txn)
         txn.status = TxnStatus.PENDING.value
         ledger.place_hold(session, src, txn, amount, "settlement")
     else:
         txn.status = TxnStatus.COMPLETED.value
-        ledger.post(session, txn, [(src, -amount), (dst, amount)])
+        ledger.post_between(session, txn, src, dst, amount)
     session.flush()
     if txn.status == TxnStatus.PENDING.value:
         _enqueue_settlement(session, txn)

@@ -143,6 +143,33 @@ def test_withdrawal_and_internal_transfers(app, client, db_session, customer, he
     assert_ledger_consistent(app)
 
 
+def test_completed_transfer_response_is_what_was_committed(
+    app, client, db_session, customer, headers
+):
+    """The response of a posted transfer is byte for byte what reading it back returns."""
+    src = make_account(db_session, customer, balance="50.00")
+    dst = make_account(db_session, make_user(db_session))
+    created = post(client, TRANSFER, headers, _transfer(src, dst, "12.34", description="Books"))
+    assert created.status_code == 201
+    body = created.json
+    assert (body["status"], body["from_account_id"], body["to_account_id"]) == (
+        "completed",
+        str(src.public_id),
+        str(dst.public_id),
+    )
+    assert [(e["account_id"], e["direction"], e["amount"]) for e in body["entries"]] == [
+        (str(src.public_id), "debit", "12.34"),
+        (str(dst.public_id), "credit", "12.34"),
+    ]
+    again = client.get(f"/api/v1/transactions/{body['id']}", headers=headers)
+    assert again.status_code == 200
+    assert again.get_data() == created.get_data()
+    assert balance_of(app, src.public_id) == (5000 - 1234, 0)
+    assert balance_of(app, dst.public_id) == (1234, 0)
+    assert audit_actions(app, body["id"]) == [("transaction.transfer", "success")]
+    assert_ledger_consistent(app)
+
+
 @pytest.mark.parametrize(
     ("amount", "reason"),
     [
