@@ -149,6 +149,10 @@ class Config:
         self.IBAN_COUNTRY = (_env("IBAN_COUNTRY", "DE") or "").upper()
         self.IBAN_BANK_CODE = _env("IBAN_BANK_CODE", "99999999")
         self.IDEMPOTENCY_TTL_SECONDS = _env_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
+        # How often the workers purge expired idempotency keys (0 = leave it to cron).
+        self.IDEMPOTENCY_PURGE_INTERVAL_SECONDS = _env_int(
+            "IDEMPOTENCY_PURGE_INTERVAL_SECONDS", 3600
+        )
         # Amounts are decimals in the account's currency; "1000,JPY=150000" overrides per currency.
         self.STEP_UP_TRANSFER_THRESHOLD = _env("STEP_UP_TRANSFER_THRESHOLD", "1000,JPY=150000")
         # Outgoing limits per KYC status: {"status": {"per_transfer": amounts, "daily": amounts}}.

@@ -14,5 +14,9 @@ def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
     if redis is None:
         raise SystemExit("REDIS_URL is not set: jobs run inline, there is no queue to work")
     queues = [Queue(name, connection=redis) for name in queue_names]
+    if "low" in queue_names:
+        from app.transactions.tasks import schedule_idempotency_purge
+
+        schedule_idempotency_purge(Queue("low", connection=redis))
     current_app.logger.info("worker starting on %s", ", ".join(queue_names))
     SimpleWorker(queues, connection=redis).work(burst=burst, with_scheduler=True)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
+
+from flask import current_app
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
 
 from app.core import idempotency
-from app.core.queue import task
+from app.core.queue import get_queue, task
 
 log = logging.getLogger("flowlet.transactions")
 
@@ -23,15 +29,43 @@ def settle_external_transfer(transaction_id: int) -> str | None:
         db.session.remove()
 
 
+PURGE_JOB_PREFIX = "flowlet-purge-idempotency-keys-"
+
+
 @task
-def purge_idempotency_keys() -> int:
-    """Delete idempotency keys older than their retention (24 h by default)."""
+def purge_idempotency_keys(reschedule: bool = False) -> int:
+    """Delete idempotency keys older than their retention (24 h by default).
+
+    With `reschedule`, the job books its next run, so the workers keep purging on their own.
+    """
     from app.extensions import db
 
     try:
         count = idempotency.purge_expired(db.session)
         db.session.commit()
         log.info("purged %d expired idempotency keys", count)
-        return count
     finally:
         db.session.remove()
+    if reschedule:
+        schedule_idempotency_purge(get_queue("low"))
+    return count
+
+
+def schedule_idempotency_purge(queue: Queue) -> str | None:
+    """Book the next purge run unless one is already booked; returns its job id.
+
+    Called when a worker starts and by the purge job itself; the interval is
+    `IDEMPOTENCY_PURGE_INTERVAL_SECONDS` (0 turns the self-scheduling off).
+    """
+    interval = int(current_app.config["IDEMPOTENCY_PURGE_INTERVAL_SECONDS"])
+    if interval <= 0:
+        return None
+    registry = ScheduledJobRegistry(queue=queue)
+    booked = [j for j in registry.get_job_ids() if j.startswith(PURGE_JOB_PREFIX)]
+    if booked:
+        return booked[0]
+    job_id = f"{PURGE_JOB_PREFIX}{time.time_ns()}"
+    queue.enqueue_in(
+        timedelta(seconds=interval), purge_idempotency_keys, reschedule=True, job_id=job_id
+    )
+    return job_id

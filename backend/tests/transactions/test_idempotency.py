@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from rq.registry import ScheduledJobRegistry
 
 from app.core.db import utcnow
 from app.core.idempotency import IdempotencyKey
-from app.core.queue import enqueue
+from app.core.queue import enqueue, get_queue
 from app.ledger.models import JournalTransaction
-from app.transactions.tasks import purge_idempotency_keys
+from app.transactions.tasks import (
+    PURGE_JOB_PREFIX,
+    purge_idempotency_keys,
+    schedule_idempotency_purge,
+)
 from tests.factories import auth_headers, make_user
 from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
 
@@ -218,3 +223,34 @@ def test_an_expired_key_is_not_replayed(app, client, db_session):
     db_session.commit()
     again = post(client, TRANSFER, headers, body, key=key)
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+
+
+def _booked_purges(registry):
+    return [j for j in registry.get_job_ids() if j.startswith(PURGE_JOB_PREFIX)]
+
+
+def test_workers_keep_the_purge_job_booked(app, run_jobs):
+    """A starting worker books the purge; each run books the next; never two at once."""
+    with app.app_context():
+        queue = get_queue("low")
+        registry = ScheduledJobRegistry(queue=queue)
+        for job_id in _booked_purges(registry):
+            registry.remove(job_id, delete_job=True)
+
+        result = app.test_cli_runner().invoke(args=["worker", "--burst", "--queues", "low"])
+        assert result.exit_code == 0, result.output
+        (booked,) = _booked_purges(registry)
+        assert schedule_idempotency_purge(queue) == booked  # no second booking
+        interval = app.config["IDEMPOTENCY_PURGE_INTERVAL_SECONDS"]
+        due = registry.get_scheduled_time(booked)
+        assert interval - 60 < (due - datetime.now(UTC)).total_seconds() <= interval
+
+        # Run the booked job now instead of in an hour.
+        job = queue.fetch_job(booked)
+        registry.remove(booked)
+        queue.enqueue_job(job)
+    run_jobs(queues=("low",))
+    with app.app_context():
+        assert queue.fetch_job(booked).get_status() == "finished"
+        (following,) = _booked_purges(registry)
+        assert following != booked
