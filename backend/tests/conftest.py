@@ -129,6 +129,8 @@ def pg_url() -> Iterator[str]:
 
         db.engine.dispose()
     yield url
+    if os.environ.get("KEEP_TEST_DATABASE") != "1":  # set it to inspect the data afterwards
+        drop_pg_database(name)
 
 
 @pytest.fixture(scope="session")
