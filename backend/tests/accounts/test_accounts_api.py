@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pypdf import PdfReader
 from schwifty import IBAN
 
 from tests.factories import auth_headers, make_user
@@ -230,6 +231,9 @@ def test_statement_balances_match_the_ledger(app, client, db_session, customer, 
     assert as_pdf.status_code == 200 and as_pdf.mimetype == "application/pdf"
     assert as_pdf.data.startswith(b"%PDF")
     assert "attachment" in as_pdf.headers["Content-Disposition"]
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(as_pdf.data)).pages)
+    assert account.account_number in text
+    assert "0.00" in text and "87.50" in text  # opening and closing balances, as in the ledger
 
     wrong = client.get(
         f"/api/v1/accounts/{account.public_id}/statement?from={today}&to={today - timedelta(1)}",
