@@ -15,8 +15,10 @@ COMMIT;
 -- claim the Idempotency-Key
 BEGIN;
 SET LOCAL synchronous_commit TO OFF;
-INSERT INTO idempotency_keys (user_id, key, fingerprint, status, created_at, expires_at)
-  VALUES (:uid, gen_random_uuid()::text, 'f', 'in_flight', now(), now() + interval '1 day')
+INSERT INTO idempotency_keys (user_id, key, fingerprint, status, created_at, expires_at,
+  claim_token, claimed_at)
+  VALUES (:uid, gen_random_uuid()::text, 'f', 'in_flight', now(), now() + interval '1 day',
+  'bench', now())
   ON CONFLICT (user_id, key) DO NOTHING RETURNING id AS key_id \gset
 COMMIT;
 -- the movement: lock the customer, then the accounts in id order; limits, fraud rules, post
@@ -65,10 +67,13 @@ WITH appended AS (
   FROM audit_chain_head WHERE id = 1)
 UPDATE audit_chain_head SET sequence = sequence + 1,
   hash = md5(random()::text) || md5(random()::text) WHERE id = 1;
+-- the claim is spent by this same transaction (or the commit fails)
+UPDATE idempotency_keys SET status = 'committed'
+  WHERE id = :key_id AND claim_token = 'bench' AND status = 'in_flight';
 COMMIT;
 -- store the response for replay
 BEGIN;
 SET LOCAL synchronous_commit TO OFF;
 UPDATE idempotency_keys SET status = 'completed', response_status = 201,
-  response_headers = '{}', response_body = '\x00' WHERE id = :key_id;
+  response_headers = '{}', response_body = '\x00' WHERE id = :key_id AND claim_token = 'bench';
 COMMIT;

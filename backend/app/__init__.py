@@ -41,13 +41,14 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - the schema must be complete before anything maps
-    from app.core import audit, context, errors, health, security
+    from app.core import audit, context, errors, health, idempotency, security
     from app.core.api import Api
     from app.core.db import install_session_hooks
     from app.extensions import cors, db, jwt, limiter, migrate
 
     install_session_hooks()
     audit.install_hooks()
+    idempotency.install_hooks()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BACKEND_DIR / "migrations"), compare_type=True)
     jwt.init_app(app)

@@ -14,8 +14,16 @@
 
 Keys are kept `IDEMPOTENCY_TTL_SECONDS` (24 h); `purge_expired` removes older ones.
 
-If the process dies after the movement committed but before the response is stored, the key
-stays `in_flight` until it expires: retries get 409, never a second movement.
+Exactly one movement per key, even across crashes: each claim carries a random token, and the
+movement's own transaction flips the key from `in_flight` to `committed` for that token (a
+`before_commit` hook; the commit fails if the claim was taken over). So:
+
+- a process that dies before its movement commits leaves the key `in_flight`; once it is older
+  than `IDEMPOTENCY_STALE_SECONDS` a retry takes the claim over (new token) and runs;
+- a process that dies after the commit but before storing the response leaves the key
+  `committed`: retries get 409 and never a second movement; the movement itself is in the
+  history;
+- a request that fails after its movement committed never frees the key.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import functools
 import hashlib
 import json
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,7 +50,9 @@ from app.core.errors import DomainError, ValidationError, error_response
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IN_FLIGHT = "in_flight"
+COMMITTED = "committed"  # the movement committed; the response is not stored (yet)
 COMPLETED = "completed"
+ARMED_KEY = "idempotency_claim"
 # Replayed headers besides the body: what describes the representation.
 _STORED_HEADERS = ("Content-Type", "Location", "Content-Disposition")
 # Error codes that are not the outcome of the operation: the key is released.
@@ -65,6 +76,9 @@ class IdempotencyKey(Base):
     response_body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)
+    # Who holds the claim, and since when (a stale `in_flight` claim can be taken over).
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
 
@@ -82,6 +96,16 @@ class IdempotencyKeyReused(DomainError):
 class RequestInProgress(DomainError):
     status, code = 409, "request_in_progress"
     message = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+class ClaimTakenOver(RequestInProgress):
+    message = "This request took too long and a retry with its Idempotency-Key took over."
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    token: str
 
 
 @dataclass
@@ -111,7 +135,7 @@ def _engine() -> sa.Engine:
     On PostgreSQL its own small pool with `synchronous_commit=off`: a claim or a stored
     response need not reach the disk on its own, because the movement's synchronous commit
     flushes the WAL up to and including it; losing one in a crash loses nothing (a lost claim
-    means no movement happened; a lost response leaves the key `in_flight`, so retries get 409).
+    means no movement happened; a lost response leaves the key `committed`, so retries get 409).
     """
     from app.extensions import db
 
@@ -138,7 +162,16 @@ def _engine() -> sa.Engine:
 _TABLE = IdempotencyKey.__table__
 _CLAIM_VALUES = {
     name: sa.bindparam(f"v_{name}", type_=_TABLE.c[name].type)
-    for name in ("user_id", "key", "fingerprint", "status", "created_at", "expires_at")
+    for name in (
+        "user_id",
+        "key",
+        "fingerprint",
+        "status",
+        "created_at",
+        "expires_at",
+        "claim_token",
+        "claimed_at",
+    )
 }
 # The claim, built once per dialect (the values are bound per call).
 _CLAIMS = {
@@ -150,7 +183,7 @@ _CLAIMS = {
 }
 _STORE = (
     sa.update(_TABLE)
-    .where(_TABLE.c.id == sa.bindparam("key_id"))
+    .where(_TABLE.c.id == sa.bindparam("key_id"), _TABLE.c.claim_token == sa.bindparam("token"))
     .values(
         status=COMPLETED,
         response_status=sa.bindparam("v_status", type_=_TABLE.c.response_status.type),
@@ -160,11 +193,23 @@ _STORE = (
 )
 
 
-def claim(*, user_id: int, key: str, fingerprint: str) -> int | _Stored:
-    """Claim `key` for `user_id`: the new row's id, or the stored response to replay."""
+_MARK_COMMITTED = (
+    sa.update(_TABLE)
+    .where(
+        _TABLE.c.id == sa.bindparam("key_id"),
+        _TABLE.c.claim_token == sa.bindparam("token"),
+        _TABLE.c.status == IN_FLIGHT,
+    )
+    .values(status=COMMITTED)
+)
+
+
+def claim(*, user_id: int, key: str, fingerprint: str) -> Claim | _Stored:
+    """Claim `key` for `user_id`: the claim to run under, or the stored response to replay."""
     table = _TABLE
     now = utcnow()
     ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+    token = uuid.uuid4().hex
     values = {
         "v_user_id": user_id,
         "v_key": key,
@@ -172,12 +217,14 @@ def claim(*, user_id: int, key: str, fingerprint: str) -> int | _Stored:
         "v_status": IN_FLIGHT,
         "v_created_at": now,
         "v_expires_at": now + ttl,
+        "v_claim_token": token,
+        "v_claimed_at": now,
     }
     with _engine().connect() as conn, conn.begin():
         stmt = _CLAIMS[conn.dialect.name]
         new_id = conn.execute(stmt, values).scalar()
         if new_id is not None:
-            return new_id
+            return Claim(new_id, token)
         row = conn.execute(
             sa.select(table).where(table.c.user_id == user_id, table.c.key == key)
         ).one_or_none()
@@ -191,22 +238,43 @@ def claim(*, user_id: int, key: str, fingerprint: str) -> int | _Stored:
             new_id = conn.execute(stmt, values).scalar()
             if new_id is None:
                 raise RequestInProgress()
-            return new_id
+            return Claim(new_id, token)
         if row.fingerprint != fingerprint:
             raise IdempotencyKeyReused()
         if row.status == IN_FLIGHT:
+            stale = timedelta(seconds=current_app.config["IDEMPOTENCY_STALE_SECONDS"])
+            if row.claimed_at is not None and row.claimed_at <= now - stale:
+                # Its request died before its movement committed: take the claim over.
+                taken = conn.execute(
+                    sa.update(table)
+                    .where(
+                        table.c.id == row.id,
+                        table.c.status == IN_FLIGHT,
+                        table.c.claim_token == row.claim_token,
+                    )
+                    .values(claim_token=token, claimed_at=now)
+                    .returning(table.c.id)
+                ).scalar()
+                if taken is not None:
+                    return Claim(row.id, token)
             raise RequestInProgress()
+        if row.status == COMMITTED:
+            raise RequestInProgress(
+                "This request was carried out but its response was not kept; "
+                "look it up in your transactions instead of retrying."
+            )
         return _Stored(row.response_status, dict(row.response_headers or {}), row.response_body)
 
 
-def store(key_id: int, response: Response) -> None:
-    """Keep the outcome of the request that claimed `key_id`."""
+def store(held: Claim, response: Response) -> None:
+    """Keep the outcome of the request holding the claim."""
     headers = {h: response.headers[h] for h in _STORED_HEADERS if h in response.headers}
     with _engine().connect() as conn, conn.begin():
         conn.execute(
             _STORE,
             {
-                "key_id": key_id,
+                "key_id": held.id,
+                "token": held.token,
                 "v_status": response.status_code,
                 "v_headers": headers,
                 "v_body": response.get_data(),
@@ -214,11 +282,54 @@ def store(key_id: int, response: Response) -> None:
         )
 
 
-def release(key_id: int) -> None:
-    """Forget a claim whose request reached no decision; the key may be used again."""
+def release(held: Claim) -> bool:
+    """Forget a claim whose request reached no decision, so the key may be used again.
+
+    Refused (False) once the claim's movement committed: that key is spent.
+    """
     table = IdempotencyKey.__table__
     with _engine().connect() as conn, conn.begin():
-        conn.execute(sa.delete(table).where(table.c.id == key_id))
+        deleted = conn.execute(
+            sa.delete(table).where(
+                table.c.id == held.id,
+                table.c.claim_token == held.token,
+                table.c.status == IN_FLIGHT,
+            )
+        ).rowcount
+    return bool(deleted)
+
+
+def _mark_committed(session: Session) -> None:
+    """In the movement's own transaction: the armed claim is spent, or the commit fails."""
+    held: Claim | None = session.info.get(ARMED_KEY)
+    if held is None:
+        return
+    marked = (
+        session.connection()
+        .execute(_MARK_COMMITTED, {"key_id": held.id, "token": held.token})
+        .rowcount
+    )
+    if marked != 1:
+        raise ClaimTakenOver()
+
+
+_installed = False
+
+
+def install_hooks() -> None:
+    """Tie an armed claim to the first commit of the request (once per process)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+
+    @sa.event.listens_for(Session, "before_commit")
+    def _before_commit(session: Session) -> None:
+        _mark_committed(session)
+
+    @sa.event.listens_for(Session, "after_commit")
+    def _after_commit(session: Session) -> None:
+        session.info.pop(ARMED_KEY, None)
 
 
 def replay(stored: _Stored) -> Response:
@@ -282,25 +393,28 @@ def idempotent(*, required: bool = True) -> Callable:
             )
             if isinstance(outcome, _Stored):
                 return replay(outcome)
+            session = db.session()
+            session.info[ARMED_KEY] = outcome
             try:
-                response = current_app.make_response(view(*args, **kwargs))
-            except DomainError as exc:
-                db.session.rollback()
-                if not _is_decision(exc):
-                    release(outcome)
+                try:
+                    response = current_app.make_response(view(*args, **kwargs))
+                except DomainError as exc:
+                    db.session.rollback()
+                    if not _is_decision(exc) and release(outcome):
+                        raise
+                    response = error_response(
+                        exc.status, exc.code, exc.message, exc.details, exc.headers
+                    )
+                except (HTTPException, Exception):
+                    db.session.rollback()
+                    release(outcome)  # a no-op when the movement committed: the key stays spent
                     raise
-                response = error_response(
-                    exc.status, exc.code, exc.message, exc.details, exc.headers
-                )
-            except (HTTPException, Exception):
-                db.session.rollback()
-                release(outcome)
-                raise
-            _end_read_transaction(db.session())
-            if response.status_code >= 500:
-                release(outcome)
-            else:
-                store(outcome, response)
+                _end_read_transaction(session)
+            finally:
+                session.info.pop(ARMED_KEY, None)
+            if response.status_code >= 500 and release(outcome):
+                return response
+            store(outcome, response)
             return response
 
         return wrapper

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,10 +11,21 @@ import pytest
 import sqlalchemy as sa
 from rq.registry import ScheduledJobRegistry
 
+from app.auth.models import User
 from app.core.db import utcnow
-from app.core.idempotency import IdempotencyKey
+from app.core.idempotency import (
+    ARMED_KEY,
+    Claim,
+    ClaimTakenOver,
+    IdempotencyKey,
+    claim,
+    fingerprint,
+    release,
+)
 from app.core.queue import enqueue, get_queue
+from app.extensions import db
 from app.ledger.models import JournalTransaction
+from app.transactions.services import transfer
 from app.transactions.tasks import (
     PURGE_JOB_PREFIX,
     purge_idempotency_keys,
@@ -254,3 +266,131 @@ def test_workers_keep_the_purge_job_booked(app, run_jobs):
         assert queue.fetch_job(booked).get_status() == "finished"
         (following,) = _booked_purges(registry)
         assert following != booked
+
+
+def _transfer_body(src, dst, amount="5.00") -> dict:
+    return {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": amount,
+        "currency": "USD",
+    }
+
+
+def _claim(app, user, key, body) -> Claim:
+    """What a request does first: claim the key (as if it then died or stalled)."""
+    with app.test_request_context():
+        held = claim(
+            user_id=user.id,
+            key=key,
+            fingerprint=fingerprint("POST", TRANSFER, json.dumps(body).encode()),
+        )
+    assert isinstance(held, Claim)
+    return held
+
+
+def _age_claim(db_session, held: Claim, seconds: int) -> None:
+    db_session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == held.id)
+        .values(claimed_at=utcnow() - timedelta(seconds=seconds))
+    )
+    db_session.commit()
+
+
+def test_a_retry_takes_over_the_stale_claim_of_a_request_that_died(app, client, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body, key = _transfer_body(src, dst), str(uuid.uuid4())
+    held = _claim(app, user, key, body)
+
+    early = post(client, TRANSFER, headers, body, key=key)
+    assert early.status_code == 409
+    assert early.json["error"]["code"] == "request_in_progress"
+
+    _age_claim(db_session, held, app.config["IDEMPOTENCY_STALE_SECONDS"] + 1)
+    retried = post(client, TRANSFER, headers, body, key=key)
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    replayed = post(client, TRANSFER, headers, body, key=key)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.get_data() == retried.get_data()
+    assert _count_transfers(db_session, src) == 1
+    assert balance_of(app, src.public_id) == (9500, 0)
+
+
+def test_a_request_whose_claim_was_taken_over_cannot_commit_its_movement(app, db_session):
+    user = make_user(db_session)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body, key = _transfer_body(src, dst), str(uuid.uuid4())
+    user_id, src_id, dst_id = user.id, src.public_id, dst.public_id
+    src_pk = src.id
+    slow = _claim(app, user, key, body)
+    _age_claim(db_session, slow, app.config["IDEMPOTENCY_STALE_SECONDS"] + 1)
+    retry = _claim(app, user, key, body)
+    assert retry.id == slow.id and retry.token != slow.token
+
+    def transfers_out() -> int:
+        return db_session.scalar(
+            sa.select(sa.func.count())
+            .select_from(JournalTransaction)
+            .where(JournalTransaction.from_account_id == src_pk)
+        )
+
+    def run_transfer_under(held: Claim):
+        with app.test_request_context():
+            session = db.session()
+            session.info[ARMED_KEY] = held
+            try:
+                return transfer(
+                    db.session,
+                    user=db.session.get(User, user_id),
+                    from_account_id=src_id,
+                    to_account_id=dst_id,
+                    amount=500,
+                    currency="USD",
+                )
+            finally:
+                db.session.rollback()
+                db.session.remove()
+
+    # The stalled original wakes up: its commit is refused and nothing of it stays.
+    with pytest.raises(ClaimTakenOver):
+        run_transfer_under(slow)
+    assert transfers_out() == 0
+    assert balance_of(app, src_id) == (10000, 0)
+    # The retry that took over moves the money, once.
+    run_transfer_under(retry)
+    assert transfers_out() == 1
+    assert balance_of(app, src_id) == (9500, 0)
+    assert_ledger_consistent(app)
+
+
+def test_a_key_is_never_freed_once_its_movement_committed(app, client, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body, key = _transfer_body(src, dst), str(uuid.uuid4())
+    held = _claim(app, user, key, body)
+    with app.test_request_context():
+        db.session().info[ARMED_KEY] = held
+        transfer(
+            db.session,
+            user=db.session.get(User, user.id),
+            from_account_id=src.public_id,
+            to_account_id=dst.public_id,
+            amount=500,
+            currency="USD",
+        )
+        # The request then fails before storing its response (say, the process dies).
+        assert release(held) is False
+        db.session.remove()
+    row = db_session.scalars(sa.select(IdempotencyKey).where(IdempotencyKey.id == held.id)).one()
+    assert row.status == "committed"
+    retry = post(client, TRANSFER, headers, body, key=key)
+    assert retry.status_code == 409
+    assert "carried out" in retry.json["error"]["message"]
+    assert _count_transfers(db_session, src) == 1
