@@ -39,6 +39,15 @@ pytestmark = pytest.mark.postgres
 TRANSFER = "/api/v1/transactions/transfer"
 
 
+def _transfer_body(src, dst, amount="5.00") -> dict:
+    return {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": amount,
+        "currency": "USD",
+    }
+
+
 def _count_transfers(db_session, account) -> int:
     return db_session.scalar(
         sa.select(sa.func.count())
@@ -52,12 +61,7 @@ def test_replay_is_byte_for_byte(app, client, db_session):
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "7.00",
-        "currency": "USD",
-    }
+    body = _transfer_body(src, dst, "7.00")
     key = str(uuid.uuid4())
     first = post(client, TRANSFER, headers, body, key=key)
     assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
@@ -87,12 +91,7 @@ def test_reuse_with_another_body_is_refused(app, client, db_session):
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "7.00",
-        "currency": "USD",
-    }
+    body = _transfer_body(src, dst, "7.00")
     key = str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=key).status_code == 201
     reused = post(client, TRANSFER, headers, {**body, "amount": "8.00"}, key=key)
@@ -114,12 +113,7 @@ def test_a_refusal_is_replayed_and_a_validation_error_frees_the_key(app, client,
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="5.00")
     dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "7.00",
-        "currency": "USD",
-    }
+    body = _transfer_body(src, dst, "7.00")
     key = str(uuid.uuid4())
     refused = post(client, TRANSFER, headers, body, key=key)
     assert refused.json["error"]["code"] == "insufficient_funds"
@@ -139,12 +133,7 @@ def test_twenty_concurrent_requests_with_one_key_create_one_transaction(app, db_
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "3.00",
-        "currency": "USD",
-    }
+    body = _transfer_body(src, dst, "3.00")
     key = str(uuid.uuid4())
     barrier = threading.Barrier(20)
     results: list = []
@@ -187,12 +176,7 @@ def test_cleanup_job_purges_keys_past_retention(app, client, db_session, run_job
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "1.00",
-        "currency": "USD",
-    }
+    body = _transfer_body(src, dst, "1.00")
     old_key, new_key = str(uuid.uuid4()), str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=old_key).status_code == 201
     assert post(client, TRANSFER, headers, body, key=new_key).status_code == 201
@@ -219,12 +203,7 @@ def test_an_expired_key_is_not_replayed(app, client, db_session):
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "1.00",
-        "currency": "USD",
-    }
+    body = _transfer_body(src, dst, "1.00")
     key = str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=key).status_code == 201
     db_session.execute(
@@ -266,15 +245,6 @@ def test_workers_keep_the_purge_job_booked(app, run_jobs):
         assert queue.fetch_job(booked).get_status() == "finished"
         (following,) = _booked_purges(registry)
         assert following != booked
-
-
-def _transfer_body(src, dst, amount="5.00") -> dict:
-    return {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": amount,
-        "currency": "USD",
-    }
 
 
 def _claim(app, user, key, body) -> Claim:
