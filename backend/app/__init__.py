@@ -77,7 +77,7 @@ def _init_extensions(app: Flask) -> None:
         },
     )
     app.extensions["flowlet_api"] = api
-    from app.auth.permissions import init_jwt
+    from app.edge.permissions import init_jwt
 
     init_jwt(app)
     errors.register_error_handlers(app)

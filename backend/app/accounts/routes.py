@@ -9,9 +9,9 @@ from app.accounts.schemas import (
     StatementArgsSchema,
     StatementSchema,
 )
-from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
 from app.core.pagination import PageArgsSchema
+from app.edge.permissions import current_user, require
 from app.extensions import db
 
 blp = Blueprint(

@@ -12,8 +12,8 @@ from app.admin.schemas import (
     RolesSchema,
     UserQueryArgsSchema,
 )
-from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
+from app.edge.permissions import current_user, require
 from app.extensions import db
 
 blp = Blueprint(

@@ -9,7 +9,6 @@ from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
 from app.auth import services
-from app.auth.permissions import current_user, require
 from app.auth.schemas import (
     BackupCodesSchema,
     ChangePasswordSchema,
@@ -33,6 +32,7 @@ from app.auth.schemas import (
     UserEnvelopeSchema,
 )
 from app.core.api import Blueprint
+from app.edge.permissions import current_user, require
 from app.extensions import db, limiter
 
 blp = Blueprint(

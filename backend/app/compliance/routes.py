@@ -1,8 +1,8 @@
 """HTTP routes of the compliance domain (`/api/v1/compliance`)."""
 
-from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
-from app.core.idempotency import idempotent
+from app.edge.idempotency import idempotent
+from app.edge.permissions import current_user, require
 from app.extensions import db
 from app.transactions import services as transactions
 from app.transactions.schemas import ReviewDecisionSchema, TransactionSchema

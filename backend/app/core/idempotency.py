@@ -28,24 +28,20 @@ movement's own transaction flips the key from `in_flight` to `committed` for tha
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, request
+from flask import Response, current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from werkzeug.exceptions import HTTPException
 
 from app.core.db import Base, BigIntPK, utcnow
-from app.core.errors import DomainError, ValidationError, error_response
+from app.core.errors import DomainError
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -332,91 +328,9 @@ def install_hooks() -> None:
         session.info.pop(ARMED_KEY, None)
 
 
-def replay(stored: _Stored) -> Response:
-    response = Response(stored.body, status=stored.status)
-    for name, value in stored.headers.items():
-        response.headers[name] = value
-    response.headers[REPLAYED_HEADER] = "true"
-    return response
-
-
 def purge_expired(session: Session, *, now: datetime | None = None) -> int:
     """Delete keys past their retention; returns how many (the caller commits)."""
     result = session.execute(
         sa.delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow()))
     )
     return result.rowcount or 0
-
-
-def _end_read_transaction(session: Session) -> None:
-    """Commit what is only a read transaction, keeping loaded objects loaded."""
-    previous = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = previous
-
-
-def _is_decision(exc: DomainError) -> bool:
-    return exc.status < 500 and exc.code not in _NOT_A_DECISION
-
-
-def idempotent(*, required: bool = True) -> Callable:
-    """Make a view idempotent per user and `Idempotency-Key` (place under `@require`)."""
-
-    def decorator(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from app.auth.permissions import current_user
-
-            key = request.headers.get(HEADER)
-            if key is None:
-                if required:
-                    raise IdempotencyKeyRequired()
-                return view(*args, **kwargs)
-            if not 1 <= len(key) <= 255:
-                raise ValidationError(
-                    "The Idempotency-Key is not valid.",
-                    details={HEADER: ["Between 1 and 255 characters."]},
-                )
-            from app.extensions import db
-
-            user_id = current_user().id
-            # The request's session only read the caller so far: end that transaction so the
-            # claim reuses its connection (a request never holds two).
-            _end_read_transaction(db.session())
-            outcome = claim(
-                user_id=user_id,
-                key=key,
-                fingerprint=fingerprint(request.method, request.path, request.get_data()),
-            )
-            if isinstance(outcome, _Stored):
-                return replay(outcome)
-            session = db.session()
-            session.info[ARMED_KEY] = outcome
-            try:
-                try:
-                    response = current_app.make_response(view(*args, **kwargs))
-                except DomainError as exc:
-                    db.session.rollback()
-                    if not _is_decision(exc) and release(outcome):
-                        raise
-                    response = error_response(
-                        exc.status, exc.code, exc.message, exc.details, exc.headers
-                    )
-                except (HTTPException, Exception):
-                    db.session.rollback()
-                    release(outcome)  # a no-op when the movement committed: the key stays spent
-                    raise
-                _end_read_transaction(session)
-            finally:
-                session.info.pop(ARMED_KEY, None)
-            if response.status_code >= 500 and release(outcome):
-                return response
-            store(outcome, response)
-            return response
-
-        return wrapper
-
-    return decorator

@@ -1,8 +1,8 @@
 """HTTP routes of the transactions domain (`/api/v1/transactions`)."""
 
-from app.auth.permissions import current_user, require, token_is_fresh
 from app.core.api import Blueprint
-from app.core.idempotency import idempotent
+from app.edge.idempotency import idempotent
+from app.edge.permissions import current_user, require, token_is_fresh
 from app.extensions import db
 from app.transactions import services
 from app.transactions.schemas import (
