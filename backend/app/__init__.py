@@ -29,6 +29,9 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    from app.cards import init_app as init_cards
+
+    init_cards(app)
 
     from app.cli import register_cli
 

@@ -9,6 +9,7 @@ from app.auth.models import (  # noqa: F401
     User,
     UserRole,
 )
+from app.cards.models import Card, CardAuthorization  # noqa: F401
 from app.compliance.models import ComplianceAlert  # noqa: F401
 from app.core.audit import AuditChainHead, AuditLog  # noqa: F401
 from app.core.idempotency import IdempotencyKey  # noqa: F401

@@ -1,0 +1,37 @@
+"""Background jobs of the cards domain (ids only; each calls one service)."""
+
+from __future__ import annotations
+
+import logging
+
+from app.core.queue import task
+
+log = logging.getLogger("flowlet.cards")
+
+
+@task
+def expire_authorizations() -> int:
+    """Release the holds of card authorizations neither captured nor reversed in time."""
+    from app.cards.authorization import expire_authorizations as expire
+    from app.extensions import db
+
+    try:
+        count = expire(db.session)
+    finally:
+        db.session.remove()
+    log.info("released %d expired card authorizations", count)
+    return count
+
+
+@task
+def expire_cards() -> int:
+    """Mark cards past their expiry month `expired`."""
+    from app.cards.issuing import expire_cards as expire
+    from app.extensions import db
+
+    try:
+        count = expire(db.session)
+    finally:
+        db.session.remove()
+    log.info("marked %d cards expired", count)
+    return count
