@@ -51,7 +51,7 @@ def _declined(client, processor_headers, body, reason):
 def test_an_approval_holds_the_funds_and_a_capture_posts_them(
     app, client, customer, processor_headers, card
 ):
-    issued, secret = card
+    _, secret = card
     approved = authorize(client, processor_headers, purchase(secret, amount="40.00"))
     assert approved.status_code == 200
     assert approved.json["approved"] is True and approved.json["decline_reason"] is None
