@@ -104,7 +104,7 @@ def _audit(session: Session, auth: CardAuthorization, card: Card, action: str) -
 _FIND_CARD = (
     sa.select(Card)
     .where(Card.pan_fingerprint == sa.bindparam("fingerprint"))
-    .with_for_update(of=Card)
+    .with_for_update(of=Card, key_share=True)
     .execution_options(populate_existing=True)
 )
 
@@ -213,7 +213,7 @@ def authorize(
 _LOCK_AUTH = (
     sa.select(CardAuthorization)
     .where(CardAuthorization.public_id == sa.bindparam("public_id"))
-    .with_for_update(of=CardAuthorization)
+    .with_for_update(of=CardAuthorization, key_share=True)
     .execution_options(populate_existing=True)
 )
 
@@ -299,7 +299,7 @@ def expire_authorizations(
             )
             .order_by(CardAuthorization.expires_at)
             .limit(1)
-            .with_for_update(of=CardAuthorization, skip_locked=True)
+            .with_for_update(of=CardAuthorization, key_share=True, skip_locked=True)
             .execution_options(populate_existing=True)
         ).first()
         if due is None:

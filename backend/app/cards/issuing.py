@@ -140,7 +140,7 @@ def lock_own_card(session: Session, *, user: User, card_id: uuid.UUID) -> Card:
     card = session.scalar(
         sa.select(Card)
         .where(Card.public_id == card_id, Card.user_id == user.id)
-        .with_for_update(of=Card)
+        .with_for_update(of=Card, key_share=True)
         .execution_options(populate_existing=True)
     )
     if card is None:
@@ -323,7 +323,7 @@ def expire_cards(session: Session, *, now: datetime | None = None) -> int:
         sa.select(Card)
         .where(Card.status.in_(LIVE))
         .order_by(Card.id)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=Card, key_share=True, skip_locked=True)
     ).all()
     count = 0
     for card in cards:
