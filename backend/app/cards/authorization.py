@@ -207,6 +207,15 @@ def authorize(
     _audit(session, auth, card, "card.authorization")
     session.commit()
     AUTHORIZATIONS.labels(auth.decline_reason or "approved").inc()
+    if not auth.approved:
+        log.info(
+            "card authorization declined",
+            extra={
+                "authorization_id": str(auth.public_id),
+                "reason": auth.decline_reason,
+                "last4": card.last4,
+            },
+        )
     return auth
 
 
