@@ -32,8 +32,9 @@ test: lint ## Lint and run the whole test suite (PostgreSQL and Redis on 127.0.0
 	cd backend && $(BIN)/pytest -n $${PYTEST_WORKERS:-2} --dist loadfile
 
 .PHONY: bench
-bench: install ## Transfer benchmark: gunicorn + PostgreSQL + Redis vs pgbench (a few minutes)
+bench: install ## Transfer and card authorization benchmarks: gunicorn + PostgreSQL + Redis vs pgbench (a few minutes)
 	$(BIN)/python bench/transfers.py
+	$(BIN)/python bench/cards.py
 
 .PHONY: lint
 lint: install ## ruff check and format check (backend and bench)

@@ -42,6 +42,7 @@ from app.core.db import utcnow
 from app.core.errors import DomainError, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Page, paginate
+from app.ledger import services as ledger
 from app.ledger.errors import CurrencyMismatch
 
 log = logging.getLogger("flowlet.cards")
@@ -205,7 +206,7 @@ def authorize(
     session.add(auth)
     session.flush()
     _audit(session, auth, card, "card.authorization")
-    session.commit()
+    ledger.commit(session)  # keeps the answer's objects loaded
     AUTHORIZATIONS.labels(auth.decline_reason or "approved").inc()
     if not auth.approved:
         log.info(
@@ -263,7 +264,7 @@ def capture(
     auth.capture_transaction_id = txn.id
     auth.captured_at = utcnow()
     _audit(session, auth, auth.card, "card.capture")
-    session.commit()
+    ledger.commit(session)
     return auth
 
 
@@ -279,7 +280,7 @@ def reverse(session: Session, *, processor: User, authorization_id: uuid.UUID) -
     )
     _release(auth, AuthorizationStatus.REVERSED)
     _audit(session, auth, auth.card, "card.reversal")
-    session.commit()
+    ledger.commit(session)
     return auth
 
 
