@@ -154,10 +154,13 @@ ledger_cli = AppGroup("ledger", help="Ledger commands.")
 
 @ledger_cli.command("verify")
 def ledger_verify() -> None:
-    """Recompute every balance from the ledger entries; exit 1 naming each difference."""
+    """Recompute every balance and running counter from the ledger; exit 1 on any difference."""
     from app.ledger.services import verify
+    from app.transactions import counters
 
-    result = verify(_session())
+    session = _session()
+    result = verify(session)
+    result.problems.extend(counters.verify(session))
     for problem in result.problems:
         click.echo(f"ledger MISMATCH: {problem}", err=True)
     if not result.ok:

@@ -33,7 +33,7 @@ def seed_demo_accounts(session: Session) -> None:
     """Give the demo customers accounts with some money (once)."""
     from app.accounts.services import open_account
     from app.core.money import parse_amount
-    from app.transactions.services import deposit
+    from app.transactions.deposits import deposit
 
     for email, account_type, currency, name, amount in DEMO_ACCOUNTS:
         user = get_user_by_email(session, email)

@@ -295,9 +295,13 @@ def release(held: Claim) -> bool:
     return bool(deleted)
 
 
-def _mark_committed(session: Session) -> None:
-    """In the movement's own transaction: the armed claim is spent, or the commit fails."""
-    held: Claim | None = session.info.get(ARMED_KEY)
+def spend(session: Session) -> None:
+    """In the movement's own transaction: spend the request's claim, or refuse to commit.
+
+    The movement engine calls it right before its commit; a request that commits without the
+    engine spends it in the `before_commit` hook. Spent once: the claim is disarmed.
+    """
+    held: Claim | None = session.info.pop(ARMED_KEY, None)
     if held is None:
         return
     marked = (
@@ -321,11 +325,7 @@ def install_hooks() -> None:
 
     @sa.event.listens_for(Session, "before_commit")
     def _before_commit(session: Session) -> None:
-        _mark_committed(session)
-
-    @sa.event.listens_for(Session, "after_commit")
-    def _after_commit(session: Session) -> None:
-        session.info.pop(ARMED_KEY, None)
+        spend(session)
 
 
 def purge_expired(session: Session, *, now: datetime | None = None) -> int:
