@@ -79,7 +79,11 @@ def system_account(session: Session, code: SystemAccount | str, currency: str) -
 
 
 def post(
-    session: Session, txn: JournalTransaction, legs: list[tuple[Account, int]]
+    session: Session,
+    txn: JournalTransaction,
+    legs: list[tuple[Account, int]],
+    *,
+    now: datetime | None = None,
 ) -> list[LedgerEntry]:
     """Write `txn`'s entries (signed: + credit, − debit) and move the cached balances.
 
@@ -90,7 +94,7 @@ def post(
         totals[account.currency] += amount
     if any(totals.values()) or not legs:
         raise RuntimeError(f"unbalanced journal transaction: {dict(totals)}")
-    now = utcnow()
+    now = now or utcnow()
     entries = []
     for account, amount in legs:
         if not account.is_system:
@@ -208,7 +212,7 @@ def post_between(
         raise RuntimeError("post_between moves a positive amount between two accounts")
     if session.get_bind().dialect.name != "postgresql":  # no data-modifying CTEs: the ORM
         session.add(txn)
-        post(session, txn, [(debit, -amount), (credit, amount)])
+        post(session, txn, [(debit, -amount), (credit, amount)], now=now)
         return
     now = now or utcnow()
     txn.from_account_id, txn.to_account_id = debit.id, credit.id
