@@ -60,7 +60,7 @@ def seed_demo() -> None:
 
 
 def _create_user(email: str, password: str, role: str, first: str, last: str) -> None:
-    from app.auth.services import create_user, enforce_password_policy, get_user_by_email
+    from app.auth.users import create_user, enforce_password_policy, get_user_by_email
     from app.core import context
     from app.core.errors import DomainError
 

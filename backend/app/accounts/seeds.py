@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, AccountType, SystemAccount
 from app.auth import seeds as _auth_seeds  # noqa: F401 - demo users are seeded first
-from app.auth.services import get_user_by_email
+from app.auth.users import get_user_by_email
 from app.core import seeds
 
 DEMO_ACCOUNTS = (

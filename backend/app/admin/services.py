@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import User, UserRole
-from app.auth.services import get_user
 from app.auth.tokens import now, revoke_sessions
+from app.auth.users import get_user
 from app.core import audit
 from app.core.db import for_update
 from app.core.errors import Conflict
