@@ -211,8 +211,11 @@ class Config:
     def engine_options(url: str) -> dict:
         if url.startswith("sqlite"):
             return {"connect_args": {"timeout": 30}}
+        # No ping before every checkout (a round trip each): a connection the server dropped
+        # fails its request once, and SQLAlchemy then recycles every older pooled connection.
+        # DB_POOL_PRE_PING=true buys that one request back at a round trip per checkout.
         return {
-            "pool_pre_ping": True,
+            "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
             "pool_size": _env_int("DB_POOL_SIZE", 10),
             "max_overflow": _env_int("DB_MAX_OVERFLOW", 20),
             "pool_recycle": 1800,

@@ -419,6 +419,7 @@ def capture(
         )
     txn = held.transaction
     ctx = _context_for(session, txn, initiator_id)
+    ctx.shared["held_amount"] = held.amount
     _release(session, held, ctx, HoldStatus.CAPTURED)
     held.captured_amount = amount
     txn.amount = amount

@@ -7,7 +7,7 @@ are decimals in the account's currency ("5000,JPY=750000"). A status without an 
 limits of `none`; a status mapped to null may not deposit (403 `kyc_required`).
 
 `check` is a policy of the movement engine: it reads today's running counter
-(`counters.read`), so its cost does not grow with the customer's history.
+(`activity.snapshot`), so its cost does not grow with the customer's history.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from app.core.money import configured_amount, format_amount
 from app.ledger.engine import PolicyContext
 from app.ledger.errors import KycRequired, LimitExceeded
 from app.ledger.models import TxnType
-from app.transactions import counters
+from app.transactions import activity
 
 KINDS = (TxnType.TRANSFER.value, TxnType.WITHDRAWAL.value, TxnType.DEPOSIT.value)
 
@@ -63,7 +63,8 @@ def check(ctx: PolicyContext) -> None:
         )
     if limits.daily is None:
         return
-    so_far = counters.read(ctx, counters.IN if deposit else counters.OUT)
+    seen = activity.snapshot(ctx)
+    so_far = seen.deposited_today if deposit else seen.sent_today
     if so_far + amount > limits.daily:
         left = max(limits.daily - so_far, 0)
         raise LimitExceeded(
