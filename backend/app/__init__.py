@@ -29,9 +29,6 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
-    from app.cards import init_app as init_cards
-
-    init_cards(app)
 
     from app.cli import register_cli
 
@@ -92,10 +89,11 @@ def _init_extensions(app: Flask) -> None:
 
 def _init_domains(app: Flask) -> None:
     """Domains plug their policies and observers into the movement engine."""
-    from app import compliance, transactions
+    from app import cards, compliance, transactions
 
     transactions.init_app(app)
     compliance.init_app(app)
+    cards.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

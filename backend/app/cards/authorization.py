@@ -24,7 +24,6 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
@@ -43,7 +42,7 @@ from app.core.errors import DomainError, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Page, paginate
 from app.ledger import services as ledger
-from app.ledger.errors import CurrencyMismatch
+from app.ledger.errors import CurrencyMismatch, HoldNotActive
 
 log = logging.getLogger("flowlet.cards")
 
@@ -153,7 +152,7 @@ def authorize(
         "country": country,
         "merchant_name": merchant_name,
         "reference": f"card-auth:{auth.public_id}",
-        "card_id": card.id,
+        "card_id": str(card.public_id),
     }
     reason = _card_decline(
         card, pan=pan, expiry_month=expiry_month, expiry_year=expiry_year, cvv=cvv, now=now
@@ -164,49 +163,29 @@ def authorize(
         now,
     )
     if reason is None:
+        auth.approved = True
+        auth.status = AuthorizationStatus.AUTHORIZED.value
+        auth.counted_amount = amount
+        auth.expires_at = now + timedelta(seconds=holds.hold_seconds())
+        _audit(session, auth, card, "card.authorization")
         try:
-            held = holds.hold(
+            holds.hold(
                 session,
-                account_id=account.id,
+                auth,
                 amount=amount,
                 currency=currency,
                 initiator_id=card.user_id,
+                expires_at=auth.expires_at,
                 metadata=metadata,
             )
         except DomainError as exc:
             if exc.status >= 500:
                 raise
-            session.rollback()  # nothing of the movement stays; the card lock goes with it
+            # The engine rolled the movement back (the card lock with it) and audited it.
             card = session.get(Card, auth.card_id)
             reason = exc.code
-        else:
-            auth.approved = True
-            auth.status = AuthorizationStatus.AUTHORIZED.value
-            auth.counted_amount = amount
-            auth.hold_id = held.hold.id
-            auth.transaction_id = held.transaction.id
-            auth.expires_at = now + timedelta(
-                seconds=current_app.config["CARD_AUTHORIZATION_HOLD_SECONDS"]
-            )
     if reason is not None:
-        auth.approved = False
-        auth.status = AuthorizationStatus.DECLINED.value
-        auth.decline_reason = reason
-        auth.counted_amount = 0
-        declined = holds.record_declined(
-            session,
-            account_id=auth.account_id,
-            amount=amount,
-            currency=currency,
-            initiator_id=card.user_id,
-            reason=reason,
-            metadata=metadata,
-        )
-        auth.transaction_id = declined.id
-    session.add(auth)
-    session.flush()
-    _audit(session, auth, card, "card.authorization")
-    ledger.commit(session)  # keeps the answer's objects loaded
+        _record_decline(session, auth, card, reason, metadata)
     AUTHORIZATIONS.labels(auth.decline_reason or "approved").inc()
     if not auth.approved:
         log.info(
@@ -218,6 +197,31 @@ def authorize(
             },
         )
     return auth
+
+
+def _record_decline(
+    session: Session, auth: CardAuthorization, card: Card, reason: str, metadata: dict
+) -> None:
+    """A decline: the authorization row, a `rejected` history entry, an audit record; commit."""
+    auth.approved = False
+    auth.status = AuthorizationStatus.DECLINED.value
+    auth.decline_reason = reason
+    auth.counted_amount = 0
+    auth.expires_at = auth.hold_id = None
+    declined = holds.record_declined(
+        session,
+        account_id=auth.account_id,
+        amount=auth.amount,
+        currency=auth.currency,
+        initiator_id=card.user_id,
+        reason=reason,
+        metadata=metadata,
+    )
+    auth.transaction_id = declined.id
+    session.add(auth)
+    session.flush()
+    _audit(session, auth, card, "card.authorization")
+    ledger.commit(session)  # keeps the answer's objects loaded
 
 
 _LOCK_AUTH = (
@@ -257,14 +261,13 @@ def capture(
         raise CaptureExceedsAuthorization(
             details={"amount": [f"At most {format_amount(auth.amount, auth.currency)}."]}
         )
-    txn = holds.capture(session, hold_id=auth.hold_id, amount=minor, initiator_id=auth.card.user_id)
     auth.status = AuthorizationStatus.CAPTURED.value
     auth.captured_amount = minor
     auth.counted_amount = minor
-    auth.capture_transaction_id = txn.id
+    auth.capture_transaction_id = auth.transaction_id  # the held movement is the one posted
     auth.captured_at = utcnow()
     _audit(session, auth, auth.card, "card.capture")
-    ledger.commit(session)
+    _through_engine(session, auth, holds.capture, amount=minor)
     return auth
 
 
@@ -272,56 +275,27 @@ def reverse(session: Session, *, processor: User, authorization_id: uuid.UUID) -
     """Reverse an authorization that is still held: the hold is released."""
     auth = _lock_authorization(session, authorization_id)
     _still_held(auth, "reversal")
-    holds.void(
-        session,
-        hold_id=auth.hold_id,
-        initiator_id=auth.card.user_id,
-        reason="reversed by the card network",
-    )
-    _release(auth, AuthorizationStatus.REVERSED)
+    auth.status = AuthorizationStatus.REVERSED.value
+    auth.counted_amount = 0
+    auth.released_at = utcnow()
     _audit(session, auth, auth.card, "card.reversal")
-    ledger.commit(session)
+    _through_engine(session, auth, holds.void, reason="reversed by the card network")
     return auth
 
 
-def _release(auth: CardAuthorization, status: AuthorizationStatus) -> None:
-    auth.status = status.value
-    auth.counted_amount = 0
-    auth.released_at = utcnow()
-
-
-def expire_authorizations(
-    session: Session, *, now: datetime | None = None, limit: int = 10_000
-) -> int:
-    """Release the holds of authorizations neither captured nor reversed in time.
-
-    One transaction per authorization; rows another process holds are skipped (the next run
-    takes them). Safe to run twice.
-    """
-    now = now or utcnow()
-    count = 0
-    while True:
-        due = session.scalars(
-            sa.select(CardAuthorization)
-            .where(
-                CardAuthorization.status == AuthorizationStatus.AUTHORIZED.value,
-                CardAuthorization.expires_at <= now,
-            )
-            .order_by(CardAuthorization.expires_at)
-            .limit(1)
-            .with_for_update(of=CardAuthorization, key_share=True, skip_locked=True)
-            .execution_options(populate_existing=True)
-        ).first()
-        if due is None:
-            session.rollback()
-            return count
-        holds.void(session, hold_id=due.hold_id, initiator_id=None, reason="authorization expired")
-        _release(due, AuthorizationStatus.EXPIRED)
-        _audit(session, due, due.card, "card.authorization_expired")
+def _through_engine(session: Session, auth: CardAuthorization, step, **kwargs) -> None:
+    """Capture or void `auth`'s hold through the engine (which commits). A hold the engine
+    released meanwhile (it expired) marks the authorization expired and refuses the request."""
+    public_id = auth.public_id
+    try:
+        step(session, auth, initiator_id=auth.card.user_id, **kwargs)
+    except HoldNotActive:
+        session.rollback()
+        auth = _lock_authorization(session, public_id)
+        if auth.status == AuthorizationStatus.AUTHORIZED:
+            holds.mark_expired(session, auth)
         session.commit()
-        count += 1
-        if count >= limit:  # the next run continues
-            return count
+        raise AuthorizationStateConflict(f"The authorization is {auth.status}.") from None
 
 
 def list_authorizations(

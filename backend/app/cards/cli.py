@@ -32,15 +32,6 @@ def rotate_key(batch_size: int) -> None:
     click.echo(f"{count} card numbers re-encrypted under key {vault.primary_key_id()!r}")
 
 
-@cards_cli.command("expire-holds")
-def expire_holds() -> None:
-    """Release the holds of authorizations neither captured nor reversed in time."""
-    from app.cards.authorization import expire_authorizations
-
-    _as_cli()
-    click.echo(f"{expire_authorizations(_session())} authorizations expired")
-
-
 @cards_cli.command("expire-cards")
 def expire_cards() -> None:
     """Mark cards past their expiry month `expired`."""

@@ -1,38 +1,44 @@
-"""The one place where card authorizations touch the ledger: hold, capture, void.
+"""Where card authorizations meet the movement engine: hold, capture, void, and the observer
+that keeps each authorization in step with its hold.
 
-Its three functions have the shape of the movement engine's `execute(..., hold=True)`,
-`capture` and `void`, so that the authorization service does not change when they are routed
-through the engine. Today they use the ledger's hold and posting functions directly. Each only
-flushes; the calling use case commits.
-
-- `hold`: a `card_authorization` journal transaction (`pending`, no entries) and an active hold
-  on the customer's account for the authorized amount; refused with `insufficient_funds` or
-  `account_frozen`.
-- `capture`: the hold is marked captured (the whole authorized amount leaves the hold, so the
-  rest of a partial capture is released) and a `card_capture` transaction posts customer
-  account → card clearing for the captured amount.
-- `void`: the hold is released; the authorization transaction is `reversed`.
+- `hold`: `engine.execute(Movement(card_authorization, customer account → card clearing),
+  hold=True)`: locks, checks the funds, runs the policies registered for card authorizations
+  (the fraud rules), places the hold, audits and commits — together with the authorization row
+  the caller added, which `observe` links to the hold before that commit. A refusal raises the
+  engine's `DomainError` after the engine rolled back and audited it.
+- `capture`: `engine.capture`: posts the captured amount (≤ held, once) and releases the rest.
+  The posted transaction becomes a `card_capture`; until then the holder's history shows the
+  `card_authorization`, pending.
+- `void`: `engine.void`: releases the hold; the transaction becomes `rejected`.
+- Expiry is the engine's: `engine.expire_holds` (the RQ job `app.ledger.tasks.expire_holds`)
+  releases the hold, and `observe` marks its authorization `expired` in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import AccountStatus, SystemAccount
-from app.ledger import services as ledger
-from app.ledger.errors import AccountFrozen
-from app.ledger.models import Hold, HoldStatus, JournalTransaction, TxnStatus, TxnType
+from app.accounts.models import SystemAccount
+from app.cards.models import AuthorizationStatus, CardAuthorization
+from app.core import audit
+from app.core.db import utcnow
+from app.core.errors import DomainError
+from app.ledger import engine
+from app.ledger.models import Hold, JournalTransaction, TxnStatus, TxnType
+
+KIND = TxnType.CARD_AUTHORIZATION.value
+IN_HAND = "card_authorization_in_hand"  # session.info: the authorization a use case is answering
 
 
-@dataclass(frozen=True)
-class Held:
-    transaction: JournalTransaction
-    hold: Hold
+class SuspectedFraud(DomainError):
+    status, code = 422, "suspected_fraud"
+    message = "The payment looks like fraud."
 
 
 def _description(metadata: Mapping[str, Any]) -> str:
@@ -41,36 +47,39 @@ def _description(metadata: Mapping[str, Any]) -> str:
 
 def hold(
     session: Session,
+    auth: CardAuthorization,
     *,
-    account_id: int,
     amount: int,
     currency: str,
     initiator_id: int | None,
+    expires_at: datetime,
     metadata: Mapping[str, Any],
-) -> Held:
-    """Reserve `amount` on the customer's account for a card authorization."""
-    account = ledger.lock_accounts(session, [account_id])[account_id]
-    if account.status != AccountStatus.ACTIVE:
-        raise AccountFrozen(f"The account is {account.status}; it cannot be debited.")
-    ledger.ensure_can_debit(account, amount)
-    clearing = ledger.system_account(session, SystemAccount.CARD_CLEARING, currency)
-    txn = JournalTransaction(
-        type=TxnType.CARD_AUTHORIZATION.value,
-        status=TxnStatus.PENDING.value,
+) -> None:
+    """Hold `amount` for `auth` (not yet in the session) and commit both.
+
+    `auth` joins the session only in `observe`, once the engine holds the account's lock: its
+    insert checks its foreign keys (a `FOR KEY SHARE` lock on the account), and taking that
+    before the engine's `FOR UPDATE` would let two authorizations on one account deadlock.
+    """
+    clearing = engine.system_account_id(session, SystemAccount.CARD_CLEARING, currency)
+    movement = engine.Movement(
+        kind=KIND,
+        debit_account_id=auth.account_id,
+        credit_account_id=clearing,
         amount=amount,
         currency=currency,
-        from_account=account,
-        to_account=clearing,
-        initiated_by_id=initiator_id,
-        description=_description(metadata),
-        reference=metadata.get("reference"),
-        counterparty_name=metadata.get("merchant_name"),
-        risk_rules=[],
+        initiator_id=initiator_id,
+        metadata={
+            **metadata,
+            "description": _description(metadata),
+            "beneficiary_name": metadata.get("merchant_name"),
+        },
     )
-    session.add(txn)
-    held = ledger.place_hold(session, account, txn, amount, "card_authorization")
-    session.flush()
-    return Held(txn, held)
+    session.info[IN_HAND] = auth
+    try:
+        engine.execute(session, movement, hold=True, hold_expires_at=expires_at)
+    finally:
+        session.info.pop(IN_HAND, None)
 
 
 def record_declined(
@@ -83,9 +92,12 @@ def record_declined(
     reason: str,
     metadata: Mapping[str, Any],
 ) -> JournalTransaction:
-    """A declined authorization in the history: `rejected`, no entries, no hold."""
+    """A declined authorization in the holder's history: `rejected`, no entries, no hold.
+
+    Nothing moves, so this is no movement for the engine: a record the caller commits.
+    """
     txn = JournalTransaction(
-        type=TxnType.CARD_AUTHORIZATION.value,
+        type=KIND,
         status=TxnStatus.REJECTED.value,
         amount=amount,
         currency=currency,
@@ -102,57 +114,84 @@ def record_declined(
     return txn
 
 
-def _lock_hold(session: Session, hold_id: int) -> Hold:
-    return session.scalar(
-        sa.select(Hold)
-        .where(Hold.id == hold_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+def capture(session: Session, auth: CardAuthorization, *, amount: int, initiator_id: int | None):
+    """Post `amount` of `auth`'s hold and commit (with `auth`'s changes, flushed only once the
+    engine holds its locks)."""
+    session.info[IN_HAND] = auth
+    try:
+        with session.no_autoflush:
+            return engine.capture(session, auth.hold_id, amount, initiator_id=initiator_id)
+    finally:
+        session.info.pop(IN_HAND, None)
+
+
+def void(session: Session, auth: CardAuthorization, *, initiator_id: int | None, reason: str):
+    """Release `auth`'s hold and commit (with `auth`'s changes)."""
+    session.info[IN_HAND] = auth
+    try:
+        with session.no_autoflush:
+            return engine.void(session, auth.hold_id, initiator_id=initiator_id, reason=reason)
+    finally:
+        session.info.pop(IN_HAND, None)
+
+
+_HOLD_OF = sa.select(Hold.id).where(Hold.transaction_id == sa.bindparam("txn_id"))
+
+
+def observe(ctx: engine.PolicyContext, txn: JournalTransaction) -> None:
+    """Keep the authorization of a card hold in step with it (in the movement's transaction)."""
+    session = ctx.session
+    in_hand: CardAuthorization | None = session.info.get(IN_HAND)
+    if ctx.event in ("held", "review") and in_hand is not None:
+        in_hand.transaction_id = txn.id
+        in_hand.hold_id = session.execute(_HOLD_OF, {"txn_id": txn.id}).scalar_one()
+        session.add(in_hand)
+        return
+    if ctx.event == "captured":
+        txn.type = TxnType.CARD_CAPTURE.value
+        return
+    if ctx.event != "released" or in_hand is not None:
+        return  # a capture or reversal answered by the card service, which keeps its row
+    # A hold released by the engine on its own: expiry. An authorization locked by a capture
+    # or reversal right now is skipped; that one finds the hold gone and marks it itself.
+    auth = session.scalars(
+        sa.select(CardAuthorization)
+        .where(CardAuthorization.transaction_id == txn.id)
+        .with_for_update(of=CardAuthorization, key_share=True, skip_locked=True)
+    ).one_or_none()
+    if auth is None or auth.status != AuthorizationStatus.AUTHORIZED:
+        return
+    mark_expired(session, auth)
+
+
+def mark_expired(session: Session, auth: CardAuthorization) -> None:
+    auth.status = AuthorizationStatus.EXPIRED.value
+    auth.counted_amount = 0
+    auth.released_at = utcnow()
+    audit.record(
+        session,
+        "card.authorization_expired",
+        resource_type="card_authorization",
+        resource=auth,
+        changes={"status": auth.status},
     )
 
 
-def capture(
-    session: Session, *, hold_id: int, amount: int, initiator_id: int | None
-) -> JournalTransaction:
-    """Post `amount` (≤ the hold) to card clearing and close the hold; once per hold."""
-    held = _lock_hold(session, hold_id)
-    if held is None or held.status != HoldStatus.ACTIVE or amount > held.amount:
-        raise RuntimeError("capture needs an active hold of at least the amount")
-    auth_txn = held.transaction
-    locked = ledger.lock_accounts(session, [held.account_id])
-    account = locked[held.account_id]
-    ledger.release_holds(session, auth_txn, locked, status=HoldStatus.CAPTURED)
-    clearing = ledger.system_account(session, SystemAccount.CARD_CLEARING, held.currency)
-    txn = JournalTransaction(
-        type=TxnType.CARD_CAPTURE.value,
-        status=TxnStatus.COMPLETED.value,
-        amount=amount,
-        currency=held.currency,
-        from_account=account,
-        to_account=clearing,
-        initiated_by_id=initiator_id,
-        description=auth_txn.description,
-        reference=auth_txn.reference,
-        counterparty_name=auth_txn.counterparty_name,
-        risk_rules=[],
-    )
-    session.add(txn)
-    # The hold covered at least `amount`, so the funds floor cannot break here.
-    ledger.post(session, txn, [(account, -amount), (clearing, amount)])
-    auth_txn.status = TxnStatus.COMPLETED.value
-    session.flush()
-    return txn
+def fraud_policy(ctx: engine.PolicyContext) -> None:
+    """The transfer fraud rules, for card authorizations: a score that would hold a transfer
+    for review declines the payment (a card network needs its answer now)."""
+    from app.transactions import fraud
+
+    review = fraud.assess(ctx)
+    if review is not None:
+        raise SuspectedFraud(details={"risk_rules": list(ctx.risk_rules)})
 
 
-def void(session: Session, *, hold_id: int, initiator_id: int | None, reason: str) -> bool:
-    """Release an active hold; False when it is no longer active (nothing to do)."""
-    held = _lock_hold(session, hold_id)
-    if held is None or held.status != HoldStatus.ACTIVE:
-        return False
-    auth_txn = held.transaction
-    locked = ledger.lock_accounts(session, [held.account_id])
-    ledger.release_holds(session, auth_txn, locked, status=HoldStatus.RELEASED)
-    auth_txn.status = TxnStatus.REVERSED.value
-    auth_txn.failure_reason = reason[:255]
-    session.flush()
-    return True
+def hold_seconds() -> int:
+    return int(current_app.config["CARD_AUTHORIZATION_HOLD_SECONDS"])
+
+
+def register() -> None:
+    """Plug the card policies and observer into the engine (at app creation)."""
+    engine.register_policy("card_fraud", fraud_policy, kinds=(KIND,))
+    engine.register_observer("card_authorizations", observe, kinds=(KIND,))

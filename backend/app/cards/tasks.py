@@ -10,20 +10,6 @@ log = logging.getLogger("flowlet.cards")
 
 
 @task
-def expire_authorizations() -> int:
-    """Release the holds of card authorizations neither captured nor reversed in time."""
-    from app.cards.authorization import expire_authorizations as expire
-    from app.extensions import db
-
-    try:
-        count = expire(db.session)
-    finally:
-        db.session.remove()
-    log.info("released %d expired card authorizations", count)
-    return count
-
-
-@task
 def expire_cards() -> int:
     """Mark cards past their expiry month `expired`."""
     from app.cards.issuing import expire_cards as expire

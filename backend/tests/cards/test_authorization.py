@@ -64,10 +64,15 @@ def test_an_approval_holds_the_funds_and_a_capture_posts_them(
     assert captured.status_code == 200, captured.json
     assert captured.json["status"] == "captured" and captured.json["captured_amount"] == "40.00"
     assert balance_of(app, customer.account_id) == (46_000, 0)
+    # The held authorization is what posts: the history's pending `card_authorization` is
+    # now a completed `card_capture`, customer → card clearing.
     history = client.get("/api/v1/transactions", headers=customer.headers).json["items"]
-    kinds = [(t["type"], t["status"]) for t in history[:2]]
-    assert kinds == [("card_capture", "completed"), ("card_authorization", "completed")]
+    assert [(t["type"], t["status"]) for t in history[:2]] == [
+        ("card_capture", "completed"),
+        ("deposit", "completed"),
+    ]
     assert history[0]["amount"] == "40.00" and history[0]["description"] == "Card: Corner Shop"
+    assert sorted(e["direction"] for e in history[0]["entries"]) == ["credit", "debit"]
     assert actions_of(app, auth_id) == ["card.authorization", "card.capture"]
     assert_ledger_consistent(app)
 
@@ -114,7 +119,8 @@ def test_a_reversal_releases_the_hold_once(app, client, customer, processor_head
     capture = post(client, f"{NETWORK}/{auth_id}/capture", processor_headers, {"amount": "1.00"})
     assert capture.status_code == 409
     history = client.get("/api/v1/transactions?type=card_authorization", headers=customer.headers)
-    assert history.json["items"][0]["status"] == "reversed"
+    assert history.json["items"][0]["status"] == "rejected"
+    assert history.json["items"][0]["failure_reason"] == "reversed by the card network"
     assert_ledger_consistent(app)
 
 
@@ -275,3 +281,18 @@ def test_validation_errors_never_echo_the_card_number(client, processor_headers,
     assert response.status_code == 422
     assert {"amount", "mcc", "channel"} <= set(response.json["error"]["details"])
     assert secret["pan"] not in response.get_data(as_text=True)
+
+
+def test_the_fraud_rules_decline_what_they_would_hold_for_review(
+    app, client, db_session, processor_headers
+):
+    from app.core.db import utcnow
+    from tests.cards.conftest import make_customer
+
+    # A password changed a moment ago: the first payment after it scores as a takeover would.
+    who = make_customer(app, db_session, password_changed_at=utcnow())
+    issued = issue(client, who)
+    secret = reveal(app, client, who, issued["id"])
+    _declined(client, processor_headers, purchase(secret), "suspected_fraud")
+    assert balance_of(app, who.account_id) == (50_000, 0)
+    assert_ledger_consistent(app)

@@ -1,11 +1,12 @@
-"""Holds that are neither captured nor reversed expire through a real RQ worker."""
+"""Holds that are neither captured nor reversed expire through the engine's job on a real RQ
+worker, and their authorizations with them."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.cards import tasks
 from app.core.queue import enqueue
+from app.ledger import tasks
 from tests.cards.conftest import CARDS, NETWORK, authorize, issue, purchase, reveal
 from tests.money_helpers import assert_ledger_consistent, balance_of, post
 
@@ -16,7 +17,7 @@ def _enqueue_expiry(app) -> None:
     from app.extensions import db
 
     with app.app_context():
-        enqueue(db.session, tasks.expire_authorizations)
+        enqueue(db.session, tasks.expire_holds)
         db.session.commit()
         db.session.remove()
 
@@ -47,7 +48,10 @@ def test_an_unused_hold_expires_and_releases_the_funds(
     history = client.get(
         "/api/v1/transactions?type=card_authorization", headers=customer.headers
     ).json["items"]
-    assert {t["status"] for t in history} == {"reversed", "pending"}
+    assert {(t["status"], t["failure_reason"]) for t in history} == {
+        ("rejected", "expired"),
+        ("pending", None),
+    }
     # Running it again changes nothing.
     _enqueue_expiry(app)
     run_jobs()
