@@ -29,18 +29,29 @@ SELECT coalesce(sum(CASE WHEN created_at >= current_date THEN counted_amount ELS
   coalesce(sum(counted_amount), 0)
   FROM card_authorizations WHERE card_id = :card
   AND created_at >= date_trunc('month', current_date);
-SELECT * FROM accounts WHERE id = :acc AND system_code IS NULL FOR UPDATE;
+-- the engine: the account, then the customer; the fraud rules' running activity (one query)
 SELECT id AS clearing FROM accounts WHERE system_code = 'card_clearing' AND currency = 'USD' \gset
+SELECT * FROM accounts WHERE id IN (:acc, :clearing) AND system_code IS NULL FOR UPDATE;
+SELECT * FROM users WHERE id = :owner FOR NO KEY UPDATE;
+SELECT
+  (SELECT amount FROM daily_counters WHERE user_id = :owner AND currency = 'USD'
+    AND day = current_date AND direction = 'out'),
+  (SELECT amount FROM daily_counters WHERE user_id = :owner AND currency = 'USD'
+    AND day = current_date AND direction = 'in'),
+  (SELECT last_transfer_at FROM recent_activity WHERE user_id = :owner),
+  (SELECT transfer_times FROM recent_activity WHERE user_id = :owner),
+  (SELECT recent_amounts FROM recent_activity WHERE user_id = :owner),
+  EXISTS (SELECT 1 FROM payees WHERE user_id = :owner AND beneficiary_key = '');
 UPDATE accounts SET held = held + 100, updated_at = now() WHERE id = :acc;
 INSERT INTO journal_transactions (public_id, type, status, amount, currency, from_account_id,
   to_account_id, initiated_by_id, description, reference, counterparty_name, risk_score,
-  risk_rules, created_at, updated_at)
+  risk_rules, attributes, created_at, updated_at)
   VALUES (gen_random_uuid(), 'card_authorization', 'pending', 100, 'USD', :acc, :clearing,
-  :owner, 'Card: bench', 'card-auth:x', 'bench', 0, '[]', now(), now())
+  :owner, 'Card: bench', 'card-auth:x', 'bench', 0, '[]', '{}', now(), now())
   RETURNING id AS txn \gset
 INSERT INTO holds (public_id, account_id, transaction_id, amount, currency, status, reason,
-  created_at) VALUES (gen_random_uuid(), :acc, :txn, 100, 'USD', 'active',
-  'card_authorization', now()) RETURNING id AS hold \gset
+  created_at, expires_at) VALUES (gen_random_uuid(), :acc, :txn, 100, 'USD', 'active',
+  'card_authorization', now(), now() + interval '7 days') RETURNING id AS hold \gset
 INSERT INTO card_authorizations (public_id, card_id, account_id, processor_id, amount, currency,
   merchant_name, mcc, country, channel, approved, status, counted_amount, hold_id,
   transaction_id, created_at, expires_at)

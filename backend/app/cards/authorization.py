@@ -134,6 +134,7 @@ def authorize(
         raise CurrencyMismatch(details={"currency": [f"The card pays in {account.currency}."]})
     auth = CardAuthorization(
         public_id=uuid.uuid4(),
+        card=card,
         card_id=card.id,
         account_id=account.id,
         processor_id=processor.id,
@@ -182,7 +183,7 @@ def authorize(
             if exc.status >= 500:
                 raise
             # The engine rolled the movement back (the card lock with it) and audited it.
-            card = session.get(Card, auth.card_id)
+            card = auth.card = session.get(Card, auth.card_id)
             reason = exc.code
     if reason is not None:
         _record_decline(session, auth, card, reason, metadata)

@@ -41,6 +41,14 @@ class SuspectedFraud(DomainError):
     message = "The payment looks like fraud."
 
 
+def _clearing_id(session: Session, currency: str) -> int:
+    """The card clearing account's id (system accounts never change: read once per process)."""
+    known = current_app.extensions.setdefault("flowlet_card_clearing", {})
+    if currency not in known:
+        known[currency] = engine.system_account_id(session, SystemAccount.CARD_CLEARING, currency)
+    return known[currency]
+
+
 def _description(metadata: Mapping[str, Any]) -> str:
     return f"Card: {metadata.get('merchant_name') or 'payment'}"[:255]
 
@@ -61,7 +69,7 @@ def hold(
     insert checks its foreign keys (a `FOR KEY SHARE` lock on the account), and taking that
     before the engine's `FOR UPDATE` would let two authorizations on one account deadlock.
     """
-    clearing = engine.system_account_id(session, SystemAccount.CARD_CLEARING, currency)
+    clearing = _clearing_id(session, currency)
     movement = engine.Movement(
         kind=KIND,
         debit_account_id=auth.account_id,
@@ -138,13 +146,21 @@ def void(session: Session, auth: CardAuthorization, *, initiator_id: int | None,
 _HOLD_OF = sa.select(Hold.id).where(Hold.transaction_id == sa.bindparam("txn_id"))
 
 
+def _hold_of(session: Session, txn: JournalTransaction) -> int:
+    """The id of the hold the engine just placed for `txn` (flushed, in this session)."""
+    for obj in session.identity_map.values():
+        if isinstance(obj, Hold) and obj.transaction_id == txn.id:
+            return obj.id
+    return session.execute(_HOLD_OF, {"txn_id": txn.id}).scalar_one()
+
+
 def observe(ctx: engine.PolicyContext, txn: JournalTransaction) -> None:
     """Keep the authorization of a card hold in step with it (in the movement's transaction)."""
     session = ctx.session
     in_hand: CardAuthorization | None = session.info.get(IN_HAND)
     if ctx.event in ("held", "review") and in_hand is not None:
         in_hand.transaction_id = txn.id
-        in_hand.hold_id = session.execute(_HOLD_OF, {"txn_id": txn.id}).scalar_one()
+        in_hand.hold_id = _hold_of(session, txn)
         session.add(in_hand)
         return
     if ctx.event == "captured":
