@@ -170,6 +170,7 @@ def authorize(
         auth.expires_at = now + timedelta(seconds=holds.hold_seconds())
         _audit(session, auth, card, "card.authorization")
         try:
+            # A decline here (held for review) is recorded already.
             holds.hold(
                 session,
                 auth,

@@ -62,8 +62,12 @@ def hold(
     initiator_id: int | None,
     expires_at: datetime,
     metadata: Mapping[str, Any],
-) -> None:
-    """Hold `amount` for `auth` (not yet in the session) and commit both.
+) -> str | None:
+    """Hold `amount` for `auth` (not yet in the session) and commit both; None when held, or
+    the decline reason when a policy held the movement for review instead.
+
+    A card network cannot wait for a compliance officer: a movement held for review is declined
+    (`suspected_fraud`) and its hold released at once; the review's alert stays for the officers.
 
     `auth` joins the session only in `observe`, once the engine holds the account's lock: its
     insert checks its foreign keys (a `FOR KEY SHARE` lock on the account), and taking that
@@ -85,7 +89,29 @@ def hold(
     )
     session.info[IN_HAND] = auth
     try:
-        engine.execute(session, movement, hold=True, hold_expires_at=expires_at)
+        result = engine.execute(session, movement, hold=True, hold_expires_at=expires_at)
+        if result.transaction.status != TxnStatus.PENDING_REVIEW:
+            return None
+        hold_id = auth.hold_id
+        auth.approved = False
+        auth.status = AuthorizationStatus.DECLINED.value
+        auth.decline_reason = SuspectedFraud.code
+        auth.counted_amount = 0
+        auth.hold_id = auth.expires_at = None
+        audit.record(
+            session,
+            "card.authorization_declined_for_review",
+            resource_type="card_authorization",
+            resource=auth,
+            outcome="failure",
+            changes={
+                "decline_reason": auth.decline_reason,
+                "risk_rules": result.transaction.risk_rules,
+            },
+        )
+        with session.no_autoflush:
+            engine.void(session, hold_id, initiator_id=initiator_id, reason="held for review")
+        return auth.decline_reason
     finally:
         session.info.pop(IN_HAND, None)
 

@@ -296,3 +296,47 @@ def test_the_fraud_rules_decline_what_they_would_hold_for_review(
     _declined(client, processor_headers, purchase(secret), "suspected_fraud")
     assert balance_of(app, who.account_id) == (50_000, 0)
     assert_ledger_consistent(app)
+
+
+@pytest.fixture
+def review_policy():
+    """A policy (as an AML rule might be) that holds every card authorization for review."""
+    from app.ledger import engine
+
+    engine.register_policy(
+        "test_review_all_cards",
+        lambda ctx: engine.Review("test_rule", 80, "test"),
+        kinds=("card_authorization",),
+    )
+    yield
+    engine._policies.pop("test_review_all_cards", None)
+
+
+def test_a_payment_a_policy_holds_for_review_is_declined_and_released(
+    app, client, customer, processor_headers, card, review_policy
+):
+    issued, secret = card
+    declined = _declined(client, processor_headers, purchase(secret), "suspected_fraud")
+    assert balance_of(app, customer.account_id) == (50_000, 0)
+    listed = client.get(f"{CARDS}/{issued['id']}/authorizations", headers=customer.headers).json
+    assert [(a["authorization_id"], a["status"]) for a in listed["items"]] == [
+        (declined["authorization_id"], "declined")
+    ]
+    history = client.get("/api/v1/transactions", headers=customer.headers).json["items"][0]
+    assert (history["type"], history["status"], history["failure_reason"]) == (
+        "card_authorization",
+        "rejected",
+        "held for review",
+    )
+    assert history["risk_rules"] == ["test_rule"]
+    assert ("card.authorization_declined_for_review", "failure") in audit_actions(
+        app, declined["authorization_id"]
+    )
+    capture = post(
+        client,
+        f"{NETWORK}/{declined['authorization_id']}/capture",
+        processor_headers,
+        {"amount": "1"},
+    )
+    assert capture.status_code == 409
+    assert_ledger_consistent(app)
