@@ -20,19 +20,15 @@ Card networks expect an answer within about 100 ms end to end: the p99 is printe
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
-import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
+
+from harness import HOST, admin_sql, drive, free_port, pgbench, start_gunicorn, stop
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
@@ -40,7 +36,6 @@ PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1
 REDIS_URL = os.environ.get("BENCH_CARDS_REDIS_URL", "redis://127.0.0.1:6379/33")
 DB_NAME = "flowlet_bench_cards"
 PG_COPY = "flowlet_bench_cards_pg"
-HOST = "127.0.0.1"
 PATH = "/api/v1/card-network/authorizations"
 PGBENCH_SCRIPT = Path(__file__).with_name("card_authorization.pgbench.sql")
 
@@ -61,17 +56,6 @@ ENV = {
     "FRAUD_VELOCITY_MAX": "100000000",
     "DEPOSIT_LIMITS": json.dumps({"approved": {"per_deposit": "100000000", "daily": "100000000"}}),
 }
-
-
-def admin_sql(*statements: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(PG_ADMIN)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -124,6 +108,7 @@ print(json.dumps(out))
 def setup(customers: int) -> dict:
     print(f"creating database {DB_NAME} and migrating …", flush=True)
     admin_sql(
+        PG_ADMIN,
         f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)",
         f"DROP DATABASE IF EXISTS {PG_COPY} WITH (FORCE)",
         f"CREATE DATABASE {DB_NAME}",
@@ -132,7 +117,7 @@ def setup(customers: int) -> dict:
     print(f"seeding {customers} customers with a card each …", flush=True)
     result = run([sys.executable, "-c", SEED.replace("CUSTOMERS", str(customers))])
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    admin_sql(f"CREATE DATABASE {PG_COPY} TEMPLATE {DB_NAME}")
+    admin_sql(PG_ADMIN, f"CREATE DATABASE {PG_COPY} TEMPLATE {DB_NAME}")
     return data
 
 
@@ -153,133 +138,21 @@ def body_for(card: dict) -> bytes:
     ).encode()
 
 
-# --- the HTTP load generator ---------------------------------------------------------------------
+# --- requests ----------------------------------------------------------------------------------
 
 
-async def _client(port, token, pick, stop_at, budget, latencies, outcomes) -> None:
-    reader = writer = None
-    while time.perf_counter() < stop_at and budget[0] > 0:
-        budget[0] -= 1
-        payload = pick()
-        request = (
-            f"POST {PATH} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n"
-            f"Idempotency-Key: {uuid.uuid4()}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n"
-        ).encode() + payload
-        if writer is None:
-            reader, writer = await asyncio.open_connection(HOST, port)
-        started = time.perf_counter()
-        writer.write(request)
-        await writer.drain()
-        status_line = await reader.readline()
-        length, close = 0, False
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            name = name.strip().lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "connection" and value.strip().lower() == "close":
-                close = True
-        answer = await reader.readexactly(length)
-        latencies.append(time.perf_counter() - started)
-        status = int(status_line.split()[1]) if status_line else 0
-        if status == 200:
-            outcome = "approved" if json.loads(answer).get("approved") else "declined"
-        else:
-            outcome = str(status)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        if close or not status_line:
-            writer.close()
-            reader = writer = None
-    if writer is not None:
-        writer.close()
+def classify(status: int, body: bytes) -> str:
+    if status == 200:
+        return "approved" if json.loads(body).get("approved") else "declined"
+    return str(status)
 
 
-def drive(port: int, token: str, clients: int, pick, seconds: float, max_requests: int) -> dict:
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {}
-    budget = [max_requests]
+def requests_for(token: str, pick):
+    def next_request():
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
+        return PATH, headers, pick()
 
-    async def main() -> float:
-        stop_at = time.perf_counter() + seconds
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(
-                _client(port, token, pick, stop_at, budget, latencies, outcomes)
-                for _ in range(clients)
-            )
-        )
-        return time.perf_counter() - started
-
-    elapsed = asyncio.run(main())
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-
-    return {
-        "tps": outcomes.get("approved", 0) / elapsed,
-        "p50": pct(0.50),
-        "p95": pct(0.95),
-        "p99": pct(0.99),
-        "outcomes": outcomes,
-    }
-
-
-def pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None, proc: int) -> float:
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_COPY
-    defines = {"lo": lo, "hi": hi, "hot": 1 if hot_id else 0, "hot_id": hot_id or lo, "proc": proc}
-    cmd = [shutil.which("pgbench") or "pgbench", "-n", "-f", str(PGBENCH_SCRIPT)]
-    cmd += ["-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds)]
-    for name, value in defines.items():
-        cmd += ["-D", f"{name}={value}"]
-    out = subprocess.run([*cmd, url], check=True, text=True, capture_output=True).stdout
-    match = re.search(r"tps = ([0-9.]+)", out)
-    return float(match.group(1)) if match else 0.0
-
-
-# --- gunicorn ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, **ENV, "HOST": HOST, "PORT": str(port), "WEB_CONCURRENCY": str(workers)}
-    env["GUNICORN_THREADS"] = "1"
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "main:app"],
-        cwd=BACKEND,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as s:
-                s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
-                if b"200" in s.recv(64):
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    stop(proc)
-    raise SystemExit("gunicorn did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    return next_request
 
 
 def holds_match(approved: int) -> bool:
@@ -323,13 +196,16 @@ def main() -> int:
 
     port = free_port()
     print(f"gunicorn: {args.workers} workers on {HOST}:{port}", flush=True)
-    proc = start_gunicorn(port, args.workers)
+    proc = start_gunicorn(BACKEND, VENV_BIN, ENV, port, args.workers)
     rows = []
+    anywhere = requests_for(token, lambda: random.choice(bodies))
     try:
-        warm = drive(port, token, 8, lambda: random.choice(bodies), 2, 400)
-        for scenario, pick in (("random", lambda: random.choice(bodies)), ("hot", lambda: hot)):
+        warm = drive(port, 8, anywhere, classify, 2, 400, "approved")
+        for scenario, pick in (("random", anywhere), ("hot", requests_for(token, lambda: hot))):
             for clients in levels:
-                api = drive(port, token, clients, pick, args.seconds, args.max_requests)
+                api = drive(
+                    port, clients, pick, classify, args.seconds, args.max_requests, "approved"
+                )
                 rows.append({"scenario": scenario, "clients": clients, **api})
                 print(
                     f"  api {scenario:6} c={clients:<3} {api['tps']:8.1f} auth/s "
@@ -339,10 +215,16 @@ def main() -> int:
                 )
     finally:
         stop(proc)
+    copy_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_COPY
     for row in rows:
-        hot_id = ids[0] if row["scenario"] == "hot" else None
+        is_hot = row["scenario"] == "hot"
+        defines = {"lo": min(ids), "hi": max(ids), "hot": int(is_hot), "hot_id": ids[0]}
         row["pg_tps"] = pgbench(
-            row["clients"], int(args.seconds), min(ids), max(ids), hot_id, proc_id
+            PGBENCH_SCRIPT,
+            copy_url,
+            row["clients"],
+            int(args.seconds),
+            {**defines, "proc": proc_id},
         )
         print(f"  pgbench {row['scenario']:6} c={row['clients']:<3} {row['pg_tps']:8.1f} tps")
 
