@@ -229,6 +229,8 @@ class Config:
             "CARD_AUTHORIZATION_HOLD_SECONDS", 7 * 24 * 3600
         )
         self.CARD_REVEAL_RATE_LIMIT = _env("CARD_REVEAL_RATE_LIMIT", "10 per hour")
+        # Wrong CVVs in a day after which a card is frozen (0: never).
+        self.CARD_CVV_FAILURES_BEFORE_FREEZE = _env_int("CARD_CVV_FAILURES_BEFORE_FREEZE", 5)
 
     def default_database_url(self) -> str:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)

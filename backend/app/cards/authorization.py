@@ -24,6 +24,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
@@ -128,6 +129,7 @@ def authorize(
     now = utcnow()
     card = session.scalar(_FIND_CARD, {"fingerprint": vault.fingerprint(pan)})
     if card is None:
+        AUTHORIZATIONS.labels("unknown_card").inc()
         raise CardNotFound("No card of ours has this number.")
     account = card.account
     if currency != account.currency:
@@ -223,7 +225,40 @@ def _record_decline(
     session.add(auth)
     session.flush()
     _audit(session, auth, card, "card.authorization")
+    if reason == "invalid_cvv":
+        _freeze_after_cvv_failures(session, card, auth.created_at)
     ledger.commit(session)  # keeps the answer's objects loaded
+
+
+_CVV_FAILURES = (
+    sa.select(sa.func.count())
+    .select_from(CardAuthorization)
+    .where(
+        CardAuthorization.card_id == sa.bindparam("card_id"),
+        CardAuthorization.decline_reason == "invalid_cvv",
+        CardAuthorization.created_at >= sa.bindparam("since"),
+    )
+)
+
+
+def _freeze_after_cvv_failures(session: Session, card: Card, now: datetime) -> None:
+    """Freeze a card after `CARD_CVV_FAILURES_BEFORE_FREEZE` wrong CVVs in a day: someone is
+    guessing it (1,000 values). Runs under the card's lock; the holder can unfreeze it."""
+    limit = int(current_app.config["CARD_CVV_FAILURES_BEFORE_FREEZE"])
+    if limit <= 0 or card.status != CardStatus.ACTIVE:
+        return
+    since = now - timedelta(days=1)
+    failures = session.execute(_CVV_FAILURES, {"card_id": card.id, "since": since}).scalar_one()
+    if failures < limit:
+        return
+    card.status = CardStatus.FROZEN.value
+    audit.record(
+        session,
+        "card.frozen",
+        resource_type="card",
+        resource=card,
+        changes={"last4": card.last4, "status": card.status, "reason": "invalid_cvv_attempts"},
+    )
 
 
 _LOCK_AUTH = (

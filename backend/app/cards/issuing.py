@@ -78,7 +78,6 @@ def _new_card(
         created_at=now,
         updated_at=now,
     )
-    del pan
     session.add(card)
     return card
 

@@ -340,3 +340,18 @@ def test_a_payment_a_policy_holds_for_review_is_declined_and_released(
     )
     assert capture.status_code == 409
     assert_ledger_consistent(app)
+
+
+def test_a_card_is_frozen_after_five_wrong_cvvs_in_a_day(
+    app, client, customer, processor_headers, card
+):
+    issued, secret = card
+    wrong = f"{(int(secret['cvv']) + 1) % 1000:03d}"
+    for _ in range(5):
+        _declined(client, processor_headers, purchase(secret, cvv=wrong), "invalid_cvv")
+    shown = client.get(f"{CARDS}/{issued['id']}", headers=customer.headers).json
+    assert shown["status"] == "frozen"
+    _declined(client, processor_headers, purchase(secret), "card_frozen")
+    assert ("card.frozen", "success") in audit_actions(app, issued["id"])
+    client.post(f"{CARDS}/{issued['id']}/unfreeze", headers=customer.headers)
+    assert authorize(client, processor_headers, purchase(secret)).json["approved"] is True
