@@ -1,6 +1,9 @@
-"""`flask cards …`: key rotation and the periodic card jobs, for operators."""
+"""`flask cards …`: key rotation and card maintenance, for operators."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask.cli import AppGroup
@@ -8,16 +11,17 @@ from flask.cli import AppGroup
 cards_cli = AppGroup("cards", help="Card keys and card maintenance.")
 
 
-def _session():
+@contextmanager
+def _as_cli() -> Iterator:
+    """The session, with audit records naming the command line as the actor."""
+    from app.core import context
     from app.extensions import db
 
-    return db.session
-
-
-def _as_cli():
-    from app.core import context
-
     context.set_job_context(context.ActorContext(actor_role="cli"))
+    try:
+        yield db.session
+    finally:
+        context.set_job_context(None)
 
 
 @cards_cli.command("rotate-key")
@@ -27,8 +31,8 @@ def rotate_key(batch_size: int) -> None:
     from app.cards import vault
     from app.cards.issuing import rotate_keys
 
-    _as_cli()
-    count = rotate_keys(_session(), batch_size=batch_size)
+    with _as_cli() as session:
+        count = rotate_keys(session, batch_size=batch_size)
     click.echo(f"{count} card numbers re-encrypted under key {vault.primary_key_id()!r}")
 
 
@@ -37,5 +41,5 @@ def expire_cards() -> None:
     """Mark cards past their expiry month `expired`."""
     from app.cards.issuing import expire_cards as expire
 
-    _as_cli()
-    click.echo(f"{expire(_session())} cards expired")
+    with _as_cli() as session:
+        click.echo(f"{expire(session)} cards expired")
