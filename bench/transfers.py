@@ -392,21 +392,16 @@ def main() -> int:
         )
 
     print()
-    verify = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "main", "ledger", "verify"],
-        check=False,
-        cwd=BACKEND,
-        env={**os.environ, **ENV},
-        text=True,
-        capture_output=True,
-    )
-    chain = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "main", "audit", "verify"],
-        check=False,
-        cwd=BACKEND,
-        env={**os.environ, **ENV},
-        text=True,
-        capture_output=True,
+    verify, chain = (
+        subprocess.run(
+            [str(VENV_BIN / "flask"), "--app", "main", group, "verify"],
+            check=False,
+            cwd=BACKEND,
+            env={**os.environ, **ENV},
+            text=True,
+            capture_output=True,
+        )
+        for group in ("ledger", "audit")
     )
     after = money_total(DB_NAME)
     failures = sum(n for r in rows for s, n in r["statuses"].items() if s != 201)
