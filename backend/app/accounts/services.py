@@ -22,7 +22,7 @@ from app.core.errors import Conflict, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Page, paginate
 
-STATEMENT_BATCH = 1000  # statement lines fetched per round trip
+STATEMENT_BATCH = 5000  # statement lines fetched per round trip, at most
 
 
 def _new_account_number(session: Session) -> str:
@@ -288,7 +288,7 @@ def _lines(session: Session, account: Account, since: datetime, until: datetime)
     """The period's entries, oldest first, streamed from a server-side cursor."""
     from app.ledger.models import JournalTransaction, LedgerEntry
 
-    rows = session.execute(
+    rows = session.connection().execute(
         sa.select(
             LedgerEntry.created_at,
             JournalTransaction.public_id,
@@ -304,7 +304,7 @@ def _lines(session: Session, account: Account, since: datetime, until: datetime)
             LedgerEntry.created_at < until,
         )
         .order_by(LedgerEntry.created_at, LedgerEntry.id)
-        .execution_options(yield_per=STATEMENT_BATCH)
+        .execution_options(stream_results=True, max_row_buffer=STATEMENT_BATCH)
     )
     for row in rows:
         yield StatementLine(*row)
