@@ -80,6 +80,12 @@ class Config:
         self.LOG_JSON = _env_bool("LOG_JSON", True)
         # Without Redis, jobs run inline in the request that enqueued them (after commit).
         self.RQ_INLINE = self.REDIS_URL is None or _env_bool("RQ_INLINE", False)
+        # Workers heartbeat this often; a job whose worker died is requeued within 4 beats.
+        self.WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 10)
+        # Outbox rows handed to RQ are kept this long (job owners are read from them).
+        self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
+        # /health/detailed calls the outbox `lagging` when its oldest row is older than this.
+        self.OUTBOX_LAG_ALERT_SECONDS = _env_int("OUTBOX_LAG_ALERT_SECONDS", 120)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True

@@ -1,22 +1,129 @@
-"""RQ worker entry: one app, a fresh app context (and database session) per job."""
+"""`flask worker`: an RQ worker with the outbox relay and abandoned-job recovery beside it.
+
+* Jobs run in a forked work horse; the worker heartbeats every `WORKER_HEARTBEAT_SECONDS`
+  and a job's started-registry entry lives only a few heartbeats, so a worker killed with
+  `kill -9` leaves an entry that expires within `3 × WORKER_HEARTBEAT_SECONDS`.
+* A maintenance thread in the same process relays pending outbox rows to RQ (with backoff
+  while Redis is down) and, every `WORKER_HEARTBEAT_SECONDS`, cleans the started registries:
+  an expired entry is an abandoned job, requeued through its `Retry` (every outbox job has
+  one).
+"""
 
 from __future__ import annotations
 
-from flask import current_app
-from rq import Queue, SimpleWorker
+import logging
+import threading
+from datetime import timedelta
+
+from flask import Flask, current_app
+from rq import Queue, Worker
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+
+log = logging.getLogger("flowlet.worker")
+
+
+class FlowletWorker(Worker):
+    """RQ's forking worker with short heartbeats, so abandoned jobs are found quickly."""
+
+    heartbeat_grace_factor = 3
+    max_connection_wait_time = 5.0  # back on Redis within seconds of it returning
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        ttl = self.job_monitoring_interval * self.heartbeat_grace_factor
+        if job.timeout and job.timeout > 0:
+            return int(max(min(job.timeout - working_time, ttl), 1) + self.job_monitoring_interval)
+        return int(ttl)
+
+
+def clean_started_registries(redis, queue_names: list[str]) -> int:
+    """Requeue (or fail) jobs whose worker stopped heartbeating; returns how many were found."""
+    found = 0
+    for name in queue_names:
+        registry = StartedJobRegistry(name, connection=redis)
+        found += len(registry.get_expired_job_ids())
+        registry.cleanup()
+    return found
+
+
+class Maintenance(threading.Thread):
+    """The outbox relay and registry cleaning, in a thread of the worker process."""
+
+    def __init__(self, app: Flask, queue_names: list[str], *, interval: float) -> None:
+        super().__init__(name="flowlet-outbox-relay", daemon=True)
+        self.app = app
+        self.queue_names = queue_names
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from app.core.outbox import _Clock
+
+        purge = _Clock(3600)
+        while not self.stopped.is_set():
+            run_maintenance_round(self.app, self.queue_names, purge=purge.due())
+            self.stopped.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def run_maintenance_round(app: Flask, queue_names: list[str], *, purge: bool = False) -> None:
+    """One relay pass and one registry clean; logs (never raises) what fails."""
+    from app.core.outbox import purge_sent, relay_pending
+    from app.extensions import db
+
+    with app.app_context():
+        redis = app.extensions["flowlet_redis"]
+        try:
+            relay_pending(db.session, redis)
+        except Exception:
+            db.session.rollback()
+            log.warning("outbox relay round failed", exc_info=True)
+        try:
+            abandoned = clean_started_registries(redis, queue_names)
+            if abandoned:
+                log.warning("requeued %d abandoned job(s)", abandoned)
+        except Exception:
+            log.warning("started-registry cleaning failed", exc_info=True)
+        try:
+            if purge:
+                retention = timedelta(seconds=int(app.config["OUTBOX_RETENTION_SECONDS"]))
+                purge_sent(db.session, older_than=retention)
+                db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.warning("outbox purge failed", exc_info=True)
+        finally:
+            db.session.remove()
 
 
 def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
     """Work the queues in this process; each job pushes its own app context (core.queue.task)."""
-    from app.core.queue import get_redis
+    from app.core.queue import get_redis, set_worker_app
 
     redis = get_redis()
     if redis is None:
         raise SystemExit("REDIS_URL is not set: jobs run inline, there is no queue to work")
+    app = current_app._get_current_object()
+    set_worker_app(app)
+    interval = float(app.config["WORKER_HEARTBEAT_SECONDS"])
     queues = [Queue(name, connection=redis) for name in queue_names]
-    if "low" in queue_names:
+    if "maintenance" in queue_names:
         from app.transactions.tasks import schedule_idempotency_purge
 
-        schedule_idempotency_purge(Queue("low", connection=redis))
+        try:
+            schedule_idempotency_purge(Queue("maintenance", connection=redis))
+        except Exception:
+            log.warning("could not book the idempotency-key purge", exc_info=True)
+    maintenance = Maintenance(app, queue_names, interval=min(interval, 1.0))
+    maintenance.start()
     current_app.logger.info("worker starting on %s", ", ".join(queue_names))
-    SimpleWorker(queues, connection=redis).work(burst=burst, with_scheduler=True)
+    try:
+        FlowletWorker(queues, connection=redis, job_monitoring_interval=max(int(interval), 1)).work(
+            burst=burst, with_scheduler=True
+        )
+    finally:
+        maintenance.stop()
+        if burst:  # a burst run hands over what is left before it returns
+            run_maintenance_round(app, queue_names)

@@ -405,8 +405,9 @@ def _enqueue_settlement(session: Session, txn: JournalTransaction) -> None:
         session,
         settle_external_transfer,
         txn.id,
-        queue="high",
+        queue="default",
         retry=Retry(max=3, interval=[10, 60, 300]),
+        owner_id=txn.initiated_by_id,
     )
 
 
