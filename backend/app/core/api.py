@@ -6,6 +6,8 @@ import marshmallow as ma
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 
+from app.core.hygiene import HygienicParser
+
 
 class ErrorBodySchema(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": "Stable snake_case code"})
@@ -31,7 +33,13 @@ class Api(_Api):
 
 
 class Blueprint(_Blueprint):
-    """Blueprint whose views document the envelope for the errors they may return."""
+    """Blueprint whose views document the envelope for the errors they may return.
+
+    Arguments are read by `HygienicParser`: the input limits of `core.hygiene`, once, for
+    every route.
+    """
+
+    ARGUMENTS_PARSER = HygienicParser()
 
 
 class Schema(ma.Schema):
