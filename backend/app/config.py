@@ -137,9 +137,8 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "/docs"
-        self.OPENAPI_SWAGGER_UI_URL = _env(
-            "SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
-        )
+        # Swagger UI's assets come from the pinned swagger-ui-bundle package, served by us.
+        self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = 1 * 1024 * 1024
         self._money_settings()

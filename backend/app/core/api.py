@@ -31,6 +31,29 @@ class Api(_Api):
         # core.errors registers the handlers for the whole app (routing errors included).
         return None
 
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        _serve_swagger_ui_assets(app)
+
+
+SWAGGER_UI_ASSETS = "/docs/assets/"
+
+
+def _serve_swagger_ui_assets(app) -> None:
+    """Swagger UI's scripts and styles from the pinned `swagger-ui-bundle` package, served
+    from our own origin (no CDN: /docs works on a locked-down network)."""
+    if app.config.get("OPENAPI_SWAGGER_UI_URL") != SWAGGER_UI_ASSETS:
+        return
+    from flask import send_from_directory
+    from swagger_ui_bundle import swagger_ui_path
+
+    directory = str(swagger_ui_path)
+
+    def swagger_ui_asset(filename: str):
+        return send_from_directory(directory, filename, max_age=86400)
+
+    app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "swagger_ui_asset", swagger_ui_asset)
+
 
 class Blueprint(_Blueprint):
     """Blueprint whose views document the envelope for the errors they may return.
