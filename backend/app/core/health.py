@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import marshmallow as ma
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -23,6 +24,31 @@ from app.core.api import Blueprint
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")
 
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "ok"})
+
+
+class ComponentSchema(ma.Schema):
+    """One dependency: `status` plus what was measured (latency, depths, backlog…)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    status = ma.fields.String(required=True)
+
+
+class ComponentsSchema(ma.Schema):
+    database = ma.fields.Nested(ComponentSchema, required=True)
+    redis = ma.fields.Nested(ComponentSchema, required=True)
+    outbox = ma.fields.Nested(ComponentSchema, required=True)
+
+
+class ReadinessSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    components = ma.fields.Nested(ComponentsSchema, required=True)
+
+
 REQUESTS = Counter("flowlet_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram(
     "flowlet_http_request_duration_seconds",
@@ -35,6 +61,7 @@ JOBS = Counter("flowlet_jobs_total", "Background jobs by outcome", ["job", "outc
 
 @blp.route("/health")
 @blp.doc(security=[])
+@blp.response(200, HealthSchema)
 def health():
     """Liveness: the process is up."""
     return jsonify(status="ok")
@@ -102,6 +129,8 @@ def _check_outbox() -> dict:
 
 @blp.route("/health/detailed")
 @blp.doc(security=[])
+@blp.response(200, ReadinessSchema)
+@blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down.")
 def health_detailed():
     """Readiness: database, Redis, queue depths, outbox backlog and migration head.
 
@@ -116,6 +145,14 @@ def health_detailed():
 
 @blp.route("/metrics")
 @blp.doc(security=[])
+@blp.doc(
+    responses={
+        "200": {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    }
+)
 def metrics():
     """Prometheus text format."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
