@@ -86,11 +86,12 @@ class Config:
         self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
         # /health/detailed calls the outbox `lagging` when its oldest row is older than this.
         self.OUTBOX_LAG_ALERT_SECONDS = _env_int("OUTBOX_LAG_ALERT_SECONDS", 120)
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Redis, failing over to PostgreSQL counters shared by every process (core.ratelimit).
+        self.RATELIMIT_STORAGE_URI = f"flowlet+{self.REDIS_URL}" if self.REDIS_URL else "memory://"
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
-        # A Redis outage must not take logins down: limits fall back to process memory
-        # (per-account lockout in the database still applies).
+        # A Redis outage must not take logins down: counters move to the database (see
+        # core.ratelimit); process memory is the last resort if the database fails too.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "flowlet") or "flowlet"
         self.RATELIMIT_LOGIN_PER_IP = _env("RATELIMIT_LOGIN_PER_IP", "20 per minute")

@@ -71,6 +71,7 @@ class Maintenance(threading.Thread):
 def run_maintenance_round(app: Flask, queue_names: list[str], *, purge: bool = False) -> None:
     """One relay pass and one registry clean; logs (never raises) what fails."""
     from app.core.outbox import purge_sent, relay_pending
+    from app.core.ratelimit import SQLCounterStorage
     from app.extensions import db
 
     with app.app_context():
@@ -91,6 +92,7 @@ def run_maintenance_round(app: Flask, queue_names: list[str], *, purge: bool = F
                 retention = timedelta(seconds=int(app.config["OUTBOX_RETENTION_SECONDS"]))
                 purge_sent(db.session, older_than=retention)
                 db.session.commit()
+                SQLCounterStorage().purge_expired()
         except Exception:
             db.session.rollback()
             log.warning("outbox purge failed", exc_info=True)
