@@ -22,6 +22,9 @@ from rq.registry import StartedJobRegistry
 
 log = logging.getLogger("flowlet.worker")
 
+# A job handed to RQ this long ago whose job hash is gone was lost by Redis.
+LOST_AFTER = timedelta(seconds=30)
+
 
 class FlowletWorker(Worker):
     """RQ's forking worker with short heartbeats, so abandoned jobs are found quickly."""
@@ -59,18 +62,22 @@ class Maintenance(threading.Thread):
     def run(self) -> None:
         from app.core.outbox import _Clock
 
-        purge = _Clock(3600)
+        purge, recover = _Clock(3600), _Clock(10)
         while not self.stopped.is_set():
-            run_maintenance_round(self.app, self.queue_names, purge=purge.due())
+            run_maintenance_round(
+                self.app, self.queue_names, purge=purge.due(), recover=recover.due()
+            )
             self.stopped.wait(self.interval)
 
     def stop(self) -> None:
         self.stopped.set()
 
 
-def run_maintenance_round(app: Flask, queue_names: list[str], *, purge: bool = False) -> None:
+def run_maintenance_round(
+    app: Flask, queue_names: list[str], *, purge: bool = False, recover: bool = True
+) -> None:
     """One relay pass and one registry clean; logs (never raises) what fails."""
-    from app.core.outbox import purge_sent, relay_pending
+    from app.core.outbox import purge_sent, recover_lost, relay_pending
     from app.core.ratelimit import SQLCounterStorage
     from app.extensions import db
 
@@ -81,6 +88,12 @@ def run_maintenance_round(app: Flask, queue_names: list[str], *, purge: bool = F
         except Exception:
             db.session.rollback()
             log.warning("outbox relay round failed", exc_info=True)
+        try:
+            if recover:
+                recover_lost(db.session, redis, older_than=LOST_AFTER)
+        except Exception:
+            db.session.rollback()
+            log.warning("outbox lost-job check failed", exc_info=True)
         try:
             abandoned = clean_started_registries(redis, queue_names)
             if abandoned:

@@ -60,6 +60,7 @@ class JobOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
 
 
 def resolve(path: str) -> Any:
@@ -109,14 +110,65 @@ def _row_dict(row: JobOutbox) -> dict:
 
 
 def mark(connection, ids: list[str], status: str, *, error: str | None = None) -> None:
-    """Mark rows sent/done (or failed) in a transaction of their own."""
+    """Mark pending rows sent (or, inline, done or failed) in a transaction of their own."""
     table = JobOutbox.__table__
-    values: dict[str, Any] = {"status": status, "sent_at": utcnow()}
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "sent_at": now}
+    if status in (DONE, FAILED):
+        values["finished_at"] = now
     if error is not None:
         values["last_error"] = error[:255]
     connection.execute(
         sa.update(table).where(table.c.id.in_(ids), table.c.status == PENDING).values(**values)
     )
+
+
+def finish(connection, job_id: str) -> None:
+    """A worker ran the job to the end: the row is done (called by `core.queue.task`)."""
+    table = JobOutbox.__table__
+    now = utcnow()
+    connection.execute(
+        sa.update(table)
+        .where(table.c.id == job_id, table.c.status.in_([PENDING, SENT]))
+        .values(status=DONE, finished_at=now, sent_at=sa.func.coalesce(table.c.sent_at, now))
+    )
+
+
+def recover_lost(session: Session, redis, *, older_than: timedelta, limit: int = 200) -> int:
+    """Rows handed to RQ whose job is gone (Redis lost its data) go back to `pending`.
+
+    A row is `sent` from the push until a worker finishes the job; a sent row whose job no
+    longer exists in Redis was lost (a restart without persistence, a flush) and is pushed
+    again. Jobs are idempotent, so the rare double run changes nothing. Returns how many.
+    """
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    rows = session.scalars(
+        sa.select(JobOutbox)
+        .where(JobOutbox.status == SENT, JobOutbox.sent_at < utcnow() - older_than)
+        .order_by(JobOutbox.sent_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    lost = 0
+    for row in rows:
+        try:
+            status = Job.fetch(row.id, connection=redis).get_status(refresh=False)
+        except NoSuchJobError:
+            row.status, row.next_attempt_at, row.sent_at = PENDING, utcnow(), None
+            row.last_error = "job lost by Redis; pushed again"
+            lost += 1
+            continue
+        if status == JobStatus.FINISHED:
+            row.status, row.finished_at = DONE, utcnow()
+        elif status == JobStatus.FAILED:
+            row.status, row.finished_at = FAILED, utcnow()
+            row.last_error = "failed in RQ after its retries"
+    session.commit()
+    if lost:
+        log.warning("outbox: %d job(s) lost by Redis were pushed again", lost)
+    return lost
 
 
 @dataclass
@@ -186,11 +238,11 @@ def backlog(session: Session) -> Backlog:
 
 
 def purge_sent(session: Session, *, older_than: timedelta) -> int:
-    """Delete rows handed over (or run) longer ago than `older_than`."""
+    """Delete rows of jobs finished (or failed) longer ago than `older_than`."""
     table = JobOutbox.__table__
     result = session.execute(
         sa.delete(table).where(
-            table.c.status.in_([SENT, DONE, FAILED]), table.c.sent_at < utcnow() - older_than
+            table.c.status.in_([DONE, FAILED]), table.c.finished_at < utcnow() - older_than
         )
     )
     return int(result.rowcount or 0)

@@ -81,8 +81,8 @@ def enqueue(
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
     path = func_path(func)
-    if "<locals>" in path:
-        raise ValueError("jobs must be module-level functions")
+    if "<locals>" in path or not getattr(func, "flowlet_task", False):
+        raise ValueError("jobs must be module-level functions decorated with @task")
     json_args, json_kwargs = _json_values(args, kwargs)
     if retry is None:
         retry = DEFAULT_RETRY
@@ -222,6 +222,23 @@ def _fork_safe(app: Flask) -> None:
         db.engine.dispose(close=False)
 
 
+def _finish_outbox_row(app: Flask) -> None:
+    """Under an RQ worker, mark the job's outbox row done (it stays `sent` until then)."""
+    from rq import get_current_job
+
+    from app.core.outbox import finish
+    from app.extensions import db
+
+    job = get_current_job()
+    if job is None:
+        return
+    try:
+        with db.engine.begin() as connection:
+            finish(connection, job.id)
+    except Exception:
+        log.warning("outbox: could not mark job %s done", job.id, exc_info=True)
+
+
 def task(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run a job function in its own app context; its database session is removed after."""
 
@@ -242,6 +259,8 @@ def task(func: Callable[..., Any]) -> Callable[..., Any]:
             finally:
                 context.set_job_context(None)
             JOBS.labels(func.__name__, "finished").inc()
+            _finish_outbox_row(app)
             return result
 
+    wrapper.flowlet_task = True  # enqueue() accepts only task functions
     return wrapper

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 
 from app.auth.models import EmailOutbox
-from app.core.outbox import PENDING, SENT, JobOutbox, backlog
+from app.core.outbox import DONE, PENDING, SENT, JobOutbox, backlog
 from app.core.queue import enqueue
 from app.extensions import db
 from app.worker import run_maintenance_round
@@ -204,3 +204,51 @@ def test_register_with_redis_down_in_a_new_email(outage_app, private_redis):
     rows = _rows(app, func="app.auth.tasks.send_outbox_email", status=PENDING)
     (row,) = [r for r in rows if r.args == [message.id]]
     assert row.queue == "notifications" and row.owner_id == message.user_id
+
+
+def test_a_job_lost_by_redis_is_pushed_again(outage_app, private_redis):
+    """Redis restarted without its data: the row was `sent`, the job is gone; the relay
+    notices and pushes it again, and the worker's success marks the row done."""
+    app = outage_app
+    marker = uuid.uuid4().hex
+    with app.app_context():
+        job_id = enqueue(db.session, record_probe, marker)
+        db.session.commit()
+        db.session.remove()
+    assert _rows(app, id=job_id)[0].status == SENT
+    private_redis.stop()
+    private_redis.start()  # no persistence: the queued job is gone
+    with app.app_context():
+        db.session.execute(
+            sa.update(JobOutbox)
+            .where(JobOutbox.id == job_id)
+            .values(sent_at=sa.func.now() - sa.text("interval '1 minute'"))
+        )
+        db.session.commit()
+    _relay(app)  # marks it pending again
+    _relay(app)  # and pushes it
+    _work(app)
+    (row,) = _rows(app, id=job_id)
+    assert row.status == DONE and row.finished_at is not None
+    with app.app_context():
+        assert len(_records_of(marker)) == 1
+        db.session.remove()
+
+
+def _records_of(marker):
+    from app.core.audit import AuditLog
+
+    return db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.action == "probe.job", AuditLog.resource_id == marker)
+    ).all()
+
+
+def test_only_task_functions_are_accepted(app):
+    def not_a_task():
+        return None
+
+    with app.app_context(), pytest.raises(ValueError):
+        enqueue(db.session, not_a_task)
+    with app.app_context():
+        db.session.rollback()
+        db.session.remove()
