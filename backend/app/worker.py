@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from flask import Flask, current_app
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
@@ -85,21 +88,21 @@ def run_maintenance_round(
         redis = app.extensions["flowlet_redis"]
         try:
             relay_pending(db.session, redis)
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
-            log.warning("outbox relay round failed", exc_info=True)
+            log.warning("outbox relay round failed: %s", type(exc).__name__)
         try:
             if recover:
                 recover_lost(db.session, redis, older_than=LOST_AFTER)
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
-            log.warning("outbox lost-job check failed", exc_info=True)
+            log.warning("outbox lost-job check failed: %s", type(exc).__name__)
         try:
             abandoned = clean_started_registries(redis, queue_names)
             if abandoned:
                 log.warning("requeued %d abandoned job(s)", abandoned)
-        except Exception:
-            log.warning("started-registry cleaning failed", exc_info=True)
+        except Exception as exc:
+            log.warning("started-registry cleaning failed: %s", type(exc).__name__)
         try:
             if purge:
                 retention = timedelta(seconds=int(app.config["OUTBOX_RETENTION_SECONDS"]))
@@ -124,21 +127,34 @@ def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
     set_worker_app(app)
     interval = float(app.config["WORKER_HEARTBEAT_SECONDS"])
     queues = [Queue(name, connection=redis) for name in queue_names]
-    if "maintenance" in queue_names:
-        from app.transactions.tasks import schedule_idempotency_purge
-
-        try:
-            schedule_idempotency_purge(Queue("maintenance", connection=redis))
-        except Exception:
-            log.warning("could not book the idempotency-key purge", exc_info=True)
     maintenance = Maintenance(app, queue_names, interval=min(interval, 1.0))
-    maintenance.start()
+    maintenance.start()  # the relay runs even while Redis is down (it backs off)
     current_app.logger.info("worker starting on %s", ", ".join(queue_names))
+    wait = 1.0
     try:
-        FlowletWorker(queues, connection=redis, job_monitoring_interval=max(int(interval), 1)).work(
-            burst=burst, with_scheduler=True
-        )
+        while True:
+            try:
+                _book_maintenance_jobs(queue_names, redis)
+                worker = FlowletWorker(
+                    queues, connection=redis, job_monitoring_interval=max(int(interval), 1)
+                )
+                worker.work(burst=burst, with_scheduler=True)
+                return
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                # Redis is down (at start, or the worker gave up): wait for it, then work on.
+                if burst:
+                    raise
+                log.warning("worker: Redis unreachable (%s); retrying in %.0f s", exc, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, 30.0)
     finally:
         maintenance.stop()
         if burst:  # a burst run hands over what is left before it returns
             run_maintenance_round(app, queue_names)
+
+
+def _book_maintenance_jobs(queue_names: list[str], redis) -> None:
+    if "maintenance" in queue_names:
+        from app.transactions.tasks import schedule_idempotency_purge
+
+        schedule_idempotency_purge(Queue("maintenance", connection=redis))
