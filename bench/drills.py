@@ -105,6 +105,9 @@ class Stack:
             "TRANSFER_LIMITS": json.dumps(
                 {"none": {"per_transfer": "1000000000", "daily": "1000000000"}}
             ),
+            "DEPOSIT_LIMITS": json.dumps(
+                {"none": {"per_deposit": "1000000000", "daily": "1000000000"}}
+            ),
             "FRAUD_VELOCITY_MAX": "100000000",
             "FRAUD_REVIEW_THRESHOLD": "1000",
             "FRAUD_NEW_BENEFICIARY_AMOUNT": "1000000000",
@@ -300,7 +303,7 @@ from app.auth.models import User, UserRole
 from app.auth.passwords import hash_password
 from app.auth.tokens import start_session
 from app.accounts.services import open_account
-from app.transactions.services import deposit
+from app.transactions.deposits import deposit
 from app.extensions import db
 
 app = create_app()
