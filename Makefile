@@ -32,9 +32,10 @@ test: lint ## Lint and run the whole test suite (PostgreSQL and Redis on 127.0.0
 	cd backend && $(BIN)/pytest -n $${PYTEST_WORKERS:-2} --dist loadfile
 
 .PHONY: bench
-bench: install ## Transfer and card authorization benchmarks: gunicorn + PostgreSQL + Redis vs pgbench (a few minutes)
+bench: install ## Benchmarks: transfers and card authorizations (gunicorn vs pgbench), reads at 1M entries (minutes)
 	$(BIN)/python bench/transfers.py
 	$(BIN)/python bench/cards.py
+	$(BIN)/python bench/reads.py
 
 .PHONY: lint
 lint: install ## ruff check and format check (backend and bench)
@@ -51,3 +52,7 @@ migration: install ## Autogenerate a migration: make migration m="what changed"
 .PHONY: clean
 clean: ## Remove the virtual environment and the embedded database
 	rm -rf $(VENV) backend/instance
+
+.PHONY: drills
+drills: install ## Reliability drills on a private stack (kill -9, Redis and PostgreSQL restarts)
+	$(BIN)/python bench/drills.py
