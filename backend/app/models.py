@@ -10,6 +10,6 @@ from app.auth.models import (  # noqa: F401
     UserRole,
 )
 from app.compliance.models import ComplianceAlert  # noqa: F401
-from app.core.audit import AuditChainHead, AuditLog  # noqa: F401
+from app.core.audit import AuditChainHead, AuditLog, AuditSeal  # noqa: F401
 from app.core.idempotency import IdempotencyKey  # noqa: F401
 from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401
