@@ -18,5 +18,9 @@ def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
         from app.transactions.tasks import schedule_idempotency_purge
 
         schedule_idempotency_purge(Queue("low", connection=redis))
+    if "maintenance" in queue_names:
+        from app.compliance.audit_tasks import schedule_audit_seal
+
+        schedule_audit_seal(Queue("maintenance", connection=redis))
     current_app.logger.info("worker starting on %s", ", ".join(queue_names))
     SimpleWorker(queues, connection=redis).work(burst=burst, with_scheduler=True)

@@ -451,11 +451,30 @@ SEAL_BATCH = 5000
 
 
 def _snapshot_xmin(conn: sa.Connection) -> int | None:
+    """The oldest transaction id of this database that may still be running.
+
+    The snapshot's xmin, except that transactions pg_stat_activity shows in *other* databases
+    of the cluster are passed over (their records are not ours). The snapshot is taken before
+    pg_stat_activity is read: a transaction that starts in between gets an id above the
+    snapshot's xmax, so it can only be passed over if it is truly elsewhere.
+    """
     if conn.dialect.name != "postgresql":
         return None
-    return conn.execute(
-        sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-    ).scalar_one()
+    snapshot = conn.execute(sa.text("SELECT pg_current_snapshot()::text")).scalar_one()
+    xmin_text, xmax_text, xip_text = snapshot.split(":")
+    if not xip_text:
+        return int(xmax_text)
+    foreign = {
+        int(value)
+        for value in conn.execute(
+            sa.text(
+                "SELECT backend_xid::text FROM pg_stat_activity "
+                "WHERE datname <> current_database() AND backend_xid IS NOT NULL"
+            )
+        ).scalars()
+    }
+    ours = [int(x) for x in xip_text.split(",") if int(x) % 2**32 not in foreign]
+    return min(ours, default=int(xmax_text))
 
 
 def _seal_batch(conn: sa.Connection, *, xmin: int | None, limit: int | None) -> int:
@@ -611,8 +630,8 @@ LIMIT 1
 
 _UNSEALED_SQL = """
 SELECT count(*) AS n, min(l.occurred_at) AS oldest
-FROM audit_log l
-WHERE NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.record_id = l.id)
+FROM audit_log l, audit_chain_head h
+WHERE h.id = 1 AND (l.txid, l.id) > (h.last_txid, h.last_record_id)
 """
 
 
