@@ -461,7 +461,7 @@ def _snapshot_xmin(conn: sa.Connection) -> int | None:
     if conn.dialect.name != "postgresql":
         return None
     snapshot = conn.execute(sa.text("SELECT pg_current_snapshot()::text")).scalar_one()
-    xmin_text, xmax_text, xip_text = snapshot.split(":")
+    _xmin_text, xmax_text, xip_text = snapshot.split(":")
     if not xip_text:
         return int(xmax_text)
     foreign = {

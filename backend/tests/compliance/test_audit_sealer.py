@@ -8,7 +8,6 @@ from rq.registry import ScheduledJobRegistry
 from app.compliance.audit_tasks import SEAL_JOB_PREFIX, schedule_audit_seal, seal_audit_chain
 from app.core import audit
 from app.core.audit import AuditLog
-from app.extensions import db
 
 pytestmark = pytest.mark.postgres
 

@@ -307,7 +307,7 @@ def test_audit_verify_names_a_record_inserted_behind_the_chain(scratch):
 
 def test_audit_verify_names_a_record_inserted_with_a_forged_seal(scratch):
     """Slipping a record and a seal into the middle breaks the links after it."""
-    app, url, ids = scratch
+    app, url, _ids = scratch
     _psql(
         url,
         "UPDATE audit_seal SET sequence = 6 WHERE sequence = 5",
