@@ -57,6 +57,7 @@ class AuditSeal(Base):
 
     sequence: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     record_id: Mapped[int] = mapped_column(sa.BigInteger, unique=True, nullable=False)
+    txid: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     sealed_at: Mapped[datetime] = mapped_column(nullable=False)
@@ -250,32 +251,16 @@ def join_personal(changes: Any, personal: dict[str, Any] | None) -> Any:
 # --- canonical form and hashing ----------------------------------------------------------------
 
 
-def _pg_text(expr: str) -> str:
-    return f"coalesce(to_json({expr})::text, 'null')"
-
-
+# PostgreSQL builds the same canonical bytes (json_build_array writes `, ` between elements,
+# escapes strings as Python's json does, and copies a `json` value's stored text verbatim).
 CANONICAL_SQL = (
-    "'[' || "
-    + " || ',' || ".join(
-        [
-            _pg_text("l.public_id::text"),
-            _pg_text(
-                "to_char(l.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-            ),
-            _pg_text("l.actor_id"),
-            _pg_text("l.actor_role"),
-            _pg_text("l.action"),
-            _pg_text("l.resource_type"),
-            _pg_text("l.resource_id"),
-            _pg_text("l.outcome"),
-            _pg_text("l.request_id"),
-            "coalesce(l.changes::text, 'null')",
-            _pg_text("l.personal_digest"),
-        ]
-    )
-    + " || ']'"
+    "json_build_array(l.public_id::text, "
+    "to_char(l.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "l.actor_id, l.actor_role, l.action, l.resource_type, l.resource_id, l.outcome, "
+    "l.request_id, l.changes, l.personal_digest)::text"
 )
 DIGEST_SQL = f"encode(sha256(convert_to({CANONICAL_SQL}, 'UTF8')), 'hex')"
+_DIGEST_BYTES_SQL = f"sha256(convert_to({CANONICAL_SQL}, 'UTF8'))"
 
 
 def _personal_key() -> bytes:
@@ -506,6 +491,7 @@ def _seal_batch(conn: sa.Connection, *, xmin: int | None, limit: int | None) -> 
             {
                 "sequence": sequence,
                 "record_id": row.id,
+                "txid": row.txid,
                 "prev_hash": prev_hash,
                 "hash": digest,
                 "sealed_at": moment,
@@ -582,41 +568,54 @@ class VerifyResult:
         return body
 
 
+# Links, gaps and order: a window over audit_seal alone, read in primary-key order (no sort).
 _CHAIN_PROBLEMS_SQL = """
-WITH chain AS (
-    SELECT s.sequence, s.record_id, s.prev_hash, s.hash,
-           lag(s.hash, 1, :genesis) OVER w AS expected_prev,
-           lag(s.sequence, 1, 0::bigint) OVER w AS previous_sequence,
-           lag(l.txid) OVER w AS previous_txid,
-           lag(l.id) OVER w AS previous_id,
-           l.id AS log_id, l.public_id, l.txid, l.digest
-    FROM audit_seal s LEFT JOIN audit_log l ON l.id = s.record_id
-    WINDOW w AS (ORDER BY s.sequence)
-)
-SELECT sequence, record_id, public_id,
+SELECT sequence, record_id,
        CASE
-         WHEN log_id IS NULL THEN 'record removed: its seal has no record'
          WHEN sequence <> previous_sequence + 1 THEN
               'sequence gap: expected ' || (previous_sequence + 1) || ', found ' || sequence
          WHEN prev_hash <> expected_prev THEN 'prev_hash does not match the previous record'
-         WHEN hash <> encode(sha256(convert_to(prev_hash || E'\\n' || sequence::text || E'\\n'
-              || digest, 'UTF8')), 'hex') THEN 'hash does not match the record''s digest'
-         WHEN previous_txid IS NOT NULL AND (txid, log_id) <= (previous_txid, previous_id) THEN
-              'out of order: sealed after a later record (inserted behind the chain)'
+         ELSE 'out of order: sealed after a later record (inserted behind the chain)'
        END AS problem
-FROM chain
-WHERE log_id IS NULL OR sequence <> previous_sequence + 1 OR prev_hash <> expected_prev
-   OR hash <> encode(sha256(convert_to(prev_hash || E'\\n' || sequence::text || E'\\n'
-              || digest, 'UTF8')), 'hex')
-   OR (previous_txid IS NOT NULL AND (txid, log_id) <= (previous_txid, previous_id))
+FROM (
+    SELECT sequence, record_id, prev_hash, txid,
+           lag(hash, 1, :genesis) OVER w AS expected_prev,
+           lag(sequence, 1, 0::bigint) OVER w AS previous_sequence,
+           lag(txid) OVER w AS previous_txid,
+           lag(record_id) OVER w AS previous_record
+    FROM audit_seal
+    WINDOW w AS (ORDER BY sequence)
+) chain
+WHERE sequence <> previous_sequence + 1 OR prev_hash <> expected_prev
+   OR (previous_txid IS NOT NULL AND (txid, record_id) <= (previous_txid, previous_record))
 ORDER BY sequence
 LIMIT 1
 """
 
-_CONTENT_PROBLEMS_SQL = (
-    "SELECT s.sequence, l.id AS record_id, l.public_id "
-    "FROM audit_log l LEFT JOIN audit_seal s ON s.record_id = l.id "
-    "WHERE l.digest <> " + DIGEST_SQL + " ORDER BY s.sequence NULLS FIRST, l.id LIMIT 1"
+# Contents and hashes: one hash join of seals and records, no order needed (parallel scans);
+# materialized, so that the LIMIT does not turn it into a million index probes.
+_SEAL_HASH_SQL = (
+    "sha256(convert_to(s.prev_hash || E'\\n' || s.sequence::text || E'\\n' || l.digest, 'UTF8'))"
+)
+_RECORD_PROBLEMS_SQL = (
+    "WITH bad AS MATERIALIZED (SELECT s.sequence, s.record_id, l.public_id, CASE "  # noqa: S608
+    "WHEN l.id IS NULL THEN 'record removed: its seal has no record' "
+    "WHEN l.txid <> s.txid THEN 'the record is not the one sealed' "
+    f"WHEN decode(l.digest, 'hex') <> {_DIGEST_BYTES_SQL} "
+    "THEN 'record content does not match its digest' "
+    "ELSE 'hash does not match the record''s digest' END AS problem "
+    "FROM audit_seal s LEFT JOIN audit_log l ON l.id = s.record_id "
+    "WHERE l.id IS NULL OR l.txid <> s.txid "
+    f"OR decode(l.digest, 'hex') <> {_DIGEST_BYTES_SQL} "
+    f"OR decode(s.hash, 'hex') <> {_SEAL_HASH_SQL}) "
+    "SELECT * FROM bad ORDER BY sequence LIMIT 1"
+)
+
+# Records not sealed yet (the tail, found through the (txid, id) index) whose content is off.
+_TAIL_PROBLEMS_SQL = (
+    "SELECT l.id AS record_id, l.public_id FROM audit_log l "  # noqa: S608
+    "WHERE (l.txid, l.id) > (:last_txid, :last_id) "
+    f"AND decode(l.digest, 'hex') <> {_DIGEST_BYTES_SQL} ORDER BY l.txid, l.id LIMIT 1"
 )
 
 _STRAY_SQL = """
@@ -630,8 +629,14 @@ LIMIT 1
 
 _UNSEALED_SQL = """
 SELECT count(*) AS n, min(l.occurred_at) AS oldest
-FROM audit_log l, audit_chain_head h
-WHERE h.id = 1 AND (l.txid, l.id) > (h.last_txid, h.last_record_id)
+FROM audit_log l
+WHERE (l.txid, l.id) > (SELECT last_txid, last_record_id FROM audit_chain_head WHERE id = 1)
+"""
+
+# Records at or behind the sealed position: as many as there are seals, unless one was slipped
+# in behind the chain (then _STRAY_SQL names it).
+_BEHIND_SQL = """
+SELECT count(*) FROM audit_log l WHERE l.txid IS NULL OR (l.txid, l.id) <= (:last_txid, :last_id)
 """
 
 
@@ -688,26 +693,39 @@ def _invalid(checked: int, head: str, sequence, public_id, reason: str) -> Verif
 
 
 def _verify_in_sql(conn: sa.Connection) -> VerifyResult:
+    # The planner expects the filters to keep every row (they keep none): tell it that moving
+    # rows out of parallel workers is cheap, so that the hashing runs on every core; JIT only
+    # adds its compile time to these expressions.
+    for setting in ("work_mem = '64MB'", "jit = off", "parallel_tuple_cost = 0.001"):
+        conn.execute(sa.text(f"SET LOCAL {setting}"))
     head = _head_row(conn)
     sealed = conn.execute(sa.text("SELECT count(*), max(sequence) FROM audit_seal")).one()
     checked = int(sealed[0])
     head_hash = head.hash if head else GENESIS_HASH
-    bad = conn.execute(sa.text(_CHAIN_PROBLEMS_SQL), {"genesis": GENESIS_HASH}).first()
-    content = conn.execute(sa.text(_CONTENT_PROBLEMS_SQL)).first()
     candidates = []
-    if bad is not None:
-        name = bad.public_id if bad.public_id is not None else f"record #{bad.record_id}"
-        candidates.append((bad.sequence, name, bad.problem))
-    if content is not None:
-        candidates.append(
-            (content.sequence, content.public_id, "record content does not match its digest")
-        )
+    chain = conn.execute(sa.text(_CHAIN_PROBLEMS_SQL), {"genesis": GENESIS_HASH}).first()
+    if chain is not None:
+        candidates.append((chain.sequence, chain.record_id, chain.problem))
+    record = conn.execute(sa.text(_RECORD_PROBLEMS_SQL)).first()
+    if record is not None:
+        name = record.public_id if record.public_id is not None else f"#{record.record_id}"
+        candidates.append((record.sequence, name, record.problem))
     if candidates:
-        sequence, public_id, reason = min(
-            candidates, key=lambda c: c[0] if c[0] is not None else -1
+        sequence, name, reason = min(candidates, key=lambda c: c[0])
+        if isinstance(name, int):  # a chain problem: name the record by its public id
+            public_id = conn.execute(
+                sa.select(_log.c.public_id).where(_log.c.id == name)
+            ).scalar_one_or_none()
+            name = public_id if public_id is not None else f"#{name}"
+        return _invalid(sequence - 1, head_hash, sequence, name, reason)
+    position = _head_position(conn)
+    tail = conn.execute(sa.text(_TAIL_PROBLEMS_SQL), position).first()
+    if tail is not None:
+        return _invalid(
+            checked, head_hash, None, tail.public_id, "record content does not match its digest"
         )
-        return _invalid((sequence or 1) - 1, head_hash, sequence, public_id, reason)
-    stray = conn.execute(sa.text(_STRAY_SQL), _head_position(conn)).first()
+    behind = conn.execute(sa.text(_BEHIND_SQL), position).scalar_one()
+    stray = conn.execute(sa.text(_STRAY_SQL), position).first() if behind != checked else None
     if stray is not None:
         return _invalid(
             checked,

@@ -10,8 +10,9 @@ It exits 0 when the file holds, 1 naming the first bad row otherwise. The applic
 same functions to hash and to verify (`flask audit verify-export FILE` runs `verify_file`).
 
 A record's `digest` is SHA-256 over `canonical(record)`: a JSON array of the hashed fields in
-`HASHED_FIELDS` order (strings as JSON strings, times as `YYYY-MM-DDTHH:MM:SS.ffffffZ`,
-`changes` as JSON with sorted keys and no whitespace, absent values as `null`). Its place in
+`HASHED_FIELDS` order, elements separated by `, ` (strings as JSON strings, non-ASCII kept,
+times as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, `changes` as JSON with sorted keys and no whitespace,
+absent values as `null`). Its place in
 the chain is `hash = SHA-256(prev_hash "\\n" sequence "\\n" digest)`, the first `prev_hash`
 being 64 zeros.
 """
@@ -93,7 +94,7 @@ def canonical(row: dict[str, Any]) -> bytes:
             if isinstance(value, datetime):
                 value = format_time(value)
             parts.append(json.dumps(str(value), ensure_ascii=False))
-    return ("[" + ",".join(parts) + "]").encode()
+    return ("[" + ", ".join(parts) + "]").encode()
 
 
 def content_digest(row: dict[str, Any]) -> str:

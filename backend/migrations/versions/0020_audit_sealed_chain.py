@@ -96,7 +96,7 @@ def _new_digest(row, changes_text):
             elif name == "public_id":
                 value = str(uuid.UUID(str(value)))
             parts.append(json.dumps(str(value), ensure_ascii=False))
-    return hashlib.sha256(("[" + ",".join(parts) + "]").encode()).hexdigest()
+    return hashlib.sha256(("[" + ", ".join(parts) + "]").encode()).hexdigest()
 
 
 def upgrade():
@@ -107,6 +107,7 @@ def upgrade():
         "audit_seal",
         sa.Column("sequence", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("txid", sa.BigInteger(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("sealed_at", sa.DateTime(timezone=True), nullable=False),
@@ -192,6 +193,7 @@ def upgrade():
             {
                 "sequence": number,
                 "record_id": row["id"],
+                "txid": 0,
                 "prev_hash": prev_new,
                 "hash": prev_new_hash,
                 "sealed_at": now,
@@ -203,6 +205,7 @@ def upgrade():
             "audit_seal",
             sa.column("sequence"),
             sa.column("record_id"),
+            sa.column("txid"),
             sa.column("prev_hash"),
             sa.column("hash"),
             sa.column("sealed_at", sa.DateTime(timezone=True)),

@@ -316,8 +316,8 @@ def test_audit_verify_names_a_record_inserted_with_a_forged_seal(scratch):
         "INSERT INTO audit_log (public_id, txid, occurred_at, action, outcome, digest) "
         "VALUES ('aaaaaaaa-0000-0000-0000-000000000002', 1, now(), 'probe.forged', 'success', "
         "'" + "d" * 64 + "')",
-        "INSERT INTO audit_seal (sequence, record_id, prev_hash, hash, sealed_at) "
-        "SELECT 3, id, (SELECT hash FROM audit_seal WHERE sequence = 2), "
+        "INSERT INTO audit_seal (sequence, record_id, txid, prev_hash, hash, sealed_at) "
+        "SELECT 3, id, txid, (SELECT hash FROM audit_seal WHERE sequence = 2), "
         "'" + "e" * 64 + "', now() FROM audit_log WHERE action = 'probe.forged'",
     )
     _, result = _verify_cli(app)
