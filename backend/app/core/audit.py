@@ -761,9 +761,7 @@ def iter_chain(session: Session, *, batch: int = 2000) -> Iterator[sa.Row]:
         _log.c.txid,
         _log.c.digest,
         *[
-            sa.type_coerce(_log.c.changes, sa.Text).label("changes")
-            if name == "changes"
-            else _log.c[name]
+            sa.cast(_log.c.changes, sa.Text).label("changes") if name == "changes" else _log.c[name]
             for name in HASHED_FIELDS
         ],
     ]

@@ -189,6 +189,7 @@ def verify_rows(rows) -> ExportReport:
     report = ExportReport()
     rows_hash = RowsHash()
     previous: tuple[int, str] | None = None
+    first_gap: tuple[int, str | None, int, int] | None = None
     for number, doc, trailer in rows:
         if trailer is not None:
             if report.trailer is not None:
@@ -220,6 +221,7 @@ def verify_rows(rows) -> ExportReport:
                     return report.fail(number, record_id, "prev_hash does not match the row before")
             else:
                 report.gaps += 1
+                first_gap = first_gap or (number, record_id, previous[0], sequence)
         elif sequence == 1 and prev_hash != GENESIS_HASH:
             return report.fail(number, record_id, "the first record does not start the chain")
         rows_hash.add(sequence, hash_)
@@ -232,19 +234,21 @@ def verify_rows(rows) -> ExportReport:
         return report.fail(None, None, "no trailer: the file is cut short")
     if trailer.get("format") != EXPORT_FORMAT:
         return report.fail(None, None, f"unknown format {trailer.get('format')!r}")
+    if trailer.get("gaps") != report.gaps:
+        where, record_id = (first_gap[0], first_gap[1]) if first_gap else (None, None)
+        jump = f" (sequence {first_gap[2]} to {first_gap[3]})" if first_gap else ""
+        return report.fail(
+            where,
+            record_id,
+            f"{report.gaps} sequence gap(s) where the export left {trailer.get('gaps')}: "
+            f"rows were removed before this one{jump}",
+        )
     if trailer.get("records") != report.records:
         return report.fail(
             None,
             None,
             f"the trailer announces {trailer.get('records')} records, the file holds "
             f"{report.records}: rows were removed or added",
-        )
-    if trailer.get("gaps") != report.gaps:
-        return report.fail(
-            None,
-            None,
-            f"{report.gaps} sequence gap(s) where the export left {trailer.get('gaps')}: "
-            "rows were removed",
         )
     if trailer.get("rows_hash") != rows_hash.hexdigest():
         return report.fail(None, None, "the rows do not match the trailer's rows_hash")
