@@ -13,3 +13,4 @@ from app.compliance.models import ComplianceAlert  # noqa: F401
 from app.core.audit import AuditChainHead, AuditLog, AuditSeal  # noqa: F401
 from app.core.idempotency import IdempotencyKey  # noqa: F401
 from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401
+from app.privacy.models import ErasureRequest  # noqa: F401

@@ -12,6 +12,13 @@ from app.compliance.audit_schemas import (
 from app.core.api import Blueprint
 from app.edge.permissions import current_user, require
 from app.extensions import db
+from app.privacy import services as privacy
+from app.privacy.schemas import (
+    ErasureDecisionSchema,
+    ErasureListArgsSchema,
+    ErasureRequestDetailSchema,
+    ErasureRequestPageSchema,
+)
 
 blp = Blueprint(
     "compliance_audit",
@@ -60,3 +67,21 @@ def export_audit_logs(args):
 def verify_audit_logs():
     """Seal, then verify the whole audit hash chain; reports the unsealed tail."""
     return audit_trail.verify_chain(db.session, officer=current_user())
+
+
+@blp.route("/erasure-requests", methods=["GET"])
+@require("privacy:decide")
+@blp.arguments(ErasureListArgsSchema, location="query")
+@blp.response(200, ErasureRequestPageSchema)
+def list_erasure_requests(args):
+    """List erasure requests, newest first, optionally by status."""
+    return privacy.list_requests(db.session, **args)
+
+
+@blp.route("/erasure-requests/<uuid:request_id>/decision", methods=["POST"])
+@require("privacy:decide")
+@blp.arguments(ErasureDecisionSchema)
+@blp.response(200, ErasureRequestDetailSchema)
+def decide_erasure_request(data, request_id):
+    """Approve (pseudonymize) or reject an erasure request; 409 `legal_hold` with the reasons."""
+    return privacy.decide(db.session, officer=current_user(), request_id=request_id, **data)

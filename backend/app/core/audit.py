@@ -82,7 +82,7 @@ class AuditLog(Base):
     user_agent: Mapped[str | None] = mapped_column(sa.String(512))
     request_id: Mapped[str | None] = mapped_column(sa.String(128))
     changes: Mapped[dict | None] = mapped_column(sa.JSON)
-    personal: Mapped[dict | None] = mapped_column(sa.JSON)
+    personal: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     personal_digest: Mapped[str | None] = mapped_column(sa.String(64))
     digest: Mapped[str] = mapped_column(sa.String(64), nullable=False)
 
