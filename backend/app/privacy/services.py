@@ -418,7 +418,7 @@ def _erase_accounts(session: Session, user: User, pseudonym: str) -> None:
 
 def _erase_outbox(session: Session, user: User, pseudonym: str) -> None:
     """E-mails to the person: the address and the sealed body go; pending ones are cancelled."""
-    from app.auth.services import _OUTBOX_AAD
+    from app.auth.mail import _OUTBOX_AAD
 
     emails = session.scalars(
         sa.select(EmailOutbox).where(
