@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.auth.models import User
 from app.core import audit
 from app.core.money import parse_amount
-from app.transactions.services import transfer
+from app.transactions.transfers import transfer
 from tests.conftest import unique_email
 from tests.factories import DEFAULT_PASSWORD, auth_headers, make_user
 from tests.money_helpers import assert_ledger_consistent, make_account
