@@ -2,12 +2,14 @@
 
 from flask import Response, stream_with_context
 
-from app.compliance import audit_trail
+from app.compliance import audit_trail, reports
 from app.compliance.audit_schemas import (
     AuditExportArgsSchema,
     AuditListArgsSchema,
     AuditRecordPageSchema,
     AuditVerifySchema,
+    CtrArgsSchema,
+    CtrReportSchema,
 )
 from app.core.api import Blueprint
 from app.edge.permissions import current_user, require
@@ -85,3 +87,26 @@ def list_erasure_requests(args):
 def decide_erasure_request(data, request_id):
     """Approve (pseudonymize) or reject an erasure request; 409 `legal_hold` with the reasons."""
     return privacy.decide(db.session, officer=current_user(), request_id=request_id, **data)
+
+
+@blp.route("/reports/ctr", methods=["GET"])
+@require("audit:read")
+@blp.arguments(CtrArgsSchema, location="query")
+@blp.response(200, CtrReportSchema)
+@blp.alt_response(200, content_type="text/csv", success=True, description="format=csv")
+def currency_transaction_report(args):
+    """Currency transaction report: customers over the daily cash threshold (audited)."""
+    report = reports.currency_transaction_report(
+        db.session, officer=current_user(), start=args["start"], end=args["end"], fmt=args["format"]
+    )
+    if args["format"] != "csv":
+        return report
+    return Response(
+        reports.ctr_csv(report),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="ctr_{report["from"]}_{report["to"]}.csv"'
+            )
+        },
+    )

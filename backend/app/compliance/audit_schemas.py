@@ -73,3 +73,36 @@ class AuditVerifySchema(Schema):
     unsealed_oldest_seconds = ma.fields.Float(
         allow_none=True, metadata={"description": "age of the oldest unsealed record"}
     )
+
+
+class CtrArgsSchema(Schema):
+    start = ma.fields.Date(required=True, data_key="from")
+    end = ma.fields.Date(required=True, data_key="to")
+    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "csv"]))
+
+
+class CtrTransactionSchema(Schema):
+    id = ma.fields.String(required=True)
+    account_number = ma.fields.String(required=True)
+    amount = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True)
+    reference = ma.fields.String(allow_none=True)
+    created_at = ma.fields.String(required=True)
+
+
+class CtrCustomerSchema(Schema):
+    customer = ma.fields.Dict(required=True)
+    date = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True)
+    total = ma.fields.String(required=True)
+    threshold = ma.fields.String(required=True)
+    transactions = ma.fields.List(ma.fields.Nested(CtrTransactionSchema), required=True)
+
+
+class CtrReportSchema(Schema):
+    report = ma.fields.String(required=True)
+    start = ma.fields.String(required=True, attribute="from", data_key="from")
+    end = ma.fields.String(required=True, attribute="to", data_key="to")
+    threshold = ma.fields.String(required=True)
+    generated_at = ma.fields.String(required=True)
+    customers = ma.fields.List(ma.fields.Nested(CtrCustomerSchema), required=True)
