@@ -222,7 +222,9 @@ class Export:
         if self.fmt == "csv":
             writer.writerow(EXPORT_COLUMNS)
             yield _drain(buffer)
-        snapshot = self.engine.connect().execution_options(isolation_level="REPEATABLE READ")
+        snapshot = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            snapshot = snapshot.execution_options(isolation_level="REPEATABLE READ")
         with snapshot as conn, conn.begin():
             head = conn.execute(
                 sa.text("SELECT sequence, hash FROM audit_chain_head WHERE id = 1")
