@@ -1,6 +1,7 @@
 """The audit log: written with the change or not at all, sealed into one chain, verifiable."""
 
 import threading
+import uuid
 
 import psycopg2
 import pytest
@@ -387,3 +388,30 @@ def test_32_concurrent_transfers_each_leave_one_sealed_record(app, db_session, m
         .where(AuditLog.action == "transaction.transfer", AuditLog.resource_id.in_(created))
     ).all()
     assert sorted(r.resource_id for r in sealed) == sorted(created)
+
+
+def test_an_unknown_login_and_an_account_name_are_not_kept_in_clear(app, client, db_session):
+    """Issue: the audit log kept attempted unknown logins and account names in clear."""
+    from tests.factories import auth_headers, make_user
+    from tests.money_helpers import make_account
+
+    attempted = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    response = client.post("/api/v1/auth/login", json={"login": attempted, "password": "x" * 12})
+    assert response.status_code == 401
+    user = make_user(db_session)
+    account = make_account(db_session, user)
+    renamed = client.patch(
+        f"/api/v1/accounts/{account.public_id}",
+        json={"name": "Holiday fund for Jane Roe"},
+        headers=auth_headers(app, user),
+    )
+    assert renamed.status_code == 200, renamed.json
+    rows = db_session.execute(
+        sa.text(
+            "SELECT coalesce(changes::text, '') || coalesce(personal::text, '') FROM audit_log "
+            "WHERE action IN ('auth.login', 'account.renamed') ORDER BY id DESC LIMIT 50"
+        )
+    ).scalars()
+    text = " ".join(rows)
+    assert attempted not in text and "Holiday fund" not in text and "Jane Roe" not in text
+    assert "n***@example.com" in text and "H***" in text
