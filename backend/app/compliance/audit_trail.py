@@ -33,7 +33,7 @@ from app.core.pagination import Page
 
 _log = AuditLog.__table__
 _seal = AuditSeal.__table__
-PAGE = 2000
+PAGE = 500
 
 
 @dataclass(frozen=True)
