@@ -31,13 +31,13 @@ def seal_audit_chain(reschedule: bool = False) -> int:
         if reschedule:
             redis = get_redis()
             if redis is not None:
-                schedule_audit_seal(Queue(SEAL_QUEUE, connection=redis), after_run=True)
+                schedule_audit_seal(Queue(SEAL_QUEUE, connection=redis))
     if count:
         log.info("sealed %d audit records", count)
     return count
 
 
-def schedule_audit_seal(queue: Queue, *, after_run: bool = False) -> str | None:
+def schedule_audit_seal(queue: Queue) -> str | None:
     """Book the next sealer run unless one is booked; returns its job id.
 
     Called when a worker starts and by the job itself; the interval is
@@ -46,11 +46,10 @@ def schedule_audit_seal(queue: Queue, *, after_run: bool = False) -> str | None:
     interval = float(current_app.config["AUDIT_SEAL_INTERVAL_SECONDS"])
     if interval <= 0:
         return None
-    if not after_run:
-        registry = ScheduledJobRegistry(queue=queue)
-        booked = [j for j in registry.get_job_ids() if j.startswith(SEAL_JOB_PREFIX)]
-        if booked:
-            return booked[0]
+    registry = ScheduledJobRegistry(queue=queue)  # a running job is no longer in it
+    booked = [j for j in registry.get_job_ids() if j.startswith(SEAL_JOB_PREFIX)]
+    if booked:
+        return booked[0]
     job_id = f"{SEAL_JOB_PREFIX}{time.time_ns()}"
     queue.enqueue_in(
         timedelta(seconds=interval),

@@ -9,7 +9,7 @@ Existing records are checked against the old chain first (the upgrade stops on a
 then digested and sealed in their old order.
 
 Revision ID: 0020
-Revises: 0010
+Revises: 0031
 Create Date: 2026-12-01 19:30:00
 
 """
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0010"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 
