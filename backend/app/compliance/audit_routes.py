@@ -12,6 +12,7 @@ from app.compliance.audit_schemas import (
     CtrReportSchema,
 )
 from app.core.api import Blueprint
+from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, require
 from app.extensions import db
 from app.privacy import services as privacy
@@ -82,6 +83,7 @@ def list_erasure_requests(args):
 
 @blp.route("/erasure-requests/<uuid:request_id>/decision", methods=["POST"])
 @require("privacy:decide")
+@idempotent(required=False)
 @blp.arguments(ErasureDecisionSchema)
 @blp.response(200, ErasureRequestDetailSchema)
 def decide_erasure_request(data, request_id):
