@@ -33,6 +33,9 @@ def create_app(config_name: str | Config | None = None) -> Flask:
     from app.cli import register_cli
 
     register_cli(app)
+    from app.compliance import init_app as init_compliance
+
+    init_compliance(app)
     logging.getLogger("flowlet").info(
         "app created", extra={"env": config.ENV_NAME, "inline_jobs": app.config["RQ_INLINE"]}
     )

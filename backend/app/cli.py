@@ -28,6 +28,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(worker)
+    from app.compliance.cli import aml_cli, sanctions_cli
+
+    app.cli.add_command(sanctions_cli)
+    app.cli.add_command(aml_cli)
 
 
 def run_reference_seeders() -> None:

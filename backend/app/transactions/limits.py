@@ -22,23 +22,29 @@ class Limits:
     daily: int | None
 
 
-def limits_for(*, kyc_status: str, currency: str) -> Limits:
-    """The outgoing limits, in minor units of `currency`, for a customer at `kyc_status`."""
+def limits_for(*, kyc_status: str, currency: str, kyc_level: str | None = None) -> Limits:
+    """The outgoing limits, in minor units of `currency`, for a customer at `kyc_status`.
+
+    A KYC level granted by compliance (`basic`, `full`) decides when there is one.
+    """
     table = current_app.config["TRANSFER_LIMITS"]
-    level = table.get(kyc_status) or table.get("none") or {}
+    key = kyc_level if kyc_level and kyc_level != "none" and kyc_level in table else kyc_status
+    level = table.get(key) or table.get("none") or {}
     return Limits(
         per_transfer=configured_amount(level.get("per_transfer"), currency),
         daily=configured_amount(level.get("daily"), currency),
     )
 
 
-def check_outgoing(*, kyc_status: str, currency: str, amount: int, sent_today: int) -> None:
+def check_outgoing(
+    *, kyc_status: str, currency: str, amount: int, sent_today: int, kyc_level: str | None = None
+) -> None:
     """Raise `limit_exceeded` when `amount` breaks the per-transfer or the daily limit.
 
     `sent_today` comes from `activity.outgoing_activity`, read with the customer's row locked so
     that concurrent requests are counted in turn.
     """
-    limits = limits_for(kyc_status=kyc_status, currency=currency)
+    limits = limits_for(kyc_status=kyc_status, currency=currency, kyc_level=kyc_level)
     if limits.per_transfer is not None and amount > limits.per_transfer:
         raise LimitExceeded(
             "The amount exceeds your per-transfer limit.",

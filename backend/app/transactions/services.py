@@ -154,6 +154,7 @@ def withdraw(
         history = _activity(session, user, currency, utcnow())
         limits.check_outgoing(
             kyc_status=user.kyc_status,
+            kyc_level=user.kyc_level,
             currency=currency,
             amount=amount,
             sent_today=history.sent_today,
@@ -329,6 +330,7 @@ def transfer(
         history = _activity(session, user, currency, now)
         limits.check_outgoing(
             kyc_status=user.kyc_status,
+            kyc_level=user.kyc_level,
             currency=currency,
             amount=amount,
             sent_today=history.sent_today,

@@ -1,0 +1,140 @@
+"""The one place compliance meets the movement engine: its policies and observers.
+
+`init_app` registers, when the engine is present (`app.ledger.engine`):
+
+- policy `sanctions_beneficiary` (transfers): the beneficiary name of a transfer to an IBAN is
+  screened before the transfer is accepted; a hit holds it for review (`Review`) and raises a
+  `sanctions_hit` alert in the same transaction;
+- observer `aml_monitoring` (every kind): each customer side of a posting becomes an
+  `aml.Posting` and goes through `aml.observe` in the movement's own transaction.
+
+The translation from the engine's context to compliance terms lives in `posting_sides` and
+`beneficiary_of`, so that a change in the engine's shapes is one edit here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from flask import Flask
+
+from app.compliance import aml, sanctions
+from app.compliance.alerts import raise_alert
+from app.compliance.models import Severity
+
+log = logging.getLogger("flowlet.compliance")
+
+MONITORED_KINDS = None  # every kind of movement
+
+
+def _meta(movement: Any) -> Mapping[str, Any]:
+    return getattr(movement, "metadata", None) or {}
+
+
+def beneficiary_of(movement: Any) -> tuple[str | None, str | None]:
+    """(name, IBAN) of an outside beneficiary, or (None, None) for an internal movement."""
+    meta = _meta(movement)
+    iban = meta.get("counterparty_iban") or meta.get("to_iban")
+    name = meta.get("beneficiary_name")
+    return (name, iban) if iban and name else (None, None)
+
+
+def _country(meta: Mapping[str, Any]) -> str | None:
+    country = meta.get("country")
+    if country:
+        return str(country).upper()[:2]
+    iban = meta.get("counterparty_iban") or meta.get("to_iban")
+    return str(iban)[:2].upper() if iban else None
+
+
+def posting_sides(ctx: Any, txn: Any) -> Iterator[tuple[aml.Posting, Any]]:
+    """The customer sides of a posted movement: (posting, account) pairs."""
+    movement = ctx.movement
+    meta = _meta(movement)
+    debit, credit = getattr(ctx, "debit_account", None), getattr(ctx, "credit_account", None)
+    own = (
+        debit is not None
+        and credit is not None
+        and debit.user_id is not None
+        and debit.user_id == credit.user_id
+    )
+    at = getattr(txn, "created_at", None) or ctx.now
+    for account, direction, other in ((debit, aml.OUT, credit), (credit, aml.IN, debit)):
+        if account is None or account.user_id is None or getattr(account, "system_code", None):
+            continue
+        counterparty = (
+            aml.OWN
+            if own
+            else (
+                meta.get("counterparty_iban")
+                or (str(other.public_id) if other is not None and other.user_id else None)
+            )
+        )
+        yield (
+            aml.Posting(
+                transaction_id=txn.id,
+                user_id=account.user_id,
+                account_id=account.id,
+                kind=movement.kind,
+                direction=direction,
+                amount=movement.amount,
+                currency=movement.currency,
+                at=at,
+                channel=meta.get("channel"),
+                country=_country(meta),
+                counterparty=counterparty,
+            ),
+            account,
+        )
+
+
+def aml_observer(ctx: Any, txn: Any) -> None:
+    """Engine observer: every customer side of a posting goes through the AML rules."""
+    if getattr(txn, "status", "completed") not in ("completed", None):
+        return
+    for posting, account in posting_sides(ctx, txn):
+        aml.observe(ctx.session, posting, account_opened_at=getattr(account, "created_at", None))
+
+
+def sanctions_policy(ctx: Any) -> Any:
+    """Engine policy: hold a transfer to a listed beneficiary and raise an alert."""
+    name, iban = beneficiary_of(ctx.movement)
+    if not name:
+        return None
+    matches = sanctions.screen(ctx.session, name=name, country=(iban or "")[:2] or None)
+    if not matches:
+        return None
+    user = getattr(ctx, "user", None)
+    top = matches[0]
+    raise_alert(
+        ctx.session,
+        user_id=getattr(user, "id", None) or ctx.movement.initiator_id,
+        alert_type="sanctions_hit",
+        severity=Severity.CRITICAL.value,
+        explanation=(
+            f"Transfer to {name} ({iban}): the beneficiary matches {top.name} "
+            f"({top.program}, score {top.score:.2f}); the transfer is held."
+        ),
+        details={
+            "context": "beneficiary",
+            "iban": iban,
+            "matches": sanctions.matches_as_details(matches),
+        },
+        score=round(top.score * 100),
+    )
+    from app.ledger.engine import Review  # the engine's own review result
+
+    return Review("sanctions_hit", 100, f"Beneficiary matches the sanctions list ({top.program}).")
+
+
+def init_app(app: Flask) -> None:
+    """Register the compliance policies and observers with the movement engine."""
+    try:
+        from app.ledger import engine
+    except ImportError:  # the engine is not part of this build yet
+        log.info("movement engine absent: compliance policies not registered")
+        return
+    engine.register_policy("sanctions_beneficiary", sanctions_policy, kinds={"transfer"})
+    engine.register_observer("aml_monitoring", aml_observer, kinds=MONITORED_KINDS)
