@@ -237,6 +237,7 @@ def list_alerts(
     severity: str | None = None,
     alert_type: str | None = None,
     assigned_to: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
     limit: int,
     cursor: str | None = None,
 ) -> Page:
@@ -251,8 +252,14 @@ def list_alerts(
     if alert_type:
         stmt = stmt.where(ComplianceAlert.alert_type == alert_type)
     if assigned_to:
-        stmt = stmt.join(User, User.id == ComplianceAlert.assigned_to_id).where(
-            User.public_id == assigned_to
+        stmt = stmt.where(
+            ComplianceAlert.assigned_to_id
+            == sa.select(User.id).where(User.public_id == assigned_to).scalar_subquery()
+        )
+    if customer_id:
+        stmt = stmt.where(
+            ComplianceAlert.user_id
+            == sa.select(User.id).where(User.public_id == customer_id).scalar_subquery()
         )
     return paginate(session, stmt, model=ComplianceAlert, limit=limit, cursor=cursor)
 

@@ -98,19 +98,17 @@ def aml_observer(ctx: Any, txn: Any) -> None:
         aml.observe(ctx.session, posting, account_opened_at=getattr(account, "created_at", None))
 
 
-def sanctions_policy(ctx: Any) -> Any:
-    """Engine policy: hold a transfer to a listed beneficiary and raise an alert."""
-    name, iban = beneficiary_of(ctx.movement)
-    if not name:
-        return None
-    matches = sanctions.screen(ctx.session, name=name, country=(iban or "")[:2] or None)
+def screen_beneficiary(
+    session: Any, *, user_id: int | None, name: str, iban: str | None
+) -> list[sanctions.ScreeningMatch]:
+    """Screen an IBAN beneficiary's name; on a hit raise a `sanctions_hit` alert (flushes)."""
+    matches = sanctions.screen(session, name=name, country=(iban or "")[:2] or None)
     if not matches:
-        return None
-    user = getattr(ctx, "user", None)
+        return []
     top = matches[0]
     raise_alert(
-        ctx.session,
-        user_id=getattr(user, "id", None) or ctx.movement.initiator_id,
+        session,
+        user_id=user_id,
         alert_type="sanctions_hit",
         severity=Severity.CRITICAL.value,
         explanation=(
@@ -124,9 +122,24 @@ def sanctions_policy(ctx: Any) -> Any:
         },
         score=round(top.score * 100),
     )
+    return matches
+
+
+def sanctions_policy(ctx: Any) -> Any:
+    """Engine policy: hold a transfer to a listed beneficiary for review, with an alert."""
+    name, iban = beneficiary_of(ctx.movement)
+    if not name:
+        return None
+    user = getattr(ctx, "user", None)
+    user_id = getattr(user, "id", None) or ctx.movement.initiator_id
+    matches = screen_beneficiary(ctx.session, user_id=user_id, name=name, iban=iban)
+    if not matches:
+        return None
     from app.ledger.engine import Review  # the engine's own review result
 
-    return Review("sanctions_hit", 100, f"Beneficiary matches the sanctions list ({top.program}).")
+    return Review(
+        "sanctions_hit", 100, f"Beneficiary matches the sanctions list ({matches[0].program})."
+    )
 
 
 def init_app(app: Flask) -> None:

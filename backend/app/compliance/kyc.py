@@ -260,7 +260,9 @@ def status_of(session: Session, *, user: User) -> KycView:
     return view(current_case(session, user=user), user)
 
 
-def list_reviews(session: Session, *, status: str | None, limit: int, cursor: str | None) -> Page:
+def list_reviews(
+    session: Session, *, status: str | None = None, limit: int = 50, cursor: str | None = None
+) -> Page:
     """KYC cases, by default those waiting for an officer, newest first."""
     stmt = sa.select(KycCase).where(KycCase.status == (status or KycCaseStatus.MANUAL_REVIEW.value))
     return paginate(session, stmt, model=KycCase, limit=limit, cursor=cursor)

@@ -158,6 +158,7 @@ class AlertArgsSchema(PageArgsSchema):
     severity = ma.fields.String(validate=ma.validate.OneOf([s.value for s in Severity]))
     type = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
     assigned_to = ma.fields.UUID()
+    customer_id = ma.fields.UUID()
 
 
 class AlertAssignSchema(Schema):
