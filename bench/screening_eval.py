@@ -26,12 +26,75 @@ from app.compliance.sanctions import FIXTURE, indexed, parse_list  # noqa: E402
 EVAL = Path(__file__).with_name("screening_eval.csv")
 
 
+ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "c": "ç", "n": "ñ", "s": "š"}
+
+
+def synthetic(entries, seed: int) -> list[dict]:
+    """Generated rows: a true variant of each listed person and two look-alikes."""
+    import random
+
+    rng = random.Random(seed)
+    people = [e for e in entries if e.entry_type == "individual"]
+    rows = []
+
+    def row(query, expected, kind):
+        return {
+            "query": query,
+            "date_of_birth": "",
+            "country": "",
+            "expected": expected or "",
+            "kind": kind,
+        }
+
+    for entry in people:
+        surname, _, given = entry.name.partition(",")
+        given_parts, surname_parts = given.split(), surname.replace("-", " ").split()
+        kind = rng.choice(["word_order", "accents", "missing_middle", "typo"])
+        parts = [p.title() for p in given_parts + surname_parts]
+        if kind == "word_order":
+            rng.shuffle(parts)
+        elif kind == "accents":
+            parts = [
+                "".join(ACCENTS.get(c, c) if rng.random() < 0.3 else c for c in p) for p in parts
+            ]
+        elif kind == "missing_middle" and len(given_parts) > 1:
+            parts = [given_parts[0].title()] + [p.title() for p in surname_parts]
+        else:
+            kind = "typo"
+            longest = max(range(len(parts)), key=lambda i: len(parts[i]))
+            word = parts[longest]
+            i = rng.randrange(1, len(word) - 1)
+            parts[longest] = word[:i] + rng.choice("aeioulnrst") + word[i + 1 :]
+        rows.append(row(" ".join(parts), entry.uid, kind))
+        # Look-alikes: the first name with another listed surname; the surname with two edits.
+        other = rng.choice([p for p in people if p is not entry])
+        rows.append(
+            row(f"{given_parts[0]} {other.name.partition(',')[0].title()}", None, "lookalike")
+        )
+        word = surname_parts[-1].lower()
+        consonants = [i for i, c in enumerate(word) if c not in "aeiouy" and i > 0]
+        if len(word) >= 5 and len(consonants) >= 2:
+            # Two consonants changed: a different name, not a typo.
+            changed = list(word)
+            for i in rng.sample(consonants, 2):
+                changed[i] = rng.choice([c for c in "bdfgklmnprstvz" if c != word[i]])
+            rows.append(row(f"{given_parts[0]} {''.join(changed).title()}", None, "lookalike"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=0.80)
     parser.add_argument("--eval", type=Path, default=EVAL)
     parser.add_argument("--list", type=Path, default=FIXTURE)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="instead of the hand-written set, generate variants and look-alikes from the list",
+    )
     args = parser.parse_args()
 
     with args.list.open(encoding="utf-8") as stream:
@@ -41,8 +104,9 @@ def main() -> int:
 
     tp = fn = fp = tn = 0
     by_kind: dict[str, list[int]] = {}
+    rows = synthetic(entries, args.synthetic) if args.synthetic else None
     with args.eval.open(encoding="utf-8") as stream:
-        for row in csv.DictReader(stream):
+        for row in rows or csv.DictReader(stream):
             dob = date.fromisoformat(row["date_of_birth"]) if row["date_of_birth"] else None
             matches = index.search(
                 row["query"],
