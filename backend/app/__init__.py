@@ -33,9 +33,6 @@ def create_app(config_name: str | Config | None = None) -> Flask:
     from app.cli import register_cli
 
     register_cli(app)
-    from app.compliance import init_app as init_compliance
-
-    init_compliance(app)
     logging.getLogger("flowlet").info(
         "app created", extra={"env": config.ENV_NAME, "inline_jobs": app.config["RQ_INLINE"]}
     )
@@ -87,6 +84,15 @@ def _init_extensions(app: Flask) -> None:
     context.init_app(app)
     security.init_app(app)
     health.init_metrics(app)
+    _init_domains(app)
+
+
+def _init_domains(app: Flask) -> None:
+    """Domains plug their policies and observers into the movement engine."""
+    from app import compliance, transactions
+
+    transactions.init_app(app)
+    compliance.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

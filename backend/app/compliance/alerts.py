@@ -170,7 +170,7 @@ def _link(session: Session, alert: ComplianceAlert, ids: list[int]) -> None:
 
 
 def raise_transaction_alert(
-    session: Session, *, user_id: int, transaction, score: int, rules: list[str]
+    session: Session, *, user_id: int | None, transaction, score: int, rules: list[str]
 ) -> ComplianceAlert:
     """Open an alert for a transaction the risk rules held (flushes; the caller commits)."""
     alert = ComplianceAlert(
@@ -200,7 +200,12 @@ def raise_transaction_alert(
 
 
 def resolve_transaction_alerts(
-    session: Session, *, transaction_id: int, resolution: str, officer_id: int, notes: str | None
+    session: Session,
+    *,
+    transaction_id: int,
+    resolution: str,
+    officer_id: int | None,
+    notes: str | None,
 ) -> None:
     """Close the open alerts of a transaction with the officer's decision (flushes only)."""
     alerts = session.scalars(
@@ -215,9 +220,12 @@ def resolve_transaction_alerts(
         alert.notes = notes
         alert.resolved_by_id = officer_id
         alert.resolved_at = utcnow()
-        session.add(
-            AlertNote(alert_id=alert.id, author_id=officer_id, kind=resolution, body=notes or "")
-        )
+        if officer_id is not None:
+            session.add(
+                AlertNote(
+                    alert_id=alert.id, author_id=officer_id, kind=resolution, body=notes or ""
+                )
+            )
         audit.record(
             session,
             "compliance.alert_resolved",

@@ -1,6 +1,6 @@
 """The one place compliance meets the movement engine: its policies and observers.
 
-`init_app` registers, when the engine is present (`app.ledger.engine`):
+`init_app` registers with the engine (`app.ledger.engine`):
 
 - policy `sanctions_beneficiary` (transfers): the beneficiary name of a transfer to an IBAN is
   screened before the transfer is accepted; a hit holds it for review (`Review`) and raises a
@@ -14,7 +14,6 @@ The translation from the engine's context to compliance terms lives in `posting_
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -23,10 +22,12 @@ from flask import Flask
 from app.compliance import aml, sanctions
 from app.compliance.alerts import raise_alert
 from app.compliance.models import Severity
+from app.ledger.engine import Review
 
-log = logging.getLogger("flowlet.compliance")
-
-MONITORED_KINDS = None  # every kind of movement
+# Events after which money has moved (a held movement is watched when it posts).
+POSTED_EVENTS = frozenset({"completed", "captured", "approved"})
+# Bank-side bookings that are not a customer's own payments.
+UNMONITORED_KINDS = frozenset({"reversal", "fee"})
 
 
 def _meta(movement: Any) -> Mapping[str, Any]:
@@ -53,16 +54,16 @@ def posting_sides(ctx: Any, txn: Any) -> Iterator[tuple[aml.Posting, Any]]:
     """The customer sides of a posted movement: (posting, account) pairs."""
     movement = ctx.movement
     meta = _meta(movement)
-    debit, credit = getattr(ctx, "debit_account", None), getattr(ctx, "credit_account", None)
+    debit, credit = ctx.debit, ctx.credit
     own = (
         debit is not None
         and credit is not None
         and debit.user_id is not None
         and debit.user_id == credit.user_id
     )
-    at = getattr(txn, "created_at", None) or ctx.now
+    at = ctx.now
     for account, direction, other in ((debit, aml.OUT, credit), (credit, aml.IN, debit)):
-        if account is None or account.user_id is None or getattr(account, "system_code", None):
+        if account is None or account.user_id is None or account.system_code:
             continue
         counterparty = (
             aml.OWN
@@ -92,7 +93,9 @@ def posting_sides(ctx: Any, txn: Any) -> Iterator[tuple[aml.Posting, Any]]:
 
 def aml_observer(ctx: Any, txn: Any) -> None:
     """Engine observer: every customer side of a posting goes through the AML rules."""
-    if getattr(txn, "status", "completed") not in ("completed", None):
+    if ctx.event not in POSTED_EVENTS or txn.status != "completed":
+        return
+    if txn.type in UNMONITORED_KINDS:
         return
     for posting, account in posting_sides(ctx, txn):
         aml.observe(ctx.session, posting, account_opened_at=getattr(account, "created_at", None))
@@ -130,13 +133,10 @@ def sanctions_policy(ctx: Any) -> Any:
     name, iban = beneficiary_of(ctx.movement)
     if not name:
         return None
-    user = getattr(ctx, "user", None)
-    user_id = getattr(user, "id", None) or ctx.movement.initiator_id
+    user_id = ctx.customer.id if ctx.customer is not None else ctx.movement.initiator_id
     matches = screen_beneficiary(ctx.session, user_id=user_id, name=name, iban=iban)
     if not matches:
         return None
-    from app.ledger.engine import Review  # the engine's own review result
-
     return Review(
         "sanctions_hit", 100, f"Beneficiary matches the sanctions list ({matches[0].program})."
     )
@@ -144,10 +144,7 @@ def sanctions_policy(ctx: Any) -> Any:
 
 def init_app(app: Flask) -> None:
     """Register the compliance policies and observers with the movement engine."""
-    try:
-        from app.ledger import engine
-    except ImportError:  # the engine is not part of this build yet
-        log.info("movement engine absent: compliance policies not registered")
-        return
+    from app.ledger import engine
+
     engine.register_policy("sanctions_beneficiary", sanctions_policy, kinds={"transfer"})
-    engine.register_observer("aml_monitoring", aml_observer, kinds=MONITORED_KINDS)
+    engine.register_observer("aml_monitoring", aml_observer)

@@ -38,3 +38,16 @@ def other_officer(app, db_session):
 def customer(app, db_session):
     user = make_user(db_session)
     return user, auth_headers(app, user)
+
+
+@pytest.fixture
+def scripted_monitoring(monkeypatch):
+    """Feed the AML monitor by hand, at scripted times, instead of from the engine.
+
+    The typology tests post real movements (the ledger stays true) and hand the monitor the
+    same postings stamped with the day and hour of their script; the engine's own AML
+    observer, which would stamp them with the wall clock, is left out for the test.
+    """
+    from app.ledger import engine
+
+    monkeypatch.delitem(engine._observers, "aml_monitoring")

@@ -19,7 +19,7 @@ ALERTS = "/api/v1/compliance/alerts"
 
 
 @pytest.fixture
-def suspicious(db_session):
+def suspicious(db_session, scripted_monitoring):
     """A customer with three open alerts: cash threshold, high-risk country, round amounts."""
     person = Customer(db_session)
     person.move("in", "11000.00", START, channel="cash")
@@ -152,7 +152,9 @@ def test_repeated_hits_join_the_open_case_and_a_new_case_opens_after_resolution(
     assert sorted(a.status for a in cases) == ["open", "resolved"]
 
 
-def test_an_officer_cannot_review_an_alert_about_themself(app, client, db_session):
+def test_an_officer_cannot_review_an_alert_about_themself(
+    app, client, db_session, scripted_monitoring
+):
     from app.auth.models import UserRole
     from tests.factories import auth_headers
 

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from app.compliance import aml
 from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting
 from app.core.money import parse_amount
-from app.transactions.services import deposit, withdraw
+from app.transactions.deposits import deposit, withdraw
 from tests.factories import make_user
 from tests.money_helpers import assert_ledger_consistent, make_account
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("scripted_monitoring")]
 
 START = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)  # a Monday
 

@@ -1,140 +1,223 @@
-"""The adapter between the movement engine and compliance: a posted movement becomes AML
-postings; an IBAN beneficiary is screened before the transfer is accepted."""
+"""Compliance in the movement engine: every posting goes through the AML rules, and an IBAN
+beneficiary on the sanctions list holds the transfer for review with an alert."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 
-from app.compliance import engine_hooks
-from app.compliance.models import ComplianceAlert, MonitoredPosting
+from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting
 from app.core.db import utcnow
-from app.core.money import parse_amount
-from app.transactions.services import deposit
-from tests.factories import make_user
-from tests.money_helpers import make_account
+from app.ledger.models import JournalTransaction
+from tests.factories import auth_headers, make_user
+from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
 
 pytestmark = pytest.mark.postgres
 
-
-def _movement(**fields):
-    base = {
-        "kind": "transfer",
-        "amount": 0,
-        "currency": "USD",
-        "initiator_id": None,
-        "metadata": {},
-    }
-    return SimpleNamespace(**{**base, **fields})
+DEPOSIT = "/api/v1/transactions/deposit"
+TRANSFER = "/api/v1/transactions/transfer"
+GERMAN_IBAN = "DE89370400440532013000"
 
 
-def test_each_customer_side_of_a_posting_is_monitored(db_session):
-    payer, payee = make_user(db_session), make_user(db_session)
-    src, dst = make_account(db_session, payer), make_account(db_session, payee)
-    txn = deposit(
-        db_session,
-        user=payer,
-        account_id=src.public_id,
-        amount=parse_amount("50.00", "USD"),
-        currency="USD",
-    )
-    ctx = SimpleNamespace(
-        session=db_session,
-        movement=_movement(amount=5000, initiator_id=payer.id, metadata={"channel": "transfer"}),
-        debit_account=src,
-        credit_account=dst,
-        now=utcnow(),
-    )
-    sides = list(engine_hooks.posting_sides(ctx, txn))
-    assert [(p.user_id, p.direction) for p, _ in sides] == [(payer.id, "out"), (payee.id, "in")]
-    assert sides[0][0].counterparty == str(dst.public_id)
-    engine_hooks.aml_observer(ctx, txn)
-    db_session.commit()
-    rows = db_session.scalars(
-        sa.select(MonitoredPosting).where(MonitoredPosting.transaction_id == txn.id)
+@pytest.fixture
+def approved(app, db_session):
+    user = make_user(db_session, kyc_status="approved", kyc_level="full")
+    return user, auth_headers(app, user, fresh=True)
+
+
+def _alerts(db_session, user):
+    db_session.expire_all()
+    return db_session.scalars(
+        sa.select(ComplianceAlert)
+        .where(ComplianceAlert.user_id == user.id)
+        .order_by(ComplianceAlert.id)
     ).all()
-    assert sorted(r.direction for r in rows) == ["in", "out"]
 
 
-def test_own_transfers_and_system_accounts(db_session):
-    user = make_user(db_session)
-    a, b = make_account(db_session, user), make_account(db_session, user)
-    txn = deposit(
-        db_session,
-        user=user,
-        account_id=a.public_id,
-        amount=parse_amount("5.00", "USD"),
-        currency="USD",
-    )
-    ctx = SimpleNamespace(
-        session=db_session,
-        movement=_movement(amount=500),
-        debit_account=a,
-        credit_account=b,
-        now=utcnow(),
-    )
-    assert {p.counterparty for p, _ in engine_hooks.posting_sides(ctx, txn)} == {"own"}
-    settlement = SimpleNamespace(user_id=None, system_code="settlement", id=0)
-    ctx = SimpleNamespace(
-        session=db_session,
-        movement=_movement(amount=500, kind="deposit"),
-        debit_account=settlement,
-        credit_account=a,
-        now=utcnow(),
-    )
-    assert [p.direction for p, _ in engine_hooks.posting_sides(ctx, txn)] == ["in"]
+def test_cash_deposits_over_the_day_threshold_raise_a_ctr_alert(app, client, db_session, approved):
+    user, headers = approved
+    account = make_account(db_session, user)
+    body = {"account_id": str(account.public_id), "currency": "USD"}
+    first = post(client, DEPOSIT, headers, {**body, "amount": "6000.00"})
+    assert first.status_code == 201, first.json
+    assert _alerts(db_session, user) == []
+    second = post(client, DEPOSIT, headers, {**body, "amount": "4000.01"})
+    assert second.status_code == 201
+    (alert,) = _alerts(db_session, user)
+    assert alert.alert_type == "cash_threshold"
+    linked = db_session.scalars(
+        sa.select(JournalTransaction.public_id)
+        .join(AlertTransaction, AlertTransaction.transaction_id == JournalTransaction.id)
+        .where(AlertTransaction.alert_id == alert.id)
+    ).all()
+    assert sorted(str(p) for p in linked) == sorted([first.json["id"], second.json["id"]])
+    rows = db_session.scalars(
+        sa.select(MonitoredPosting).where(MonitoredPosting.user_id == user.id)
+    ).all()
+    assert [(r.direction, r.channel) for r in rows] == [("in", "cash"), ("in", "cash")]
+    assert_ledger_consistent(app)
 
 
-def test_an_iban_beneficiary_on_the_list_is_caught_with_an_alert(db_session, sanctions_list):
-    user = make_user(db_session)
-    movement = _movement(
-        amount=10000,
-        initiator_id=user.id,
-        metadata={
+def test_both_sides_of_a_transfer_are_monitored_and_own_transfers_are_marked(
+    client, db_session, approved
+):
+    user, headers = approved
+    payee = make_user(db_session)
+    src, savings = make_account(db_session, user, balance="500.00"), make_account(db_session, user)
+    dst = make_account(db_session, payee)
+    for to in (dst, savings):
+        response = post(
+            client,
+            TRANSFER,
+            headers,
+            {
+                "from_account_id": str(src.public_id),
+                "to_account_id": str(to.public_id),
+                "amount": "20.00",
+                "currency": "USD",
+            },
+        )
+        assert response.status_code == 201, response.json
+    db_session.expire_all()
+    rows = db_session.execute(
+        sa.select(
+            MonitoredPosting.user_id,
+            MonitoredPosting.direction,
+            MonitoredPosting.counterparty,
+            MonitoredPosting.kind,
+        )
+        .where(
+            MonitoredPosting.kind == "transfer", MonitoredPosting.user_id.in_([user.id, payee.id])
+        )
+        .order_by(MonitoredPosting.id)
+    ).all()
+    assert [(r.user_id, r.direction) for r in rows] == [
+        (user.id, "out"),
+        (payee.id, "in"),
+        (user.id, "out"),
+        (user.id, "in"),
+    ]
+    assert rows[0].counterparty == str(dst.public_id)
+    assert {r.counterparty for r in rows[2:]} == {"own"}
+
+
+def test_a_listed_iban_beneficiary_holds_the_transfer_for_review_with_an_alert(
+    app, client, db_session, approved, officer, sanctions_list
+):
+    user, headers = approved
+    src = make_account(db_session, user, balance="1000.00")
+    response = post(
+        client,
+        TRANSFER,
+        headers,
+        {
+            "from_account_id": str(src.public_id),
+            "to_iban": GERMAN_IBAN,
             "beneficiary_name": "Hamid Reza Jafarzade",
-            "counterparty_iban": "DE89370400440532013000",
+            "amount": "250.00",
+            "currency": "USD",
         },
     )
-    name, iban = engine_hooks.beneficiary_of(movement)
-    assert name == "Hamid Reza Jafarzade" and iban.startswith("DE")
-    matches = engine_hooks.screen_beneficiary(db_session, user_id=user.id, name=name, iban=iban)
-    db_session.commit()
-    assert matches and matches[0].name == "JAFARZADEH, Hamid Reza"
-    alert = db_session.scalar(sa.select(ComplianceAlert).where(ComplianceAlert.user_id == user.id))
-    assert alert.alert_type == "sanctions_hit" and "is held" in alert.explanation
-    clean = engine_hooks.screen_beneficiary(
-        db_session, user_id=user.id, name="Greta Lindqvist", iban=iban
+    assert response.status_code == 201, response.json
+    assert response.json["status"] == "pending_review"
+    assert "sanctions_hit" in response.json["risk_rules"]
+    assert balance_of(app, src.public_id) == (100000, 25000)
+    types = sorted(a.alert_type for a in _alerts(db_session, user))
+    assert types == ["sanctions_hit", "transaction_review"]
+    sanction = next(a for a in _alerts(db_session, user) if a.alert_type == "sanctions_hit")
+    assert "JAFARZADEH, Hamid Reza" in sanction.explanation
+
+    _, officer_headers = officer
+    rejected = client.post(
+        f"/api/v1/compliance/transactions/{response.json['id']}/reject",
+        json={"notes": "beneficiary confirmed on the list"},
+        headers=officer_headers,
     )
-    assert clean == []
-    assert engine_hooks.beneficiary_of(_movement()) == (None, None)
+    assert rejected.status_code == 200 and rejected.json["status"] == "rejected"
+    assert balance_of(app, src.public_id) == (100000, 0)
+
+    clean = post(
+        client,
+        TRANSFER,
+        headers,
+        {
+            "from_account_id": str(src.public_id),
+            "to_iban": GERMAN_IBAN,
+            "beneficiary_name": "Greta Lindqvist",
+            "amount": "25.00",
+            "currency": "USD",
+        },
+    )
+    assert clean.json["status"] == "pending"  # on to settlement as usual
+    assert_ledger_consistent(app)
 
 
-def test_the_dormant_rule_uses_the_account_opening_through_the_adapter(db_session):
-    user = make_user(db_session)
+def test_the_initiator_cannot_approve_their_own_held_transfer(
+    app, client, db_session, sanctions_list
+):
+    from app.auth.models import UserRole
+
+    user = make_user(db_session, kyc_status="approved", kyc_level="full")
+    db_session.add(UserRole(user_id=user.id, role="compliance_officer"))
+    db_session.commit()
+    headers = auth_headers(app, user, fresh=True)
+    src = make_account(db_session, user, balance="100.00")
+    held = post(
+        client,
+        TRANSFER,
+        headers,
+        {
+            "from_account_id": str(src.public_id),
+            "to_iban": GERMAN_IBAN,
+            "beneficiary_name": "Nikolai Petrenko",
+            "amount": "10.00",
+            "currency": "USD",
+        },
+    ).json
+    assert held["status"] == "pending_review"
+    own = client.post(
+        f"/api/v1/compliance/transactions/{held['id']}/approve", json={}, headers=headers
+    )
+    assert own.status_code == 403 and own.json["error"]["code"] == "forbidden"
+
+
+def test_a_transfer_to_a_high_risk_country_alerts_when_it_settles(
+    app, client, db_session, approved, run_jobs, monkeypatch
+):
+    monkeypatch.setitem(app.config, "AML_HIGH_RISK_COUNTRIES", ["DE"])
+    user, headers = approved
+    src = make_account(db_session, user, balance="300.00")
+    response = post(
+        client,
+        TRANSFER,
+        headers,
+        {
+            "from_account_id": str(src.public_id),
+            "to_iban": GERMAN_IBAN,
+            "beneficiary_name": "Greta Lindqvist",
+            "amount": "80.00",
+            "currency": "USD",
+        },
+    )
+    assert response.json["status"] == "pending"
+    assert _alerts(db_session, user) == []
+    run_jobs(("high",))
+    (alert,) = _alerts(db_session, user)
+    assert alert.alert_type == "high_risk_country" and "to DE" in alert.explanation
+
+
+def test_a_dormant_account_waking_up_alerts(client, db_session, approved):
+    user, headers = approved
     account = make_account(db_session, user)
     account.created_at = utcnow() - timedelta(days=365)
     db_session.commit()
-    txn = deposit(
-        db_session,
-        user=user,
-        account_id=account.public_id,
-        amount=parse_amount("900.00", "USD"),
-        currency="USD",
+    response = post(
+        client,
+        DEPOSIT,
+        headers,
+        {"account_id": str(account.public_id), "amount": "900.00", "currency": "USD"},
     )
-    settlement = SimpleNamespace(user_id=None, system_code="settlement", id=0)
-    ctx = SimpleNamespace(
-        session=db_session,
-        movement=_movement(amount=90000, kind="deposit"),
-        debit_account=settlement,
-        credit_account=account,
-        now=utcnow(),
-    )
-    engine_hooks.aml_observer(ctx, txn)
-    db_session.commit()
-    types = db_session.scalars(
-        sa.select(ComplianceAlert.alert_type).where(ComplianceAlert.user_id == user.id)
-    ).all()
-    assert types == ["dormant_account"]
+    assert response.status_code == 201
+    assert [a.alert_type for a in _alerts(db_session, user)] == ["dormant_account"]

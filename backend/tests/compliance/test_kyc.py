@@ -223,7 +223,7 @@ def test_full_level_needs_an_officer_and_raises_the_limits(
 ):
     user, headers = customer
     fresh = auth_headers(app, user, fresh=True)
-    src = make_account(db_session, user, balance="40000.00")
+    src = make_account(db_session, user, balance="9000.00")
     dst = make_account(db_session, make_user(db_session))
 
     def send(amount):
@@ -242,6 +242,13 @@ def test_full_level_needs_an_officer_and_raises_the_limits(
     assert send("6000.00").json["error"]["code"] == "limit_exceeded"  # none: 5,000
     assert client.post(KYC, json=body(), headers=headers).json["level"] == "basic"
     assert send("6000.00").status_code == 201  # basic: 10,000
+    top_up = post(
+        client,
+        "/api/v1/transactions/deposit",
+        headers,
+        {"account_id": str(src.public_id), "amount": "30000.00", "currency": "USD"},
+    )
+    assert top_up.status_code == 201, top_up.json  # approved customers deposit more
     assert send("12000.00").json["error"]["code"] == "limit_exceeded"
 
     upgrade = client.post(KYC, json=body(level="full"), headers=headers)
