@@ -97,6 +97,8 @@ def aml_observer(ctx: Any, txn: Any) -> None:
         return
     if txn.type in UNMONITORED_KINDS:
         return
+    if txn.id is None:  # the ORM posting path (SQLite) flushes later
+        ctx.session.flush()
     for posting, account in posting_sides(ctx, txn):
         aml.observe(ctx.session, posting, account_opened_at=getattr(account, "created_at", None))
 
