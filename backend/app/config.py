@@ -209,7 +209,7 @@ class Config:
         self.AML_RAPID_RATIO = float(_env("AML_RAPID_RATIO", "0.8") or 0.8)
         self.AML_RAPID_MIN_AMOUNT = _env("AML_RAPID_MIN_AMOUNT", "5000,JPY=750000")
         self.AML_VELOCITY_HOURS = _env_int("AML_VELOCITY_HOURS", 24)
-        self.AML_VELOCITY_MAX_COUNT = _env_int("AML_VELOCITY_MAX_COUNT", 15)
+        self.AML_VELOCITY_MAX_COUNT = _env_int("AML_VELOCITY_MAX_COUNT", 10)
         self.AML_ROUND_UNIT = _env("AML_ROUND_UNIT", "1000,JPY=100000")
         self.AML_ROUND_DAYS = _env_int("AML_ROUND_DAYS", 7)
         self.AML_ROUND_MIN_COUNT = _env_int("AML_ROUND_MIN_COUNT", 3)

@@ -14,11 +14,11 @@ Rules (type, default):
   (10,000 in the account currency), aggregated per customer; the day is a CTR line
   (`ctr_lines`).
 - `structuring`: within `AML_STRUCTURING_DAYS` (7) days, two or more cash deposits just under
-  the threshold (at least `AML_STRUCTURING_NEAR` = 80% of it), or three or more smaller cash
-  deposits on several days, together above it, none of the days above it.
+  the threshold (at least `AML_STRUCTURING_NEAR` = 80% of it) together above it, or three or
+  more smaller cash deposits on several days, together above it, none of the days above it.
 - `rapid_movement`: money in, and at least `AML_RAPID_RATIO` (80%) of it out again within
   `AML_RAPID_HOURS` (24) hours; only when the money in reaches `AML_RAPID_MIN_AMOUNT` (5,000).
-- `velocity`: `AML_VELOCITY_MAX_COUNT` (15) or more payments out, or in, within
+- `velocity`: `AML_VELOCITY_MAX_COUNT` (10) or more payments out, or in, within
   `AML_VELOCITY_HOURS` (24) hours.
 - `round_amounts`: `AML_ROUND_MIN_COUNT` (3) or more postings in `AML_ROUND_DAYS` (7) days that
   are whole multiples of `AML_ROUND_UNIT` (1,000).
@@ -93,7 +93,7 @@ class Settings:
     rapid_ratio: float = 0.8
     rapid_min_amount: str = "5000"
     velocity_hours: int = 24
-    velocity_max_count: int = 15
+    velocity_max_count: int = 10
     round_unit: str = "1000"
     round_days: int = 7
     round_min_count: int = 3
@@ -211,7 +211,7 @@ def structuring(
         return None
     near = [h for h in cash if h.amount >= threshold * s.structuring_near]
     spread = len(by_day) >= 2 and max(by_day.values()) <= threshold
-    if len(near) >= 2 and p in near and spread:
+    if len(near) >= 2 and p in near:
         chosen = near
         how = f"{len(near)} cash deposits just under the {_money(threshold, p.currency)} threshold"
     elif len(cash) >= s.structuring_min_count and spread:
@@ -438,6 +438,20 @@ def observe(
     ]
 
 
+def already_observed(session: Session, p: Posting) -> bool:
+    """Whether this side of this movement is in the feed already (seen when it was held)."""
+    return (
+        session.scalar(
+            sa.select(MonitoredPosting.id).where(
+                MonitoredPosting.transaction_id == p.transaction_id,
+                MonitoredPosting.account_id == p.account_id,
+                MonitoredPosting.direction == p.direction,
+            )
+        )
+        is not None
+    )
+
+
 def _store(session: Session, p: Posting) -> None:
     session.add(
         MonitoredPosting(
@@ -476,45 +490,41 @@ def _alert(session: Session, user_id: int, hit: Hit, at: datetime) -> Compliance
 def run_period(
     session: Session, *, start: datetime, end: datetime, settings: Settings | None = None
 ) -> int:
-    """Run every rule over the feed of [start, end) again; returns the number of new hits.
+    """Run every rule over the ledger's movements of [start, end); returns the new hits.
 
-    A hit whose transactions are all already behind an alert of the same rule is not raised
-    again, so the batch can run twice over the same period. Customers are processed one at a
-    time, their postings streamed in time order.
+    The movements are read from the journal (`engine_hooks.ledger_postings`), one customer at a
+    time in time order, with the look-back window before `start`; one commit per customer. A
+    hit whose transactions are all already behind an alert of the same rule is not raised
+    again, so the batch can run twice over the same period and after the per-posting rules.
     """
+    from app.compliance.engine_hooks import (
+        ledger_customers,
+        ledger_last_activity,
+        ledger_postings,
+    )
+
     settings = settings or Settings.from_config()
-    users = session.scalars(
-        sa.select(MonitoredPosting.user_id)
-        .where(MonitoredPosting.occurred_at >= start, MonitoredPosting.occurred_at < end)
-        .distinct()
-        .order_by(MonitoredPosting.user_id)
-    ).all()
     raised = 0
-    for user_id in users:
-        rows = [
-            _row_to_posting(r)
-            for r in session.scalars(
-                sa.select(MonitoredPosting)
-                .where(
-                    MonitoredPosting.user_id == user_id,
-                    MonitoredPosting.occurred_at >= start - settings.window,
-                    MonitoredPosting.occurred_at < end,
-                )
-                .order_by(MonitoredPosting.occurred_at, MonitoredPosting.id)
-            )
-        ]
+    for user_id in ledger_customers(session, start=start, end=end):
+        rows = ledger_postings(session, user_id=user_id, start=start - settings.window, end=end)
+        hits: list[tuple[Hit, datetime]] = []
         last_seen: dict[int, datetime] = {}
         for i, posting in enumerate(rows):
             previous = last_seen.get(posting.account_id)
             last_seen[posting.account_id] = posting.at
             if posting.at < start:
                 continue
+            if previous is None:
+                previous = ledger_last_activity(
+                    session, account_id=posting.account_id, before=posting.at
+                )
             history = [h for h in rows[:i] if h.at >= posting.at - settings.window]
-            for hit in evaluate(posting, history, settings, previous):
-                if _already_alerted(session, user_id, hit):
-                    continue
-                _alert(session, user_id, hit, posting.at)
-                raised += 1
+            hits += [(hit, posting.at) for hit in evaluate(posting, history, settings, previous)]
+        for hit, at in hits:
+            if _already_alerted(session, user_id, hit):
+                continue
+            _alert(session, user_id, hit, at)
+            raised += 1
         session.commit()
     return raised
 

@@ -183,7 +183,7 @@ def test_the_initiator_cannot_approve_their_own_held_transfer(
     assert own.status_code == 403 and own.json["error"]["code"] == "forbidden"
 
 
-def test_a_transfer_to_a_high_risk_country_alerts_when_it_settles(
+def test_a_transfer_to_a_high_risk_country_alerts_when_it_is_accepted(
     app, client, db_session, approved, run_jobs, monkeypatch
 ):
     monkeypatch.setitem(app.config, "AML_HIGH_RISK_COUNTRIES", ["DE"])
@@ -202,10 +202,19 @@ def test_a_transfer_to_a_high_risk_country_alerts_when_it_settles(
         },
     )
     assert response.json["status"] == "pending"
-    assert _alerts(db_session, user) == []
-    run_jobs(("high",))
     (alert,) = _alerts(db_session, user)
     assert alert.alert_type == "high_risk_country" and "to DE" in alert.explanation
+    run_jobs(("high",))  # settlement posts it; it is not counted twice
+    db_session.expire_all()
+    assert (
+        db_session.scalar(
+            sa.select(sa.func.count())
+            .select_from(MonitoredPosting)
+            .where(MonitoredPosting.user_id == user.id, MonitoredPosting.direction == "out")
+        )
+        == 1
+    )
+    assert [a.hit_count for a in _alerts(db_session, user)] == [1]
 
 
 def test_a_dormant_account_waking_up_alerts(client, db_session, approved):
