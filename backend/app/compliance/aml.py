@@ -428,8 +428,13 @@ def observe(
         )
         if h.transaction_id != posting.transaction_id
     ]
-    previous = last_activity(
-        session, account_id=posting.account_id, before=posting.at, opened_at=account_opened_at
+    recent = [h.at for h in history if h.account_id == posting.account_id and h.at < posting.at]
+    previous = (
+        max(recent)
+        if recent
+        else last_activity(
+            session, account_id=posting.account_id, before=posting.at, opened_at=account_opened_at
+        )
     )
     _store(session, posting)
     return [
