@@ -395,6 +395,8 @@ class IndexedEntry:
     dates_of_birth: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     entity: bool = False
+    public_id: str = ""
+    entry_type: str = "individual"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import csv
 import hashlib
 import io
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -118,6 +118,8 @@ def indexed(entry: ParsedEntry | SanctionsEntry, entry_id: int) -> IndexedEntry:
         dates_of_birth=tuple(entry.dates_of_birth),
         countries=tuple(entry.countries),
         entity=entry.entry_type != "individual",
+        public_id=str(getattr(entry, "public_id", "") or ""),
+        entry_type=entry.entry_type,
     )
 
 
@@ -231,15 +233,15 @@ def _index_for(session: Session) -> tuple[int | None, NameIndex]:
         cached = cache.get("index")
         if cached is not None and cached[0] == list_id:
             return cached
-        entries: Iterable[SanctionsEntry] = (
-            session.scalars(
-                sa.select(SanctionsEntry)
-                .where(SanctionsEntry.list_id == list_id)
-                .order_by(SanctionsEntry.id)
-            ).all()
-            if list_id is not None
-            else []
-        )
+        # One statement reads the active version and its entries together: a reload that
+        # commits meanwhile is seen entirely or not at all.
+        entries = session.scalars(
+            sa.select(SanctionsEntry)
+            .join(SanctionsList, SanctionsList.id == SanctionsEntry.list_id)
+            .where(SanctionsList.active.is_(True))
+            .order_by(SanctionsEntry.id)
+        ).all()
+        list_id = entries[0].list_id if entries else list_id
         built = (list_id, NameIndex.build(indexed(e, e.id) for e in entries))
         cache["index"] = built
         return built
@@ -272,27 +274,16 @@ def screen(
     found: list[Match] = index.search(
         name, threshold=threshold(), date_of_birth=date_of_birth, country=country, limit=limit
     )
-    if not found:
-        return []
-    rows = {
-        e.id: e
-        for e in session.scalars(
-            sa.select(SanctionsEntry).where(
-                SanctionsEntry.id.in_([m.entry.entry_id for m in found])
-            )
-        )
-    }
     return [
         ScreeningMatch(
-            list_entry_id=str(rows[m.entry.entry_id].public_id),
+            list_entry_id=m.entry.public_id,
             name=m.entry.name,
             matched_name=m.matched_name,
             score=m.score,
             program=m.entry.program,
-            entry_type=rows[m.entry.entry_id].entry_type,
+            entry_type=m.entry.entry_type,
         )
         for m in found
-        if m.entry.entry_id in rows
     ]
 
 
