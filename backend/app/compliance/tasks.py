@@ -16,7 +16,7 @@ QUEUE = "maintenance"
 
 def enqueue_rescreen(session: Session, *, list_id: int) -> str:
     """Re-screen every customer once the list version `list_id` commits."""
-    return enqueue(session, rescreen_customers, list_id, queue=QUEUE, job_id=f"rescreen-{list_id}")
+    return enqueue(session, rescreen_customers, list_id, queue=QUEUE)
 
 
 @task

@@ -204,7 +204,7 @@ def test_a_transfer_to_a_high_risk_country_alerts_when_it_is_accepted(
     assert response.json["status"] == "pending"
     (alert,) = _alerts(db_session, user)
     assert alert.alert_type == "high_risk_country" and "to DE" in alert.explanation
-    run_jobs(("high",))  # settlement posts it; it is not counted twice
+    run_jobs()  # settlement posts it; it is not counted twice
     db_session.expire_all()
     assert (
         db_session.scalar(
