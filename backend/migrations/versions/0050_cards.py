@@ -1,7 +1,7 @@
 """cards: cards and card authorizations
 
 Revision ID: 0050
-Revises: 0031
+Revises: 0040
 Create Date: 2026-12-01 19:07:20.480025
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0050"
-down_revision = "0031"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
