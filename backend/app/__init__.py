@@ -90,10 +90,11 @@ def _init_extensions(app: Flask) -> None:
 
 def _init_domains(app: Flask) -> None:
     """Domains plug their policies and observers into the movement engine."""
-    from app import compliance, transactions
+    from app import cards, compliance, transactions
 
     transactions.init_app(app)
     compliance.init_app(app)
+    cards.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

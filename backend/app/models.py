@@ -9,6 +9,7 @@ from app.auth.models import (  # noqa: F401
     User,
     UserRole,
 )
+from app.cards.models import Card, CardAuthorization  # noqa: F401
 from app.compliance.models import (  # noqa: F401
     AlertNote,
     AlertTransaction,
