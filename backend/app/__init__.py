@@ -94,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.cards.routes import blp as cards_blp
     from app.compliance.routes import blp as compliance_blp
     from app.core.health import blp as health_blp
+    from app.jobs.routes import blp as jobs_blp
     from app.privacy.routes import blp as privacy_blp
     from app.transactions.routes import blp as transactions_blp
     from app.wealth.routes import blp as wealth_blp
@@ -108,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
         compliance_blp,
         privacy_blp,
         wealth_blp,
+        jobs_blp,
         admin_blp,
         admin_accounts_blp,
     ):

@@ -51,9 +51,13 @@ def enqueue(
     queue: str = "default",
     retry: Retry | None = None,
     job_id: str | None = None,
+    owner_id: int | None = None,
     **kwargs: Any,
 ) -> str:
-    """Enqueue `func(*args, **kwargs)` once the session commits; returns the job id."""
+    """Enqueue `func(*args, **kwargs)` once the session commits; returns the job id.
+
+    `owner_id` (a users.id) is who may see the job at `/api/v1/jobs/{id}`.
+    """
     job_id = job_id or str(uuid.uuid4())
     app = current_app._get_current_object()
 
@@ -62,7 +66,14 @@ def enqueue(
             _run_inline(app, func, args, kwargs)
             return
         with app.app_context():
-            get_queue(queue).enqueue(func, *args, job_id=job_id, retry=retry, **kwargs)
+            get_queue(queue).enqueue(
+                func,
+                *args,
+                job_id=job_id,
+                retry=retry,
+                meta={"owner_id": owner_id} if owner_id is not None else None,
+                **kwargs,
+            )
 
     after_commit(session, _send)
     return job_id
