@@ -100,7 +100,7 @@ class LinkedAccount(PublicIdMixin, TimestampMixin, Base):
     last_job_id: Mapped[str | None] = mapped_column(sa.String(64))
     deleted_at: Mapped[datetime | None] = mapped_column()
 
-    broker: Mapped[Broker] = relationship(lazy="joined")
+    broker: Mapped[Broker] = relationship(lazy="select")
 
     __table_args__ = (
         sa.CheckConstraint(
