@@ -96,7 +96,7 @@ def test_summary_names_a_currency_without_rate_instead_of_guessing(
 def test_history_has_one_point_a_day_and_carries_snapshots_forward(
     client, customer, db_session, wealthy
 ):
-    account, link_id = wealthy
+    _, link_id = wealthy
     today = utcnow().date()
     # An older snapshot of the depot, two days ago.
     depot = next(s for s in snapshots(db_session, link_id) if s.account_ref == "SBX-DEPOT")
@@ -169,8 +169,11 @@ def test_weekly_report_goes_through_the_email_outbox_once_a_week(
     run_jobs(("default", "notifications"))
     db_session.expire_all()
     assert mails[0].status == "logged"
-    assert db_session.scalar(
-        sa.select(sa.func.count()).select_from(LinkedAccount).where(
-            LinkedAccount.user_id == customer.id
+    assert (
+        db_session.scalar(
+            sa.select(sa.func.count())
+            .select_from(LinkedAccount)
+            .where(LinkedAccount.user_id == customer.id)
         )
-    ) == 1
+        == 1
+    )
