@@ -124,12 +124,24 @@ class FinTSIntegration(BrokerIntegration):
 
         self._guard(resume)
 
+    def _names(self) -> dict[str, tuple[str, str]]:
+        """IBAN → (product name, currency) from the bank's user parameter data."""
+        out = {}
+        for upd in self._client.upd.find_segments("HIUPD"):
+            iban = getattr(upd, "iban", None)
+            if iban:
+                name = getattr(upd, "account_product_name", None) or iban
+                out[iban] = (str(name), str(getattr(upd, "account_currency", None) or "EUR"))
+        return out
+
     def accounts(self) -> list[ExternalAccount]:
         accounts = self._guard(self._client.get_sepa_accounts)
+        names = self._names()
         out = []
         for account in accounts or []:
             self._sepa[account.iban] = account
-            out.append(ExternalAccount(ref=account.iban, name=account.iban, currency="EUR"))
+            name, currency = names.get(account.iban, (account.iban, "EUR"))
+            out.append(ExternalAccount(ref=account.iban, name=name, currency=currency))
         return out
 
     def balance(self, account: ExternalAccount) -> Balance:
@@ -141,8 +153,15 @@ class FinTSIntegration(BrokerIntegration):
 
     def positions(self, account: ExternalAccount) -> list[Position]:
         from fints.client import NeedTANResponse
+        from fints.exceptions import FinTSUnsupportedOperation
 
-        holdings = self._guard(self._client.get_holdings, self._sepa[account.ref])
+        def holdings_or_none():
+            try:
+                return self._client.get_holdings(self._sepa[account.ref])
+            except FinTSUnsupportedOperation:
+                return None  # the bank offers no depot statements: a cash account
+
+        holdings = self._guard(holdings_or_none)
         if isinstance(holdings, NeedTANResponse) or not holdings:
             return []
         out = []
