@@ -166,37 +166,50 @@ def backfill(
     return total
 
 
-def _leg(session: Session, currency: str, day: date) -> tuple[Decimal, date] | None:
-    if currency == RATE_BASE:
-        return Decimal(1), day
-    row = session.execute(
-        sa.select(ExchangeRate.rate, ExchangeRate.rate_date)
+def _rates_on(session: Session, currencies: set[str], day: date) -> tuple[date, dict]:
+    """The newest day on or before `day` that has every currency's EUR rate, and those rates."""
+    wanted = sorted(c for c in currencies if c != RATE_BASE)
+    if not wanted:
+        return day, {}
+    newest = session.scalar(
+        sa.select(ExchangeRate.rate_date)
         .where(
             ExchangeRate.base == RATE_BASE,
-            ExchangeRate.quote == currency,
+            ExchangeRate.quote.in_(wanted),
             ExchangeRate.rate_date <= day,
         )
+        .group_by(ExchangeRate.rate_date)
+        .having(sa.func.count(sa.distinct(ExchangeRate.quote)) == len(wanted))
         .order_by(ExchangeRate.rate_date.desc())
         .limit(1)
-    ).first()
-    return (Decimal(row.rate), row.rate_date) if row else None
+    )
+    if newest is None:
+        return day, {}
+    rows = session.execute(
+        sa.select(ExchangeRate.quote, ExchangeRate.rate).where(
+            ExchangeRate.base == RATE_BASE,
+            ExchangeRate.quote.in_(wanted),
+            ExchangeRate.rate_date == newest,
+        )
+    )
+    return newest, {quote: Decimal(rate) for quote, rate in rows}
 
 
 def rate_for(session: Session, *, base: str, quote: str, day: date) -> Rate:
-    """The rate `base → quote` of `day` or the closest earlier published day, saying which."""
+    """The rate `base → quote` of `day` or the closest earlier published day, saying which.
+
+    Both legs come from the same published day (the newest on or before `day` that has both).
+    """
     if base == quote:
         return Rate(base, quote, Decimal(1), day, day, "identity")
-    from_leg = _leg(session, base, day)
-    to_leg = _leg(session, quote, day)
-    if from_leg is None or to_leg is None:
+    used, found = _rates_on(session, {base, quote}, day)
+    found[RATE_BASE] = Decimal(1)
+    if base not in found or quote not in found:
         raise RatesUnavailable(
             f"No {base}/{quote} rate is known on or before {day.isoformat()}.",
             details={"from": [base], "to": [quote], "date": [day.isoformat()]},
         )
-    # With EUR as one leg, that leg has no date of its own: the other leg decides.
-    days = [d for cur, (_, d) in ((base, from_leg), (quote, to_leg)) if cur != RATE_BASE]
-    used = min(days) if days else day
-    value = (to_leg[0] / from_leg[0]).quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN)
+    value = (found[quote] / found[base]).quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN)
     return Rate(base, quote, value, used, day, _source())
 
 

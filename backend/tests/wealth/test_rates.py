@@ -138,3 +138,14 @@ def test_convert_minor_respects_exponents():
         rates.convert_minor(15050, from_currency="JPY", to_currency="EUR", rate=Decimal("0.0061"))
         == 9180
     )  # 91.805 EUR, rounded half to even
+
+
+def test_both_legs_come_from_the_same_published_day(app, db_session):
+    day1, day2 = date(2019, 7, 1), date(2019, 7, 2)
+    rates.store_day(db_session, day1, {"USD": Decimal("1.10"), "CHF": Decimal("1.20")})
+    rates.store_day(db_session, day2, {"USD": Decimal("1.30")})  # no CHF published that day
+    db_session.commit()
+    rate = rates.rate_for(db_session, base="USD", quote="CHF", day=day2)
+    assert (rate.rate_date, rate.exact) == (day1, False)
+    assert rate.rate == (Decimal("1.20") / Decimal("1.10")).quantize(rates.RATE_PLACES)
+    assert rates.rate_for(db_session, base="EUR", quote="USD", day=day2).rate == Decimal("1.3")
