@@ -233,6 +233,7 @@ def _set_status(
     *,
     error: str | None = None,
     challenge: TwoFactorRequired | None = None,
+    keep_auth_state: bool = False,
 ) -> None:
     link = _locked_live(session, link_id)
     if link is None:
@@ -243,7 +244,7 @@ def _set_status(
     if challenge is not None:
         link.challenge = challenge.challenge[:500]
         vault.store_auth_state(session, link, challenge.state)
-    else:
+    elif not keep_auth_state:
         link.challenge = None
         vault.store_auth_state(session, link, None)
     audit.record(
@@ -395,7 +396,10 @@ def sync(session: Session, *, linked_account_id: int, answer_2fa: bool = False) 
         _set_status(session, linked_account_id, LinkStatus.ERROR, error=exc.message)
         return {"status": LinkStatus.ERROR.value, "error": exc.message}
     except BrokerError as exc:
-        _set_status(session, linked_account_id, LinkStatus.ERROR, error=exc.message)
+        # A retried 2FA answer needs the sealed challenge state: keep it until it succeeds.
+        _set_status(
+            session, linked_account_id, LinkStatus.ERROR, error=exc.message, keep_auth_state=True
+        )
         raise
     finally:
         integration.close()

@@ -176,6 +176,9 @@ class BrokerHandler(_JSONHandler):
                 )
             return self.reply(200, {"access_token": f"tok-{body.get('user')}"})
         if self.path == "/login/2fa":
+            if state.get("fail_2fa", 0) > 0:
+                state["fail_2fa"] -= 1
+                return self.reply(502, {"error": {"message": "Upstream hiccup"}})
             if body.get("challenge_id") == "ch-77" and body.get("code") == BROKER_2FA_CODE:
                 return self.reply(200, {"access_token": "tok-after-2fa"})
             return self.reply(401, {"error": {"message": "Wrong code"}})

@@ -121,3 +121,23 @@ def test_rest_broker_error_through_the_api_names_the_brokers_message(
     ).get_json()
     assert shown["status"] == "error"
     assert shown["last_error"] == "The broker answered 503: Scheduled maintenance"
+
+
+def test_a_failed_2fa_answer_is_retried_with_the_sealed_code(
+    client, customer, rest_broker, broker_server, sync_jobs
+):
+    body = link(client, customer, rest_broker, username="2fa-iris", password="pw").get_json()
+    link_id = body["linked_account"]["id"]
+    sync_jobs()
+    broker_server.state["fail_2fa"] = 1
+    job_id = client.post(
+        f"/api/v1/linked-accounts/{link_id}/2fa",
+        json={"code": BROKER_2FA_CODE},
+        headers=customer.headers,
+    ).get_json()["job_id"]
+    sync_jobs()
+    assert broker_server.state["fail_2fa"] == 0
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=customer.headers).get_json()
+    assert job["status"] == "finished" and job["result"]["status"] == "active"
+    shown = client.get(f"/api/v1/linked-accounts/{link_id}", headers=customer.headers).get_json()
+    assert (shown["status"], shown["last_error"], shown["challenge"]) == ("active", None, None)
