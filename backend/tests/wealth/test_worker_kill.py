@@ -37,6 +37,7 @@ def _worker(pg_url: str, redis_url: str, rates_url: str) -> subprocess.Popen:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the worker and any work horse
     )
 
 
@@ -73,11 +74,11 @@ def test_job_killed_mid_sync_is_retried_without_duplicate_snapshots(
             client.get(f"/api/v1/jobs/{job_id}", headers=customer.headers).get_json()["status"]
             == "started"
         )
-        os.kill(worker.pid, signal.SIGKILL)
+        os.killpg(worker.pid, signal.SIGKILL)  # kill -9 of the worker (and a forked horse)
         assert worker.wait(10) == -signal.SIGKILL
     finally:
         if worker.poll() is None:
-            worker.kill()
+            os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(10)
         release.set()
     broker_server.state.pop("positions_reached")
