@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rq.exceptions import NoSuchJobError
@@ -24,6 +25,9 @@ _STATUS = {
 }
 
 
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 class JobNotFound(NotFound):
     message = "The job was not found."
 
@@ -43,7 +47,7 @@ def get_job(*, user: User, job_id: str) -> dict[str, Any]:
     traceback.
     """
     redis = get_redis()
-    if redis is None:
+    if redis is None or not _JOB_ID.fullmatch(job_id):
         raise JobNotFound()
     try:
         job = Job.fetch(job_id, connection=redis)

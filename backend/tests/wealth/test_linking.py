@@ -260,6 +260,7 @@ def test_another_customers_linked_account_and_job_are_404(
         client.delete(f"/api/v1/linked-accounts/{link_id}", headers=h),
         client.get(f"/api/v1/jobs/{job_id}", headers=h),
         client.get("/api/v1/jobs/not-a-job", headers=h),
+        client.get("/api/v1/jobs/not%20a%20job%3F", headers=h),
     ):
         assert response.status_code == 404
         assert response.get_json()["error"]["code"] == "not_found"
