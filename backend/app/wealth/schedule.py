@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Entry:
     queue: str
     interval: int | None = None  # seconds
     cron: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)  # JSON values only (no secrets)
 
     def resolve(self) -> Callable:
         module, _, attr = self.func.rpartition(".")
@@ -66,6 +68,7 @@ def build_scheduler(connection, *, name: str = ""):
         scheduler.register(
             entry.resolve(),
             queue_name=entry.queue,
+            kwargs=dict(entry.kwargs),
             interval=entry.interval,
             cron=entry.cron,
             name=entry.name,
