@@ -108,7 +108,7 @@ def main() -> None:
     redis_lib.Redis.from_url(REDIS_URL).flushdb()
 
     from app import create_app
-    from app.auth.services import create_user
+    from app.auth.users import create_user
     from app.extensions import db
     from app.wealth import rates
     from app.wealth.models import LinkedAccount, WealthPosition, WealthSnapshot

@@ -36,7 +36,7 @@ def render(data: dict) -> str:
 
 def queue_weekly_reports(session: Session) -> int:
     """One report per customer with a linked account, unless one went out in the last 6 days."""
-    from app.auth.services import queue_email
+    from app.auth.mail import queue_email
     from app.wealth.summary import summary
 
     since = utcnow() - timedelta(days=6)

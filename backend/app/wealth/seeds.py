@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth import seeds as _auth_seeds  # noqa: F401 - demo users are seeded first
-from app.auth.services import get_user_by_email
+from app.auth.users import get_user_by_email
 from app.core import seeds
 from app.wealth.models import LinkedAccount
 from app.wealth.services import link_account
