@@ -45,6 +45,12 @@ SCHEDULE: tuple[Entry, ...] = (
         cron="30 16 * * *",  # the ECB reference rates appear around 16:00 CET
     ),
     Entry(
+        "hold-expiry",
+        "app.ledger.tasks.expire_holds",
+        "maintenance",
+        interval=60,
+    ),
+    Entry(
         "idempotency-key-purge",
         "app.transactions.tasks.purge_idempotency_keys",
         "maintenance",

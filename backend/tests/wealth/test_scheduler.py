@@ -100,8 +100,14 @@ def test_scheduler_process_enqueues_interval_jobs(app, pg_url, redis_url):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and maintenance.count == 0:
             time.sleep(0.2)
-        funcs = [job.func_name for job in maintenance.get_jobs()]
-        assert funcs == ["app.transactions.tasks.purge_idempotency_keys"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and maintenance.count < 2:
+            time.sleep(0.2)
+        funcs = sorted(job.func_name for job in maintenance.get_jobs())
+        assert funcs == [
+            "app.ledger.tasks.expire_holds",
+            "app.transactions.tasks.purge_idempotency_keys",
+        ]
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(15)
