@@ -26,6 +26,9 @@ from fints.types import SegmentSequence
 
 BLZ = "37040044"
 PIN = "12345"
+TAN = "246810"
+# A two-step TAN mechanism (security function 942, TAN process 2), HITANS version 6.
+HITANS = "HITANS:18:6:4+1+1+1+J:N:0:942:2:MTAN2:::mobile TAN:6:1:SMS:2048:N:1:N:0:0:N:N:00:0:N:1'"
 GIRO_IBAN = "DE89370400440532013000"
 DEPOT_IBAN = "DE02370400440532013001"
 
@@ -65,9 +68,12 @@ MT535 = "\r\n".join(
 class FinTSBank:
     """The bank's state: dialogs opened, and every segment type received (for assertions)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tan_required: bool = False) -> None:
+        self.tan_required = tan_required
         self.received: list[str] = []
         self.pins: list[str] = []
+        self.tans: list[str] = []
+        self.pending: set[str] = set()
         state = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -107,23 +113,39 @@ class FinTSBank:
         self.received.extend(s.header.type for s in segments)
         signature = message.find_segment_first("HNSHA")
         pin = signature.user_defined_signature.pin if signature else None
+        tan = signature.user_defined_signature.tan if signature else None
         self.pins.append(pin)
+        if tan:
+            self.tans.append(tan)
         if pin != PIN:
             inner = "HIRMG:2:2+9910::PIN ungültig.'"
         else:
             inner = "HIRMG:2:2+0010::Nachricht entgegengenommen.'" + "".join(
-                self._reply(s) for s in segments
+                self._reply(s, tan) for s in segments
             )
         return self._envelope(dialog_id, header.message_number, inner.encode("iso-8859-1"))
 
-    def _reply(self, seg) -> str:
+    def _reply(self, seg, tan: str | None) -> str:
         ref = seg.header.number
         kind = seg.header.type
         if kind == "HKVVB":
+            mechanism = "942" if self.tan_required else "999"
             return (
-                f"HIRMS:3:2:{ref}+3050::BPD nicht mehr aktuell+3920::TAN-Verfahren:999"
-                "+0020::Dialog initialisiert.'" + BPD + UPD
+                f"HIRMS:3:2:{ref}+3050::BPD nicht mehr aktuell+3920::TAN-Verfahren:{mechanism}"
+                "+0020::Dialog initialisiert.'" + BPD + (HITANS if self.tan_required else "") + UPD
             )
+        if kind == "HKTAN" and seg.tan_process == "4":  # strong authentication of the dialog
+            reference = uuid.uuid4().hex[:20]
+            self.pending.add(reference)
+            return (
+                f"HIRMS:8:2:{ref}+0030::Auftragsfreigabe erforderlich.'"
+                f"HITAN:9:6:{ref}+4++{reference}+Bitte die per SMS gesendete TAN eingeben.'"
+            )
+        if kind == "HKTAN" and seg.tan_process == "2":
+            if seg.task_reference in self.pending and tan == TAN:
+                self.pending.discard(seg.task_reference)
+                return f"HIRMS:8:2:{ref}+0020::Auftrag ausgeführt.'"
+            return f"HIRMS:8:2:{ref}+9941::TAN ungültig.'"
         if kind == "HKSYN":
             return f"HISYN:4:4:{ref}+flowlet-test-system'"
         if kind == "HKSPA":

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 
 import pytest
 
-from app.wealth.integrations import BrokerSettings, InvalidCredentials
+from app.wealth.integrations import BrokerSettings, InvalidCredentials, TwoFactorRequired
 from app.wealth.integrations.fints_bank import FinTSIntegration
 from app.wealth.models import Broker
 from tests.wealth.conftest import link, positions, snapshots
-from tests.wealth.fints_server import BLZ, DEPOT_IBAN, GIRO_IBAN, PIN, FinTSBank
+from tests.wealth.fints_server import BLZ, DEPOT_IBAN, GIRO_IBAN, PIN, TAN, FinTSBank
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -20,6 +21,35 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 def bank():
     with FinTSBank() as server:
         yield server
+
+
+@pytest.fixture
+def tan_bank():
+    """A bank that wants a TAN (two-step mechanism 942) before it opens the dialog."""
+    with FinTSBank(tan_required=True) as server:
+        yield server
+
+
+def _fints_broker(db_session, bank) -> str:
+    code = f"fints-{uuid.uuid4().hex[:8]}"
+    db_session.add(
+        Broker(
+            code=code,
+            name="Local FinTS Bank",
+            integration_type="fints",
+            country="DE",
+            supports_2fa=True,
+            credentials_schema={
+                "type": "object",
+                "required": ["login", "pin"],
+                "properties": {"login": {"type": "string"}, "pin": {"type": "string"}},
+                "additionalProperties": False,
+            },
+            settings={"server": bank.url, "blz": BLZ},
+        )
+    )
+    db_session.commit()
+    return code
 
 
 def _fints(bank, pin=PIN) -> FinTSIntegration:
@@ -61,26 +91,47 @@ def test_wrong_pin_is_refused_credentials(app, bank):
     assert caught.value.message == "The bank refused the login or PIN."
 
 
+def _challenge(app, bank) -> TwoFactorRequired:
+    with app.app_context():
+        fints = _fints(bank)
+        try:
+            with pytest.raises(TwoFactorRequired) as caught:
+                fints.authenticate()
+        finally:
+            fints.close()
+    return caught.value
+
+
+def test_a_tan_challenge_pauses_the_dialog_and_another_process_resumes_it(app, tan_bank):
+    challenge = _challenge(app, tan_bank)
+    assert challenge.challenge == "Bitte die per SMS gesendete TAN eingeben."
+    assert sorted(challenge.state) == ["client", "dialog", "tan_request"]
+    state = json.loads(json.dumps(challenge.state))  # what the vault seals and opens
+    with app.app_context():
+        later = _fints(tan_bank)  # a new client, as in the job that gets the TAN
+        try:
+            later.complete_2fa(state, TAN)
+            assert [a.ref for a in later.accounts()] == [GIRO_IBAN, DEPOT_IBAN]
+        finally:
+            later.close()
+    assert tan_bank.tans == [TAN]
+    # Dialog opened with a TAN request (process 4), paused, resumed with the TAN (process 2).
+    assert tan_bank.received[-6:] == ["HKIDN", "HKVVB", "HKTAN", "HKTAN", "HKSPA", "HKEND"]
+    assert tan_bank.pending == set()
+
+
+def test_a_wrong_tan_is_refused(app, tan_bank):
+    state = json.loads(json.dumps(_challenge(app, tan_bank).state))
+    with app.app_context():
+        later = _fints(tan_bank)
+        with pytest.raises(InvalidCredentials) as caught:
+            later.complete_2fa(state, "000000")
+        later.close()
+    assert caught.value.message == "The bank refused the TAN."
+
+
 def test_fints_bank_synced_through_the_api(client, customer, db_session, bank, sync_jobs):
-    code = f"fints-{uuid.uuid4().hex[:8]}"
-    sandbox_schema = {
-        "type": "object",
-        "required": ["login", "pin"],
-        "properties": {"login": {"type": "string"}, "pin": {"type": "string"}},
-        "additionalProperties": False,
-    }
-    db_session.add(
-        Broker(
-            code=code,
-            name="Local FinTS Bank",
-            integration_type="fints",
-            country="DE",
-            supports_2fa=True,
-            credentials_schema=sandbox_schema,
-            settings={"server": bank.url, "blz": BLZ},
-        )
-    )
-    db_session.commit()
+    code = _fints_broker(db_session, bank)
     body = link(client, customer, code, login="testuser", pin=PIN).get_json()
     sync_jobs()
     link_id = body["linked_account"]["id"]
@@ -92,3 +143,23 @@ def test_fints_bank_synced_through_the_api(client, customer, db_session, bank, s
     assert [(p.isin, p.value) for p in positions(db_session, depot.id)] == [
         ("DE0007164600", 216600)
     ]
+
+
+def test_fints_tan_through_the_api_with_the_dialog_state_sealed(
+    client, customer, db_session, tan_bank, sync_jobs
+):
+    code = _fints_broker(db_session, tan_bank)
+    body = link(client, customer, code, login="testuser", pin=PIN).get_json()
+    link_id = body["linked_account"]["id"]
+    sync_jobs()
+    shown = client.get(f"/api/v1/linked-accounts/{link_id}", headers=customer.headers).get_json()
+    assert shown["status"] == "pending_auth", shown["last_error"]
+    assert shown["challenge"] == "Bitte die per SMS gesendete TAN eingeben."
+    response = client.post(
+        f"/api/v1/linked-accounts/{link_id}/2fa", json={"code": TAN}, headers=customer.headers
+    )
+    assert response.status_code == 202
+    sync_jobs()
+    shown = client.get(f"/api/v1/linked-accounts/{link_id}", headers=customer.headers).get_json()
+    assert shown["status"] == "active", shown["last_error"]
+    assert [s.account_name for s in snapshots(db_session, link_id)] == ["Depot", "Girokonto"]

@@ -121,6 +121,14 @@ class FinTSIntegration(BrokerIntegration):
             answer = self._client.send_tan(challenge, code or "")
             if isinstance(answer, NeedTANResponse):
                 raise self._challenge(answer)
+            refused = [
+                r
+                for seg in answer.find_segments("HIRMS")
+                for r in seg.responses
+                if r.code[0] == "9"
+            ]
+            if refused:
+                raise InvalidCredentials("The bank refused the TAN.")
 
         self._guard(resume)
 
