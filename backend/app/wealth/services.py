@@ -380,6 +380,7 @@ def sync(session: Session, *, linked_account_id: int, answer_2fa: bool = False) 
         session.rollback()
         return {"status": "skipped", "reason": "no challenge pending"}
     integration = integration_for(link.broker.integration_type, _settings(link), credentials)
+    link_id_str = str(link.public_id)
     session.rollback()  # no transaction stays open while the broker is talked to
     del credentials
     try:
@@ -399,6 +400,18 @@ def sync(session: Session, *, linked_account_id: int, answer_2fa: bool = False) 
         # A retried 2FA answer needs the sealed challenge state: keep it until it succeeds.
         _set_status(
             session, linked_account_id, LinkStatus.ERROR, error=exc.message, keep_auth_state=True
+        )
+        raise
+    except Exception:
+        # An answer the integration could not read: the customer sees a plain reason, the
+        # log has the details (never the credentials), and the job is retried.
+        log.exception("broker sync failed unexpectedly", extra={"linked_account": link_id_str})
+        _set_status(
+            session,
+            linked_account_id,
+            LinkStatus.ERROR,
+            error="The broker's answer could not be read.",
+            keep_auth_state=True,
         )
         raise
     finally:

@@ -196,6 +196,8 @@ class BrokerHandler(_JSONHandler):
                 200, {"data": [{"id": "ACC-1", "name": "Brokerage", "currency": "USD"}]}
             )
         if self.path == "/accounts/ACC-1/balance":
+            if state.get("garbled"):
+                return self.reply(200, {"balance": {"amount": {"nested": True}}})
             amount = state.get("balance", "15234.50")
             text = f'{{"balance": {{"amount": {amount}, "currency": "USD"}}}}'
             return self.reply(200, text.encode())

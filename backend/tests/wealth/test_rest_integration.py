@@ -141,3 +141,22 @@ def test_a_failed_2fa_answer_is_retried_with_the_sealed_code(
     assert job["status"] == "finished" and job["result"]["status"] == "active"
     shown = client.get(f"/api/v1/linked-accounts/{link_id}", headers=customer.headers).get_json()
     assert (shown["status"], shown["last_error"], shown["challenge"]) == ("active", None, None)
+
+
+def test_an_answer_that_cannot_be_read_marks_error_and_retries(
+    client, customer, rest_broker, broker_server, sync_jobs
+):
+    broker_server.state["garbled"] = True
+    body = link(client, customer, rest_broker, username="jack", password="pw").get_json()
+    sync_jobs()
+    shown = client.get(
+        f"/api/v1/linked-accounts/{body['linked_account']['id']}", headers=customer.headers
+    ).get_json()
+    assert (shown["status"], shown["last_error"]) == (
+        "error",
+        "The broker's answer has no valid balance.",
+    )
+    job = client.get(f"/api/v1/jobs/{body['job_id']}", headers=customer.headers).get_json()
+    assert job["status"] == "failed"
+    balance_calls = [r for r in broker_server.state["requests"] if r[1].endswith("/balance")]
+    assert len(balance_calls) == 4  # the first run and three retries
