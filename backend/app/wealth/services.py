@@ -143,9 +143,33 @@ def get_linked_account(
     return _own(session, user, linked_account_id)
 
 
+def _in_flight(job_id: str | None) -> bool:
+    """Whether the job is still waiting or running in RQ (False without Redis)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from app.core.queue import get_redis
+
+    redis = get_redis()
+    if not job_id or redis is None:
+        return False
+    try:
+        status = Job.fetch(job_id, connection=redis).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED)
+
+
 def request_sync(session: Session, *, user: User, linked_account_id: uuid.UUID) -> str:
-    """Queue a sync of one of the caller's linked accounts; returns the job id."""
+    """Queue a sync of one of the caller's linked accounts; returns the job id.
+
+    While the previous sync job of the account is still queued or running, its id is
+    returned instead of a second job.
+    """
     link = _own(session, user, linked_account_id)
+    if _in_flight(link.last_job_id):
+        session.rollback()
+        return link.last_job_id
     job_id = _enqueue_sync(session, link, owner_id=user.id)
     session.commit()
     return job_id

@@ -268,3 +268,18 @@ def test_another_customers_linked_account_and_job_are_404(
     # Still there for its owner.
     shown = client.get(f"/api/v1/linked-accounts/{link_id}", headers=customer.headers)
     assert shown.status_code == 200 and shown.get_json()["status"] == "active"
+
+
+def test_a_sync_asked_for_while_one_is_queued_returns_that_job(client, customer, sync_jobs):
+    body = link(client, customer).get_json()
+    url = f"/api/v1/linked-accounts/{body['linked_account']['id']}/sync"
+    again = client.post(url, headers=customer.headers)
+    assert again.status_code == 202
+    assert again.get_json()["job_id"] == body["job_id"]  # the first sync is still queued
+    sync_jobs()
+    later = client.post(url, headers=customer.headers).get_json()["job_id"]
+    assert later != body["job_id"]
+    shown = client.get(
+        f"/api/v1/linked-accounts/{body['linked_account']['id']}", headers=customer.headers
+    ).get_json()
+    assert shown["last_job_id"] == later
