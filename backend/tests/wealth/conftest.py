@@ -62,26 +62,32 @@ def other_customer(app, db_session):
     return Customer(app, make_user(db_session))
 
 
-@pytest.fixture
-def rest_broker(db_session, broker_server):
-    """A REST broker in the catalogue whose base URL is the local broker server."""
+def add_broker(session, integration_type: str, fields: tuple[str, str], settings: dict) -> str:
+    """A catalogue entry for a local test server; returns its code."""
     broker = Broker(
-        code=f"rest-{uuid.uuid4().hex[:8]}",
-        name="Local REST Broker",
-        integration_type="rest",
-        country="US",
+        code=f"{integration_type}-{uuid.uuid4().hex[:8]}",
+        name=f"Local {integration_type} broker",
+        integration_type=integration_type,
+        country="DE",
         supports_2fa=True,
         credentials_schema={
             "type": "object",
-            "required": ["username", "password"],
-            "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+            "required": list(fields),
+            "properties": {name: {"type": "string"} for name in fields},
             "additionalProperties": False,
         },
-        settings={"base_url": broker_server.url, **REST_SETTINGS_TEMPLATE},
+        settings=settings,
     )
-    db_session.add(broker)
-    db_session.commit()
+    session.add(broker)
+    session.commit()
     return broker.code
+
+
+@pytest.fixture
+def rest_broker(db_session, broker_server):
+    """A REST broker in the catalogue whose base URL is the local broker server."""
+    settings = {"base_url": broker_server.url, **REST_SETTINGS_TEMPLATE}
+    return add_broker(db_session, "rest", ("username", "password"), settings)
 
 
 @pytest.fixture

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from decimal import Decimal
 
 import pytest
 
 from app.wealth.integrations import BrokerSettings, InvalidCredentials, TwoFactorRequired
 from app.wealth.integrations.fints_bank import FinTSIntegration
-from app.wealth.models import Broker
-from tests.wealth.conftest import link, positions, snapshots
+from tests.wealth.conftest import add_broker, link, positions, snapshots
 from tests.wealth.fints_server import BLZ, DEPOT_IBAN, GIRO_IBAN, PIN, TAN, FinTSBank
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -31,25 +29,7 @@ def tan_bank():
 
 
 def _fints_broker(db_session, bank) -> str:
-    code = f"fints-{uuid.uuid4().hex[:8]}"
-    db_session.add(
-        Broker(
-            code=code,
-            name="Local FinTS Bank",
-            integration_type="fints",
-            country="DE",
-            supports_2fa=True,
-            credentials_schema={
-                "type": "object",
-                "required": ["login", "pin"],
-                "properties": {"login": {"type": "string"}, "pin": {"type": "string"}},
-                "additionalProperties": False,
-            },
-            settings={"server": bank.url, "blz": BLZ},
-        )
-    )
-    db_session.commit()
-    return code
+    return add_broker(db_session, "fints", ("login", "pin"), {"server": bank.url, "blz": BLZ})
 
 
 def _fints(bank, pin=PIN) -> FinTSIntegration:
