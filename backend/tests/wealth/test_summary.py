@@ -142,7 +142,7 @@ def test_history_range_is_bounded(client, customer):
 
 
 def test_weekly_report_goes_through_the_email_outbox_once_a_week(
-    app, customer, other_customer, db_session, wealthy, run_jobs
+    app, client, customer, other_customer, db_session, wealthy, run_jobs
 ):
     from app.wealth.tasks import send_weekly_wealth_reports
 
@@ -158,6 +158,14 @@ def test_weekly_report_goes_through_the_email_outbox_once_a_week(
     ).all()
     assert len(mails) == 1
     assert mails[0].to_address == customer.email
+    assert mails[0].subject == "Your weekly Flowlet wealth report"
+    with app.app_context():
+        from app.core import crypto
+
+        body = crypto.decrypt_str(mails[0].body_encrypted, aad=b"email_outbox")
+        summary = client.get("/api/v1/wealth/summary", headers=customer.headers).get_json()
+    assert body.startswith(f"Your net worth on {summary['as_of']}: {summary['total']} EUR\n")
+    assert "  Sandbox Depot: " in body and "By asset class:" in body
     assert (
         db_session.scalar(
             sa.select(sa.func.count())
