@@ -32,8 +32,9 @@ test: lint ## Lint and run the whole test suite (PostgreSQL and Redis on 127.0.0
 	cd backend && $(BIN)/pytest -n $${PYTEST_WORKERS:-2} --dist loadfile
 
 .PHONY: bench
-bench: install ## Transfer benchmark: gunicorn + PostgreSQL + Redis vs pgbench (a few minutes)
+bench: install ## Benchmarks: transfers (gunicorn vs pgbench) and reads at 1M entries (minutes)
 	$(BIN)/python bench/transfers.py
+	$(BIN)/python bench/reads.py
 
 .PHONY: lint
 lint: install ## ruff check and format check (backend and bench)
@@ -50,3 +51,7 @@ migration: install ## Autogenerate a migration: make migration m="what changed"
 .PHONY: clean
 clean: ## Remove the virtual environment and the embedded database
 	rm -rf $(VENV) backend/instance
+
+.PHONY: drills
+drills: install ## Reliability drills on a private stack (kill -9, Redis and PostgreSQL restarts)
+	$(BIN)/python bench/drills.py

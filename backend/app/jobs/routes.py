@@ -5,6 +5,7 @@ import marshmallow as ma
 from app.core.api import Blueprint, Schema
 from app.core.fields import UTCDateTime
 from app.edge.permissions import current_user, require
+from app.extensions import db
 from app.jobs import services
 
 blp = Blueprint(
@@ -28,4 +29,4 @@ class JobSchema(Schema):
 @blp.response(200, JobSchema)
 def get_job(job_id):
     """Status, result and error of one of your jobs."""
-    return services.get_job(user=current_user(), job_id=job_id)
+    return services.get_job(db.session, user=current_user(), job_id=job_id)

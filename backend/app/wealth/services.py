@@ -51,12 +51,12 @@ SYNC_QUEUE = "sync"
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def sync_retry() -> Retry:
+def sync_retry() -> Retry | int:
     """Exponential backoff: `base × 4^n` seconds for each of the configured retries."""
     config = current_app.config
     base = int(config["WEALTH_SYNC_RETRY_BASE_SECONDS"])
     retries = int(config["WEALTH_SYNC_RETRIES"])
-    return Retry(max=retries, interval=[base * 4**n for n in range(retries)]) if retries else None
+    return Retry(max=retries, interval=[base * 4**n for n in range(retries)]) if retries else 0
 
 
 def _minor(value: Decimal, currency: str) -> int:
@@ -143,21 +143,30 @@ def get_linked_account(
     return _own(session, user, linked_account_id)
 
 
-def _in_flight(job_id: str | None) -> bool:
-    """Whether the job is still waiting or running in RQ (False without Redis)."""
+def _in_flight(session: Session, job_id: str | None) -> bool:
+    """Whether the job is still waiting (in the outbox or RQ, retries included) or running."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
 
+    from app.core.outbox import PENDING, SENT, JobOutbox
     from app.core.queue import get_redis
 
-    redis = get_redis()
-    if not job_id or redis is None:
+    row = session.get(JobOutbox, job_id) if job_id else None
+    if row is None or row.status not in (PENDING, SENT):
         return False
+    redis = get_redis()
+    if redis is None:
+        return row.status == PENDING
     try:
         status = Job.fetch(job_id, connection=redis).get_status(refresh=False)
     except NoSuchJobError:
-        return False
-    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED)
+        return row.status == PENDING  # not pushed yet
+    return status in (
+        JobStatus.QUEUED,
+        JobStatus.STARTED,
+        JobStatus.DEFERRED,
+        JobStatus.SCHEDULED,
+    )
 
 
 def request_sync(session: Session, *, user: User, linked_account_id: uuid.UUID) -> str:
@@ -167,7 +176,7 @@ def request_sync(session: Session, *, user: User, linked_account_id: uuid.UUID) 
     returned instead of a second job.
     """
     link = _own(session, user, linked_account_id)
-    if _in_flight(link.last_job_id):
+    if _in_flight(session, link.last_job_id):
         session.rollback()
         return link.last_job_id
     job_id = _enqueue_sync(session, link, owner_id=user.id)
