@@ -1,7 +1,7 @@
 """wealth: broker catalogue, linked accounts, per-user data keys, snapshots, positions, rates
 
 Revision ID: 0060
-Revises: 0031
+Revises: 0021
 Create Date: 2026-12-01 19:05:19.877627
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0060"
-down_revision = "0031"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
