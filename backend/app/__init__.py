@@ -106,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.compliance.audit_routes import blp as compliance_audit_blp
     from app.compliance.routes import blp as compliance_blp
     from app.core.health import blp as health_blp
+    from app.jobs.routes import blp as jobs_blp
     from app.privacy.routes import blp as privacy_blp
     from app.transactions.routes import blp as transactions_blp
     from app.wealth.routes import blp as wealth_blp
@@ -121,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
         compliance_audit_blp,
         privacy_blp,
         wealth_blp,
+        jobs_blp,
         admin_blp,
         admin_accounts_blp,
     ):

@@ -146,6 +146,7 @@ class Config:
         self.MAX_CONTENT_LENGTH = 1 * 1024 * 1024
         self._money_settings()
         self._card_settings()
+        self._wealth_settings()
 
     def _money_settings(self) -> None:
         """Accounts, ledger, limits and fraud rules (docs/configuration.md, docs/ledger.md)."""
@@ -272,6 +273,18 @@ class Config:
         self.CARD_REVEAL_RATE_LIMIT = _env("CARD_REVEAL_RATE_LIMIT", "10 per hour")
         # Wrong CVVs in a day after which a card is frozen (0: never).
         self.CARD_CVV_FAILURES_BEFORE_FREEZE = _env_int("CARD_CVV_FAILURES_BEFORE_FREEZE", 5)
+
+    def _wealth_settings(self) -> None:
+        """Broker sync and exchange rates (docs/wealth.md)."""
+        # A Frankfurter-compatible rates service (https://frankfurter.dev).
+        self.EXCHANGE_RATES_URL = _env("EXCHANGE_RATES_URL", "https://api.frankfurter.dev/v1")
+        self.EXCHANGE_RATES_TIMEOUT = _env_int("EXCHANGE_RATES_TIMEOUT", 10)
+        # FinTS product registration number (Deutsche Kreditwirtschaft) sent to banks.
+        self.FINTS_PRODUCT_ID = _env("FINTS_PRODUCT_ID")
+        # A failed broker sync is retried this many times, after base × 4^n seconds
+        # (exponential backoff: 15 s, 1 min, 4 min by default).
+        self.WEALTH_SYNC_RETRIES = _env_int("WEALTH_SYNC_RETRIES", 3)
+        self.WEALTH_SYNC_RETRY_BASE_SECONDS = _env_int("WEALTH_SYNC_RETRY_BASE_SECONDS", 15)
 
     def default_database_url(self) -> str:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
