@@ -60,6 +60,7 @@ def reject_transaction(data, transaction_id):
 
 @blp.route("/kyc", methods=["POST"])
 @require("kyc:submit")
+@idempotent(required=False)
 @blp.arguments(KycSubmitSchema)
 @blp.response(201, KycStatusSchema)
 def submit_kyc(data):
@@ -86,6 +87,7 @@ def kyc_reviews(args):
 
 @blp.route("/kyc/<uuid:case_id>/decision", methods=["POST"])
 @require("compliance:review")
+@idempotent(required=False)
 @blp.arguments(KycDecisionSchema)
 @blp.response(200, KycCaseSchema)
 def decide_kyc(data, case_id):
@@ -98,6 +100,7 @@ def decide_kyc(data, case_id):
 
 @blp.route("/screenings", methods=["POST"])
 @require("compliance:review")
+@idempotent(required=False)
 @blp.arguments(ScreeningRequestSchema)
 @blp.response(200, ScreeningResultSchema)
 def screen_name(data):
@@ -128,6 +131,7 @@ def get_alert(alert_id):
 
 @blp.route("/alerts/<uuid:alert_id>/assign", methods=["POST"])
 @require("compliance:review")
+@idempotent(required=False)
 @blp.arguments(AlertAssignSchema)
 @blp.response(200, AlertDetailSchema)
 def assign_alert(data, alert_id):
@@ -137,6 +141,7 @@ def assign_alert(data, alert_id):
 
 @blp.route("/alerts/<uuid:alert_id>/resolve", methods=["POST"])
 @require("compliance:review")
+@idempotent(required=False)
 @blp.arguments(AlertResolveSchema)
 @blp.response(200, AlertDetailSchema)
 def resolve_alert(data, alert_id):
