@@ -1,7 +1,7 @@
 """compliance monitoring: KYC cases, sanctions lists, AML feed, alert cases, users.kyc_level
 
 Revision ID: 0040
-Revises: 0031
+Revises: 0021
 Create Date: 2026-12-01 19:11:05.912128
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0040"
-down_revision = "0031"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

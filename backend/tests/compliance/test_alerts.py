@@ -34,7 +34,7 @@ def _actions(db_session, alert_id):
     return db_session.execute(
         sa.select(AuditLog.action, AuditLog.actor_id)
         .where(AuditLog.resource_id == str(alert_id))
-        .order_by(AuditLog.sequence)
+        .order_by(AuditLog.id)
     ).all()
 
 
