@@ -51,3 +51,7 @@ migration: install ## Autogenerate a migration: make migration m="what changed"
 .PHONY: clean
 clean: ## Remove the virtual environment and the embedded database
 	rm -rf $(VENV) backend/instance
+
+.PHONY: drills
+drills: install ## Reliability drills on a private stack (kill -9, Redis and PostgreSQL restarts)
+	$(BIN)/python bench/drills.py

@@ -30,3 +30,28 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+# The outbox relay beside the API (`flask outbox relay`): jobs committed while Redis was down
+# reach RQ once it is back, even where no `flask worker` runs in this container.
+# OUTBOX_RELAY=off leaves it to the workers (each `flask worker` relays too).
+_relay = None
+
+
+def when_ready(server):
+    global _relay
+    if os.environ.get("REDIS_URL") and os.environ.get("OUTBOX_RELAY", "on") != "off":
+        import subprocess
+        import sys
+
+        _relay = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "main", "outbox", "relay"],
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+        )
+        server.log.info("outbox relay started (pid %s)", _relay.pid)
+
+
+def on_exit(server):
+    if _relay is not None:
+        _relay.terminate()
+        _relay.wait(timeout=10)
