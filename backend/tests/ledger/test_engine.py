@@ -451,3 +451,43 @@ def test_system_accounts_are_never_locked_nor_cached(app, db_session):
         ),
     )
     assert settlement == 0
+
+
+def test_a_deposit_held_for_review_arrives_only_when_approved(app, client, db_session, officer):
+    officer_user, _ = officer
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    account = make_account(db_session, user)
+
+    def large_cash(ctx):
+        if ctx.movement.metadata.get("channel") == "cash" and ctx.movement.amount >= 500_00:
+            return engine.Review("large_cash_deposit", 70, "cash of 500.00 or more")
+        return None
+
+    engine.register_policy("test_large_cash", large_cash, kinds=["deposit"])
+    try:
+        body = {"account_id": str(account.public_id), "amount": "600.00", "currency": "USD"}
+        held = post(client, "/api/v1/transactions/deposit", headers, body).json
+        rejected = post(client, "/api/v1/transactions/deposit", headers, body).json
+    finally:
+        engine._policies.pop("test_large_cash")
+    assert held["status"] == rejected["status"] == "pending_review"
+    assert held["risk_rules"] == ["large_cash_deposit"]
+    assert balance_of(app, account.public_id) == (0, 0)
+    approved = _in_app(
+        app,
+        lambda s: engine.decide_review(
+            s, uuid.UUID(held["id"]), approve=True, officer_id=officer_user.id
+        ),
+    )
+    assert approved.status == "completed"
+    _in_app(
+        app,
+        lambda s: engine.decide_review(
+            s, uuid.UUID(rejected["id"]), approve=False, officer_id=officer_user.id
+        ),
+    )
+    assert balance_of(app, account.public_id) == (60000, 0)
+    shown = client.get(f"/api/v1/transactions/{held['id']}", headers=headers).json
+    assert shown["status"] == "completed" and len(shown["entries"]) == 2
+    assert_ledger_consistent(app)  # the deposit counter counts the approved deposit only
