@@ -491,3 +491,14 @@ def test_a_deposit_held_for_review_arrives_only_when_approved(app, client, db_se
     shown = client.get(f"/api/v1/transactions/{held['id']}", headers=headers).json
     assert shown["status"] == "completed" and len(shown["entries"]) == 2
     assert_ledger_consistent(app)  # the deposit counter counts the approved deposit only
+
+
+def test_the_expiry_command_releases_what_is_due(app, db_session):
+    user = make_user(db_session)
+    account = make_account(db_session, user, balance="10.00")
+    _authorize(app, account, 300, expires_at=utcnow() - timedelta(seconds=1))
+    result = app.test_cli_runner().invoke(args=["ledger", "expire-holds"])
+    assert result.exit_code == 0 and "released 1 expired holds" in result.output
+    assert balance_of(app, account.public_id) == (1000, 0)
+    again = app.test_cli_runner().invoke(args=["ledger", "expire-holds"])
+    assert "released 0 expired holds" in again.output
