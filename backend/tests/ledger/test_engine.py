@@ -502,3 +502,32 @@ def test_the_expiry_command_releases_what_is_due(app, db_session):
     assert balance_of(app, account.public_id) == (1000, 0)
     again = app.test_cli_runner().invoke(args=["ledger", "expire-holds"])
     assert "released 0 expired holds" in again.output
+
+
+def test_concurrent_reversals_of_one_transaction_book_one(app, client, db_session, officer):
+    _, officer_headers = officer
+    alice, bob = make_user(db_session), make_user(db_session)
+    src = make_account(db_session, alice, balance="100.00")
+    dst = make_account(db_session, bob)
+    sent = _send(client, auth_headers(app, alice), src, dst, "30.00").json
+    barrier = threading.Barrier(5)
+    outcomes: list[tuple[int, str | None]] = []
+
+    def reverse() -> None:
+        own = app.test_client()
+        barrier.wait()
+        response = _reverse(own, officer_headers, sent["id"])
+        code = response.json["error"]["code"] if response.status_code != 201 else None
+        outcomes.append((response.status_code, code))
+
+    threads = [threading.Thread(target=reverse) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes, key=str) == sorted(
+        [(201, None)] + [(409, "already_reversed")] * 4, key=str
+    )
+    assert balance_of(app, src.public_id) == (10000, 0)
+    assert balance_of(app, dst.public_id) == (0, 0)
+    assert_ledger_consistent(app)
