@@ -154,10 +154,12 @@ export class ApiClient {
       if (response.ok) return response;
       const error = await toApiError(response);
       if (error.status === 401 && !options.anonymous) {
-        if (REFRESHABLE.has(error.code) && !refreshed) {
-          refreshed = true;
-          if (await this.refresh()) continue;
-          this.endSession();
+        if (REFRESHABLE.has(error.code)) {
+          if (!refreshed) {
+            refreshed = true;
+            if (await this.refresh()) continue;
+          }
+          this.endSession(); // the refresh failed, or even a new token was refused
           throw error;
         }
         if (error.code === "fresh_token_required" && !steppedUp && this.stepUpHandler) {

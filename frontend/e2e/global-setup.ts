@@ -1,0 +1,110 @@
+/**
+ * Start the real backend for the end-to-end tests: a fresh PostgreSQL database migrated with
+ * `flask init-db`, the demo users from `flask seed-demo`, and gunicorn on a free port. The
+ * teardown stops gunicorn and drops the database (KEEP_E2E_DATABASE=1 keeps it).
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createServer } from "node:net";
+import { mkdirSync, openSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "..", "..");
+const backend = path.join(repo, "backend");
+const bin = process.env.FLOWLET_BIN ?? path.join(repo, ".venv", "bin");
+const pgHost = process.env.PGHOST ?? "127.0.0.1";
+const pgUser = process.env.PGUSER ?? "postgres";
+const pgPort = process.env.PGPORT ?? "5432";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+function pg(command: string, ...args: string[]) {
+  execFileSync(command, ["-h", pgHost, "-p", pgPort, "-U", pgUser, ...args], { stdio: "inherit" });
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gunicorn exited with ${child.exitCode}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("the backend did not answer /health within 60 s");
+}
+
+export default async function globalSetup() {
+  const checkout = createHash("sha1").update(repo).digest("hex").slice(0, 8);
+  const database = process.env.E2E_DATABASE ?? `flowlet_e2e_${checkout}`;
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    FLOWLET_ENV: "development",
+    DATABASE_URL: `postgresql://${pgUser}@${pgHost}:${pgPort}/${database}`,
+    REDIS_URL: "", // jobs inline after commit; no shared Redis state
+    RATELIMIT_ENABLED: "false", // many sign-ins from one address in a minute
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    WEB_CONCURRENCY: "2",
+    GUNICORN_THREADS: "2",
+    GUNICORN_ACCESS_LOG: "/dev/null",
+    LOG_LEVEL: "WARNING",
+    // A transfer of 500 or more to someone never paid before is held for review.
+    FRAUD_REVIEW_THRESHOLD: "30",
+    FRAUD_NEW_BENEFICIARY_AMOUNT: "500",
+    FRAUD_SECURITY_CHANGE_WINDOW_SECONDS: "1",
+    WEB_DIST_DIR: process.env.WEB_DIST_DIR ?? path.join(repo, "frontend", "dist"),
+  };
+  delete env.PROMETHEUS_MULTIPROC_DIR;
+
+  pg("dropdb", "--if-exists", "--force", database);
+  pg("createdb", database);
+  execFileSync(path.join(bin, "flask"), ["--app", "main", "init-db"], { cwd: backend, env, stdio: "inherit" });
+  execFileSync(path.join(bin, "flask"), ["--app", "main", "seed-demo"], { cwd: backend, env, stdio: "inherit" });
+
+  const logDir = path.join(here, ".run");
+  mkdirSync(logDir, { recursive: true });
+  const log = openSync(path.join(logDir, "backend.log"), "w");
+  const server = spawn(path.join(bin, "gunicorn"), ["-c", "gunicorn.conf.py", "main:app"], {
+    cwd: backend,
+    env,
+    stdio: ["ignore", log, log],
+  });
+  try {
+    await waitForHealth(baseUrl, server);
+  } catch (error) {
+    server.kill("SIGTERM");
+    throw new Error(`${(error as Error).message}; see frontend/e2e/.run/backend.log`);
+  }
+  process.env.E2E_BASE_URL = baseUrl;
+
+  return async () => {
+    await new Promise<void>((resolve) => {
+      if (server.exitCode !== null) return resolve();
+      server.once("exit", () => resolve());
+      server.kill("SIGTERM");
+      setTimeout(() => {
+        server.kill("SIGKILL");
+        resolve();
+      }, 10_000).unref();
+    });
+    if (!process.env.KEEP_E2E_DATABASE) pg("dropdb", "--if-exists", "--force", database);
+  };
+}
