@@ -4,20 +4,13 @@ import { DateTime, Field, FormError, Loading, Notice, PageHeader } from "../comp
 import { api } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { fieldErrorsOf, saveBlob, useAction, useApi } from "../lib/hooks";
+import { svgDataUri } from "../lib/svg";
 import type { Page, Session, User } from "../lib/types";
 
 interface Setup {
   secret: string;
   otpauth_uri: string;
   qr_svg: string;
-}
-
-/** The server's SVG as an image: an <img> cannot run scripts, whatever the SVG holds. */
-function svgDataUri(svg: string): string {
-  const bytes = new TextEncoder().encode(svg);
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return `data:image/svg+xml;base64,${btoa(binary)}`;
 }
 
 function TwoFactor() {

@@ -48,7 +48,8 @@ export function TransferPage() {
   const [result, setResult] = useState<Transaction | null>(null);
   const transfer = useIdempotentSubmit<TransferBody, Transaction>("POST", "/transactions/transfer");
 
-  const from = own.find((a) => a.id === (form.from || own[0]?.id));
+  const fallback = own.find((a) => a.account_type === "checking") ?? own[0];
+  const from = own.find((a) => a.id === (form.from || fallback?.id));
   const set = (name: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) =>
     setForm((f) => ({ ...f, [name]: e.target.value }));
 

@@ -1,0 +1,90 @@
+/**
+ * `make screenshots`: the main pages at desktop size and at 390 px into docs/screenshots/.
+ * Runs only with SCREENSHOTS=1 so ordinary test runs leave the committed images alone.
+ */
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect, test, type Page } from "@playwright/test";
+import { accounts, call, login, signIn } from "../helpers";
+
+const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "docs", "screenshots");
+const SIZES = [
+  ["desktop", { width: 1280, height: 820 }],
+  ["mobile", { width: 390, height: 844 }],
+] as const;
+
+test.skip(!process.env.SCREENSHOTS, "set SCREENSHOTS=1 (make screenshots)");
+
+async function shoot(page: Page, name: string) {
+  for (const [size, viewport] of SIZES) {
+    await page.setViewportSize(viewport);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(out, `${name}-${size}.png`) });
+  }
+}
+
+test("screenshots of the main pages", async ({ page }) => {
+  test.setTimeout(120_000);
+  const alice = await login("alice@flowlet.test");
+  const bob = await login("bob@flowlet.test");
+  const [aliceUsd] = (await accounts(alice)).filter((a) => a.currency === "USD");
+  const [bobUsd] = await accounts(bob);
+  for (const [token, from, to, amount, description] of [
+    [alice, aliceUsd, bobUsd, "42.00", "Dinner at Luigi's"],
+    [bob, bobUsd, aliceUsd, "18.50", "Cinema tickets"],
+    [alice, aliceUsd, bobUsd, "120.00", "Rent share"],
+  ] as const) {
+    await call("POST", "/transactions/transfer", {
+      token,
+      key: randomUUID(),
+      body: { from_account_id: from.id, to_account_number: to.account_number, amount, currency: "USD", description },
+    });
+  }
+
+  await page.setViewportSize(SIZES[0][1]);
+  await page.goto("/sign-in");
+  await shoot(page, "sign-in");
+  await signIn(page, "alice@flowlet.test");
+  await expect(page.getByRole("heading", { name: "Hello, Alice" })).toBeVisible();
+  await shoot(page, "dashboard");
+  await page.goto(`/accounts/${aliceUsd.id}`);
+  await expect(page.getByTestId("account-balance")).toBeVisible();
+  await shoot(page, "account");
+  await page.goto("/transfer");
+  await page.getByLabel("From", { exact: true }).selectOption(aliceUsd.id);
+  await page.getByLabel("Account number").fill(bobUsd.account_number);
+  await page.getByLabel("Amount (USD)").fill("25");
+  await page.getByLabel("Description (optional)").fill("Flowers");
+  await shoot(page, "transfer");
+  await page.getByRole("button", { name: "Review transfer" }).click();
+  await shoot(page, "transfer-confirm");
+  await page.goto("/transactions");
+  await expect(page.locator(".txn").first()).toBeVisible();
+  await shoot(page, "transactions");
+  await page.goto("/cards");
+  await expect(page.getByRole("heading", { name: "Cards" })).toBeVisible();
+  await shoot(page, "cards");
+  await page.goto("/security");
+  await page.getByRole("button", { name: "Set up two-step verification" }).click();
+  await expect(page.getByRole("img", { name: /QR code/ })).toBeVisible();
+  await shoot(page, "security");
+  await page.goto("/kyc");
+  await shoot(page, "kyc");
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  await signIn(page, "officer@flowlet.test");
+  await page.waitForURL(/console/);
+  await page.goto("/console/held");
+  await page.waitForTimeout(500);
+  await shoot(page, "console-held");
+  await page.goto("/console/audit");
+  await page.waitForTimeout(500);
+  await shoot(page, "console-audit");
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  await signIn(page, "admin@flowlet.test");
+  await page.waitForURL(/admin\/users/);
+  await expect(page.getByRole("cell", { name: "alice@flowlet.test" })).toBeVisible();
+  await shoot(page, "admin-users");
+});
