@@ -9,6 +9,7 @@ import { CardsPage } from "./pages/Cards";
 import { DashboardPage } from "./pages/Dashboard";
 import { InvestmentsPage } from "./pages/Investments";
 import { KycPage } from "./pages/Kyc";
+import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from "./pages/Recovery";
 import { RegisterPage } from "./pages/Register";
 import { SecurityPage } from "./pages/Security";
 import { SignInPage } from "./pages/SignIn";
@@ -72,6 +73,9 @@ export function App() {
     <Routes>
       <Route path="/sign-in" element={<SignedOutOnly><SignInPage /></SignedOutOnly>} />
       <Route path="/register" element={<SignedOutOnly><RegisterPage /></SignedOutOnly>} />
+      <Route path="/forgot-password" element={<SignedOutOnly><ForgotPasswordPage /></SignedOutOnly>} />
+      <Route path="/reset-password" element={<AuthFrame><ResetPasswordPage /></AuthFrame>} />
+      <Route path="/verify-email" element={<AuthFrame><VerifyEmailPage /></AuthFrame>} />
       <Route element={<RequireAuth><Layout /></RequireAuth>}>
         <Route index element={<Home />} />
         <Route path="accounts/:accountId" element={<AccountPage />} />

@@ -98,6 +98,9 @@ export function SignInPage() {
         {pending ? "Signing in…" : "Sign in"}
       </button>
       <p className="muted center">
+        <Link to="/forgot-password">Forgot your password?</Link>
+      </p>
+      <p className="muted center">
         New to Flowlet? <Link to="/register">Open an account</Link>
       </p>
     </form>

@@ -1,0 +1,22 @@
+import { expect, test } from "@playwright/test";
+import { call, login, signIn, watchConsole } from "../helpers";
+
+test("the net-worth chart shows when wealth history answers and is absent otherwise", async ({ page }) => {
+  const token = await login("alice@flowlet.test");
+  const history = await call("GET", "/wealth/history", { token });
+  const problems = watchConsole(page);
+
+  await signIn(page, "alice@flowlet.test");
+  await expect(page.getByRole("heading", { name: "Hello, Alice" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Recent activity" })).toBeVisible();
+  const points = history.status === 200 ? (history.body.items ?? history.body.points ?? history.body) : [];
+  if (history.status === 200 && Array.isArray(points) && points.length > 0) {
+    await expect(page.getByRole("heading", { name: "Net worth" })).toBeVisible();
+    await expect(page.getByRole("img", { name: /Net worth over/ })).toBeVisible();
+  } else {
+    await page.waitForLoadState("networkidle");
+    await expect(page.getByRole("heading", { name: "Net worth" })).toHaveCount(0);
+    await expect(page.getByRole("alert")).toHaveCount(0); // a missing service is not an error to the customer
+  }
+  expect(problems).toEqual([]);
+});
