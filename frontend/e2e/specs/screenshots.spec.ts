@@ -1,6 +1,6 @@
 /**
  * `make screenshots`: the main pages at desktop size and at 390 px into docs/screenshots/.
- * Runs only with SCREENSHOTS=1 so ordinary test runs leave the committed images alone.
+ * playwright.config.ts runs it only with SCREENSHOTS=1, so test runs leave the images alone.
  */
 import { randomUUID } from "node:crypto";
 import path from "node:path";
@@ -13,8 +13,6 @@ const SIZES = [
   ["desktop", { width: 1280, height: 820 }],
   ["mobile", { width: 390, height: 844 }],
 ] as const;
-
-test.skip(!process.env.SCREENSHOTS, "set SCREENSHOTS=1 (make screenshots)");
 
 async function shoot(page: Page, name: string) {
   for (const [size, viewport] of SIZES) {
