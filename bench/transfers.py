@@ -97,7 +97,7 @@ from app.auth.models import User, UserRole
 from app.auth.passwords import hash_password
 from app.accounts.services import open_account
 from app.accounts.models import Account
-from app.transactions.services import deposit
+from app.transactions.deposits import deposit
 from app.extensions import db
 
 app = create_app()

@@ -87,6 +87,15 @@ def _init_extensions(app: Flask) -> None:
     context.init_app(app)
     security.init_app(app)
     health.init_metrics(app)
+    _init_domains(app)
+
+
+def _init_domains(app: Flask) -> None:
+    """Domains plug their policies and observers into the movement engine."""
+    from app import compliance, transactions
+
+    transactions.init_app(app)
+    compliance.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

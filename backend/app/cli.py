@@ -60,7 +60,7 @@ def seed_demo() -> None:
 
 
 def _create_user(email: str, password: str, role: str, first: str, last: str) -> None:
-    from app.auth.services import create_user, enforce_password_policy, get_user_by_email
+    from app.auth.users import create_user, enforce_password_policy, get_user_by_email
     from app.core import context
     from app.core.errors import DomainError
 
@@ -154,10 +154,13 @@ ledger_cli = AppGroup("ledger", help="Ledger commands.")
 
 @ledger_cli.command("verify")
 def ledger_verify() -> None:
-    """Recompute every balance from the ledger entries; exit 1 naming each difference."""
+    """Recompute every balance and running counter from the ledger; exit 1 on any difference."""
     from app.ledger.services import verify
+    from app.transactions import counters
 
-    result = verify(_session())
+    session = _session()
+    result = verify(session)
+    result.problems.extend(counters.verify(session))
     for problem in result.problems:
         click.echo(f"ledger MISMATCH: {problem}", err=True)
     if not result.ok:

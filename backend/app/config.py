@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
@@ -107,10 +106,6 @@ class Config:
         self.EMAIL_VERIFICATION_SECONDS = _env_int("EMAIL_VERIFICATION_SECONDS", 48 * 3600)
         self.PASSWORD_RESET_SECONDS = _env_int("PASSWORD_RESET_SECONDS", 3600)
         self.TOTP_ISSUER = _env("TOTP_ISSUER", "Flowlet")
-        # Transfers above this amount (in the account currency's major units) need a fresh token.
-        self.STEP_UP_TRANSFER_THRESHOLD = Decimal(
-            _env("STEP_UP_TRANSFER_THRESHOLD", "1000.00") or "1000.00"
-        )
         # Links in e-mails point at the web client.
         self.FRONTEND_URL = (_env("FRONTEND_URL", "http://127.0.0.1:5173") or "").rstrip("/")
         # The built web app served at `/` (`frontend/dist` after `npm run build`).
@@ -172,6 +167,28 @@ class Config:
                 }
             )
         )
+        # Deposits per KYC status: {"status": {"per_deposit": amounts, "daily": amounts}}; a
+        # status mapped to null (or absent, with no "none" entry) may not deposit: kyc_required.
+        self.DEPOSIT_LIMITS = json.loads(
+            _env("DEPOSIT_LIMITS")
+            or json.dumps(
+                {
+                    "none": {"per_deposit": "10000,JPY=1500000", "daily": "20000,JPY=3000000"},
+                    "pending": {"per_deposit": "10000,JPY=1500000", "daily": "20000,JPY=3000000"},
+                    "approved": {
+                        "per_deposit": "100000,JPY=15000000",
+                        "daily": "250000,JPY=37500000",
+                    },
+                    "rejected": None,
+                }
+            )
+        )
+        # No single movement carries more than this many minor units, whatever the limits say
+        # (far below the 64-bit range the ledger stores, so sums never overflow).
+        self.MAX_MOVEMENT_MINOR_UNITS = _env_int("MAX_MOVEMENT_MINOR_UNITS", 10**13)
+        # A hold placed without an explicit expiry by a two-phase movement (card authorizations)
+        # expires after this long; the expiry job releases it.
+        self.HOLD_EXPIRY_SECONDS = _env_int("HOLD_EXPIRY_SECONDS", 7 * 24 * 3600)
         self.FRAUD_REVIEW_THRESHOLD = _env_int("FRAUD_REVIEW_THRESHOLD", 50)
         self.FRAUD_VELOCITY_MAX = _env_int("FRAUD_VELOCITY_MAX", 10)
         self.FRAUD_VELOCITY_WINDOW_SECONDS = _env_int("FRAUD_VELOCITY_WINDOW_SECONDS", 600)
@@ -196,8 +213,11 @@ class Config:
     def engine_options(url: str) -> dict:
         if url.startswith("sqlite"):
             return {"connect_args": {"timeout": 30}}
+        # No ping before every checkout (a round trip each): a connection the server dropped
+        # fails its request once, and SQLAlchemy then recycles every older pooled connection.
+        # DB_POOL_PRE_PING=true buys that one request back at a round trip per checkout.
         return {
-            "pool_pre_ping": True,
+            "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
             "pool_size": _env_int("DB_POOL_SIZE", 10),
             "max_overflow": _env_int("DB_MAX_OVERFLOW", 20),
             "pool_recycle": 1800,

@@ -13,3 +13,4 @@ from app.compliance.models import ComplianceAlert  # noqa: F401
 from app.core.audit import AuditChainHead, AuditLog  # noqa: F401
 from app.core.idempotency import IdempotencyKey  # noqa: F401
 from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401
+from app.transactions.models import DailyCounter, Payee, RecentActivity  # noqa: F401

@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.auth.services import create_user
+from app.auth.users import create_user
 from tests.conftest import unique_email
 
 DEFAULT_PASSWORD = "Sturdy-Ledger-Pass-42"

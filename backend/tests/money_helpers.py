@@ -14,7 +14,7 @@ from app.auth.models import User
 from app.core.audit import AuditLog
 from app.core.money import parse_amount
 from app.ledger.services import verify
-from app.transactions.services import deposit
+from app.transactions.deposits import deposit
 
 
 def make_account(

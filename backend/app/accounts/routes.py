@@ -6,6 +6,8 @@ from app.accounts.schemas import (
     AccountPageSchema,
     AccountSchema,
     AccountUpdateSchema,
+    BalanceArgsSchema,
+    BalanceSchema,
     StatementArgsSchema,
     StatementSchema,
 )
@@ -75,3 +77,12 @@ def account_statement(args, account_id):
         db.session, user=current_user(), account_id=account_id, start=args["start"], end=args["end"]
     )
     return statements.render(st, args["format"])
+
+
+@blp.route("/<uuid:account_id>/balance", methods=["GET"])
+@require("accounts:read")
+@blp.arguments(BalanceArgsSchema, location="query")
+@blp.response(200, BalanceSchema)
+def account_balance(args, account_id):
+    """Balance and available balance at an instant (`at`, ISO 8601; now by default)."""
+    return services.balance_at(db.session, user=current_user(), account_id=account_id, **args)

@@ -40,11 +40,24 @@ class AccountUpdateSchema(Schema):
 
 
 class StatementArgsSchema(Schema):
-    start = ma.fields.Date(required=True, data_key="from")
-    end = ma.fields.Date(required=True, data_key="to")
+    """`from` and `to` (UTC days, inclusive); without them, the current calendar month."""
+
+    start = ma.fields.Date(load_default=None, data_key="from")
+    end = ma.fields.Date(load_default=None, data_key="to")
     format = ma.fields.String(
         load_default="json", validate=ma.validate.OneOf(["json", "csv", "pdf"])
     )
+
+
+class BalanceArgsSchema(Schema):
+    at = UTCDateTime(load_default=None)
+
+
+class BalanceSchema(Schema):
+    balance = ma.fields.String()
+    available_balance = ma.fields.String()
+    currency = ma.fields.String()
+    as_of = UTCDateTime()
 
 
 class StatementLineSchema(Schema):

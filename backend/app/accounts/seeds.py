@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, AccountType, SystemAccount
 from app.auth import seeds as _auth_seeds  # noqa: F401 - demo users are seeded first
-from app.auth.services import get_user_by_email
+from app.auth.users import get_user_by_email
 from app.core import seeds
 
 DEMO_ACCOUNTS = (
@@ -33,7 +33,7 @@ def seed_demo_accounts(session: Session) -> None:
     """Give the demo customers accounts with some money (once)."""
     from app.accounts.services import open_account
     from app.core.money import parse_amount
-    from app.transactions.services import deposit
+    from app.transactions.deposits import deposit
 
     for email, account_type, currency, name, amount in DEMO_ACCOUNTS:
         user = get_user_by_email(session, email)

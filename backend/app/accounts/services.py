@@ -16,6 +16,7 @@ from app.accounts.errors import AccountNotEmpty, AccountNotFound
 from app.accounts.models import Account, AccountStatus, AccountType
 from app.auth.models import User
 from app.core import audit
+from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Page, paginate
@@ -109,12 +110,7 @@ def rename_account(session: Session, *, user: User, account_id: uuid.UUID, name:
 
 
 def _lock(session: Session, account: Account) -> Account:
-    return session.scalars(
-        sa.select(Account)
-        .where(Account.id == account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return session.scalars(for_update(sa.select(Account).where(Account.id == account.id))).one()
 
 
 def _close(session: Session, account: Account) -> None:
@@ -197,6 +193,61 @@ def admin_update_account(
     return account
 
 
+# --- balances at an instant -------------------------------------------------------------------
+
+
+@dataclass
+class BalanceAt:
+    balance: str
+    available_balance: str
+    currency: str
+    as_of: datetime
+
+
+def _entry_balance_at(
+    session: Session, account_id: int, at: datetime, *, before: bool = False
+) -> int:
+    """The running balance of the last entry booked at or before `at` (strictly before, when
+    `before`): one probe of `ix_ledger_entries_account_created`, whatever the history."""
+    from app.ledger.models import LedgerEntry
+
+    when = LedgerEntry.created_at < at if before else LedgerEntry.created_at <= at
+    value = session.scalar(
+        sa.select(LedgerEntry.balance_after)
+        .where(LedgerEntry.account_id == account_id, when)
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        .limit(1)
+    )
+    return int(value or 0)
+
+
+def balance_at(
+    session: Session, *, user: User, account_id: uuid.UUID, at: datetime | None = None
+) -> BalanceAt:
+    """The caller's account balance and available balance at `at` (now when None), from the
+    ledger: the running balance of the last entry by then, less the holds open at that instant
+    (the credit line is today's)."""
+    from app.ledger.models import Hold
+
+    account = get_own_account(session, user=user, account_id=account_id)
+    at = at or utcnow()
+    balance = _entry_balance_at(session, account.id, at)
+    held = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Hold.amount), 0)).where(
+            Hold.account_id == account.id,
+            sa.or_(Hold.released_at.is_(None), Hold.released_at > at),
+            Hold.created_at <= at,
+        )
+    )
+    cur = account.currency
+    return BalanceAt(
+        balance=format_amount(balance, cur),
+        available_balance=format_amount(balance - int(held) + account.credit_limit, cur),
+        currency=cur,
+        as_of=at,
+    )
+
+
 # --- statements ------------------------------------------------------------------------------
 
 
@@ -220,12 +271,28 @@ class Statement:
     lines: list[StatementLine] = field(default_factory=list)
 
 
+def current_month(today: date | None = None) -> tuple[date, date]:
+    """The first and last day of the calendar month of `today` (UTC)."""
+    today = today or utcnow().date()
+    first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
 def statement(
-    session: Session, *, user: User, account_id: uuid.UUID, start: date, end: date
+    session: Session,
+    *,
+    user: User,
+    account_id: uuid.UUID,
+    start: date | None = None,
+    end: date | None = None,
 ) -> Statement:
-    """Entries booked on the caller's account from `start` to `end` (inclusive, UTC days)."""
+    """Entries booked on the caller's account from `start` to `end` (inclusive, UTC days);
+    without either, the current calendar month."""
     from app.ledger.models import JournalTransaction, LedgerEntry
 
+    start = start or (end.replace(day=1) if end else current_month()[0])
+    end = end or current_month(start)[1]
     if end < start:
         raise ValidationError(
             "The period ends before it starts.", details={"to": ["Must not be before `from`."]}

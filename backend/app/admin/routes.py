@@ -27,8 +27,7 @@ blp = Blueprint(
 @blp.response(200, AdminUserListSchema)
 def list_users(args):
     """Users, filtered by text, role and status (paginated)."""
-    items, next_cursor = services.list_users(db.session, **args)
-    return {"items": items, "next_cursor": next_cursor}
+    return services.list_users(db.session, **args)
 
 
 @blp.route("/users/<uuid:user_id>/lock", methods=["POST"])

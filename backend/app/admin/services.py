@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import User, UserRole
-from app.auth.services import get_user
 from app.auth.tokens import now, revoke_sessions
+from app.auth.users import get_user
 from app.core import audit
-from app.core.errors import Conflict, ValidationError
+from app.core.db import for_update
+from app.core.errors import Conflict
+from app.core.pagination import Page, paginate
 
 
 def user_status(user: User) -> str:
@@ -30,19 +29,6 @@ def _with_status(user: User) -> User:
     return user
 
 
-def _encode_cursor(user: User) -> str:
-    raw = f"{user.created_at.isoformat()}|{user.public_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, _, public_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), uuid.UUID(public_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValidationError("Bad cursor.", details={"cursor": ["Not a valid cursor."]}) from exc
-
-
 def list_users(
     session: Session,
     *,
@@ -51,7 +37,7 @@ def list_users(
     status: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[User], str | None]:
+) -> Page:
     """Users matching the filters, newest first, keyset-paginated."""
     query = sa.select(User)
     if q:
@@ -74,26 +60,14 @@ def list_users(
         query = query.where(User.is_active.is_(True), locked)
     elif status == "active":
         query = query.where(User.is_active.is_(True), sa.not_(locked))
-    if cursor:
-        created, public_id = _decode_cursor(cursor)
-        query = query.where(sa.tuple_(User.created_at, User.public_id) < (created, public_id))
-    rows = list(
-        session.scalars(
-            query.order_by(User.created_at.desc(), User.public_id.desc()).limit(limit + 1)
-        )
-    )
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return [_with_status(user) for user in rows[:limit]], next_cursor
+    page = paginate(session, query, model=User, limit=limit, cursor=cursor)
+    page.items = [_with_status(user) for user in page.items]
+    return page
 
 
 def _target(session: Session, public_id: uuid.UUID, actor: User) -> User:
     user = get_user(session, public_id=public_id)
-    return session.scalars(
-        sa.select(User)
-        .where(User.id == user.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return session.scalars(for_update(sa.select(User).where(User.id == user.id))).one()
 
 
 def lock_user(session: Session, *, actor: User, public_id: uuid.UUID, reason: str | None) -> User:

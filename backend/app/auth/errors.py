@@ -27,7 +27,3 @@ class TokenExpired(DomainError):
 
 class InvalidToken(DomainError):
     status, code, message = 401, "invalid_token", "The token is not valid."
-
-
-class MfaRequired(DomainError):
-    status, code, message = 401, "mfa_required", "A second factor is required."

@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
-from app.auth import services
+from app.auth import password_changes, sessions, two_factor, users
 from app.auth.schemas import (
     BackupCodesSchema,
     ChangePasswordSchema,
@@ -89,7 +89,7 @@ def register(data):
     """Create a customer account (terms and privacy must be accepted)."""
     data.pop("terms_accepted")
     data.pop("privacy_accepted")
-    return {"user": services.register(db.session, **data)}
+    return {"user": users.register(db.session, **data)}
 
 
 @blp.route("/login", methods=["POST"])
@@ -100,7 +100,7 @@ def register(data):
 @blp.response(200, LoginResultSchema)
 def login(data):
     """Log in with e-mail or username and password."""
-    result = services.login(db.session, **data)
+    result = sessions.login(db.session, **data)
     if result.tokens is None:
         return {
             "mfa_required": True,
@@ -117,7 +117,7 @@ def login(data):
 @blp.response(200, TokensSchema)
 def login_mfa(data):
     """Complete a login with a TOTP or backup code."""
-    return _tokens(services.login_mfa(db.session, **data))
+    return _tokens(sessions.login_mfa(db.session, **data))
 
 
 @blp.route("/refresh", methods=["POST"])
@@ -127,7 +127,7 @@ def login_mfa(data):
 @blp.response(200, TokensSchema)
 def refresh(data):
     """Exchange a refresh token for a new pair (the old one is spent)."""
-    return _tokens(services.refresh(db.session, **data))
+    return _tokens(sessions.refresh(db.session, **data))
 
 
 @blp.route("/logout", methods=["POST"])
@@ -135,7 +135,7 @@ def refresh(data):
 @blp.response(204)
 def logout():
     """Revoke this access token and its refresh family."""
-    services.logout(db.session, user=current_user(), session_id=_sid())
+    sessions.logout(db.session, user=current_user(), session_id=_sid())
 
 
 @blp.route("/me", methods=["GET"])
@@ -152,7 +152,7 @@ def me():
 @blp.response(200, MeSchema)
 def update_me(data):
     """Change names, phone or base currency."""
-    return services.update_profile(db.session, user=current_user(), changes=data)
+    return users.update_profile(db.session, user=current_user(), changes=data)
 
 
 @blp.route("/change-password", methods=["POST"])
@@ -161,7 +161,7 @@ def update_me(data):
 @blp.response(204)
 def change_password(data):
     """Change the password (fresh token); every other session is revoked."""
-    services.change_password(db.session, user=current_user(), session_id=_sid(), **data)
+    password_changes.change_password(db.session, user=current_user(), session_id=_sid(), **data)
 
 
 @blp.route("/password-reset/request", methods=["POST"])
@@ -171,7 +171,7 @@ def change_password(data):
 @blp.response(202, MessageSchema)
 def password_reset_request(data):
     """E-mail a password reset link (always 202, whether or not the account exists)."""
-    services.request_password_reset(db.session, **data)
+    password_changes.request_password_reset(db.session, **data)
     return {"message": "If the address belongs to an account, a reset link is on its way."}
 
 
@@ -182,7 +182,7 @@ def password_reset_request(data):
 @blp.response(204)
 def password_reset_confirm(data):
     """Set a new password with a reset link token."""
-    services.confirm_password_reset(db.session, **data)
+    password_changes.confirm_password_reset(db.session, **data)
 
 
 @blp.route("/verify-email", methods=["POST"])
@@ -192,7 +192,7 @@ def password_reset_confirm(data):
 @blp.response(204)
 def verify_email(data):
     """Confirm the e-mail address with the token from the verification e-mail."""
-    services.verify_email(db.session, **data)
+    users.verify_email(db.session, **data)
 
 
 @blp.route("/2fa/setup", methods=["POST"])
@@ -200,7 +200,7 @@ def verify_email(data):
 @blp.response(200, TotpSetupSchema)
 def setup_2fa():
     """Start TOTP enrolment: secret, otpauth URI and QR code (SVG)."""
-    return services.setup_2fa(db.session, user=current_user())
+    return two_factor.setup_2fa(db.session, user=current_user())
 
 
 @blp.route("/2fa/enable", methods=["POST"])
@@ -209,7 +209,7 @@ def setup_2fa():
 @blp.response(200, BackupCodesSchema)
 def enable_2fa(data):
     """Turn TOTP on with a code from the app; returns ten one-time backup codes."""
-    return {"backup_codes": services.enable_2fa(db.session, user=current_user(), **data)}
+    return {"backup_codes": two_factor.enable_2fa(db.session, user=current_user(), **data)}
 
 
 @blp.route("/2fa/disable", methods=["POST"])
@@ -218,7 +218,7 @@ def enable_2fa(data):
 @blp.response(204)
 def disable_2fa(data):
     """Turn 2FA off (fresh token, password and a current code)."""
-    services.disable_2fa(db.session, user=current_user(), **data)
+    two_factor.disable_2fa(db.session, user=current_user(), **data)
 
 
 @blp.route("/step-up", methods=["POST"])
@@ -228,7 +228,7 @@ def disable_2fa(data):
 @blp.response(200, TokensSchema)
 def step_up(data):
     """Re-authenticate for a fresh access token (TOTP/backup code, or password without 2FA)."""
-    return _tokens(services.step_up(db.session, user=current_user(), session_id=_sid(), **data))
+    return _tokens(sessions.step_up(db.session, user=current_user(), session_id=_sid(), **data))
 
 
 @blp.route("/sessions", methods=["GET"])
@@ -236,7 +236,7 @@ def step_up(data):
 @blp.response(200, SessionListSchema)
 def list_sessions():
     """The caller's active sessions (device, IP, created, last used)."""
-    items = services.list_sessions(db.session, user=current_user(), current_id=_sid())
+    items = sessions.list_sessions(db.session, user=current_user(), current_id=_sid())
     return {"items": items, "next_cursor": None}
 
 
@@ -245,4 +245,4 @@ def list_sessions():
 @blp.response(204)
 def revoke_session(session_id: uuid.UUID):
     """Revoke one of the caller's sessions."""
-    services.revoke_session(db.session, user=current_user(), session_id=session_id)
+    sessions.revoke_session(db.session, user=current_user(), session_id=session_id)

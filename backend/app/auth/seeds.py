@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.auth.services import create_user, get_user_by_email
+from app.auth.users import create_user, get_user_by_email
 from app.core import seeds
 
 DEMO_PASSWORD = "Flowlet-Demo-Pass-2026"

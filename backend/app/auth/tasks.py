@@ -8,7 +8,7 @@ from app.core.queue import task
 @task
 def send_outbox_email(outbox_id: int) -> str:
     """Deliver one message from the e-mail outbox (SMTP, or the log without SMTP)."""
-    from app.auth.services import deliver_email
+    from app.auth.mail import deliver_email
     from app.extensions import db
 
     try:

@@ -4,7 +4,7 @@ from app.core.api import Blueprint
 from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, require
 from app.extensions import db
-from app.transactions import services as transactions
+from app.ledger import engine
 from app.transactions.schemas import ReviewDecisionSchema, TransactionSchema
 
 blp = Blueprint(
@@ -22,8 +22,8 @@ blp = Blueprint(
 @blp.response(200, TransactionSchema)
 def approve_transaction(data, transaction_id):
     """Approve a transaction held for review; the funds move."""
-    return transactions.approve_review(
-        db.session, officer=current_user(), transaction_id=transaction_id, **data
+    return engine.decide_review(
+        db.session, transaction_id, approve=True, officer_id=current_user().id, **data
     )
 
 
@@ -34,6 +34,6 @@ def approve_transaction(data, transaction_id):
 @blp.response(200, TransactionSchema)
 def reject_transaction(data, transaction_id):
     """Reject a transaction held for review; the held funds are released."""
-    return transactions.reject_review(
-        db.session, officer=current_user(), transaction_id=transaction_id, **data
+    return engine.decide_review(
+        db.session, transaction_id, approve=False, officer_id=current_user().id, **data
     )

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.compliance.models import AlertStatus, ComplianceAlert
 from app.core import audit
 from app.core.db import utcnow
+from app.ledger.engine import PolicyContext
 
 
 def raise_transaction_alert(
@@ -56,4 +57,24 @@ def resolve_transaction_alerts(
             resource_type="compliance_alert",
             resource=alert,
             changes={"resolution": resolution},
+        )
+
+
+def observe_reviews(ctx: PolicyContext, txn) -> None:
+    """An engine observer: alert on a movement held for review; close it when decided."""
+    if ctx.event == "review":
+        raise_transaction_alert(
+            ctx.session,
+            user_id=ctx.customer.id if ctx.customer else None,
+            transaction=txn,
+            score=txn.risk_score,
+            rules=list(txn.risk_rules or []),
+        )
+    elif ctx.event in ("approved", "rejected"):
+        resolve_transaction_alerts(
+            ctx.session,
+            transaction_id=txn.id,
+            resolution=ctx.event,
+            officer_id=ctx.movement.initiator_id,
+            notes=ctx.movement.metadata.get("notes"),
         )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -128,12 +127,12 @@ def install_session_hooks() -> None:
             session.info.pop("after_commit", None)
 
 
-@contextmanager
-def unit_of_work(session: Session) -> Iterator[Session]:
-    """One use case, one commit: commit when the block ends, roll everything back on error."""
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+def for_update(stmt: sa.Select, **options) -> sa.Select:
+    """`stmt` locking its rows (`SELECT … FOR UPDATE`) and refreshing the loaded objects.
+
+    The one way a row is locked for a change: `populate_existing` overwrites what the identity
+    map already holds, so a value read before the lock is never the one written back.
+    `options` go to `with_for_update` (`key_share=True` for FOR NO KEY UPDATE, `of=…`,
+    `skip_locked=True`).
+    """
+    return stmt.with_for_update(**options).execution_options(populate_existing=True)

@@ -61,10 +61,6 @@ class Unauthorized(DomainError):
     status, code, message = 401, "unauthorized", "Authentication is required."
 
 
-class RateLimited(DomainError):
-    status, code, message = 429, "rate_limited", "Too many requests; slow down."
-
-
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -167,6 +163,7 @@ def handle_http_exception(exc: HTTPException):
 
 
 def handle_domain_error(exc: DomainError):
+    """The envelope of a `DomainError` (the error handler, and `@idempotent` for its outcome)."""
     if exc.status >= 500:
         log.error("domain error %s: %s", exc.code, exc.message)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)

@@ -128,7 +128,8 @@ _engine_lock = threading.Lock()
 def _engine() -> sa.Engine:
     """The engine for the key store.
 
-    On PostgreSQL its own small pool with `synchronous_commit=off`: a claim or a stored
+    On PostgreSQL its own small pool in autocommit mode (every write here is one statement that
+    commits by itself) with `synchronous_commit=off`: a claim or a stored
     response need not reach the disk on its own, because the movement's synchronous commit
     flushes the WAL up to and including it; losing one in a crash loses nothing (a lost claim
     means no movement happened; a lost response leaves the key `committed`, so retries get 409).
@@ -147,7 +148,12 @@ def _engine() -> sa.Engine:
                 store = sa.create_engine(
                     engine.url,
                     connect_args={"options": "-c synchronous_commit=off"},
-                    pool_pre_ping=True,
+                    # Each claim, store and release is one statement: no BEGIN/COMMIT trips.
+                    isolation_level="AUTOCOMMIT",
+                    pool_pre_ping=current_app.config["SQLALCHEMY_ENGINE_OPTIONS"].get(
+                        "pool_pre_ping", False
+                    ),
+                    pool_recycle=1800,
                     pool_size=engine.pool.size(),
                     max_overflow=10,
                 )
@@ -295,9 +301,13 @@ def release(held: Claim) -> bool:
     return bool(deleted)
 
 
-def _mark_committed(session: Session) -> None:
-    """In the movement's own transaction: the armed claim is spent, or the commit fails."""
-    held: Claim | None = session.info.get(ARMED_KEY)
+def spend(session: Session) -> None:
+    """In the movement's own transaction: spend the request's claim, or refuse to commit.
+
+    The movement engine calls it right before its commit; a request that commits without the
+    engine spends it in the `before_commit` hook. Spent once: the claim is disarmed.
+    """
+    held: Claim | None = session.info.pop(ARMED_KEY, None)
     if held is None:
         return
     marked = (
@@ -321,11 +331,7 @@ def install_hooks() -> None:
 
     @sa.event.listens_for(Session, "before_commit")
     def _before_commit(session: Session) -> None:
-        _mark_committed(session)
-
-    @sa.event.listens_for(Session, "after_commit")
-    def _after_commit(session: Session) -> None:
-        session.info.pop(ARMED_KEY, None)
+        spend(session)
 
 
 def purge_expired(session: Session, *, now: datetime | None = None) -> int:

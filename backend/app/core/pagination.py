@@ -68,6 +68,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from exc
 
 
+def after_cursor(stmt: sa.Select, *, model: Any, cursor: str | None, limit: int) -> sa.Select:
+    """`stmt` newest first from just after `cursor`, `limit + 1` rows (one more tells a next page).
+
+    The position is a row comparison, `(created_at, public_id) < (:at, :pid)`, which PostgreSQL
+    turns into an index condition on an index ending in those two columns.
+    """
+    created, public_id = model.created_at, model.public_id
+    if cursor:
+        at, pid = decode_cursor(cursor)
+        stmt = stmt.where(sa.tuple_(created, public_id) < sa.tuple_(at, pid))
+    return stmt.order_by(created.desc(), public_id.desc()).limit(limit + 1)
+
+
+def page_of(rows: list[Any], limit: int) -> Page:
+    """The first `limit` rows, and the cursor to the next page if there is one."""
+    if len(rows) <= limit:
+        return Page(items=rows, next_cursor=None)
+    rows = rows[:limit]
+    return Page(items=rows, next_cursor=encode_cursor(rows[-1].created_at, rows[-1].public_id))
+
+
 def paginate(
     session: Session,
     stmt: sa.Select,
@@ -77,13 +98,42 @@ def paginate(
     cursor: str | None = None,
 ) -> Page:
     """Run `stmt` (a select of `model`) newest first, one page after `cursor`."""
-    created, public_id = model.created_at, model.public_id
-    if cursor:
-        at, pid = decode_cursor(cursor)
-        stmt = stmt.where(sa.or_(created < at, sa.and_(created == at, public_id < pid)))
-    rows = list(session.scalars(stmt.order_by(created.desc(), public_id.desc()).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].public_id)
-    return Page(items=rows, next_cursor=next_cursor)
+    stmt = after_cursor(stmt, model=model, cursor=cursor, limit=limit)
+    return page_of(list(session.scalars(stmt)), limit)
+
+
+def paginate_union(
+    session: Session,
+    branches: list[sa.Select],
+    *,
+    model: Any,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page:
+    """One page of the union of disjoint selects of `model` (e.g. one per indexed account).
+
+    Each branch reads at most `limit + 1` rows along its own index from the cursor on; the
+    merge keeps the newest. A page costs the same at the start or deep into the history.
+    """
+    if not branches:
+        return Page(items=[], next_cursor=None)
+    if len(branches) == 1:
+        return paginate(session, branches[0], model=model, limit=limit, cursor=cursor)
+    keys = [
+        after_cursor(
+            branch.with_only_columns(model.id, model.created_at, model.public_id),
+            model=model,
+            cursor=cursor,
+            limit=limit,
+        ).subquery()
+        for branch in branches
+    ]
+    merged = sa.union_all(*(sa.select(k.c.id, k.c.created_at, k.c.public_id) for k in keys))
+    merged = merged.subquery()
+    stmt = (
+        sa.select(model)
+        .join(merged, merged.c.id == model.id)
+        .order_by(merged.c.created_at.desc(), merged.c.public_id.desc())
+        .limit(limit + 1)
+    )
+    return page_of(list(session.scalars(stmt)), limit)

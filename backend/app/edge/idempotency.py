@@ -13,7 +13,7 @@ from flask import Response, current_app, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from app.core.errors import DomainError, ValidationError, error_response
+from app.core.errors import DomainError, ValidationError, handle_domain_error
 from app.core.idempotency import (
     _NOT_A_DECISION,
     ARMED_KEY,
@@ -89,9 +89,7 @@ def idempotent(*, required: bool = True) -> Callable:
                     db.session.rollback()
                     if not _is_decision(exc) and release(outcome):
                         raise
-                    response = error_response(
-                        exc.status, exc.code, exc.message, exc.details, exc.headers
-                    )
+                    response = handle_domain_error(exc)
                 except (HTTPException, Exception):
                     db.session.rollback()
                     release(outcome)  # a no-op when the movement committed: the key stays spent

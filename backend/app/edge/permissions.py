@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "accounts:write": frozenset({C}),
     "transactions:read": frozenset({C}),
     "transactions:write": frozenset({C}),
+    "transactions:reverse": frozenset({OFF, A}),
     "cards:read": frozenset({C}),
     "cards:write": frozenset({C}),
     "card_network": frozenset({P}),

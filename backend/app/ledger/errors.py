@@ -29,3 +29,15 @@ class FreshTokenRequired(DomainError):
         "fresh_token_required",
         "This amount needs a fresh token; use /auth/step-up.",
     )
+
+
+class AlreadyReversed(DomainError):
+    status, code, message = 409, "already_reversed", "The transaction was already reversed."
+
+
+class HoldNotActive(DomainError):
+    status, code, message = 409, "hold_not_active", "The hold was already captured or released."
+
+
+class KycRequired(DomainError):
+    status, code, message = 403, "kyc_required", "Your identity check does not allow this yet."

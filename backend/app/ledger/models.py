@@ -32,7 +32,7 @@ class TxnStatus(StrEnum):
 
 class HoldStatus(StrEnum):
     ACTIVE = "active"
-    RELEASED = "released"
+    RELEASED = "released"  # voided, rejected or expired: the funds are available again
     CAPTURED = "captured"
 
 
@@ -45,8 +45,8 @@ class JournalTransaction(PublicIdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     amount: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
-    from_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
-    to_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    from_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    to_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
     initiated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     description: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
     reference: Mapped[str | None] = mapped_column(sa.String(140))
@@ -56,9 +56,15 @@ class JournalTransaction(PublicIdMixin, TimestampMixin, Base):
     beneficiary_key: Mapped[str | None] = mapped_column(sa.String(64))
     risk_score: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     risk_rules: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
-    reversal_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("journal_transactions.id"))
+    # At most one reversal per transaction (the unique index backs the 409 already_reversed).
+    reversal_of_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("journal_transactions.id"), unique=True
+    )
     posted_at: Mapped[datetime | None] = mapped_column()
     failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    # What the movement carried besides its accounts and amount (channel, mcc, country, …),
+    # for the rules that read it later (AML, reports).
+    attributes: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
 
     entries: Mapped[list[LedgerEntry]] = relationship(
         back_populates="transaction", lazy="selectin", order_by="LedgerEntry.id"
@@ -72,6 +78,11 @@ class JournalTransaction(PublicIdMixin, TimestampMixin, Base):
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.Index("ix_journal_transactions_initiator_created", "initiated_by_id", "created_at"),
         sa.Index("ix_journal_transactions_created_public", "created_at", "public_id"),
+        # One account's history, newest first, a page at a time (keyset on the row value).
+        sa.Index(
+            "ix_journal_transactions_from_created", "from_account_id", "created_at", "public_id"
+        ),
+        sa.Index("ix_journal_transactions_to_created", "to_account_id", "created_at", "public_id"),
     )
 
 
@@ -91,6 +102,9 @@ class LedgerEntry(Base):
     amount: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    # The account's balance once this entry is booked (customer accounts; NULL for system
+    # accounts, whose balance is never cached). A balance at any instant is one index probe.
+    balance_after: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     transaction: Mapped[JournalTransaction] = relationship(back_populates="entries")
     account: Mapped[Account] = relationship(lazy="joined")
@@ -122,10 +136,19 @@ class Hold(PublicIdMixin, Base):
     reason: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
     released_at: Mapped[datetime | None] = mapped_column()
+    # An active hold past this instant is released by the expiry job (NULL: never expires).
+    expires_at: Mapped[datetime | None] = mapped_column()
+    captured_amount: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     transaction: Mapped[JournalTransaction | None] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "captured_amount IS NULL OR (captured_amount > 0 AND captured_amount <= amount)",
+            name="captured_within_held",
+        ),
         sa.Index("ix_holds_account_status", "account_id", "status"),
+        sa.Index("ix_holds_account_released", "account_id", "released_at"),
+        sa.Index("ix_holds_status_expires", "status", "expires_at"),
     )

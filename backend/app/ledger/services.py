@@ -15,15 +15,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.accounts.models import Account, AccountStatus, SystemAccount
-from app.core.db import real_session, utcnow
-from app.ledger.errors import AccountFrozen, InsufficientFunds
+from app.accounts.models import Account, SystemAccount
+from app.core.db import for_update, real_session, utcnow
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
 
 
@@ -33,36 +33,13 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     if not ids:
         return {}
     rows = session.scalars(
-        sa.select(Account)
-        .where(Account.id.in_(ids), Account.system_code.is_(None))
-        .order_by(Account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        for_update(
+            sa.select(Account)
+            .where(Account.id.in_(ids), Account.system_code.is_(None))
+            .order_by(Account.id)
+        )
     ).all()
     return {account.id: account for account in rows}
-
-
-_LOCK_BY_PUBLIC_ID = (
-    sa.select(Account)
-    .where(
-        Account.public_id.in_(sa.bindparam("public_ids", expanding=True)),
-        Account.system_code.is_(None),
-    )
-    .order_by(Account.id)
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-
-
-def lock_accounts_by_public_id(
-    session: Session, public_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Account]:
-    """Like `lock_accounts`, addressed by public id (saves reading the rows before locking)."""
-    wanted = {i for i in public_ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.scalars(_LOCK_BY_PUBLIC_ID, {"public_ids": list(wanted)}).all()
-    return {account.public_id: account for account in rows}
 
 
 def commit(session: Session) -> None:
@@ -101,24 +78,12 @@ def system_account(session: Session, code: SystemAccount | str, currency: str) -
     return account
 
 
-def ensure_can_receive(account: Account) -> None:
-    if account.status == AccountStatus.CLOSED:
-        raise AccountFrozen("The receiving account is closed.")
-
-
-def ensure_can_debit(account: Account, amount: int, *, from_hold: int = 0) -> None:
-    """Refuse a debit from a frozen/closed account or beyond the available balance.
-
-    `from_hold` is the part of `amount` already reserved by a hold on this account.
-    """
-    if account.status != AccountStatus.ACTIVE:
-        raise AccountFrozen(f"The account is {account.status}; it cannot be debited.")
-    if account.available_balance + from_hold < amount:
-        raise InsufficientFunds()
-
-
 def post(
-    session: Session, txn: JournalTransaction, legs: list[tuple[Account, int]]
+    session: Session,
+    txn: JournalTransaction,
+    legs: list[tuple[Account, int]],
+    *,
+    now: datetime | None = None,
 ) -> list[LedgerEntry]:
     """Write `txn`'s entries (signed: + credit, − debit) and move the cached balances.
 
@@ -129,20 +94,21 @@ def post(
         totals[account.currency] += amount
     if any(totals.values()) or not legs:
         raise RuntimeError(f"unbalanced journal transaction: {dict(totals)}")
-    now = utcnow()
+    now = now or utcnow()
     entries = []
     for account, amount in legs:
+        if not account.is_system:
+            account.balance += amount
         entry = LedgerEntry(
             transaction=txn,
             account=account,
             amount=amount,
             currency=account.currency,
             created_at=now,
+            balance_after=None if account.is_system else account.balance,
         )
         session.add(entry)
         entries.append(entry)
-        if not account.is_system:
-            account.balance += amount
     txn.posted_at = now
     return entries
 
@@ -163,6 +129,7 @@ _TXN_COLUMNS = (
     "beneficiary_key",
     "risk_score",
     "risk_rules",
+    "attributes",
     "created_at",
     "updated_at",
     "posted_at",
@@ -193,7 +160,7 @@ def _build_post_between() -> sa.Select:
     entries = (
         sa.insert(le)
         .from_select(
-            ["transaction_id", "account_id", "amount", "currency", "created_at"],
+            ["transaction_id", "account_id", "amount", "currency", "created_at", "balance_after"],
             sa.union_all(
                 *(
                     sa.select(
@@ -202,8 +169,9 @@ def _build_post_between() -> sa.Select:
                         delta,
                         sa.bindparam("t_currency", type_=jt.c.currency.type),
                         sa.bindparam("t_posted_at", type_=jt.c.posted_at.type),
+                        sa.bindparam(f"after_{i}", type_=le.c.balance_after.type),
                     )
-                    for account, delta in legs
+                    for i, (account, delta) in enumerate(legs)
                 )
             ),
         )
@@ -225,44 +193,51 @@ _POST_BETWEEN = _build_post_between()
 
 
 def post_between(
-    session: Session, txn: JournalTransaction, src: Account, dst: Account, amount: int
+    session: Session,
+    txn: JournalTransaction,
+    debit: Account,
+    credit: Account,
+    amount: int,
+    *,
+    now: datetime | None = None,
 ) -> None:
-    """Write a new completed transaction from `src` to `dst` in one statement (PostgreSQL).
+    """Write a new completed transaction moving `amount` from `debit` to `credit`.
 
-    The fast path of `post` for a transfer between two locked customer accounts: `txn` is a
-    new object that stays out of the unit of work; it gets its id and entries here and serves
-    the response and the audit record. The cached balances move in the database
-    (`balance = balance + delta` under the row locks) and in the locked objects.
+    On PostgreSQL one statement inserts the transaction and its two entries (with their running
+    balances) and moves the customer accounts' cached balances (`balance = balance + delta`
+    under the row locks the caller holds); `txn` stays out of the unit of work and gets its id
+    here. Elsewhere (SQLite) the ORM does the same in a flush.
     """
-    if src.is_system or dst.is_system or src.id == dst.id or src.currency != dst.currency:
-        raise RuntimeError("post_between moves money between two customer accounts")
-    if amount <= 0:
-        raise RuntimeError(f"post_between needs a positive amount, not {amount}")
+    if debit.id == credit.id or debit.currency != credit.currency or amount <= 0:
+        raise RuntimeError("post_between moves a positive amount between two accounts")
     if session.get_bind().dialect.name != "postgresql":  # no data-modifying CTEs: the ORM
         session.add(txn)
-        post(session, txn, [(src, -amount), (dst, amount)])
+        post(session, txn, [(debit, -amount), (credit, amount)], now=now)
         return
-    now = utcnow()
-    txn.from_account_id, txn.to_account_id = src.id, dst.id
+    now = now or utcnow()
+    txn.from_account_id, txn.to_account_id = debit.id, credit.id
     txn.posted_at = now
     if txn.public_id is None:
         txn.public_id = uuid.uuid4()
     txn.created_at = txn.created_at or now
     txn.updated_at = now
-    for account, delta in ((src, -amount), (dst, amount)):
+    params = {f"t_{c}": getattr(txn, c) for c in _TXN_COLUMNS}
+    for i, (account, delta) in enumerate(((debit, -amount), (credit, amount))):
+        after = None if account.is_system else account.balance + delta
         LedgerEntry(
             transaction=txn,
             account=account,
             amount=delta,
             currency=account.currency,
             created_at=now,
+            balance_after=after,
         )
-    params = {f"t_{c}": getattr(txn, c) for c in _TXN_COLUMNS}
-    params.update(account_0=src.id, delta_0=-amount, account_1=dst.id, delta_1=amount)
+        params.update({f"account_{i}": account.id, f"delta_{i}": delta, f"after_{i}": after})
     txn.id = session.connection().execute(_POST_BETWEEN, params).scalar_one()
-    for account, delta in ((src, -amount), (dst, amount)):
-        set_committed_value(account, "balance", account.balance + delta)
-        set_committed_value(account, "updated_at", now)
+    for account, delta in ((debit, -amount), (credit, amount)):
+        if not account.is_system:
+            set_committed_value(account, "balance", account.balance + delta)
+            set_committed_value(account, "updated_at", now)
 
 
 def place_hold(
@@ -280,27 +255,6 @@ def place_hold(
     session.add(hold)
     account.held += amount
     return hold
-
-
-def release_holds(
-    session: Session,
-    txn: JournalTransaction,
-    accounts: dict[int, Account],
-    *,
-    status: HoldStatus = HoldStatus.RELEASED,
-) -> int:
-    """Release (or mark captured) the active holds of `txn`; returns the amount released."""
-    holds = session.scalars(
-        sa.select(Hold).where(Hold.transaction_id == txn.id, Hold.status == HoldStatus.ACTIVE)
-    ).all()
-    released = 0
-    now = utcnow()
-    for hold in holds:
-        hold.status = status.value
-        hold.released_at = now
-        accounts[hold.account_id].held -= hold.amount
-        released += hold.amount
-    return released
 
 
 # --- verification ----------------------------------------------------------------------------

@@ -1,60 +1,43 @@
 """Fraud rules for outgoing transfers: small named rules, each with a score.
 
-`assess` runs every rule; when the total reaches `FRAUD_REVIEW_THRESHOLD` the transfer is held
-for a compliance officer (`pending_review`). The score and the names of the rules that fired
-are stored on the transaction.
+`assess` is a policy of the movement engine: it runs every rule, records those that fire on the
+transaction, and when their total reaches `FRAUD_REVIEW_THRESHOLD` holds the transfer for a
+compliance officer (`pending_review`).
+
+The rules read the customer's running activity and payees (`activity.snapshot`, one query shared
+with the limits), kept in the transfer's own transaction by `activity.observe` — never the
+customer's history, so a transfer costs the same after 100,000 others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
-import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
 
-from app.auth.models import User
 from app.core.money import configured_amount
-from app.ledger.models import JournalTransaction, TxnType
-from app.transactions.activity import SENT_STATUSES, Activity
+from app.ledger.engine import PolicyContext, Review
+from app.ledger.models import TxnType
+from app.transactions import activity
 
-
-@dataclass
-class TransferContext:
-    session: Session
-    user: User
-    amount: int
-    currency: str
-    beneficiary_key: str
-    own_beneficiary: bool
-    now: datetime
-    activity: Activity
+KINDS = (TxnType.TRANSFER.value,)
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
     score: int
-    check: Callable[[TransferContext], bool]
-
-
-@dataclass
-class Assessment:
-    score: int = 0
-    rules: list[str] = field(default_factory=list)
-
-    @property
-    def needs_review(self) -> bool:
-        return self.score >= current_app.config["FRAUD_REVIEW_THRESHOLD"]
+    check: Callable[[PolicyContext], bool]
 
 
 RULES: list[Rule] = []
 
 
-def rule(name: str, score: int) -> Callable[[Callable[[TransferContext], bool]], Rule]:
-    def register(check: Callable[[TransferContext], bool]) -> Rule:
+def rule(name: str, score: int) -> Callable[[Callable[[PolicyContext], bool]], Rule]:
+    def register(check: Callable[[PolicyContext], bool]) -> Rule:
         registered = Rule(name, score, check)
         RULES.append(registered)
         return registered
@@ -62,72 +45,68 @@ def rule(name: str, score: int) -> Callable[[Callable[[TransferContext], bool]],
     return register
 
 
-def _transfers(ctx: TransferContext) -> sa.Select:
-    return sa.select(JournalTransaction).where(
-        JournalTransaction.initiated_by_id == ctx.user.id,
-        JournalTransaction.type == TxnType.TRANSFER.value,
-    )
+# --- the rules -----------------------------------------------------------------------------------
 
 
 @rule("velocity", 50)
-def velocity(ctx: TransferContext) -> bool:
+def velocity(ctx: PolicyContext) -> bool:
     """Too many transfers in a short window."""
-    return ctx.activity.transfers_in_window >= current_app.config["FRAUD_VELOCITY_MAX"]
+    window = timedelta(seconds=current_app.config["FRAUD_VELOCITY_WINDOW_SECONDS"])
+    since = ctx.now - window
+    recent = [
+        t for t in activity.snapshot(ctx).transfer_times if datetime.fromisoformat(t) >= since
+    ]
+    return len(recent) >= current_app.config["FRAUD_VELOCITY_MAX"]
 
 
 @rule("unusual_amount", 40)
-def unusual_amount(ctx: TransferContext) -> bool:
+def unusual_amount(ctx: PolicyContext) -> bool:
     """Far above what this customer usually sends."""
-    history = ctx.activity
-    if history.recent_count < current_app.config["FRAUD_AMOUNT_MIN_HISTORY"]:
+    amounts = activity.snapshot(ctx).recent_amounts.get(ctx.movement.currency, [])
+    if len(amounts) < current_app.config["FRAUD_AMOUNT_MIN_HISTORY"] or not amounts:
         return False
-    if not history.recent_average:
+    average = Decimal(sum(amounts)) / len(amounts)
+    if not average:
         return False
-    return ctx.amount > current_app.config["FRAUD_AMOUNT_MULTIPLIER"] * history.recent_average
+    return ctx.movement.amount > current_app.config["FRAUD_AMOUNT_MULTIPLIER"] * average
 
 
 @rule("new_beneficiary_large_amount", 30)
-def new_beneficiary_large_amount(ctx: TransferContext) -> bool:
+def new_beneficiary_large_amount(ctx: PolicyContext) -> bool:
     """A large amount to someone this customer never paid before."""
-    threshold = configured_amount(current_app.config["FRAUD_NEW_BENEFICIARY_AMOUNT"], ctx.currency)
-    if ctx.own_beneficiary or threshold is None or ctx.amount < threshold:
+    currency = ctx.movement.currency
+    threshold = configured_amount(current_app.config["FRAUD_NEW_BENEFICIARY_AMOUNT"], currency)
+    if threshold is None or ctx.movement.amount < threshold:
         return False
-    paid_before = ctx.session.scalar(
-        _transfers(ctx)
-        .with_only_columns(JournalTransaction.id)
-        .where(
-            JournalTransaction.beneficiary_key == ctx.beneficiary_key,
-            JournalTransaction.status.in_(SENT_STATUSES),
-        )
-        .limit(1)
-    )
-    return paid_before is None
+    if not ctx.credit.is_system and ctx.credit.user_id == ctx.customer.id:
+        return False  # between the customer's own accounts
+    return not activity.snapshot(ctx).paid_before
 
 
 @rule("recent_security_change", 50)
-def recent_security_change(ctx: TransferContext) -> bool:
+def recent_security_change(ctx: PolicyContext) -> bool:
     """The first transfer right after a password or 2FA change."""
-    changes = [t for t in (ctx.user.password_changed_at, ctx.user.mfa_changed_at) if t]
+    user = ctx.customer
+    changes = [t for t in (user.password_changed_at, user.mfa_changed_at) if t]
     if not changes:
         return False
     changed_at = max(changes)
     window = timedelta(seconds=current_app.config["FRAUD_SECURITY_CHANGE_WINDOW_SECONDS"])
     if ctx.now - changed_at > window:
         return False
-    since = ctx.session.scalar(
-        _transfers(ctx)
-        .with_only_columns(JournalTransaction.id)
-        .where(JournalTransaction.created_at >= changed_at)
-        .limit(1)
-    )
-    return since is None
+    last = activity.snapshot(ctx).last_transfer_at
+    return last is None or last < changed_at
 
 
-def assess(ctx: TransferContext) -> Assessment:
-    """Run every rule; the sum of the scores of those that fire, and their names."""
-    result = Assessment()
-    for item in RULES:
-        if item.check(ctx):
-            result.score += item.score
-            result.rules.append(item.name)
-    return result
+def assess(ctx: PolicyContext) -> Review | None:
+    """Run every rule; hold the transfer when the scores of those that fire reach the threshold."""
+    if ctx.customer is None:
+        return None
+    fired = [item for item in RULES if item.check(ctx)]
+    for item in fired:
+        ctx.flag(item.name, item.score)
+    total = sum(item.score for item in fired)
+    if total < current_app.config["FRAUD_REVIEW_THRESHOLD"]:
+        return None
+    top = max(fired, key=lambda item: item.score)
+    return Review(top.name, top.score, f"risk score {total}: {', '.join(i.name for i in fired)}")

@@ -4,9 +4,11 @@ from app.core.api import Blueprint
 from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, require, token_is_fresh
 from app.extensions import db
-from app.transactions import services
+from app.ledger import engine
+from app.transactions import deposits, history, transfers
 from app.transactions.schemas import (
     DepositSchema,
+    ReversalSchema,
     TransactionPageSchema,
     TransactionQueryArgsSchema,
     TransactionSchema,
@@ -18,7 +20,7 @@ blp = Blueprint(
     "transactions",
     __name__,
     url_prefix="/api/v1/transactions",
-    description="Money movements: deposits, withdrawals, transfers, history.",
+    description="Money movements: deposits, withdrawals, transfers, reversals, history.",
 )
 
 
@@ -28,7 +30,7 @@ blp = Blueprint(
 @blp.response(200, TransactionPageSchema)
 def list_transactions(args):
     """List your transactions, filtered, newest first."""
-    return services.list_transactions(db.session, user=current_user(), **args)
+    return history.list_transactions(db.session, user=current_user(), **args)
 
 
 @blp.route("/<uuid:transaction_id>", methods=["GET"])
@@ -36,7 +38,7 @@ def list_transactions(args):
 @blp.response(200, TransactionSchema)
 def get_transaction(transaction_id):
     """Get one transaction with its ledger entries."""
-    return services.get_transaction(db.session, user=current_user(), transaction_id=transaction_id)
+    return history.get_transaction(db.session, user=current_user(), transaction_id=transaction_id)
 
 
 @blp.route("/deposit", methods=["POST"])
@@ -46,7 +48,7 @@ def get_transaction(transaction_id):
 @blp.response(201, TransactionSchema)
 def deposit(data):
     """Deposit money into one of your accounts (needs an Idempotency-Key)."""
-    return services.deposit(db.session, user=current_user(), **data)
+    return deposits.deposit(db.session, user=current_user(), **data)
 
 
 @blp.route("/withdrawal", methods=["POST"])
@@ -56,7 +58,7 @@ def deposit(data):
 @blp.response(201, TransactionSchema)
 def withdrawal(data):
     """Withdraw money from one of your accounts (needs an Idempotency-Key)."""
-    return services.withdraw(db.session, user=current_user(), fresh=token_is_fresh(), **data)
+    return deposits.withdraw(db.session, user=current_user(), fresh=token_is_fresh(), **data)
 
 
 @blp.route("/transfer", methods=["POST"])
@@ -66,4 +68,16 @@ def withdrawal(data):
 @blp.response(201, TransactionSchema)
 def transfer(data):
     """Transfer money to an account or an IBAN (needs an Idempotency-Key)."""
-    return services.transfer(db.session, user=current_user(), fresh=token_is_fresh(), **data)
+    return transfers.transfer(db.session, user=current_user(), fresh=token_is_fresh(), **data)
+
+
+@blp.route("/<uuid:transaction_id>/reverse", methods=["POST"])
+@require("transactions:reverse")
+@idempotent()
+@blp.arguments(ReversalSchema)
+@blp.response(201, TransactionSchema)
+def reverse(data, transaction_id):
+    """Reverse a completed transaction with a linked reversal (needs an Idempotency-Key)."""
+    return engine.reverse(
+        db.session, transaction_id, reason=data["reason"], initiator_id=current_user().id
+    )

@@ -12,7 +12,8 @@ from app.ledger.models import TxnStatus, TxnType
 
 
 def _public_id(account) -> str | None:
-    return str(account.public_id) if account is not None else None
+    """A customer account's id; the bank's own accounts are not named on a transaction."""
+    return str(account.public_id) if account is not None and not account.is_system else None
 
 
 class EntrySchema(Schema):
@@ -53,13 +54,19 @@ class _MoneyIn(Schema):
         return data
 
 
-class DepositSchema(_MoneyIn):
+class WithdrawalSchema(_MoneyIn):
     account_id = ma.fields.UUID(required=True)
     reference = ma.fields.String(validate=ma.validate.Length(max=140))
 
 
-class WithdrawalSchema(DepositSchema):
-    pass
+class DepositSchema(WithdrawalSchema):
+    channel = ma.fields.String(
+        load_default="cash", validate=ma.validate.OneOf(["cash", "transfer", "card"])
+    )
+
+
+class ReversalSchema(Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=255))
 
 
 class TransferSchema(_MoneyIn):

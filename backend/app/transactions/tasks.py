@@ -20,7 +20,7 @@ log = logging.getLogger("flowlet.transactions")
 def settle_external_transfer(transaction_id: int) -> str | None:
     """Post a pending external transfer to the settlement account (reversed if refused)."""
     from app.extensions import db
-    from app.transactions.services import settle_external_transfer as settle
+    from app.transactions.settlement import settle_external_transfer as settle
 
     try:
         txn = settle(db.session, transaction_id=transaction_id)

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import Account, SystemAccount
-from app.auth.services import get_user_by_email
+from app.auth.users import get_user_by_email
 
 pytestmark = pytest.mark.postgres
 

@@ -47,13 +47,23 @@ def test_detailed_health_is_503_when_the_database_is_down(redis_url):
     assert response.get_json()["components"]["redis"]["status"] == "ok"
 
 
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_metrics_are_prometheus_text_with_request_counts(client):
+    sample = 'flowlet_http_requests_total{endpoint="/health",method="GET",status="200"}'
+    before = _sample(client.get("/metrics").get_data(as_text=True), sample)
+    client.get("/health")
     client.get("/health")
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     text = response.get_data(as_text=True)
-    assert 'flowlet_http_requests_total{endpoint="/health",method="GET",status="200"}' in text
+    assert _sample(text, sample) == before + 2
     assert "flowlet_http_request_duration_seconds_bucket" in text
 
 

@@ -74,11 +74,20 @@ def test_without_redis_jobs_run_inline_after_commit(pg_url, db_session):
     assert len(_records(db_session, marker)) == 1
 
 
+def _sample(client, name: str) -> float:
+    """The value of one Prometheus sample in /metrics (0 when it is not there yet)."""
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_job_outcomes_are_counted_in_metrics(app, client, run_jobs):
+    sample = 'flowlet_jobs_total{job="record_probe",outcome="finished"}'
+    before = _sample(client, sample)
     with app.app_context():
         enqueue(db.session, record_probe, uuid.uuid4().hex)
         db.session.commit()
         db.session.remove()
     run_jobs()
-    text = client.get("/metrics").get_data(as_text=True)
-    assert 'flowlet_jobs_total{job="record_probe",outcome="finished"}' in text
+    assert _sample(client, sample) == before + 1

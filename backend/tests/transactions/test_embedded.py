@@ -61,6 +61,18 @@ def test_deposit_transfer_withdrawal_on_sqlite_keep_ledger_and_audit_chain_valid
         {"account_id": src["id"], "amount": "9.75", "currency": "USD"},
     )
     assert withdrawal.status_code == 201
+    # The balance at an instant between the deposit and the transfer, from the running balance.
+    between = transfer.get_json()["created_at"]
+    at = client.get(
+        f"/api/v1/accounts/{src['id']}/balance",
+        query_string={"at": deposit.get_json()["created_at"]},
+        headers=alice,
+    ).get_json()
+    assert (at["balance"], at["available_balance"], at["currency"]) == ("100.00", "100.00", "USD")
+    after = client.get(
+        f"/api/v1/accounts/{src['id']}/balance", query_string={"at": between}, headers=alice
+    ).get_json()
+    assert after["balance"] == "69.75"
 
     assert (
         client.get(f"/api/v1/accounts/{src['id']}", headers=alice).get_json()["balance"] == "60.00"

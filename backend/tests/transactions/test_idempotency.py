@@ -25,12 +25,12 @@ from app.core.idempotency import (
 from app.core.queue import enqueue, get_queue
 from app.extensions import db
 from app.ledger.models import JournalTransaction
-from app.transactions.services import transfer
 from app.transactions.tasks import (
     PURGE_JOB_PREFIX,
     purge_idempotency_keys,
     schedule_idempotency_purge,
 )
+from app.transactions.transfers import transfer
 from tests.factories import auth_headers, make_user
 from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
 

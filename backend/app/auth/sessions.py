@@ -1,0 +1,345 @@
+"""Sign-in and sessions: login with lockout, the MFA step, refresh, logout, step-up,
+and the customer's own list of sessions.
+
+Every public function is one use case and owns its unit of work (it commits), except the
+helpers documented as flushing only. Failed security events are audited in a transaction that
+commits before the error is raised.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import NoReturn
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_jwt_extended import decode_token
+from jwt import ExpiredSignatureError, InvalidTokenError
+from sqlalchemy.orm import Session
+
+from app.auth import mfa
+from app.auth.errors import (
+    AccountLocked,
+    InvalidCredentials,
+    InvalidMfaCode,
+    InvalidToken,
+    TokenExpired,
+    TokenRevoked,
+)
+from app.auth.models import AuthSession, User
+from app.auth.one_time import MFA_LOGIN, find_one_time, issue_one_time
+from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.auth.tokens import TokenPair, lock_session, now, revoke_sessions, rotate, start_session
+from app.auth.users import lock_user
+from app.core import audit, context
+from app.core.errors import NotFound, ValidationError
+
+# --- login, lockout ----------------------------------------------------------------------------
+
+
+@dataclass
+class LoginResult:
+    tokens: TokenPair | None = None
+    mfa_token: str | None = None
+
+
+def _lock_remaining(user: User) -> int | None:
+    """Seconds until an automatic lockout ends, None if not locked."""
+    if user.locked_until is None:
+        return None
+    remaining = (user.locked_until - now()).total_seconds()
+    return math.ceil(remaining) if remaining > 0 else None
+
+
+def _raise_if_locked(session: Session, user: User, *, method: str) -> None:
+    if user.admin_locked_at is not None:
+        audit.record(
+            session,
+            "auth.login",
+            resource_type="user",
+            resource=user,
+            outcome="failure",
+            changes={"reason": "admin_locked", "method": method},
+        )
+        session.commit()
+        raise AccountLocked("The account is locked; contact support.")
+    remaining = _lock_remaining(user)
+    if remaining is not None:
+        audit.record(
+            session,
+            "auth.login",
+            resource_type="user",
+            resource=user,
+            outcome="failure",
+            changes={"reason": "locked", "method": method},
+        )
+        session.commit()
+        raise AccountLocked(
+            "Too many failed attempts; the account is locked for a while.",
+            headers={"Retry-After": str(remaining)},
+            details={"retry_after": remaining},
+        )
+
+
+def _fail(session: Session, user: User, *, reason: str, method: str, error: Exception) -> NoReturn:
+    """Count a failed attempt (locking the account at the threshold), audit, commit, raise."""
+    config = current_app.config
+    user.failed_login_count += 1
+    audit.record(
+        session,
+        "auth.login",
+        resource_type="user",
+        resource=user,
+        outcome="failure",
+        changes={"reason": reason, "method": method, "failed_attempts": user.failed_login_count},
+    )
+    if user.failed_login_count >= config["LOCKOUT_THRESHOLD"]:
+        user.lockout_count += 1
+        seconds = min(
+            config["LOCKOUT_SECONDS"] * 2 ** (user.lockout_count - 1), config["LOCKOUT_MAX_SECONDS"]
+        )
+        user.locked_until = now() + timedelta(seconds=seconds)
+        user.failed_login_count = 0
+        audit.record(
+            session,
+            "auth.lockout",
+            resource_type="user",
+            resource=user,
+            outcome="failure",
+            changes={"locked_seconds": seconds, "lockout_count": user.lockout_count},
+        )
+        session.commit()
+        raise AccountLocked(
+            "Too many failed attempts; the account is locked for a while.",
+            headers={"Retry-After": str(seconds)},
+            details={"retry_after": seconds},
+        )
+    session.commit()
+    raise error
+
+
+def _succeeded(user: User) -> None:
+    if user.failed_login_count or user.locked_until or user.lockout_count:
+        user.failed_login_count = 0
+        user.locked_until = None
+        user.lockout_count = 0
+    user.last_login_at = now()
+
+
+def _find_login(session: Session, login: str) -> User | None:
+    login = login.strip().lower()
+    column = User.email if "@" in login else User.username
+    return session.scalar(
+        sa.select(User)
+        .where(column == login)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _issue_session(session: Session, user: User, *, method: str) -> TokenPair:
+    ctx = context.current()
+    tokens = start_session(session, user=user, ip=ctx.ip, user_agent=ctx.user_agent, fresh=True)
+    audit.record(
+        session,
+        "auth.login",
+        resource_type="user",
+        resource=user,
+        actor_id=str(user.public_id),
+        actor_role=",".join(user.roles) or None,
+        changes={"method": method, "session_id": str(tokens.session_id)},
+    )
+    return tokens
+
+
+def login(session: Session, *, login: str, password: str) -> LoginResult:
+    """Check a password login; returns tokens, or an MFA challenge when 2FA is on."""
+    user = _find_login(session, login)
+    if user is None or not user.is_active:
+        # Spend one Argon2 verification anyway: an unknown login costs what a wrong one costs.
+        verify_password(None, password)
+        key = "email" if "@" in login else "username"
+        audit.record(
+            session,
+            "auth.login",
+            resource_type="user",
+            outcome="failure",
+            changes={"reason": "unknown_user", key: login.strip().lower()},
+        )
+        session.commit()
+        raise InvalidCredentials()
+    _raise_if_locked(session, user, method="password")
+    if not verify_password(user.password_hash, password):
+        _fail(session, user, reason="wrong_password", method="password", error=InvalidCredentials())
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    if user.mfa_enabled:
+        token = issue_one_time(
+            session, user=user, purpose=MFA_LOGIN, seconds=current_app.config["MFA_TOKEN_SECONDS"]
+        )
+        audit.record(session, "auth.mfa_challenge", resource_type="user", resource=user)
+        session.commit()
+        return LoginResult(mfa_token=token)
+    _succeeded(user)
+    tokens = _issue_session(session, user, method="password")
+    session.commit()
+    return LoginResult(tokens=tokens)
+
+
+def login_mfa(session: Session, *, mfa_token: str, code: str) -> TokenPair:
+    """Second login step: the MFA token from `login` and a TOTP or backup code."""
+    row = find_one_time(session, token=mfa_token, purpose=MFA_LOGIN)
+    if row is None:
+        session.commit()
+        raise InvalidToken("The MFA token is not valid or has expired; log in again.")
+    user = lock_user(session, row.user_id)
+    _raise_if_locked(session, user, method="mfa")
+    method = mfa.verify_second_factor(session, user, code) if user.mfa_enabled else None
+    if method is None:
+        _fail(session, user, reason="wrong_mfa_code", method="mfa", error=InvalidMfaCode())
+    row.used_at = now()
+    _succeeded(user)
+    tokens = _issue_session(session, user, method=f"password+{method}")
+    session.commit()
+    return tokens
+
+
+# --- refresh, logout, step-up ------------------------------------------------------------------
+
+
+def refresh(session: Session, *, refresh_token: str) -> TokenPair:
+    """Exchange a refresh token for a new pair; a spent token revokes its whole family."""
+    try:
+        payload = decode_token(refresh_token)
+    except ExpiredSignatureError as exc:
+        raise TokenExpired("The refresh token has expired; log in again.") from exc
+    except InvalidTokenError as exc:
+        raise InvalidToken("The refresh token is not valid.") from exc
+    if payload.get("type") != "refresh" or not payload.get("sid"):
+        raise InvalidToken("The refresh token is not valid.")
+    auth_session = lock_session(session, payload["sid"])
+    if auth_session is None:
+        raise InvalidToken("The refresh token is not valid.")
+    user = auth_session.user
+    if str(user.public_id) != payload.get("sub"):
+        raise InvalidToken("The refresh token is not valid.")
+    if auth_session.revoked_at is not None:
+        session.commit()
+        raise TokenRevoked("The session has been revoked; log in again.")
+    if auth_session.refresh_jti != payload.get("jti"):
+        # A spent token came back: someone holds a copy. End the family for everyone.
+        revoke_sessions(
+            session, user_id=user.id, reason="refresh_reuse", only=[auth_session.public_id]
+        )
+        audit.record(
+            session,
+            "auth.refresh_reuse",
+            resource_type="session",
+            resource_id=str(auth_session.public_id),
+            outcome="failure",
+            actor_id=str(user.public_id),
+        )
+        session.commit()
+        raise TokenRevoked("The refresh token was already used; the session is revoked.")
+    if not user.is_active or user.admin_locked_at is not None or auth_session.expires_at <= now():
+        revoke_sessions(session, user_id=user.id, reason="expired", only=[auth_session.public_id])
+        session.commit()
+        raise TokenRevoked("The session has ended; log in again.")
+    tokens = rotate(
+        session, auth_session=auth_session, user=user, ip=context.current().ip, fresh=False
+    )
+    session.commit()
+    return tokens
+
+
+def logout(session: Session, *, user: User, session_id: str) -> None:
+    """Revoke the caller's access token and its refresh family at once."""
+    revoked = revoke_sessions(
+        session, user_id=user.id, reason="logout", only=[uuid.UUID(str(session_id))]
+    )
+    audit.record(
+        session,
+        "auth.logout",
+        resource_type="session",
+        resource_id=str(session_id),
+        changes={"revoked": len(revoked)},
+    )
+    session.commit()
+
+
+def step_up(
+    session: Session,
+    *,
+    user: User,
+    session_id: str,
+    code: str | None = None,
+    password: str | None = None,
+) -> TokenPair:
+    """Re-authenticate (TOTP/backup code, or password when 2FA is off) for a fresh token."""
+    user = lock_user(session, user.id)
+    _raise_if_locked(session, user, method="step_up")
+    if user.mfa_enabled:
+        if not code:
+            raise ValidationError(
+                "A code is required.", details={"code": ["2FA is on: send a TOTP or backup code."]}
+            )
+        if mfa.verify_second_factor(session, user, code) is None:
+            _fail(session, user, reason="wrong_mfa_code", method="step_up", error=InvalidMfaCode())
+    else:
+        if not password:
+            raise ValidationError(
+                "The password is required.", details={"password": ["Missing data for field."]}
+            )
+        if not verify_password(user.password_hash, password):
+            _fail(
+                session, user, reason="wrong_password", method="step_up", error=InvalidCredentials()
+            )
+    auth_session = lock_session(session, session_id)
+    if auth_session is None or auth_session.revoked_at is not None:
+        raise TokenRevoked()
+    tokens = rotate(
+        session, auth_session=auth_session, user=user, ip=context.current().ip, fresh=True
+    )
+    audit.record(
+        session, "auth.step_up", resource_type="session", resource_id=str(auth_session.public_id)
+    )
+    session.commit()
+    return tokens
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def list_sessions(session: Session, *, user: User, current_id: str | None) -> list[AuthSession]:
+    """The caller's live sessions, most recently used first; `current` marks this one."""
+    sessions = list(
+        session.scalars(
+            sa.select(AuthSession)
+            .where(
+                AuthSession.user_id == user.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now(),
+            )
+            .order_by(AuthSession.last_used_at.desc(), AuthSession.id.desc())
+        )
+    )
+    for item in sessions:
+        item.current = str(item.public_id) == str(current_id)  # type: ignore[attr-defined]
+    return sessions
+
+
+def revoke_session(session: Session, *, user: User, session_id: uuid.UUID) -> None:
+    """Revoke one of the caller's sessions; another user's session id is not found."""
+    owned = session.scalar(
+        sa.select(AuthSession.id).where(
+            AuthSession.public_id == session_id, AuthSession.user_id == user.id
+        )
+    )
+    if owned is None:
+        raise NotFound("The session was not found.")
+    revoke_sessions(session, user_id=user.id, reason="user_revoked", only=[session_id])
+    audit.record(session, "auth.session_revoked", resource_type="session", resource_id=session_id)
+    session.commit()

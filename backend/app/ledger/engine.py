@@ -1,0 +1,625 @@
+"""The movement engine: the whole life of every movement of money, in one place.
+
+A `Movement` names its kind, the account money leaves (debit), the account it arrives in
+(credit), the amount in minor units, the currency, who asked and what else the rules need
+(`metadata`: channel, mcc, country, beneficiary, description, reference …). `execute` carries it
+through one unit of work:
+
+1. lock the customer accounts in ascending id order, then the customer's user row
+   (`FOR NO KEY UPDATE`: one customer's movements are checked in turn);
+2. check the accounts (open, same currency, funds) and run the policies registered for the
+   kind: a policy raises a `DomainError` to refuse, or returns a `Review` to hold for review;
+3. post the balanced entries (each with the account's running balance), or place a hold;
+4. run the observers registered for the kind (counters, AML rules, alerts, jobs);
+5. audit, spend the request's idempotency claim, and commit once.
+
+A refusal rolls the movement back and is audited as a failure in a commit of its own.
+
+Two-phase movements: `execute(..., hold=True)` reserves the amount (`pending`); `capture` posts
+at most the held amount, once; `void` and `expire_holds` release it. A movement held for review
+is decided by `decide_review`. `reverse` books a linked reversal and marks the original.
+
+Lock order, everywhere: a transaction or hold row first (capture, void, review, reversal), then
+the customer accounts by id, then the customer. System accounts are never locked nor cached.
+The ledger imports no domain: domains call `register_policy` and `register_observer` when the
+app is created.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account, AccountStatus, SystemAccount
+from app.auth.models import User
+from app.core import audit, idempotency
+from app.core.db import for_update, real_session, utcnow
+from app.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
+from app.core.money import format_amount
+from app.ledger import services as ledger
+from app.ledger.errors import (
+    AccountFrozen,
+    AlreadyReversed,
+    CurrencyMismatch,
+    HoldNotActive,
+    InsufficientFunds,
+)
+from app.ledger.models import Hold, HoldStatus, JournalTransaction, TxnStatus, TxnType
+
+# Metadata keys stored in their own columns; the rest is kept in `attributes`.
+_COLUMNS = {
+    "description": "description",
+    "reference": "reference",
+    "counterparty_iban": "counterparty_iban",
+    "beneficiary_name": "counterparty_name",
+    "beneficiary_key": "beneficiary_key",
+}
+
+
+class TransactionNotFound(NotFound):
+    message = "The transaction was not found."
+
+
+@dataclass(frozen=True)
+class Movement:
+    kind: str
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    currency: str
+    initiator_id: int | None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Review:
+    """A policy's request to hold the movement for a compliance officer."""
+
+    rule: str
+    score: int
+    reason: str = ""
+
+
+@dataclass
+class PolicyContext:
+    session: Session
+    movement: Movement
+    debit: Account
+    credit: Account
+    customer: User | None
+    now: datetime
+    # What happened, for observers: completed, held, review, captured, released, approved,
+    # rejected, reversed.
+    event: str = ""
+    risk_score: int = 0
+    risk_rules: list[str] = field(default_factory=list)
+    # Scratch space the policies and observers of one movement share (e.g. counters read once).
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    def flag(self, rule: str, score: int) -> None:
+        """Record a risk rule that fired (stored on the transaction, held or not)."""
+        if rule not in self.risk_rules:
+            self.risk_rules.append(rule)
+            self.risk_score += score
+
+
+@dataclass
+class Result:
+    transaction: JournalTransaction
+    hold: Hold | None = None
+
+
+Policy = Callable[[PolicyContext], "Review | None"]
+Observer = Callable[[PolicyContext, JournalTransaction], None]
+
+
+@dataclass(frozen=True)
+class _Registered:
+    fn: Callable
+    kinds: frozenset[str] | None
+
+    def applies(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+
+_policies: dict[str, _Registered] = {}
+_observers: dict[str, _Registered] = {}
+
+
+def register_policy(name: str, fn: Policy, *, kinds: Iterable[str] | None = None) -> None:
+    """Check every movement of `kinds` (all when None) before it posts; same name replaces."""
+    _policies[name] = _Registered(fn, frozenset(kinds) if kinds is not None else None)
+
+
+def register_observer(name: str, fn: Observer, *, kinds: Iterable[str] | None = None) -> None:
+    """Call `fn(ctx, txn)` after each change of a movement of `kinds`, in its transaction."""
+    _observers[name] = _Registered(fn, frozenset(kinds) if kinds is not None else None)
+
+
+def _observe(ctx: PolicyContext, txn: JournalTransaction, event: str) -> None:
+    ctx.event = event
+    for item in _observers.values():
+        if item.applies(txn.type):
+            item.fn(ctx, txn)
+
+
+def system_account_id(session: Session, code: SystemAccount | str, currency: str) -> int:
+    """The internal id of the bank's system account `code` in `currency`."""
+    return ledger.system_account(session, code, currency).id
+
+
+def default_hold_expiry(now: datetime | None = None) -> datetime:
+    """When a hold placed now expires by default (`HOLD_EXPIRY_SECONDS`)."""
+    return (now or utcnow()) + timedelta(seconds=current_app.config["HOLD_EXPIRY_SECONDS"])
+
+
+# --- locking and checks --------------------------------------------------------------------------
+
+
+_LOCK_CUSTOMER = for_update(sa.select(User).where(User.id == sa.bindparam("uid")), key_share=True)
+
+
+def _lock(session: Session, *account_ids: int | None) -> tuple[dict[int, Account], User | None]:
+    """Lock the customer accounts by id, load the system ones, then lock their customer."""
+    accounts = ledger.lock_accounts(session, account_ids)
+    for account_id in account_ids:
+        if account_id is not None and account_id not in accounts:
+            account = session.get(Account, account_id)
+            if account is None:
+                raise NotFound("The account was not found.")
+            accounts[account_id] = account
+    owner = next(
+        (accounts[i].user_id for i in account_ids if i is not None and accounts[i].user_id), None
+    )
+    customer = session.scalars(_LOCK_CUSTOMER, {"uid": owner}).one() if owner else None
+    return accounts, customer
+
+
+def _check(ctx: PolicyContext, *, reversal: bool = False) -> None:
+    movement, debit, credit = ctx.movement, ctx.debit, ctx.credit
+    if movement.amount <= 0:
+        raise ValidationError("The amount must be positive.", details={"amount": ["Must be > 0."]})
+    cap = current_app.config["MAX_MOVEMENT_MINOR_UNITS"]
+    if movement.amount > cap:
+        raise ValidationError(
+            "The amount is above what one movement may carry.",
+            details={"amount": [f"At most {format_amount(cap, movement.currency)}."]},
+        )
+    if debit.id == credit.id:
+        raise ValidationError(
+            "Source and destination are the same account.",
+            details={"to_account_id": ["Must differ from the source account."]},
+        )
+    for account in (debit, credit):
+        if account.currency != movement.currency:
+            raise CurrencyMismatch(details={"currency": [f"The account is in {account.currency}."]})
+    if not credit.is_system and credit.status == AccountStatus.CLOSED:
+        raise AccountFrozen("The receiving account is closed.")
+    if not debit.is_system:
+        if debit.status != AccountStatus.ACTIVE and not (
+            reversal and debit.status == AccountStatus.FROZEN
+        ):
+            raise AccountFrozen(f"The account is {debit.status}; it cannot be debited.")
+        if debit.available_balance < movement.amount:
+            raise InsufficientFunds()
+
+
+def _run_policies(ctx: PolicyContext) -> list[Review]:
+    reviews = []
+    for item in list(_policies.values()):
+        if item.applies(ctx.movement.kind):
+            review = item.fn(ctx)
+            if review is not None:
+                ctx.flag(review.rule, review.score)
+                reviews.append(review)
+    return reviews
+
+
+def _summary(txn: JournalTransaction, **extra: Any) -> dict:
+    return {
+        "type": txn.type,
+        "status": txn.status,
+        "amount": format_amount(txn.amount, txn.currency),
+        "currency": txn.currency,
+        "risk_score": txn.risk_score,
+        "risk_rules": list(txn.risk_rules or []),
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+
+
+def _finish(session: Session, action: str, txn: JournalTransaction, **extra: Any) -> None:
+    """Audit the change, spend the request's idempotency claim, and commit once."""
+    audit.record(
+        session, action, resource_type="transaction", resource=txn, changes=_summary(txn, **extra)
+    )
+    idempotency.spend(real_session(session))
+    ledger.commit(session)
+
+
+def _refuse(session: Session, action: str, exc: DomainError, changes: dict) -> None:
+    """Roll the movement back and audit the refusal in a commit of its own."""
+    session.rollback()
+    audit.record(
+        session,
+        action,
+        resource_type="transaction",
+        outcome="failure",
+        changes={**changes, "reason": exc.code},
+    )
+    idempotency.spend(real_session(session))
+    session.commit()
+
+
+# --- execute -------------------------------------------------------------------------------------
+
+
+def execute(
+    session: Session,
+    movement: Movement,
+    *,
+    hold: bool = False,
+    hold_expires_at: datetime | None = None,
+    audit_action: str | None = None,
+) -> Result:
+    """Lock, check, run the policies, post or hold, observe, audit, spend the claim, commit."""
+    action = audit_action or f"transaction.{movement.kind}"
+    now = utcnow()
+    try:
+        accounts, customer = _lock(session, movement.debit_account_id, movement.credit_account_id)
+        ctx = PolicyContext(
+            session=session,
+            movement=movement,
+            debit=accounts[movement.debit_account_id],
+            credit=accounts[movement.credit_account_id],
+            customer=customer,
+            now=now,
+        )
+        _check(ctx)
+        if hold and ctx.debit.is_system:
+            raise RuntimeError("only a customer account can hold funds")
+        reviews = _run_policies(ctx)
+    except DomainError as exc:
+        _refuse(session, action, exc, _refused_changes(session, movement))
+        raise
+    txn = _new_transaction(movement, ctx, now)
+    placed = None
+    if reviews:
+        txn.status = TxnStatus.PENDING_REVIEW.value
+        txn.attributes = {**txn.attributes, "hold": hold}
+        session.add(txn)
+        placed = ledger.place_hold(session, ctx.debit, txn, movement.amount, "review")
+        event = "review"
+    elif hold:
+        txn.status = TxnStatus.PENDING.value
+        session.add(txn)
+        reason = str(movement.metadata.get("hold_reason") or movement.kind)[:32]
+        placed = ledger.place_hold(session, ctx.debit, txn, movement.amount, reason)
+        placed.expires_at = hold_expires_at
+        event = "held"
+    else:
+        txn.status = TxnStatus.COMPLETED.value
+        ledger.post_between(session, txn, ctx.debit, ctx.credit, movement.amount, now=now)
+        event = "completed"
+    if placed is not None:
+        session.flush()
+    _observe(ctx, txn, event)
+    _finish(session, action, txn, to_iban=txn.counterparty_iban)
+    return Result(txn, placed)
+
+
+def _refused_changes(session: Session, movement: Movement) -> dict:
+    changes = {
+        "kind": movement.kind,
+        "amount": format_amount(movement.amount, movement.currency),
+        "currency": movement.currency,
+    }
+    for side, account_id in (
+        ("from", movement.debit_account_id),
+        ("to", movement.credit_account_id),
+    ):
+        public_id = session.scalar(
+            sa.select(Account.public_id).where(
+                Account.id == account_id, Account.system_code.is_(None)
+            )
+        )
+        if public_id is not None:
+            changes[f"{side}_account_id"] = str(public_id)
+    return changes
+
+
+def _new_transaction(movement: Movement, ctx: PolicyContext, now: datetime) -> JournalTransaction:
+    meta = dict(movement.metadata)
+    columns = {column: meta.pop(key, None) for key, column in _COLUMNS.items()}
+    meta.pop("hold_reason", None)
+    return JournalTransaction(
+        public_id=uuid.uuid4(),
+        type=movement.kind,
+        amount=movement.amount,
+        currency=movement.currency,
+        from_account=ctx.debit,
+        to_account=ctx.credit,
+        initiated_by_id=movement.initiator_id,
+        description=(columns.pop("description") or movement.kind.replace("_", " ").title())[:255],
+        risk_score=ctx.risk_score,
+        risk_rules=list(ctx.risk_rules),
+        attributes={k: v for k, v in meta.items() if v is not None},
+        created_at=now,
+        updated_at=now,
+        **columns,
+    )
+
+
+# --- two-phase holds -----------------------------------------------------------------------------
+
+
+def _lock_hold(session: Session, hold_id: int | uuid.UUID) -> Hold:
+    column = Hold.public_id if isinstance(hold_id, uuid.UUID) else Hold.id
+    found = session.scalars(
+        for_update(sa.select(Hold).where(column == hold_id), of=Hold)
+    ).one_or_none()
+    if found is None:
+        raise NotFound("The hold was not found.")
+    if found.status != HoldStatus.ACTIVE:
+        raise HoldNotActive(f"The hold is {found.status}.")
+    return found
+
+
+def _context_for(
+    session: Session, txn: JournalTransaction, initiator_id: int | None, **metadata: Any
+) -> PolicyContext:
+    """Lock a held transaction's accounts (and customer) and describe it for the observers."""
+    debit_id = txn.from_account_id
+    credit_id = txn.to_account_id or system_account_id(  # rows from before the engine
+        session, SystemAccount.SETTLEMENT, txn.currency
+    )
+    accounts, customer = _lock(session, debit_id, credit_id)
+    movement = Movement(
+        kind=txn.type,
+        debit_account_id=debit_id,
+        credit_account_id=credit_id,
+        amount=txn.amount,
+        currency=txn.currency,
+        initiator_id=initiator_id,
+        metadata={**(txn.attributes or {}), **metadata},
+    )
+    return PolicyContext(
+        session, movement, accounts[debit_id], accounts[credit_id], customer, utcnow()
+    )
+
+
+def _release(session: Session, hold: Hold, ctx: PolicyContext, status: HoldStatus) -> None:
+    hold.status = status.value
+    hold.released_at = ctx.now
+    ctx.debit.held -= hold.amount
+
+
+def capture(
+    session: Session,
+    hold_id: int | uuid.UUID,
+    amount: int | None = None,
+    *,
+    initiator_id: int | None,
+    audit_action: str = "transaction.captured",
+) -> JournalTransaction:
+    """Post `amount` (≤ held; all of it when None) of a hold; the rest is released. Once."""
+    held = _lock_hold(session, hold_id)
+    amount = held.amount if amount is None else amount
+    if not 0 < amount <= held.amount:
+        raise ValidationError(
+            "The capture must be positive and at most the held amount.",
+            details={"amount": [f"At most {format_amount(held.amount, held.currency)}."]},
+            code="capture_exceeds_hold",
+        )
+    txn = held.transaction
+    ctx = _context_for(session, txn, initiator_id)
+    ctx.shared["held_amount"] = held.amount
+    _release(session, held, ctx, HoldStatus.CAPTURED)
+    held.captured_amount = amount
+    txn.amount = amount
+    ledger.post(session, txn, [(ctx.debit, -amount), (ctx.credit, amount)])
+    txn.status = TxnStatus.COMPLETED.value
+    _observe(ctx, txn, "captured")
+    _finish(session, audit_action, txn, held=format_amount(held.amount, held.currency))
+    return txn
+
+
+def void(
+    session: Session,
+    hold_id: int | uuid.UUID,
+    *,
+    initiator_id: int | None,
+    reason: str = "voided",
+    audit_action: str = "transaction.voided",
+) -> JournalTransaction:
+    """Release a hold without posting; its transaction becomes `rejected`."""
+    held = _lock_hold(session, hold_id)
+    txn = _release_hold(session, held, initiator_id, reason)
+    _finish(session, audit_action, txn, reason=reason)
+    return txn
+
+
+def _release_hold(
+    session: Session, held: Hold, initiator_id: int | None, reason: str
+) -> JournalTransaction:
+    txn = held.transaction
+    ctx = _context_for(session, txn, initiator_id)
+    _release(session, held, ctx, HoldStatus.RELEASED)
+    txn.status = TxnStatus.REJECTED.value
+    txn.failure_reason = reason[:255]
+    _observe(ctx, txn, "released")
+    return txn
+
+
+def expire_holds(session: Session, now: datetime | None = None, *, batch: int = 500) -> int:
+    """Release the active holds past their expiry; returns how many. Safe to run twice.
+
+    Holds being captured or voided right now are skipped (`SKIP LOCKED`) and left to them.
+    """
+    now = now or utcnow()
+    due = session.scalars(
+        for_update(
+            sa.select(Hold)
+            .where(Hold.status == HoldStatus.ACTIVE.value, Hold.expires_at <= now)
+            .order_by(Hold.id)
+            .limit(batch),
+            skip_locked=True,
+        )
+    ).all()
+    for held in due:
+        txn = _release_hold(session, held, None, "expired")
+        audit.record(
+            session,
+            "transaction.hold_expired",
+            resource_type="transaction",
+            resource=txn,
+            changes=_summary(txn),
+        )
+    session.commit()
+    return len(due)
+
+
+# --- review --------------------------------------------------------------------------------------
+
+
+def _lock_transaction(session: Session, transaction_id: int | uuid.UUID) -> JournalTransaction:
+    column = (
+        JournalTransaction.public_id
+        if isinstance(transaction_id, uuid.UUID)
+        else JournalTransaction.id
+    )
+    txn = session.scalars(
+        for_update(
+            sa.select(JournalTransaction).where(column == transaction_id), of=JournalTransaction
+        )
+    ).one_or_none()
+    if txn is None:
+        raise TransactionNotFound()
+    return txn
+
+
+def decide_review(
+    session: Session,
+    transaction_id: int | uuid.UUID,
+    *,
+    approve: bool,
+    officer_id: int,
+    notes: str | None = None,
+) -> JournalTransaction:
+    """Approve or reject a movement held for review.
+
+    Approved, it posts (or, for a movement that was a hold to begin with, stays held as
+    `pending`); rejected, the held funds are released. Nobody decides their own movement.
+    """
+    txn = _lock_transaction(session, transaction_id)
+    if txn.status != TxnStatus.PENDING_REVIEW:
+        raise Conflict(f"The transaction is {txn.status}, not pending_review.")
+    if txn.initiated_by_id == officer_id:
+        raise Forbidden("You may not decide a transaction you initiated.")
+    held = session.scalars(
+        for_update(
+            sa.select(Hold).where(
+                Hold.transaction_id == txn.id, Hold.status == HoldStatus.ACTIVE.value
+            )
+        )
+    ).one()
+    ctx = _context_for(session, txn, officer_id, notes=notes)
+    if not approve:
+        _release(session, held, ctx, HoldStatus.RELEASED)
+        txn.status = TxnStatus.REJECTED.value
+        txn.failure_reason = "rejected by compliance"
+    elif (txn.attributes or {}).get("hold"):
+        held.reason = txn.type[:32]
+        txn.status = TxnStatus.PENDING.value
+    else:
+        if ctx.debit.status != AccountStatus.ACTIVE:
+            raise AccountFrozen("The paying account is no longer active; reject the transfer.")
+        if not ctx.credit.is_system and ctx.credit.status == AccountStatus.CLOSED:
+            raise AccountFrozen("The receiving account is closed; reject the transfer.")
+        _release(session, held, ctx, HoldStatus.CAPTURED)
+        held.captured_amount = held.amount
+        ledger.post(session, txn, [(ctx.debit, -txn.amount), (ctx.credit, txn.amount)])
+        txn.status = TxnStatus.COMPLETED.value
+    _observe(ctx, txn, "approved" if approve else "rejected")
+    action = "transaction.review_approved" if approve else "transaction.review_rejected"
+    _finish(session, action, txn, notes=notes)
+    return txn
+
+
+# --- reversal ------------------------------------------------------------------------------------
+
+
+def reverse(
+    session: Session,
+    transaction_id: int | uuid.UUID,
+    *,
+    reason: str,
+    initiator_id: int | None,
+) -> JournalTransaction:
+    """Undo a completed movement with a linked reversal that mirrors its entries.
+
+    Returns the reversal; the original becomes `reversed`. A second reversal → 409
+    `already_reversed`; a reversal the account cannot pay → 422 `insufficient_funds`.
+    """
+    txn = _lock_transaction(session, transaction_id)
+    if txn.status == TxnStatus.REVERSED or txn.type == TxnType.REVERSAL:
+        raise AlreadyReversed()
+    if txn.status != TxnStatus.COMPLETED:
+        raise Conflict(f"The transaction is {txn.status}; only a completed one can be reversed.")
+    debit_leg = next(e for e in txn.entries if e.amount < 0)
+    credit_leg = next(e for e in txn.entries if e.amount > 0)
+    movement = Movement(
+        kind=TxnType.REVERSAL.value,
+        debit_account_id=credit_leg.account_id,
+        credit_account_id=debit_leg.account_id,
+        amount=txn.amount,
+        currency=txn.currency,
+        initiator_id=initiator_id,
+        metadata={"description": f"Reversal: {reason}", "reason": reason},
+    )
+    now = utcnow()
+    try:
+        accounts, customer = _lock(session, movement.debit_account_id, movement.credit_account_id)
+        ctx = PolicyContext(
+            session,
+            movement,
+            accounts[movement.debit_account_id],
+            accounts[movement.credit_account_id],
+            customer,
+            now,
+        )
+        _check(ctx, reversal=True)
+        _run_policies(ctx)
+    except DomainError as exc:
+        _refuse(
+            session,
+            "transaction.reversed",
+            exc,
+            {"transaction_id": str(txn.public_id), "reason": reason},
+        )
+        raise
+    reversal = _new_transaction(movement, ctx, now)
+    reversal.status = TxnStatus.COMPLETED.value
+    reversal.reversal_of_id = txn.id
+    session.add(reversal)
+    ledger.post(session, reversal, [(ctx.debit, -txn.amount), (ctx.credit, txn.amount)])
+    txn.status = TxnStatus.REVERSED.value
+    txn.failure_reason = reason[:255]
+    _observe(ctx, reversal, "completed")
+    _observe(ctx, txn, "reversed")
+    audit.record(
+        session,
+        "transaction.reversed",
+        resource_type="transaction",
+        resource=txn,
+        changes=_summary(txn, reason=reason),
+    )
+    session.flush()
+    _finish(session, "transaction.reversal", reversal, reversal_of=str(txn.public_id))
+    return reversal

@@ -1,0 +1,74 @@
+"""Daily running counters per customer, direction and currency (what the limits count), and
+their recount from the journal (`flask ledger verify`).
+
+`activity.observe` keeps them in the movement's own transaction, under the customer's row lock,
+so reading one row answers "how much did this customer send today" at a cost that does not grow
+with history.
+
+Outgoing (`out`): withdrawals and transfers that are completed, pending or held for review — a
+movement counts from the moment it is placed and stops counting when it is rejected, released
+or reversed (a partial capture counts what was captured). Incoming (`in`): completed deposits.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account
+from app.ledger.models import JournalTransaction, TxnStatus, TxnType
+from app.transactions.models import DailyCounter
+
+OUT, IN = "out", "in"
+OUTGOING_TYPES = (TxnType.TRANSFER.value, TxnType.WITHDRAWAL.value)
+COUNTED_STATUSES = (
+    TxnStatus.COMPLETED.value,
+    TxnStatus.PENDING.value,
+    TxnStatus.PENDING_REVIEW.value,
+)
+COUNTED_KINDS = (*OUTGOING_TYPES, TxnType.DEPOSIT.value)
+
+_T = DailyCounter.__table__
+
+
+def _day(session: Session, column) -> sa.ColumnElement:
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.timezone("UTC", column), sa.Date)
+    return sa.func.date(column)
+
+
+def verify(session: Session) -> list[str]:
+    """Recount every daily counter from the journal; one problem per difference."""
+    jt = JournalTransaction
+    day = _day(session, jt.created_at)
+    recount: dict[tuple, tuple[int, int]] = {}
+    for direction, account_column, kinds, statuses in (
+        (OUT, jt.from_account_id, OUTGOING_TYPES, COUNTED_STATUSES),
+        (IN, jt.to_account_id, (TxnType.DEPOSIT.value,), (TxnStatus.COMPLETED.value,)),
+    ):
+        rows = session.execute(
+            sa.select(Account.user_id, jt.currency, day, sa.func.sum(jt.amount), sa.func.count())
+            .join(Account, Account.id == account_column)
+            .where(jt.type.in_(kinds), jt.status.in_(statuses), Account.user_id.is_not(None))
+            .group_by(Account.user_id, jt.currency, day)
+        )
+        for user_id, currency, on, amount, count in rows:
+            if isinstance(on, str):
+                on = date.fromisoformat(on)
+            recount[(user_id, currency, direction, on)] = (int(amount), int(count))
+    kept = {
+        (r.user_id, r.currency, r.direction, r.day): (int(r.amount), int(r.count))
+        for r in session.execute(sa.select(_T)).all()
+        if r.amount or r.count
+    }
+    problems = []
+    for key in sorted(set(recount) | set(kept), key=str):
+        if recount.get(key, (0, 0)) != kept.get(key, (0, 0)):
+            user_id, currency, direction, on = key
+            problems.append(
+                f"counter user {user_id} {currency} {direction} {on}: kept "
+                f"{kept.get(key, (0, 0))} != recount {recount.get(key, (0, 0))}"
+            )
+    return problems

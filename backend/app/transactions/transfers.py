@@ -1,0 +1,139 @@
+"""Transfers: from a customer's account to an account of ours, or out to an IBAN.
+
+The use case resolves the destination and builds the movement; the engine does the rest
+(`app.ledger.engine.execute`). An internal transfer completes at once; one to an external IBAN
+is held (`pending`) until the settlement job posts it (`settlement.py`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from flask import current_app
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+from sqlalchemy.orm import Session
+
+from app.accounts.errors import AccountNotFound
+from app.accounts.models import Account, SystemAccount
+from app.auth.models import User
+from app.core.errors import ValidationError
+from app.core.money import configured_amount, format_amount
+from app.ledger import engine
+from app.ledger.errors import CurrencyMismatch, FreshTokenRequired
+from app.ledger.models import JournalTransaction, TxnType
+
+_CUSTOMER = Account.system_code.is_(None)
+
+
+def check_step_up(amount: int, currency: str, fresh: bool) -> None:
+    """Amounts above `STEP_UP_TRANSFER_THRESHOLD` need a fresh token (`/auth/step-up`)."""
+    threshold = configured_amount(current_app.config["STEP_UP_TRANSFER_THRESHOLD"], currency)
+    if threshold is not None and amount > threshold and not fresh:
+        raise FreshTokenRequired(
+            f"Amounts above {format_amount(threshold, currency)} {currency} need a fresh "
+            "token; use /auth/step-up."
+        )
+
+
+def check_currency(account: Account, currency: str, field: str = "currency") -> None:
+    if currency != account.currency:
+        raise CurrencyMismatch(
+            details={field: [f"The account is in {account.currency}, not {currency}."]}
+        )
+
+
+def own_account(session: Session, user: User, account_id: uuid.UUID, currency: str) -> Account:
+    """The caller's account `account_id` in `currency` (anyone else's is "not found")."""
+    account = session.scalar(
+        sa.select(Account).where(Account.public_id == account_id, Account.user_id == user.id)
+    )
+    if account is None:
+        raise AccountNotFound()
+    check_currency(account, currency)
+    return account
+
+
+def _destination(
+    session: Session,
+    *,
+    to_account_id: uuid.UUID | None,
+    to_account_number: str | None,
+    to_iban: str | None,
+) -> tuple[Account | None, str | None]:
+    """An account of ours (and the IBAN it was addressed by), or None and an external IBAN."""
+    if to_account_id is not None or to_account_number is not None:
+        where = (
+            Account.public_id == to_account_id
+            if to_account_id is not None
+            else Account.account_number == to_account_number
+        )
+        account = session.scalar(sa.select(Account).where(where, _CUSTOMER))
+        if account is None:
+            raise AccountNotFound("The destination account was not found.")
+        return account, None
+    try:
+        iban = str(IBAN(to_iban or "").compact)
+    except SchwiftyException as exc:
+        raise ValidationError(
+            "The IBAN is not valid.", details={"to_iban": [f"Invalid IBAN: {exc}."]}
+        ) from exc
+    return session.scalar(sa.select(Account).where(Account.iban == iban, _CUSTOMER)), iban
+
+
+def transfer(
+    session: Session,
+    *,
+    user: User,
+    from_account_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    description: str | None = None,
+    to_account_id: uuid.UUID | None = None,
+    to_account_number: str | None = None,
+    to_iban: str | None = None,
+    beneficiary_name: str | None = None,
+    fresh: bool = False,
+) -> JournalTransaction:
+    """Move money from the caller's account to an account of ours or out to an IBAN."""
+    check_step_up(amount, currency, fresh)
+    src = own_account(session, user, from_account_id, currency)
+    dst, iban = _destination(
+        session, to_account_id=to_account_id, to_account_number=to_account_number, to_iban=to_iban
+    )
+    if dst is not None and dst.id == src.id:
+        raise ValidationError(
+            "Source and destination are the same account.",
+            details={"to_account_id": ["Must differ from from_account_id."]},
+        )
+    metadata = {"channel": "transfer", "description": description or "Transfer"}
+    if dst is not None:
+        check_currency(dst, currency, "to_account_id")
+        metadata["beneficiary_key"] = str(dst.public_id)
+        credit_id, hold = dst.id, False
+    else:
+        if not beneficiary_name:
+            raise ValidationError(
+                "A transfer to an IBAN needs the beneficiary's name.",
+                details={"beneficiary_name": ["Required with to_iban."]},
+            )
+        metadata.update(
+            beneficiary_key=f"iban:{iban}",
+            counterparty_iban=iban,
+            beneficiary_name=beneficiary_name,
+            hold_reason="settlement",
+            country=iban[:2],
+        )
+        credit_id = engine.system_account_id(session, SystemAccount.SETTLEMENT, currency)
+        hold = True
+    movement = engine.Movement(
+        kind=TxnType.TRANSFER.value,
+        debit_account_id=src.id,
+        credit_account_id=credit_id,
+        amount=amount,
+        currency=currency,
+        initiator_id=user.id,
+        metadata=metadata,
+    )
+    return engine.execute(session, movement, hold=hold).transaction
