@@ -100,6 +100,7 @@ export interface Card {
   expiry_year: number;
   status: "inactive" | "active" | "frozen" | "cancelled" | "expired";
   controls: CardControls;
+  pin_set?: boolean;
   created_at: string;
 }
 
@@ -115,6 +116,9 @@ export interface Session {
 
 export interface Alert {
   id: string;
+  customer_id?: string | null;
+  explanation?: string | null;
+  hit_count?: number;
   type?: string;
   alert_type?: string;
   severity: string;
@@ -130,12 +134,24 @@ export interface Alert {
   created_at: string;
 }
 
+export type Reason = string | { code?: string; message?: string };
+
+/** A reason as words, whether the server sends a string or `{code, message}`. */
+export function reasonText(reason: Reason): string {
+  return typeof reason === "string" ? reason : (reason.message ?? reason.code ?? "");
+}
+
 export interface KycReview {
   id: string;
   user_id?: string;
+  customer_id?: string;
   status: string;
   level?: string | number;
-  reasons?: string[];
+  requested_level?: string | null;
+  reasons?: Reason[];
+  document_type?: string | null;
+  document_number?: string | null;
+  screening?: Record<string, unknown>[];
   first_name?: string;
   last_name?: string;
   nationality?: string;
@@ -177,6 +193,7 @@ export interface LinkedAccount {
   last_synced_at?: string | null;
   last_sync_error?: string | null;
   last_error?: string | null;
+  challenge?: string | null;
   balance?: string | null;
   currency?: string | null;
   created_at?: string;
@@ -215,4 +232,13 @@ export function isStaff(user: User | null): boolean {
 
 export function hasRole(user: User | null, role: Role): boolean {
   return !!user && (user.roles as string[]).includes(role);
+}
+
+export interface WealthSummary {
+  base_currency: string;
+  as_of: string;
+  total: string;
+  accounts: { source: string; id: string; name: string; currency: string; balance: string; value?: string | null }[];
+  asset_classes: { asset_class: string; value: string }[];
+  missing_rates?: string[];
 }

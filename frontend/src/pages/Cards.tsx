@@ -215,6 +215,8 @@ function CardTile({ card, account }: { card: Card; account?: Account }) {
         </p>
         {message && <Notice tone="success">{message}</Notice>}
         <FormError error={action.error ?? reveal.error} />
+        {card.status === "inactive" && <ActivateForm card={card} />}
+        {card.pin_set === false && usable && <p className="muted">No PIN yet: set one to pay in shops and at cash machines.</p>}
         {usable && (
           <div className="actions start wrap">
             {card.status === "active" ? (
@@ -269,6 +271,42 @@ function CardTile({ card, account }: { card: Card; account?: Account }) {
         />
       </Dialog>
     </li>
+  );
+}
+
+function ActivateForm({ card }: { card: Card }) {
+  const refresh = useRefreshCards();
+  const [form, setForm] = useState({ last4: "", expiry: "" });
+  const [inputError, setInputError] = useState<string | null>(null);
+  const action = useAction(async (body: object) => {
+    await api.request("POST", `/cards/${card.id}/activate`, { body });
+    await refresh();
+  });
+  const fields = fieldErrorsOf(action.error);
+  return (
+    <form
+      className="stack"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const match = /^(\d{1,2})\s*\/\s*(\d{2}|\d{4})$/.exec(form.expiry.trim());
+        if (!match) return setInputError("Enter the expiry as MM/YY.");
+        setInputError(null);
+        const year = Number(match[2].length === 2 ? `20${match[2]}` : match[2]);
+        void action.run({ last4: form.last4.trim(), expiry_month: Number(match[1]), expiry_year: year });
+      }}
+    >
+      <p className="muted">Your card arrived? Activate it with the details printed on it.</p>
+      <div className="grid-2">
+        <Field label="Last 4 digits" inputMode="numeric" maxLength={4} value={form.last4} onChange={(e) => setForm({ ...form, last4: e.target.value })} errors={fields.last4} required />
+        <Field label="Expiry (MM/YY)" value={form.expiry} onChange={(e) => setForm({ ...form, expiry: e.target.value })} errors={inputError ? [inputError] : (fields.expiry_month ?? fields.expiry_year)} required />
+      </div>
+      <FormError error={action.error} shownFields={["last4", "expiry_month", "expiry_year"]} />
+      <div className="actions start">
+        <button type="submit" className="button" disabled={action.pending}>
+          Activate card
+        </button>
+      </div>
+    </form>
   );
 }
 

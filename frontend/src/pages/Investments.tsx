@@ -3,7 +3,8 @@ import { useQueryClient } from "@tanstack/react-query";
 import { Badge, DateTime, Dialog, Empty, Field, FormError, Loading, Money, Notice, PageHeader, SelectField } from "../components/ui";
 import { api } from "../lib/api";
 import { useAction, useApi, fieldErrorsOf } from "../lib/hooks";
-import type { Broker, Job, LinkedAccount, Page } from "../lib/types";
+import { useAuth } from "../lib/auth";
+import type { Broker, Job, LinkedAccount, Page, WealthSummary } from "../lib/types";
 
 function itemsOf<T>(data: Page<T> | T[] | undefined): T[] {
   if (!data) return [];
@@ -107,9 +108,15 @@ function LinkedRow({ account, onJob }: { account: LinkedAccount; onJob: (id: str
         </p>
       )}
       {error && <Notice tone="warning">{error}</Notice>}
-      {/2fa|challenge/.test(status) && (
+      {status === "pending_auth" && (
         <form className="inline-form" onSubmit={(e) => { e.preventDefault(); void twoFa.run(); }}>
-          <Field label="Code from your broker" value={code} onChange={(e) => setCode(e.target.value)} inputMode="numeric" />
+          <Field
+            label="Code from your broker"
+            hint={account.challenge ?? "Your broker sent you a code to confirm this connection."}
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+            inputMode="numeric"
+          />
           <button type="submit" className="button">Confirm</button>
         </form>
       )}
@@ -123,6 +130,36 @@ function LinkedRow({ account, onJob }: { account: LinkedAccount; onJob: (id: str
         </button>
       </div>
     </li>
+  );
+}
+
+function Summary() {
+  const { user } = useAuth();
+  const summary = useApi<WealthSummary>("/wealth/summary", { base_currency: user?.base_currency }, { retry: false });
+  if (!summary.isSuccess) return null;
+  const s = summary.data;
+  return (
+    <section className="card" aria-labelledby="wealth-title">
+      <div className="card-head">
+        <h2 id="wealth-title">Net worth</h2>
+        <span className="big-number">
+          <Money amount={s.total} currency={s.base_currency} />
+        </span>
+      </div>
+      <dl className="facts">
+        {s.asset_classes.map((c) => (
+          <div key={c.asset_class} className="contents">
+            <dt>{c.asset_class.replace(/_/g, " ")}</dt>
+            <dd>
+              <Money amount={c.value} currency={s.base_currency} />
+            </dd>
+          </div>
+        ))}
+      </dl>
+      {s.missing_rates?.length ? (
+        <p className="muted">No exchange rate yet for {s.missing_rates.join(", ")}; those holdings are left out.</p>
+      ) : null}
+    </section>
   );
 }
 
@@ -141,6 +178,7 @@ export function InvestmentsPage() {
         </button>
       </PageHeader>
       <p className="lead">See your brokerage accounts next to your Flowlet money. We sync them daily.</p>
+      <Summary />
       {job && (
         <Notice tone={job.status === "failed" ? "warning" : job.status === "finished" ? "success" : "info"}>
           {job.status === "failed"

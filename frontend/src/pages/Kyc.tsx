@@ -4,12 +4,12 @@ import { Badge, Field, FormError, Loading, Notice, PageHeader, SelectField } fro
 import { api } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { fieldErrorsOf, useAction, useApi } from "../lib/hooks";
-import type { User } from "../lib/types";
+import { reasonText, type Reason, type User } from "../lib/types";
 
 interface KycStatus {
   status: string;
   level?: string | number;
-  reasons?: string[];
+  reasons?: Reason[];
 }
 
 const MESSAGES: Record<string, string> = {
@@ -58,7 +58,7 @@ export function KycPage() {
     setForm((f) => ({ ...f, [name]: e.target.value }));
   const fields = fieldErrorsOf(submit.error);
   const current = status.data?.status ?? user?.kyc_status ?? "none";
-  const canSubmit = current === "none" || current === "rejected" || current === "not_started";
+  const canSubmit = ["none", "rejected", "not_started", "unverified"].includes(current);
 
   return (
     <section>
@@ -75,7 +75,7 @@ export function KycPage() {
             {status.data?.reasons?.length ? (
               <ul>
                 {status.data.reasons.map((r) => (
-                  <li key={r}>{r}</li>
+                  <li key={reasonText(r)}>{reasonText(r)}</li>
                 ))}
               </ul>
             ) : null}

@@ -98,7 +98,7 @@ export function UsersPage() {
           <Empty>No users match.</Empty>
         ) : (
           <div className="table-wrap">
-            <table>
+            <table className="stacked">
               <thead>
                 <tr>
                   <th scope="col">Name</th>
@@ -113,11 +113,11 @@ export function UsersPage() {
                   const locked = Boolean(u.locked) || u.status === "locked";
                   return (
                     <tr key={u.id}>
-                      <td>{u.first_name} {u.last_name}</td>
-                      <td>{u.email}</td>
-                      <td>{(u.roles as string[]).map((r) => r.replace(/_/g, " ")).join(", ")}</td>
-                      <td><Badge status={locked ? "locked" : (u.status ?? "active")} /></td>
-                      <td className="row-actions">
+                      <td data-label="Name">{u.first_name} {u.last_name}</td>
+                      <td data-label="E-mail">{u.email}</td>
+                      <td data-label="Roles">{(u.roles as string[]).map((r) => r.replace(/_/g, " ")).join(", ")}</td>
+                      <td data-label="Status"><Badge status={locked ? "locked" : (u.status ?? "active")} /></td>
+                      <td data-label="Actions" className="row-actions">
                         <button type="button" className="button secondary small" onClick={() => setEditing(u)}>
                           Roles
                         </button>

@@ -27,7 +27,20 @@ function AlertDetail({ id, onResolved }: { id: string; onResolved: () => void })
         <dd>{(alert.rules ?? []).join(", ") || "—"}</dd>
         <dt>Score</dt>
         <dd>{alert.score ?? "—"}</dd>
+        {alert.customer_id && (
+          <>
+            <dt>Customer</dt>
+            <dd className="mono">{alert.customer_id}</dd>
+          </>
+        )}
+        {alert.hit_count ? (
+          <>
+            <dt>Hits</dt>
+            <dd>{alert.hit_count}</dd>
+          </>
+        ) : null}
       </dl>
+      {alert.explanation && <p>{alert.explanation}</p>}
       <h3>Transactions</h3>
       <ul className="plain-list">
         {alertTransactions(alert).map((t) => (
@@ -88,10 +101,14 @@ export function AlertsPage() {
         <SelectField label="Type" value={filters.type} onChange={set("type")}>
           <option value="">Any</option>
           <option value="transaction_review">Held transfer</option>
+          <option value="sanctions_hit">Sanctions hit</option>
+          <option value="cash_threshold">Cash threshold</option>
           <option value="structuring">Structuring</option>
+          <option value="rapid_movement">Rapid movement</option>
           <option value="velocity">Velocity</option>
-          <option value="large_cash">Large cash</option>
-          <option value="sanctions">Sanctions</option>
+          <option value="round_amounts">Round amounts</option>
+          <option value="high_risk_country">High-risk country</option>
+          <option value="dormant_account">Dormant account</option>
         </SelectField>
       </div>
       <div className="split">

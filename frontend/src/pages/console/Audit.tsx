@@ -79,7 +79,7 @@ export function AuditPage() {
           <Empty>No records match.</Empty>
         ) : (
           <div className="table-wrap">
-            <table>
+            <table className="stacked">
               <thead>
                 <tr>
                   <th scope="col">#</th>
@@ -93,12 +93,12 @@ export function AuditPage() {
               <tbody>
                 {list.data.items.map((r) => (
                   <tr key={r.id}>
-                    <td className="mono">{r.sequence}</td>
-                    <td><DateTime value={r.occurred_at} /></td>
-                    <td className="mono">{r.action}</td>
-                    <td>{r.actor_role ?? "—"}</td>
-                    <td className="mono">{r.resource_type ? `${r.resource_type} ${r.resource_id?.slice(0, 8) ?? ""}` : "—"}</td>
-                    <td>{r.outcome ?? "—"}</td>
+                    <td data-label="#" className="mono">{r.sequence}</td>
+                    <td data-label="When"><DateTime value={r.occurred_at} /></td>
+                    <td data-label="Action" className="mono">{r.action}</td>
+                    <td data-label="Actor">{r.actor_role ?? "—"}</td>
+                    <td data-label="Resource" className="mono">{r.resource_type ? `${r.resource_type} ${r.resource_id?.slice(0, 8) ?? ""}` : "—"}</td>
+                    <td data-label="Outcome">{r.outcome ?? "—"}</td>
                   </tr>
                 ))}
               </tbody>

@@ -3,7 +3,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { Badge, DateTime, Empty, FormError, Loading, PageHeader, Pager, SelectField } from "../../components/ui";
 import { api } from "../../lib/api";
 import { usePaged } from "../../lib/hooks";
-import type { KycReview } from "../../lib/types";
+import { reasonText, type KycReview } from "../../lib/types";
 import { DecisionForm } from "./common";
 
 export function KycReviewsPage() {
@@ -38,7 +38,12 @@ export function KycReviewsPage() {
                 {r.date_of_birth && `born ${r.date_of_birth} · `}
                 submitted <DateTime value={r.submitted_at ?? r.created_at} />
               </p>
-              {r.reasons?.length ? <p>Flagged: {r.reasons.join(", ")}</p> : null}
+              {r.document_type && (
+                <p className="muted">
+                  {r.document_type.replace(/_/g, " ")} {r.document_number} · level asked {r.requested_level ?? r.level ?? "—"}
+                </p>
+              )}
+              {r.reasons?.length ? <p>Flagged: {r.reasons.map(reasonText).join("; ")}</p> : null}
               {r.status === "manual_review" && (
                 <DecisionForm
                   decisions={[
