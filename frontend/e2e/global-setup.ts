@@ -70,6 +70,8 @@ export default async function globalSetup() {
     FRAUD_REVIEW_THRESHOLD: "30",
     FRAUD_NEW_BENEFICIARY_AMOUNT: "500",
     FRAUD_SECURITY_CHANGE_WINDOW_SECONDS: "1",
+    // Cards without the KYC step (identity checks have their own tests).
+    CARD_REQUIRE_KYC: "false",
     // A login's token counts as fresh for 5 s only, so the step-up prompt can be reached.
     JWT_FRESH_SECONDS: "5",
     WEB_DIST_DIR: process.env.WEB_DIST_DIR ?? path.join(repo, "frontend", "dist"),

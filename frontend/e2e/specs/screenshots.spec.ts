@@ -40,6 +40,13 @@ test("screenshots of the main pages", async ({ page }) => {
     });
   }
 
+  const cards = await call("GET", "/cards", { token: alice });
+  if (cards.status === 200 && cards.body.items.length === 0) {
+    const issued = await call("POST", "/cards", { token: alice, key: randomUUID(), body: { account_id: aliceUsd.id, card_type: "virtual" } });
+    await call("POST", "/cards", { token: alice, key: randomUUID(), body: { account_id: aliceUsd.id, card_type: "physical" } });
+    if (issued.status === 201) await call("POST", `/cards/${issued.body.id}/freeze`, { token: alice });
+  }
+
   await page.setViewportSize(SIZES[0][1]);
   await page.goto("/sign-in");
   await shoot(page, "sign-in");
