@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
+import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer } from "node:net";
 import { mkdirSync, openSync } from "node:fs";
 import path from "node:path";
@@ -34,6 +35,46 @@ function pg(command: string, ...args: string[]) {
   execFileSync(command, ["-h", pgHost, "-p", pgPort, "-U", pgUser, ...args], { stdio: "inherit" });
 }
 
+function flask(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(bin, "flask"), ["--app", "main", ...args], { cwd: backend, env, stdio: "inherit" });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`flask ${args.join(" ")} exited with ${code}`))));
+  });
+}
+
+/** Fixed euro reference rates (per 1 EUR), for every day asked. */
+const RATES: Record<string, number> = { USD: 1.08, GBP: 0.85, CHF: 0.95, JPY: 162 };
+
+/**
+ * A Frankfurter-compatible rates service on 127.0.0.1 (`/{day}` and `/{start}..{end}`), so the
+ * wealth pages have rates without the internet.
+ */
+function startRatesServer(port: number): Promise<Server> {
+  const server = createHttpServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    const path = url.pathname.replace(/^\/+/, "");
+    const range = /^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})?$/.exec(path);
+    const day = /^(\d{4}-\d{2}-\d{2}|latest)$/.exec(path);
+    const base = url.searchParams.get("from") ?? "EUR";
+    let body: unknown;
+    if (range) {
+      const rates: Record<string, typeof RATES> = {};
+      const end = new Date(range[2] ?? new Date().toISOString().slice(0, 10));
+      for (let d = new Date(range[1]); d <= end; d = new Date(d.getTime() + 86_400_000)) {
+        rates[d.toISOString().slice(0, 10)] = RATES;
+      }
+      body = { amount: 1, base, start_date: range[1], end_date: end.toISOString().slice(0, 10), rates };
+    } else if (day) {
+      const date = day[1] === "latest" ? new Date().toISOString().slice(0, 10) : day[1];
+      body = { amount: 1, base, date, rates: RATES };
+    }
+    response.writeHead(body ? 200 : 404, { "Content-Type": "application/json" });
+    response.end(JSON.stringify(body ?? { message: "not found" }));
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
 async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -53,6 +94,9 @@ export default async function globalSetup() {
   const checkout = createHash("sha1").update(repo).digest("hex").slice(0, 8);
   const database = process.env.E2E_DATABASE ?? `flowlet_e2e_${checkout}`;
   const port = await freePort();
+  const ratesServer = await startRatesServer(await freePort());
+  const ratesAddress = ratesServer.address();
+  const ratesPort = typeof ratesAddress === "object" && ratesAddress ? ratesAddress.port : 0;
   const baseUrl = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -70,6 +114,8 @@ export default async function globalSetup() {
     FRAUD_REVIEW_THRESHOLD: "30",
     FRAUD_NEW_BENEFICIARY_AMOUNT: "500",
     FRAUD_SECURITY_CHANGE_WINDOW_SECONDS: "1",
+    // No outside services: exchange rates come from the local stand-in above.
+    EXCHANGE_RATES_URL: `http://127.0.0.1:${ratesPort}`,
     // Cards without the KYC step (identity checks have their own tests).
     CARD_REQUIRE_KYC: "false",
     // A login's token counts as fresh for 5 s only, so the step-up prompt can be reached.
@@ -80,8 +126,9 @@ export default async function globalSetup() {
 
   pg("dropdb", "--if-exists", "--force", database);
   pg("createdb", database);
-  execFileSync(path.join(bin, "flask"), ["--app", "main", "init-db"], { cwd: backend, env, stdio: "inherit" });
-  execFileSync(path.join(bin, "flask"), ["--app", "main", "seed-demo"], { cwd: backend, env, stdio: "inherit" });
+  // Asynchronously: the rates stand-in in this process must answer while the seeders run.
+  await flask(["init-db"], env);
+  await flask(["seed-demo"], env);
 
   const logDir = path.join(here, ".run");
   mkdirSync(logDir, { recursive: true });
@@ -95,6 +142,7 @@ export default async function globalSetup() {
     await waitForHealth(baseUrl, server);
   } catch (error) {
     server.kill("SIGTERM");
+    ratesServer.close();
     throw new Error(`${(error as Error).message}; see frontend/e2e/.run/backend.log`);
   }
   process.env.E2E_BASE_URL = baseUrl;
@@ -109,6 +157,7 @@ export default async function globalSetup() {
         resolve();
       }, 10_000).unref();
     });
+    ratesServer.close();
     if (!process.env.KEEP_E2E_DATABASE) pg("dropdb", "--if-exists", "--force", database);
   };
 }

@@ -40,8 +40,8 @@ function RequireRole({ role, children }: { role: Role; children: ReactNode }) {
       <section>
         <PageHeader title="Not available" />
         <p className="lead">
-          This area is for {role === "admin" ? "administrators" : "compliance officers"}. Your
-          account does not have access to it.
+          This area is for {role === "admin" ? "administrators" : role === "customer" ? "customers" : "compliance officers"}.
+          Your account does not have access to it.
         </p>
       </section>
     );
@@ -78,12 +78,12 @@ export function App() {
       <Route path="/verify-email" element={<AuthFrame><VerifyEmailPage /></AuthFrame>} />
       <Route element={<RequireAuth><Layout /></RequireAuth>}>
         <Route index element={<Home />} />
-        <Route path="accounts/:accountId" element={<AccountPage />} />
-        <Route path="transfer" element={<TransferPage />} />
-        <Route path="transactions" element={<TransactionsPage />} />
-        <Route path="cards" element={<CardsPage />} />
-        <Route path="investments" element={<InvestmentsPage />} />
-        <Route path="kyc" element={<KycPage />} />
+        <Route path="accounts/:accountId" element={<RequireRole role="customer"><AccountPage /></RequireRole>} />
+        <Route path="transfer" element={<RequireRole role="customer"><TransferPage /></RequireRole>} />
+        <Route path="transactions" element={<RequireRole role="customer"><TransactionsPage /></RequireRole>} />
+        <Route path="cards" element={<RequireRole role="customer"><CardsPage /></RequireRole>} />
+        <Route path="investments" element={<RequireRole role="customer"><InvestmentsPage /></RequireRole>} />
+        <Route path="kyc" element={<RequireRole role="customer"><KycPage /></RequireRole>} />
         <Route path="security" element={<SecurityPage />} />
         <Route path="console" element={<Navigate to="/console/alerts" replace />} />
         <Route path="console/alerts" element={<RequireRole role="compliance_officer"><AlertsPage /></RequireRole>} />

@@ -74,6 +74,10 @@ test("screenshots of the main pages", async ({ page }) => {
   await page.getByRole("button", { name: "Set up two-step verification" }).click();
   await expect(page.getByRole("img", { name: /QR code/ })).toBeVisible();
   await shoot(page, "security");
+  await page.goto("/investments");
+  await expect(page.getByRole("heading", { name: "Investments" })).toBeVisible();
+  await page.waitForTimeout(500);
+  await shoot(page, "investments");
   await page.goto("/kyc");
   await shoot(page, "kyc");
   await page.getByRole("button", { name: "Sign out" }).click();

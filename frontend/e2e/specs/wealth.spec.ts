@@ -3,7 +3,11 @@ import { call, login, signIn, watchConsole } from "../helpers";
 
 test("the net-worth chart shows when wealth history answers and is absent otherwise", async ({ page }) => {
   const token = await login("alice@flowlet.test");
-  const history = await call("GET", "/wealth/history", { token });
+  const to = new Date();
+  const from = new Date(to.getTime() - 90 * 86_400_000);
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  // The same question the dashboard asks.
+  const history = await call("GET", `/wealth/history?from=${day(from)}&to=${day(to)}&base_currency=USD`, { token });
   const problems = watchConsole(page);
 
   await signIn(page, "alice@flowlet.test");

@@ -36,11 +36,14 @@ function NetWorth() {
   );
   if (!history.isSuccess) return null; // no wealth service (yet): no chart
   const raw = Array.isArray(history.data) ? history.data : (history.data.items ?? history.data.points ?? []);
-  const points = raw
-    .map((p) => ({ date: p.date, value: p.net_worth ?? p.total ?? p.value ?? "" }))
-    .filter((p) => p.value !== "");
-  if (points.length === 0) return null;
   const chartCurrency = (!Array.isArray(history.data) && history.data.base_currency) || raw[0]?.currency || currency;
+  const all = raw
+    .map((p) => ({ date: p.date, value: p.net_worth ?? p.total ?? p.value ?? "" }))
+    .filter((p) => /^-?\d+(\.\d+)?$/.test(p.value));
+  // The history starts at the first day with anything in it.
+  const first = all.findIndex((p) => !/^-?0+(\.0+)?$/.test(p.value));
+  const points = first < 0 ? [] : all.slice(first);
+  if (points.length === 0) return null;
   return (
     <section className="card" aria-labelledby="networth-title">
       <div className="card-head">
@@ -49,9 +52,13 @@ function NetWorth() {
           <Money amount={points[points.length - 1].value} currency={chartCurrency} />
         </span>
       </div>
-      <Suspense fallback={<Loading />}>
-        <NetWorthChart points={points} currency={chartCurrency} />
-      </Suspense>
+      {points.length > 1 ? (
+        <Suspense fallback={<Loading />}>
+          <NetWorthChart points={points} currency={chartCurrency} />
+        </Suspense>
+      ) : (
+        <p className="muted">Your net-worth history starts today; the chart grows from here.</p>
+      )}
     </section>
   );
 }

@@ -146,7 +146,7 @@ function Summary() {
           <Money amount={s.total} currency={s.base_currency} />
         </span>
       </div>
-      <dl className="facts">
+      <dl className="facts asset-classes">
         {s.asset_classes.map((c) => (
           <div key={c.asset_class} className="contents">
             <dt>{c.asset_class.replace(/_/g, " ")}</dt>
