@@ -24,11 +24,13 @@ import { ReportsPage } from "./pages/console/Reports";
 import { UsersPage } from "./pages/admin/Users";
 
 function RequireAuth({ children }: { children: ReactNode }) {
-  const { status } = useAuth();
+  const { status, signedOutByChoice } = useAuth();
   const location = useLocation();
   if (status === "loading") return <Loading label="Opening your session…" />;
   if (status === "signed-out") {
-    return <Navigate to="/sign-in" replace state={{ from: location.pathname + location.search }} />;
+    // After an expired session, come back here after signing in; after a sign-out, start fresh.
+    const state = signedOutByChoice ? null : { from: location.pathname + location.search };
+    return <Navigate to="/sign-in" replace state={state} />;
   }
   return <>{children}</>;
 }

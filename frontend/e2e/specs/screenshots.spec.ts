@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, test, type Page } from "@playwright/test";
-import { accounts, call, login, signIn } from "../helpers";
+import { accounts, call, login, newCustomer, signIn } from "../helpers";
 
 const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "docs", "screenshots");
 const SIZES = [
@@ -39,6 +39,14 @@ test("screenshots of the main pages", async ({ page }) => {
       body: { from_account_id: from.id, to_account_number: to.account_number, amount, currency: "USD", description },
     });
   }
+
+  // A transfer the risk rules hold, for the officer's queue.
+  const carol = await newCustomer("Carol", "2000.00");
+  await call("POST", "/transactions/transfer", {
+    token: carol.token,
+    key: randomUUID(),
+    body: { from_account_id: carol.account.id, to_account_number: bobUsd.account_number, amount: "750.00", currency: "USD", description: "Invoice 2291" },
+  });
 
   const cards = await call("GET", "/cards", { token: alice });
   if (cards.status === 200 && cards.body.items.length === 0) {
@@ -84,6 +92,11 @@ test("screenshots of the main pages", async ({ page }) => {
 
   await signIn(page, "officer@flowlet.test");
   await page.waitForURL(/console/);
+  await page.waitForTimeout(500);
+  const firstAlert = page.locator(".select-list button").first();
+  if (await firstAlert.count()) await firstAlert.click();
+  await page.waitForTimeout(500);
+  await shoot(page, "console-alerts");
   await page.goto("/console/held");
   await page.waitForTimeout(500);
   await shoot(page, "console-held");

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from "react";
-import { Link, NavLink, Outlet, useLocation, useNavigate } from "react-router-dom";
+import { Link, NavLink, Outlet, useLocation } from "react-router-dom";
 import { useAuth } from "../lib/auth";
 import { hasRole } from "../lib/types";
 
@@ -54,7 +54,6 @@ function NavGroup({ title, links }: { title?: string; links: readonly (readonly 
 /** The signed-in frame: header, navigation for the person's roles, the page. */
 export function Layout() {
   const { user, signOut } = useAuth();
-  const navigate = useNavigate();
   const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
   const customer = hasRole(user, "customer");
@@ -85,10 +84,7 @@ export function Layout() {
           <span className="user-name" title={user?.email}>
             {user?.first_name} {user?.last_name}
           </span>
-          <button type="button" className="button secondary small" onClick={() => {
-              // A deliberate sign-out starts the next session at its own home page.
-              void signOut().then(() => navigate("/sign-in", { replace: true, state: null }));
-            }}>
+          <button type="button" className="button secondary small" onClick={() => void signOut()}>
             Sign out
           </button>
         </div>

@@ -8,6 +8,8 @@ type Status = "loading" | "signed-in" | "signed-out";
 interface AuthState {
   status: Status;
   user: User | null;
+  /** True after the person signed out themselves (not after an expired session). */
+  signedOutByChoice: boolean;
   signIn(login: string, password: string): Promise<MfaChallenge | null>;
   completeMfa(mfaToken: string, code: string): Promise<void>;
   signOut(): Promise<void>;
@@ -20,6 +22,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [user, setUser] = useState<User | null>(null);
   const [status, setStatus] = useState<Status>(api.hasSession ? "loading" : "signed-out");
+  const [signedOutByChoice, setSignedOutByChoice] = useState(false);
 
   useEffect(() => {
     const unsubscribe = api.subscribe((next) => {
@@ -45,7 +48,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     () => ({
       status,
       user,
+      signedOutByChoice,
       async signIn(login, password) {
+        setSignedOutByChoice(false);
         const result = await api.request<Tokens | MfaChallenge>("POST", "/auth/login", {
           body: { login, password },
           anonymous: true,
@@ -62,6 +67,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         api.acceptTokens(tokens);
       },
       async signOut() {
+        setSignedOutByChoice(true);
         try {
           if (api.accessToken) await api.request("POST", "/auth/logout");
         } catch {
@@ -74,7 +80,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         setUser(next);
       },
     }),
-    [status, user],
+    [status, user, signedOutByChoice],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
