@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, NavLink, Outlet, useLocation } from "react-router-dom";
 import { useAuth } from "../lib/auth";
 import { hasRole } from "../lib/types";
@@ -64,6 +64,17 @@ export function Layout() {
     setLastPath(location.pathname);
     setMenuOpen(false);
   }
+  // After a client-side navigation, move focus to the new page (as a full page load would).
+  const main = useRef<HTMLElement>(null);
+  const firstRender = useRef(true);
+  useEffect(() => {
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
+    main.current?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }, [location.pathname]);
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -96,7 +107,7 @@ export function Layout() {
           {admin && <NavGroup title="Administration" links={[["/admin/users", "Users and roles"]]} />}
           {!customer && <NavGroup title="Account" links={[["/security", "Security"]]} />}
         </nav>
-        <main id="main" className="content" tabIndex={-1}>
+        <main id="main" className="content" tabIndex={-1} ref={main}>
           <Outlet />
         </main>
       </div>
