@@ -63,8 +63,9 @@ screenshots: install $(WEB_BUILD) ## Save screenshots of the main pages (desktop
 	cd $(WEB) && SCREENSHOTS=1 node e2e/run.mjs screenshots
 
 .PHONY: bench
-bench: install ## Transfer benchmark: gunicorn + PostgreSQL + Redis vs pgbench (a few minutes)
+bench: install ## Benchmarks: transfers (gunicorn vs pgbench) and reads at 1M entries (minutes)
 	$(BIN)/python bench/transfers.py
+	$(BIN)/python bench/reads.py
 
 .PHONY: lint
 lint: install ## ruff check and format check (backend and bench)
@@ -81,3 +82,7 @@ migration: install ## Autogenerate a migration: make migration m="what changed"
 .PHONY: clean
 clean: ## Remove the virtual environment, the embedded database and the web build
 	rm -rf $(VENV) backend/instance $(WEB)/dist $(WEB)/node_modules
+
+.PHONY: drills
+drills: install ## Reliability drills on a private stack (kill -9, Redis and PostgreSQL restarts)
+	$(BIN)/python bench/drills.py

@@ -44,7 +44,7 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - the schema must be complete before anything maps
-    from app.core import audit, context, errors, health, idempotency, security
+    from app.core import audit, context, errors, health, hygiene, idempotency, security
     from app.core.api import Api
     from app.core.db import install_session_hooks
     from app.extensions import cors, db, jwt, limiter, migrate
@@ -86,6 +86,7 @@ def _init_extensions(app: Flask) -> None:
     errors.register_error_handlers(app)
     context.init_app(app)
     security.init_app(app)
+    hygiene.init_app(app)
     health.init_metrics(app)
     _init_domains(app)
 

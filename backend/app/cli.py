@@ -28,6 +28,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(worker)
+    app.cli.add_command(outbox_cli)
 
 
 def run_reference_seeders() -> None:
@@ -184,10 +185,42 @@ def ledger_purge_idempotency_keys() -> None:
 
 @click.command("worker")
 @with_appcontext
-@click.option("--queues", "-q", default="high,default,low", show_default=True)
+@click.option("--queues", "-q", default="default,sync,notifications,maintenance", show_default=True)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(queues: str, burst: bool) -> None:
     """Run an RQ worker for the given queues."""
     from app.worker import run_worker
 
     run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst)
+
+
+outbox_cli = AppGroup("outbox", help="Job outbox commands.")
+
+
+@outbox_cli.command("relay")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between passes.")
+def outbox_relay(once: bool, interval: float) -> None:
+    """Push pending outbox rows to RQ (every `flask worker` also does this)."""
+    import time
+
+    from app.core.queue import QUEUES, get_redis
+    from app.worker import run_maintenance_round
+
+    if get_redis() is None:
+        raise click.ClickException("REDIS_URL is not set: jobs run inline, nothing to relay")
+    app = current_app._get_current_object()
+    while True:
+        run_maintenance_round(app, list(QUEUES))
+        if once:
+            return
+        time.sleep(interval)
+
+
+@outbox_cli.command("status")
+def outbox_status() -> None:
+    """How many jobs wait for RQ, and the age of the oldest."""
+    from app.core.outbox import backlog
+
+    result = backlog(_session())
+    click.echo(f"pending: {result.pending}, oldest: {result.oldest_age_seconds:.1f} s")

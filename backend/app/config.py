@@ -79,11 +79,18 @@ class Config:
         self.LOG_JSON = _env_bool("LOG_JSON", True)
         # Without Redis, jobs run inline in the request that enqueued them (after commit).
         self.RQ_INLINE = self.REDIS_URL is None or _env_bool("RQ_INLINE", False)
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Workers heartbeat this often; a job whose worker died is requeued within 4 beats.
+        self.WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 10)
+        # Outbox rows handed to RQ are kept this long (job owners are read from them).
+        self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
+        # /health/detailed calls the outbox `lagging` when its oldest row is older than this.
+        self.OUTBOX_LAG_ALERT_SECONDS = _env_int("OUTBOX_LAG_ALERT_SECONDS", 120)
+        # Redis, failing over to PostgreSQL counters shared by every process (core.ratelimit).
+        self.RATELIMIT_STORAGE_URI = f"flowlet+{self.REDIS_URL}" if self.REDIS_URL else "memory://"
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
-        # A Redis outage must not take logins down: limits fall back to process memory
-        # (per-account lockout in the database still applies).
+        # A Redis outage must not take logins down: counters move to the database (see
+        # core.ratelimit); process memory is the last resort if the database fails too.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "flowlet") or "flowlet"
         self.RATELIMIT_LOGIN_PER_IP = _env("RATELIMIT_LOGIN_PER_IP", "20 per minute")
@@ -128,9 +135,8 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "/docs"
-        self.OPENAPI_SWAGGER_UI_URL = _env(
-            "SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
-        )
+        # Swagger UI's assets come from the pinned swagger-ui-bundle package, served by us.
+        self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = 1 * 1024 * 1024
         self._money_settings()
@@ -189,6 +195,8 @@ class Config:
         # A hold placed without an explicit expiry by a two-phase movement (card authorizations)
         # expires after this long; the expiry job releases it.
         self.HOLD_EXPIRY_SECONDS = _env_int("HOLD_EXPIRY_SECONDS", 7 * 24 * 3600)
+        # A PDF statement with more lines than this is built by a job and downloaded when ready.
+        self.STATEMENT_PDF_INLINE_LINES = _env_int("STATEMENT_PDF_INLINE_LINES", 2000)
         self.FRAUD_REVIEW_THRESHOLD = _env_int("FRAUD_REVIEW_THRESHOLD", 50)
         self.FRAUD_VELOCITY_MAX = _env_int("FRAUD_VELOCITY_MAX", 10)
         self.FRAUD_VELOCITY_WINDOW_SECONDS = _env_int("FRAUD_VELOCITY_WINDOW_SECONDS", 600)

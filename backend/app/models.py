@@ -1,6 +1,6 @@
 """Import every model so that the metadata (and Alembic) sees the whole schema."""
 
-from app.accounts.models import Account  # noqa: F401
+from app.accounts.models import Account, StatementDocument  # noqa: F401
 from app.auth.models import (  # noqa: F401
     AuthSession,
     BackupCode,
@@ -12,5 +12,7 @@ from app.auth.models import (  # noqa: F401
 from app.compliance.models import ComplianceAlert  # noqa: F401
 from app.core.audit import AuditChainHead, AuditLog  # noqa: F401
 from app.core.idempotency import IdempotencyKey  # noqa: F401
+from app.core.outbox import JobOutbox  # noqa: F401
+from app.core.ratelimit import RateLimitCounter  # noqa: F401
 from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401
 from app.transactions.models import DailyCounter, Payee, RecentActivity  # noqa: F401

@@ -179,7 +179,7 @@ def run_jobs(app: Flask, redis_url: str):
     """Work every queued RQ job with a real worker on real Redis, then return."""
     from rq import Queue, SimpleWorker
 
-    def _run(queues=("high", "default", "low")) -> None:
+    def _run(queues=("default", "sync", "notifications", "maintenance")) -> None:
         with app.app_context():
             connection = app.extensions["flowlet_redis"]
             worker = SimpleWorker(

@@ -7,7 +7,7 @@ import marshmallow as ma
 from app.auth.models import Role
 from app.auth.schemas import UserSchema
 from app.core.api import Schema
-from app.core.fields import UTCDateTime
+from app.core.fields import Cursor, UTCDateTime
 
 
 class AdminUserSchema(UserSchema):
@@ -19,7 +19,7 @@ class AdminUserSchema(UserSchema):
 
 class AdminUserListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(AdminUserSchema))
-    next_cursor = ma.fields.String(allow_none=True)
+    next_cursor = Cursor(allow_none=True)
 
 
 class UserQueryArgsSchema(Schema):
@@ -27,7 +27,7 @@ class UserQueryArgsSchema(Schema):
     role = ma.fields.String(validate=ma.validate.OneOf([r.value for r in Role]))
     status = ma.fields.String(validate=ma.validate.OneOf(["active", "locked", "inactive"]))
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
-    cursor = ma.fields.String(validate=ma.validate.Length(max=200))
+    cursor = Cursor()
 
 
 class RolesSchema(Schema):

@@ -47,7 +47,14 @@ def queue_email(
     )
     session.add(message)
     session.flush()
-    enqueue(session, send_outbox_email, message.id, retry=Retry(max=3, interval=[10, 60, 300]))
+    enqueue(
+        session,
+        send_outbox_email,
+        message.id,
+        queue="notifications",
+        retry=Retry(max=3, interval=[10, 60, 300]),
+        owner_id=user_id,
+    )
     return message
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, request
+from flask import current_app
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
@@ -32,6 +32,7 @@ from app.auth.schemas import (
     UserEnvelopeSchema,
 )
 from app.core.api import Blueprint
+from app.core.hygiene import json_or_none
 from app.edge.permissions import current_user, require
 from app.extensions import db, limiter
 
@@ -54,7 +55,7 @@ def _per_ip_auth() -> str:
 
 def _login_key() -> str:
     """The login being tried (whatever the client sent it as), so limits follow the account."""
-    body = request.get_json(silent=True)
+    body = json_or_none()  # a body the edge refuses still counts, against the client's IP
     if isinstance(body, dict):
         for key in ("login", "email", "username"):
             value = body.get(key)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import marshmallow as ma
+from apispec import BasePlugin
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
+
+from app.core.hygiene import HygienicParser
 
 
 class ErrorBodySchema(ma.Schema):
@@ -20,6 +25,18 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.Nested(ErrorBodySchema, required=True)
 
 
+ERROR_DESCRIPTIONS = {
+    400: "The request could not be read (malformed JSON, a bad header).",
+    401: "Authentication is missing, expired or revoked.",
+    403: "Authenticated, but not allowed to do this.",
+    404: "No such resource (or not yours).",
+    409: "Conflicts with the current state (or an Idempotency-Key in use).",
+    413: "The body is larger than the limit.",
+    422: "The input is not valid; `details` names each field.",
+    429: "Too many requests; see Retry-After.",
+}
+
+
 class Api(_Api):
     """The Api with our envelope instead of flask-smorest's default error payload."""
 
@@ -29,9 +46,122 @@ class Api(_Api):
         # core.errors registers the handlers for the whole app (routing errors included).
         return None
 
+    def init_app(self, app, *args, spec_kwargs=None, **kwargs):
+        spec_kwargs = dict(spec_kwargs or {})
+        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), NumericBounds()]
+        super().init_app(app, *args, spec_kwargs=spec_kwargs, **kwargs)
+        _serve_swagger_ui_assets(app)
+
+
+class NumericBounds(BasePlugin):
+    """`minimum`/`maximum` as JSON numbers (marshmallow's Decimal ranges come out as strings)."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        stack = [operations or {}]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                for key in ("minimum", "maximum"):
+                    if isinstance(item.get(key), str | Decimal):
+                        number = Decimal(item[key])
+                        item[key] = int(number) if number == number.to_integral() else float(number)
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+
+
+SWAGGER_UI_ASSETS = "/docs/assets/"
+
+
+def _serve_swagger_ui_assets(app) -> None:
+    """Swagger UI's scripts and styles from the pinned `swagger-ui-bundle` package, served
+    from our own origin (no CDN: /docs works on a locked-down network)."""
+    if app.config.get("OPENAPI_SWAGGER_UI_URL") != SWAGGER_UI_ASSETS:
+        return
+    from flask import send_from_directory
+    from swagger_ui_bundle import swagger_ui_path
+
+    directory = str(swagger_ui_path)
+
+    def swagger_ui_asset(filename: str):
+        return send_from_directory(directory, filename, max_age=86400)
+
+    app.add_url_rule(f"{SWAGGER_UI_ASSETS}<path:filename>", "swagger_ui_asset", swagger_ui_asset)
+
 
 class Blueprint(_Blueprint):
-    """Blueprint whose views document the envelope for the errors they may return."""
+    """Blueprint whose views document the envelope for the errors they may return.
+
+    Arguments are read by `HygienicParser`: the input limits of `core.hygiene`, once, for
+    every route.
+    """
+
+    ARGUMENTS_PARSER = HygienicParser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_flowlet_doc)
+
+    def add_url_rule(
+        self,
+        rule,
+        endpoint=None,
+        view_func=None,
+        provide_automatic_options=None,
+        *,
+        parameters=None,
+        tags=None,
+        **options,
+    ):
+        required = getattr(view_func, "_idempotency_key", None)
+        if required is not None:  # set by edge.idempotency.idempotent()
+            apidoc = dict(getattr(view_func, "_apidoc", {}))
+            apidoc["idempotency_key"] = required
+            view_func._apidoc = apidoc
+        return super().add_url_rule(
+            rule,
+            endpoint,
+            view_func,
+            provide_automatic_options,
+            parameters=parameters,
+            tags=tags,
+            **options,
+        )
+
+    @staticmethod
+    def _prepare_flowlet_doc(doc, doc_info, *, method, **kwargs):
+        """Every operation documents the envelope for the 4xx it can give, and the
+        `Idempotency-Key` header where the view takes one."""
+        required = doc_info.get("idempotency_key")
+        if required is not None:
+            doc.setdefault("parameters", []).append(
+                {
+                    "in": "header",
+                    "name": "Idempotency-Key",
+                    "required": required,
+                    "description": "A key of your choice (a UUID); retries with the same key "
+                    "and body replay the first response instead of moving money twice.",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                }
+            )
+        public = doc_info.get("manual_doc", {}).get("security") == []
+        codes = [400, 404, 422, 429]
+        if not public:
+            codes += [401, 403]
+        if method in {"post", "put", "patch", "delete"}:
+            codes += [409, 413]
+        responses = doc.setdefault("responses", {})
+        for code in sorted(codes):
+            responses.setdefault(
+                str(code),
+                {
+                    "description": ERROR_DESCRIPTIONS[code],
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
+            )
+        return doc
 
 
 class Schema(ma.Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import marshmallow as ma
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -23,6 +24,31 @@ from app.core.api import Blueprint
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")
 
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "ok"})
+
+
+class ComponentSchema(ma.Schema):
+    """One dependency: `status` plus what was measured (latency, depths, backlog…)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    status = ma.fields.String(required=True)
+
+
+class ComponentsSchema(ma.Schema):
+    database = ma.fields.Nested(ComponentSchema, required=True)
+    redis = ma.fields.Nested(ComponentSchema, required=True)
+    outbox = ma.fields.Nested(ComponentSchema, required=True)
+
+
+class ReadinessSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    components = ma.fields.Nested(ComponentsSchema, required=True)
+
+
 REQUESTS = Counter("flowlet_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram(
     "flowlet_http_request_duration_seconds",
@@ -35,6 +61,7 @@ JOBS = Counter("flowlet_jobs_total", "Background jobs by outcome", ["job", "outc
 
 @blp.route("/health")
 @blp.doc(security=[])
+@blp.response(200, HealthSchema)
 def health():
     """Liveness: the process is up."""
     return jsonify(status="ok")
@@ -80,18 +107,52 @@ def _check_redis() -> dict:
         return {"status": "down", "error": type(exc).__name__}
 
 
+def _check_outbox() -> dict:
+    """Jobs written but not yet handed to RQ: a backlog that grows means Redis or the relay
+    is down. It never makes the API unready (requests still commit); alert on its age."""
+    from app.core.outbox import backlog
+    from app.extensions import db
+
+    try:
+        result = backlog(db.session)
+        db.session.rollback()
+    except Exception as exc:
+        db.session.rollback()
+        return {"status": "unknown", "error": type(exc).__name__}
+    lag = current_app.config["OUTBOX_LAG_ALERT_SECONDS"]
+    return {
+        "status": "lagging" if result.oldest_age_seconds > lag else "ok",
+        "backlog": result.pending,
+        "oldest_age_seconds": result.oldest_age_seconds,
+    }
+
+
 @blp.route("/health/detailed")
 @blp.doc(security=[])
+@blp.response(200, ReadinessSchema)
+@blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down.")
 def health_detailed():
-    """Readiness: database, Redis, queue depths and migration head; 503 when one is down."""
+    """Readiness: database, Redis, queue depths, outbox backlog and migration head.
+
+    503 when the database or Redis is down; a lagging outbox is reported, not fatal.
+    """
     components = {"database": _check_database(), "redis": _check_redis()}
     healthy = all(c["status"] in {"ok", "not_configured"} for c in components.values())
+    components["outbox"] = _check_outbox()
     body = {"status": "ok" if healthy else "unavailable", "components": components}
     return jsonify(body), (200 if healthy else 503)
 
 
 @blp.route("/metrics")
 @blp.doc(security=[])
+@blp.doc(
+    responses={
+        "200": {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    }
+)
 def metrics():
     """Prometheus text format."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -99,7 +160,37 @@ def metrics():
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = DEFAULT_REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry) + _outbox_metrics(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _outbox_metrics() -> bytes:
+    """The outbox gauges, read from the database at scrape time (one query)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from app.core.outbox import backlog
+    from app.extensions import db
+
+    try:
+        result = backlog(db.session)
+        db.session.rollback()
+    except Exception:
+        db.session.rollback()
+        return b""
+
+    class _Collector:
+        def collect(self):
+            yield GaugeMetricFamily(
+                "flowlet_outbox_backlog", "Outbox jobs not yet handed to RQ", value=result.pending
+            )
+            yield GaugeMetricFamily(
+                "flowlet_outbox_oldest_age_seconds",
+                "Age of the oldest outbox job not yet handed to RQ",
+                value=result.oldest_age_seconds,
+            )
+
+    registry = CollectorRegistry()
+    registry.register(_Collector())
+    return generate_latest(registry)
 
 
 def init_metrics(app: Flask) -> None:

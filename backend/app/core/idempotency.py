@@ -117,7 +117,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
         canonical = json.dumps(
             json.loads(body or b"null"), sort_keys=True, separators=(",", ":")
         ).encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or too deep: the raw bytes
         canonical = body
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.core.api import Schema
 from app.core.errors import ValidationError
+from app.core.fields import Cursor
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -31,7 +32,7 @@ class PageArgsSchema(Schema):
     limit = ma.fields.Integer(
         load_default=DEFAULT_LIMIT, validate=ma.validate.Range(min=1, max=MAX_LIMIT)
     )
-    cursor = ma.fields.String(load_default=None)
+    cursor = Cursor(load_default=None)
 
 
 def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
@@ -41,7 +42,7 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
         (Schema,),
         {
             "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
-            "next_cursor": ma.fields.String(allow_none=True, required=True),
+            "next_cursor": Cursor(allow_none=True, required=True),
         },
     )
 
@@ -61,8 +62,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, public_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), uuid.UUID(public_id)
-    except (ValueError, TypeError) as exc:
+        at = datetime.fromisoformat(created)
+        if at.tzinfo is None:
+            raise ValueError("a cursor time carries its zone")
+        return at, uuid.UUID(public_id)
+    except (ValueError, TypeError, RecursionError) as exc:
         raise ValidationError(
             "The cursor is not valid.", details={"cursor": ["Not a cursor from this API."]}
         ) from exc

@@ -1,27 +1,41 @@
-"""Background jobs on RQ, enqueued only after the unit of work commits.
+"""Background jobs: written to the outbox in the caller's transaction, run by RQ workers.
 
-With `REDIS_URL` unset (the embedded default) jobs run inline, in their own application
-context and database session, right after the commit that asked for them.
+    enqueue(session, func, *args, queue="default", retry=None, job_id=None, owner_id=None,
+            **kwargs) -> job_id
+
+adds a `job_outbox` row to `session` (docs/architecture.md, "Jobs"). After the commit the row
+is pushed to RQ, or, when Redis is down, by the relay once it is back (`core.outbox`). With
+`REDIS_URL` unset (the embedded default) jobs run inline, in their own application context
+and database session, right after the commit; a failing inline job is logged, never raised.
+
+Job functions take JSON values (ids, never secrets), are decorated with `@task` and are
+idempotent: a job may run twice (a relay retry, a requeued abandoned job).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry
 from sqlalchemy.orm import Session
 
-from app.core.db import after_commit
+from app.core.db import after_commit, real_session
 
 log = logging.getLogger("flowlet.queue")
 
-QUEUES = ("high", "default", "low")
+QUEUES = ("default", "sync", "notifications", "maintenance")
+DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
+# After a failed push the request path skips Redis this long (the relay catches up).
+_FAST_PATH_PAUSE_SECONDS = 5.0
 
 
 def get_redis() -> Redis | None:
@@ -36,12 +50,15 @@ def get_queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis)
 
 
-def _run_inline(app, func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    with app.app_context():
-        try:
-            func(*args, **kwargs)
-        except Exception:
-            log.exception("inline job %s failed", getattr(func, "__name__", func))
+def func_path(func: Callable[..., Any]) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def _json_values(args: tuple, kwargs: dict) -> tuple[list, dict]:
+    try:
+        return json.loads(json.dumps(list(args))), json.loads(json.dumps(kwargs))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"job arguments must be JSON values (ids, not objects): {exc}") from exc
 
 
 def enqueue(
@@ -49,37 +66,177 @@ def enqueue(
     func: Callable[..., Any],
     *args: Any,
     queue: str = "default",
-    retry: Retry | None = None,
+    retry: Retry | int | None = None,
     job_id: str | None = None,
+    owner_id: int | None = None,
     **kwargs: Any,
 ) -> str:
-    """Enqueue `func(*args, **kwargs)` once the session commits; returns the job id."""
-    job_id = job_id or str(uuid.uuid4())
-    app = current_app._get_current_object()
+    """Write `func(*args, **kwargs)` to the outbox in `session`'s transaction; returns the id.
 
-    def _send() -> None:
+    `retry` is an `rq.Retry` or a number of retries (default: 3, after 10 s, 1 min, 5 min).
+    """
+    from app.core.db import utcnow
+    from app.core.outbox import FAST_PATH_GRACE, PENDING, JobOutbox
+
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
+    path = func_path(func)
+    if "<locals>" in path or not getattr(func, "flowlet_task", False):
+        raise ValueError("jobs must be module-level functions decorated with @task")
+    json_args, json_kwargs = _json_values(args, kwargs)
+    if retry is None:
+        retry = DEFAULT_RETRY
+    retry_max = retry if isinstance(retry, int) else retry.max
+    intervals = [] if isinstance(retry, int) else list(retry.intervals)
+    now = utcnow()
+    row = JobOutbox(
+        id=job_id or str(uuid.uuid4()),
+        func=path,
+        args=json_args,
+        kwargs=json_kwargs,
+        queue=queue,
+        retry_max=retry_max,
+        retry_intervals=intervals,
+        owner_id=owner_id,
+        status=PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now + FAST_PATH_GRACE,
+    )
+    session = real_session(session)
+    if not session.in_transaction():
+        session.begin()
+    session.add(row)
+    transaction = session.get_transaction()
+    state = session.info.get("outbox_rows")
+    if state is None or state[0] is not transaction:  # first job of this transaction
+        pending: list[dict] = []
+        session.info["outbox_rows"] = (transaction, pending)
+        app = current_app._get_current_object()
+        after_commit(session, functools.partial(_after_commit, app, pending))
+    else:
+        pending = state[1]
+    pending.append(
+        {
+            "id": row.id,
+            "func": path,
+            "args": json_args,
+            "kwargs": json_kwargs,
+            "queue": queue,
+            "retry_max": retry_max,
+            "retry_intervals": intervals,
+            "owner_id": owner_id,
+        }
+    )
+    return row.id
+
+
+def _after_commit(app: Flask, rows: list[dict]) -> None:
+    """Run inline, or push to RQ now; never raise (the transaction is already committed)."""
+    if not rows:
+        return
+    try:
         if app.config["RQ_INLINE"]:
-            _run_inline(app, func, args, kwargs)
-            return
-        with app.app_context():
-            get_queue(queue).enqueue(func, *args, job_id=job_id, retry=retry, **kwargs)
-
-    after_commit(session, _send)
-    return job_id
-
-
-_worker_app = None
+            for data in rows:
+                _run_inline(app, data)
+        else:
+            _push_now(app, rows)
+    except Exception:
+        log.exception("outbox: after-commit hand-over failed; the relay will retry")
 
 
-def _app_for_job():
-    global _worker_app
+def _push_now(app: Flask, rows: list[dict]) -> None:
+    from app.core.outbox import SENT, mark, push
+    from app.extensions import db
+
+    if time.monotonic() < app.extensions.get("flowlet_outbox_paused_until", 0.0):
+        return  # Redis failed a moment ago: leave the rows to the relay
+    redis = app.extensions["flowlet_redis"]
+
+    sent: list[str] = []
+    try:
+        for data in rows:
+            push(redis, data)
+            sent.append(data["id"])
+    except Exception as exc:
+        app.extensions["flowlet_outbox_paused_until"] = time.monotonic() + _FAST_PATH_PAUSE_SECONDS
+        log.warning(
+            "outbox: Redis refused %d job(s) (%s); the relay will push them",
+            len(rows) - len(sent),
+            type(exc).__name__,
+        )
+    if sent:
+        with app.app_context(), db.engine.begin() as connection:
+            mark(connection, sent, SENT)
+
+
+def _run_inline(app: Flask, data: dict) -> None:
+    from app.core.outbox import DONE, FAILED, mark, resolve
+    from app.extensions import db
+
+    with app.app_context():
+        try:
+            resolve(data["func"])(*data["args"], **data["kwargs"])
+            status, error = DONE, None
+        except Exception as exc:
+            log.exception("inline job %s failed", data["func"])
+            status, error = FAILED, f"{type(exc).__name__}: {exc}"
+        try:
+            with db.engine.begin() as connection:
+                mark(connection, [data["id"]], status, error=error)
+        except Exception:
+            log.exception("outbox: could not mark inline job %s", data["id"])
+
+
+# --- running jobs ---------------------------------------------------------------------------------
+
+_worker_app: Flask | None = None
+_engine_pid: int | None = None
+
+
+def set_worker_app(app: Flask) -> None:
+    """The app jobs run in when a worker process has no app context (set by `flask worker`)."""
+    global _worker_app, _engine_pid
+    _worker_app = app
+    _engine_pid = os.getpid()
+
+
+def _app_for_job() -> Flask:
     if has_app_context():
         return current_app._get_current_object()
     if _worker_app is None:
-        from app import create_app
-
-        _worker_app = create_app()
+        raise RuntimeError("jobs run in `flask worker` (or inside an app context)")
     return _worker_app
+
+
+def _fork_safe(app: Flask) -> None:
+    """A forked work horse must not share the parent's pooled database connections."""
+    global _engine_pid
+    from app.extensions import db
+
+    pid = os.getpid()
+    if _engine_pid is None:
+        _engine_pid = pid
+    elif _engine_pid != pid:
+        _engine_pid = pid
+        db.engine.dispose(close=False)
+
+
+def _finish_outbox_row(app: Flask) -> None:
+    """Under an RQ worker, mark the job's outbox row done (it stays `sent` until then)."""
+    from rq import get_current_job
+
+    from app.core.outbox import finish
+    from app.extensions import db
+
+    job = get_current_job()
+    if job is None:
+        return
+    try:
+        with db.engine.begin() as connection:
+            finish(connection, job.id)
+    except Exception:
+        log.warning("outbox: could not mark job %s done", job.id, exc_info=True)
 
 
 def task(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,6 +249,7 @@ def task(func: Callable[..., Any]) -> Callable[..., Any]:
 
         app = _app_for_job()
         with app.app_context():
+            _fork_safe(app)
             context.set_job_context(context.ActorContext(actor_role="system"))
             try:
                 result = func(*args, **kwargs)
@@ -101,6 +259,8 @@ def task(func: Callable[..., Any]) -> Callable[..., Any]:
             finally:
                 context.set_job_context(None)
             JOBS.labels(func.__name__, "finished").inc()
+            _finish_outbox_row(app)
             return result
 
+    wrapper.flowlet_task = True  # enqueue() accepts only task functions
     return wrapper

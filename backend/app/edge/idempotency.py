@@ -102,6 +102,7 @@ def idempotent(*, required: bool = True) -> Callable:
             store(outcome, response)
             return response
 
+        wrapper._idempotency_key = required  # documented by core.api.Blueprint
         return wrapper
 
     return decorator

@@ -41,8 +41,9 @@ def enqueue_when_pending(ctx: engine.PolicyContext, txn: JournalTransaction) -> 
         ctx.session,
         settle_external_transfer,
         txn.id,
-        queue="high",
+        queue="default",
         retry=Retry(max=3, interval=[10, 60, 300]),
+        owner_id=txn.initiated_by_id,
     )
 
 

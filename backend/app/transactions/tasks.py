@@ -47,7 +47,7 @@ def purge_idempotency_keys(reschedule: bool = False) -> int:
     finally:
         db.session.remove()
     if reschedule:
-        schedule_idempotency_purge(get_queue("low"))
+        schedule_idempotency_purge(get_queue("maintenance"))
     return count
 
 

@@ -66,7 +66,8 @@ def test_environment_switches_to_postgres_and_redis(monkeypatch):
     config = get_config("development")
     assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg2://u@db:5432/flowlet"
     assert config.RQ_INLINE is False
-    assert config.RATELIMIT_STORAGE_URI == "redis://cache:6379/0"
+    # Redis first, PostgreSQL counters while Redis is down (core.ratelimit).
+    assert config.RATELIMIT_STORAGE_URI == "flowlet+redis://cache:6379/0"
     assert config.CORS_ORIGINS == ["https://app.example.com", "https://admin.example.com"]
 
 

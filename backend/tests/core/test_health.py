@@ -25,7 +25,7 @@ def test_detailed_health_reports_database_redis_queues_and_migration_head(client
     assert database["migration_head"]
     redis = body["components"]["redis"]
     assert redis["status"] == "ok"
-    assert set(redis["queue_depths"]) == {"high", "default", "low"}
+    assert set(redis["queue_depths"]) == {"default", "sync", "notifications", "maintenance"}
 
 
 def test_detailed_health_is_503_when_redis_is_down(pg_url):

@@ -278,8 +278,8 @@ def test_expired_holds_are_released_by_a_real_worker_and_a_second_run_changes_no
     assert balance_of(app, account.public_id) == (10000, 2000)
 
     def book(session):
-        enqueue(session, expire_holds, queue="low")
-        enqueue(session, expire_holds, queue="low")
+        enqueue(session, expire_holds, queue="maintenance")
+        enqueue(session, expire_holds, queue="maintenance")
         session.commit()
 
     _in_app(app, book)

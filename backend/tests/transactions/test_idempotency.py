@@ -185,7 +185,7 @@ def test_cleanup_job_purges_keys_past_retention(app, client, db_session, run_job
         .where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == old_key)
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
-    enqueue(db_session, purge_idempotency_keys, queue="low")
+    enqueue(db_session, purge_idempotency_keys, queue="maintenance")
     db_session.commit()
     run_jobs()
     keys = set(
@@ -223,12 +223,12 @@ def _booked_purges(registry):
 def test_workers_keep_the_purge_job_booked(app, run_jobs):
     """A starting worker books the purge; each run books the next; never two at once."""
     with app.app_context():
-        queue = get_queue("low")
+        queue = get_queue("maintenance")
         registry = ScheduledJobRegistry(queue=queue)
         for job_id in _booked_purges(registry):
             registry.remove(job_id, delete_job=True)
 
-        result = app.test_cli_runner().invoke(args=["worker", "--burst", "--queues", "low"])
+        result = app.test_cli_runner().invoke(args=["worker", "--burst", "--queues", "maintenance"])
         assert result.exit_code == 0, result.output
         (booked,) = _booked_purges(registry)
         assert schedule_idempotency_purge(queue) == booked  # no second booking
@@ -240,7 +240,7 @@ def test_workers_keep_the_purge_job_booked(app, run_jobs):
         job = queue.fetch_job(booked)
         registry.remove(booked)
         queue.enqueue_job(job)
-    run_jobs(queues=("low",))
+    run_jobs(queues=("maintenance",))
     with app.app_context():
         assert queue.fetch_job(booked).get_status() == "finished"
         (following,) = _booked_purges(registry)

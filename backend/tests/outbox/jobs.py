@@ -1,0 +1,24 @@
+"""Job functions for the worker tests (module level, so a worker process can import them)."""
+
+from __future__ import annotations
+
+import time
+
+from app.core import audit
+from app.core.queue import get_redis, task
+from app.extensions import db
+
+
+@task
+def slow_probe(marker: str, seconds: float) -> int:
+    """Count the start in Redis, sleep, then leave an audit record; returns the start count."""
+    starts = int(get_redis().incr(f"flowlet-test:starts:{marker}"))
+    time.sleep(seconds if starts == 1 else 0)
+    audit.record(db.session, "probe.slow_job", resource_type="probe", resource_id=marker)
+    db.session.commit()
+    return starts
+
+
+@task
+def failing_probe(marker: str) -> None:
+    raise RuntimeError(f"probe {marker} fails")
