@@ -158,6 +158,15 @@ class Config:
         self.IDEMPOTENCY_PURGE_INTERVAL_SECONDS = _env_int(
             "IDEMPOTENCY_PURGE_INTERVAL_SECONDS", 3600
         )
+        # Currency transaction report: a customer's cash deposits of a day over this amount (in
+        # the account's currency; "10000,JPY=1500000" overrides per currency) are reported.
+        self.CTR_CASH_THRESHOLD = _env("CTR_CASH_THRESHOLD", "10000")
+        # How often the workers chain committed audit records (0 = only `flask audit seal`,
+        # the verifier and the exporter do).
+        self.AUDIT_SEAL_INTERVAL_SECONDS = float(_env("AUDIT_SEAL_INTERVAL_SECONDS", "5"))
+        # Key of the keyed digest over the personal values of audit records (default: derived
+        # from SECRET_KEY). Changing it leaves old digests unverifiable, never the chain.
+        self.AUDIT_PII_KEY = _env("AUDIT_PII_KEY", "")
         # Amounts are decimals in the account's currency; "1000,JPY=150000" overrides per currency.
         self.STEP_UP_TRANSFER_THRESHOLD = _env("STEP_UP_TRANSFER_THRESHOLD", "1000,JPY=150000")
         # Outgoing limits per KYC status: {"status": {"per_transfer": amounts, "daily": amounts}}.
