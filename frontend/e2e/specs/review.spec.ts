@@ -16,7 +16,7 @@ test("an officer approves a held transfer and the customer sees it completed", a
   await page.getByRole("button", { name: "Review transfer" }).click();
   await page.getByRole("button", { name: "Confirm and send" }).click();
   await expect(page.getByTestId("transfer-result")).toHaveAttribute("data-status", "pending_review");
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
 
   await signIn(page, "officer@flowlet.test");
   await page.getByRole("link", { name: "Held transfers" }).click();
@@ -25,7 +25,7 @@ test("an officer approves a held transfer and the customer sees it completed", a
   await held.getByLabel("Notes for the record").fill("Known counterparty, documents checked.");
   await held.getByRole("button", { name: "Approve" }).click();
   await expect(held).toHaveCount(0);
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
 
   await signIn(page, carol.email, carol.password);
   await page.getByRole("link", { name: "Transactions" }).click();

@@ -88,7 +88,7 @@ test("screenshots of the main pages", async ({ page }) => {
   await shoot(page, "investments");
   await page.goto("/kyc");
   await shoot(page, "kyc");
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
 
   await signIn(page, "officer@flowlet.test");
   await page.waitForURL(/console/);
@@ -103,7 +103,7 @@ test("screenshots of the main pages", async ({ page }) => {
   await page.goto("/console/audit");
   await page.waitForTimeout(500);
   await shoot(page, "console-audit");
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
 
   await signIn(page, "admin@flowlet.test");
   await page.waitForURL(/admin\/users/);

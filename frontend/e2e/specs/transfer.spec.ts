@@ -28,7 +28,7 @@ test("a transfer between two customers changes both balances", async ({ page }) 
   await page.goto(`/accounts/${alice.id}`);
   await expect(page.getByTestId("account-balance")).toHaveText(formatMoney(aliceAfter, "USD", "en-US"));
 
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await signIn(page, "bob@flowlet.test");
   await expect(page.getByTestId("account-tile").filter({ hasText: "Main" })).toContainText(formatMoney(bobAfter, "USD", "en-US"));
 

@@ -162,7 +162,7 @@ export interface KycReview {
 
 export interface AuditRecord {
   id: string;
-  sequence: number;
+  sequence: number | null;
   occurred_at: string;
   actor_id?: string | null;
   actor_role?: string | null;
@@ -179,8 +179,11 @@ export interface ErasureRequest {
   id: string;
   status: string;
   user_id?: string;
-  created_at: string;
-  reason?: string | null;
+  requested_at?: string;
+  created_at?: string;
+  decided_at?: string | null;
+  decision_reason?: string | null;
+  hold_reasons?: string[] | null;
 }
 
 export interface LinkedAccount {

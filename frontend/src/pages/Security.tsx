@@ -161,7 +161,7 @@ function Sessions() {
               </p>
             </div>
             <button type="button" className="button secondary small" disabled={revoke.pending} onClick={() => void revoke.run(s)}>
-              {s.current ? "Sign out" : "Revoke"}
+              {s.current ? "Sign out this device" : "Revoke"}
             </button>
           </li>
         ))}

@@ -9,6 +9,8 @@ interface Verification {
   records_checked: number;
   head_hash?: string | null;
   first_invalid_id?: string | null;
+  first_invalid_sequence?: number | null;
+  reason?: string | null;
   unsealed?: number | null;
 }
 
@@ -37,7 +39,9 @@ export function AuditPage() {
         <Notice tone={verification.valid ? "success" : "warning"}>
           {verification.valid
             ? `The chain is intact: ${verification.records_checked} records checked.`
-            : `The chain is broken at record ${verification.first_invalid_id} (${verification.records_checked} checked).`}
+            : `The chain is broken at record ${verification.first_invalid_sequence ?? verification.first_invalid_id}` +
+              (verification.reason ? `: ${verification.reason}` : "") +
+              ` (${verification.records_checked} checked).`}
           {verification.unsealed ? ` ${verification.unsealed} records are not sealed yet.` : ""}
           {verification.head_hash && <span className="mono block">Head {verification.head_hash}</span>}
         </Notice>
@@ -93,7 +97,7 @@ export function AuditPage() {
               <tbody>
                 {list.data.items.map((r) => (
                   <tr key={r.id}>
-                    <td data-label="#" className="mono">{r.sequence}</td>
+                    <td data-label="#" className="mono">{r.sequence ?? "unsealed"}</td>
                     <td data-label="When"><DateTime value={r.occurred_at} /></td>
                     <td data-label="Action" className="mono">{r.action}</td>
                     <td data-label="Actor">{r.actor_role ?? "—"}</td>

@@ -17,6 +17,7 @@ export function ErasurePage() {
       <div className="card filters" role="group" aria-label="Filter requests">
         <SelectField label="Status" value={status} onChange={(e) => { list.reset(); setStatus(e.target.value); }}>
           <option value="pending">Pending</option>
+          <option value="legal_hold">Legal hold</option>
           <option value="approved">Approved</option>
           <option value="rejected">Rejected</option>
           <option value="">All</option>
@@ -36,9 +37,16 @@ export function ErasurePage() {
                 Request {r.id.slice(0, 8)} <Badge status={r.status} />
               </p>
               <p className="muted">
-                Person {r.user_id ?? "—"} · received <DateTime value={r.created_at} />
+                Person <span className="mono">{r.user_id ?? "—"}</span> · received <DateTime value={r.requested_at ?? r.created_at} />
+                {r.decided_at && (
+                  <>
+                    {" "}· decided <DateTime value={r.decided_at} />
+                  </>
+                )}
               </p>
-              {r.status === "pending" && (
+              {r.hold_reasons?.length ? <p>Legal hold: {r.hold_reasons.join("; ")}</p> : null}
+              {r.decision_reason && <p>Reason: {r.decision_reason}</p>}
+              {(r.status === "pending" || r.status === "legal_hold") && (
                 <DecisionForm
                   decisions={[
                     ["approve", "Approve and pseudonymize", "danger"],

@@ -42,10 +42,8 @@ function HeldItem({ alert, onDecided }: { alert: Alert; onDecided: () => void })
           reasonLabel="Notes for the record"
           reasonField="notes"
           onDecide={async (decision, notes) => {
-            await api.request("POST", `/compliance/transactions/${transactionId}/${decision}`, {
-              body: { notes },
-              idempotencyKey: `${decision}-${transactionId}`,
-            });
+            // A decision is not a payment the officer retries: a second one answers 409.
+            await api.request("POST", `/compliance/transactions/${transactionId}/${decision}`, { body: { notes } });
             onDecided();
           }}
         />

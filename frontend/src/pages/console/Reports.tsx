@@ -4,6 +4,8 @@ import { api } from "../../lib/api";
 import { fieldErrorsOf, saveBlob, useAction } from "../../lib/hooks";
 
 interface CtrRow {
+  customer?: { id?: string; first_name?: string; last_name?: string; email?: string };
+  threshold?: string;
   customer_id?: string;
   user_id?: string;
   name?: string;
@@ -11,7 +13,7 @@ interface CtrRow {
   total?: string;
   amount?: string;
   currency?: string;
-  transactions?: number;
+  transactions?: number | unknown[];
   transaction_count?: number;
 }
 
@@ -20,8 +22,10 @@ function Ctr() {
   const [range, setRange] = useState({ from: today.slice(0, 8) + "01", to: today });
   const [rows, setRows] = useState<CtrRow[] | null>(null);
   const run = useAction(async () => {
-    const data = await api.request<{ items?: CtrRow[]; rows?: CtrRow[] } | CtrRow[]>("GET", "/compliance/reports/ctr", { query: { ...range, format: "json" } });
-    setRows(Array.isArray(data) ? data : (data.items ?? data.rows ?? []));
+    const data = await api.request<{ customers?: CtrRow[]; items?: CtrRow[] } | CtrRow[]>("GET", "/compliance/reports/ctr", {
+      query: { ...range, format: "json" },
+    });
+    setRows(Array.isArray(data) ? data : (data.customers ?? data.items ?? []));
   });
   const csv = useAction(async () => {
     const { blob, filename } = await api.download("/compliance/reports/ctr", { ...range, format: "csv" });
@@ -67,10 +71,12 @@ function Ctr() {
             <tbody>
               {rows.map((r, i) => (
                 <tr key={i}>
-                  <td>{r.name ?? r.customer_id ?? r.user_id}</td>
+                  <td>
+                    {r.customer ? `${r.customer.first_name ?? ""} ${r.customer.last_name ?? ""}`.trim() || r.customer.email : (r.name ?? r.customer_id ?? r.user_id)}
+                  </td>
                   <td>{r.date ?? "—"}</td>
                   <td>{r.currency && (r.total ?? r.amount) ? <Money amount={(r.total ?? r.amount)!} currency={r.currency} /> : (r.total ?? r.amount)}</td>
-                  <td>{r.transactions ?? r.transaction_count ?? "—"}</td>
+                  <td>{Array.isArray(r.transactions) ? r.transactions.length : (r.transactions ?? r.transaction_count ?? "—")}</td>
                 </tr>
               ))}
             </tbody>
