@@ -97,7 +97,7 @@ export function AuditPage() {
               <tbody>
                 {list.data.items.map((r) => (
                   <tr key={r.id}>
-                    <td data-label="#" className="mono">{r.sequence ?? "unsealed"}</td>
+                    <td data-label="#" className="mono nowrap">{r.sequence ?? "unsealed"}</td>
                     <td data-label="When"><DateTime value={r.occurred_at} /></td>
                     <td data-label="Action" className="mono">{r.action}</td>
                     <td data-label="Actor">{r.actor_role ?? "—"}</td>
