@@ -63,8 +63,9 @@ screenshots: install $(WEB_BUILD) ## Save screenshots of the main pages (desktop
 	cd $(WEB) && SCREENSHOTS=1 node e2e/run.mjs screenshots
 
 .PHONY: bench
-bench: install ## Benchmarks: transfers (gunicorn vs pgbench) and reads at 1M entries (minutes)
+bench: install ## Benchmarks: transfers and card authorizations (gunicorn vs pgbench), reads at 1M entries (minutes)
 	$(BIN)/python bench/transfers.py
+	$(BIN)/python bench/cards.py
 	$(BIN)/python bench/reads.py
 
 .PHONY: lint
