@@ -9,7 +9,7 @@ import uuid
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import auth_headers, make_user
@@ -107,6 +107,15 @@ CURSORS = st.one_of(
         st.one_of(TEXT, st.just('["2026-01-01T00:00:00", "' + str(uuid.uuid4()) + '"]')),
     ),
 )
+NESTED_CURSOR = base64.urlsafe_b64encode(b"[" * 2500).decode()
+NASTY_QUERY = {
+    "to": "9999-12-31",
+    "from": "2026-01-01",
+    "max_amount": "1e5000",
+    "cursor": base64.urlsafe_b64encode(
+        json.dumps(["2026-01-01T00:00:00", str(uuid.uuid4())]).encode()
+    ).decode(),
+}
 QUERIES = st.dictionaries(QUERY_KEYS, st.one_of(TEXT, CURSORS), max_size=4)
 
 
@@ -178,6 +187,10 @@ def _probe_route(client, headers, rule, method, probed) -> None:
         database=None,
         suppress_health_check=list(HealthCheck),
     )
+    # The inputs that once answered 500 are always among the cases; then generated ones.
+    @example(body="[" * 2000 + "]" * 2000, query={}, key=None)
+    @example(body={"email": "a\x00b"}, query=NASTY_QUERY, key=None)
+    @example(body={}, query={"cursor": NESTED_CURSOR, "limit": "2"}, key="\x7f")
     @given(
         body=BODIES,
         query=QUERIES,
