@@ -9,10 +9,11 @@
    `POST /api/v1/transactions/transfer` with 8, 32 and 64 concurrent keep-alive clients, for a
    bounded time and number of requests, in two scenarios: random accounts, and every transfer
    from one hot account.
-3. Runs pgbench on the copy with a script of the SQL statements one transfer request executes,
-   at the same concurrency, and prints API/pgbench as a ratio.
-4. Checks the invariants afterwards: `flask ledger verify` is clean and the total of the
-   customers' money is what it was.
+3. Runs pgbench on the copy with the minimal transfer (`transfer.pgbench.sql`: lock two
+   accounts in id order, update both, insert the transaction, its two entries, one audit row
+   and one idempotency row) at the same concurrency, and prints API/pgbench as a ratio.
+4. Checks the invariants afterwards: `flask ledger verify` (balances and running counters) and
+   `flask audit verify` are clean and the total of the customers' money is what it was.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/21")
 DB_NAME = "flowlet_bench"
 PG_COPY = "flowlet_bench_pg"
 HOST = "127.0.0.1"
@@ -50,6 +51,7 @@ ENV = {
     "GUNICORN_ACCESS_LOG": "/dev/null",
     # The benchmark measures the machinery, not the business rules: no limit or rule fires.
     "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
+    "DEPOSIT_LIMITS": json.dumps({"none": {"per_deposit": "1000000000", "daily": "1000000000"}}),
     "FRAUD_VELOCITY_MAX": "100000000",
     "STEP_UP_TRANSFER_THRESHOLD": "1000000",
     "DB_POOL_SIZE": "2",
@@ -115,7 +117,9 @@ with app.app_context():
         deposit(s, user=u, account_id=a.public_id, amount=100_000_000_00, currency="USD")
         pair = start_session(s, user=u, ip="127.0.0.1", user_agent="bench", fresh=False)
         token = pair.access_token
-        out["users"].append({{"token": token, "account": str(a.public_id), "id": a.id}})
+        out["users"].append(
+            {{"token": token, "account": str(a.public_id), "id": a.id, "uid": u.id}}
+        )
     s.commit()
 print(json.dumps(out))
 """
@@ -223,7 +227,7 @@ def drive(port: int, clients: int, pick, seconds: float, max_requests: int) -> d
 PGBENCH_SCRIPT = Path(__file__).with_name("transfer.pgbench.sql")
 
 
-def pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None) -> float:
+def pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None, uid: int) -> float:
     path = str(PGBENCH_SCRIPT)
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_COPY
     cmd = [
@@ -245,6 +249,8 @@ def pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None) ->
         f"hot={1 if hot_id else 0}",
         "-D",
         f"hot_id={hot_id or lo}",
+        "-D",
+        f"uid={uid}",
         url,
     ]
     out = subprocess.run(cmd, check=True, text=True, capture_output=True).stdout
@@ -308,8 +314,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--clients", default="8,32,64")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "3")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "4")))
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 
@@ -365,6 +371,7 @@ def main() -> int:
             lo,
             hi,
             hot["id"] if row["scenario"] == "hot" else None,
+            users[0]["uid"],
         )
         print(
             f"  pgbench {row['scenario']:6} c={row['clients']:<3} {row['pg_tps']:8.1f} tps",
@@ -385,17 +392,21 @@ def main() -> int:
         )
 
     print()
-    verify = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "main", "ledger", "verify"],
-        check=False,
-        cwd=BACKEND,
-        env={**os.environ, **ENV},
-        text=True,
-        capture_output=True,
+    verify, chain = (
+        subprocess.run(
+            [str(VENV_BIN / "flask"), "--app", "main", group, "verify"],
+            check=False,
+            cwd=BACKEND,
+            env={**os.environ, **ENV},
+            text=True,
+            capture_output=True,
+        )
+        for group in ("ledger", "audit")
     )
     after = money_total(DB_NAME)
     failures = sum(n for r in rows for s, n in r["statuses"].items() if s != 201)
     print(f"ledger verify: exit {verify.returncode} — {verify.stdout.strip() or verify.stderr}")
+    print(f"audit verify: exit {chain.returncode} — {chain.stdout.strip() or chain.stderr}")
     print(
         f"customer money before {before[0]}, after {after[0]} "
         f"({'unchanged' if before[0] == after[0] else 'CHANGED'}); "
@@ -406,7 +417,9 @@ def main() -> int:
         f"mean API/pgbench ratio: "
         f"{statistics.mean(r['tps'] / r['pg_tps'] for r in rows if r['pg_tps']):.2f}"
     )
-    ok = verify.returncode == 0 and before[0] == after[0] and after[1] == 0
+    ok = (
+        verify.returncode == 0 and chain.returncode == 0 and before[0] == after[0] and after[1] == 0
+    )
     return 0 if ok else 1
 
 

@@ -193,6 +193,8 @@ class Config:
         # A hold placed without an explicit expiry by a two-phase movement (card authorizations)
         # expires after this long; the expiry job releases it.
         self.HOLD_EXPIRY_SECONDS = _env_int("HOLD_EXPIRY_SECONDS", 7 * 24 * 3600)
+        # A PDF statement with more lines than this is built by a job and downloaded when ready.
+        self.STATEMENT_PDF_INLINE_LINES = _env_int("STATEMENT_PDF_INLINE_LINES", 2000)
         self.FRAUD_REVIEW_THRESHOLD = _env_int("FRAUD_REVIEW_THRESHOLD", 50)
         self.FRAUD_VELOCITY_MAX = _env_int("FRAUD_VELOCITY_MAX", 10)
         self.FRAUD_VELOCITY_WINDOW_SECONDS = _env_int("FRAUD_VELOCITY_WINDOW_SECONDS", 600)

@@ -1,6 +1,6 @@
 """Import every model so that the metadata (and Alembic) sees the whole schema."""
 
-from app.accounts.models import Account  # noqa: F401
+from app.accounts.models import Account, StatementDocument  # noqa: F401
 from app.auth.models import (  # noqa: F401
     AuthSession,
     BackupCode,

@@ -9,6 +9,7 @@ from app.accounts.schemas import (
     BalanceArgsSchema,
     BalanceSchema,
     StatementArgsSchema,
+    StatementJobSchema,
     StatementSchema,
 )
 from app.core.api import Blueprint
@@ -71,12 +72,28 @@ def close_account(account_id):
 @require("accounts:read")
 @blp.arguments(StatementArgsSchema, location="query")
 @blp.response(200, StatementSchema)
+@blp.alt_response(202, schema=StatementJobSchema, description="A long PDF, built by a job")
 def account_statement(args, account_id):
-    """Statement for a period as JSON, CSV or PDF (`format`)."""
-    st = services.statement(
-        db.session, user=current_user(), account_id=account_id, start=args["start"], end=args["end"]
+    """Statement for a period (default: this calendar month) as JSON, CSV or PDF (`format`)."""
+    return statements.respond(
+        db.session,
+        user=current_user(),
+        account_id=account_id,
+        start=args["start"],
+        end=args["end"],
+        fmt=args["format"],
     )
-    return statements.render(st, args["format"])
+
+
+@blp.route("/<uuid:account_id>/statements/<uuid:document_id>", methods=["GET"])
+@require("accounts:read")
+@blp.response(200)
+@blp.alt_response(202, schema=StatementJobSchema, description="Still being built")
+def statement_document(account_id, document_id):
+    """Download a statement built by a job (202 while it is being built)."""
+    return statements.download_document(
+        db.session, user=current_user(), account_id=account_id, document_id=document_id
+    )
 
 
 @blp.route("/<uuid:account_id>/balance", methods=["GET"])

@@ -60,6 +60,13 @@ class BalanceSchema(Schema):
     as_of = UTCDateTime()
 
 
+class StatementJobSchema(Schema):
+    job_id = ma.fields.String(allow_none=True)
+    document_id = ma.fields.String()
+    url = ma.fields.String()
+    status = ma.fields.String()
+
+
 class StatementLineSchema(Schema):
     booked_at = UTCDateTime()
     transaction_id = ma.fields.UUID()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -20,6 +21,8 @@ from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Page, paginate
+
+STATEMENT_BATCH = 5000  # statement lines fetched per round trip, at most
 
 
 def _new_account_number(session: Session) -> str:
@@ -263,12 +266,14 @@ class StatementLine:
 
 @dataclass
 class Statement:
+    """A period of one account. `lines` is read lazily, a batch at a time, when iterated."""
+
     account: Account
     start: date
     end: date
     opening_balance: int
     closing_balance: int
-    lines: list[StatementLine] = field(default_factory=list)
+    lines: Iterable[StatementLine] = field(default_factory=list)
 
 
 def current_month(today: date | None = None) -> tuple[date, date]:
@@ -277,6 +282,32 @@ def current_month(today: date | None = None) -> tuple[date, date]:
     first = today.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     return first, following - timedelta(days=1)
+
+
+def _lines(session: Session, account: Account, since: datetime, until: datetime):
+    """The period's entries, oldest first, streamed from a server-side cursor."""
+    from app.ledger.models import JournalTransaction, LedgerEntry
+
+    rows = session.connection().execute(
+        sa.select(
+            LedgerEntry.created_at,
+            JournalTransaction.public_id,
+            JournalTransaction.type,
+            JournalTransaction.description,
+            LedgerEntry.amount,
+            LedgerEntry.balance_after,
+        )
+        .join(JournalTransaction, JournalTransaction.id == LedgerEntry.transaction_id)
+        .where(
+            LedgerEntry.account_id == account.id,
+            LedgerEntry.created_at >= since,
+            LedgerEntry.created_at < until,
+        )
+        .order_by(LedgerEntry.created_at, LedgerEntry.id)
+        .execution_options(stream_results=True, max_row_buffer=STATEMENT_BATCH)
+    )
+    for row in rows:
+        yield StatementLine(*row)
 
 
 def statement(
@@ -288,9 +319,11 @@ def statement(
     end: date | None = None,
 ) -> Statement:
     """Entries booked on the caller's account from `start` to `end` (inclusive, UTC days);
-    without either, the current calendar month."""
-    from app.ledger.models import JournalTransaction, LedgerEntry
+    without either, the current calendar month.
 
+    The opening and closing balances are the running balances of the last entries before the
+    period starts and ends (two index probes); the lines are streamed, never all in memory.
+    """
     start = start or (end.replace(day=1) if end else current_month()[0])
     end = end or current_month(start)[1]
     if end < start:
@@ -300,35 +333,30 @@ def statement(
     account = get_own_account(session, user=user, account_id=account_id)
     since = datetime.combine(start, time.min, tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-    opening = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.account_id == account.id, LedgerEntry.created_at < since
-        )
+    return Statement(
+        account,
+        start,
+        end,
+        opening_balance=_entry_balance_at(session, account.id, since, before=True),
+        closing_balance=_entry_balance_at(session, account.id, until, before=True),
+        lines=_lines(session, account, since, until),
     )
-    rows = session.execute(
-        sa.select(
-            LedgerEntry.created_at,
-            LedgerEntry.amount,
-            JournalTransaction.public_id,
-            JournalTransaction.type,
-            JournalTransaction.description,
-        )
-        .join(JournalTransaction, JournalTransaction.id == LedgerEntry.transaction_id)
+
+
+def count_lines(session: Session, st: Statement, *, at_most: int) -> int:
+    """How many lines the statement has, counting no further than `at_most + 1`."""
+    from app.ledger.models import LedgerEntry
+
+    since = datetime.combine(st.start, time.min, tzinfo=UTC)
+    until = datetime.combine(st.end + timedelta(days=1), time.min, tzinfo=UTC)
+    bounded = (
+        sa.select(LedgerEntry.id)
         .where(
-            LedgerEntry.account_id == account.id,
+            LedgerEntry.account_id == st.account.id,
             LedgerEntry.created_at >= since,
             LedgerEntry.created_at < until,
         )
-        .order_by(LedgerEntry.created_at, LedgerEntry.id)
+        .limit(at_most + 1)
+        .subquery()
     )
-    running = int(opening)
-    result = Statement(account, start, end, int(opening), int(opening))
-    for row in rows:
-        running += row.amount
-        result.lines.append(
-            StatementLine(
-                row.created_at, row.public_id, row.type, row.description, row.amount, running
-            )
-        )
-    result.closing_balance = running
-    return result
+    return int(session.scalar(sa.select(sa.func.count()).select_from(bounded)))

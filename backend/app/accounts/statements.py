@@ -1,43 +1,73 @@
-"""Statement renderings: JSON document, CSV and PDF (fpdf2)."""
+"""Statements: streamed JSON and CSV, PDF (fpdf2) within the request when short, or by a job."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import date
 
+import sqlalchemy as sa
+from flask import Response, current_app, stream_with_context
 from fpdf import FPDF
+from sqlalchemy.orm import Session
 
-from app.accounts.services import Statement
+from app.accounts import services
+from app.accounts.models import Account, StatementDocument
+from app.accounts.services import Statement, StatementLine
+from app.auth.models import User
+from app.core import audit
+from app.core.db import utcnow
+from app.core.errors import NotFound
 from app.core.fields import UTCDateTime
 from app.core.money import format_amount
+from app.core.queue import enqueue
 
 _time = UTCDateTime()
+_BATCH = 500  # lines per chunk of a streamed statement
 
 
-def as_document(st: Statement) -> dict:
-    """The statement as the JSON document of `StatementSchema`."""
+def _header(st: Statement) -> dict:
     cur = st.account.currency
     return {
-        "account_id": st.account.public_id,
+        "account_id": str(st.account.public_id),
         "account_number": st.account.account_number,
         "iban": st.account.iban,
         "currency": cur,
-        "start": st.start,
-        "end": st.end,
+        "from": st.start.isoformat(),
+        "to": st.end.isoformat(),
         "opening_balance": format_amount(st.opening_balance, cur),
         "closing_balance": format_amount(st.closing_balance, cur),
-        "lines": [
-            {
-                "booked_at": line.booked_at,
-                "transaction_id": line.transaction_id,
-                "type": line.type,
-                "description": line.description,
-                "amount": format_amount(line.amount, cur),
-                "balance_after": format_amount(line.balance_after, cur),
-            }
-            for line in st.lines
-        ],
     }
+
+
+def _line(line: StatementLine, cur: str) -> dict:
+    return {
+        "booked_at": _time._serialize(line.booked_at, None, None),
+        "transaction_id": str(line.transaction_id),
+        "type": line.type,
+        "description": line.description,
+        "amount": format_amount(line.amount, cur),
+        "balance_after": format_amount(line.balance_after, cur),
+    }
+
+
+def as_json(st: Statement) -> Iterator[bytes]:
+    """The `StatementSchema` document, produced a batch of lines at a time."""
+    cur = st.account.currency
+    yield json.dumps(_header(st), separators=(",", ":"))[:-1].encode() + b',"lines":['
+    batch: list[str] = []
+    first = True
+    for line in st.lines:
+        batch.append(json.dumps(_line(line, cur), separators=(",", ":")))
+        if len(batch) >= _BATCH:
+            yield (b"" if first else b",") + ",".join(batch).encode()
+            batch, first = [], False
+    if batch:
+        yield (b"" if first else b",") + ",".join(batch).encode()
+    yield b"]}"
 
 
 def _safe_cell(text: str) -> str:
@@ -45,7 +75,8 @@ def _safe_cell(text: str) -> str:
     return "'" + text if text[:1] in {"=", "+", "@", "\t", "\r"} else text
 
 
-def as_csv(st: Statement) -> str:
+def as_csv(st: Statement) -> Iterator[bytes]:
+    """The statement as CSV, produced a batch of lines at a time."""
     cur = st.account.currency
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -63,7 +94,7 @@ def as_csv(st: Statement) -> str:
     writer.writerow(
         ["", "", "opening_balance", "", "", format_amount(st.opening_balance, cur), cur]
     )
-    for line in st.lines:
+    for n, line in enumerate(st.lines, 1):
         writer.writerow(
             [
                 _time._serialize(line.booked_at, None, None),
@@ -75,10 +106,14 @@ def as_csv(st: Statement) -> str:
                 cur,
             ]
         )
+        if n % _BATCH == 0:
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
     writer.writerow(
         ["", "", "closing_balance", "", "", format_amount(st.closing_balance, cur), cur]
     )
-    return out.getvalue()
+    yield out.getvalue().encode()
 
 
 def _latin1(text: str) -> str:
@@ -126,17 +161,105 @@ def as_pdf(st: Statement) -> bytes:
     return bytes(pdf.output())
 
 
-def render(st: Statement, fmt: str):
-    """The statement in `fmt`: a document for JSON, a download response for CSV and PDF."""
-    from flask import Response
+def filename(st: Statement, fmt: str) -> str:
+    account = st.account.account_number
+    return f"statement-{account}-{st.start.isoformat()}-{st.end.isoformat()}.{fmt}"
 
+
+def download(body, st: Statement, fmt: str, content_type: str) -> Response:
+    response = Response(body, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename(st, fmt)}"'
+    return response
+
+
+def render(st: Statement, fmt: str) -> Response:
+    """The statement in `fmt` as a response; JSON and CSV stream (no `Content-Length`)."""
     if fmt == "json":
-        return as_document(st)
-    name = f"statement-{st.account.account_number}-{st.start.isoformat()}-{st.end.isoformat()}"
+        return Response(stream_with_context(as_json(st)), content_type="application/json")
     if fmt == "csv":
-        body, mimetype = as_csv(st).encode(), "text/csv; charset=utf-8"
-    else:
-        body, mimetype = as_pdf(st), "application/pdf"
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+        return download(stream_with_context(as_csv(st)), st, fmt, "text/csv; charset=utf-8")
+    return download(as_pdf(st), st, fmt, "application/pdf")
+
+
+# --- the statement endpoint ----------------------------------------------------------------------
+
+
+def respond(
+    session: Session,
+    *,
+    user: User,
+    account_id: uuid.UUID,
+    start: date | None,
+    end: date | None,
+    fmt: str,
+):
+    """The statement as `fmt`; a PDF too long to render within a request is built by a job
+    (202 with the job and where to download the document when it is ready)."""
+    st = services.statement(session, user=user, account_id=account_id, start=start, end=end)
+    inline = current_app.config["STATEMENT_PDF_INLINE_LINES"]
+    if fmt != "pdf" or services.count_lines(session, st, at_most=inline) <= inline:
+        return render(st, fmt)
+    document = StatementDocument(
+        user_id=user.id, account_id=st.account.id, start=st.start, end=st.end, format=fmt
+    )
+    session.add(document)
+    session.flush()
+    from app.accounts.tasks import build_statement_document
+
+    document.job_id = enqueue(session, build_statement_document, document.id, queue="default")
+    audit.record(
+        session,
+        "account.statement_requested",
+        resource_type="statement_document",
+        resource=document,
+        changes={"from": st.start.isoformat(), "to": st.end.isoformat(), "format": fmt},
+    )
+    session.commit()
+    url = f"/api/v1/accounts/{st.account.public_id}/statements/{document.public_id}"
+    return _accepted(
+        {"job_id": document.job_id, "document_id": str(document.public_id), "url": url}
+    )
+
+
+def _accepted(body: dict) -> Response:
+    response = current_app.json.response(body)
+    response.status_code = 202
+    return response
+
+
+def build_document(session: Session, *, document_id: int) -> StatementDocument | None:
+    """Render a requested statement document (the job; safe to run twice)."""
+    document = session.get(StatementDocument, document_id)
+    if document is None or document.content is not None:
+        return document
+    owner = session.get(User, document.user_id)
+    account = session.get(Account, document.account_id)
+    st = services.statement(
+        session, user=owner, account_id=account.public_id, start=document.start, end=document.end
+    )
+    document.content = as_pdf(st)
+    document.ready_at = utcnow()
+    session.commit()
+    return document
+
+
+def download_document(
+    session: Session, *, user: User, account_id: uuid.UUID, document_id: uuid.UUID
+):
+    """The caller's rendered statement, or 202 while its job is still running."""
+    account = services.get_own_account(session, user=user, account_id=account_id)
+    document = session.scalar(
+        sa.select(StatementDocument).where(
+            StatementDocument.public_id == document_id,
+            StatementDocument.account_id == account.id,
+            StatementDocument.user_id == user.id,
+        )
+    )
+    if document is None:
+        raise NotFound("The statement was not found.")
+    if document.content is None:
+        return _accepted({"status": "pending", "job_id": document.job_id})
+    name = f"statement-{account.account_number}-{document.start}-{document.end}.pdf"
+    response = Response(document.content, content_type="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -16,16 +16,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token
-from redis.exceptions import RedisError
 from sqlalchemy.orm import Session, joinedload
 
 from app.auth.models import AuthSession, User
 from app.core import db as core_db
-from app.core.db import after_commit
 
 log = logging.getLogger("flowlet.auth")
-
-REVOKED_KEY = "flowlet:auth:revoked-session:{sid}"
 
 
 def now() -> datetime:
@@ -153,47 +149,10 @@ def revoke_sessions(
             .execution_options(synchronize_session=False)
         )
     )
-    if revoked:
-        app = current_app._get_current_object()
-        after_commit(session, lambda: _cache_revoked(app, revoked))
     return revoked
 
 
 # --- the revocation check ----------------------------------------------------------------------
-
-
-def _redis():
-    return current_app.extensions.get("flowlet_redis")
-
-
-def _cache_ttl(app) -> int:
-    # An access token cannot outlive its expiry; refresh tokens are always checked in the DB.
-    return int(app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()) + 60
-
-
-def _cache_revoked(app, sids: list[uuid.UUID]) -> None:
-    redis = app.extensions.get("flowlet_redis")
-    if redis is None:
-        return
-    try:
-        pipe = redis.pipeline()
-        for sid in sids:
-            pipe.set(REVOKED_KEY.format(sid=sid), "1", ex=_cache_ttl(app))
-        pipe.execute()
-    except RedisError as exc:
-        # The database already holds the revocation; the cache fills on the next check.
-        log.warning("revocation cache write failed: %s", type(exc).__name__)
-
-
-def _cached_revoked(sid: str) -> bool:
-    redis = _redis()
-    if redis is None:
-        return False
-    try:
-        return bool(redis.exists(REVOKED_KEY.format(sid=sid)))
-    except RedisError as exc:
-        log.warning("revocation cache unavailable, checking the database: %s", type(exc).__name__)
-        return False
 
 
 # The revocation check of every request, built once (the session id is bound per call).
@@ -212,8 +171,6 @@ def is_token_revoked(payload: dict) -> bool:
     sid = payload.get("sid")
     if not sid or payload.get("type") != "access":
         return True
-    if _cached_revoked(str(sid)):
-        return True
     try:
         sid_uuid = uuid.UUID(str(sid))
     except ValueError:
@@ -224,7 +181,6 @@ def is_token_revoked(payload: dict) -> bool:
     if row is None or str(row.User.public_id) != str(payload.get("sub")):
         return True
     if row.revoked_at is not None:
-        _cache_revoked(current_app._get_current_object(), [sid_uuid])
         return True
     g.token_user = row.User
     return False

@@ -35,7 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from app.accounts.models import Account, AccountStatus, SystemAccount
 from app.auth.models import User
@@ -163,7 +163,11 @@ def default_hold_expiry(now: datetime | None = None) -> datetime:
 # --- locking and checks --------------------------------------------------------------------------
 
 
-_LOCK_CUSTOMER = for_update(sa.select(User).where(User.id == sa.bindparam("uid")), key_share=True)
+_LOCK_CUSTOMER = for_update(
+    # The roles are not what a movement needs: left to load on access, not read here.
+    sa.select(User).options(lazyload(User.role_links)).where(User.id == sa.bindparam("uid")),
+    key_share=True,
+)
 
 
 def _lock(session: Session, *account_ids: int | None) -> tuple[dict[int, Account], User | None]:

@@ -98,10 +98,26 @@ def transfer(
 ) -> JournalTransaction:
     """Move money from the caller's account to an account of ours or out to an IBAN."""
     check_step_up(amount, currency, fresh)
-    src = own_account(session, user, from_account_id, currency)
-    dst, iban = _destination(
-        session, to_account_id=to_account_id, to_account_number=to_account_number, to_iban=to_iban
-    )
+    if to_account_id is not None:  # both accounts in one read
+        found = {
+            a.public_id: a
+            for a in session.scalars(
+                sa.select(Account).where(
+                    Account.public_id.in_([from_account_id, to_account_id]), _CUSTOMER
+                )
+            )
+        }
+        src, dst, iban = found.get(from_account_id), found.get(to_account_id), None
+        if src is None or src.user_id != user.id:
+            raise AccountNotFound()
+        check_currency(src, currency)
+        if dst is None:
+            raise AccountNotFound("The destination account was not found.")
+    else:
+        src = own_account(session, user, from_account_id, currency)
+        dst, iban = _destination(
+            session, to_account_id=None, to_account_number=to_account_number, to_iban=to_iban
+        )
     if dst is not None and dst.id == src.id:
         raise ValidationError(
             "Source and destination are the same account.",

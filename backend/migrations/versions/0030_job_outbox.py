@@ -1,7 +1,7 @@
 """job outbox: jobs written in the transaction that decides them
 
 Revision ID: 0030
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 19:30:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0030"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
