@@ -21,10 +21,10 @@ INSERT INTO journal_transactions (public_id, type, status, amount, currency, fro
   RETURNING id AS txn_id \gset
 INSERT INTO ledger_entries (transaction_id, account_id, amount, currency, created_at)
   VALUES (:txn_id, :src, -100, 'USD', now()), (:txn_id, :dst, 100, 'USD', now());
-INSERT INTO audit_log (public_id, sequence, occurred_at, action, resource_type, resource_id,
-  outcome, changes, prev_hash, hash)
-  VALUES (gen_random_uuid(), -:txn_id, now(), 'transaction.transfer', 'transaction', 'x',
-  'success', '{}', '', md5(random()::text) || md5(random()::text));
+INSERT INTO audit_log (public_id, txid, occurred_at, action, resource_type, resource_id,
+  outcome, changes, digest)
+  VALUES (gen_random_uuid(), pg_current_xact_id()::text::bigint, now(), 'transaction.transfer',
+  'transaction', 'x', 'success', '{}', md5(random()::text) || md5(random()::text));
 INSERT INTO idempotency_keys (user_id, key, fingerprint, status, created_at, expires_at)
   VALUES (:uid, gen_random_uuid()::text, 'f', 'completed', now(), now() + interval '1 day');
 COMMIT;

@@ -102,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.admin.routes import blp as admin_blp
     from app.auth.routes import blp as auth_blp
     from app.cards.routes import blp as cards_blp
+    from app.compliance.audit_routes import blp as compliance_audit_blp
     from app.compliance.routes import blp as compliance_blp
     from app.core.health import blp as health_blp
     from app.privacy.routes import blp as privacy_blp
@@ -116,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
         transactions_blp,
         cards_blp,
         compliance_blp,
+        compliance_audit_blp,
         privacy_blp,
         wealth_blp,
         admin_blp,

@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
+from app.compliance.audit_cli import audit_cli
 from app.core import seeds
 
 
@@ -29,6 +30,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(worker)
     app.cli.add_command(outbox_cli)
+    from app.compliance.cli import aml_cli, sanctions_cli
+
+    app.cli.add_command(sanctions_cli)
+    app.cli.add_command(aml_cli)
 
 
 def run_reference_seeders() -> None:
@@ -128,27 +133,6 @@ def create_user_cmd(email: str, password: str, role: str, first_name: str, last_
 
 
 create_user_cmd.name = "create-user"
-
-audit_cli = AppGroup("audit", help="Audit log commands.")
-
-
-@audit_cli.command("verify")
-def audit_verify() -> None:
-    """Walk the audit hash chain; exit 1 naming the first broken record."""
-    from app.core.audit import verify
-
-    result = verify(_session())
-    if result.valid:
-        click.echo(f"audit chain valid: {result.records_checked} records, head {result.head_hash}")
-        return
-    where = (
-        f"record {result.first_invalid_id} (sequence {result.first_invalid_sequence})"
-        if result.first_invalid_id
-        else "chain head"
-    )
-    click.echo(f"audit chain BROKEN at {where}: {result.reason}", err=True)
-    sys.exit(1)
-
 
 ledger_cli = AppGroup("ledger", help="Ledger commands.")
 

@@ -85,7 +85,7 @@ def audit_actions(app: Flask, resource_id) -> list[tuple[str, str]]:
         rows = db.session.execute(
             sa.select(AuditLog.action, AuditLog.outcome)
             .where(AuditLog.resource_id == str(resource_id))
-            .order_by(AuditLog.sequence)
+            .order_by(AuditLog.id)
         ).all()
         db.session.remove()
         return [tuple(r) for r in rows]

@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "compliance:review": frozenset({OFF}),
     "audit:read": frozenset({OFF}),
     "privacy": frozenset({C, OFF, A}),
+    "privacy:decide": frozenset({OFF}),
     "wealth": frozenset({C}),
     "admin:users": frozenset({A}),
     "admin:accounts": frozenset({A}),

@@ -62,4 +62,4 @@ def audit_rows(session, *, action: str, resource_id: str | None = None) -> list[
     if resource_id is not None:
         query = query.where(AuditLog.resource_id == resource_id)
     session.expire_all()
-    return list(session.scalars(query.order_by(AuditLog.sequence)))
+    return list(session.scalars(query.order_by(AuditLog.id)))

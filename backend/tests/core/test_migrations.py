@@ -56,9 +56,8 @@ def test_migrations_build_a_fresh_sqlite_database_and_match_the_models(tmp_path)
         with db.engine.begin() as conn:
             conn.execute(
                 sa.text(
-                    "INSERT INTO audit_log (public_id, sequence, occurred_at, action, "
-                    "outcome, prev_hash, hash) VALUES ('x', 1, '2026-01-01', 'a', "
-                    "'success', 'p', 'h')"
+                    "INSERT INTO audit_log (public_id, txid, occurred_at, action, "
+                    "outcome, digest) VALUES ('x', 0, '2026-01-01', 'a', 'success', 'd')"
                 )
             )
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:

@@ -141,7 +141,7 @@ def test_an_unaffordable_reversal_is_refused_and_audited(app, client, db_session
         outcome = db.session.scalar(
             sa.select(AuditLog.outcome)
             .where(AuditLog.action == "transaction.reversed")
-            .order_by(AuditLog.sequence.desc())
+            .order_by(AuditLog.id.desc())
             .limit(1)
         )
         db.session.remove()

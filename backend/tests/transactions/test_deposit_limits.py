@@ -72,7 +72,7 @@ def test_a_kyc_status_that_may_not_deposit_gets_kyc_required(app, client, db_ses
 
         last = db.session.execute(
             sa.select(AuditLog.action, AuditLog.outcome, AuditLog.changes)
-            .order_by(AuditLog.sequence.desc())
+            .order_by(AuditLog.id.desc())
             .limit(1)
         ).one()
         db.session.remove()

@@ -1,0 +1,108 @@
+"""Schemas of the audit trail, report and erasure endpoints of `/api/v1/compliance`."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.core.api import Schema
+from app.core.fields import UTCDateTime
+from app.core.pagination import PageArgsSchema, page_schema
+
+
+class PeriodField(ma.fields.Field):
+    """A date (`YYYY-MM-DD`, whole days) or an ISO 8601 time."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value)
+        try:
+            if len(text) == 10:
+                return ma.fields.Date()._deserialize(text, attr, data)
+            return UTCDateTime()._deserialize(text, attr, data)
+        except ma.ValidationError as exc:
+            raise ma.ValidationError("A date (YYYY-MM-DD) or an ISO 8601 time.") from exc
+
+
+class AuditFilterArgsSchema(Schema):
+    actor_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    action = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    resource_type = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    resource_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    start = PeriodField(data_key="from")
+    end = PeriodField(data_key="to")
+
+
+class AuditListArgsSchema(PageArgsSchema, AuditFilterArgsSchema):
+    """Filters and keyset pagination."""
+
+
+class AuditExportArgsSchema(AuditFilterArgsSchema):
+    format = ma.fields.String(load_default="jsonl", validate=ma.validate.OneOf(["csv", "jsonl"]))
+
+
+class AuditRecordSchema(Schema):
+    id = ma.fields.UUID(required=True)
+    sequence = ma.fields.Integer(allow_none=True, metadata={"description": "null until sealed"})
+    occurred_at = UTCDateTime(required=True)
+    actor_id = ma.fields.String(allow_none=True)
+    actor_role = ma.fields.String(allow_none=True)
+    action = ma.fields.String(required=True)
+    resource_type = ma.fields.String(allow_none=True)
+    resource_id = ma.fields.String(allow_none=True)
+    ip = ma.fields.String(allow_none=True)
+    user_agent = ma.fields.String(allow_none=True)
+    request_id = ma.fields.String(allow_none=True)
+    changes = ma.fields.Raw(allow_none=True, metadata={"description": "personal data masked"})
+    outcome = ma.fields.String(required=True)
+    prev_hash = ma.fields.String(allow_none=True)
+    hash = ma.fields.String(allow_none=True)
+
+
+AuditRecordPageSchema = page_schema(AuditRecordSchema, "AuditRecordPageSchema")
+
+
+class AuditVerifySchema(Schema):
+    valid = ma.fields.Boolean(required=True)
+    records_checked = ma.fields.Integer(required=True)
+    head_hash = ma.fields.String(required=True)
+    first_invalid_id = ma.fields.String(allow_none=True)
+    first_invalid_sequence = ma.fields.Integer(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+    unsealed = ma.fields.Integer(
+        required=True, metadata={"description": "committed records not chained yet"}
+    )
+    unsealed_oldest_seconds = ma.fields.Float(
+        allow_none=True, metadata={"description": "age of the oldest unsealed record"}
+    )
+
+
+class CtrArgsSchema(Schema):
+    start = ma.fields.Date(required=True, data_key="from")
+    end = ma.fields.Date(required=True, data_key="to")
+    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "csv"]))
+
+
+class CtrTransactionSchema(Schema):
+    id = ma.fields.String(required=True)
+    account_number = ma.fields.String(required=True)
+    amount = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True)
+    reference = ma.fields.String(allow_none=True)
+    created_at = ma.fields.String(required=True)
+
+
+class CtrCustomerSchema(Schema):
+    customer = ma.fields.Dict(required=True)
+    date = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True)
+    total = ma.fields.String(required=True)
+    threshold = ma.fields.String(required=True)
+    transactions = ma.fields.List(ma.fields.Nested(CtrTransactionSchema), required=True)
+
+
+class CtrReportSchema(Schema):
+    report = ma.fields.String(required=True)
+    start = ma.fields.String(required=True, attribute="from", data_key="from")
+    end = ma.fields.String(required=True, attribute="to", data_key="to")
+    threshold = ma.fields.String(required=True)
+    generated_at = ma.fields.String(required=True)
+    customers = ma.fields.List(ma.fields.Nested(CtrCustomerSchema), required=True)

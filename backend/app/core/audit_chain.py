@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""The audit chain's canonical form, and an offline verifier of exported audit files.
+
+This file needs nothing but Python's standard library, so that an auditor can copy it alone
+and check an export without the database or the application:
+
+    python3 audit_chain.py audit-2026-01-01_2026-02-01.jsonl      # or .csv
+
+It exits 0 when the file holds, 1 naming the first bad row otherwise. The application uses the
+same functions to hash and to verify (`flask audit verify-export FILE` runs `verify_file`).
+
+A record's `digest` is SHA-256 over `canonical(record)`: a JSON array of the hashed fields in
+`HASHED_FIELDS` order, elements separated by `, ` (strings as JSON strings, non-ASCII kept,
+times as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, `changes` as JSON with sorted keys and no whitespace,
+absent values as `null`). Its place in
+the chain is `hash = SHA-256(prev_hash "\\n" sequence "\\n" digest)`, the first `prev_hash`
+being 64 zeros.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+EXPORT_FORMAT = "flowlet-audit-export/1"
+TRAILER_MARK = "#chain"
+
+HASHED_FIELDS = (
+    "public_id",
+    "occurred_at",
+    "actor_id",
+    "actor_role",
+    "action",
+    "resource_type",
+    "resource_id",
+    "outcome",
+    "request_id",
+    "changes",
+    "personal_digest",
+)
+
+# Columns of an exported row, in CSV order. `id` is the record's public id.
+EXPORT_COLUMNS = (
+    "sequence",
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_role",
+    "action",
+    "resource_type",
+    "resource_id",
+    "outcome",
+    "request_id",
+    "changes",
+    "personal_digest",
+    "digest",
+    "prev_hash",
+    "hash",
+    "ip",
+    "user_agent",
+    "personal",
+)
+
+
+def format_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8 text: the form `changes` is stored and hashed in."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(row: dict[str, Any]) -> bytes:
+    """The hashed fields as a JSON array; `changes` may be given as its canonical text."""
+    parts = []
+    for name in HASHED_FIELDS:
+        value = row.get(name)
+        if value is None:
+            parts.append("null")
+        elif name == "changes":
+            parts.append(value if isinstance(value, str) else canonical_json(value))
+        else:
+            if isinstance(value, datetime):
+                value = format_time(value)
+            parts.append(json.dumps(str(value), ensure_ascii=False))
+    return ("[" + ", ".join(parts) + "]").encode()
+
+
+def content_digest(row: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(row)).hexdigest()
+
+
+def chain_hash(prev_hash: str, sequence: int, digest: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{sequence}\n{digest}".encode()).hexdigest()
+
+
+# --- exported files ----------------------------------------------------------------------------
+
+
+@dataclass
+class ExportReport:
+    valid: bool = True
+    records: int = 0
+    gaps: int = 0
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    last_hash: str | None = None
+    trailer: dict[str, Any] | None = None
+    problem: str | None = None
+    line: int | None = None
+    record_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def fail(self, line: int | None, record_id: str | None, problem: str) -> ExportReport:
+        self.valid, self.line, self.record_id, self.problem = False, line, record_id, problem
+        return self
+
+    def summary(self) -> str:
+        if not self.valid:
+            where = f"line {self.line}" if self.line else "file"
+            if self.record_id:
+                where += f" (record {self.record_id})"
+            return f"export BROKEN at {where}: {self.problem}"
+        head = ""
+        if self.trailer:
+            head = (
+                f", chain head {self.trailer.get('head_sequence')} {self.trailer.get('head_hash')}"
+            )
+        return (
+            f"export valid: {self.records} records, sequences {self.first_sequence}–"
+            f"{self.last_sequence}, {self.gaps} gap(s) left by the export's filters{head}"
+        )
+
+
+class RowsHash:
+    """SHA-256 over the exported rows' `sequence:hash` lines, in order (the trailer's rows_hash)."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def add(self, sequence: int, hash_: str) -> None:
+        self._h.update(f"{sequence}:{hash_}\n".encode())
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+def _rows_from_jsonl(text: io.TextIOBase):
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        doc = json.loads(line)
+        if "chain" in doc and "sequence" not in doc:
+            yield number, None, doc["chain"]
+        else:
+            yield number, doc, None
+
+
+def _rows_from_csv(text: io.TextIOBase):
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None or tuple(header) != EXPORT_COLUMNS:
+        raise ValueError("the CSV header is not the audit export's")
+    for number, values in enumerate(reader, start=2):
+        if values and values[0] == TRAILER_MARK:
+            yield number, None, json.loads(values[1])
+            continue
+        doc: dict[str, Any] = dict(zip(EXPORT_COLUMNS, values, strict=True))
+        for name, value in doc.items():
+            if value == "":
+                doc[name] = None
+        doc["sequence"] = int(doc["sequence"])
+        yield number, doc, None
+
+
+def verify_rows(rows) -> ExportReport:
+    """Check each row's digest and hash, the links between adjacent sequences, the trailer."""
+    report = ExportReport()
+    rows_hash = RowsHash()
+    previous: tuple[int, str] | None = None
+    first_gap: tuple[int, str | None, int, int] | None = None
+    for number, doc, trailer in rows:
+        if trailer is not None:
+            if report.trailer is not None:
+                return report.fail(number, None, "two trailers")
+            report.trailer = trailer
+            continue
+        if report.trailer is not None:
+            return report.fail(number, None, "a row after the trailer")
+        record_id = doc.get("id")
+        try:
+            sequence = int(doc["sequence"])
+            prev_hash, hash_, digest = doc["prev_hash"], doc["hash"], doc["digest"]
+        except (KeyError, TypeError, ValueError):
+            return report.fail(number, record_id, "a row without sequence, prev_hash or hash")
+        hashed = {name: doc.get(name) for name in HASHED_FIELDS}
+        hashed["public_id"] = record_id
+        if isinstance(hashed["changes"], str):
+            # CSV carries the canonical text; re-canonicalize so that either form verifies.
+            hashed["changes"] = canonical_json(json.loads(hashed["changes"]))
+        if content_digest(hashed) != digest:
+            return report.fail(number, record_id, "the row's content does not match its digest")
+        if chain_hash(prev_hash, sequence, digest) != hash_:
+            return report.fail(number, record_id, "the row's hash does not match")
+        if previous is not None:
+            if sequence <= previous[0]:
+                return report.fail(number, record_id, "sequence out of order")
+            if sequence == previous[0] + 1:
+                if prev_hash != previous[1]:
+                    return report.fail(number, record_id, "prev_hash does not match the row before")
+            else:
+                report.gaps += 1
+                first_gap = first_gap or (number, record_id, previous[0], sequence)
+        elif sequence == 1 and prev_hash != GENESIS_HASH:
+            return report.fail(number, record_id, "the first record does not start the chain")
+        rows_hash.add(sequence, hash_)
+        report.records += 1
+        report.first_sequence = report.first_sequence or sequence
+        report.last_sequence, report.last_hash = sequence, hash_
+        previous = (sequence, hash_)
+    trailer = report.trailer
+    if trailer is None:
+        return report.fail(None, None, "no trailer: the file is cut short")
+    if trailer.get("format") != EXPORT_FORMAT:
+        return report.fail(None, None, f"unknown format {trailer.get('format')!r}")
+    if trailer.get("gaps") != report.gaps:
+        where, record_id = (first_gap[0], first_gap[1]) if first_gap else (None, None)
+        jump = f" (sequence {first_gap[2]} to {first_gap[3]})" if first_gap else ""
+        return report.fail(
+            where,
+            record_id,
+            f"{report.gaps} sequence gap(s) where the export left {trailer.get('gaps')}: "
+            f"rows were removed before this one{jump}",
+        )
+    if trailer.get("records") != report.records:
+        return report.fail(
+            None,
+            None,
+            f"the trailer announces {trailer.get('records')} records, the file holds "
+            f"{report.records}: rows were removed or added",
+        )
+    if trailer.get("rows_hash") != rows_hash.hexdigest():
+        return report.fail(None, None, "the rows do not match the trailer's rows_hash")
+    if report.records and (
+        trailer.get("last_sequence") != report.last_sequence
+        or trailer.get("last_hash") != report.last_hash
+    ):
+        return report.fail(None, None, "the last row is not the one the trailer names")
+    if (
+        report.records
+        and trailer.get("head_sequence") == report.last_sequence
+        and trailer.get("head_hash") != report.last_hash
+    ):
+        return report.fail(None, None, "the last row's hash is not the chain head")
+    return report
+
+
+def verify_file(path: str | Path) -> ExportReport:
+    """Verify an export (`.csv` or JSON Lines, told apart by its first character)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        first = handle.read(1)
+        handle.seek(0)
+        try:
+            rows = _rows_from_jsonl(handle) if first == "{" else _rows_from_csv(handle)
+            return verify_rows(rows)
+        except (ValueError, KeyError, TypeError) as exc:
+            return ExportReport().fail(None, None, f"unreadable export: {exc}")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: audit_chain.py EXPORT_FILE", file=sys.stderr)
+        return 2
+    report = verify_file(argv[1])
+    print(report.summary(), file=sys.stdout if report.valid else sys.stderr)
+    return 0 if report.valid else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
