@@ -230,7 +230,7 @@ def test_delete_destroys_the_credentials(client, customer, db_session, sync_jobs
     actions = db_session.scalars(
         sa.select(AuditLog.action)
         .where(AuditLog.resource_id == linked["id"])
-        .order_by(AuditLog.sequence)
+        .order_by(AuditLog.id)
     ).all()
     assert actions == [
         "wealth.linked_account.created",
