@@ -57,6 +57,12 @@ SCHEDULE: tuple[Entry, ...] = (
         interval=3600,
     ),
     Entry(
+        "card-expiry",
+        "app.cards.tasks.expire_cards",
+        "maintenance",
+        cron="10 0 * * *",
+    ),
+    Entry(
         "weekly-wealth-report",
         "app.wealth.tasks.send_weekly_wealth_reports",
         "notifications",
