@@ -347,23 +347,26 @@ class Load:
     requests: int = 0
     retries: int = 0
     given_up: int = 0
+    last_refusals: list = field(default_factory=list)
+    looked_up: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def one_transfer(self, rnd: random.Random) -> None:
         user = rnd.choice(self.users)
         external = rnd.random() < 0.5
+        key = str(uuid.uuid4())
         body = {
             "from_account_id": user["a"],
             "amount": f"{rnd.randint(1, 500)}.00",
             "currency": "USD",
-            "description": "drill",
+            "description": f"drill {key}",  # how a client finds a transfer whose answer it lost
         }
         if external:
             body |= {"to_iban": EXTERNAL_IBAN, "beneficiary_name": "Drill Payee"}
         else:
             body |= {"to_account_id": user["b"]}
-        headers = {"Authorization": f"Bearer {user['token']}", "Idempotency-Key": str(uuid.uuid4())}
+        headers = {"Authorization": f"Bearer {user['token']}", "Idempotency-Key": key}
         deadline = time.monotonic() + 90
         attempt = 0
         while time.monotonic() < deadline:
@@ -378,6 +381,13 @@ class Load:
                 with self.lock:
                     self.acked[data["id"]] = {"external": external, "amount": body["amount"]}
                 return
+            if status == 409 and "carried out" in ((data or {}).get("error") or {}).get(
+                "message", ""
+            ):
+                # Done, but its response died with the killed process: look it up instead.
+                with self.lock:
+                    self.looked_up.append(key)
+                return
             if status is not None and status < 500 and status not in (409, 429):
                 return  # refused for a business reason: not acknowledged, nothing to check
             with self.lock:
@@ -385,6 +395,7 @@ class Load:
             time.sleep(min(0.2 * attempt, 2.0))  # the same key, again
         with self.lock:
             self.given_up += 1
+            self.last_refusals.append((status, (data or {}).get("error", {}).get("code")))
 
     def run(self, seed_value: int) -> None:
         rnd = random.Random(seed_value)
@@ -442,15 +453,25 @@ def check(stack: Stack, load: Load, baseline: int) -> dict:
             "SELECT count(*) FROM journal_transactions WHERE public_id::text = ANY(%s)", chunk
         )
         found += int(count)
+    for key in load.looked_up:  # done without a response: the transfer must be there
+        ((count,),) = stack.sql(
+            "SELECT count(*) FROM journal_transactions WHERE description = %s", f"drill {key}"
+        )
+        found += int(count)
+    ids += load.looked_up
     ((stuck,),) = stack.sql("SELECT count(*) FROM journal_transactions WHERE status = 'pending'")
     ((backlog,),) = stack.sql("SELECT count(*) FROM job_outbox WHERE status = 'pending'")
     by_status = dict(stack.sql("SELECT status, count(*) FROM job_outbox GROUP BY status"))
     print(f"  outbox rows by status: {by_status}", flush=True)
+    if load.last_refusals:
+        print(f"  last answers to abandoned transfers: {load.last_refusals}", flush=True)
     ledger = stack.flask("ledger", "verify", check=False)
     audit = stack.flask("audit", "verify", check=False)
     return {
         "requests": load.requests,
-        "acked": len(ids),
+        "refusals": load.last_refusals,
+        "acked": len(ids) - len(load.looked_up),
+        "looked_up": len(load.looked_up),
         "retried": load.retries,
         "gave_up": load.given_up,
         "missing": len(ids) - found,
@@ -522,6 +543,7 @@ def main() -> int:
     columns = [
         "requests",
         "acked",
+        "looked_up",
         "retried",
         "gave_up",
         "missing",

@@ -63,9 +63,9 @@ class Maintenance(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from app.core.outbox import _Clock
+        from app.core.outbox import Every
 
-        purge, recover = _Clock(3600), _Clock(10)
+        purge, recover = Every(3600), Every(10)
         while not self.stopped.is_set():
             run_maintenance_round(
                 self.app, self.queue_names, purge=purge.due(), recover=recover.due()

@@ -248,7 +248,7 @@ def purge_sent(session: Session, *, older_than: timedelta) -> int:
     return int(result.rowcount or 0)
 
 
-class _Clock:
+class Every:
     """Monotonic 'every N seconds' helper for the relay loop."""
 
     def __init__(self, every: float) -> None:

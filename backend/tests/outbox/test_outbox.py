@@ -252,3 +252,41 @@ def test_only_task_functions_are_accepted(app):
     with app.app_context():
         db.session.rollback()
         db.session.remove()
+
+
+def test_outbox_commands_show_and_relay_the_backlog(outage_app, private_redis):
+    app = outage_app
+    private_redis.stop()
+    with app.app_context():
+        job_id = enqueue(db.session, record_probe, uuid.uuid4().hex)
+        db.session.commit()
+        db.session.remove()
+    status = app.test_cli_runner().invoke(args=["outbox", "status"])
+    assert status.exit_code == 0 and "pending: " in status.output
+    assert int(status.output.split("pending: ")[1].split(",")[0]) >= 1
+    private_redis.start()
+    with app.app_context():
+        db.session.execute(
+            sa.update(JobOutbox).where(JobOutbox.id == job_id).values(next_attempt_at=sa.func.now())
+        )
+        db.session.commit()
+    relay = app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
+    assert relay.exit_code == 0, relay.output
+    assert _rows(app, id=job_id)[0].status == SENT
+
+
+def test_the_queue_module_builds_no_app():
+    """Jobs run in the worker's app (`flask worker`), never in one the queue module creates."""
+    import ast
+    import inspect
+
+    from app.core import queue
+
+    tree = ast.parse(inspect.getsource(queue))
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert "create_app" not in imported
