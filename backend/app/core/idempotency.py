@@ -29,6 +29,7 @@ movement's own transaction flips the key from `in_flight` to `committed` for tha
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 import uuid
@@ -111,15 +112,25 @@ class _Stored:
     body: bytes
 
 
+def _fingerprint_key() -> bytes:
+    secret = current_app.config["SECRET_KEY"]
+    return hmac.new(secret.encode(), b"flowlet idempotency fingerprint", hashlib.sha256).digest()
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
-    """SHA-256 over method, path and the body (canonical JSON when it is JSON)."""
+    """Keyed HMAC-SHA256 over method, path and the body (canonical JSON when it is JSON).
+
+    Keyed, because a body may carry a card number: an unkeyed digest of a PAN with a known
+    BIN could be reversed by trying every number.
+    """
     try:
         canonical = json.dumps(
             json.loads(body or b"null"), sort_keys=True, separators=(",", ":")
         ).encode()
     except (ValueError, RecursionError):  # not JSON, or too deep: the raw bytes
         canonical = body
-    return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
+    message = f"{method} {path}\n".encode() + canonical
+    return hmac.new(_fingerprint_key(), message, hashlib.sha256).hexdigest()
 
 
 _engine_lock = threading.Lock()

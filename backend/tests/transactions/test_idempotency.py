@@ -364,3 +364,20 @@ def test_a_key_is_never_freed_once_its_movement_committed(app, client, db_sessio
     assert retry.status_code == 409
     assert "carried out" in retry.json["error"]["message"]
     assert _count_transfers(db_session, src) == 1
+
+
+def test_the_stored_fingerprint_is_keyed_so_a_card_number_cannot_be_guessed_from_it(app):
+    """A body may carry a PAN: its fingerprint depends on the server's secret, not only on it."""
+    import hashlib
+
+    body = b'{"pan": "4000120000000006"}'
+    plain = hashlib.sha256(b"POST /api/v1/card-network/authorizations\n" + body).hexdigest()
+    with app.test_request_context():
+        keyed = fingerprint("POST", "/api/v1/card-network/authorizations", body)
+        app.config["SECRET_KEY"], saved = "another-secret-" + "x" * 32, app.config["SECRET_KEY"]
+        try:
+            other = fingerprint("POST", "/api/v1/card-network/authorizations", body)
+        finally:
+            app.config["SECRET_KEY"] = saved
+    assert keyed != plain
+    assert keyed != other
