@@ -30,6 +30,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(worker)
     app.cli.add_command(outbox_cli)
+    from app.compliance.cli import aml_cli, sanctions_cli
+
+    app.cli.add_command(sanctions_cli)
+    app.cli.add_command(aml_cli)
 
 
 def run_reference_seeders() -> None:

@@ -173,6 +173,8 @@ class Config:
             or json.dumps(
                 {
                     "none": {"per_transfer": "5000,JPY=750000", "daily": "10000,JPY=1500000"},
+                    "basic": {"per_transfer": "10000,JPY=1500000", "daily": "25000,JPY=3750000"},
+                    "full": {"per_transfer": "50000,JPY=7500000", "daily": "100000,JPY=15000000"},
                     "approved": {
                         "per_transfer": "50000,JPY=7500000",
                         "daily": "100000,JPY=15000000",
@@ -213,6 +215,28 @@ class Config:
         self.FRAUD_SECURITY_CHANGE_WINDOW_SECONDS = _env_int(
             "FRAUD_SECURITY_CHANGE_WINDOW_SECONDS", 24 * 3600
         )
+        # Compliance: KYC, sanctions screening, AML monitoring (docs/compliance.md).
+        self.KYC_MIN_AGE = _env_int("KYC_MIN_AGE", 18)
+        self.SANCTIONS_MATCH_THRESHOLD = float(_env("SANCTIONS_MATCH_THRESHOLD", "0.80") or 0.8)
+        self.AML_CASH_THRESHOLD = _env("AML_CASH_THRESHOLD", "10000,JPY=1500000")
+        self.AML_STRUCTURING_DAYS = _env_int("AML_STRUCTURING_DAYS", 7)
+        self.AML_STRUCTURING_NEAR = float(_env("AML_STRUCTURING_NEAR", "0.8") or 0.8)
+        self.AML_STRUCTURING_MIN_COUNT = _env_int("AML_STRUCTURING_MIN_COUNT", 3)
+        self.AML_RAPID_HOURS = _env_int("AML_RAPID_HOURS", 24)
+        self.AML_RAPID_RATIO = float(_env("AML_RAPID_RATIO", "0.8") or 0.8)
+        self.AML_RAPID_MIN_AMOUNT = _env("AML_RAPID_MIN_AMOUNT", "5000,JPY=750000")
+        self.AML_VELOCITY_HOURS = _env_int("AML_VELOCITY_HOURS", 24)
+        self.AML_VELOCITY_MAX_COUNT = _env_int("AML_VELOCITY_MAX_COUNT", 10)
+        self.AML_ROUND_UNIT = _env("AML_ROUND_UNIT", "1000,JPY=100000")
+        self.AML_ROUND_DAYS = _env_int("AML_ROUND_DAYS", 7)
+        self.AML_ROUND_MIN_COUNT = _env_int("AML_ROUND_MIN_COUNT", 3)
+        self.AML_HIGH_RISK_COUNTRIES = [
+            c.strip().upper()
+            for c in (_env("AML_HIGH_RISK_COUNTRIES", "IR,KP,MM") or "").split(",")
+            if c.strip()
+        ]
+        self.AML_DORMANT_DAYS = _env_int("AML_DORMANT_DAYS", 180)
+        self.AML_WINDOW_MAX_ROWS = _env_int("AML_WINDOW_MAX_ROWS", 500)
         # IBAN countries the outbound payment rail does not serve: their settlement fails.
         self.SETTLEMENT_REJECTED_COUNTRIES = [
             c.strip().upper()

@@ -9,7 +9,15 @@ from app.auth.models import (  # noqa: F401
     User,
     UserRole,
 )
-from app.compliance.models import ComplianceAlert  # noqa: F401
+from app.compliance.models import (  # noqa: F401
+    AlertNote,
+    AlertTransaction,
+    ComplianceAlert,
+    KycCase,
+    MonitoredPosting,
+    SanctionsEntry,
+    SanctionsList,
+)
 from app.core.audit import AuditChainHead, AuditLog, AuditSeal  # noqa: F401
 from app.core.idempotency import IdempotencyKey  # noqa: F401
 from app.core.outbox import JobOutbox  # noqa: F401

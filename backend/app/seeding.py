@@ -2,3 +2,4 @@
 
 from app.accounts import seeds as accounts_seeds  # noqa: F401
 from app.auth import seeds as auth_seeds  # noqa: F401
+from app.compliance import seeds as compliance_seeds  # noqa: F401

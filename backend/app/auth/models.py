@@ -41,6 +41,10 @@ class User(PublicIdMixin, TimestampMixin, Base):
     kyc_status: Mapped[str] = mapped_column(
         sa.String(20), nullable=False, default=KycStatus.NONE.value
     )
+    # none / basic / full, set by compliance KYC decisions; the transfer limits read it.
+    kyc_level: Mapped[str] = mapped_column(
+        sa.String(8), nullable=False, default="none", server_default="none"
+    )
     terms_accepted_at: Mapped[datetime | None] = mapped_column()
     privacy_accepted_at: Mapped[datetime | None] = mapped_column()
     policy_version: Mapped[str | None] = mapped_column(sa.String(32))

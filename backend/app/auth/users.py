@@ -164,6 +164,15 @@ def register(
 
 def update_profile(session: Session, *, user: User, changes: dict) -> User:
     """Change the caller's names, phone or base currency."""
+    if "first_name" in changes or "last_name" in changes:  # a new name is screened first
+        from app.compliance.services import check_name_change
+
+        check_name_change(
+            session,
+            user=user,
+            first_name=changes.get("first_name"),
+            last_name=changes.get("last_name"),
+        )
     before = {key: getattr(user, key) for key in changes}
     for key, value in changes.items():
         setattr(user, key, value)

@@ -1,4 +1,4 @@
-"""Compliance: alerts on movements held for review, and the officers' decisions."""
+"""KYC, sanctions screening, AML monitoring, alerts and case review."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Open an alert for every movement held for review, and close it with the decision."""
+    """Plug compliance into the movement engine: review alerts, sanctions and AML rules."""
     from app.compliance import services
+    from app.compliance.engine_hooks import init_app as init_engine_hooks
     from app.ledger import engine
 
     engine.register_observer("review_alerts", services.observe_reviews)
+    init_engine_hooks(app)

@@ -1,5 +1,21 @@
 """HTTP routes of the compliance domain (`/api/v1/compliance`)."""
 
+from app.compliance import alerts, kyc, sanctions
+from app.compliance.schemas import (
+    AlertArgsSchema,
+    AlertAssignSchema,
+    AlertDetailSchema,
+    AlertPageSchema,
+    AlertResolveSchema,
+    KycCasePageSchema,
+    KycCaseSchema,
+    KycDecisionSchema,
+    KycReviewArgsSchema,
+    KycStatusSchema,
+    KycSubmitSchema,
+    ScreeningRequestSchema,
+    ScreeningResultSchema,
+)
 from app.core.api import Blueprint
 from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, require
@@ -37,3 +53,95 @@ def reject_transaction(data, transaction_id):
     return engine.decide_review(
         db.session, transaction_id, approve=False, officer_id=current_user().id, **data
     )
+
+
+# --- KYC --------------------------------------------------------------------------------------
+
+
+@blp.route("/kyc", methods=["POST"])
+@require("kyc:submit")
+@blp.arguments(KycSubmitSchema)
+@blp.response(201, KycStatusSchema)
+def submit_kyc(data):
+    """Submit identity data; automatic checks decide approved, rejected or manual_review."""
+    return kyc.submit(db.session, user=current_user(), **data)
+
+
+@blp.route("/kyc", methods=["GET"])
+@require("kyc:submit")
+@blp.response(200, KycStatusSchema)
+def kyc_status():
+    """The caller's KYC status, level and the reasons of the latest decision."""
+    return kyc.status_of(db.session, user=current_user())
+
+
+@blp.route("/kyc/reviews", methods=["GET"])
+@require("compliance:review")
+@blp.arguments(KycReviewArgsSchema, location="query")
+@blp.response(200, KycCasePageSchema)
+def kyc_reviews(args):
+    """KYC cases waiting for an officer's decision (or of another status)."""
+    return kyc.list_reviews(db.session, **args)
+
+
+@blp.route("/kyc/<uuid:case_id>/decision", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(KycDecisionSchema)
+@blp.response(200, KycCaseSchema)
+def decide_kyc(data, case_id):
+    """Approve or reject a KYC case in manual review (not your own, not one you submitted)."""
+    return kyc.decide(db.session, officer=current_user(), case_id=case_id, **data)
+
+
+# --- screening ----------------------------------------------------------------------------------
+
+
+@blp.route("/screenings", methods=["POST"])
+@require("compliance:review")
+@blp.arguments(ScreeningRequestSchema)
+@blp.response(200, ScreeningResultSchema)
+def screen_name(data):
+    """Screen a name (and optionally date of birth and country) against the sanctions list."""
+    return sanctions.officer_screening(db.session, **data)
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+@blp.route("/alerts", methods=["GET"])
+@require("compliance:review")
+@blp.arguments(AlertArgsSchema, location="query")
+@blp.response(200, AlertPageSchema)
+def list_alerts(args):
+    """AML and sanctions alerts, newest first, filtered by status, severity, type, assignee."""
+    alert_type = args.pop("type", None)
+    return alerts.list_alerts(db.session, alert_type=alert_type, **args)
+
+
+@blp.route("/alerts/<uuid:alert_id>", methods=["GET"])
+@require("compliance:review")
+@blp.response(200, AlertDetailSchema)
+def get_alert(alert_id):
+    """One alert with the transactions behind it and its notes."""
+    return alerts.get_alert(db.session, alert_id=alert_id)
+
+
+@blp.route("/alerts/<uuid:alert_id>/assign", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(AlertAssignSchema)
+@blp.response(200, AlertDetailSchema)
+def assign_alert(data, alert_id):
+    """Assign an open alert to an officer (the caller by default)."""
+    return alerts.assign_alert(db.session, officer=current_user(), alert_id=alert_id, **data)
+
+
+@blp.route("/alerts/<uuid:alert_id>/resolve", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(AlertResolveSchema)
+@blp.response(200, AlertDetailSchema)
+def resolve_alert(data, alert_id):
+    """Resolve an alert as dismissed, escalated or sar_filed, with notes."""
+    return alerts.resolve_alert(db.session, officer=current_user(), alert_id=alert_id, **data)

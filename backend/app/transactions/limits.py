@@ -31,10 +31,16 @@ class Limits:
     daily: int | None
 
 
-def limits_for(*, kyc_status: str, currency: str, deposit: bool = False) -> Limits:
-    """The limits, in minor units of `currency`, for a customer at `kyc_status`."""
+def limits_for(
+    *, kyc_status: str, currency: str, deposit: bool = False, kyc_level: str | None = None
+) -> Limits:
+    """The limits, in minor units of `currency`, for a customer at `kyc_status`.
+
+    A KYC level granted by compliance (`basic`, `full`) decides when the table names it.
+    """
     table = current_app.config["DEPOSIT_LIMITS" if deposit else "TRANSFER_LIMITS"]
-    level = table[kyc_status] if kyc_status in table else table.get("none")
+    key = kyc_level if kyc_level and kyc_level != "none" and kyc_level in table else kyc_status
+    level = table[key] if key in table else table.get("none")
     if level is None:
         if deposit:
             raise KycRequired("Complete your identity check before depositing.")
@@ -54,7 +60,12 @@ def check(ctx: PolicyContext) -> None:
     movement = ctx.movement
     deposit = movement.kind == TxnType.DEPOSIT
     currency, amount = movement.currency, movement.amount
-    limits = limits_for(kyc_status=ctx.customer.kyc_status, currency=currency, deposit=deposit)
+    limits = limits_for(
+        kyc_status=ctx.customer.kyc_status,
+        currency=currency,
+        deposit=deposit,
+        kyc_level=ctx.customer.kyc_level,
+    )
     what = "deposit" if deposit else "transfer"
     if limits.per_movement is not None and amount > limits.per_movement:
         raise LimitExceeded(

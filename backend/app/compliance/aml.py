@@ -1,0 +1,609 @@
+"""AML transaction monitoring: rules over each posting and over a period.
+
+Each posting a customer makes or receives becomes a `Posting` (money in or out of one of
+their accounts, with its channel and country). `observe` stores it in the monitoring feed
+(`aml_postings`) and runs every rule over a bounded window of the customer's recent feed,
+read through the `(user_id, occurred_at)` index and capped at `AML_WINDOW_MAX_ROWS` rows, so
+a posting costs the same however long the customer's history is. `run_period` runs the same
+rules over a period of the feed (the RQ batch). A hit becomes an alert through
+`alerts.raise_alert`: repeated hits of a rule for a customer join that customer's open case.
+
+Rules (type, default):
+
+- `cash_threshold`: cash deposits of one business day (UTC) above `AML_CASH_THRESHOLD`
+  (10,000 in the account currency), aggregated per customer; the day is a CTR line
+  (`ctr_lines`).
+- `structuring`: within `AML_STRUCTURING_DAYS` (7) days, two or more cash deposits just under
+  the threshold (at least `AML_STRUCTURING_NEAR` = 80% of it) together above it, or three or
+  more smaller cash deposits on several days, together above it, none of the days above it.
+- `rapid_movement`: money in, and at least `AML_RAPID_RATIO` (80%) of it out again within
+  `AML_RAPID_HOURS` (24) hours; only when the money in reaches `AML_RAPID_MIN_AMOUNT` (5,000).
+- `velocity`: `AML_VELOCITY_MAX_COUNT` (10) or more payments out, or in, within
+  `AML_VELOCITY_HOURS` (24) hours.
+- `round_amounts`: `AML_ROUND_MIN_COUNT` (3) or more postings in `AML_ROUND_DAYS` (7) days that
+  are whole multiples of `AML_ROUND_UNIT` (1,000).
+- `high_risk_country`: money to or from a country in `AML_HIGH_RISK_COUNTRIES`.
+- `dormant_account`: the first posting on an account after `AML_DORMANT_DAYS` (180) days
+  without any (or since it was opened).
+
+Transfers between two accounts of the same customer are neither money in nor money out for
+these rules.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.compliance.alerts import raise_alert
+from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting, Severity
+from app.core.money import configured_amount, format_amount
+
+IN, OUT = "in", "out"
+OWN = "own"  # counterparty of a transfer between a customer's own accounts
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A customer's money in or out of one account, as the AML rules see it."""
+
+    transaction_id: int
+    user_id: int
+    account_id: int
+    kind: str
+    direction: str
+    amount: int
+    currency: str
+    at: datetime
+    channel: str | None = None
+    country: str | None = None
+    counterparty: str | None = None
+
+    @property
+    def cash(self) -> bool:
+        return self.channel == "cash"
+
+    @property
+    def external(self) -> bool:
+        return self.counterparty != OWN
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str
+    severity: str
+    explanation: str
+    transaction_ids: tuple[int, ...]
+    facts: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    cash_threshold: str = "10000"
+    structuring_days: int = 7
+    structuring_near: float = 0.8
+    structuring_min_count: int = 3
+    rapid_hours: int = 24
+    rapid_ratio: float = 0.8
+    rapid_min_amount: str = "5000"
+    velocity_hours: int = 24
+    velocity_max_count: int = 10
+    round_unit: str = "1000"
+    round_days: int = 7
+    round_min_count: int = 3
+    high_risk_countries: frozenset[str] = frozenset({"IR", "KP", "MM"})
+    dormant_days: int = 180
+
+    @classmethod
+    def from_config(cls) -> Settings:
+        c = current_app.config
+        return cls(
+            cash_threshold=c["AML_CASH_THRESHOLD"],
+            structuring_days=c["AML_STRUCTURING_DAYS"],
+            structuring_near=c["AML_STRUCTURING_NEAR"],
+            structuring_min_count=c["AML_STRUCTURING_MIN_COUNT"],
+            rapid_hours=c["AML_RAPID_HOURS"],
+            rapid_ratio=c["AML_RAPID_RATIO"],
+            rapid_min_amount=c["AML_RAPID_MIN_AMOUNT"],
+            velocity_hours=c["AML_VELOCITY_HOURS"],
+            velocity_max_count=c["AML_VELOCITY_MAX_COUNT"],
+            round_unit=c["AML_ROUND_UNIT"],
+            round_days=c["AML_ROUND_DAYS"],
+            round_min_count=c["AML_ROUND_MIN_COUNT"],
+            high_risk_countries=frozenset(c["AML_HIGH_RISK_COUNTRIES"]),
+            dormant_days=c["AML_DORMANT_DAYS"],
+        )
+
+    @property
+    def window(self) -> timedelta:
+        """The longest look-back any rule needs."""
+        return timedelta(
+            days=max(self.structuring_days, self.round_days),
+            hours=max(self.rapid_hours, self.velocity_hours),
+        )
+
+
+def _amount(spec: str, currency: str) -> int:
+    value = configured_amount(spec, currency)
+    return value if value is not None else 0
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{format_amount(minor, currency)} {currency}"
+
+
+# --- the rules (pure: the posting, the window of history before it, the settings) ---------------
+
+Rule = Callable[[Posting, Sequence[Posting], Settings, "datetime | None"], "Hit | None"]
+RULES: list[tuple[str, Rule]] = []
+
+
+def rule(name: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES.append((name, fn))
+        return fn
+
+    return register
+
+
+def _since(history: Sequence[Posting], start: datetime) -> list[Posting]:
+    return [p for p in history if p.at >= start]
+
+
+@rule("cash_threshold")
+def cash_threshold(
+    p: Posting, history: Sequence[Posting], s: Settings, _last: datetime | None
+) -> Hit | None:
+    if not (p.cash and p.direction == IN):
+        return None
+    threshold = _amount(s.cash_threshold, p.currency)
+    day = p.at.date()
+    today = [
+        h
+        for h in history
+        if h.cash and h.direction == IN and h.currency == p.currency and h.at.date() == day
+    ] + [p]
+    total = sum(h.amount for h in today)
+    if total <= threshold:
+        return None
+    return Hit(
+        "cash_threshold",
+        Severity.MEDIUM.value,
+        f"Cash deposits of {_money(total, p.currency)} on {day.isoformat()} "
+        f"({len(today)} deposits) exceed the {_money(threshold, p.currency)} daily threshold; "
+        "a currency transaction report is due.",
+        tuple(h.transaction_id for h in today),
+        {
+            "business_day": day.isoformat(),
+            "total": format_amount(total, p.currency),
+            "currency": p.currency,
+            "deposits": len(today),
+        },
+    )
+
+
+@rule("structuring")
+def structuring(
+    p: Posting, history: Sequence[Posting], s: Settings, _last: datetime | None
+) -> Hit | None:
+    if not (p.cash and p.direction == IN):
+        return None
+    threshold = _amount(s.cash_threshold, p.currency)
+    if p.amount > threshold:
+        return None
+    start = p.at - timedelta(days=s.structuring_days)
+    cash = [
+        h
+        for h in _since(history, start)
+        if h.cash and h.direction == IN and h.currency == p.currency and h.amount <= threshold
+    ] + [p]
+    by_day: dict[date, int] = defaultdict(int)
+    for h in cash:
+        by_day[h.at.date()] += h.amount
+    total = sum(h.amount for h in cash)
+    if total <= threshold:
+        return None
+    near = [h for h in cash if h.amount >= threshold * s.structuring_near]
+    spread = len(by_day) >= 2 and max(by_day.values()) <= threshold
+    if len(near) >= 2 and p in near:
+        chosen = near
+        how = f"{len(near)} cash deposits just under the {_money(threshold, p.currency)} threshold"
+    elif len(cash) >= s.structuring_min_count and spread:
+        chosen = cash
+        how = f"{len(cash)} cash deposits below the {_money(threshold, p.currency)} threshold"
+    else:
+        return None
+    return Hit(
+        "structuring",
+        Severity.HIGH.value,
+        f"{how} on {len(by_day)} days within {s.structuring_days} days, together "
+        f"{_money(sum(h.amount for h in chosen), p.currency)}: "
+        "possible structuring to avoid a report.",
+        tuple(h.transaction_id for h in chosen),
+        {
+            "deposits": len(chosen),
+            "days": len(by_day),
+            "total": format_amount(sum(h.amount for h in chosen), p.currency),
+            "currency": p.currency,
+        },
+    )
+
+
+@rule("rapid_movement")
+def rapid_movement(
+    p: Posting, history: Sequence[Posting], s: Settings, _last: datetime | None
+) -> Hit | None:
+    if p.direction != OUT or not p.external:
+        return None
+    start = p.at - timedelta(hours=s.rapid_hours)
+    window = [h for h in _since(history, start) if h.external and h.currency == p.currency]
+    incoming = [h for h in window if h.direction == IN]
+    if not incoming:
+        return None
+    first_in = min(h.at for h in incoming)
+    outgoing = [h for h in window if h.direction == OUT and h.at >= first_in] + [p]
+    money_in = sum(h.amount for h in incoming)
+    money_out = sum(h.amount for h in outgoing)
+    if money_in < _amount(s.rapid_min_amount, p.currency) or money_out < money_in * s.rapid_ratio:
+        return None
+    return Hit(
+        "rapid_movement",
+        Severity.HIGH.value,
+        f"{_money(money_in, p.currency)} came in and {_money(money_out, p.currency)} "
+        f"({money_out * 100 // money_in}%) went out again within {s.rapid_hours} hours: "
+        "possible pass-through (layering).",
+        tuple(h.transaction_id for h in [*incoming, *outgoing]),
+        {
+            "in": format_amount(money_in, p.currency),
+            "out": format_amount(money_out, p.currency),
+            "currency": p.currency,
+            "hours": s.rapid_hours,
+        },
+    )
+
+
+@rule("velocity")
+def velocity(
+    p: Posting, history: Sequence[Posting], s: Settings, _last: datetime | None
+) -> Hit | None:
+    if not p.external:
+        return None
+    start = p.at - timedelta(hours=s.velocity_hours)
+    same = [h for h in _since(history, start) if h.external and h.direction == p.direction] + [p]
+    if len(same) < s.velocity_max_count:
+        return None
+    word = "payments out" if p.direction == OUT else "payments in"
+    return Hit(
+        "velocity",
+        Severity.MEDIUM.value,
+        f"{len(same)} {word} within {s.velocity_hours} hours (the line is {s.velocity_max_count}).",
+        tuple(h.transaction_id for h in same),
+        {"count": len(same), "direction": p.direction, "hours": s.velocity_hours},
+    )
+
+
+def _is_round(p: Posting, unit_spec: str) -> bool:
+    unit = _amount(unit_spec, p.currency)
+    return unit > 0 and p.amount >= unit and p.amount % unit == 0
+
+
+@rule("round_amounts")
+def round_amounts(
+    p: Posting, history: Sequence[Posting], s: Settings, _last: datetime | None
+) -> Hit | None:
+    if not p.external or not _is_round(p, s.round_unit):
+        return None
+    start = p.at - timedelta(days=s.round_days)
+    rounds = [h for h in _since(history, start) if h.external and _is_round(h, s.round_unit)] + [p]
+    if len(rounds) < s.round_min_count:
+        return None
+    total = sum(h.amount for h in rounds if h.currency == p.currency)
+    unit = _amount(s.round_unit, p.currency)
+    return Hit(
+        "round_amounts",
+        Severity.MEDIUM.value,
+        f"{len(rounds)} round amounts (multiples of {_money(unit, p.currency)}) "
+        f"within {s.round_days} days, {_money(total, p.currency)} in all.",
+        tuple(h.transaction_id for h in rounds),
+        {"count": len(rounds), "days": s.round_days},
+    )
+
+
+@rule("high_risk_country")
+def high_risk_country(
+    p: Posting, _history: Sequence[Posting], s: Settings, _last: datetime | None
+) -> Hit | None:
+    if not p.country or p.country.upper() not in s.high_risk_countries:
+        return None
+    word = "to" if p.direction == OUT else "from"
+    return Hit(
+        "high_risk_country",
+        Severity.HIGH.value,
+        f"{_money(p.amount, p.currency)} {word} {p.country.upper()}, a high-risk country.",
+        (p.transaction_id,),
+        {"country": p.country.upper(), "direction": p.direction},
+    )
+
+
+@rule("dormant_account")
+def dormant_account(
+    p: Posting, _history: Sequence[Posting], s: Settings, last: datetime | None
+) -> Hit | None:
+    if last is None or not p.external:
+        return None
+    idle = p.at - last
+    if idle < timedelta(days=s.dormant_days):
+        return None
+    return Hit(
+        "dormant_account",
+        Severity.MEDIUM.value,
+        f"{_money(p.amount, p.currency)} {'out of' if p.direction == OUT else 'into'} an account "
+        f"idle for {idle.days} days.",
+        (p.transaction_id,),
+        {"idle_days": idle.days},
+    )
+
+
+def evaluate(
+    posting: Posting, history: Sequence[Posting], settings: Settings, last_activity: datetime | None
+) -> list[Hit]:
+    """Every rule over one posting and the customer's history before it."""
+    hits = []
+    for _name, fn in RULES:
+        hit = fn(posting, history, settings, last_activity)
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+# --- per posting --------------------------------------------------------------------------------
+
+
+def _row_to_posting(row: MonitoredPosting) -> Posting:
+    return Posting(
+        transaction_id=row.transaction_id,
+        user_id=row.user_id,
+        account_id=row.account_id,
+        kind=row.kind,
+        direction=row.direction,
+        amount=row.amount,
+        currency=row.currency,
+        at=row.occurred_at,
+        channel=row.channel,
+        country=row.country,
+        counterparty=row.counterparty,
+    )
+
+
+def recent_history(
+    session: Session, *, user_id: int, before: datetime, since: datetime
+) -> list[Posting]:
+    """The customer's feed in [since, before], newest rows first up to the cap, oldest first."""
+    cap = current_app.config["AML_WINDOW_MAX_ROWS"]
+    rows = session.scalars(
+        sa.select(MonitoredPosting)
+        .where(
+            MonitoredPosting.user_id == user_id,
+            MonitoredPosting.occurred_at >= since,
+            MonitoredPosting.occurred_at <= before,
+        )
+        .order_by(MonitoredPosting.occurred_at.desc(), MonitoredPosting.id.desc())
+        .limit(cap)
+    ).all()
+    return [_row_to_posting(r) for r in reversed(rows)]
+
+
+def last_activity(
+    session: Session, *, account_id: int, before: datetime, opened_at: datetime | None
+) -> datetime | None:
+    """When the account last moved money before `before` (its opening when it never did)."""
+    last = session.scalar(
+        sa.select(MonitoredPosting.occurred_at)
+        .where(MonitoredPosting.account_id == account_id, MonitoredPosting.occurred_at < before)
+        .order_by(MonitoredPosting.occurred_at.desc())
+        .limit(1)
+    )
+    return last or opened_at
+
+
+def observe(
+    session: Session,
+    posting: Posting,
+    *,
+    account_opened_at: datetime | None = None,
+    settings: Settings | None = None,
+) -> list[ComplianceAlert]:
+    """Record a posting in the feed and raise alerts for the rules it hits (flushes only)."""
+    settings = settings or Settings.from_config()
+    history = [
+        h
+        for h in recent_history(
+            session, user_id=posting.user_id, before=posting.at, since=posting.at - settings.window
+        )
+        if h.transaction_id != posting.transaction_id
+    ]
+    recent = [h.at for h in history if h.account_id == posting.account_id and h.at < posting.at]
+    previous = (
+        max(recent)
+        if recent
+        else last_activity(
+            session, account_id=posting.account_id, before=posting.at, opened_at=account_opened_at
+        )
+    )
+    _store(session, posting)
+    return [
+        _alert(session, posting.user_id, hit, posting.at)
+        for hit in evaluate(posting, history, settings, previous)
+    ]
+
+
+def already_observed(session: Session, p: Posting) -> bool:
+    """Whether this side of this movement is in the feed already (seen when it was held)."""
+    return (
+        session.scalar(
+            sa.select(MonitoredPosting.id).where(
+                MonitoredPosting.transaction_id == p.transaction_id,
+                MonitoredPosting.account_id == p.account_id,
+                MonitoredPosting.direction == p.direction,
+            )
+        )
+        is not None
+    )
+
+
+def _store(session: Session, p: Posting) -> None:
+    session.add(
+        MonitoredPosting(
+            user_id=p.user_id,
+            account_id=p.account_id,
+            transaction_id=p.transaction_id,
+            kind=p.kind,
+            direction=p.direction,
+            amount=p.amount,
+            currency=p.currency,
+            channel=p.channel,
+            country=(p.country or "").upper()[:2] or None,
+            counterparty=(p.counterparty or "")[:64] or None,
+            occurred_at=p.at,
+        )
+    )
+    session.flush()
+
+
+def _alert(session: Session, user_id: int, hit: Hit, at: datetime) -> ComplianceAlert:
+    return raise_alert(
+        session,
+        user_id=user_id,
+        alert_type=hit.rule,
+        severity=hit.severity,
+        explanation=hit.explanation,
+        transaction_ids=hit.transaction_ids,
+        details=hit.facts,
+        now=at,
+    )
+
+
+# --- over a period (the RQ batch) ----------------------------------------------------------------
+
+
+def run_period(
+    session: Session, *, start: datetime, end: datetime, settings: Settings | None = None
+) -> int:
+    """Run every rule over the ledger's movements of [start, end); returns the new hits.
+
+    The movements are read from the journal (`engine_hooks.ledger_postings`), one customer at a
+    time in time order, with the look-back window before `start`; one commit per customer. A
+    hit whose transactions are all already behind an alert of the same rule is not raised
+    again, so the batch can run twice over the same period and after the per-posting rules.
+    """
+    from app.compliance.engine_hooks import (
+        ledger_customers,
+        ledger_last_activity,
+        ledger_postings,
+    )
+
+    settings = settings or Settings.from_config()
+    raised = 0
+    for user_id in ledger_customers(session, start=start, end=end):
+        rows = ledger_postings(session, user_id=user_id, start=start - settings.window, end=end)
+        hits: list[tuple[Hit, datetime]] = []
+        last_seen: dict[int, datetime] = {}
+        for i, posting in enumerate(rows):
+            previous = last_seen.get(posting.account_id)
+            last_seen[posting.account_id] = posting.at
+            if posting.at < start:
+                continue
+            if previous is None:
+                previous = ledger_last_activity(
+                    session, account_id=posting.account_id, before=posting.at
+                )
+            history = [h for h in rows[:i] if h.at >= posting.at - settings.window]
+            hits += [(hit, posting.at) for hit in evaluate(posting, history, settings, previous)]
+        for hit, at in hits:
+            if _already_alerted(session, user_id, hit):
+                continue
+            _alert(session, user_id, hit, at)
+            raised += 1
+        session.commit()
+    return raised
+
+
+def _already_alerted(session: Session, user_id: int, hit: Hit) -> bool:
+    linked = set(
+        session.scalars(
+            sa.select(AlertTransaction.transaction_id)
+            .join(ComplianceAlert, ComplianceAlert.id == AlertTransaction.alert_id)
+            .where(
+                ComplianceAlert.user_id == user_id,
+                ComplianceAlert.alert_type == hit.rule,
+                AlertTransaction.transaction_id.in_(hit.transaction_ids),
+            )
+        )
+    )
+    return set(hit.transaction_ids) <= linked
+
+
+# --- currency transaction report lines ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CtrLine:
+    user_id: int
+    business_day: date
+    currency: str
+    total: int
+    deposits: int
+    transaction_ids: tuple[int, ...]
+
+
+def ctr_lines(session: Session, *, start: date, end: date) -> list[CtrLine]:
+    """Customers whose cash deposits of a business day exceeded the threshold, [start, end]."""
+    begin = datetime.combine(start, datetime.min.time()).replace(tzinfo=_utc())
+    stop = datetime.combine(end + timedelta(days=1), datetime.min.time()).replace(tzinfo=_utc())
+    rows = session.execute(
+        sa.select(
+            MonitoredPosting.user_id,
+            MonitoredPosting.currency,
+            MonitoredPosting.occurred_at,
+            MonitoredPosting.amount,
+            MonitoredPosting.transaction_id,
+        )
+        .where(
+            MonitoredPosting.channel == "cash",
+            MonitoredPosting.direction == IN,
+            MonitoredPosting.occurred_at >= begin,
+            MonitoredPosting.occurred_at < stop,
+        )
+        .order_by(MonitoredPosting.user_id, MonitoredPosting.occurred_at)
+    ).all()
+    groups: dict[tuple[int, date, str], list] = defaultdict(list)
+    for row in rows:
+        groups[(row.user_id, row.occurred_at.date(), row.currency)].append(row)
+    spec = current_app.config["AML_CASH_THRESHOLD"]
+    lines = []
+    for (user_id, day, currency), items in sorted(groups.items()):
+        total = sum(r.amount for r in items)
+        if total > _amount(spec, currency):
+            lines.append(
+                CtrLine(
+                    user_id,
+                    day,
+                    currency,
+                    total,
+                    len(items),
+                    tuple(r.transaction_id for r in items),
+                )
+            )
+    return lines
+
+
+def _utc():
+    from datetime import UTC
+
+    return UTC

@@ -1,0 +1,553 @@
+"""Name matching for sanctions screening: normalization, scoring and a blocking index.
+
+Pure functions, no database: `sanctions.py` builds a `NameIndex` from the active list and asks
+it for matches.
+
+**Normalization** (`name_tokens`): transliterate any script to ASCII (anyascii; Chinese,
+Japanese and Korean one syllable per token), lower-case, drop punctuation, honorifics
+("Dr", "Sheikh"), particles ("al", "bin", "van", "abdul") and legal forms ("LLC", "S.A."), so
+that "Dr. José Ramírez-Ortega" and "ortega jose ramirez" give the same tokens.
+
+**Token similarity** (`token_similarity`):
+
+- 1.0 when equal; 0.95 when one is the other with a particle glued on ("benhaddou");
+- Jaro-Winkler, at least 0.9, when they are one typo apart (Damerau-Levenshtein distance 1,
+  tokens of four letters or more; 0.8 for three-letter tokens) or share a transliteration
+  skeleton (sounds spelled alike folded, vowel runs and doubled letters folded:
+  "Mohammed"/"Muhammad", "Tarkhanov"/"Tarchanov", "Yevgeniy"/"Evgenii") and are close as
+  written (Jaro-Winkler ≥ 0.8, so "Omar"/"Amir" and "Hassan"/"Hussein" stay apart);
+- otherwise min(Jaro-Winkler, Indel ratio) to the fourth power, so that two different names
+  that merely start alike ("Petrov"/"Petrovsky") fall well below the line.
+
+**Name score** (`score_listed`): tokens are aligned one to one, best pairs first (word order
+does not matter; two tokens written as one, "Abdelrahim"/"Abdel Rahim", are joined). The
+score is Σ sim·w over aligned pairs divided by Σ w over aligned pairs plus α·Σ w over tokens
+of either name left without a partner. For people w = 1 and α = 0.35: a missing middle name
+costs about 0.15, two missing names put the score under the line. For entities, generic
+words ("trading", "shipping", "bank") weigh 0.3 and α = 1: a company that shares only the
+generic part of a listed company's name does not match. When the list marks the surname
+(the part before the comma, "KARELIN, Viktor", or the words in capitals of an alias), a
+person matches only if a surname token matches (similarity ≥ 0.85): "Tariq Mahmood" is not
+"CHAUDHRY, Tariq Mahmood". A single token against a longer name is capped at 0.75.
+
+**Blocking** (`NameIndex`): each listed name is indexed under every token, every token's
+skeleton, every one-letter deletion of tokens of four letters or more (SymSpell: two tokens
+one edit apart share a deletion), and pairs of its tokens glued together. A query scores
+only the names that share keys with at least two of its tokens (one for a one-token query),
+after a token-set prefilter run in C by `rapidfuzz.process.extract`; its cost follows the
+entries that look like it, not the list size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+
+from anyascii import anyascii
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Titles, honorifics and generational suffixes: never part of who someone is.
+HONORIFICS = _word_set(
+    """
+    mr mrs ms miss mx dr prof professor sir dame lord lady madam madame mme mlle monsieur
+    herr frau sr sra srta senor senora don dona dom sheikh shaikh sheik haji hajji hadji
+    imam mullah ayatollah emir amir prince princess king queen president minister general
+    gen col colonel maj major capt captain lt lieutenant sgt sergeant adm admiral cmdr rev
+    reverend father fr brother sister mother jr junior snr senior ii iii iv esq phd md mv
+    """
+)
+# Particles that transliterations keep, drop or glue at will ("Abd al-Rahman", "bin Laden").
+PARTICLES = _word_set(
+    """
+    al el ul ad ad ar as at az bin ibn bint ben abu umm abd abdul abdel abdal abdol abdoul
+    van von der den de del della di da du dos das la le y e
+    """
+)
+# Legal forms: not part of what distinguishes one company from another.
+LEGAL_FORMS = _word_set(
+    """
+    llc ltd limited inc incorporated corp corporation co company plc gmbh ag sa sas sarl srl
+    spa bv nv oy ab as fze fzco fzc jsc ojsc pjsc cjsc ooo zao oao llp lp pte sdn bhd
+    """
+)
+# Words many company names share: matching them says little.
+GENERIC_WORDS = _word_set(
+    """
+    trading trade shipping logistics exchange house holding holdings group international
+    industries industrial services service bank banco banque finance financial investment
+    investments petrochemical petrochemicals metallurgical steel oil gas energy import
+    export general enterprise enterprises global partners resources marine maritime airlines
+    transport commercial development construction technology technologies works
+    """
+)
+PERSON_ALPHA = 0.35
+ENTITY_ALPHA = 1.0
+GENERIC_WEIGHT = 0.3
+SURNAME_MIN = 0.85
+SINGLE_TOKEN_CAP = 0.75
+# A shared skeleton only counts for tokens that are also close as written ("Omar"/"Amir" share
+# one, as do "Hassan"/"Hussein": different names).
+SKELETON_MIN_JW = 0.8
+# rapidfuzz token-set ratio (0–100) a listed name needs to be scored at all. True variants in
+# the evaluation sets score 83 or more; the cut only saves time.
+PREFILTER_CUTOFF = 70
+
+_NON_WORD = re.compile(r"[^a-z0-9 ]+")
+_SPACES = re.compile(r"\s+")
+_VOWELS = re.compile(r"[aeiouy]+")
+_REPEATS = re.compile(r"(.)\1+")
+
+# Transliteration equivalences applied to the skeleton (sounds spelled differently).
+_SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"ph", "f"),
+        (r"ck", "k"),
+        (r"q", "k"),
+        (r"c(?=[eiy])", "s"),
+        (r"c", "k"),
+        (r"dh", "d"),
+        (r"th", "t"),
+        (r"kh", "h"),
+        (r"gh", "g"),
+        (r"sch", "sh"),
+        (r"tch", "ch"),
+        (r"tsh", "ch"),
+        (r"dj", "j"),
+        (r"zh", "j"),
+        (r"x", "ks"),
+        (r"w", "v"),
+        (r"z", "s"),
+        (r"(?<=.)h", ""),
+        (r"ie$", "i"),
+    )
+)
+
+
+def _syllabic(char: str) -> bool:
+    code = ord(char)
+    return 0x3040 <= code <= 0x30FF or 0x4E00 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7A3
+
+
+def _transliterate(text: str) -> str:
+    # Chinese, Japanese and Korean: one syllable per token ("李文浩" → "li wen hao"); the
+    # scorer joins syllables again when the other name writes them together ("Wenhao").
+    if any(_syllabic(c) for c in text):
+        return "".join(f" {anyascii(c)} " if _syllabic(c) else anyascii(c) for c in text)
+    return anyascii(text)
+
+
+_DOTTED = re.compile(r"\b((?:[a-z]\.){2,})")
+
+
+def _words(text: str) -> list[str]:
+    ascii_text = _transliterate(text).lower().replace("'", "").replace("`", "")
+    ascii_text = _DOTTED.sub(lambda m: m.group(1).replace(".", ""), ascii_text)  # "s.a." → "sa"
+    return _SPACES.sub(" ", _NON_WORD.sub(" ", ascii_text)).split()
+
+
+def _keep(words: list[str]) -> list[str]:
+    kept = [w for w in words if w not in HONORIFICS and w not in PARTICLES and w not in LEGAL_FORMS]
+    return kept or words  # a name made only of particles stays what it is
+
+
+@lru_cache(maxsize=65536)
+def name_tokens(name: str) -> tuple[str, ...]:
+    """The normalized tokens of a name, honorifics, particles and legal forms removed, sorted."""
+    return tuple(sorted(_keep(_words(name))))
+
+
+def normalize(name: str) -> str:
+    """The normalized form of a name: its tokens joined by spaces (word order erased)."""
+    return " ".join(name_tokens(name))
+
+
+def surname_tokens(name: str) -> frozenset[str]:
+    """The surname as the list marks it: before the comma, or the words in capitals."""
+    if "," in name:
+        return frozenset(_keep(_words(name.split(",", 1)[0])))
+    raw = [w for w in re.split(r"[\s\-]+", name) if w]
+    capitals = [w for w in raw if len(w) > 1 and w.isupper()]
+    if capitals and len(capitals) < len(raw):
+        return frozenset(_keep(_words(" ".join(capitals))))
+    return frozenset()
+
+
+@lru_cache(maxsize=65536)
+def skeleton(token: str) -> str:
+    """A transliteration skeleton: sounds spelled alike folded, vowel runs folded to `a`."""
+    value = token
+    for pattern, replacement in _SKELETON_RULES:
+        value = pattern.sub(replacement, value)
+    value = _REPEATS.sub(r"\1", value)
+    return _VOWELS.sub("a", value)
+
+
+def _glued_particle(long: str, short: str) -> bool:
+    """`long` is `short` with a particle written in front ("benhaddou" / "haddou")."""
+    cut = len(long) - len(short)
+    return cut > 0 and long.endswith(short) and long[:cut] in PARTICLES
+
+
+@lru_cache(maxsize=262144)
+def token_similarity(a: str, b: str) -> float:
+    """How alike two normalized tokens are, 0..1 (see the module docstring)."""
+    if a == b:
+        return 1.0
+    if len(a) == 1 or len(b) == 1:
+        # An initial against a full token: compatible, never conclusive.
+        return 0.8 if a[0] == b[0] else 0.0
+    if _glued_particle(a, b) or _glued_particle(b, a):
+        return 0.95
+    jw = JaroWinkler.normalized_similarity(a, b)
+    shortest = min(len(a), len(b))
+    if shortest >= 4 and DamerauLevenshtein.distance(a, b, score_cutoff=1) <= 1:
+        return max(jw, 0.9)
+    if shortest == 3 and DamerauLevenshtein.distance(a, b, score_cutoff=1) <= 1:
+        return 0.8  # a typo in a short token: likely, but a third of the token
+    if shortest >= 3 and jw >= SKELETON_MIN_JW and skeleton(a) == skeleton(b):
+        return max(jw, 0.9)
+    base = min(jw, fuzz.ratio(a, b) / 100.0)
+    return base**4
+
+
+@dataclass(frozen=True)
+class ListedName:
+    """A listed name (primary or alias), ready to score against."""
+
+    text: str
+    tokens: tuple[str, ...]
+    surname: frozenset[str] = frozenset()
+    entity: bool = False
+
+    @classmethod
+    def of(cls, text: str, *, entity: bool = False) -> ListedName:
+        return cls(
+            text=text,
+            tokens=name_tokens(text),
+            surname=frozenset() if entity else surname_tokens(text),
+            entity=entity,
+        )
+
+
+def _weight(token: str, entity: bool) -> float:
+    return GENERIC_WEIGHT if entity and token in GENERIC_WORDS else 1.0
+
+
+def _join_compounds(query: Sequence[str], candidate: Sequence[str]) -> tuple[str, ...]:
+    """Join two tokens of `candidate` that `query` writes as one ("abdul rahim"/"abdulrahim")."""
+    tokens = list(candidate)
+    for q in query:
+        if len(q) < 5 or q in tokens:
+            continue
+        best: tuple[float, int, int] | None = None
+        for i, a in enumerate(tokens):
+            for j, b in enumerate(tokens):
+                if i == j or not q.startswith(a[:1]) or abs(len(a) + len(b) - len(q)) > 2:
+                    continue
+                sim = token_similarity(q, a + b)
+                if sim >= 0.9 and (best is None or sim > best[0]):
+                    best = (sim, i, j)
+        if best is not None:
+            _, i, j = best
+            glued = tokens[i] + tokens[j]
+            tokens = [t for k, t in enumerate(tokens) if k not in (i, j)] + [glued]
+    return tuple(tokens)
+
+
+def _aligned(
+    query: Sequence[str], candidate: Sequence[str], listed: ListedName
+) -> tuple[float, bool]:
+    """(score, surname matched) of one alignment of `query` against `candidate` tokens."""
+    entity = listed.entity
+    alpha = ENTITY_ALPHA if entity else PERSON_ALPHA
+    pairs = sorted(
+        (
+            (token_similarity(q, c), i, j)
+            for i, q in enumerate(query)
+            for j, c in enumerate(candidate)
+        ),
+        reverse=True,
+    )
+    used_q: set[int] = set()
+    used_c: set[int] = set()
+    total = weight = 0.0
+    surname_hit = not listed.surname
+    for sim, i, j in pairs:
+        if i in used_q or j in used_c:
+            continue
+        if sim <= 0.0:
+            break
+        used_q.add(i)
+        used_c.add(j)
+        w = max(_weight(query[i], entity), _weight(candidate[j], entity))
+        total += sim * w
+        weight += w
+        if sim >= SURNAME_MIN and not surname_hit:
+            c = candidate[j]
+            surname_hit = any(
+                c.startswith(s) or c.endswith(s) or token_similarity(c, s) >= SURNAME_MIN
+                for s in listed.surname
+            )
+        if len(used_q) == len(query) or len(used_c) == len(candidate):
+            break
+    missing = sum(_weight(t, entity) for i, t in enumerate(query) if i not in used_q)
+    missing += sum(_weight(t, entity) for j, t in enumerate(candidate) if j not in used_c)
+    denominator = weight + alpha * missing
+    return (total / denominator if denominator else 0.0), surname_hit
+
+
+def score_listed(query: Sequence[str], listed: ListedName) -> float:
+    """Similarity of query tokens to a listed name, 0..1, independent of word order."""
+    candidate = listed.tokens
+    if not query or not candidate:
+        return 0.0
+    score, surname_hit = _aligned(query, candidate, listed)
+    if score < 0.99 and len(query) != len(candidate):
+        if len(query) < len(candidate):
+            joined = _aligned(query, _join_compounds(query, candidate), listed)
+        else:
+            joined = _aligned(_join_compounds(candidate, query), candidate, listed)
+        if joined[0] > score:
+            score, surname_hit = joined
+    if not surname_hit:
+        score = min(score, 0.7)
+    if min(len(query), len(candidate)) == 1 and max(len(query), len(candidate)) > 1:
+        score = min(score, SINGLE_TOKEN_CAP)
+    return max(0.0, min(score, 1.0))
+
+
+def score_names(query: str, listed: str, *, entity: bool = False) -> float:
+    """Similarity of a name to a listed name as written, 0..1."""
+    return score_listed(name_tokens(query), ListedName.of(listed, entity=entity))
+
+
+# --- date of birth and country ------------------------------------------------------------------
+
+DOB_MATCH_BONUS = 0.08
+DOB_YEAR_BONUS = 0.04
+DOB_CONFLICT_PENALTY = 0.15
+COUNTRY_MATCH_BONUS = 0.03
+COUNTRY_CONFLICT_PENALTY = 0.05
+
+
+def parse_dob(value: str) -> tuple[int, int | None, int | None] | None:
+    """`YYYY-MM-DD`, `DD Mon YYYY`, `YYYY` or `circa YYYY` → (year, month?, day?)."""
+    text = value.strip()
+    for fmt in ("%Y-%m-%d", "%d %b %Y", "%d %B %Y", "%Y/%m/%d", "%d/%m/%Y"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return parsed.year, parsed.month, parsed.day
+    year = re.search(r"(18|19|20)\d\d", text)
+    return (int(year.group()), None, None) if year else None
+
+
+def dob_adjustment(query: date | None, listed: Iterable[str]) -> float:
+    """Raise the score for a matching date of birth, lower it for a conflicting one."""
+    if query is None:
+        return 0.0
+    parsed = [p for p in (parse_dob(v) for v in listed) if p]
+    if not parsed:
+        return 0.0
+    best = -DOB_CONFLICT_PENALTY
+    for year, month, day in parsed:
+        if month is None:
+            if year == query.year:
+                best = max(best, DOB_YEAR_BONUS)
+        elif (year, month, day) == (query.year, query.month, query.day):
+            return DOB_MATCH_BONUS
+        elif year == query.year:
+            best = max(best, 0.0)  # same year, other day: neither for nor against
+    return best
+
+
+def country_adjustment(query: str | None, listed: Iterable[str]) -> float:
+    """Raise the score when the country is one of the entry's, lower it when it is not."""
+    countries = {c.upper() for c in listed if c}
+    if not query or not countries:
+        return 0.0
+    return COUNTRY_MATCH_BONUS if query.upper() in countries else -COUNTRY_CONFLICT_PENALTY
+
+
+# --- the index ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    """What the index knows of one list entry (its id and matching data)."""
+
+    entry_id: int
+    name: str
+    program: str
+    names: tuple[str, ...]  # the primary name and every alias
+    dates_of_birth: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    entity: bool = False
+    public_id: str = ""
+    entry_type: str = "individual"
+
+
+@dataclass(frozen=True)
+class Match:
+    entry: IndexedEntry
+    matched_name: str
+    name_score: float
+    score: float
+
+
+@dataclass
+class NameIndex:
+    """Listed names (primary and aliases) under their blocking keys."""
+
+    entries: list[IndexedEntry] = field(default_factory=list)
+    _names: list[tuple[int, ListedName]] = field(default_factory=list)
+    _texts: list[str] = field(default_factory=list)
+    _keys: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def build(cls, entries: Iterable[IndexedEntry]) -> NameIndex:
+        index = cls()
+        for entry in entries:
+            index.add(entry)
+        return index
+
+    def add(self, entry: IndexedEntry) -> None:
+        position = len(self.entries)
+        self.entries.append(entry)
+        primary = ListedName.of(entry.names[0], entity=entry.entity)
+        for name in entry.names:
+            listed = ListedName.of(name, entity=entry.entity)
+            if primary.surname and not listed.surname:
+                # An alias without marks (another script): its words like the primary surname.
+                like = frozenset(
+                    t
+                    for t in listed.tokens
+                    if any(token_similarity(t, s) >= SURNAME_MIN for s in primary.surname)
+                )
+                if like:
+                    listed = ListedName(listed.text, listed.tokens, like, listed.entity)
+            if not listed.tokens:
+                continue
+            name_id = len(self._names)
+            self._names.append((position, listed))
+            self._texts.append(" ".join(listed.tokens))
+            for key in set(_keys(listed.tokens)):
+                self._keys[key].append(name_id)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def candidates(self, tokens: Sequence[str]) -> set[int]:
+        """Ids of the listed names that could match `tokens`.
+
+        A name is a candidate when at least two of the query's tokens (one for a one-token
+        query) each share a key with it: only those can reach the line, since a single token
+        in common is capped below it. Set intersections, so the work stays in C.
+        """
+        per_token = []
+        for token in set(tokens):
+            found: set[int] = set()
+            for key in _token_keys(token, query=True):
+                ids = self._keys.get(key)
+                if ids:
+                    found.update(ids)
+            per_token.append(found)
+        if len(per_token) == 1:
+            return per_token[0]
+        result: set[int] = set()
+        for i, first in enumerate(per_token):
+            for second in per_token[i + 1 :]:
+                result |= first & second
+        return result
+
+    def search(
+        self,
+        name: str,
+        *,
+        threshold: float,
+        date_of_birth: date | None = None,
+        country: str | None = None,
+        limit: int = 10,
+    ) -> list[Match]:
+        """Entries whose best name scores at least `threshold` (after DOB/country), best first."""
+        tokens = name_tokens(name)
+        if not tokens:
+            return []
+        ids = self.candidates(tokens)
+        if not ids:
+            return []
+        # The C prefilter: the token-set ratio discards what cannot come near the line.
+        survivors = process.extract(
+            " ".join(tokens),
+            {name_id: self._texts[name_id] for name_id in ids},
+            scorer=fuzz.token_set_ratio,
+            score_cutoff=PREFILTER_CUTOFF,
+            limit=None,
+        )
+        best: dict[int, tuple[float, ListedName]] = {}
+        reach = threshold - DOB_MATCH_BONUS - COUNTRY_MATCH_BONUS
+        for _text, _ratio, name_id in survivors:
+            position, listed = self._names[name_id]
+            score = score_listed(tokens, listed)
+            if position not in best or score > best[position][0]:
+                best[position] = (score, listed)
+        matches = []
+        for position, (name_score, listed) in best.items():
+            if name_score < reach:
+                continue
+            entry = self.entries[position]
+            score = name_score + dob_adjustment(date_of_birth, entry.dates_of_birth)
+            score += country_adjustment(country, entry.countries)
+            score = max(0.0, min(score, 1.0))
+            if score >= threshold:
+                matches.append(Match(entry, listed.text, round(name_score, 4), round(score, 4)))
+        matches.sort(key=lambda m: (-m.score, m.entry.entry_id))
+        return matches[:limit]
+
+
+def _deletions(token: str) -> Iterable[str]:
+    """The token with one letter removed, each way (SymSpell): one edit apart ⇒ a key shared."""
+    for i in range(len(token)):
+        yield token[:i] + token[i + 1 :]
+
+
+def _token_keys(token: str, *, query: bool = False) -> Iterable[str]:
+    if len(token) < 2:
+        return
+    yield f"t:{token}"
+    yield f"s:{skeleton(token)}"
+    if len(token) >= 4:
+        for variant in _deletions(token):
+            yield f"d:{variant}"
+        yield f"d:{token}"
+    if query:
+        for particle in _GLUE_PREFIXES:
+            rest = token[len(particle) :]
+            if token.startswith(particle) and len(rest) >= 3:
+                yield from _token_keys(rest)
+
+
+_GLUE_PREFIXES = ("al", "el", "ben", "bin", "ibn", "abu", "abd", "abdul", "abdel", "van", "von")
+
+
+def _keys(tokens: Sequence[str]) -> Iterable[str]:
+    """Keys of a listed name: its tokens' keys, and two tokens glued ("wen hao" → "wenhao")."""
+    for token in tokens:
+        yield from _token_keys(token)
+    if len(tokens) <= 4:
+        for a in tokens:
+            for b in tokens:
+                if a != b:
+                    yield f"t:{a}{b}"

@@ -1,0 +1,406 @@
+"""The sanctions list: loading (atomic replacement), the in-memory index, and screening.
+
+`load_list` reads a CSV in the OFAC SDN layout (name, type, program, aliases, dates of birth,
+countries; aliases and the like separated by `;`) into a new `SanctionsList` version and
+switches the active version in the same transaction, so screening sees the old list or the
+new one, never half of one. Each process keeps one `NameIndex` for the active version and
+rebuilds it when the active version changes.
+
+`screen` is the one screening call: officers (`POST /compliance/screenings`), KYC, a change
+of name and IBAN beneficiaries all use it. `screen_and_block` also raises the alert and
+refuses the action.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.compliance.matching import IndexedEntry, Match, NameIndex
+from app.compliance.models import SanctionsEntry, SanctionsList
+from app.core import audit
+from app.core.errors import DomainError, ValidationError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "sanctions_demo.csv"
+ENTRY_TYPES = {"individual", "entity", "vessel", "aircraft"}
+
+# CSV headers accepted for each field (ours first, then the SDN names).
+_COLUMNS = {
+    "uid": ("uid", "ent_num", "id"),
+    "name": ("name", "sdn_name"),
+    "type": ("type", "sdn_type"),
+    "program": ("program", "programs"),
+    "aliases": ("aliases", "alt_names", "aka"),
+    "dates_of_birth": ("dates_of_birth", "dob", "dobs"),
+    "countries": ("countries", "country", "nationality"),
+    "remarks": ("remarks",),
+}
+
+
+class SanctionsHit(DomainError):
+    status, code, message = 403, "sanctions_hit", "The name matches the sanctions list."
+
+
+class ListFileInvalid(ValidationError):
+    pass
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    uid: str
+    name: str
+    entry_type: str
+    program: str
+    aliases: list[str]
+    dates_of_birth: list[str]
+    countries: list[str]
+    remarks: str | None
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(";") if part.strip()]
+
+
+def parse_list(stream: IO[str]) -> Iterator[ParsedEntry]:
+    """Entries of an SDN-layout CSV; raises `ListFileInvalid` naming the bad line."""
+    reader = csv.DictReader(stream)
+    headers = {h.strip().lower(): h for h in (reader.fieldnames or [])}
+    columns: dict[str, str | None] = {}
+    for field, names in _COLUMNS.items():
+        columns[field] = next((headers[n] for n in names if n in headers), None)
+    if not columns["name"] or not columns["program"]:
+        raise ListFileInvalid(
+            "The list needs at least the columns name and program.",
+            details={"file": [f"Columns found: {', '.join(headers) or 'none'}."]},
+        )
+
+    def cell(row: dict, field: str) -> str:
+        column = columns[field]
+        return (row.get(column) or "").strip() if column else ""
+
+    for number, row in enumerate(reader, start=2):
+        name = cell(row, "name")
+        if not name:
+            raise ListFileInvalid(f"Line {number} has no name.")
+        entry_type = (cell(row, "type") or "individual").lower()
+        if entry_type not in ENTRY_TYPES:
+            entry_type = "entity" if entry_type in {"", "-0-"} else entry_type[:16]
+        yield ParsedEntry(
+            uid=cell(row, "uid") or f"line-{number}",
+            name=name,
+            entry_type=entry_type,
+            program=cell(row, "program") or "-",
+            aliases=_split(cell(row, "aliases")),
+            dates_of_birth=_split(cell(row, "dates_of_birth")),
+            countries=[c.upper() for c in _split(cell(row, "countries"))],
+            remarks=cell(row, "remarks") or None,
+        )
+
+
+def indexed(entry: ParsedEntry | SanctionsEntry, entry_id: int) -> IndexedEntry:
+    names = (entry.name, *entry.aliases)
+    return IndexedEntry(
+        entry_id=entry_id,
+        name=entry.name,
+        program=entry.program,
+        names=tuple(names),
+        dates_of_birth=tuple(entry.dates_of_birth),
+        countries=tuple(entry.countries),
+        entity=entry.entry_type != "individual",
+        public_id=str(getattr(entry, "public_id", "") or ""),
+        entry_type=entry.entry_type,
+    )
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+BATCH = 1000
+
+
+def load_list(
+    session: Session,
+    stream: IO[str],
+    *,
+    source: str,
+    total: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SanctionsList:
+    """Load a list file as the new active version (one commit) and re-screen customers.
+
+    The new version's entries are inserted, the old version is deactivated and its entries
+    deleted, and the re-screening job is enqueued, all in one transaction.
+    """
+    raw = stream.read()
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    # Serialize loads: the second waits for the first and then replaces it.
+    previous = session.scalars(
+        sa.select(SanctionsList).where(SanctionsList.active.is_(True)).with_for_update()
+    ).all()
+    version = SanctionsList(source=source[:255], sha256=digest, entry_count=0, active=False)
+    session.add(version)
+    session.flush()
+    count = 0
+    rows: list[dict[str, Any]] = []
+    for entry in parse_list(io.StringIO(raw)):
+        rows.append(
+            {
+                "list_id": version.id,
+                "source_uid": entry.uid[:64],
+                "name": entry.name[:350],
+                "entry_type": entry.entry_type,
+                "program": entry.program[:200],
+                "aliases": entry.aliases,
+                "dates_of_birth": entry.dates_of_birth,
+                "countries": entry.countries,
+                "remarks": entry.remarks,
+            }
+        )
+        if len(rows) >= BATCH:
+            count += _insert(session, rows, progress)
+    count += _insert(session, rows, progress)
+    for old in previous:
+        old.active = False
+    session.flush()
+    for old in previous:
+        session.execute(sa.delete(SanctionsEntry).where(SanctionsEntry.list_id == old.id))
+    version.entry_count = count
+    version.active = True
+    audit.record(
+        session,
+        "sanctions.list_loaded",
+        resource_type="sanctions_list",
+        resource_id=version.id,
+        changes={"source": source, "sha256": digest, "entries": count},
+    )
+    from app.compliance.tasks import enqueue_rescreen
+
+    enqueue_rescreen(session, list_id=version.id)
+    session.commit()
+    return version
+
+
+def _insert(
+    session: Session, rows: list[dict[str, Any]], progress: Callable[[int], None] | None
+) -> int:
+    if not rows:
+        return 0
+    import uuid
+
+    for row in rows:
+        row["public_id"] = uuid.uuid4()
+    session.execute(sa.insert(SanctionsEntry), rows)
+    done = len(rows)
+    rows.clear()
+    if progress:
+        progress(done)
+    return done
+
+
+def load_fixture(session: Session) -> SanctionsList:
+    """Load the invented demo list shipped with the code (tests and `seed-demo`)."""
+    with FIXTURE.open(encoding="utf-8") as stream:
+        return load_list(session, stream, source="fixture:sanctions_demo.csv")
+
+
+def active_list(session: Session) -> SanctionsList | None:
+    return session.scalar(sa.select(SanctionsList).where(SanctionsList.active.is_(True)))
+
+
+# --- the index --------------------------------------------------------------------------------
+
+_cache_lock = threading.Lock()
+
+
+def _index_for(session: Session) -> tuple[int | None, NameIndex]:
+    """The `NameIndex` of the active list, built once per process and version."""
+    list_id = session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active.is_(True)))
+    cache = current_app.extensions.setdefault("flowlet_sanctions_index", {})
+    cached = cache.get("index")
+    if cached is not None and cached[0] == list_id:
+        return cached
+    with _cache_lock:
+        cached = cache.get("index")
+        if cached is not None and cached[0] == list_id:
+            return cached
+        # One statement reads the active version and its entries together: a reload that
+        # commits meanwhile is seen entirely or not at all.
+        entries = session.scalars(
+            sa.select(SanctionsEntry)
+            .join(SanctionsList, SanctionsList.id == SanctionsEntry.list_id)
+            .where(SanctionsList.active.is_(True))
+            .order_by(SanctionsEntry.id)
+        ).all()
+        list_id = entries[0].list_id if entries else list_id
+        built = (list_id, NameIndex.build(indexed(e, e.id) for e in entries))
+        cache["index"] = built
+        return built
+
+
+def threshold() -> float:
+    return float(current_app.config["SANCTIONS_MATCH_THRESHOLD"])
+
+
+@dataclass(frozen=True)
+class ScreeningMatch:
+    list_entry_id: str
+    name: str
+    matched_name: str
+    score: float
+    program: str
+    entry_type: str
+
+
+def screen(
+    session: Session,
+    *,
+    name: str,
+    date_of_birth: date | None = None,
+    country: str | None = None,
+    limit: int = 10,
+) -> list[ScreeningMatch]:
+    """Listed entries matching `name` at or above the configured threshold, best first."""
+    _, index = _index_for(session)
+    found: list[Match] = index.search(
+        name, threshold=threshold(), date_of_birth=date_of_birth, country=country, limit=limit
+    )
+    return [
+        ScreeningMatch(
+            list_entry_id=m.entry.public_id,
+            name=m.entry.name,
+            matched_name=m.matched_name,
+            score=m.score,
+            program=m.entry.program,
+            entry_type=m.entry.entry_type,
+        )
+        for m in found
+    ]
+
+
+def officer_screening(
+    session: Session, *, name: str, date_of_birth: date | None = None, country: str | None = None
+) -> dict:
+    """An officer's ad-hoc screening (audited, changes nothing else)."""
+    matches = screen(session, name=name, date_of_birth=date_of_birth, country=country)
+    audit.record(
+        session,
+        "sanctions.screening",
+        resource_type="sanctions_list",
+        changes={
+            "name": name,
+            "matches": len(matches),
+            "top_score": matches[0].score if matches else None,
+        },
+    )
+    session.commit()
+    return {"matches": matches, "threshold": threshold()}
+
+
+def matches_as_details(matches: list[ScreeningMatch]) -> list[dict]:
+    return [
+        {
+            "list_entry_id": m.list_entry_id,
+            "name": m.name,
+            "matched_name": m.matched_name,
+            "score": m.score,
+            "program": m.program,
+        }
+        for m in matches
+    ]
+
+
+# --- re-screening -------------------------------------------------------------------------------
+
+
+def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
+    """Screen every customer against list version `list_id`; returns the number of hits.
+
+    Customers are read in id order, `batch` at a time, committing after each batch. A
+    customer whose open sanctions case already names an entry is not alerted again for it.
+    """
+    from app.auth.models import User
+    from app.compliance.alerts import raise_alert
+    from app.compliance.models import AlertStatus, ComplianceAlert, KycCase, Severity
+
+    if active_list(session) is None or active_list(session).id != list_id:
+        return 0  # a newer list replaced this one; its own job screens everyone
+    hits = 0
+    last_id = 0
+    while True:
+        users = session.scalars(
+            sa.select(User).where(User.id > last_id).order_by(User.id).limit(batch)
+        ).all()
+        if not users:
+            break
+        last_id = users[-1].id
+        for user in users:
+            if not user.has_role("customer"):
+                continue
+            case = session.scalar(
+                sa.select(KycCase)
+                .where(KycCase.user_id == user.id)
+                .order_by(KycCase.created_at.desc(), KycCase.id.desc())
+                .limit(1)
+            )
+            matches = screen(
+                session,
+                name=f"{case.first_name} {case.last_name}"
+                if case
+                else f"{user.first_name} {user.last_name}",
+                date_of_birth=case.date_of_birth if case else None,
+                country=case.nationality if case else None,
+            )
+            if not matches:
+                continue
+            open_case = session.scalar(
+                sa.select(ComplianceAlert).where(
+                    ComplianceAlert.user_id == user.id,
+                    ComplianceAlert.case_key == "sanctions_hit",
+                    ComplianceAlert.status == AlertStatus.OPEN.value,
+                )
+            )
+            known = {
+                m.get("list_entry_id")
+                for hit in ((open_case.details or {}).get("hits", []) if open_case else [])
+                for m in (hit.get("facts") or {}).get("matches", [])
+            }
+            if all(m.list_entry_id in known for m in matches):
+                continue
+            hits += 1
+            top = matches[0]
+            raise_alert(
+                session,
+                user_id=user.id,
+                alert_type="sanctions_hit",
+                severity=Severity.CRITICAL.value,
+                explanation=(
+                    f"Re-screening against the new list: the customer matches {top.name} "
+                    f"({top.program}, score {top.score:.2f})."
+                ),
+                details={
+                    "context": "rescreen",
+                    "list_id": list_id,
+                    "matches": matches_as_details(matches),
+                },
+                score=round(top.score * 100),
+            )
+        session.commit()
+    audit.record(
+        session,
+        "sanctions.rescreen_finished",
+        resource_type="sanctions_list",
+        resource_id=list_id,
+        changes={"hits": hits},
+    )
+    session.commit()
+    return hits

@@ -1,0 +1,177 @@
+"""Compliance schemas, one per direction."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.compliance.alerts import alert_transactions
+from app.compliance.documents import DOCUMENT_TYPES
+from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
+from app.core.api import Schema
+from app.core.fields import UTCDateTime
+from app.core.pagination import PageArgsSchema, page_schema
+from app.transactions.schemas import TransactionSchema
+
+_COUNTRY = ma.validate.Regexp(r"^[A-Za-z]{2}$", error="An ISO 3166-1 alpha-2 country code.")
+
+
+def _public(user) -> str | None:
+    return str(user.public_id) if user is not None else None
+
+
+# --- KYC --------------------------------------------------------------------------------------
+
+
+class AddressSchema(Schema):
+    line1 = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    line2 = ma.fields.String(validate=ma.validate.Length(max=200))
+    city = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    postal_code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20))
+    country = ma.fields.String(required=True, validate=_COUNTRY)
+
+
+class KycSubmitSchema(Schema):
+    first_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    last_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    date_of_birth = ma.fields.Date(required=True)
+    nationality = ma.fields.String(required=True, validate=_COUNTRY)
+    address = ma.fields.Nested(AddressSchema, required=True)
+    document_type = ma.fields.String(required=True, validate=ma.validate.OneOf(DOCUMENT_TYPES))
+    document_number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    document_country = ma.fields.String(validate=_COUNTRY)
+    level = ma.fields.String(
+        load_default=KycLevel.BASIC.value,
+        validate=ma.validate.OneOf([KycLevel.BASIC.value, KycLevel.FULL.value]),
+        metadata={"description": "The level asked for; `full` is always reviewed by an officer."},
+    )
+
+
+class ReasonSchema(Schema):
+    code = ma.fields.String()
+    message = ma.fields.String()
+
+
+class KycStatusSchema(Schema):
+    """The customer's view of their KYC."""
+
+    id = ma.fields.UUID(attribute="public_id", allow_none=True)
+    status = ma.fields.String()
+    level = ma.fields.String()
+    requested_level = ma.fields.String(allow_none=True)
+    reasons = ma.fields.List(ma.fields.Nested(ReasonSchema))
+    document_type = ma.fields.String(allow_none=True)
+    document_number = ma.fields.Function(
+        lambda c: "•••••" + c.document_last4 if getattr(c, "document_last4", None) else None,
+        metadata={"description": "Masked: only the last four characters."},
+    )
+    created_at = UTCDateTime(allow_none=True)
+    decided_at = UTCDateTime(allow_none=True)
+
+
+class KycCaseSchema(KycStatusSchema):
+    """An officer's view of a KYC case."""
+
+    customer_id = ma.fields.Function(lambda c: _public(c.user))
+    first_name = ma.fields.String()
+    last_name = ma.fields.String()
+    date_of_birth = ma.fields.Date()
+    nationality = ma.fields.String()
+    address = ma.fields.Dict()
+    screening = ma.fields.List(ma.fields.Dict())
+    decision_reason = ma.fields.String(allow_none=True)
+
+
+class KycReviewArgsSchema(PageArgsSchema):
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in KycCaseStatus]))
+
+
+class KycDecisionSchema(Schema):
+    decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["approve", "reject"]))
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+KycCasePageSchema = page_schema(KycCaseSchema, "KycCasePage")
+
+
+# --- screening ----------------------------------------------------------------------------------
+
+
+class ScreeningRequestSchema(Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    date_of_birth = ma.fields.Date()
+    country = ma.fields.String(validate=_COUNTRY)
+
+
+class ScreeningMatchSchema(Schema):
+    list_entry_id = ma.fields.String()
+    name = ma.fields.String()
+    matched_name = ma.fields.String()
+    score = ma.fields.Float()
+    program = ma.fields.String()
+    entry_type = ma.fields.String()
+
+
+class ScreeningResultSchema(Schema):
+    matches = ma.fields.List(ma.fields.Nested(ScreeningMatchSchema))
+    threshold = ma.fields.Float()
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+class AlertNoteSchema(Schema):
+    kind = ma.fields.String()
+    body = ma.fields.String()
+    author_id = ma.fields.Function(lambda n: _public(n.author))
+    created_at = UTCDateTime()
+
+
+class AlertSchema(Schema):
+    id = ma.fields.UUID(attribute="public_id")
+    type = ma.fields.String(attribute="alert_type")
+    severity = ma.fields.String()
+    status = ma.fields.String()
+    customer_id = ma.fields.Function(lambda a: _public(a.user), allow_none=True)
+    explanation = ma.fields.String(allow_none=True)
+    score = ma.fields.Integer()
+    rules = ma.fields.List(ma.fields.String())
+    hit_count = ma.fields.Integer()
+    last_hit_at = UTCDateTime(allow_none=True)
+    assigned_to = ma.fields.Function(lambda a: _public(a.assigned_to), allow_none=True)
+    resolution = ma.fields.String(allow_none=True)
+    notes = ma.fields.String(allow_none=True)
+    resolved_by = ma.fields.Function(lambda a: _public(a.resolved_by), allow_none=True)
+    resolved_at = UTCDateTime(allow_none=True)
+    created_at = UTCDateTime()
+
+
+class AlertDetailSchema(AlertSchema):
+    details = ma.fields.Dict(allow_none=True)
+    transactions = ma.fields.Function(
+        lambda a: TransactionSchema(many=True).dump(alert_transactions(a))
+    )
+    notes_history = ma.fields.Function(lambda a: AlertNoteSchema(many=True).dump(a.alert_notes))
+
+
+class AlertArgsSchema(PageArgsSchema):
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in AlertStatus]))
+    severity = ma.fields.String(validate=ma.validate.OneOf([s.value for s in Severity]))
+    type = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
+    assigned_to = ma.fields.UUID()
+    customer_id = ma.fields.UUID()
+
+
+class AlertAssignSchema(Schema):
+    assignee_id = ma.fields.UUID(
+        metadata={"description": "The officer to assign; the caller when absent."}
+    )
+
+
+class AlertResolveSchema(Schema):
+    resolution = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([r.value for r in AlertResolution])
+    )
+    notes = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
+
+
+AlertPageSchema = page_schema(AlertSchema, "AlertPage")

@@ -1,0 +1,53 @@
+"""Compliance fixtures: officers, customers and the invented sanctions list."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import auth_headers, make_user
+
+
+@pytest.fixture(scope="session")
+def sanctions_list(app):
+    """The invented demo list, loaded once per test database."""
+    from app.compliance.sanctions import active_list, load_fixture
+    from app.extensions import db
+
+    with app.app_context():
+        current = active_list(db.session)
+        if current is None or not current.source.startswith("fixture:"):
+            current = load_fixture(db.session)
+        list_id = current.id
+        db.session.remove()
+    return list_id
+
+
+@pytest.fixture
+def officer(app, db_session):
+    user = make_user(db_session, role="compliance_officer")
+    return user, auth_headers(app, user)
+
+
+@pytest.fixture
+def other_officer(app, db_session):
+    user = make_user(db_session, role="compliance_officer")
+    return user, auth_headers(app, user)
+
+
+@pytest.fixture
+def customer(app, db_session):
+    user = make_user(db_session)
+    return user, auth_headers(app, user)
+
+
+@pytest.fixture
+def scripted_monitoring(monkeypatch):
+    """Feed the AML monitor by hand, at scripted times, instead of from the engine.
+
+    The typology tests post real movements (the ledger stays true) and hand the monitor the
+    same postings stamped with the day and hour of their script; the engine's own AML
+    observer, which would stamp them with the wall clock, is left out for the test.
+    """
+    from app.ledger import engine
+
+    monkeypatch.delitem(engine._observers, "aml_monitoring")

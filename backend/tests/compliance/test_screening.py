@@ -1,0 +1,178 @@
+"""Sanctions: matching quality, officer screening, list reloads, re-screening, name changes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from app.auth.models import User
+from app.compliance.matching import name_tokens, score_names
+from app.compliance.models import ComplianceAlert, SanctionsEntry, SanctionsList
+from tests.factories import make_user
+
+pytestmark = pytest.mark.postgres
+
+SCREEN = "/api/v1/compliance/screenings"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "Semyonovich Viktor Karelin",  # word order
+        "Víktor Karélin",  # accents, missing middle name
+        "Viktor Semyonovich Karelim",  # one typo
+        "Victor Semenovich Karelin",  # transliteration
+        "Dr. KARELIN, Viktor",  # honorific, punctuation
+        "Виктор Карелин",  # another script
+    ],
+)
+def test_variants_of_a_listed_name_score_above_the_line(variant):
+    assert score_names(variant, "KARELIN, Viktor Semyonovich") >= 0.8
+
+
+@pytest.mark.parametrize(
+    "other",
+    ["Viktor Karelov", "Victoria Karelina", "Viktor Semyonov", "Ivan Karelin", "Anna Smith"],
+)
+def test_different_people_stay_below_the_line(other):
+    assert score_names(other, "KARELIN, Viktor Semyonovich") < 0.8
+
+
+def test_normalization_erases_order_case_accents_titles_and_punctuation():
+    assert name_tokens("Dr. José-Luis RAMÍREZ ortega") == name_tokens("ortega, jose luis ramirez")
+
+
+def test_officer_screening_returns_matches_with_list_entries(client, officer, sanctions_list):
+    _, headers = officer
+    response = client.post(SCREEN, json={"name": "Ortega José Luis Ramírez"}, headers=headers)
+    assert response.status_code == 200, response.json
+    (match,) = response.json["matches"]
+    assert match["name"] == "RAMIREZ ORTEGA, José Luis"
+    assert match["program"] == "DEMO-SDNTK" and match["score"] >= 0.8
+    assert response.json["threshold"] == 0.8
+    assert (
+        client.post(SCREEN, json={"name": "Jose Ramos Ortiz"}, headers=headers).json["matches"]
+        == []
+    )
+
+
+def test_date_of_birth_and_country_move_the_score(client, officer, sanctions_list):
+    _, headers = officer
+    base = {"name": "Oksana Hrytsenko"}
+    plain = client.post(SCREEN, json=base, headers=headers).json["matches"][0]["score"]
+    agreeing = client.post(
+        SCREEN, json={**base, "date_of_birth": "1986-01-01", "country": "UA"}, headers=headers
+    ).json["matches"][0]["score"]
+    assert agreeing > plain
+    conflicting = client.post(
+        SCREEN, json={**base, "date_of_birth": "2001-05-05", "country": "CA"}, headers=headers
+    ).json["matches"]
+    assert conflicting == []
+
+
+def test_the_threshold_is_configurable(app, client, officer, sanctions_list, monkeypatch):
+    _, headers = officer
+    monkeypatch.setitem(app.config, "SANCTIONS_MATCH_THRESHOLD", 0.99)
+    assert (
+        client.post(SCREEN, json={"name": "Viktor Karelin"}, headers=headers).json["matches"] == []
+    )
+
+
+def test_a_customer_cannot_change_their_name_to_a_listed_one(
+    client, db_session, customer, sanctions_list
+):
+    user, headers = customer
+    refused = client.patch(
+        "/api/v1/auth/me", json={"first_name": "Nikolay", "last_name": "Petrenko"}, headers=headers
+    )
+    assert refused.status_code == 403, refused.json
+    assert refused.json["error"]["code"] == "sanctions_hit"
+    db_session.expire_all()
+    assert db_session.get(User, user.id).last_name == "Customer"
+    alert = db_session.scalar(
+        sa.select(ComplianceAlert).where(
+            ComplianceAlert.user_id == user.id, ComplianceAlert.alert_type == "sanctions_hit"
+        )
+    )
+    assert alert is not None and alert.details["hits"][0]["facts"]["context"] == "name_change"
+    fine = client.patch("/api/v1/auth/me", json={"last_name": "Peterson"}, headers=headers)
+    assert fine.status_code == 200 and fine.json["last_name"] == "Peterson"
+
+
+NEW_LIST = """uid,name,type,program,aliases,dates_of_birth,countries
+N-1,"QUILLFEATHER, Bartholomew",individual,DEMO-NEW,"Bart QUILLFEATHER",1970-01-01,GB
+N-2,PLUM ORCHARD HOLDINGS,entity,DEMO-NEW,,,GB
+"""
+
+
+def test_reloading_replaces_the_list_atomically_and_rescreens_customers(
+    app, db_session, run_jobs, tmp_path, sanctions_list
+):
+    customer = make_user(db_session, first_name="Bartholomew", last_name="Quillfeather")
+    path = tmp_path / "sdn.csv"
+    path.write_text(NEW_LIST, encoding="utf-8")
+    try:
+        result = app.test_cli_runner().invoke(args=["sanctions", "load", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "loaded 2 entries" in result.output
+        db_session.expire_all()
+        active = db_session.scalars(sa.select(SanctionsList).where(SanctionsList.active)).all()
+        assert len(active) == 1 and active[0].entry_count == 2
+        names = db_session.scalars(sa.select(SanctionsEntry.name)).all()
+        assert sorted(names) == ["PLUM ORCHARD HOLDINGS", "QUILLFEATHER, Bartholomew"]
+
+        from app.compliance.sanctions import screen
+
+        with app.app_context():
+            from app.extensions import db
+
+            assert screen(db.session, name="Viktor Karelin") == []
+            assert screen(db.session, name="Bart Quillfeather")[0].program == "DEMO-NEW"
+            db.session.remove()
+
+        run_jobs(("maintenance",))
+        db_session.expire_all()
+        alert = db_session.scalar(
+            sa.select(ComplianceAlert).where(
+                ComplianceAlert.user_id == customer.id,
+                ComplianceAlert.alert_type == "sanctions_hit",
+            )
+        )
+        assert alert is not None and "Re-screening" in alert.explanation
+        run_jobs(("maintenance",))  # idempotent: no second hit for the same entry
+        db_session.refresh(alert)
+        assert alert.hit_count == 1
+    finally:
+        from app.compliance.sanctions import load_fixture
+
+        with app.app_context():
+            from app.extensions import db
+
+            load_fixture(db.session)
+            db.session.remove()
+        run_jobs(("maintenance",))
+
+
+def test_a_broken_list_file_changes_nothing(app, db_session, tmp_path, sanctions_list):
+    path = tmp_path / "broken.csv"
+    path.write_text("uid,name,program\nX-1,,DEMO\n", encoding="utf-8")
+    before = db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active))
+    result = app.test_cli_runner().invoke(args=["sanctions", "load", str(path)])
+    assert result.exit_code != 0 and "no name" in result.output
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active)) == before
+
+
+def test_customers_cannot_screen(client, customer):
+    _, headers = customer
+    assert client.post(SCREEN, json={"name": "x"}, headers=headers).status_code == 403
+
+
+def test_dob_parsing_accepts_sdn_forms():
+    from app.compliance.matching import dob_adjustment
+
+    assert dob_adjustment(date(1961, 3, 14), ["14 Mar 1961"]) > 0
+    assert dob_adjustment(date(1961, 3, 14), ["circa 1961"]) > 0
+    assert dob_adjustment(date(1961, 3, 14), ["1975"]) < 0

@@ -1,0 +1,151 @@
+"""Screening quality: recall and precision at the default threshold on bench/screening_eval.csv.
+
+The list is the invented fixture `app/compliance/fixtures/sanctions_demo.csv`. Each line of the
+evaluation set is a query with the list entry it should match (a true variant: word order,
+accents, missing middle name, one typo, transliteration, punctuation) or none (an innocent
+look-alike or an unrelated name). A query counts as a true positive when its expected entry is
+among the matches, a false positive for every other entry it matches.
+
+    .venv/bin/python bench/screening_eval.py [--threshold 0.80] [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "backend"))
+
+from app.compliance.matching import NameIndex  # noqa: E402
+from app.compliance.sanctions import FIXTURE, indexed, parse_list  # noqa: E402
+
+EVAL = Path(__file__).with_name("screening_eval.csv")
+
+
+ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "c": "ç", "n": "ñ", "s": "š"}
+
+
+def synthetic(entries, seed: int) -> list[dict]:
+    """Generated rows: a true variant of each listed person and two look-alikes."""
+    import random
+
+    rng = random.Random(seed)
+    people = [e for e in entries if e.entry_type == "individual"]
+    rows = []
+
+    def row(query, expected, kind):
+        return {
+            "query": query,
+            "date_of_birth": "",
+            "country": "",
+            "expected": expected or "",
+            "kind": kind,
+        }
+
+    for entry in people:
+        surname, _, given = entry.name.partition(",")
+        given_parts, surname_parts = given.split(), surname.replace("-", " ").split()
+        kind = rng.choice(["word_order", "accents", "missing_middle", "typo"])
+        parts = [p.title() for p in given_parts + surname_parts]
+        if kind == "word_order":
+            rng.shuffle(parts)
+        elif kind == "accents":
+            parts = [
+                "".join(ACCENTS.get(c, c) if rng.random() < 0.3 else c for c in p) for p in parts
+            ]
+        elif kind == "missing_middle" and len(given_parts) > 1:
+            parts = [given_parts[0].title()] + [p.title() for p in surname_parts]
+        else:
+            kind = "typo"
+            longest = max(range(len(parts)), key=lambda i: len(parts[i]))
+            word = parts[longest]
+            i = rng.randrange(1, len(word) - 1)
+            parts[longest] = word[:i] + rng.choice("aeioulnrst") + word[i + 1 :]
+        rows.append(row(" ".join(parts), entry.uid, kind))
+        # Look-alikes: the first name with another listed surname; the surname with two edits.
+        other = rng.choice([p for p in people if p is not entry])
+        rows.append(
+            row(f"{given_parts[0]} {other.name.partition(',')[0].title()}", None, "lookalike")
+        )
+        word = surname_parts[-1].lower()
+        consonants = [i for i, c in enumerate(word) if c not in "aeiouy" and i > 0]
+        if len(word) >= 5 and len(consonants) >= 2:
+            # Two consonants changed: a different name, not a typo.
+            changed = list(word)
+            for i in rng.sample(consonants, 2):
+                changed[i] = rng.choice([c for c in "bdfgklmnprstvz" if c != word[i]])
+            rows.append(row(f"{given_parts[0]} {''.join(changed).title()}", None, "lookalike"))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threshold", type=float, default=0.80)
+    parser.add_argument("--eval", type=Path, default=EVAL)
+    parser.add_argument("--list", type=Path, default=FIXTURE)
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="instead of the hand-written set, generate variants and look-alikes from the list",
+    )
+    args = parser.parse_args()
+
+    with args.list.open(encoding="utf-8") as stream:
+        entries = list(parse_list(stream))
+    uids = {i: e.uid for i, e in enumerate(entries)}
+    index = NameIndex.build(indexed(e, i) for i, e in enumerate(entries))
+
+    tp = fn = fp = tn = 0
+    by_kind: dict[str, list[int]] = {}
+    rows = synthetic(entries, args.synthetic) if args.synthetic else None
+    with args.eval.open(encoding="utf-8") as stream:
+        for row in rows or csv.DictReader(stream):
+            dob = date.fromisoformat(row["date_of_birth"]) if row["date_of_birth"] else None
+            matches = index.search(
+                row["query"],
+                threshold=args.threshold,
+                date_of_birth=dob,
+                country=row["country"] or None,
+            )
+            found = {uids[m.entry.entry_id] for m in matches}
+            expected = row["expected"] or None
+            hit = expected in found if expected else False
+            wrong = found - {expected}
+            kind = by_kind.setdefault(row["kind"], [0, 0])
+            kind[1] += 1
+            if expected:
+                tp += hit
+                fn += not hit
+                kind[0] += hit
+            else:
+                tn += not wrong
+                kind[0] += not wrong
+            fp += len(wrong)
+            if args.verbose and ((expected and not hit) or wrong):
+                best = ", ".join(f"{uids[m.entry.entry_id]} {m.score:.2f}" for m in matches)
+                print(
+                    f"  {'MISS' if expected and not hit else 'FP  '} {row['query']!r} "
+                    f"expected={expected} got=[{best}]"
+                )
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    print(f"list: {len(entries)} entries; threshold {args.threshold:.2f}")
+    print(
+        f"true variants: {tp + fn}, caught {tp}; look-alikes/innocent: {tn + (fp and 0)}"
+        f" clear of {sum(v[1] for k, v in by_kind.items() if k in ('lookalike', 'innocent'))}"
+    )
+    for kind, (ok, total) in sorted(by_kind.items()):
+        print(f"  {kind:16} {ok}/{total}")
+    print(f"recall {recall:.3f}  precision {precision:.3f}  (false positives: {fp})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
