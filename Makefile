@@ -32,8 +32,9 @@ test: lint ## Lint and run the whole test suite (PostgreSQL and Redis on 127.0.0
 	cd backend && $(BIN)/pytest -n $${PYTEST_WORKERS:-2} --dist loadfile
 
 .PHONY: bench
-bench: install ## Benchmarks: transfers (gunicorn vs pgbench) and reads at 1M entries (minutes)
+bench: install ## Benchmarks: transfers and card authorizations (gunicorn vs pgbench), reads at 1M entries (minutes)
 	$(BIN)/python bench/transfers.py
+	$(BIN)/python bench/cards.py
 	$(BIN)/python bench/reads.py
 
 .PHONY: lint

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Serve the API. With DATABASE_URL and REDIS_URL set: gunicorn plus an RQ worker beside it.
+# Serve the API. With DATABASE_URL and REDIS_URL set: gunicorn plus an RQ worker and the
+# scheduler of periodic jobs beside it (exactly one scheduler per deployment).
 # Without them: the embedded default (SQLite under backend/instance/, jobs inline, limits in memory).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -7,7 +8,10 @@ BIN="${BIN:-../.venv/bin}"
 if [[ -n "${REDIS_URL:-}" ]]; then
     "$BIN/flask" --app main worker &
     worker_pid=$!
-    trap 'kill "$worker_pid" 2>/dev/null || true' EXIT INT TERM
+    # Cron fields of the schedule are read in UTC.
+    TZ=UTC "$BIN/flask" --app main scheduler &
+    scheduler_pid=$!
+    trap 'kill "$worker_pid" "$scheduler_pid" 2>/dev/null || true' EXIT INT TERM
 fi
 if [[ -n "${DATABASE_URL:-}" && -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]]; then
     # Several gunicorn workers: /metrics aggregates them through a shared directory.

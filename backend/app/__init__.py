@@ -90,10 +90,11 @@ def _init_extensions(app: Flask) -> None:
 
 def _init_domains(app: Flask) -> None:
     """Domains plug their policies and observers into the movement engine."""
-    from app import compliance, transactions
+    from app import cards, compliance, transactions
 
     transactions.init_app(app)
     compliance.init_app(app)
+    cards.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -105,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.compliance.audit_routes import blp as compliance_audit_blp
     from app.compliance.routes import blp as compliance_blp
     from app.core.health import blp as health_blp
+    from app.jobs.routes import blp as jobs_blp
     from app.privacy.routes import blp as privacy_blp
     from app.transactions.routes import blp as transactions_blp
     from app.wealth.routes import blp as wealth_blp
@@ -120,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
         compliance_audit_blp,
         privacy_blp,
         wealth_blp,
+        jobs_blp,
         admin_blp,
         admin_accounts_blp,
     ):

@@ -20,7 +20,14 @@ DEFAULT_SECRETS = {
     "JWT_SECRET_KEY": "dev-jwt-secret-key-change-me-not-for-production",
     # 32 zero-ish bytes, base64: the development data-encryption key.
     "DATA_ENCRYPTION_KEYS": "dev:ZGV2LWRhdGEtZW5jcnlwdGlvbi1rZXktMzJieXRlcyE=",
+    # Card keys are kept apart from the other data keys (docs/cards.md).
+    "CARD_ENCRYPTION_KEYS": "dev:ZGV2LWNhcmQtcGFuLWVuY3J5cHRpb24ta2V5LTMyYiE=",
+    "CARD_PAN_FINGERPRINT_KEY": "dev-card-pan-fingerprint-key-change-me-0001",
+    "CARD_CVV_KEY": "dev-card-cvv-derivation-key-change-me-000001",
 }
+
+
+CARD_SECRETS = ("CARD_ENCRYPTION_KEYS", "CARD_PAN_FINGERPRINT_KEY", "CARD_CVV_KEY")
 
 
 class ConfigError(RuntimeError):
@@ -138,6 +145,8 @@ class Config:
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = 1 * 1024 * 1024
         self._money_settings()
+        self._card_settings()
+        self._wealth_settings()
 
     def _money_settings(self) -> None:
         """Accounts, ledger, limits and fraud rules (docs/configuration.md, docs/ledger.md)."""
@@ -244,6 +253,39 @@ class Config:
             if c.strip()
         ]
 
+    def _card_settings(self) -> None:
+        """Cards: keys, the BIN, default controls, authorization holds (docs/cards.md)."""
+        for name in CARD_SECRETS:
+            setattr(self, name, _env(name, DEFAULT_SECRETS[name]))
+        self.CARD_BIN = _env("CARD_BIN", "400012")
+        self.CARD_VALIDITY_YEARS = _env_int("CARD_VALIDITY_YEARS", 3)
+        # Where the bank issues: payments elsewhere are international (the card's switch).
+        self.CARD_HOME_COUNTRY = (_env("CARD_HOME_COUNTRY", self.IBAN_COUNTRY) or "DE").upper()
+        self.CARD_MAX_ACTIVE_PER_USER = _env_int("CARD_MAX_ACTIVE_PER_USER", 10)
+        self.CARD_REQUIRE_KYC = _env_bool("CARD_REQUIRE_KYC", True)
+        # Default limits of a new card (amounts in the account's currency; empty = none).
+        self.CARD_DEFAULT_DAILY_LIMIT = _env("CARD_DEFAULT_DAILY_LIMIT", "2500,JPY=375000")
+        self.CARD_DEFAULT_MONTHLY_LIMIT = _env("CARD_DEFAULT_MONTHLY_LIMIT", "10000,JPY=1500000")
+        # An authorization neither captured nor reversed releases its hold after this long.
+        self.CARD_AUTHORIZATION_HOLD_SECONDS = _env_int(
+            "CARD_AUTHORIZATION_HOLD_SECONDS", 7 * 24 * 3600
+        )
+        self.CARD_REVEAL_RATE_LIMIT = _env("CARD_REVEAL_RATE_LIMIT", "10 per hour")
+        # Wrong CVVs in a day after which a card is frozen (0: never).
+        self.CARD_CVV_FAILURES_BEFORE_FREEZE = _env_int("CARD_CVV_FAILURES_BEFORE_FREEZE", 5)
+
+    def _wealth_settings(self) -> None:
+        """Broker sync and exchange rates (docs/wealth.md)."""
+        # A Frankfurter-compatible rates service (https://frankfurter.dev).
+        self.EXCHANGE_RATES_URL = _env("EXCHANGE_RATES_URL", "https://api.frankfurter.dev/v1")
+        self.EXCHANGE_RATES_TIMEOUT = _env_int("EXCHANGE_RATES_TIMEOUT", 10)
+        # FinTS product registration number (Deutsche Kreditwirtschaft) sent to banks.
+        self.FINTS_PRODUCT_ID = _env("FINTS_PRODUCT_ID")
+        # A failed broker sync is retried this many times, after base × 4^n seconds
+        # (exponential backoff: 15 s, 1 min, 4 min by default).
+        self.WEALTH_SYNC_RETRIES = _env_int("WEALTH_SYNC_RETRIES", 3)
+        self.WEALTH_SYNC_RETRY_BASE_SECONDS = _env_int("WEALTH_SYNC_RETRY_BASE_SECONDS", 15)
+
     def default_database_url(self) -> str:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{INSTANCE_DIR / 'flowlet.db'}"
@@ -305,6 +347,12 @@ class ProductionConfig(Config):
                 raise ConfigError(f"{name} must be at least 32 characters in production")
         if not os.environ.get("DATABASE_URL"):
             raise ConfigError("DATABASE_URL must be set in production")
+        for name in CARD_SECRETS:
+            value = os.environ.get(name)
+            if not value:
+                raise ConfigError(f"{name} must be set in production")
+            if value == DEFAULT_SECRETS[name]:
+                raise ConfigError(f"{name} is the development default; set a real secret")
 
 
 CONFIGS: dict[str, type[Config]] = {

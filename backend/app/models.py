@@ -9,6 +9,7 @@ from app.auth.models import (  # noqa: F401
     User,
     UserRole,
 )
+from app.cards.models import Card, CardAuthorization  # noqa: F401
 from app.compliance.models import (  # noqa: F401
     AlertNote,
     AlertTransaction,
@@ -25,3 +26,11 @@ from app.core.ratelimit import RateLimitCounter  # noqa: F401
 from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401
 from app.privacy.models import ErasureRequest  # noqa: F401
 from app.transactions.models import DailyCounter, Payee, RecentActivity  # noqa: F401
+from app.wealth.models import (  # noqa: F401
+    Broker,
+    ExchangeRate,
+    LinkedAccount,
+    UserDataKey,
+    WealthPosition,
+    WealthSnapshot,
+)

@@ -3,3 +3,5 @@
 from app.accounts import seeds as accounts_seeds  # noqa: F401
 from app.auth import seeds as auth_seeds  # noqa: F401
 from app.compliance import seeds as compliance_seeds  # noqa: F401
+from app.wealth import brokers as wealth_brokers  # noqa: F401
+from app.wealth import seeds as wealth_seeds  # noqa: F401

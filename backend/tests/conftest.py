@@ -137,7 +137,7 @@ def pg_url() -> Iterator[str]:
 def redis_url() -> str:
     """A Redis database of its own for this test worker, emptied at the start."""
     base = int(os.environ.get("TEST_REDIS_DB_BASE", "1"))
-    index = (base + _worker_number()) % 16
+    index = (base + _worker_number()) % 64  # the shared server has 64 databases
     url = f"{REDIS_BASE_URL}/{index}"
     try:
         client = redis_lib.Redis.from_url(url, socket_connect_timeout=2)

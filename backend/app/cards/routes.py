@@ -1,7 +1,187 @@
-"""HTTP routes of the cards domain (`/api/v1/cards`)."""
+"""HTTP routes of the cards domain (`/api/v1/cards`) and of the card network
+(`/api/v1/card-network`)."""
 
+from flask import current_app
+from flask_limiter.util import get_remote_address
+
+from app.cards import authorization, controls, issuing
+from app.cards.schemas import (
+    ActivateSchema,
+    AuthorizationPageSchema,
+    AuthorizationRequestSchema,
+    AuthorizationSchema,
+    CaptureSchema,
+    CardCancelResultSchema,
+    CardCancelSchema,
+    CardIssueSchema,
+    CardPageSchema,
+    CardSchema,
+    ControlsUpdateSchema,
+    PinSchema,
+    RevealedCardSchema,
+)
 from app.core.api import Blueprint
+from app.core.pagination import PageArgsSchema
+from app.edge.idempotency import idempotent
+from app.edge.permissions import current_user, require
+from app.extensions import db, limiter
 
 blp = Blueprint(
     "cards", __name__, url_prefix="/api/v1/cards", description="Payment cards and their controls."
 )
+network_blp = Blueprint(
+    "card_network",
+    __name__,
+    url_prefix="/api/v1/card-network",
+    description="Authorizations, captures and reversals for the card network.",
+)
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _reveal_limit() -> str:
+    return current_app.config["CARD_REVEAL_RATE_LIMIT"]
+
+
+def _user_key() -> str:
+    user = current_user()
+    return f"user:{user.public_id}" if user else (get_remote_address() or "")
+
+
+@blp.route("", methods=["GET"])
+@require("cards:read")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, CardPageSchema)
+def list_cards(args):
+    """List your cards, newest first."""
+    return issuing.list_cards(db.session, user=current_user(), **args)
+
+
+@blp.route("", methods=["POST"])
+@require("cards:write")
+@idempotent()
+@blp.arguments(CardIssueSchema)
+@blp.response(201, CardSchema)
+def issue_card(data):
+    """Issue a virtual or physical card on one of your accounts (needs an Idempotency-Key)."""
+    return issuing.issue_card(db.session, user=current_user(), **data)
+
+
+@blp.route("/<uuid:card_id>", methods=["GET"])
+@require("cards:read")
+@blp.response(200, CardSchema)
+def get_card(card_id):
+    """Get one of your cards (never its full number)."""
+    return issuing.get_card(db.session, user=current_user(), card_id=card_id)
+
+
+@blp.route("/<uuid:card_id>/reveal", methods=["POST"])
+@require("cards:read", fresh=True)
+@limiter.limit(_reveal_limit, key_func=_user_key, scope="card-reveal")
+@blp.response(200, RevealedCardSchema)
+def reveal_card(card_id):
+    """Show the full card number and CVV (fresh token only; rate limited; audited)."""
+    return issuing.reveal_card(db.session, user=current_user(), card_id=card_id), NO_STORE
+
+
+@blp.route("/<uuid:card_id>/freeze", methods=["POST"])
+@require("cards:write")
+@blp.response(200, CardSchema)
+def freeze_card(card_id):
+    """Freeze a card: its payments are declined until unfrozen."""
+    return issuing.freeze_card(db.session, user=current_user(), card_id=card_id)
+
+
+@blp.route("/<uuid:card_id>/unfreeze", methods=["POST"])
+@require("cards:write")
+@blp.response(200, CardSchema)
+def unfreeze_card(card_id):
+    """Unfreeze a frozen card."""
+    return issuing.unfreeze_card(db.session, user=current_user(), card_id=card_id)
+
+
+@blp.route("/<uuid:card_id>/cancel", methods=["POST"])
+@require("cards:write")
+@idempotent(required=False)
+@blp.arguments(CardCancelSchema)
+@blp.response(200, CardCancelResultSchema)
+def cancel_card(data, card_id):
+    """Cancel a card as lost, stolen or closed, optionally with a replacement."""
+    card, replacement = issuing.cancel_card(
+        db.session, user=current_user(), card_id=card_id, **data
+    )
+    return {"card": card, "replacement": replacement}
+
+
+@blp.route("/<uuid:card_id>/controls", methods=["PUT"])
+@require("cards:write")
+@blp.arguments(ControlsUpdateSchema)
+@blp.response(200, CardSchema)
+def set_controls(data, card_id):
+    """Replace a card's limits, blocked merchant categories, countries and switches."""
+    return controls.set_controls(db.session, user=current_user(), card_id=card_id, **data)
+
+
+@blp.route("/<uuid:card_id>/pin", methods=["POST"])
+@require("cards:write", fresh=True)
+@blp.arguments(PinSchema)
+@blp.response(204)
+def set_pin(data, card_id):
+    """Set the card's PIN (fresh token only; 4–6 digits, not trivial)."""
+    issuing.set_pin(db.session, user=current_user(), card_id=card_id, **data)
+
+
+@blp.route("/<uuid:card_id>/activate", methods=["POST"])
+@require("cards:write")
+@blp.arguments(ActivateSchema)
+@blp.response(200, CardSchema)
+def activate_card(data, card_id):
+    """Activate a physical card with its last four digits and expiry."""
+    return issuing.activate_card(db.session, user=current_user(), card_id=card_id, **data)
+
+
+@blp.route("/<uuid:card_id>/authorizations", methods=["GET"])
+@require("cards:read")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, AuthorizationPageSchema)
+def list_authorizations(args, card_id):
+    """The card's payments as the network asked for them, approved and declined (with why)."""
+    return authorization.list_authorizations(
+        db.session, user=current_user(), card_id=card_id, **args
+    )
+
+
+# --- card network ------------------------------------------------------------------------------
+
+
+@network_blp.route("/authorizations", methods=["POST"])
+@require("card_network")
+@idempotent()
+@network_blp.arguments(AuthorizationRequestSchema)
+@network_blp.response(200, AuthorizationSchema)
+def authorize(data):
+    """Authorize a card payment: approved with a hold, or declined with a stable reason."""
+    return authorization.authorize(db.session, processor=current_user(), **data)
+
+
+@network_blp.route("/authorizations/<uuid:authorization_id>/capture", methods=["POST"])
+@require("card_network")
+@idempotent()
+@network_blp.arguments(CaptureSchema)
+@network_blp.response(200, AuthorizationSchema)
+def capture(data, authorization_id):
+    """Capture an authorization once, up to the authorized amount; the rest is released."""
+    return authorization.capture(
+        db.session, processor=current_user(), authorization_id=authorization_id, **data
+    )
+
+
+@network_blp.route("/authorizations/<uuid:authorization_id>/reverse", methods=["POST"])
+@require("card_network")
+@idempotent()
+@network_blp.response(200, AuthorizationSchema)
+def reverse(authorization_id):
+    """Reverse an authorization that is still held: its hold is released."""
+    return authorization.reverse(
+        db.session, processor=current_user(), authorization_id=authorization_id
+    )

@@ -12,6 +12,9 @@ def prod_env(monkeypatch):
     monkeypatch.setenv("JWT_SECRET_KEY", STRONG + "y")
     monkeypatch.setenv("DATA_ENCRYPTION_KEYS", "k1:c2VjcmV0LWtleS1mb3ItdGVzdHMtMzItYnl0ZXMhISE=")
     monkeypatch.setenv("DATABASE_URL", "postgresql://flowlet@127.0.0.1:1/flowlet")
+    monkeypatch.setenv("CARD_ENCRYPTION_KEYS", "c1:Y2FyZC1rZXktZm9yLXRlc3RzLTMyLWJ5dGVzLWxvbmc=")
+    monkeypatch.setenv("CARD_PAN_FINGERPRINT_KEY", STRONG + "f")
+    monkeypatch.setenv("CARD_CVV_KEY", STRONG + "c")
     return monkeypatch
 
 

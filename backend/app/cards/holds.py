@@ -1,0 +1,239 @@
+"""Where card authorizations meet the movement engine: hold, capture, void, and the observer
+that keeps each authorization in step with its hold.
+
+- `hold`: `engine.execute(Movement(card_authorization, customer account → card clearing),
+  hold=True)`: locks, checks the funds, runs the policies registered for card authorizations
+  (the fraud rules), places the hold, audits and commits — together with the authorization row
+  the caller added, which `observe` links to the hold before that commit. A refusal raises the
+  engine's `DomainError` after the engine rolled back and audited it.
+- `capture`: `engine.capture`: posts the captured amount (≤ held, once) and releases the rest.
+  The posted transaction becomes a `card_capture`; until then the holder's history shows the
+  `card_authorization`, pending.
+- `void`: `engine.void`: releases the hold; the transaction becomes `rejected`.
+- Expiry is the engine's: `engine.expire_holds` (the RQ job `app.ledger.tasks.expire_holds`)
+  releases the hold, and `observe` marks its authorization `expired` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.accounts.models import SystemAccount
+from app.cards.models import AuthorizationStatus, CardAuthorization
+from app.core import audit
+from app.core.db import utcnow
+from app.core.errors import DomainError
+from app.ledger import engine
+from app.ledger.models import Hold, JournalTransaction, TxnStatus, TxnType
+
+KIND = TxnType.CARD_AUTHORIZATION.value
+IN_HAND = "card_authorization_in_hand"  # session.info: the authorization a use case is answering
+
+
+class SuspectedFraud(DomainError):
+    status, code = 422, "suspected_fraud"
+    message = "The payment looks like fraud."
+
+
+def _clearing_id(session: Session, currency: str) -> int:
+    """The card clearing account's id (system accounts never change: read once per process)."""
+    known = current_app.extensions.setdefault("flowlet_card_clearing", {})
+    if currency not in known:
+        known[currency] = engine.system_account_id(session, SystemAccount.CARD_CLEARING, currency)
+    return known[currency]
+
+
+def _description(metadata: Mapping[str, Any]) -> str:
+    return f"Card: {metadata.get('merchant_name') or 'payment'}"[:255]
+
+
+def hold(
+    session: Session,
+    auth: CardAuthorization,
+    *,
+    amount: int,
+    currency: str,
+    initiator_id: int | None,
+    expires_at: datetime,
+    metadata: Mapping[str, Any],
+) -> str | None:
+    """Hold `amount` for `auth` (not yet in the session) and commit both; None when held, or
+    the decline reason when a policy held the movement for review instead.
+
+    A card network cannot wait for a compliance officer: a movement held for review is declined
+    (`suspected_fraud`) and its hold released at once; the review's alert stays for the officers.
+
+    `auth` joins the session only in `observe`, once the engine holds the account's lock: its
+    insert checks its foreign keys (a `FOR KEY SHARE` lock on the account), and taking that
+    before the engine's `FOR UPDATE` would let two authorizations on one account deadlock.
+    """
+    clearing = _clearing_id(session, currency)
+    movement = engine.Movement(
+        kind=KIND,
+        debit_account_id=auth.account_id,
+        credit_account_id=clearing,
+        amount=amount,
+        currency=currency,
+        initiator_id=initiator_id,
+        metadata={
+            **metadata,
+            "description": _description(metadata),
+            "beneficiary_name": metadata.get("merchant_name"),
+        },
+    )
+    session.info[IN_HAND] = auth
+    try:
+        result = engine.execute(session, movement, hold=True, hold_expires_at=expires_at)
+        if result.transaction.status != TxnStatus.PENDING_REVIEW:
+            return None
+        hold_id = auth.hold_id
+        auth.approved = False
+        auth.status = AuthorizationStatus.DECLINED.value
+        auth.decline_reason = SuspectedFraud.code
+        auth.counted_amount = 0
+        auth.hold_id = auth.expires_at = None
+        audit.record(
+            session,
+            "card.authorization_declined_for_review",
+            resource_type="card_authorization",
+            resource=auth,
+            outcome="failure",
+            changes={
+                "decline_reason": auth.decline_reason,
+                "risk_rules": result.transaction.risk_rules,
+            },
+        )
+        with session.no_autoflush:
+            engine.void(session, hold_id, initiator_id=initiator_id, reason="held for review")
+        return auth.decline_reason
+    finally:
+        session.info.pop(IN_HAND, None)
+
+
+def record_declined(
+    session: Session,
+    *,
+    account_id: int,
+    amount: int,
+    currency: str,
+    initiator_id: int | None,
+    reason: str,
+    metadata: Mapping[str, Any],
+) -> JournalTransaction:
+    """A declined authorization in the holder's history: `rejected`, no entries, no hold.
+
+    Nothing moves, so this is no movement for the engine: a record the caller commits.
+    """
+    txn = JournalTransaction(
+        type=KIND,
+        status=TxnStatus.REJECTED.value,
+        amount=amount,
+        currency=currency,
+        from_account_id=account_id,
+        initiated_by_id=initiator_id,
+        description=_description(metadata),
+        reference=metadata.get("reference"),
+        counterparty_name=metadata.get("merchant_name"),
+        failure_reason=reason,
+        risk_rules=[],
+    )
+    session.add(txn)
+    session.flush()
+    return txn
+
+
+def capture(session: Session, auth: CardAuthorization, *, amount: int, initiator_id: int | None):
+    """Post `amount` of `auth`'s hold and commit (with `auth`'s changes, flushed only once the
+    engine holds its locks)."""
+    session.info[IN_HAND] = auth
+    try:
+        with session.no_autoflush:
+            return engine.capture(session, auth.hold_id, amount, initiator_id=initiator_id)
+    finally:
+        session.info.pop(IN_HAND, None)
+
+
+def void(session: Session, auth: CardAuthorization, *, initiator_id: int | None, reason: str):
+    """Release `auth`'s hold and commit (with `auth`'s changes)."""
+    session.info[IN_HAND] = auth
+    try:
+        with session.no_autoflush:
+            return engine.void(session, auth.hold_id, initiator_id=initiator_id, reason=reason)
+    finally:
+        session.info.pop(IN_HAND, None)
+
+
+_HOLD_OF = sa.select(Hold.id).where(Hold.transaction_id == sa.bindparam("txn_id"))
+
+
+def _hold_of(session: Session, txn: JournalTransaction) -> int:
+    """The id of the hold the engine just placed for `txn` (flushed, in this session)."""
+    for obj in session.identity_map.values():
+        if isinstance(obj, Hold) and obj.transaction_id == txn.id:
+            return obj.id
+    return session.execute(_HOLD_OF, {"txn_id": txn.id}).scalar_one()
+
+
+def observe(ctx: engine.PolicyContext, txn: JournalTransaction) -> None:
+    """Keep the authorization of a card hold in step with it (in the movement's transaction)."""
+    session = ctx.session
+    in_hand: CardAuthorization | None = session.info.get(IN_HAND)
+    if ctx.event in ("held", "review") and in_hand is not None:
+        in_hand.transaction_id = txn.id
+        in_hand.hold_id = _hold_of(session, txn)
+        session.add(in_hand)
+        return
+    if ctx.event == "captured":
+        txn.type = TxnType.CARD_CAPTURE.value
+        return
+    if ctx.event != "released" or in_hand is not None:
+        return  # a capture or reversal answered by the card service, which keeps its row
+    # A hold released by the engine on its own: expiry. An authorization locked by a capture
+    # or reversal right now is skipped; that one finds the hold gone and marks it itself.
+    auth = session.scalars(
+        sa.select(CardAuthorization)
+        .where(CardAuthorization.transaction_id == txn.id)
+        .with_for_update(of=CardAuthorization, key_share=True, skip_locked=True)
+    ).one_or_none()
+    if auth is None or auth.status != AuthorizationStatus.AUTHORIZED:
+        return
+    mark_expired(session, auth)
+
+
+def mark_expired(session: Session, auth: CardAuthorization) -> None:
+    auth.status = AuthorizationStatus.EXPIRED.value
+    auth.counted_amount = 0
+    auth.released_at = utcnow()
+    audit.record(
+        session,
+        "card.authorization_expired",
+        resource_type="card_authorization",
+        resource=auth,
+        changes={"status": auth.status},
+    )
+
+
+def fraud_policy(ctx: engine.PolicyContext) -> None:
+    """The transfer fraud rules, for card authorizations: a score that would hold a transfer
+    for review declines the payment (a card network needs its answer now)."""
+    from app.transactions import fraud
+
+    review = fraud.assess(ctx)
+    if review is not None:
+        raise SuspectedFraud(details={"risk_rules": list(ctx.risk_rules)})
+
+
+def hold_seconds() -> int:
+    return int(current_app.config["CARD_AUTHORIZATION_HOLD_SECONDS"])
+
+
+def register() -> None:
+    """Plug the card policies and observer into the engine (at app creation)."""
+    engine.register_policy("card_fraud", fraud_policy, kinds=(KIND,))
+    engine.register_observer("card_authorizations", observe, kinds=(KIND,))

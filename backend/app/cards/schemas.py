@@ -1,0 +1,167 @@
+"""Card schemas, one per direction. No schema here carries an example PAN or CVV."""
+
+from __future__ import annotations
+
+import re
+
+import marshmallow as ma
+import pycountry
+
+from app.cards.controls import snapshot
+from app.cards.models import CancelReason, CardType, Channel
+from app.core.api import Schema
+from app.core.fields import Amount, Currency, DecimalString, UTCDateTime, load_amount
+from app.core.pagination import page_schema
+
+_MCC = ma.validate.Regexp(r"^\d{4}$", error="A merchant category code is four digits.")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z .'\-]{0,25}$")
+
+
+def _country_code(value: str) -> None:
+    if not re.fullmatch(r"[A-Z]{2}", value) or pycountry.countries.get(alpha_2=value) is None:
+        raise ma.ValidationError("An ISO 3166-1 alpha-2 country code, e.g. DE.")
+
+
+def _cardholder_name(value: str) -> None:
+    if not _NAME.match(value):
+        raise ma.ValidationError("Up to 26 letters, spaces, dots, apostrophes or hyphens.")
+
+
+class ControlsSchema(Schema):
+    per_transaction_limit = ma.fields.String(allow_none=True)
+    daily_limit = ma.fields.String(allow_none=True)
+    monthly_limit = ma.fields.String(allow_none=True)
+    blocked_mccs = ma.fields.List(ma.fields.String())
+    allowed_countries = ma.fields.List(ma.fields.String())
+    online_enabled = ma.fields.Boolean()
+    atm_enabled = ma.fields.Boolean()
+    contactless_enabled = ma.fields.Boolean()
+    international_enabled = ma.fields.Boolean()
+
+
+class CardSchema(Schema):
+    id = ma.fields.UUID(attribute="public_id", dump_only=True)
+    account_id = ma.fields.Function(lambda c: str(c.account.public_id))
+    card_type = ma.fields.String()
+    brand = ma.fields.String()
+    last4 = ma.fields.String()
+    masked_pan = ma.fields.String(metadata={"description": "The BIN and the last four digits"})
+    cardholder_name = ma.fields.String()
+    expiry_month = ma.fields.Integer()
+    expiry_year = ma.fields.Integer()
+    status = ma.fields.Function(lambda c: c.current_status())
+    cancel_reason = ma.fields.String(allow_none=True)
+    pin_set = ma.fields.Function(lambda c: c.pin_hash is not None)
+    controls = ma.fields.Function(snapshot, metadata={"type": "object"})
+    created_at = UTCDateTime()
+
+
+CardPageSchema = page_schema(CardSchema, "CardPageSchema")
+
+
+class CardIssueSchema(Schema):
+    account_id = ma.fields.UUID(required=True)
+    card_type = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([t.value for t in CardType])
+    )
+    cardholder_name = ma.fields.String(validate=_cardholder_name)
+
+
+class RevealedCardSchema(Schema):
+    pan = ma.fields.String(metadata={"description": "The full card number"})
+    cvv = ma.fields.String(metadata={"description": "The card verification value"})
+    expiry_month = ma.fields.Integer()
+    expiry_year = ma.fields.Integer()
+
+
+class CardCancelSchema(Schema):
+    reason = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([r.value for r in CancelReason])
+    )
+    replace = ma.fields.Boolean(load_default=False)
+
+
+class CardCancelResultSchema(Schema):
+    card = ma.fields.Nested(CardSchema)
+    replacement = ma.fields.Nested(CardSchema, allow_none=True)
+
+
+class ControlsUpdateSchema(Schema):
+    per_transaction_limit = DecimalString(allow_none=True)
+    daily_limit = DecimalString(allow_none=True)
+    monthly_limit = DecimalString(allow_none=True)
+    blocked_mccs = ma.fields.List(
+        ma.fields.String(validate=_MCC), required=True, validate=ma.validate.Length(max=200)
+    )
+    allowed_countries = ma.fields.List(
+        ma.fields.String(validate=_country_code),
+        required=True,
+        validate=ma.validate.Length(max=250),
+    )
+    online_enabled = ma.fields.Boolean(required=True)
+    atm_enabled = ma.fields.Boolean(required=True)
+    contactless_enabled = ma.fields.Boolean(required=True)
+    international_enabled = ma.fields.Boolean(required=True)
+
+
+class PinSchema(Schema):
+    pin = ma.fields.String(required=True, load_only=True)
+
+
+class ActivateSchema(Schema):
+    last4 = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{4}$"))
+    expiry_month = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=12))
+    expiry_year = ma.fields.Integer(required=True, validate=ma.validate.Range(min=2000, max=2199))
+
+
+# --- card network ------------------------------------------------------------------------------
+
+
+class AuthorizationRequestSchema(Schema):
+    pan = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=ma.validate.Regexp(r"^\d{12,19}$", error="12 to 19 digits."),
+    )
+    expiry_month = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=12))
+    expiry_year = ma.fields.Integer(required=True, validate=ma.validate.Range(min=2000, max=2199))
+    cvv = ma.fields.String(
+        load_only=True, validate=ma.validate.Regexp(r"^\d{3,4}$", error="3 or 4 digits.")
+    )
+    amount = DecimalString(required=True)
+    currency = Currency(required=True)
+    merchant_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=140))
+    mcc = ma.fields.String(required=True, validate=_MCC)
+    country = ma.fields.String(required=True, validate=_country_code)
+    channel = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([c.value for c in Channel])
+    )
+
+    @ma.post_load
+    def _to_minor_units(self, data, **kwargs):
+        load_amount(data)
+        return data
+
+
+class AuthorizationSchema(Schema):
+    authorization_id = ma.fields.UUID(attribute="public_id")
+    approved = ma.fields.Boolean()
+    decline_reason = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+    amount = Amount()
+    captured_amount = Amount()
+    currency = ma.fields.String()
+    merchant_name = ma.fields.String()
+    mcc = ma.fields.String()
+    country = ma.fields.String()
+    channel = ma.fields.String()
+    card_id = ma.fields.Function(lambda a: str(a.card.public_id))
+    created_at = UTCDateTime()
+    expires_at = UTCDateTime(allow_none=True)
+
+
+AuthorizationPageSchema = page_schema(AuthorizationSchema, "CardAuthorizationPageSchema")
+
+
+class CaptureSchema(Schema):
+    amount = DecimalString(required=True)

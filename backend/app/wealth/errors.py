@@ -1,0 +1,15 @@
+"""Errors of the wealth domain."""
+
+from app.core.errors import Conflict, DomainError, NotFound
+
+
+class LinkedAccountNotFound(NotFound):
+    message = "The linked account was not found."
+
+
+class NoChallengePending(Conflict):
+    message = "This linked account is not waiting for a 2FA answer."
+
+
+class LinkedAccountGone(DomainError):
+    status, code, message = 409, "conflict", "The linked account was removed."

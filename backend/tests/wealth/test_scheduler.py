@@ -1,0 +1,114 @@
+"""`flask scheduler`: one table of periodic jobs on RQ's own cron scheduler."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rq import Queue
+from rq.job import Job
+
+from app.wealth.schedule import SCHEDULE, build_scheduler
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+BACKEND = Path(__file__).resolve().parents[2]
+QUEUES = ("default", "sync", "notifications", "maintenance")
+
+
+def test_every_entry_names_an_existing_job_and_one_of_the_queues():
+    names = [e.name for e in SCHEDULE]
+    assert len(names) == len(set(names))
+    for entry in SCHEDULE:
+        func = entry.resolve()
+        assert callable(func) and func.__wrapped__  # a core.queue.task
+        assert entry.queue in QUEUES
+        assert (entry.interval is None) != (entry.cron is None)
+
+
+def test_scheduler_list_prints_the_table(app):
+    result = app.test_cli_runner().invoke(args=["scheduler", "--list"])
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == len(SCHEDULE)
+    assert lines[0].split() == [
+        "broker-sync-daily",
+        "cron",
+        "0",
+        "3",
+        "*",
+        "*",
+        "*",
+        "sync",
+        "app.wealth.tasks.sync_all_linked_accounts",
+    ]
+
+
+def test_each_scheduled_job_runs_on_a_real_worker(app, run_jobs, customer, client, sync_jobs):
+    redis = app.extensions["flowlet_redis"]
+    from tests.wealth.conftest import link
+
+    link(client, customer)
+    sync_jobs()
+    scheduler = build_scheduler(redis)
+    jobs = [cron_job.enqueue(redis) for cron_job in scheduler.get_jobs()]
+    run_jobs(QUEUES)
+    for job in jobs:
+        job = Job.fetch(job.id, connection=redis)
+        assert job.get_status() == "finished", (job.func_name, job.exc_info)
+    results = {job.func_name: Job.fetch(job.id, connection=redis).return_value() for job in jobs}
+    assert results["app.wealth.tasks.sync_all_linked_accounts"] >= 1
+    assert results["app.wealth.tasks.fetch_exchange_rates"] > 0
+
+
+def test_a_second_scheduler_is_refused(app):
+    running = build_scheduler(app.extensions["flowlet_redis"], name="test-scheduler")
+    running.register_birth()
+    try:
+        result = app.test_cli_runner().invoke(args=["scheduler"])
+        assert result.exit_code == 1
+        assert "a scheduler is already running: test-scheduler" in result.output
+    finally:
+        running.register_death()
+
+
+def test_scheduler_process_enqueues_interval_jobs(app, pg_url, redis_url):
+    redis = app.extensions["flowlet_redis"]
+    maintenance = Queue("maintenance", connection=redis)
+    maintenance.empty()
+    env = {
+        **os.environ,
+        "FLOWLET_ENV": "testing",
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "TZ": "UTC",
+    }
+    flask = Path(sys.executable).with_name("flask")
+    process = subprocess.Popen(
+        [str(flask), "--app", "main", "scheduler"],
+        cwd=BACKEND,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and maintenance.count == 0:
+            time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and maintenance.count < 2:
+            time.sleep(0.2)
+        funcs = sorted(job.func_name for job in maintenance.get_jobs())
+        assert funcs == [
+            "app.ledger.tasks.expire_holds",
+            "app.transactions.tasks.purge_idempotency_keys",
+        ]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+    maintenance.empty()

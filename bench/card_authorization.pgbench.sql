@@ -1,0 +1,80 @@
+-- The SQL one approved `POST /api/v1/card-network/authorizations` runs, for pgbench
+-- (bench/cards.py). Variables: lo, hi (card ids), hot (0/1), hot_id, proc (the processor's
+-- user id). The idempotency store's connection runs with synchronous_commit=off.
+\set card random(:lo, :hi)
+\if :hot
+\set card :hot_id
+\endif
+-- authentication: the token's session is live, and the caller with their roles (one query)
+BEGIN;
+SELECT u.*, s.revoked_at, r.role FROM users u JOIN auth_sessions s ON s.user_id = u.id
+  LEFT JOIN user_roles r ON r.user_id = u.id WHERE s.user_id = :proc LIMIT 1;
+COMMIT;
+-- claim the Idempotency-Key
+BEGIN;
+SET LOCAL synchronous_commit TO OFF;
+INSERT INTO idempotency_keys (user_id, key, fingerprint, status, created_at, expires_at,
+  claim_token, claimed_at)
+  VALUES (:proc, gen_random_uuid()::text, 'f', 'in_flight', now(), now() + interval '1 day',
+  'bench', now())
+  ON CONFLICT (user_id, key) DO NOTHING RETURNING id AS key_id \gset
+COMMIT;
+-- the authorization: the card by fingerprint (locked), the month's spending, the account
+BEGIN;
+SELECT c.*, a.currency FROM cards c JOIN accounts a ON a.id = c.account_id
+  WHERE c.pan_fingerprint = (SELECT pan_fingerprint FROM cards WHERE id = :card)
+  FOR NO KEY UPDATE OF c;
+SELECT account_id AS acc, user_id AS owner FROM cards WHERE id = :card \gset
+SELECT coalesce(sum(CASE WHEN created_at >= current_date THEN counted_amount ELSE 0 END), 0),
+  coalesce(sum(counted_amount), 0)
+  FROM card_authorizations WHERE card_id = :card
+  AND created_at >= date_trunc('month', current_date);
+-- the engine: the account, then the customer; the fraud rules' running activity (one query)
+SELECT id AS clearing FROM accounts WHERE system_code = 'card_clearing' AND currency = 'USD' \gset
+SELECT * FROM accounts WHERE id IN (:acc, :clearing) AND system_code IS NULL FOR UPDATE;
+SELECT * FROM users WHERE id = :owner FOR NO KEY UPDATE;
+SELECT
+  (SELECT amount FROM daily_counters WHERE user_id = :owner AND currency = 'USD'
+    AND day = current_date AND direction = 'out'),
+  (SELECT amount FROM daily_counters WHERE user_id = :owner AND currency = 'USD'
+    AND day = current_date AND direction = 'in'),
+  (SELECT last_transfer_at FROM recent_activity WHERE user_id = :owner),
+  (SELECT transfer_times FROM recent_activity WHERE user_id = :owner),
+  (SELECT recent_amounts FROM recent_activity WHERE user_id = :owner),
+  EXISTS (SELECT 1 FROM payees WHERE user_id = :owner AND beneficiary_key = '');
+UPDATE accounts SET held = held + 100, updated_at = now() WHERE id = :acc;
+INSERT INTO journal_transactions (public_id, type, status, amount, currency, from_account_id,
+  to_account_id, initiated_by_id, description, reference, counterparty_name, risk_score,
+  risk_rules, attributes, created_at, updated_at)
+  VALUES (gen_random_uuid(), 'card_authorization', 'pending', 100, 'USD', :acc, :clearing,
+  :owner, 'Card: bench', 'card-auth:x', 'bench', 0, '[]', '{}', now(), now())
+  RETURNING id AS txn \gset
+INSERT INTO holds (public_id, account_id, transaction_id, amount, currency, status, reason,
+  created_at, expires_at) VALUES (gen_random_uuid(), :acc, :txn, 100, 'USD', 'active',
+  'card_authorization', now(), now() + interval '7 days') RETURNING id AS hold \gset
+INSERT INTO card_authorizations (public_id, card_id, account_id, processor_id, amount, currency,
+  merchant_name, mcc, country, channel, approved, status, counted_amount, hold_id,
+  transaction_id, created_at, expires_at)
+  VALUES (gen_random_uuid(), :card, :acc, :proc, 100, 'USD', 'bench', '5411', 'DE', 'pos', true,
+  'authorized', 100, :hold, :txn, now(), now() + interval '7 days');
+-- the audit chain: lock the head, then insert the record and move the head in one statement
+SELECT sequence, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE;
+WITH appended AS (
+  INSERT INTO audit_log (public_id, sequence, occurred_at, actor_id, action, resource_type,
+    resource_id, outcome, changes, prev_hash, hash)
+  SELECT gen_random_uuid(), sequence + 1, now(), 'bench', 'card.authorization',
+    'card_authorization', 'x', 'success', '{}', hash,
+    md5(random()::text) || md5(random()::text)
+  FROM audit_chain_head WHERE id = 1)
+UPDATE audit_chain_head SET sequence = sequence + 1,
+  hash = md5(random()::text) || md5(random()::text) WHERE id = 1;
+-- the claim is spent by this same transaction (or the commit fails)
+UPDATE idempotency_keys SET status = 'committed'
+  WHERE id = :key_id AND claim_token = 'bench' AND status = 'in_flight';
+COMMIT;
+-- store the response for replay
+BEGIN;
+SET LOCAL synchronous_commit TO OFF;
+UPDATE idempotency_keys SET status = 'completed', response_status = 200,
+  response_headers = '{}', response_body = '\x00' WHERE id = :key_id AND claim_token = 'bench';
+COMMIT;

@@ -1,0 +1,164 @@
+"""What the HTTP benchmarks share: the admin connection, gunicorn, a keep-alive load generator
+with latency percentiles, and pgbench. Each benchmark script brings its data and requests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+# (path, headers, body) of the next request; an outcome name from (status, body).
+NextRequest = Callable[[], tuple[str, Mapping[str, str], bytes]]
+Classify = Callable[[int, bytes], str]
+
+
+def admin_sql(admin_url: str, *statements: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(
+    backend: Path, venv_bin: Path, env: Mapping[str, str], port: int, workers: int, threads: int = 1
+) -> subprocess.Popen:
+    """gunicorn on 127.0.0.1:`port`, returned once `/health` answers."""
+    full = {**os.environ, **env, "HOST": HOST, "PORT": str(port)}
+    full.update(WEB_CONCURRENCY=str(workers), GUNICORN_THREADS=str(threads))
+    proc = subprocess.Popen(
+        [str(venv_bin / "gunicorn"), "-c", "gunicorn.conf.py", "main:app"],
+        cwd=backend,
+        env=full,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as s:
+                s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+                if b"200" in s.recv(64):
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def _client(port, next_request, classify, stop_at, budget, latencies, outcomes) -> None:
+    reader = writer = None
+    while time.perf_counter() < stop_at and budget[0] > 0:
+        budget[0] -= 1
+        path, headers, payload = next_request()
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\n{head}"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
+        if writer is None:
+            reader, writer = await asyncio.open_connection(HOST, port)
+        started = time.perf_counter()
+        writer.write(request)
+        await writer.drain()
+        status_line = await reader.readline()
+        length, close = 0, False
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        body = await reader.readexactly(length)
+        latencies.append(time.perf_counter() - started)
+        status = int(status_line.split()[1]) if status_line else 0
+        outcome = classify(status, body)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if close or not status_line:
+            writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+def drive(
+    port: int,
+    clients: int,
+    next_request: NextRequest,
+    classify: Classify,
+    seconds: float,
+    max_requests: int,
+    counted: str,
+) -> dict:
+    """`clients` keep-alive connections for `seconds` (at most `max_requests` in all); the rate
+    of `counted` outcomes per second, the latency percentiles (ms) and every outcome's count."""
+    latencies: list[float] = []
+    outcomes: dict[str, int] = {}
+    budget = [max_requests]
+
+    async def main() -> float:
+        stop_at = time.perf_counter() + seconds
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                _client(port, next_request, classify, stop_at, budget, latencies, outcomes)
+                for _ in range(clients)
+            )
+        )
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "tps": outcomes.get(counted, 0) / elapsed,
+        "p50": pct(0.50),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "outcomes": outcomes,
+    }
+
+
+def pgbench(script: Path, url: str, clients: int, seconds: int, defines: Mapping) -> float:
+    """Transactions per second of pgbench running `script` on `url`."""
+    cmd = [shutil.which("pgbench") or "pgbench", "-n", "-f", str(script)]
+    cmd += ["-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds)]
+    for name, value in defines.items():
+        cmd += ["-D", f"{name}={value}"]
+    out = subprocess.run([*cmd, url], check=True, text=True, capture_output=True).stdout
+    match = re.search(r"tps = ([0-9.]+)", out)
+    return float(match.group(1)) if match else 0.0
