@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.auth.models import User
+from app.cards.issuing import issue_card
 from app.compliance import kyc
 from app.core import audit
 from app.core.money import parse_amount
@@ -31,7 +32,7 @@ def officer(app, db_session):
 
 
 @pytest.fixture
-def person(app, client, db_session):
+def person(app, client, db_session, monkeypatch):
     """A customer registered through the API (so the e-mail outbox holds their address), with
     an account whose money came and went, and a session of their own. Names, e-mail and IP
     are this test's own, so that a search for them finds no other test's rows."""
@@ -72,6 +73,14 @@ def person(app, client, db_session):
     friend = make_user(db_session)
     friends_account = make_account(db_session, friend, balance="50.00")
     account = make_account(db_session, user)
+    monkeypatch.setitem(app.config, "CARD_REQUIRE_KYC", False)
+    issue_card(
+        db_session,
+        user=user,
+        account_id=account.public_id,
+        card_type="virtual",
+        cardholder_name=first.upper(),
+    )
     usd = lambda text: parse_amount(text, "USD")  # noqa: E731
     transfer(
         db_session,
@@ -98,6 +107,9 @@ def test_export_holds_every_personal_datum_and_is_audited(client, db_session, pe
     assert [t["amount"] for t in body["transactions"]] == ["20.00"]
     assert [case["document_number"] for case in body["kyc"]] == ["***0T47"]
     assert body["kyc"][0]["last_name"] == user.last_name
+    (card,) = body["cards"]
+    assert card["pan"].startswith("**** **** **** ") and len(card["pan"]) == 19
+    assert card["cardholder_name"] == user.first_name.upper()
     actions = {record["action"] for record in body["audit_records"]}
     assert "user.created" in actions
     created = next(r for r in body["audit_records"] if r["action"] == "user.created")

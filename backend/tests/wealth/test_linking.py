@@ -228,9 +228,7 @@ def test_delete_destroys_the_credentials(client, customer, db_session, sync_jobs
         for a in client.get("/api/v1/linked-accounts", headers=customer.headers).get_json()["items"]
     ] == []
     actions = db_session.scalars(
-        sa.select(AuditLog.action)
-        .where(AuditLog.resource_id == linked["id"])
-        .order_by(AuditLog.id)
+        sa.select(AuditLog.action).where(AuditLog.resource_id == linked["id"]).order_by(AuditLog.id)
     ).all()
     assert actions == [
         "wealth.linked_account.created",
