@@ -1,4 +1,13 @@
 # syntax=docker/dockerfile:1
+# Web stage: build the web app (frontend/) with Node; only its dist/ reaches the final image.
+FROM node:20-slim AS web
+ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 NPM_CONFIG_UPDATE_NOTIFIER=false
+WORKDIR /web
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
+
 # Build stage: install Flowlet and its dependencies into a virtual environment.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -11,13 +20,14 @@ RUN /opt/venv/bin/pip install ./backend
 # Runtime stage: only the virtual environment and the files gunicorn and Alembic need.
 FROM python:3.11-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    FLOWLET_ENV=production HOST=0.0.0.0 PORT=5000
+    FLOWLET_ENV=production HOST=0.0.0.0 PORT=5000 WEB_DIST_DIR=/app/web
 RUN groupadd --system flowlet && useradd --system --gid flowlet --home-dir /app flowlet
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY backend/main.py backend/gunicorn.conf.py ./
 COPY backend/app ./app
 COPY backend/migrations ./migrations
+COPY --from=web /web/dist ./web
 RUN mkdir -p /app/instance && chown -R flowlet:flowlet /app
 USER flowlet
 EXPOSE 5000

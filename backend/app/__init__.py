@@ -29,6 +29,9 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    from app.web import init_app as init_web
+
+    init_web(app)
 
     from app.cli import register_cli
 

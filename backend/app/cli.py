@@ -159,6 +159,14 @@ def ledger_verify() -> None:
     )
 
 
+@ledger_cli.command("expire-holds")
+def ledger_expire_holds() -> None:
+    """Release the holds past their expiry (the `expire_holds` job does it too); safe to rerun."""
+    from app.ledger.engine import expire_holds
+
+    click.echo(f"released {expire_holds(_session())} expired holds")
+
+
 @ledger_cli.command("purge-idempotency-keys")
 def ledger_purge_idempotency_keys() -> None:
     """Delete idempotency keys past their retention (run it hourly)."""

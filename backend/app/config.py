@@ -122,6 +122,8 @@ class Config:
         self.TOTP_ISSUER = _env("TOTP_ISSUER", "Flowlet")
         # Links in e-mails point at the web client.
         self.FRONTEND_URL = (_env("FRONTEND_URL", "http://127.0.0.1:5173") or "").rstrip("/")
+        # The built web app served at `/` (`frontend/dist` after `npm run build`).
+        self.WEB_DIST_DIR = _env("WEB_DIST_DIR") or str(BACKEND_DIR.parent / "frontend" / "dist")
         # Outgoing e-mail; without SMTP_HOST messages are logged (in full only in development).
         self.SMTP_HOST = _env("SMTP_HOST")
         self.SMTP_PORT = _env_int("SMTP_PORT", 587)

@@ -206,7 +206,9 @@ def respond(
     session.flush()
     from app.accounts.tasks import build_statement_document
 
-    document.job_id = enqueue(session, build_statement_document, document.id, queue="default")
+    document.job_id = enqueue(
+        session, build_statement_document, document.id, queue="default", owner_id=user.id
+    )
     audit.record(
         session,
         "account.statement_requested",

@@ -20,6 +20,7 @@ from app.auth.models import EmailOutbox, User
 from app.auth.one_time import VERIFY_EMAIL, issue_one_time
 from app.auth.tokens import now
 from app.core import crypto
+from app.core.db import for_update
 from app.core.queue import enqueue
 
 # --- e-mail outbox -----------------------------------------------------------------------------
@@ -69,9 +70,7 @@ def _mask_address(address: str) -> str:
 
 def deliver_email(session: Session, *, outbox_id: int) -> str:
     """Send one outbox message through SMTP (or log it without SMTP); returns its status."""
-    message = session.scalar(
-        sa.select(EmailOutbox).where(EmailOutbox.id == outbox_id).with_for_update()
-    )
+    message = session.scalar(for_update(sa.select(EmailOutbox).where(EmailOutbox.id == outbox_id)))
     if message is None or message.status in {"sent", "logged"}:
         session.rollback()
         return message.status if message else "missing"

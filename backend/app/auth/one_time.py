@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import OneTimeToken, User
 from app.auth.tokens import now
+from app.core.db import for_update
 from app.core.errors import ValidationError
 
 MFA_LOGIN = "mfa_login"
@@ -61,9 +62,11 @@ def find_one_time(session: Session, *, token: str, purpose: str) -> OneTimeToken
     if not isinstance(jti, str):
         return None
     row = session.scalar(
-        sa.select(OneTimeToken)
-        .where(OneTimeToken.token_hash == _digest(jti), OneTimeToken.purpose == purpose)
-        .with_for_update()
+        for_update(
+            sa.select(OneTimeToken).where(
+                OneTimeToken.token_hash == _digest(jti), OneTimeToken.purpose == purpose
+            )
+        )
     )
     if row is None or row.used_at is not None or row.expires_at <= now():
         return None

@@ -35,6 +35,7 @@ from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.tokens import TokenPair, lock_session, now, revoke_sessions, rotate, start_session
 from app.auth.users import lock_user
 from app.core import audit, context
+from app.core.db import for_update
 from app.core.errors import NotFound, ValidationError
 
 # --- login, lockout ----------------------------------------------------------------------------
@@ -132,12 +133,7 @@ def _succeeded(user: User) -> None:
 def _find_login(session: Session, login: str) -> User | None:
     login = login.strip().lower()
     column = User.email if "@" in login else User.username
-    return session.scalar(
-        sa.select(User)
-        .where(column == login)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    return session.scalar(for_update(sa.select(User).where(column == login)))
 
 
 def _issue_session(session: Session, user: User, *, method: str) -> TokenPair:

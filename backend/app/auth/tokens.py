@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.auth.models import AuthSession, User
 from app.core import db as core_db
+from app.core.db import for_update
 
 log = logging.getLogger("flowlet.auth")
 
@@ -114,12 +115,7 @@ def lock_session(session: Session, public_id: str | uuid.UUID) -> AuthSession | 
         sid = uuid.UUID(str(public_id))
     except ValueError:
         return None
-    return session.scalar(
-        sa.select(AuthSession)
-        .where(AuthSession.public_id == sid)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    return session.scalar(for_update(sa.select(AuthSession).where(AuthSession.public_id == sid)))
 
 
 def revoke_sessions(

@@ -21,6 +21,7 @@ from app.auth.password_policy import check_password
 from app.auth.passwords import hash_password
 from app.auth.tokens import now
 from app.core import audit
+from app.core.db import for_update
 from app.core.errors import Conflict, NotFound, ValidationError
 
 log = logging.getLogger("flowlet.auth")
@@ -49,12 +50,7 @@ def get_user(session: Session, *, public_id: uuid.UUID | str) -> User:
 
 
 def lock_user(session: Session, user_id: int) -> User:
-    return session.scalars(
-        sa.select(User)
-        .where(User.id == user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return session.scalars(for_update(sa.select(User).where(User.id == user_id))).one()
 
 
 def create_user(

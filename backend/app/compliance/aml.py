@@ -385,18 +385,44 @@ def recent_history(
     session: Session, *, user_id: int, before: datetime, since: datetime
 ) -> list[Posting]:
     """The customer's feed in [since, before], newest rows first up to the cap, oldest first."""
+    return recent_histories(session, user_ids=[user_id], before=before, since=since).get(
+        user_id, []
+    )
+
+
+def recent_histories(
+    session: Session, *, user_ids: Sequence[int], before: datetime, since: datetime
+) -> dict[int, list[Posting]]:
+    """Each customer's feed in [since, before] (the latest `AML_WINDOW_MAX_ROWS` rows each),
+    oldest first, in one statement."""
     cap = current_app.config["AML_WINDOW_MAX_ROWS"]
-    rows = session.scalars(
-        sa.select(MonitoredPosting)
+    window = (
+        sa.select(
+            MonitoredPosting.id,
+            sa.func.row_number()
+            .over(
+                partition_by=MonitoredPosting.user_id,
+                order_by=(MonitoredPosting.occurred_at.desc(), MonitoredPosting.id.desc()),
+            )
+            .label("newest"),
+        )
         .where(
-            MonitoredPosting.user_id == user_id,
+            MonitoredPosting.user_id.in_(sorted(set(user_ids))),
             MonitoredPosting.occurred_at >= since,
             MonitoredPosting.occurred_at <= before,
         )
-        .order_by(MonitoredPosting.occurred_at.desc(), MonitoredPosting.id.desc())
-        .limit(cap)
+        .subquery()
+    )
+    rows = session.scalars(
+        sa.select(MonitoredPosting)
+        .join(window, window.c.id == MonitoredPosting.id)
+        .where(window.c.newest <= cap)
+        .order_by(MonitoredPosting.occurred_at, MonitoredPosting.id)
     ).all()
-    return [_row_to_posting(r) for r in reversed(rows)]
+    found: dict[int, list[Posting]] = defaultdict(list)
+    for row in rows:
+        found[row.user_id].append(_row_to_posting(row))
+    return found
 
 
 def last_activity(
@@ -420,25 +446,53 @@ def observe(
     settings: Settings | None = None,
 ) -> list[ComplianceAlert]:
     """Record a posting in the feed and raise alerts for the rules it hits (flushes only)."""
+    return observe_movement(session, [(posting, account_opened_at)], settings=settings)
+
+
+def observe_movement(
+    session: Session,
+    sides: Sequence[tuple[Posting, datetime | None]],
+    *,
+    settings: Settings | None = None,
+) -> list[ComplianceAlert]:
+    """Record the customer sides of one movement and run the rules over each (flushes only).
+
+    One read of the customers' windows and one insert for all sides: an internal transfer
+    costs two statements more than without monitoring, plus the alerts it raises.
+    """
+    if not sides:
+        return []
     settings = settings or Settings.from_config()
-    history = [
-        h
-        for h in recent_history(
-            session, user_id=posting.user_id, before=posting.at, since=posting.at - settings.window
-        )
-        if h.transaction_id != posting.transaction_id
-    ]
-    recent = [h.at for h in history if h.account_id == posting.account_id and h.at < posting.at]
-    previous = (
-        max(recent)
-        if recent
-        else last_activity(
-            session, account_id=posting.account_id, before=posting.at, opened_at=account_opened_at
-        )
+    latest = max(p.at for p, _ in sides)
+    histories = recent_histories(
+        session,
+        user_ids=[p.user_id for p, _ in sides],
+        before=latest,
+        since=min(p.at for p, _ in sides) - settings.window,
     )
-    _store(session, posting)
+    judged = []
+    for posting, opened_at in sides:
+        history = [
+            h
+            for h in histories.get(posting.user_id, [])
+            if h.transaction_id != posting.transaction_id
+            and posting.at - settings.window <= h.at <= posting.at
+        ]
+        recent = [h.at for h in history if h.account_id == posting.account_id]
+        previous = (
+            max(recent)
+            if recent
+            else last_activity(
+                session, account_id=posting.account_id, before=posting.at, opened_at=opened_at
+            )
+        )
+        judged.append((posting, history, previous))
+    for posting, _ in sides:
+        _add(session, posting)
+    session.flush()
     return [
         _alert(session, posting.user_id, hit, posting.at)
+        for posting, history, previous in judged
         for hit in evaluate(posting, history, settings, previous)
     ]
 
@@ -457,7 +511,7 @@ def already_observed(session: Session, p: Posting) -> bool:
     )
 
 
-def _store(session: Session, p: Posting) -> None:
+def _add(session: Session, p: Posting) -> None:
     session.add(
         MonitoredPosting(
             user_id=p.user_id,
@@ -473,7 +527,6 @@ def _store(session: Session, p: Posting) -> None:
             occurred_at=p.at,
         )
     )
-    session.flush()
 
 
 def _alert(session: Session, user_id: int, hit: Hit, at: datetime) -> ComplianceAlert:

@@ -108,10 +108,13 @@ def aml_observer(ctx: Any, txn: Any) -> None:
         return
     if txn.id is None:  # the ORM posting path (SQLite) flushes later
         ctx.session.flush()
-    for posting, account in posting_sides(ctx, txn):
-        if ctx.event in ("approved", "captured") and aml.already_observed(ctx.session, posting):
-            continue
-        aml.observe(ctx.session, posting, account_opened_at=getattr(account, "created_at", None))
+    sides = [
+        (posting, getattr(account, "created_at", None))
+        for posting, account in posting_sides(ctx, txn)
+        if ctx.event not in ("approved", "captured")
+        or not aml.already_observed(ctx.session, posting)
+    ]
+    aml.observe_movement(ctx.session, sides)
 
 
 def ledger_last_activity(session: Session, *, account_id: int, before: datetime) -> datetime:

@@ -60,6 +60,7 @@ def reject_transaction(data, transaction_id):
 
 @blp.route("/kyc", methods=["POST"])
 @require("kyc:submit")
+@idempotent(required=False)
 @blp.arguments(KycSubmitSchema)
 @blp.response(201, KycStatusSchema)
 def submit_kyc(data):
@@ -99,6 +100,7 @@ def decide_kyc(data, case_id):
 
 @blp.route("/screenings", methods=["POST"])
 @require("compliance:review")
+@idempotent(required=False)
 @blp.arguments(ScreeningRequestSchema)
 @blp.response(200, ScreeningResultSchema)
 def screen_name(data):

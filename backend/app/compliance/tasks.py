@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -41,3 +41,25 @@ def run_aml_batch(start: str, end: str) -> int:
     return aml.run_period(
         db.session, start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
     )
+
+
+@task
+def rescreen_with_active_list() -> int:
+    """Re-screen every customer against the active list (the scheduler's daily run)."""
+    from app.compliance.sanctions import active_list, rescreen_all
+    from app.extensions import db
+
+    active = active_list(db.session)
+    if active is None:
+        return 0
+    return rescreen_all(db.session, list_id=active.id)
+
+
+@task
+def run_aml_batch_for_yesterday() -> int:
+    """Run the AML rules over the previous UTC day (the scheduler's nightly run)."""
+    from app.compliance import aml
+    from app.extensions import db
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return aml.run_period(db.session, start=today - timedelta(days=1), end=today)

@@ -70,9 +70,11 @@ def idempotent(*, required: bool = True) -> Callable:
             from app.extensions import db
 
             user_id = current_user().id
-            # The request's session only read the caller so far: end that transaction so the
-            # claim reuses its connection (a request never holds two).
-            _end_read_transaction(db.session())
+            session = db.session()
+            if session.get_bind().dialect.name != "postgresql":
+                # SQLite: the claim takes the one writable connection; end the read first.
+                # (On PostgreSQL the claim has a pool of its own and commits by itself.)
+                _end_read_transaction(session)
             outcome = claim(
                 user_id=user_id,
                 key=key,
@@ -80,7 +82,6 @@ def idempotent(*, required: bool = True) -> Callable:
             )
             if isinstance(outcome, _Stored):
                 return replay(outcome)
-            session = db.session()
             session.info[ARMED_KEY] = outcome
             try:
                 try:

@@ -298,7 +298,9 @@ def execute(
         txn.status = TxnStatus.PENDING_REVIEW.value
         txn.attributes = {**txn.attributes, "hold": hold}
         session.add(txn)
-        placed = ledger.place_hold(session, ctx.debit, txn, movement.amount, "review")
+        if not ctx.debit.is_system:  # money arriving from outside waits without a hold
+            placed = ledger.place_hold(session, ctx.debit, txn, movement.amount, "review")
+        session.flush()
         event = "review"
     elif hold:
         txn.status = TxnStatus.PENDING.value
@@ -311,7 +313,7 @@ def execute(
         txn.status = TxnStatus.COMPLETED.value
         ledger.post_between(session, txn, ctx.debit, ctx.credit, movement.amount, now=now)
         event = "completed"
-    if placed is not None:
+    if event == "held":
         session.flush()
     _observe(ctx, txn, event)
     _finish(session, action, txn, to_iban=txn.counterparty_iban)
@@ -379,10 +381,12 @@ def _context_for(
     session: Session, txn: JournalTransaction, initiator_id: int | None, **metadata: Any
 ) -> PolicyContext:
     """Lock a held transaction's accounts (and customer) and describe it for the observers."""
-    debit_id = txn.from_account_id
-    credit_id = txn.to_account_id or system_account_id(  # rows from before the engine
-        session, SystemAccount.SETTLEMENT, txn.currency
-    )
+    # Rows from before the engine named no system account: settlement was the other side.
+    settlement = None
+    if txn.from_account_id is None or txn.to_account_id is None:
+        settlement = system_account_id(session, SystemAccount.SETTLEMENT, txn.currency)
+    debit_id = txn.from_account_id or settlement
+    credit_id = txn.to_account_id or settlement
     accounts, customer = _lock(session, debit_id, credit_id)
     movement = Movement(
         kind=txn.type,
@@ -532,22 +536,24 @@ def decide_review(
                 Hold.transaction_id == txn.id, Hold.status == HoldStatus.ACTIVE.value
             )
         )
-    ).one()
+    ).one_or_none()  # None for money arriving from outside (nothing to reserve)
     ctx = _context_for(session, txn, officer_id, notes=notes)
     if not approve:
-        _release(session, held, ctx, HoldStatus.RELEASED)
+        if held is not None:
+            _release(session, held, ctx, HoldStatus.RELEASED)
         txn.status = TxnStatus.REJECTED.value
         txn.failure_reason = "rejected by compliance"
     elif (txn.attributes or {}).get("hold"):
         held.reason = txn.type[:32]
         txn.status = TxnStatus.PENDING.value
     else:
-        if ctx.debit.status != AccountStatus.ACTIVE:
+        if not ctx.debit.is_system and ctx.debit.status != AccountStatus.ACTIVE:
             raise AccountFrozen("The paying account is no longer active; reject the transfer.")
         if not ctx.credit.is_system and ctx.credit.status == AccountStatus.CLOSED:
             raise AccountFrozen("The receiving account is closed; reject the transfer.")
-        _release(session, held, ctx, HoldStatus.CAPTURED)
-        held.captured_amount = held.amount
+        if held is not None:
+            _release(session, held, ctx, HoldStatus.CAPTURED)
+            held.captured_amount = held.amount
         ledger.post(session, txn, [(ctx.debit, -txn.amount), (ctx.credit, txn.amount)])
         txn.status = TxnStatus.COMPLETED.value
     _observe(ctx, txn, "approved" if approve else "rejected")

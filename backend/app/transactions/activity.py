@@ -172,6 +172,10 @@ def _combined(parts: tuple[str, ...]) -> Any:
 
 def _counter_change(ctx: PolicyContext, txn: JournalTransaction) -> tuple[int, int] | None:
     """(amount, count) to add to the day's counter of `txn`, or None."""
+    if txn.type == TxnType.DEPOSIT:  # deposits count once the money has arrived
+        if txn.status == TxnStatus.COMPLETED and ctx.event in ("completed", "approved"):
+            return txn.amount, 1
+        return (-txn.amount, -1) if ctx.event == "reversed" else None
     if ctx.event in ("completed", "held", "review"):
         return txn.amount, 1
     if ctx.event in ("released", "rejected", "reversed"):

@@ -57,6 +57,24 @@ SCHEDULE: tuple[Entry, ...] = (
         interval=3600,
     ),
     Entry(
+        "card-expiry",
+        "app.cards.tasks.expire_cards",
+        "maintenance",
+        cron="10 0 * * *",
+    ),
+    Entry(
+        "sanctions-rescreen",
+        "app.compliance.tasks.rescreen_with_active_list",
+        "maintenance",
+        cron="0 2 * * *",
+    ),
+    Entry(
+        "aml-batch",
+        "app.compliance.tasks.run_aml_batch_for_yesterday",
+        "maintenance",
+        cron="15 0 * * *",  # the previous UTC day, once it has ended
+    ),
+    Entry(
         "weekly-wealth-report",
         "app.wealth.tasks.send_weekly_wealth_reports",
         "notifications",

@@ -451,3 +451,83 @@ def test_system_accounts_are_never_locked_nor_cached(app, db_session):
         ),
     )
     assert settlement == 0
+
+
+def test_a_deposit_held_for_review_arrives_only_when_approved(app, client, db_session, officer):
+    officer_user, _ = officer
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    account = make_account(db_session, user)
+
+    def large_cash(ctx):
+        if ctx.movement.metadata.get("channel") == "cash" and ctx.movement.amount >= 500_00:
+            return engine.Review("large_cash_deposit", 70, "cash of 500.00 or more")
+        return None
+
+    engine.register_policy("test_large_cash", large_cash, kinds=["deposit"])
+    try:
+        body = {"account_id": str(account.public_id), "amount": "600.00", "currency": "USD"}
+        held = post(client, "/api/v1/transactions/deposit", headers, body).json
+        rejected = post(client, "/api/v1/transactions/deposit", headers, body).json
+    finally:
+        engine._policies.pop("test_large_cash")
+    assert held["status"] == rejected["status"] == "pending_review"
+    assert held["risk_rules"] == ["large_cash_deposit"]
+    assert balance_of(app, account.public_id) == (0, 0)
+    approved = _in_app(
+        app,
+        lambda s: engine.decide_review(
+            s, uuid.UUID(held["id"]), approve=True, officer_id=officer_user.id
+        ),
+    )
+    assert approved.status == "completed"
+    _in_app(
+        app,
+        lambda s: engine.decide_review(
+            s, uuid.UUID(rejected["id"]), approve=False, officer_id=officer_user.id
+        ),
+    )
+    assert balance_of(app, account.public_id) == (60000, 0)
+    shown = client.get(f"/api/v1/transactions/{held['id']}", headers=headers).json
+    assert shown["status"] == "completed" and len(shown["entries"]) == 2
+    assert_ledger_consistent(app)  # the deposit counter counts the approved deposit only
+
+
+def test_the_expiry_command_releases_what_is_due(app, db_session):
+    user = make_user(db_session)
+    account = make_account(db_session, user, balance="10.00")
+    _authorize(app, account, 300, expires_at=utcnow() - timedelta(seconds=1))
+    result = app.test_cli_runner().invoke(args=["ledger", "expire-holds"])
+    assert result.exit_code == 0 and "released 1 expired holds" in result.output
+    assert balance_of(app, account.public_id) == (1000, 0)
+    again = app.test_cli_runner().invoke(args=["ledger", "expire-holds"])
+    assert "released 0 expired holds" in again.output
+
+
+def test_concurrent_reversals_of_one_transaction_book_one(app, client, db_session, officer):
+    _, officer_headers = officer
+    alice, bob = make_user(db_session), make_user(db_session)
+    src = make_account(db_session, alice, balance="100.00")
+    dst = make_account(db_session, bob)
+    sent = _send(client, auth_headers(app, alice), src, dst, "30.00").json
+    barrier = threading.Barrier(5)
+    outcomes: list[tuple[int, str | None]] = []
+
+    def reverse() -> None:
+        own = app.test_client()
+        barrier.wait()
+        response = _reverse(own, officer_headers, sent["id"])
+        code = response.json["error"]["code"] if response.status_code != 201 else None
+        outcomes.append((response.status_code, code))
+
+    threads = [threading.Thread(target=reverse) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes, key=str) == sorted(
+        [(201, None)] + [(409, "already_reversed")] * 4, key=str
+    )
+    assert balance_of(app, src.public_id) == (10000, 0)
+    assert balance_of(app, dst.public_id) == (0, 0)
+    assert_ledger_consistent(app)

@@ -1,0 +1,163 @@
+/**
+ * Start the real backend for the end-to-end tests: a fresh PostgreSQL database migrated with
+ * `flask init-db`, the demo users from `flask seed-demo`, and gunicorn on a free port. The
+ * teardown stops gunicorn and drops the database (KEEP_E2E_DATABASE=1 keeps it).
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer } from "node:net";
+import { mkdirSync, openSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "..", "..");
+const backend = path.join(repo, "backend");
+const bin = process.env.FLOWLET_BIN ?? path.join(repo, ".venv", "bin");
+const pgHost = process.env.PGHOST ?? "127.0.0.1";
+const pgUser = process.env.PGUSER ?? "postgres";
+const pgPort = process.env.PGPORT ?? "5432";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+function pg(command: string, ...args: string[]) {
+  execFileSync(command, ["-h", pgHost, "-p", pgPort, "-U", pgUser, ...args], { stdio: "inherit" });
+}
+
+function flask(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(bin, "flask"), ["--app", "main", ...args], { cwd: backend, env, stdio: "inherit" });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`flask ${args.join(" ")} exited with ${code}`))));
+  });
+}
+
+/** Fixed euro reference rates (per 1 EUR), for every day asked. */
+const RATES: Record<string, number> = { USD: 1.08, GBP: 0.85, CHF: 0.95, JPY: 162 };
+
+/**
+ * A Frankfurter-compatible rates service on 127.0.0.1 (`/{day}` and `/{start}..{end}`), so the
+ * wealth pages have rates without the internet.
+ */
+function startRatesServer(port: number): Promise<Server> {
+  const server = createHttpServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    const path = url.pathname.replace(/^\/+/, "");
+    const range = /^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})?$/.exec(path);
+    const day = /^(\d{4}-\d{2}-\d{2}|latest)$/.exec(path);
+    const base = url.searchParams.get("from") ?? "EUR";
+    let body: unknown;
+    if (range) {
+      const rates: Record<string, typeof RATES> = {};
+      const end = new Date(range[2] ?? new Date().toISOString().slice(0, 10));
+      for (let d = new Date(range[1]); d <= end; d = new Date(d.getTime() + 86_400_000)) {
+        rates[d.toISOString().slice(0, 10)] = RATES;
+      }
+      body = { amount: 1, base, start_date: range[1], end_date: end.toISOString().slice(0, 10), rates };
+    } else if (day) {
+      const date = day[1] === "latest" ? new Date().toISOString().slice(0, 10) : day[1];
+      body = { amount: 1, base, date, rates: RATES };
+    }
+    response.writeHead(body ? 200 : 404, { "Content-Type": "application/json" });
+    response.end(JSON.stringify(body ?? { message: "not found" }));
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gunicorn exited with ${child.exitCode}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("the backend did not answer /health within 60 s");
+}
+
+export default async function globalSetup() {
+  const checkout = createHash("sha1").update(repo).digest("hex").slice(0, 8);
+  const database = process.env.E2E_DATABASE ?? `flowlet_e2e_${checkout}`;
+  const port = await freePort();
+  const ratesServer = await startRatesServer(await freePort());
+  const ratesAddress = ratesServer.address();
+  const ratesPort = typeof ratesAddress === "object" && ratesAddress ? ratesAddress.port : 0;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    FLOWLET_ENV: "development",
+    DATABASE_URL: `postgresql://${pgUser}@${pgHost}:${pgPort}/${database}`,
+    REDIS_URL: "", // jobs inline after commit; no shared Redis state
+    RATELIMIT_ENABLED: "false", // many sign-ins from one address in a minute
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    WEB_CONCURRENCY: "2",
+    GUNICORN_THREADS: "2",
+    GUNICORN_ACCESS_LOG: "/dev/null",
+    LOG_LEVEL: "WARNING",
+    // A transfer of 500 or more to someone never paid before is held for review.
+    FRAUD_REVIEW_THRESHOLD: "30",
+    FRAUD_NEW_BENEFICIARY_AMOUNT: "500",
+    FRAUD_SECURITY_CHANGE_WINDOW_SECONDS: "1",
+    // No outside services: exchange rates come from the local stand-in above.
+    EXCHANGE_RATES_URL: `http://127.0.0.1:${ratesPort}`,
+    // Cards without the KYC step (identity checks have their own tests).
+    CARD_REQUIRE_KYC: "false",
+    // A login's token counts as fresh for 5 s only, so the step-up prompt can be reached.
+    JWT_FRESH_SECONDS: "5",
+    WEB_DIST_DIR: process.env.WEB_DIST_DIR ?? path.join(repo, "frontend", "dist"),
+  };
+  delete env.PROMETHEUS_MULTIPROC_DIR;
+
+  pg("dropdb", "--if-exists", "--force", database);
+  pg("createdb", database);
+  // Asynchronously: the rates stand-in in this process must answer while the seeders run.
+  await flask(["init-db"], env);
+  await flask(["seed-demo"], env);
+
+  const logDir = path.join(here, ".run");
+  mkdirSync(logDir, { recursive: true });
+  const log = openSync(path.join(logDir, "backend.log"), "w");
+  const server = spawn(path.join(bin, "gunicorn"), ["-c", "gunicorn.conf.py", "main:app"], {
+    cwd: backend,
+    env,
+    stdio: ["ignore", log, log],
+  });
+  try {
+    await waitForHealth(baseUrl, server);
+  } catch (error) {
+    server.kill("SIGTERM");
+    ratesServer.close();
+    throw new Error(`${(error as Error).message}; see frontend/e2e/.run/backend.log`);
+  }
+  process.env.E2E_BASE_URL = baseUrl;
+
+  return async () => {
+    await new Promise<void>((resolve) => {
+      if (server.exitCode !== null) return resolve();
+      server.once("exit", () => resolve());
+      server.kill("SIGTERM");
+      setTimeout(() => {
+        server.kill("SIGKILL");
+        resolve();
+      }, 10_000).unref();
+    });
+    ratesServer.close();
+    if (!process.env.KEEP_E2E_DATABASE) pg("dropdb", "--if-exists", "--force", database);
+  };
+}

@@ -1,0 +1,93 @@
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { api } from "../lib/api";
+import { useAuth } from "../lib/auth";
+import type { Tokens } from "../lib/types";
+import { Dialog, Field, FormError } from "./ui";
+
+interface Prompt {
+  reason: string;
+  resolve: (ok: boolean) => void;
+}
+
+/**
+ * Answers the API client's step-up requests: asks for a 2FA code (or the password when 2FA is
+ * off), gets a fresh token from `/auth/step-up`, and lets the client retry the request.
+ */
+export function StepUpProvider({ children }: { children: ReactNode }) {
+  const { user } = useAuth();
+  const [prompt, setPrompt] = useState<Prompt | null>(null);
+  const [secret, setSecret] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [pending, setPending] = useState(false);
+  const promptRef = useRef<Prompt | null>(null);
+  promptRef.current = prompt;
+
+  useEffect(() => {
+    api.stepUpHandler = (reason) =>
+      new Promise<boolean>((resolve) => {
+        setSecret("");
+        setError(null);
+        setPrompt({ reason, resolve });
+      });
+    return () => {
+      api.stepUpHandler = null;
+    };
+  }, []);
+
+  const close = (ok: boolean) => {
+    promptRef.current?.resolve(ok);
+    setPrompt(null);
+  };
+
+  const usesCode = !!user?.mfa_enabled;
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
+    setPending(true);
+    setError(null);
+    try {
+      const tokens = await api.request<Tokens>("POST", "/auth/step-up", {
+        body: usesCode ? { code: secret.trim() } : { password: secret },
+      });
+      api.acceptTokens(tokens);
+      close(true);
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setPending(false);
+    }
+  };
+
+  return (
+    <>
+      {children}
+      <Dialog open={prompt !== null} title="Confirm it's you" onClose={() => close(false)}>
+        <form onSubmit={onSubmit} className="stack">
+          <p>
+            {usesCode
+              ? "For your security, enter the 6-digit code from your authenticator app (or a backup code)."
+              : "For your security, enter your password again."}
+          </p>
+          <Field
+            label={usesCode ? "Authentication code" : "Password"}
+            type={usesCode ? "text" : "password"}
+            inputMode={usesCode ? "numeric" : undefined}
+            autoComplete={usesCode ? "one-time-code" : "current-password"}
+            value={secret}
+            onChange={(e) => setSecret(e.target.value)}
+            required
+            autoFocus
+          />
+          <FormError error={error} />
+          <div className="actions">
+            <button type="button" className="button secondary" onClick={() => close(false)}>
+              Cancel
+            </button>
+            <button type="submit" className="button" disabled={pending}>
+              {pending ? "Checking…" : "Confirm"}
+            </button>
+          </div>
+        </form>
+      </Dialog>
+    </>
+  );
+}

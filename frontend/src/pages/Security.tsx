@@ -1,0 +1,268 @@
+import { useState, type FormEvent } from "react";
+import { useQueryClient } from "@tanstack/react-query";
+import { DateTime, Field, FormError, Loading, Notice, PageHeader } from "../components/ui";
+import { api } from "../lib/api";
+import { useAuth } from "../lib/auth";
+import { fieldErrorsOf, saveBlob, useAction, useApi } from "../lib/hooks";
+import { svgDataUri } from "../lib/svg";
+import type { Page, Session, User } from "../lib/types";
+
+interface Setup {
+  secret: string;
+  otpauth_uri: string;
+  qr_svg: string;
+}
+
+function TwoFactor() {
+  const { user, setUser } = useAuth();
+  const [setup, setSetup] = useState<Setup | null>(null);
+  const [code, setCode] = useState("");
+  const [backupCodes, setBackupCodes] = useState<string[] | null>(null);
+  const [disable, setDisable] = useState({ password: "", code: "" });
+  const refreshUser = async () => setUser(await api.request<User>("GET", "/auth/me"));
+  const start = useAction(async () => setSetup(await api.request<Setup>("POST", "/auth/2fa/setup")));
+  const enable = useAction(async () => {
+    const result = await api.request<{ backup_codes: string[] }>("POST", "/auth/2fa/enable", { body: { code: code.trim() } });
+    setBackupCodes(result.backup_codes);
+    setSetup(null);
+    setCode("");
+    await refreshUser();
+  });
+  const turnOff = useAction(async () => {
+    await api.request("POST", "/auth/2fa/disable", { body: { password: disable.password, code: disable.code.trim() } });
+    setDisable({ password: "", code: "" });
+    await refreshUser();
+  });
+
+  if (backupCodes) {
+    return (
+      <div className="stack">
+        <Notice tone="success">Two-step verification is on.</Notice>
+        <p>
+          Keep these backup codes somewhere safe. Each one signs you in once if you lose your phone. They are
+          shown only now.
+        </p>
+        <ol className="backup-codes mono" aria-label="Backup codes">
+          {backupCodes.map((c) => (
+            <li key={c}>{c}</li>
+          ))}
+        </ol>
+        <div className="actions start">
+          <button
+            type="button"
+            className="button secondary"
+            onClick={() => saveBlob(new Blob([backupCodes.join("\n") + "\n"], { type: "text/plain" }), "flowlet-backup-codes.txt")}
+          >
+            Download codes
+          </button>
+          <button type="button" className="button" onClick={() => setBackupCodes(null)}>
+            I have saved them
+          </button>
+        </div>
+      </div>
+    );
+  }
+  if (user?.mfa_enabled) {
+    const fields = fieldErrorsOf(turnOff.error);
+    return (
+      <form
+        className="stack"
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          void turnOff.run();
+        }}
+      >
+        <Notice tone="success">Two-step verification is on. Sign-ins and large payments ask for a code.</Notice>
+        <p className="muted">To turn it off, confirm your password and a current code.</p>
+        <div className="grid-2">
+          <Field label="Password" type="password" autoComplete="current-password" value={disable.password} onChange={(e) => setDisable({ ...disable, password: e.target.value })} errors={fields.password} required />
+          <Field label="Authentication code" inputMode="numeric" autoComplete="one-time-code" value={disable.code} onChange={(e) => setDisable({ ...disable, code: e.target.value })} errors={fields.code} required />
+        </div>
+        <FormError error={turnOff.error} shownFields={["password", "code"]} />
+        <div className="actions start">
+          <button type="submit" className="button secondary danger" disabled={turnOff.pending}>
+            Turn off two-step verification
+          </button>
+        </div>
+      </form>
+    );
+  }
+  if (setup) {
+    const fields = fieldErrorsOf(enable.error);
+    return (
+      <form
+        className="stack"
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          void enable.run();
+        }}
+      >
+        <ol className="steps">
+          <li>Scan this code with an authenticator app (1Password, Google Authenticator, Aegis…).</li>
+          <li>Enter the 6-digit code the app shows.</li>
+        </ol>
+        <div className="qr-row">
+          <img className="qr" src={svgDataUri(setup.qr_svg)} alt="QR code for your authenticator app" width={180} height={180} />
+          <div>
+            <p className="muted">Can't scan? Enter this key instead:</p>
+            <p className="mono secret" data-testid="totp-secret">
+              {setup.secret}
+            </p>
+          </div>
+        </div>
+        <Field label="Code from the app" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} errors={fields.code} required />
+        <FormError error={enable.error} shownFields={["code"]} />
+        <div className="actions start">
+          <button type="button" className="button secondary" onClick={() => setSetup(null)}>
+            Cancel
+          </button>
+          <button type="submit" className="button" disabled={enable.pending}>
+            Turn on
+          </button>
+        </div>
+      </form>
+    );
+  }
+  return (
+    <div className="stack">
+      <p>Protect your account with a code from your phone at sign-in and for large payments.</p>
+      <FormError error={start.error} />
+      <div className="actions start">
+        <button type="button" className="button" disabled={start.pending} onClick={() => void start.run()}>
+          Set up two-step verification
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function Sessions() {
+  const queryClient = useQueryClient();
+  const { signOut } = useAuth();
+  const sessions = useApi<Page<Session>>("/auth/sessions");
+  const revoke = useAction(async (session: Session) => {
+    await api.request("DELETE", `/auth/sessions/${session.id}`);
+    if (session.current) return signOut();
+    await queryClient.invalidateQueries({ queryKey: ["/auth/sessions"] });
+  });
+  if (sessions.isLoading) return <Loading />;
+  return (
+    <div className="stack">
+      <FormError error={sessions.error ?? revoke.error} />
+      <ul className="session-list">
+        {(sessions.data?.items ?? []).map((s) => (
+          <li key={s.id} className="session">
+            <div>
+              <p className="session-device">
+                {s.device || "Unknown device"} {s.current && <span className="badge badge-active">This device</span>}
+              </p>
+              <p className="muted">
+                {s.ip ?? "unknown address"} · signed in <DateTime value={s.created_at} /> · last used <DateTime value={s.last_used_at} />
+              </p>
+            </div>
+            <button type="button" className="button secondary small" disabled={revoke.pending} onClick={() => void revoke.run(s)}>
+              {s.current ? "Sign out this device" : "Revoke"}
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function ChangePassword() {
+  const [form, setForm] = useState({ current_password: "", new_password: "" });
+  const [done, setDone] = useState(false);
+  const action = useAction(async () => {
+    await api.request("POST", "/auth/change-password", { body: form });
+    setForm({ current_password: "", new_password: "" });
+    setDone(true);
+  });
+  const fields = fieldErrorsOf(action.error);
+  return (
+    <form
+      className="stack"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        setDone(false);
+        void action.run();
+      }}
+    >
+      <Field label="Current password" type="password" autoComplete="current-password" value={form.current_password} onChange={(e) => setForm({ ...form, current_password: e.target.value })} errors={fields.current_password} required />
+      <Field label="New password" type="password" autoComplete="new-password" value={form.new_password} onChange={(e) => setForm({ ...form, new_password: e.target.value })} errors={fields.new_password} hint="At least 12 characters." required />
+      <FormError error={action.error} shownFields={["current_password", "new_password"]} />
+      {done && <Notice tone="success">Password changed. Your other sessions were signed out.</Notice>}
+      <div className="actions start">
+        <button type="submit" className="button" disabled={action.pending}>
+          Change password
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function PersonalData() {
+  const download = useAction(async () => {
+    const data = await api.request<unknown>("GET", "/privacy/export");
+    saveBlob(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }), "flowlet-my-data.json");
+  });
+  const [requested, setRequested] = useState(false);
+  const erase = useAction(async () => {
+    await api.request("POST", "/privacy/erasure-request");
+    setRequested(true);
+  });
+  const [confirming, setConfirming] = useState(false);
+  return (
+    <div className="stack">
+      <p className="muted">Download everything we hold about you, or ask us to erase it.</p>
+      <FormError error={download.error ?? erase.error} />
+      {confirming && !requested && (
+        <Notice tone="warning">
+          Erasure closes your relationship with Flowlet. Records the law requires us to keep (payments, audit)
+          stay, without your name. Press the button again to confirm.
+        </Notice>
+      )}
+      {requested && <Notice tone="success">Your erasure request was received; we will review it.</Notice>}
+      <div className="actions start wrap">
+        <button type="button" className="button secondary" onClick={() => void download.run()} disabled={download.pending}>
+          Download my data
+        </button>
+        <button
+          type="button"
+          className="button secondary danger"
+          disabled={requested || erase.pending}
+          onClick={() => {
+            if (!confirming) setConfirming(true);
+            else void erase.run();
+          }}
+        >
+          {confirming ? "Confirm erasure request" : "Request erasure"}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+export function SecurityPage() {
+  return (
+    <section>
+      <PageHeader title="Security" />
+      <section className="card" aria-labelledby="mfa-title">
+        <h2 id="mfa-title">Two-step verification</h2>
+        <TwoFactor />
+      </section>
+      <section className="card" aria-labelledby="sessions-title">
+        <h2 id="sessions-title">Where you're signed in</h2>
+        <Sessions />
+      </section>
+      <section className="card" aria-labelledby="password-title">
+        <h2 id="password-title">Password</h2>
+        <ChangePassword />
+      </section>
+      <section className="card" aria-labelledby="data-title">
+        <h2 id="data-title">Your data</h2>
+        <PersonalData />
+      </section>
+    </section>
+  );
+}
