@@ -2,7 +2,7 @@
 
 from flask import Response, stream_with_context
 
-from app.compliance import audit_trail, reports
+from app.compliance import audit_trail, reports, sar
 from app.compliance.audit_schemas import (
     AuditExportArgsSchema,
     AuditListArgsSchema,
@@ -10,6 +10,7 @@ from app.compliance.audit_schemas import (
     AuditVerifySchema,
     CtrArgsSchema,
     CtrReportSchema,
+    SarDraftSchema,
 )
 from app.core.api import Blueprint
 from app.edge.idempotency import idempotent
@@ -112,3 +113,11 @@ def currency_transaction_report(args):
             )
         },
     )
+
+
+@blp.route("/reports/sar/<uuid:alert_id>", methods=["GET"])
+@require("audit:read")
+@blp.response(200, SarDraftSchema)
+def suspicious_activity_report(alert_id):
+    """A suspicious activity report draft for an alert: who, what, when, amounts, rule, notes."""
+    return sar.draft(db.session, officer=current_user(), alert_id=alert_id)

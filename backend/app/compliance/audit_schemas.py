@@ -106,3 +106,14 @@ class CtrReportSchema(Schema):
     threshold = ma.fields.String(required=True)
     generated_at = ma.fields.String(required=True)
     customers = ma.fields.List(ma.fields.Nested(CtrCustomerSchema), required=True)
+
+
+class SarDraftSchema(Schema):
+    report = ma.fields.String(required=True)
+    generated_at = ma.fields.String(required=True)
+    prepared_by = ma.fields.Dict(required=True)
+    alert = ma.fields.Dict(required=True, metadata={"description": "type, severity, rules, …"})
+    subject = ma.fields.Dict(allow_none=True, metadata={"description": "who, with KYC data"})
+    activity = ma.fields.Dict(required=True, metadata={"description": "when, what, totals"})
+    notes = ma.fields.List(ma.fields.Dict(), required=True)
+    narrative = ma.fields.String(required=True)

@@ -3,7 +3,7 @@
 from app.core.api import Blueprint
 from app.edge.permissions import current_user, require
 from app.extensions import db
-from app.privacy import services
+from app.privacy import card_sections, compliance_sections, services  # noqa: F401
 from app.privacy.schemas import ErasureRequestCreateSchema, ErasureRequestSchema
 
 blp = Blueprint(

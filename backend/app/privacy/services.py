@@ -56,9 +56,21 @@ def register_section(
     export: Exporter | None = None,
     erase: Eraser | None = None,
     hold: Hold | None = None,
+    first: bool = False,
 ) -> None:
-    """Take part in the export, the erasure and the legal-hold check (once per name)."""
-    _SECTIONS[name] = _Section(name, export, erase, hold)
+    """Take part in the export, the erasure and the legal-hold check (once per name).
+
+    Sections run in the order registered; `first` puts one ahead of the others (an eraser that
+    needs the person's name as it was, before the profile is pseudonymized).
+    """
+    section = _Section(name, export, erase, hold)
+    if not first:
+        _SECTIONS[name] = section
+        return
+    others = {key: value for key, value in _SECTIONS.items() if key != name}
+    _SECTIONS.clear()
+    _SECTIONS[name] = section
+    _SECTIONS.update(others)
 
 
 class ErasureRequestNotFound(NotFound):

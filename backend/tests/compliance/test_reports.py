@@ -75,7 +75,8 @@ def test_ctr_for_a_day_lists_the_customer_over_the_threshold(app, client, db_ses
     ]
 
     audited = db_session.scalars(
-        sa.select(AuditLog).where(
+        sa.select(AuditLog)
+        .where(
             AuditLog.action == "report.ctr_generated", AuditLog.actor_id == str(officer.public_id)
         )
         .order_by(AuditLog.id)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
 from app.auth.models import User
+from app.cards.issuing import issue_card
+from app.compliance import kyc
 from app.core import audit
 from app.core.money import parse_amount
 from app.transactions.transfers import transfer
@@ -29,7 +32,7 @@ def officer(app, db_session):
 
 
 @pytest.fixture
-def person(app, client, db_session):
+def person(app, client, db_session, monkeypatch):
     """A customer registered through the API (so the e-mail outbox holds their address), with
     an account whose money came and went, and a session of their own. Names, e-mail and IP
     are this test's own, so that a search for them finds no other test's rows."""
@@ -51,9 +54,33 @@ def person(app, client, db_session):
     )
     assert registered.status_code == 201, registered.json
     user = db_session.scalar(sa.select(User).where(User.email == email))
+    kyc.submit(
+        db_session,
+        user=user,
+        first_name=first,
+        last_name=last,
+        date_of_birth=date(1990, 4, 1),
+        nationality="DE",
+        address={
+            "line1": f"{last} Strasse 7",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        document_type="passport",
+        document_number="C01X00T47",
+    )
     friend = make_user(db_session)
     friends_account = make_account(db_session, friend, balance="50.00")
     account = make_account(db_session, user)
+    monkeypatch.setitem(app.config, "CARD_REQUIRE_KYC", False)
+    issue_card(
+        db_session,
+        user=user,
+        account_id=account.public_id,
+        card_type="virtual",
+        cardholder_name=first.upper(),
+    )
     usd = lambda text: parse_amount(text, "USD")  # noqa: E731
     transfer(
         db_session,
@@ -78,6 +105,11 @@ def test_export_holds_every_personal_datum_and_is_audited(client, db_session, pe
     assert [a["id"] for a in body["accounts"]] == [str(account.public_id)]
     assert body["accounts"][0]["balance"] == "20.00"
     assert [t["amount"] for t in body["transactions"]] == ["20.00"]
+    assert [case["document_number"] for case in body["kyc"]] == ["***0T47"]
+    assert body["kyc"][0]["last_name"] == user.last_name
+    (card,) = body["cards"]
+    assert card["pan"].startswith("**** **** **** ") and len(card["pan"]) == 19
+    assert card["cardholder_name"] == user.first_name.upper()
     actions = {record["action"] for record in body["audit_records"]}
     assert "user.created" in actions
     created = next(r for r in body["audit_records"] if r["action"] == "user.created")
@@ -151,7 +183,7 @@ def test_approved_erasure_pseudonymizes_and_both_verifies_stay_clean(
     assert decided.json["status"] == "approved"
 
     db_session.expire_all()
-    assert _tables_holding(db_session, email, first, last, ip) == {}
+    assert _tables_holding(db_session, email, first, last, ip, "C01X00T47") == {}
     # The login is disabled, the old token too.
     login = client.post("/api/v1/auth/login", json={"login": email, "password": DEFAULT_PASSWORD})
     assert login.status_code == 401

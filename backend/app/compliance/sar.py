@@ -1,0 +1,156 @@
+"""Suspicious activity report (SAR) drafts: who, what, when, how much, the rule, the notes.
+
+A draft is assembled from the alert (`app.compliance.alerts`), the customer, the KYC case and
+the transactions behind the alert, for an officer to review and file. Generating one is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account
+from app.auth.models import User
+from app.compliance import alerts
+from app.core import audit
+from app.core.db import utcnow
+from app.core.money import format_amount
+
+
+def _time(value) -> str | None:
+    return audit.format_time(value) if value is not None else None
+
+
+def _kyc(session: Session, user: User) -> dict[str, Any] | None:
+    from app.compliance.models import KycCase
+
+    case = session.scalar(
+        sa.select(KycCase)
+        .where(KycCase.user_id == user.id)
+        .order_by(KycCase.created_at.desc(), KycCase.id.desc())
+        .limit(1)
+    )
+    if case is None:
+        return None
+    return {
+        "status": case.status,
+        "level": case.level,
+        "date_of_birth": case.date_of_birth.isoformat(),
+        "nationality": case.nationality,
+        "address": case.address,
+        "document_type": case.document_type,
+        "document_number": f"***{case.document_last4}",
+    }
+
+
+def draft(session: Session, *, officer: User, alert_id: uuid.UUID) -> dict[str, Any]:
+    """A SAR draft for one alert (any status), audited as `report.sar_drafted`."""
+    alert = alerts.get_alert(session, alert_id=alert_id)
+    subject = alert.user
+    transactions = alerts.alert_transactions(alert)
+    account_ids = {t.from_account_id for t in transactions} | {
+        t.to_account_id for t in transactions
+    }
+    numbers = dict(
+        session.execute(
+            sa.select(Account.id, Account.account_number).where(
+                Account.id.in_({i for i in account_ids if i is not None})
+            )
+        ).all()
+    )
+    totals: dict[str, int] = defaultdict(int)
+    activity = []
+    for t in transactions:
+        totals[t.currency] += t.amount
+        activity.append(
+            {
+                "id": str(t.public_id),
+                "type": t.type,
+                "status": t.status,
+                "amount": format_amount(t.amount, t.currency),
+                "currency": t.currency,
+                "from_account": numbers.get(t.from_account_id),
+                "to_account": numbers.get(t.to_account_id),
+                "counterparty_name": t.counterparty_name,
+                "counterparty_iban": t.counterparty_iban,
+                "channel": (t.attributes or {}).get("channel"),
+                "description": t.description,
+                "created_at": _time(t.created_at),
+            }
+        )
+    first = activity[0]["created_at"] if activity else None
+    last = activity[-1]["created_at"] if activity else None
+    amounts = {c: format_amount(v, c) for c, v in sorted(totals.items())}
+    notes = [
+        {
+            "author": f"{n.author.first_name} {n.author.last_name}",
+            "kind": n.kind,
+            "body": n.body,
+            "created_at": _time(n.created_at),
+        }
+        for n in alert.alert_notes
+    ]
+    who = f"{subject.first_name} {subject.last_name}" if subject else "an unidentified party"
+    amount_text = ", ".join(f"{v} {c}" for c, v in amounts.items()) or "no amount"
+    narrative = (
+        f"Alert {alert.public_id} ({alert.alert_type}, severity {alert.severity}, rules "
+        f"{', '.join(alert.rules) or 'none'}) concerns {who}: {len(activity)} transaction(s) "
+        f"totalling {amount_text} between {first or 'n/a'} and {last or 'n/a'}. "
+        + (alert.explanation or "")
+    ).strip()
+    report = {
+        "report": "sar_draft",
+        "generated_at": _time(utcnow()),
+        "prepared_by": {
+            "id": str(officer.public_id),
+            "name": f"{officer.first_name} {officer.last_name}",
+        },
+        "alert": {
+            "id": str(alert.public_id),
+            "type": alert.alert_type,
+            "severity": alert.severity,
+            "status": alert.status,
+            "score": alert.score,
+            "rules": list(alert.rules),
+            "explanation": alert.explanation,
+            "details": alert.details,
+            "hit_count": alert.hit_count,
+            "raised_at": _time(alert.created_at),
+            "resolution": alert.resolution,
+            "resolved_at": _time(alert.resolved_at),
+        },
+        "subject": (
+            {
+                "id": str(subject.public_id),
+                "first_name": subject.first_name,
+                "last_name": subject.last_name,
+                "email": subject.email,
+                "phone": subject.phone,
+                "kyc_status": subject.kyc_status,
+                "kyc": _kyc(session, subject),
+            }
+            if subject
+            else None
+        ),
+        "activity": {
+            "from": first,
+            "to": last,
+            "transactions": activity,
+            "totals": amounts,
+        },
+        "notes": notes,
+        "narrative": narrative,
+    }
+    audit.record(
+        session,
+        "report.sar_drafted",
+        resource_type="compliance_alert",
+        resource_id=str(alert.public_id),
+        changes={"transactions": len(activity), "totals": amounts},
+    )
+    session.commit()
+    return report

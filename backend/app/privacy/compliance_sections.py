@@ -1,0 +1,94 @@
+"""The compliance domain's part in the personal data export and in erasure.
+
+KYC cases are exported with the document number masked and pseudonymized on erasure; the
+person's name is replaced in the alerts about them (explanations, structured details, notes).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.compliance.models import AlertNote, ComplianceAlert, KycCase
+from app.core import audit
+from app.privacy.services import register_section
+
+
+def _time(value) -> str | None:
+    return audit.format_time(value) if value is not None else None
+
+
+def _kyc_export(session: Session, user: User) -> list[dict[str, Any]]:
+    cases = session.scalars(
+        sa.select(KycCase).where(KycCase.user_id == user.id).order_by(KycCase.id)
+    )
+    return [
+        {
+            "id": str(case.public_id),
+            "status": case.status,
+            "level": case.level,
+            "first_name": case.first_name,
+            "last_name": case.last_name,
+            "date_of_birth": case.date_of_birth.isoformat(),
+            "nationality": case.nationality,
+            "address": case.address,
+            "document_type": case.document_type,
+            "document_number": f"***{case.document_last4}",
+            "reasons": case.reasons,
+            "submitted_at": _time(case.created_at),
+            "decided_at": _time(case.decided_at),
+        }
+        for case in cases
+    ]
+
+
+def _kyc_erase(session: Session, user: User, pseudonym: str) -> None:
+    for case in session.scalars(sa.select(KycCase).where(KycCase.user_id == user.id)):
+        case.first_name = "Erased"
+        case.last_name = "Person"
+        case.date_of_birth = date(1900, 1, 1)
+        case.address = {}
+        case.document_number_sealed = ""
+        case.document_last4 = "****"
+        case.screening = []
+        case.decision_reason = None
+
+
+def _scrubber(user: User, pseudonym: str):
+    names = [n for n in (user.first_name, user.last_name, user.email) if n and len(n) > 1]
+    if not names:
+        return lambda text: text
+    pattern = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE)
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(pseudonym, value)
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    return scrub
+
+
+def _alerts_erase(session: Session, user: User, pseudonym: str) -> None:
+    """The person's name and e-mail leave the alerts about them; the alerts stay."""
+    scrub = _scrubber(user, pseudonym)
+    alerts = session.scalars(sa.select(ComplianceAlert).where(ComplianceAlert.user_id == user.id))
+    for alert in alerts:
+        alert.explanation = scrub(alert.explanation)
+        alert.details = scrub(alert.details)
+        alert.notes = scrub(alert.notes)
+        for note in session.scalars(sa.select(AlertNote).where(AlertNote.alert_id == alert.id)):
+            note.body = scrub(note.body)
+
+
+# Runs before the profile is pseudonymized: the scrubber needs the names as they were.
+register_section("kyc", export=_kyc_export, erase=_kyc_erase, first=True)
+register_section("alerts", erase=_alerts_erase, first=True)
