@@ -163,7 +163,17 @@ def headers(app):
 EXAMPLES_PER_ROUTE = 5
 
 
-def test_no_route_answers_5xx_to_generated_input(app, headers):
+@pytest.fixture
+def built_web_app(app, tmp_path):
+    """A minimal web build, so that `/` answers as in a deployment (not 503 "not built")."""
+    (tmp_path / "index.html").write_text("<!doctype html><title>Flowlet</title>")
+    previous = app.config["WEB_DIST_DIR"]
+    app.config["WEB_DIST_DIR"] = str(tmp_path)
+    yield
+    app.config["WEB_DIST_DIR"] = previous
+
+
+def test_no_route_answers_5xx_to_generated_input(app, headers, built_web_app):
     client = app.test_client()
     routes = [
         (rule, method)
