@@ -57,17 +57,12 @@ INSERT INTO card_authorizations (public_id, card_id, account_id, processor_id, a
   transaction_id, created_at, expires_at)
   VALUES (gen_random_uuid(), :card, :acc, :proc, 100, 'USD', 'bench', '5411', 'DE', 'pos', true,
   'authorized', 100, :hold, :txn, now(), now() + interval '7 days');
--- the audit chain: lock the head, then insert the record and move the head in one statement
-SELECT sequence, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE;
-WITH appended AS (
-  INSERT INTO audit_log (public_id, sequence, occurred_at, actor_id, action, resource_type,
-    resource_id, outcome, changes, prev_hash, hash)
-  SELECT gen_random_uuid(), sequence + 1, now(), 'bench', 'card.authorization',
-    'card_authorization', 'x', 'success', '{}', hash,
-    md5(random()::text) || md5(random()::text)
-  FROM audit_chain_head WHERE id = 1)
-UPDATE audit_chain_head SET sequence = sequence + 1,
-  hash = md5(random()::text) || md5(random()::text) WHERE id = 1;
+-- the audit record: one insert, no chain lock (the sealer chains it after commit)
+INSERT INTO audit_log (public_id, txid, occurred_at, actor_id, action, resource_type,
+  resource_id, outcome, changes, digest)
+  VALUES (gen_random_uuid(), pg_current_xact_id()::text::bigint, now(), 'bench',
+  'card.authorization', 'card_authorization', 'x', 'success', '{}',
+  md5(random()::text) || md5(random()::text));
 -- the claim is spent by this same transaction (or the commit fails)
 UPDATE idempotency_keys SET status = 'committed'
   WHERE id = :key_id AND claim_token = 'bench' AND status = 'in_flight';
