@@ -19,20 +19,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
-import re
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
+
+from harness import HOST, admin_sql, drive, free_port, pgbench, start_gunicorn, stop
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
@@ -40,7 +36,6 @@ PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/21")
 DB_NAME = "flowlet_bench"
 PG_COPY = "flowlet_bench_pg"
-HOST = "127.0.0.1"
 
 ENV = {
     "FLOWLET_ENV": "development",
@@ -60,17 +55,6 @@ ENV = {
 }
 
 
-def admin_sql(*statements: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(PG_ADMIN)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
-
-
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, **ENV}
     return subprocess.run(
@@ -84,6 +68,7 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 def setup(customers: int) -> dict:
     print(f"creating database {DB_NAME} and migrating …", flush=True)
     admin_sql(
+        PG_ADMIN,
         f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)",
         f"DROP DATABASE IF EXISTS {PG_COPY} WITH (FORCE)",
         f"CREATE DATABASE {DB_NAME}",
@@ -126,7 +111,7 @@ print(json.dumps(out))
     result = run([sys.executable, "-c", script])
     data = json.loads(result.stdout.strip().splitlines()[-1])
     data["hot"] = data["users"].pop()  # the last customer owns the hot account
-    admin_sql(f"CREATE DATABASE {PG_COPY} TEMPLATE {DB_NAME}")
+    admin_sql(PG_ADMIN, f"CREATE DATABASE {PG_COPY} TEMPLATE {DB_NAME}")
     return data
 
 
@@ -143,166 +128,35 @@ def money_total(db: str) -> tuple[int, int]:
     return customers, entries
 
 
-# --- the HTTP load generator -------------------------------------------------------------------
-
-
-async def _client(
-    port: int,
-    pick,
-    stop_at: float,
-    budget: list[int],
-    latencies: list[float],
-    statuses: dict[int, int],
-) -> None:
-    reader = writer = None
-    while time.perf_counter() < stop_at and budget[0] > 0:
-        budget[0] -= 1
-        token, body = pick()
-        payload = json.dumps(body).encode()
-        request = (
-            f"POST /api/v1/transactions/transfer HTTP/1.1\r\nHost: {HOST}\r\n"
-            f"Authorization: Bearer {token}\r\nIdempotency-Key: {uuid.uuid4()}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-        ).encode() + payload
-        if writer is None:
-            reader, writer = await asyncio.open_connection(HOST, port)
-        started = time.perf_counter()
-        writer.write(request)
-        await writer.drain()
-        status_line = await reader.readline()
-        length, close = 0, False
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            name = name.strip().lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "connection" and value.strip().lower() == "close":
-                close = True
-        await reader.readexactly(length)
-        latencies.append(time.perf_counter() - started)
-        status = int(status_line.split()[1]) if status_line else 0
-        statuses[status] = statuses.get(status, 0) + 1
-        if close or not status_line:
-            writer.close()
-            reader = writer = None
-    if writer is not None:
-        writer.close()
-
-
-def drive(port: int, clients: int, pick, seconds: float, max_requests: int) -> dict:
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    budget = [max_requests]
-
-    async def main() -> float:
-        stop_at = time.perf_counter() + seconds
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(_client(port, pick, stop_at, budget, latencies, statuses) for _ in range(clients))
-        )
-        return time.perf_counter() - started
-
-    elapsed = asyncio.run(main())
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-
-    ok = statuses.get(201, 0)
-    return {
-        "tps": ok / elapsed,
-        "p50": pct(0.50),
-        "p95": pct(0.95),
-        "p99": pct(0.99),
-        "requests": len(latencies),
-        "statuses": statuses,
-    }
-
-
-# --- pgbench -------------------------------------------------------------------------------------
-
 PGBENCH_SCRIPT = Path(__file__).with_name("transfer.pgbench.sql")
+TRANSFER = "/api/v1/transactions/transfer"
 
 
-def pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None, uid: int) -> float:
-    path = str(PGBENCH_SCRIPT)
+def _request(pick):
+    """The harness's next-request callable for a `pick()` of (token, transfer body)."""
+
+    def next_request():
+        token, body = pick()
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
+        return TRANSFER, headers, json.dumps(body).encode()
+
+    return next_request
+
+
+def _status(status: int, _body: bytes) -> int:
+    return status
+
+
+def _drive(port: int, clients: int, pick, seconds: float, max_requests: int) -> dict:
+    result = drive(port, clients, _request(pick), _status, seconds, max_requests, counted=201)
+    result["statuses"] = result.pop("outcomes")
+    return result
+
+
+def _pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None, uid: int) -> float:
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_COPY
-    cmd = [
-        shutil.which("pgbench") or "pgbench",
-        "-n",
-        "-f",
-        path,
-        "-c",
-        str(clients),
-        "-j",
-        str(min(clients, 2)),
-        "-T",
-        str(seconds),
-        "-D",
-        f"lo={lo}",
-        "-D",
-        f"hi={hi}",
-        "-D",
-        f"hot={1 if hot_id else 0}",
-        "-D",
-        f"hot_id={hot_id or lo}",
-        "-D",
-        f"uid={uid}",
-        url,
-    ]
-    out = subprocess.run(cmd, check=True, text=True, capture_output=True).stdout
-    match = re.search(r"tps = ([0-9.]+)", out)
-    return float(match.group(1)) if match else 0.0
-
-
-# --- gunicorn ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        **ENV,
-        "HOST": HOST,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_THREADS": str(threads),
-    }
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "main:app"],
-        cwd=BACKEND,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as s:
-                s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
-                if b"200" in s.recv(64):
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    stop(proc)
-    raise SystemExit("gunicorn did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    defines = {"lo": lo, "hi": hi, "hot": 1 if hot_id else 0, "hot_id": hot_id or lo, "uid": uid}
+    return pgbench(PGBENCH_SCRIPT, url, clients, seconds, defines)
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -348,13 +202,13 @@ def main() -> int:
         f"gunicorn: {args.workers} workers × {args.threads} threads on {HOST}:{port}",
         flush=True,
     )
-    proc = start_gunicorn(port, args.workers, args.threads)
+    proc = start_gunicorn(BACKEND, VENV_BIN, ENV, port, args.workers, args.threads)
     rows = []
     try:
-        drive(port, 8, pick_random, 2, 400)  # warm up the workers' pools and caches
+        _drive(port, 8, pick_random, 2, 400)  # warm up the workers' pools and caches
         for scenario, pick in (("random", pick_random), ("hot", pick_hot)):
             for clients in levels:
-                api = drive(port, clients, pick, args.seconds, args.max_requests)
+                api = _drive(port, clients, pick, args.seconds, args.max_requests)
                 rows.append({"scenario": scenario, "clients": clients, **api})
                 print(
                     f"  api {scenario:6} c={clients:<3} {api['tps']:8.1f} tps "
@@ -365,7 +219,7 @@ def main() -> int:
     finally:
         stop(proc)
     for row in rows:
-        row["pg_tps"] = pgbench(
+        row["pg_tps"] = _pgbench(
             row["clients"],
             int(args.seconds),
             lo,
