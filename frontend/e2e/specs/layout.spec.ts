@@ -37,7 +37,9 @@ test.describe("at 390 px", () => {
 
 test("sign-in and a transfer review work by keyboard alone", async ({ page }) => {
   await page.goto("/sign-in");
-  await page.keyboard.type("alice@flowlet.test"); // the first field has focus
+  // The first field takes the focus once the page has rendered; type only then.
+  await expect(page.getByLabel("E-mail or username")).toBeFocused();
+  await page.keyboard.type("alice@flowlet.test");
   await page.keyboard.press("Tab");
   await page.keyboard.type("Flowlet-Demo-Pass-2026");
   await page.keyboard.press("Enter");
