@@ -28,7 +28,16 @@ import sys
 import uuid
 from pathlib import Path
 
-from harness import HOST, admin_sql, drive, free_port, pgbench, start_gunicorn, stop
+from harness import (
+    HOST,
+    admin_sql,
+    drive,
+    free_port,
+    pgbench,
+    print_table,
+    start_gunicorn,
+    stop,
+)
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
@@ -229,18 +238,7 @@ def main() -> int:
         )
         print(f"  pgbench {row['scenario']:6} c={row['clients']:<3} {row['pg_tps']:8.1f} tps")
 
-    print()
-    print(
-        "| scenario | clients | API authorizations/s | p50 ms | p95 ms | p99 ms "
-        "| pgbench tps | API / pgbench |"
-    )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        ratio = r["tps"] / r["pg_tps"] if r["pg_tps"] else 0
-        print(
-            f"| {r['scenario']} | {r['clients']} | {r['tps']:.0f} | {r['p50']:.1f} | "
-            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['pg_tps']:.0f} | {ratio:.2f} |"
-        )
+    print_table(rows, "authorizations/s")
     print()
     verify = run_verify()
     approved = sum(r["outcomes"].get("approved", 0) for r in [warm, *rows])

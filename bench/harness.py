@@ -162,3 +162,19 @@ def pgbench(script: Path, url: str, clients: int, seconds: int, defines: Mapping
     out = subprocess.run([*cmd, url], check=True, text=True, capture_output=True).stdout
     match = re.search(r"tps = ([0-9.]+)", out)
     return float(match.group(1)) if match else 0.0
+
+
+def print_table(rows: list[dict], rate_name: str) -> None:
+    """The Markdown table of a run: each row's rate and latencies against pgbench."""
+    print()
+    print(
+        f"| scenario | clients | API {rate_name} | p50 ms | p95 ms | p99 ms | pgbench tps "
+        "| API / pgbench |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        ratio = r["tps"] / r["pg_tps"] if r["pg_tps"] else 0
+        print(
+            f"| {r['scenario']} | {r['clients']} | {r['tps']:.0f} | {r['p50']:.1f} | "
+            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['pg_tps']:.0f} | {ratio:.2f} |"
+        )

@@ -28,7 +28,16 @@ import sys
 import uuid
 from pathlib import Path
 
-from harness import HOST, admin_sql, drive, free_port, pgbench, start_gunicorn, stop
+from harness import (
+    HOST,
+    admin_sql,
+    drive,
+    free_port,
+    pgbench,
+    print_table,
+    start_gunicorn,
+    stop,
+)
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
@@ -233,18 +242,7 @@ def main() -> int:
             flush=True,
         )
 
-    print()
-    print(
-        "| scenario | clients | API transfers/s | p50 ms | p95 ms | p99 ms | pgbench tps "
-        "| API / pgbench |"
-    )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        ratio = r["tps"] / r["pg_tps"] if r["pg_tps"] else 0
-        print(
-            f"| {r['scenario']} | {r['clients']} | {r['tps']:.0f} | {r['p50']:.1f} | "
-            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['pg_tps']:.0f} | {ratio:.2f} |"
-        )
+    print_table(rows, "transfers/s")
 
     print()
     verify, chain = (
