@@ -45,6 +45,8 @@ from app.compliance.alerts import raise_alert
 from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting, Severity
 from app.core.money import configured_amount, format_amount
 
+_P = MonitoredPosting.__table__
+
 IN, OUT = "in", "out"
 OWN = "own"  # counterparty of a transfer between a customer's own accounts
 
@@ -365,64 +367,153 @@ def evaluate(
 # --- per posting --------------------------------------------------------------------------------
 
 
-def _row_to_posting(row: MonitoredPosting) -> Posting:
-    return Posting(
-        transaction_id=row.transaction_id,
-        user_id=row.user_id,
-        account_id=row.account_id,
-        kind=row.kind,
-        direction=row.direction,
-        amount=row.amount,
-        currency=row.currency,
-        at=row.occurred_at,
-        channel=row.channel,
-        country=row.country,
-        counterparty=row.counterparty,
+# Posting's fields, in order, and the feed's columns they come from.
+_POSTING_COLUMNS = (
+    "transaction_id",
+    "user_id",
+    "account_id",
+    "kind",
+    "direction",
+    "amount",
+    "currency",
+    "occurred_at",
+    "channel",
+    "country",
+    "counterparty",
+)
+
+
+def _param(name: str, column: sa.Column | None = None) -> sa.BindParameter:
+    return sa.bindparam(name, type_=column.type if column is not None else None)
+
+
+def _build_window() -> sa.Subquery:
+    """One customer's feed in [since, before]: its latest `cap` rows (statement built once)."""
+    return (
+        sa.select(_P)
+        .where(
+            _P.c.user_id == _param("w_user", _P.c.user_id),
+            _P.c.occurred_at >= _param("w_since", _P.c.occurred_at),
+            _P.c.occurred_at <= _param("w_before", _P.c.occurred_at),
+        )
+        .order_by(_P.c.occurred_at.desc(), _P.c.id.desc())
+        .limit(sa.bindparam("w_cap", type_=sa.Integer))
+        .subquery()
     )
+
+
+def _build_history(w: sa.Subquery) -> sa.Select:
+    return sa.select(*(w.c[name] for name in _POSTING_COLUMNS)).order_by(w.c.occurred_at, w.c.id)
+
+
+def _build_facts(w: sa.Subquery) -> sa.Select:
+    mine = w.c.transaction_id != _param("f_txn", _P.c.transaction_id)
+    external = w.c.counterparty.is_distinct_from(OWN)
+    rapid = sa.and_(
+        external,
+        w.c.currency == _param("f_currency", _P.c.currency),
+        w.c.occurred_at >= _param("f_rapid_since", _P.c.occurred_at),
+    )
+
+    def total(condition: sa.ColumnElement, value: sa.ColumnElement | int) -> sa.ColumnElement:
+        return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(mine, condition), value))), 0)
+
+    return sa.select(
+        total(
+            sa.and_(
+                external,
+                w.c.direction == _param("f_direction", _P.c.direction),
+                w.c.occurred_at >= _param("f_velocity_since", _P.c.occurred_at),
+            ),
+            1,
+        ),
+        total(sa.and_(rapid, w.c.direction == IN), w.c.amount),
+        total(sa.and_(rapid, w.c.direction == OUT), w.c.amount),
+        sa.func.max(
+            sa.case(
+                (
+                    sa.and_(mine, w.c.account_id == _param("f_account", _P.c.account_id)),
+                    w.c.occurred_at,
+                )
+            ),
+            type_=_P.c.occurred_at.type,
+        ),
+    )
+
+
+_WINDOW = _build_window()
+_HISTORY = _build_history(_WINDOW)
+_FACTS = _build_facts(_WINDOW)
+
+
+def _window_params(user_id: int, before: datetime, since: datetime) -> dict:
+    cap = current_app.config["AML_WINDOW_MAX_ROWS"]
+    return {"w_user": user_id, "w_since": since, "w_before": before, "w_cap": cap}
 
 
 def recent_history(
     session: Session, *, user_id: int, before: datetime, since: datetime
 ) -> list[Posting]:
     """The customer's feed in [since, before], newest rows first up to the cap, oldest first."""
-    return recent_histories(session, user_ids=[user_id], before=before, since=since).get(
-        user_id, []
-    )
+    rows = session.connection().execute(_HISTORY, _window_params(user_id, before, since))
+    return [Posting(*row) for row in rows]
 
 
-def recent_histories(
-    session: Session, *, user_ids: Sequence[int], before: datetime, since: datetime
-) -> dict[int, list[Posting]]:
-    """Each customer's feed in [since, before] (the latest `AML_WINDOW_MAX_ROWS` rows each),
-    oldest first, in one statement."""
-    cap = current_app.config["AML_WINDOW_MAX_ROWS"]
-    window = (
-        sa.select(
-            MonitoredPosting.id,
-            sa.func.row_number()
-            .over(
-                partition_by=MonitoredPosting.user_id,
-                order_by=(MonitoredPosting.occurred_at.desc(), MonitoredPosting.id.desc()),
-            )
-            .label("newest"),
+@dataclass(frozen=True)
+class WindowFacts:
+    """What decides, for one side of a movement, whether any history rule can fire.
+
+    Counted over the same capped window the rules would read, without the movement itself.
+    """
+
+    same_direction_external: int  # payments the same way, within AML_VELOCITY_HOURS
+    external_in: int  # money in, in the posting's currency, within AML_RAPID_HOURS
+    external_out: int  # money out, likewise
+    last_on_account: datetime | None  # the account's latest posting in the window
+
+
+def window_facts(session: Session, posting: Posting, settings: Settings) -> WindowFacts:
+    """Four aggregates over one customer's capped window, in one statement (no rows loaded)."""
+    row = (
+        session.connection()
+        .execute(
+            _FACTS,
+            {
+                **_window_params(posting.user_id, posting.at, posting.at - settings.window),
+                "f_txn": posting.transaction_id,
+                "f_direction": posting.direction,
+                "f_velocity_since": posting.at - timedelta(hours=settings.velocity_hours),
+                "f_currency": posting.currency,
+                "f_rapid_since": posting.at - timedelta(hours=settings.rapid_hours),
+                "f_account": posting.account_id,
+            },
         )
-        .where(
-            MonitoredPosting.user_id.in_(sorted(set(user_ids))),
-            MonitoredPosting.occurred_at >= since,
-            MonitoredPosting.occurred_at <= before,
-        )
-        .subquery()
+        .one()
     )
-    rows = session.scalars(
-        sa.select(MonitoredPosting)
-        .join(window, window.c.id == MonitoredPosting.id)
-        .where(window.c.newest <= cap)
-        .order_by(MonitoredPosting.occurred_at, MonitoredPosting.id)
-    ).all()
-    found: dict[int, list[Posting]] = defaultdict(list)
-    for row in rows:
-        found[row.user_id].append(_row_to_posting(row))
-    return found
+    return WindowFacts(int(row[0]), int(row[1]), int(row[2]), row[3])
+
+
+def needs_history(posting: Posting, facts: WindowFacts, s: Settings) -> bool:
+    """Whether a rule that reads history can fire for this posting.
+
+    Each clause is a necessary condition of one rule's hit, so that a posting for which this is
+    False gets from the rules exactly what it would get with its whole window: the history
+    rules stay silent and only `high_risk_country` and `dormant_account` (which read no
+    history) can fire.
+    """
+    if posting.cash and posting.direction == IN:  # cash_threshold, structuring
+        return True
+    if not posting.external:
+        return False
+    if facts.same_direction_external + 1 >= s.velocity_max_count:  # velocity
+        return True
+    if (  # rapid_movement: enough in, and (at most) all the money out since reaching its share
+        posting.direction == OUT
+        and facts.external_in >= _amount(s.rapid_min_amount, posting.currency)
+        and facts.external_out + posting.amount >= facts.external_in * s.rapid_ratio
+    ):
+        return True
+    return _is_round(posting, s.round_unit)  # round_amounts
 
 
 def last_activity(
@@ -457,39 +548,33 @@ def observe_movement(
 ) -> list[ComplianceAlert]:
     """Record the customer sides of one movement and run the rules over each (flushes only).
 
-    One read of the customers' windows and one insert for all sides: an internal transfer
-    costs two statements more than without monitoring, plus the alerts it raises.
+    Per side, one statement of three aggregates over the capped window (`window_facts`) says
+    whether a rule that reads history can fire; only then is the window read as rows. An
+    ordinary payment costs one small aggregate per side and one insert for all sides.
     """
     if not sides:
         return []
     settings = settings or Settings.from_config()
-    latest = max(p.at for p, _ in sides)
-    histories = recent_histories(
-        session,
-        user_ids=[p.user_id for p, _ in sides],
-        before=latest,
-        since=min(p.at for p, _ in sides) - settings.window,
-    )
     judged = []
     for posting, opened_at in sides:
-        history = [
-            h
-            for h in histories.get(posting.user_id, [])
-            if h.transaction_id != posting.transaction_id
-            and posting.at - settings.window <= h.at <= posting.at
-        ]
-        recent = [h.at for h in history if h.account_id == posting.account_id]
-        previous = (
-            max(recent)
-            if recent
-            else last_activity(
-                session, account_id=posting.account_id, before=posting.at, opened_at=opened_at
-            )
+        facts = window_facts(session, posting, settings)
+        history: list[Posting] = []
+        if needs_history(posting, facts, settings):
+            history = [
+                h
+                for h in recent_history(
+                    session,
+                    user_id=posting.user_id,
+                    before=posting.at,
+                    since=posting.at - settings.window,
+                )
+                if h.transaction_id != posting.transaction_id
+            ]
+        previous = facts.last_on_account or last_activity(
+            session, account_id=posting.account_id, before=posting.at, opened_at=opened_at
         )
         judged.append((posting, history, previous))
-    for posting, _ in sides:
-        _add(session, posting)
-    session.flush()
+    session.connection().execute(sa.insert(_P), [_row(posting) for posting, _ in sides])
     return [
         _alert(session, posting.user_id, hit, posting.at)
         for posting, history, previous in judged
@@ -511,22 +596,20 @@ def already_observed(session: Session, p: Posting) -> bool:
     )
 
 
-def _add(session: Session, p: Posting) -> None:
-    session.add(
-        MonitoredPosting(
-            user_id=p.user_id,
-            account_id=p.account_id,
-            transaction_id=p.transaction_id,
-            kind=p.kind,
-            direction=p.direction,
-            amount=p.amount,
-            currency=p.currency,
-            channel=p.channel,
-            country=(p.country or "").upper()[:2] or None,
-            counterparty=(p.counterparty or "")[:64] or None,
-            occurred_at=p.at,
-        )
-    )
+def _row(p: Posting) -> dict:
+    return {
+        "user_id": p.user_id,
+        "account_id": p.account_id,
+        "transaction_id": p.transaction_id,
+        "kind": p.kind,
+        "direction": p.direction,
+        "amount": p.amount,
+        "currency": p.currency,
+        "channel": p.channel,
+        "country": (p.country or "").upper()[:2] or None,
+        "counterparty": (p.counterparty or "")[:64] or None,
+        "occurred_at": p.at,
+    }
 
 
 def _alert(session: Session, user_id: int, hit: Hit, at: datetime) -> ComplianceAlert:

@@ -51,23 +51,23 @@ class Customer:
                 currency="USD",
                 fresh=True,
             )
-        aml.observe(
-            self.db,
-            aml.Posting(
-                transaction_id=txn.id,
-                user_id=self.user.id,
-                account_id=self.account.id,
-                kind="deposit" if direction == aml.IN else "transfer",
-                direction=direction,
-                amount=minor,
-                currency="USD",
-                at=at,
-                channel=channel,
-                country=country,
-                counterparty=counterparty,
-            ),
-            account_opened_at=self.opened_at,
+        self.posting = aml.Posting(
+            transaction_id=txn.id,
+            user_id=self.user.id,
+            account_id=self.account.id,
+            kind="deposit" if direction == aml.IN else "transfer",
+            direction=direction,
+            amount=minor,
+            currency="USD",
+            at=at,
+            channel=channel,
+            country=country,
+            counterparty=counterparty,
         )
+        self.hits = [
+            alert.alert_type
+            for alert in aml.observe(self.db, self.posting, account_opened_at=self.opened_at)
+        ]
         self.db.commit()
         return txn
 
@@ -298,3 +298,39 @@ def test_the_window_read_is_bounded(app, db_session, person, monkeypatch):
         )
         == 6
     )
+
+
+def test_the_aggregate_shortcut_decides_as_the_whole_window_would(
+    app, db_session, person, monkeypatch
+):
+    """A random month of mixed postings: what the monitor raises per posting (it reads rows only
+    when an aggregate says a history rule may fire) equals the rules over the whole window."""
+    # The month is booked within one real day: today's limits must not refuse it.
+    unlimited = {"per_transfer": "1000000", "per_deposit": "1000000", "daily": "100000000"}
+    for name in ("TRANSFER_LIMITS", "DEPOSIT_LIMITS"):
+        monkeypatch.setitem(app.config, name, dict.fromkeys(app.config[name], unlimited))
+    rng = random.Random(8)
+    settings = aml.Settings.from_config()
+    seen: list[aml.Posting] = []
+    at = START
+    for _ in range(120):
+        at += timedelta(minutes=rng.choice([3, 3, 3, 3, 20, 90, 600, 2000]))
+        direction = rng.choice([aml.IN, aml.IN, aml.OUT])
+        amount = rng.choice(["25.00", "990.00", "1000.00", "3000.00", "8500.00", "9900.00"])
+        channel = "cash" if direction == aml.IN and rng.random() < 0.3 else None
+        counterparty = aml.OWN if rng.random() < 0.15 else "ext"
+        country = "IR" if rng.random() < 0.05 else None
+        if direction == aml.OUT and person.account.balance < parse_amount(amount, "USD"):
+            direction = aml.IN
+        person.move(
+            direction, amount, at, channel=channel, country=country, counterparty=counterparty
+        )
+        posting = person.posting
+        window = [h for h in seen if posting.at - settings.window <= h.at <= posting.at]
+        previous = max(
+            (h.at for h in seen if h.account_id == posting.account_id), default=person.opened_at
+        )
+        expected = [hit.rule for hit in aml.evaluate(posting, window, settings, previous)]
+        assert person.hits == expected, (len(seen), posting)
+        seen.append(posting)
+    assert {"velocity", "round_amounts", "cash_threshold", "rapid_movement"} <= set(person.types())
