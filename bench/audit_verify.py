@@ -29,9 +29,9 @@ DB_NAME = "flowlet_bench_audit"
 
 
 def _admin(sql: str) -> None:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(PG_ADMIN)
+    conn = psycopg.connect(PG_ADMIN)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(sql)

@@ -167,9 +167,9 @@ def requests_for(token: str, pick):
 
 def holds_match(approved: int) -> bool:
     """Every approved authorization holds its amount: the sums agree, and no hold is lost."""
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(ENV["DATABASE_URL"])
+    conn = psycopg.connect(ENV["DATABASE_URL"])
     with conn.cursor() as cur:
         cur.execute(
             "SELECT count(*), coalesce(sum(amount), 0) FROM card_authorizations WHERE approved"

@@ -153,9 +153,9 @@ class Stack:
         self._pg_ctl("restart", "-m", "immediate")
 
     def sql(self, query: str, *params):
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(self.env["DATABASE_URL"], connect_timeout=5)
+        conn = psycopg.connect(self.env["DATABASE_URL"], connect_timeout=5)
         try:
             with conn, conn.cursor() as cur:
                 cur.execute(query, params)

@@ -22,9 +22,9 @@ Classify = Callable[[int, bytes], str]
 
 
 def admin_sql(admin_url: str, *statements: str) -> None:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(admin_url)
+    conn = psycopg.connect(admin_url)
     conn.autocommit = True
     with conn.cursor() as cur:
         for statement in statements:

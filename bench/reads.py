@@ -51,9 +51,9 @@ ENV = {
 
 
 def admin_sql(*statements: str) -> None:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(PG_ADMIN)
+    conn = psycopg.connect(PG_ADMIN)
     conn.autocommit = True
     with conn.cursor() as cur:
         for statement in statements:
@@ -62,9 +62,9 @@ def admin_sql(*statements: str) -> None:
 
 
 def sql(*statements: str) -> list:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(DB_URL)
+    conn = psycopg.connect(DB_URL)
     conn.autocommit = True
     out = []
     with conn.cursor() as cur:

@@ -126,9 +126,9 @@ print(json.dumps(out))
 
 
 def money_total(db: str) -> tuple[int, int]:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(PG_ADMIN.rsplit("/", 1)[0] + "/" + db)
+    conn = psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + "/" + db)
     with conn.cursor() as cur:
         cur.execute("SELECT sum(balance) FROM accounts WHERE system_code IS NULL")
         customers = int(cur.fetchone()[0])

@@ -8,7 +8,7 @@
 2. Works the `sync` queue with one `SimpleWorker` in burst mode (first syncs: inserts), then
    queues the daily sync of every linked account and works it again (same day: upserts).
 3. Reference: the minimal SQL one sync needs (lock the linked account, upsert two snapshots,
-   replace three positions, update the link) from one psycopg2 connection, same count.
+   replace three positions, update the link) from one psycopg connection, same count.
 4. Checks that there are exactly two snapshots and six positions per customer afterwards.
 
 Prints syncs/s for each pass and the ratio to the reference. One process, one connection:
@@ -52,9 +52,9 @@ REFERENCE_SQL = [
 
 
 def _run_reference(url: str, link_ids: list[int]) -> float:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url)
+    conn = psycopg.connect(url)
     day = date.today()
     started = time.perf_counter()
     with conn.cursor() as cur:
@@ -163,7 +163,7 @@ def main() -> None:
         session.remove()
         db.engine.dispose()
 
-    reference = _run_reference(db_url.replace("+psycopg2", ""), link_ids)
+    reference = _run_reference(db_url.replace("+psycopg", ""), link_ids)
     ref_rate = len(link_ids) / reference
     print(f"\n{'pass':<26}{'syncs':>7}{'seconds':>10}{'syncs/s':>10}{'vs SQL only':>13}")
     for label, (jobs, seconds) in results.items():

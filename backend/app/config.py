@@ -53,10 +53,11 @@ def _env_bool(name: str, default: bool) -> bool:
 
 def normalize_db_url(url: str) -> str:
     # Heroku-style "postgres://" is not accepted by SQLAlchemy 2.
-    # psycopg2 is the driver we ship; SQLAlchemy 2.1 would otherwise pick psycopg 3.
+    # psycopg 3 is the driver we ship: it prepares repeated statements on the server
+    # (docs/performance.md), which psycopg2 cannot.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix) :]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -299,7 +300,12 @@ class Config:
         # No ping before every checkout (a round trip each): a connection the server dropped
         # fails its request once, and SQLAlchemy then recycles every older pooled connection.
         # DB_POOL_PRE_PING=true buys that one request back at a round trip per checkout.
+        # psycopg prepares a statement on the server once it has run it this many times on a
+        # connection; PostgreSQL then skips parsing and (after a few runs) planning it. 0 turns
+        # it off, as a transaction-pooling PgBouncer older than 1.21 needs.
+        prepare = _env_int("DB_PREPARE_THRESHOLD", 5)
         return {
+            "connect_args": {"prepare_threshold": prepare if prepare > 0 else None},
             "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
             "pool_size": _env_int("DB_POOL_SIZE", 10),
             "max_overflow": _env_int("DB_MAX_OVERFLOW", 20),

@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
-from psycopg2 import sql
+from psycopg import sql
 
 from app import create_app
 from app.config import Config, TestingConfig, normalize_db_url
@@ -56,7 +56,7 @@ def _pg_url(dbname: str) -> str:
 
 def create_pg_database(name: str, template: str | None = None) -> str:
     """(Re)create a PostgreSQL database and return its URL."""
-    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn = psycopg.connect(PG_ADMIN_URL)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -77,7 +77,7 @@ def create_pg_database(name: str, template: str | None = None) -> str:
 
 
 def drop_pg_database(name: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn = psycopg.connect(PG_ADMIN_URL)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -120,7 +120,7 @@ def pg_url() -> Iterator[str]:
     name = f"flowlet_test_{worker_id()}"
     try:
         url = create_pg_database(name)
-    except psycopg2.OperationalError as exc:
+    except psycopg.OperationalError as exc:
         _unavailable("PostgreSQL", exc)
     app = create_app(make_config(url))
     migrate(app)

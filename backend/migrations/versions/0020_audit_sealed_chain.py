@@ -157,7 +157,7 @@ def upgrade():
     for number, entry in enumerate(rows, start=1):
         row = entry._asdict()
         raw = row["changes"]
-        changes = json.loads(raw) if isinstance(raw, str) else raw  # psycopg2 parses json
+        changes = json.loads(raw) if isinstance(raw, str) else raw  # the driver parses json
         check = {**row, "changes": changes}
         if (
             row["sequence"] != number

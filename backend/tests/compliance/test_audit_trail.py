@@ -230,7 +230,7 @@ def big_chain():
         headers = auth_headers(app, officer)
         db.session.remove()
     try:
-        yield app, url.replace("+psycopg2", ""), headers
+        yield app, url.replace("+psycopg", ""), headers
     finally:
         with app.app_context():
             db.engine.dispose()

@@ -3,7 +3,7 @@
 import threading
 import uuid
 
-import psycopg2
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -211,13 +211,13 @@ def scratch():
         db.session.remove()
         db.engine.dispose()
     try:
-        yield app, url.replace("+psycopg2", ""), ids
+        yield app, url.replace("+psycopg", ""), ids
     finally:
         drop_pg_database(name)
 
 
 def _psql(url, *statements):
-    conn = psycopg2.connect(url)
+    conn = psycopg.connect(url)
     with conn, conn.cursor() as cur:
         cur.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
         cur.execute("ALTER TABLE audit_seal DISABLE TRIGGER audit_seal_no_update_delete")

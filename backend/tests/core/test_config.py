@@ -67,7 +67,7 @@ def test_environment_switches_to_postgres_and_redis(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
     monkeypatch.setenv("CORS_ORIGINS", "https://app.example.com, https://admin.example.com")
     config = get_config("development")
-    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg2://u@db:5432/flowlet"
+    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u@db:5432/flowlet"
     assert config.RQ_INLINE is False
     # Redis first, PostgreSQL counters while Redis is down (core.ratelimit).
     assert config.RATELIMIT_STORAGE_URI == "flowlet+redis://cache:6379/0"
