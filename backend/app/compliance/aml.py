@@ -387,17 +387,18 @@ def _param(name: str, column: sa.Column | None = None) -> sa.BindParameter:
     return sa.bindparam(name, type_=column.type if column is not None else None)
 
 
-def _build_window() -> sa.Subquery:
-    """One customer's feed in [since, before]: its latest `cap` rows (statement built once)."""
+def _build_window(n: str = "") -> sa.Subquery:
+    """One customer's feed in [since, before]: its latest `cap` rows (statement built once;
+    `n` suffixes the parameter names, so that several windows can share a statement)."""
     return (
         sa.select(_P)
         .where(
-            _P.c.user_id == _param("w_user", _P.c.user_id),
-            _P.c.occurred_at >= _param("w_since", _P.c.occurred_at),
-            _P.c.occurred_at <= _param("w_before", _P.c.occurred_at),
+            _P.c.user_id == _param(f"w_user{n}", _P.c.user_id),
+            _P.c.occurred_at >= _param(f"w_since{n}", _P.c.occurred_at),
+            _P.c.occurred_at <= _param(f"w_before{n}", _P.c.occurred_at),
         )
         .order_by(_P.c.occurred_at.desc(), _P.c.id.desc())
-        .limit(sa.bindparam("w_cap", type_=sa.Integer))
+        .limit(sa.bindparam(f"w_cap{n}", type_=sa.Integer))
         .subquery()
     )
 
@@ -406,24 +407,26 @@ def _build_history(w: sa.Subquery) -> sa.Select:
     return sa.select(*(w.c[name] for name in _POSTING_COLUMNS)).order_by(w.c.occurred_at, w.c.id)
 
 
-def _build_facts(w: sa.Subquery) -> sa.Select:
-    mine = w.c.transaction_id != _param("f_txn", _P.c.transaction_id)
+def _build_facts(n: str) -> sa.Select:
+    w = _build_window(n)
+    mine = w.c.transaction_id != _param(f"f_txn{n}", _P.c.transaction_id)
     external = w.c.counterparty.is_distinct_from(OWN)
     rapid = sa.and_(
         external,
-        w.c.currency == _param("f_currency", _P.c.currency),
-        w.c.occurred_at >= _param("f_rapid_since", _P.c.occurred_at),
+        w.c.currency == _param(f"f_currency{n}", _P.c.currency),
+        w.c.occurred_at >= _param(f"f_rapid_since{n}", _P.c.occurred_at),
     )
 
     def total(condition: sa.ColumnElement, value: sa.ColumnElement | int) -> sa.ColumnElement:
         return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(mine, condition), value))), 0)
 
     return sa.select(
+        sa.literal(n or "0").label("side"),
         total(
             sa.and_(
                 external,
-                w.c.direction == _param("f_direction", _P.c.direction),
-                w.c.occurred_at >= _param("f_velocity_since", _P.c.occurred_at),
+                w.c.direction == _param(f"f_direction{n}", _P.c.direction),
+                w.c.occurred_at >= _param(f"f_velocity_since{n}", _P.c.occurred_at),
             ),
             1,
         ),
@@ -432,7 +435,7 @@ def _build_facts(w: sa.Subquery) -> sa.Select:
         sa.func.max(
             sa.case(
                 (
-                    sa.and_(mine, w.c.account_id == _param("f_account", _P.c.account_id)),
+                    sa.and_(mine, w.c.account_id == _param(f"f_account{n}", _P.c.account_id)),
                     w.c.occurred_at,
                 )
             ),
@@ -441,14 +444,14 @@ def _build_facts(w: sa.Subquery) -> sa.Select:
     )
 
 
-_WINDOW = _build_window()
-_HISTORY = _build_history(_WINDOW)
-_FACTS = _build_facts(_WINDOW)
+_HISTORY = _build_history(_build_window())
+# The facts of a movement's sides in one statement: one side, or two (an internal transfer).
+_FACTS = {1: _build_facts("0"), 2: sa.union_all(_build_facts("0"), _build_facts("1"))}
 
 
-def _window_params(user_id: int, before: datetime, since: datetime) -> dict:
+def _window_params(user_id: int, before: datetime, since: datetime, n: str = "") -> dict:
     cap = current_app.config["AML_WINDOW_MAX_ROWS"]
-    return {"w_user": user_id, "w_since": since, "w_before": before, "w_cap": cap}
+    return {f"w_user{n}": user_id, f"w_since{n}": since, f"w_before{n}": before, f"w_cap{n}": cap}
 
 
 def recent_history(
@@ -472,25 +475,30 @@ class WindowFacts:
     last_on_account: datetime | None  # the account's latest posting in the window
 
 
-def window_facts(session: Session, posting: Posting, settings: Settings) -> WindowFacts:
-    """Four aggregates over one customer's capped window, in one statement (no rows loaded)."""
-    row = (
-        session.connection()
-        .execute(
-            _FACTS,
-            {
-                **_window_params(posting.user_id, posting.at, posting.at - settings.window),
-                "f_txn": posting.transaction_id,
-                "f_direction": posting.direction,
-                "f_velocity_since": posting.at - timedelta(hours=settings.velocity_hours),
-                "f_currency": posting.currency,
-                "f_rapid_since": posting.at - timedelta(hours=settings.rapid_hours),
-                "f_account": posting.account_id,
+def window_facts(
+    session: Session, postings: Sequence[Posting], settings: Settings
+) -> list[WindowFacts]:
+    """Four aggregates over each posting's capped customer window, one statement for both
+    sides of a movement (no rows loaded)."""
+    params: dict = {}
+    for i, p in enumerate(postings):
+        n = str(i)
+        params.update(
+            _window_params(p.user_id, p.at, p.at - settings.window, n),
+            **{
+                f"f_txn{n}": p.transaction_id,
+                f"f_direction{n}": p.direction,
+                f"f_velocity_since{n}": p.at - timedelta(hours=settings.velocity_hours),
+                f"f_currency{n}": p.currency,
+                f"f_rapid_since{n}": p.at - timedelta(hours=settings.rapid_hours),
+                f"f_account{n}": p.account_id,
             },
         )
-        .one()
-    )
-    return WindowFacts(int(row[0]), int(row[1]), int(row[2]), row[3])
+    rows = {row[0]: row for row in session.connection().execute(_FACTS[len(postings)], params)}
+    return [
+        WindowFacts(int(row[1]), int(row[2]), int(row[3]), row[4])
+        for row in (rows[str(i)] for i in range(len(postings)))
+    ]
 
 
 def needs_history(posting: Posting, facts: WindowFacts, s: Settings) -> bool:
@@ -556,8 +564,9 @@ def observe_movement(
         return []
     settings = settings or Settings.from_config()
     judged = []
-    for posting, opened_at in sides:
-        facts = window_facts(session, posting, settings)
+    for (posting, opened_at), facts in zip(
+        sides, window_facts(session, [p for p, _ in sides], settings), strict=True
+    ):
         history: list[Posting] = []
         if needs_history(posting, facts, settings):
             history = [

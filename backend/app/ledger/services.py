@@ -26,20 +26,62 @@ from app.accounts.models import Account, SystemAccount
 from app.core.db import for_update, real_session, utcnow
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
 
+_LOCKED = "ledger_locked_accounts"  # session.info: ids of accounts locked in this transaction
+
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock customer accounts in a fixed (ascending id) order and reload them; id → account."""
+    """Lock customer accounts in a fixed (ascending id) order and reload them; id → account.
+
+    Accounts this transaction has locked already (`lock_accounts_by_public_id`) are taken from
+    the session without another round trip.
+    """
     ids = sorted({i for i in account_ids if i is not None})
     if not ids:
         return {}
+    locked = session.info.get(_LOCKED, {})
+    if all(i in locked for i in ids):
+        return {i: locked[i] for i in ids}
+    return _remember(
+        session,
+        session.scalars(
+            for_update(
+                sa.select(Account)
+                .where(Account.id.in_(ids), Account.system_code.is_(None))
+                .order_by(Account.id)
+            )
+        ).all(),
+    )
+
+
+def lock_accounts_by_public_id(
+    session: Session, public_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Account]:
+    """Find and lock customer accounts by public id in one statement (ascending id order).
+
+    What a use case calls when it resolves the accounts a movement names: the engine then finds
+    them locked and does not read them again. Unknown ids are simply absent from the result.
+    """
     rows = session.scalars(
         for_update(
             sa.select(Account)
-            .where(Account.id.in_(ids), Account.system_code.is_(None))
+            .where(Account.public_id.in_(sorted(set(public_ids))), Account.system_code.is_(None))
             .order_by(Account.id)
         )
     ).all()
-    return {account.id: account for account in rows}
+    _remember(session, rows)
+    return {account.public_id: account for account in rows}
+
+
+def _remember(session: Session, rows: Iterable[Account]) -> dict[int, Account]:
+    found = {account.id: account for account in rows}
+    session.info.setdefault(_LOCKED, {}).update(found)
+    return found
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_locks(session: Session, _transaction) -> None:
+    # Row locks end with the transaction (a savepoint's too): lock again in the next one.
+    session.info.pop(_LOCKED, None)
 
 
 def commit(session: Session) -> None:

@@ -21,6 +21,7 @@ from app.auth.models import User
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
 from app.ledger import engine
+from app.ledger import services as ledger
 from app.ledger.errors import CurrencyMismatch, FreshTokenRequired
 from app.ledger.models import JournalTransaction, TxnType
 
@@ -98,15 +99,8 @@ def transfer(
 ) -> JournalTransaction:
     """Move money from the caller's account to an account of ours or out to an IBAN."""
     check_step_up(amount, currency, fresh)
-    if to_account_id is not None:  # both accounts in one read
-        found = {
-            a.public_id: a
-            for a in session.scalars(
-                sa.select(Account).where(
-                    Account.public_id.in_([from_account_id, to_account_id]), _CUSTOMER
-                )
-            )
-        }
+    if to_account_id is not None:  # both accounts found and locked in one statement
+        found = ledger.lock_accounts_by_public_id(session, [from_account_id, to_account_id])
         src, dst, iban = found.get(from_account_id), found.get(to_account_id), None
         if src is None or src.user_id != user.id:
             raise AccountNotFound()
