@@ -5,13 +5,13 @@ import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 _embedded = not os.environ.get("DATABASE_URL")
-# SQLite allows one writer: one process with threads. PostgreSQL: one process per core, each
-# with threads — a request spends most of its time waiting for the database (row locks, the
-# commit's WAL flush), and threads overlap those waits without more processes competing for the
-# cores (docs/performance.md compares sync and gthread on two cores).
-_default_workers = 1 if _embedded else multiprocessing.cpu_count()
-workers = int(os.environ.get("WEB_CONCURRENCY", _default_workers))
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+# SQLite allows one writer: one process with threads. PostgreSQL: sync workers, two per core.
+# A request is CPU in Python between short database waits; on two cores, processes without
+# threads beat threads sharing one interpreter lock per process (docs/performance.md compares
+# sync and gthread). GUNICORN_THREADS > 1 picks gthread, e.g. for many slow downloads.
+_cores = multiprocessing.cpu_count()
+workers = int(os.environ.get("WEB_CONCURRENCY", 1 if _embedded else 2 * _cores))
+threads = int(os.environ.get("GUNICORN_THREADS", 4 if _embedded else 1))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30

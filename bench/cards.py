@@ -194,7 +194,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--clients", default="32")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "3")))
+    workers = os.environ.get("BENCH_WORKERS", str(2 * os.cpu_count()))
+    parser.add_argument("--workers", type=int, default=int(workers))
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 

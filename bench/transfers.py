@@ -178,8 +178,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--clients", default="8,32,64")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "4")))
+    # gunicorn's defaults on PostgreSQL: sync workers, two per core (gunicorn.conf.py).
+    workers = os.environ.get("BENCH_WORKERS", str(2 * os.cpu_count()))
+    parser.add_argument("--workers", type=int, default=int(workers))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 

@@ -29,6 +29,19 @@ from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
 _LOCKED = "ledger_locked_accounts"  # session.info: ids of accounts locked in this transaction
 
 
+def _build_lock(column: sa.Column) -> sa.Select:
+    """Lock the customer accounts whose `column` is in `:ids`, by ascending id (built once)."""
+    return for_update(
+        sa.select(Account)
+        .where(column.in_(sa.bindparam("ids", expanding=True)), Account.system_code.is_(None))
+        .order_by(Account.id)
+    )
+
+
+_LOCK_BY_ID = _build_lock(Account.id)
+_LOCK_BY_PUBLIC_ID = _build_lock(Account.public_id)
+
+
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:
     """Lock customer accounts in a fixed (ascending id) order and reload them; id → account.
 
@@ -41,16 +54,7 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     locked = session.info.get(_LOCKED, {})
     if all(i in locked for i in ids):
         return {i: locked[i] for i in ids}
-    return _remember(
-        session,
-        session.scalars(
-            for_update(
-                sa.select(Account)
-                .where(Account.id.in_(ids), Account.system_code.is_(None))
-                .order_by(Account.id)
-            )
-        ).all(),
-    )
+    return _remember(session, session.scalars(_LOCK_BY_ID, {"ids": ids}).all())
 
 
 def lock_accounts_by_public_id(
@@ -61,13 +65,7 @@ def lock_accounts_by_public_id(
     What a use case calls when it resolves the accounts a movement names: the engine then finds
     them locked and does not read them again. Unknown ids are simply absent from the result.
     """
-    rows = session.scalars(
-        for_update(
-            sa.select(Account)
-            .where(Account.public_id.in_(sorted(set(public_ids))), Account.system_code.is_(None))
-            .order_by(Account.id)
-        )
-    ).all()
+    rows = session.scalars(_LOCK_BY_PUBLIC_ID, {"ids": sorted(set(public_ids))}).all()
     _remember(session, rows)
     return {account.public_id: account for account in rows}
 
