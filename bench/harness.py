@@ -153,6 +153,55 @@ def drive(
     }
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _pids(*args: str) -> list[int]:
+    found = subprocess.run(["pgrep", *args], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
+def _machine() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values), values[3] + values[4]  # all, idle + iowait
+
+
+class CpuMeter:
+    """CPU seconds spent by the server (gunicorn's process group) and by PostgreSQL while a
+    load runs, per request; and how idle the machine stayed. Linux `/proc` only."""
+
+    def __init__(self, server: subprocess.Popen) -> None:
+        self.server_group = str(os.getpgid(server.pid))
+
+    def __enter__(self) -> CpuMeter:
+        self.server = _pids("-g", self.server_group)
+        self.postgres = _pids("-x", "postgres")
+        self.start = (_cpu_seconds(self.server), _cpu_seconds(self.postgres), _machine())
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.end = (_cpu_seconds(self.server), _cpu_seconds(self.postgres), _machine())
+
+    def per_request(self, requests: int) -> dict:
+        n = max(requests, 1)
+        (s0, p0, (all0, idle0)), (s1, p1, (all1, idle1)) = self.start, self.end
+        return {
+            "app_cpu_ms": 1000 * (s1 - s0) / n,
+            "pg_cpu_ms": 1000 * (p1 - p0) / n,
+            "idle_pct": 100 * (idle1 - idle0) / max(all1 - all0, 1),
+        }
+
+
 def pgbench(script: Path, url: str, clients: int, seconds: int, defines: Mapping) -> float:
     """Transactions per second of pgbench running `script` on `url`."""
     cmd = [shutil.which("pgbench") or "pgbench", "-n", "-f", str(script)]
@@ -165,16 +214,21 @@ def pgbench(script: Path, url: str, clients: int, seconds: int, defines: Mapping
 
 
 def print_table(rows: list[dict], rate_name: str) -> None:
-    """The Markdown table of a run: each row's rate and latencies against pgbench."""
+    """The Markdown table of a run: each row's rate and latencies against pgbench, and the CPU
+    per request of the app and of PostgreSQL when measured."""
+    cpu = all("app_cpu_ms" in r for r in rows)
     print()
     print(
         f"| scenario | clients | API {rate_name} | p50 ms | p95 ms | p99 ms | pgbench tps "
-        "| API / pgbench |"
+        "| API / pgbench |" + (" app CPU ms | PostgreSQL CPU ms | idle % |" if cpu else "")
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- |" + " ---: |" * (10 if cpu else 7))
     for r in rows:
         ratio = r["tps"] / r["pg_tps"] if r["pg_tps"] else 0
+        extra = (
+            f" {r['app_cpu_ms']:.1f} | {r['pg_cpu_ms']:.1f} | {r['idle_pct']:.0f} |" if cpu else ""
+        )
         print(
             f"| {r['scenario']} | {r['clients']} | {r['tps']:.0f} | {r['p50']:.1f} | "
-            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['pg_tps']:.0f} | {ratio:.2f} |"
+            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['pg_tps']:.0f} | {ratio:.2f} |" + extra
         )

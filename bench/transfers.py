@@ -30,6 +30,7 @@ from pathlib import Path
 
 from harness import (
     HOST,
+    CpuMeter,
     admin_sql,
     drive,
     free_port,
@@ -39,7 +40,10 @@ from harness import (
     stop,
 )
 
-BACKEND = Path(__file__).resolve().parent.parent / "backend"
+# BENCH_BACKEND measures another checkout's backend with this same benchmark (old against new).
+BACKEND = Path(
+    os.environ.get("BENCH_BACKEND") or Path(__file__).resolve().parent.parent / "backend"
+).resolve()
 VENV_BIN = Path(sys.executable).parent
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/21")
@@ -220,12 +224,16 @@ def main() -> int:
         _drive(port, 8, pick_random, 2, 400)  # warm up the workers' pools and caches
         for scenario, pick in (("random", pick_random), ("hot", pick_hot)):
             for clients in levels:
-                api = _drive(port, clients, pick, args.seconds, args.max_requests)
+                with CpuMeter(proc) as meter:
+                    api = _drive(port, clients, pick, args.seconds, args.max_requests)
+                api.update(meter.per_request(sum(api["statuses"].values())))
                 rows.append({"scenario": scenario, "clients": clients, **api})
                 print(
                     f"  api {scenario:6} c={clients:<3} {api['tps']:8.1f} tps "
                     f"p50 {api['p50']:6.1f} ms p95 {api['p95']:6.1f} ms "
-                    f"p99 {api['p99']:6.1f} ms  {api['statuses']}",
+                    f"p99 {api['p99']:6.1f} ms  {api['statuses']}  CPU per transfer: "
+                    f"app {api['app_cpu_ms']:.1f} ms, PostgreSQL {api['pg_cpu_ms']:.1f} ms, "
+                    f"machine idle {api['idle_pct']:.0f} %",
                     flush=True,
                 )
     finally:
