@@ -153,16 +153,22 @@ def drive(
     }
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    ticks = 0
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each process still alive."""
+    found = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime + stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two readings; a process started in between counts from zero."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def _pids(*args: str) -> list[int]:
@@ -183,21 +189,23 @@ class CpuMeter:
     def __init__(self, server: subprocess.Popen) -> None:
         self.server_group = str(os.getpgid(server.pid))
 
+    def _read(self) -> tuple[dict, dict, tuple[int, int]]:
+        server = _cpu_seconds(_pids("-g", self.server_group))
+        return server, _cpu_seconds(_pids("-x", "postgres")), _machine()
+
     def __enter__(self) -> CpuMeter:
-        self.server = _pids("-g", self.server_group)
-        self.postgres = _pids("-x", "postgres")
-        self.start = (_cpu_seconds(self.server), _cpu_seconds(self.postgres), _machine())
+        self.start = self._read()
         return self
 
     def __exit__(self, *_exc) -> None:
-        self.end = (_cpu_seconds(self.server), _cpu_seconds(self.postgres), _machine())
+        self.end = self._read()
 
     def per_request(self, requests: int) -> dict:
         n = max(requests, 1)
         (s0, p0, (all0, idle0)), (s1, p1, (all1, idle1)) = self.start, self.end
         return {
-            "app_cpu_ms": 1000 * (s1 - s0) / n,
-            "pg_cpu_ms": 1000 * (p1 - p0) / n,
+            "app_cpu_ms": 1000 * _spent(s0, s1) / n,
+            "pg_cpu_ms": 1000 * _spent(p0, p1) / n,
             "idle_pct": 100 * (idle1 - idle0) / max(all1 - all0, 1),
         }
 

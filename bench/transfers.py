@@ -182,6 +182,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--clients", default="8,32,64")
+    parser.add_argument("--scenarios", default="random,hot", help="random, hot or both")
     # gunicorn's defaults on PostgreSQL: sync workers, two per core (gunicorn.conf.py).
     workers = os.environ.get("BENCH_WORKERS", str(2 * os.cpu_count()))
     parser.add_argument("--workers", type=int, default=int(workers))
@@ -222,7 +223,9 @@ def main() -> int:
     rows = []
     try:
         _drive(port, 8, pick_random, 2, 400)  # warm up the workers' pools and caches
-        for scenario, pick in (("random", pick_random), ("hot", pick_hot)):
+        picks = {"random": pick_random, "hot": pick_hot}
+        for scenario in args.scenarios.split(","):
+            pick = picks[scenario]
             for clients in levels:
                 with CpuMeter(proc) as meter:
                     api = _drive(port, clients, pick, args.seconds, args.max_requests)
