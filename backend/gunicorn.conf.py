@@ -12,7 +12,8 @@ _embedded = not os.environ.get("DATABASE_URL")
 _cores = multiprocessing.cpu_count()
 workers = int(os.environ.get("WEB_CONCURRENCY", 1 if _embedded else 2 * _cores))
 threads = int(os.environ.get("GUNICORN_THREADS", 4 if _embedded else 1))
-worker_class = "gthread" if threads > 1 else "sync"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread" if threads > 1 else "sync")
+# A request may take this long (a streamed download as long as it keeps sending chunks).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
 keepalive = 5
@@ -22,6 +23,13 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 preload_app = False
+
+
+def post_worker_init(worker):
+    """Streamed downloads beat the worker's heartbeat, so a long one outlives `timeout`."""
+    from app.core.streaming import set_heartbeat
+
+    set_heartbeat(worker.notify)
 
 
 def child_exit(server, worker):

@@ -189,6 +189,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
+    # A pooled connection per thread: a smaller pool opens and closes connections under load.
+    ENV["DB_POOL_SIZE"] = str(max(args.threads, 2))
 
     data = setup(args.customers)
     users, hot = data["users"], data["hot"]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app
 from fpdf import FPDF
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from app.core.errors import NotFound
 from app.core.fields import UTCDateTime
 from app.core.money import format_amount
 from app.core.queue import enqueue
+from app.core.streaming import stream
 
 _time = UTCDateTime()
 _BATCH = 500  # lines per chunk of a streamed statement
@@ -175,9 +176,9 @@ def download(body, st: Statement, fmt: str, content_type: str) -> Response:
 def render(st: Statement, fmt: str) -> Response:
     """The statement in `fmt` as a response; JSON and CSV stream (no `Content-Length`)."""
     if fmt == "json":
-        return Response(stream_with_context(as_json(st)), content_type="application/json")
+        return Response(stream(as_json(st)), content_type="application/json")
     if fmt == "csv":
-        return download(stream_with_context(as_csv(st)), st, fmt, "text/csv; charset=utf-8")
+        return download(stream(as_csv(st)), st, fmt, "text/csv; charset=utf-8")
     return download(as_pdf(st), st, fmt, "application/pdf")
 
 

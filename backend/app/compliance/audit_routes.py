@@ -1,6 +1,6 @@
 """HTTP routes of the audit trail (`/api/v1/compliance/audit-logs`): officers only."""
 
-from flask import Response, stream_with_context
+from flask import Response
 
 from app.compliance import audit_trail, reports, sar
 from app.compliance.audit_schemas import (
@@ -13,6 +13,7 @@ from app.compliance.audit_schemas import (
     SarDraftSchema,
 )
 from app.core.api import Blueprint
+from app.core.streaming import stream
 from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, require
 from app.extensions import db
@@ -59,7 +60,7 @@ def export_audit_logs(args):
         db.session, officer=current_user(), filters=_filters(args), fmt=fmt
     )
     return Response(
-        stream_with_context(export.lines()),
+        stream(export.lines()),
         mimetype=export.mimetype,
         headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )
