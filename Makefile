@@ -66,6 +66,7 @@ screenshots: install $(WEB_BUILD) ## Save screenshots of the main pages (desktop
 bench: install ## Benchmarks: transfers and card authorizations (gunicorn vs pgbench), reads at 1M entries (minutes)
 	$(BIN)/python bench/transfers.py
 	$(BIN)/python bench/cards.py
+	$(BIN)/python bench/request_cost.py
 	$(BIN)/python bench/reads.py
 
 .PHONY: lint
