@@ -56,6 +56,10 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BACKEND_DIR / "migrations"), compare_type=True)
     jwt.init_app(app)
     limiter.init_app(app)
+    # One Limiter object serves every app of the process, and it remembers a storage that
+    # failed (then counts in memory) across init_app: a new app starts with its own storage
+    # taken as alive. (flask-limiter has no public switch for this.)
+    limiter._storage_dead = False
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
