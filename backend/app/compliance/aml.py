@@ -421,7 +421,7 @@ def _build_facts(n: str) -> sa.Select:
         return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(mine, condition), value))), 0)
 
     return sa.select(
-        sa.literal(n or "0").label("side"),
+        sa.literal(n).label("side"),
         total(
             sa.and_(
                 external,
@@ -556,9 +556,9 @@ def observe_movement(
 ) -> list[ComplianceAlert]:
     """Record the customer sides of one movement and run the rules over each (flushes only).
 
-    Per side, one statement of three aggregates over the capped window (`window_facts`) says
-    whether a rule that reads history can fire; only then is the window read as rows. An
-    ordinary payment costs one small aggregate per side and one insert for all sides.
+    One statement of four aggregates per side over the capped window (`window_facts`, both
+    sides in it) says whether a rule that reads history can fire; only then is that side's
+    window read as rows. An ordinary payment costs that statement and one insert for all sides.
     """
     if not sides:
         return []
