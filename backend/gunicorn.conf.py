@@ -8,7 +8,8 @@ _embedded = not os.environ.get("DATABASE_URL")
 # SQLite allows one writer: one process with threads. PostgreSQL: sync workers, two per core.
 # A request is CPU in Python between short database waits; on two cores, processes without
 # threads beat threads sharing one interpreter lock per process (docs/performance.md compares
-# sync and gthread). GUNICORN_THREADS > 1 picks gthread, e.g. for many slow downloads.
+# sync and gthread). GUNICORN_THREADS > 1 picks gthread (streamed downloads need not: they
+# beat the sync worker's heartbeat, see post_worker_init).
 _cores = multiprocessing.cpu_count()
 workers = int(os.environ.get("WEB_CONCURRENCY", 1 if _embedded else 2 * _cores))
 threads = int(os.environ.get("GUNICORN_THREADS", 4 if _embedded else 1))
