@@ -99,8 +99,6 @@ class Stack:
             "DB_POOL_SIZE": "2",
             "DB_MAX_OVERFLOW": "4",
             "WORKER_HEARTBEAT_SECONDS": "2",
-            # A claim left by a killed request may be taken over quickly by the retry.
-            "IDEMPOTENCY_STALE_SECONDS": "10",
             # The drills test the machinery, not the business rules: no limit or rule fires.
             "TRANSFER_LIMITS": json.dumps(
                 {"none": {"per_transfer": "1000000000", "daily": "1000000000"}}

@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from app.compliance.audit_cli import audit_cli
-from app.core import seeds
+from app.core import seeds, uow
 
 
 def _session():
@@ -43,7 +43,7 @@ def run_reference_seeders() -> None:
     session = _session()
     for seeder in seeds.REFERENCE_SEEDERS:
         seeder(session)
-        session.commit()
+        uow.commit(session)
 
 
 @click.command("init-db")
@@ -64,7 +64,7 @@ def seed_demo() -> None:
     session = _session()
     for seeder in seeds.DEMO_SEEDERS:
         seeder(session)
-        session.commit()
+        uow.commit(session)
     click.echo("demo data seeded")
 
 
@@ -97,7 +97,7 @@ def _create_user(email: str, password: str, role: str, first: str, last: str) ->
                 roles=[role],
                 email_verified=True,
             )
-            session.commit()
+            uow.commit(session)
         except DomainError as exc:
             session.rollback()
             detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.details.items())
@@ -174,7 +174,7 @@ def ledger_purge_idempotency_keys() -> None:
 
     session = _session()
     count = purge_expired(session)
-    session.commit()
+    uow.commit(session)
     click.echo(f"purged {count} expired idempotency keys")
 
 

@@ -162,8 +162,6 @@ class Config:
         self.IBAN_COUNTRY = (_env("IBAN_COUNTRY", "DE") or "").upper()
         self.IBAN_BANK_CODE = _env("IBAN_BANK_CODE", "99999999")
         self.IDEMPOTENCY_TTL_SECONDS = _env_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
-        # An `in_flight` key older than this belongs to a request that died; a retry takes over.
-        self.IDEMPOTENCY_STALE_SECONDS = _env_int("IDEMPOTENCY_STALE_SECONDS", 120)
         # How often the workers purge expired idempotency keys (0 = leave it to cron).
         self.IDEMPOTENCY_PURGE_INTERVAL_SECONDS = _env_int(
             "IDEMPOTENCY_PURGE_INTERVAL_SECONDS", 3600

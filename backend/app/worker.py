@@ -23,6 +23,8 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
+from app.core import uow
+
 log = logging.getLogger("flowlet.worker")
 
 # A job handed to RQ this long ago whose job hash is gone was lost by Redis.
@@ -107,7 +109,7 @@ def run_maintenance_round(
             if purge:
                 retention = timedelta(seconds=int(app.config["OUTBOX_RETENTION_SECONDS"]))
                 purge_sent(db.session, older_than=retention)
-                db.session.commit()
+                uow.commit(db.session)
                 SQLCounterStorage().purge_expired()
         except Exception:
             db.session.rollback()

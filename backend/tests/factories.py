@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.auth.users import create_user
+from app.core import uow
 from tests.conftest import unique_email
 
 DEFAULT_PASSWORD = "Sturdy-Ledger-Pass-42"
@@ -27,7 +28,7 @@ def make_user(
     )
     for key, value in fields.items():
         setattr(user, key, value)
-    session.commit()
+    uow.commit(session)
     return user
 
 
@@ -51,7 +52,7 @@ def login_tokens(app: Flask, user: User, *, fresh: bool = False):
         try:
             owner = session.get(User, user_id)
             tokens = start_session(session, user=owner, ip=None, user_agent="tests", fresh=fresh)
-            session.commit()
+            uow.commit(session)
             session.refresh(owner)
             return tokens
         finally:

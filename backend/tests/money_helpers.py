@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from app.accounts.models import Account
 from app.accounts.services import open_account
 from app.auth.models import User
+from app.core import uow
 from app.core.audit import AuditLog
 from app.core.money import parse_amount
 from app.ledger.services import verify
@@ -30,7 +31,7 @@ def make_account(
     account = open_account(session, user=user, account_type=account_type, currency=currency)
     if credit_limit:
         account.credit_limit = credit_limit
-        session.commit()
+        uow.commit(session)
     if balance is not None:
         deposit(
             session,

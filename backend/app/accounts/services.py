@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.errors import AccountNotEmpty, AccountNotFound
 from app.accounts.models import Account, AccountStatus, AccountType
 from app.auth.models import User
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
@@ -76,7 +76,7 @@ def open_account(
         resource=account,
         changes={"account_type": account_type, "currency": currency, "account_number": number},
     )
-    session.commit()
+    uow.commit(session)
     return account
 
 
@@ -108,7 +108,7 @@ def rename_account(session: Session, *, user: User, account_id: uuid.UUID, name:
         resource=account,
         changes={"name": {"old": old, "new": name}},
     )
-    session.commit()
+    uow.commit(session)
     return account
 
 
@@ -140,10 +140,10 @@ def close_account(session: Session, *, user: User, account_id: uuid.UUID) -> Acc
             outcome="failure",
             changes={"reason": "not_empty"},
         )
-        session.commit()
+        uow.commit(session)
         raise
     audit.record(session, "account.closed", resource_type="account", resource=account)
-    session.commit()
+    uow.commit(session)
     return account
 
 
@@ -192,7 +192,7 @@ def admin_update_account(
     audit.record(
         session, "account.admin_updated", resource_type="account", resource=account, changes=changes
     )
-    session.commit()
+    uow.commit(session)
     return account
 
 

@@ -18,7 +18,7 @@ from app.accounts import services
 from app.accounts.models import Account, StatementDocument
 from app.accounts.services import Statement, StatementLine
 from app.auth.models import User
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.fields import UTCDateTime
@@ -217,7 +217,7 @@ def respond(
         resource=document,
         changes={"from": st.start.isoformat(), "to": st.end.isoformat(), "format": fmt},
     )
-    session.commit()
+    uow.commit(session)
     url = f"/api/v1/accounts/{st.account.public_id}/statements/{document.public_id}"
     return _accepted(
         {"job_id": document.job_id, "document_id": str(document.public_id), "url": url}
@@ -242,7 +242,7 @@ def build_document(session: Session, *, document_id: int) -> StatementDocument |
     )
     document.content = as_pdf(st)
     document.ready_at = utcnow()
-    session.commit()
+    uow.commit(session)
     return document
 
 

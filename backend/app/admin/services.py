@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User, UserRole
 from app.auth.tokens import now, revoke_sessions
 from app.auth.users import get_user
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import for_update
 from app.core.errors import Conflict
 from app.core.pagination import Page, paginate
@@ -85,7 +85,7 @@ def lock_user(session: Session, *, actor: User, public_id: uuid.UUID, reason: st
         resource=user,
         changes={"reason": reason, "sessions_revoked": len(revoked)},
     )
-    session.commit()
+    uow.commit(session)
     return _with_status(user)
 
 
@@ -104,7 +104,7 @@ def unlock_user(session: Session, *, actor: User, public_id: uuid.UUID) -> User:
     audit.record(
         session, "admin.user_unlocked", resource_type="user", resource=user, changes=before
     )
-    session.commit()
+    uow.commit(session)
     return _with_status(user)
 
 
@@ -123,5 +123,5 @@ def set_roles(session: Session, *, actor: User, public_id: uuid.UUID, roles: lis
         resource=user,
         changes={"before": before, "after": wanted},
     )
-    session.commit()
+    uow.commit(session)
     return _with_status(user)

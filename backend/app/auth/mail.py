@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import EmailOutbox, User
 from app.auth.one_time import VERIFY_EMAIL, issue_one_time
 from app.auth.tokens import now
-from app.core import crypto
+from app.core import crypto, uow
 from app.core.db import for_update
 from app.core.queue import enqueue
 
@@ -90,7 +90,7 @@ def deliver_email(session: Session, *, outbox_id: int) -> str:
             )
         message.status = "logged"
         message.sent_at = now()
-        session.commit()
+        uow.commit(session)
         return message.status
     email = EmailMessage()
     email["From"] = config["SMTP_FROM"]
@@ -109,7 +109,7 @@ def deliver_email(session: Session, *, outbox_id: int) -> str:
     except (OSError, smtplib.SMTPException) as exc:
         message.status = "failed"
         message.last_error = type(exc).__name__
-        session.commit()
+        uow.commit(session)
         log.warning(
             "e-mail delivery failed",
             extra={"to": _mask_address(message.to_address), "error": type(exc).__name__},
@@ -118,7 +118,7 @@ def deliver_email(session: Session, *, outbox_id: int) -> str:
     message.status = "sent"
     message.sent_at = now()
     message.last_error = None
-    session.commit()
+    uow.commit(session)
     return message.status
 
 

@@ -22,7 +22,7 @@ from app.auth.one_time import PASSWORD_RESET, bad_link, find_one_time, issue_one
 from app.auth.passwords import hash_password, verify_password
 from app.auth.tokens import now, revoke_sessions
 from app.auth.users import enforce_password_policy, get_user_by_email, lock_user
-from app.core import audit
+from app.core import audit, uow
 
 # --- passwords ---------------------------------------------------------------------------------
 
@@ -46,7 +46,7 @@ def change_password(
             outcome="failure",
             changes={"reason": "wrong_password"},
         )
-        session.commit()
+        uow.commit(session)
         raise InvalidCredentials("The current password is not correct.")
     enforce_password_policy(new_password, user=user)
     _set_password(user, new_password)
@@ -71,14 +71,14 @@ def change_password(
         kind="password_changed",
         user_id=user.id,
     )
-    session.commit()
+    uow.commit(session)
 
 
 def request_password_reset(session: Session, *, email: str) -> None:
     """E-mail a reset link if the address belongs to an active account; silent otherwise."""
     user = get_user_by_email(session, email)
     if user is None or not user.is_active:
-        session.commit()
+        uow.commit(session)
         return
     session.execute(
         sa.update(OneTimeToken)
@@ -109,14 +109,14 @@ def request_password_reset(session: Session, *, email: str) -> None:
         user_id=user.id,
     )
     audit.record(session, "auth.password_reset_requested", resource_type="user", resource=user)
-    session.commit()
+    uow.commit(session)
 
 
 def confirm_password_reset(session: Session, *, token: str, new_password: str) -> None:
     """Set a new password with a reset token (single use); every session is revoked."""
     row = find_one_time(session, token=token, purpose=PASSWORD_RESET)
     if row is None:
-        session.commit()
+        uow.commit(session)
         raise bad_link()
     user = lock_user(session, row.user_id)
     enforce_password_policy(new_password, user=user)
@@ -127,4 +127,4 @@ def confirm_password_reset(session: Session, *, token: str, new_password: str) -
     user.locked_until = None
     revoke_sessions(session, user_id=user.id, reason="password_reset")
     audit.record(session, "auth.password_reset", resource_type="user", resource=user)
-    session.commit()
+    uow.commit(session)

@@ -34,7 +34,7 @@ from app.auth.one_time import MFA_LOGIN, find_one_time, issue_one_time
 from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.tokens import TokenPair, lock_session, now, revoke_sessions, rotate, start_session
 from app.auth.users import lock_user
-from app.core import audit, context
+from app.core import audit, context, uow
 from app.core.db import for_update
 from app.core.errors import NotFound, ValidationError
 
@@ -65,7 +65,7 @@ def _raise_if_locked(session: Session, user: User, *, method: str) -> None:
             outcome="failure",
             changes={"reason": "admin_locked", "method": method},
         )
-        session.commit()
+        uow.commit(session)
         raise AccountLocked("The account is locked; contact support.")
     remaining = _lock_remaining(user)
     if remaining is not None:
@@ -77,7 +77,7 @@ def _raise_if_locked(session: Session, user: User, *, method: str) -> None:
             outcome="failure",
             changes={"reason": "locked", "method": method},
         )
-        session.commit()
+        uow.commit(session)
         raise AccountLocked(
             "Too many failed attempts; the account is locked for a while.",
             headers={"Retry-After": str(remaining)},
@@ -112,13 +112,13 @@ def _fail(session: Session, user: User, *, reason: str, method: str, error: Exce
             outcome="failure",
             changes={"locked_seconds": seconds, "lockout_count": user.lockout_count},
         )
-        session.commit()
+        uow.commit(session)
         raise AccountLocked(
             "Too many failed attempts; the account is locked for a while.",
             headers={"Retry-After": str(seconds)},
             details={"retry_after": seconds},
         )
-    session.commit()
+    uow.commit(session)
     raise error
 
 
@@ -165,7 +165,7 @@ def login(session: Session, *, login: str, password: str) -> LoginResult:
             outcome="failure",
             changes={"reason": "unknown_user", key: login.strip().lower()},
         )
-        session.commit()
+        uow.commit(session)
         raise InvalidCredentials()
     _raise_if_locked(session, user, method="password")
     if not verify_password(user.password_hash, password):
@@ -177,11 +177,11 @@ def login(session: Session, *, login: str, password: str) -> LoginResult:
             session, user=user, purpose=MFA_LOGIN, seconds=current_app.config["MFA_TOKEN_SECONDS"]
         )
         audit.record(session, "auth.mfa_challenge", resource_type="user", resource=user)
-        session.commit()
+        uow.commit(session)
         return LoginResult(mfa_token=token)
     _succeeded(user)
     tokens = _issue_session(session, user, method="password")
-    session.commit()
+    uow.commit(session)
     return LoginResult(tokens=tokens)
 
 
@@ -189,7 +189,7 @@ def login_mfa(session: Session, *, mfa_token: str, code: str) -> TokenPair:
     """Second login step: the MFA token from `login` and a TOTP or backup code."""
     row = find_one_time(session, token=mfa_token, purpose=MFA_LOGIN)
     if row is None:
-        session.commit()
+        uow.commit(session)
         raise InvalidToken("The MFA token is not valid or has expired; log in again.")
     user = lock_user(session, row.user_id)
     _raise_if_locked(session, user, method="mfa")
@@ -199,7 +199,7 @@ def login_mfa(session: Session, *, mfa_token: str, code: str) -> TokenPair:
     row.used_at = now()
     _succeeded(user)
     tokens = _issue_session(session, user, method=f"password+{method}")
-    session.commit()
+    uow.commit(session)
     return tokens
 
 
@@ -223,7 +223,7 @@ def refresh(session: Session, *, refresh_token: str) -> TokenPair:
     if str(user.public_id) != payload.get("sub"):
         raise InvalidToken("The refresh token is not valid.")
     if auth_session.revoked_at is not None:
-        session.commit()
+        uow.commit(session)
         raise TokenRevoked("The session has been revoked; log in again.")
     if auth_session.refresh_jti != payload.get("jti"):
         # A spent token came back: someone holds a copy. End the family for everyone.
@@ -238,16 +238,16 @@ def refresh(session: Session, *, refresh_token: str) -> TokenPair:
             outcome="failure",
             actor_id=str(user.public_id),
         )
-        session.commit()
+        uow.commit(session)
         raise TokenRevoked("The refresh token was already used; the session is revoked.")
     if not user.is_active or user.admin_locked_at is not None or auth_session.expires_at <= now():
         revoke_sessions(session, user_id=user.id, reason="expired", only=[auth_session.public_id])
-        session.commit()
+        uow.commit(session)
         raise TokenRevoked("The session has ended; log in again.")
     tokens = rotate(
         session, auth_session=auth_session, user=user, ip=context.current().ip, fresh=False
     )
-    session.commit()
+    uow.commit(session)
     return tokens
 
 
@@ -263,7 +263,7 @@ def logout(session: Session, *, user: User, session_id: str) -> None:
         resource_id=str(session_id),
         changes={"revoked": len(revoked)},
     )
-    session.commit()
+    uow.commit(session)
 
 
 def step_up(
@@ -302,7 +302,7 @@ def step_up(
     audit.record(
         session, "auth.step_up", resource_type="session", resource_id=str(auth_session.public_id)
     )
-    session.commit()
+    uow.commit(session)
     return tokens
 
 
@@ -338,4 +338,4 @@ def revoke_session(session: Session, *, user: User, session_id: uuid.UUID) -> No
         raise NotFound("The session was not found.")
     revoke_sessions(session, user_id=user.id, reason="user_revoked", only=[session_id])
     audit.record(session, "auth.session_revoked", resource_type="session", resource_id=session_id)
-    session.commit()
+    uow.commit(session)

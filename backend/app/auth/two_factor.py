@@ -21,7 +21,7 @@ from app.auth.models import BackupCode, User
 from app.auth.passwords import verify_password
 from app.auth.tokens import now
 from app.auth.users import lock_user
-from app.core import audit
+from app.core import audit, uow
 from app.core.errors import Conflict
 
 # --- 2FA ---------------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ def setup_2fa(session: Session, *, user: User) -> TotpSetup:
     secret = mfa.new_secret()
     user.totp_pending_secret = mfa.seal_secret(user, secret)
     audit.record(session, "auth.2fa_setup", resource_type="user", resource=user)
-    session.commit()
+    uow.commit(session)
     uri, svg = mfa.provisioning(user, secret)
     return TotpSetup(secret=secret, otpauth_uri=uri, qr_svg=svg)
 
@@ -60,7 +60,7 @@ def enable_2fa(session: Session, *, user: User, code: str) -> list[str]:
         audit.record(
             session, "auth.2fa_enabled", resource_type="user", resource=user, outcome="failure"
         )
-        session.commit()
+        uow.commit(session)
         raise InvalidMfaCode()
     user.totp_secret = user.totp_pending_secret
     user.totp_pending_secret = None
@@ -69,7 +69,7 @@ def enable_2fa(session: Session, *, user: User, code: str) -> list[str]:
     user.mfa_changed_at = now()
     codes = mfa.new_backup_codes(session, user)
     audit.record(session, "auth.2fa_enabled", resource_type="user", resource=user)
-    session.commit()
+    uow.commit(session)
     return codes
 
 
@@ -87,7 +87,7 @@ def disable_2fa(session: Session, *, user: User, password: str, code: str) -> No
             outcome="failure",
             changes={"reason": "wrong_password"},
         )
-        session.commit()
+        uow.commit(session)
         raise InvalidCredentials("The password is not correct.")
     if mfa.verify_second_factor(session, user, code) is None:
         audit.record(
@@ -98,7 +98,7 @@ def disable_2fa(session: Session, *, user: User, password: str, code: str) -> No
             outcome="failure",
             changes={"reason": "wrong_mfa_code"},
         )
-        session.commit()
+        uow.commit(session)
         raise InvalidMfaCode()
     user.mfa_enabled = False
     user.totp_secret = None
@@ -107,4 +107,4 @@ def disable_2fa(session: Session, *, user: User, password: str, code: str) -> No
     user.mfa_changed_at = now()
     session.execute(sa.delete(BackupCode).where(BackupCode.user_id == user.id))
     audit.record(session, "auth.2fa_disabled", resource_type="user", resource=user)
-    session.commit()
+    uow.commit(session)

@@ -20,7 +20,7 @@ from app.auth.one_time import VERIFY_EMAIL, bad_link, find_one_time
 from app.auth.password_policy import check_password
 from app.auth.passwords import hash_password
 from app.auth.tokens import now
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import for_update
 from app.core.errors import Conflict, NotFound, ValidationError
 
@@ -154,7 +154,7 @@ def register(
         changes={"policy_version": user.policy_version, "terms_accepted": True},
     )
     send_verification(session, user)
-    session.commit()
+    uow.commit(session)
     return user
 
 
@@ -179,7 +179,7 @@ def update_profile(session: Session, *, user: User, changes: dict) -> User:
         resource=user,
         changes={"before": before, "after": changes},
     )
-    session.commit()
+    uow.commit(session)
     return user
 
 
@@ -187,11 +187,11 @@ def verify_email(session: Session, *, token: str) -> None:
     """Mark the e-mail address verified with a link token (single use)."""
     row = find_one_time(session, token=token, purpose=VERIFY_EMAIL)
     if row is None:
-        session.commit()
+        uow.commit(session)
         raise bad_link()
     row.used_at = now()
     user = lock_user(session, row.user_id)
     user.email_verified = True
     user.email_verified_at = now()
     audit.record(session, "auth.email_verified", resource_type="user", resource=user)
-    session.commit()
+    uow.commit(session)

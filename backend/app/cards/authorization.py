@@ -37,12 +37,11 @@ from app.cards.errors import (
     CardNotFound,
 )
 from app.cards.models import AuthorizationStatus, Card, CardAuthorization, CardStatus
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import DomainError, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Page, paginate
-from app.ledger import services as ledger
 from app.ledger.errors import CurrencyMismatch, HoldNotActive
 
 log = logging.getLogger("flowlet.cards")
@@ -227,7 +226,7 @@ def _record_decline(
     _audit(session, auth, card, "card.authorization")
     if reason == "invalid_cvv":
         _freeze_after_cvv_failures(session, card, auth.created_at)
-    ledger.commit(session)  # keeps the answer's objects loaded
+    uow.commit(session, keep_loaded=True)  # keeps the answer's objects loaded
 
 
 _CVV_FAILURES = (
@@ -331,7 +330,7 @@ def _through_engine(session: Session, auth: CardAuthorization, step, **kwargs) -
         auth = _lock_authorization(session, public_id)
         if auth.status == AuthorizationStatus.AUTHORIZED:
             holds.mark_expired(session, auth)
-        session.commit()
+        uow.commit(session)
         raise AuthorizationStateConflict(f"The authorization is {auth.status}.") from None
 
 

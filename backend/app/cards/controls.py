@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.cards.errors import CardStateConflict
 from app.cards.models import Card, CardAuthorization, CardStatus, Channel
-from app.core import audit
+from app.core import audit, uow
 from app.core.errors import ValidationError
 from app.core.money import MoneyError, configured_amount, format_amount, parse_amount
 
@@ -127,7 +127,7 @@ def set_controls(
         resource=card,
         changes={k: {"old": before[k], "new": after[k]} for k in after if before[k] != after[k]},
     )
-    session.commit()
+    uow.commit(session)
     return card
 
 

@@ -26,14 +26,14 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import SystemAccount
 from app.cards.models import AuthorizationStatus, CardAuthorization
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import DomainError
 from app.ledger import engine
 from app.ledger.models import Hold, JournalTransaction, TxnStatus, TxnType
 
 KIND = TxnType.CARD_AUTHORIZATION.value
-IN_HAND = "card_authorization_in_hand"  # session.info: the authorization a use case is answering
+IN_HAND = "card_authorization"  # the unit of work's subject: the authorization being answered
 
 
 class SuspectedFraud(DomainError):
@@ -87,33 +87,31 @@ def hold(
             "beneficiary_name": metadata.get("merchant_name"),
         },
     )
-    session.info[IN_HAND] = auth
-    try:
-        result = engine.execute(session, movement, hold=True, hold_expires_at=expires_at)
-        if result.transaction.status != TxnStatus.PENDING_REVIEW:
-            return None
-        hold_id = auth.hold_id
-        auth.approved = False
-        auth.status = AuthorizationStatus.DECLINED.value
-        auth.decline_reason = SuspectedFraud.code
-        auth.counted_amount = 0
-        auth.hold_id = auth.expires_at = None
-        audit.record(
-            session,
-            "card.authorization_declined_for_review",
-            resource_type="card_authorization",
-            resource=auth,
-            outcome="failure",
-            changes={
-                "decline_reason": auth.decline_reason,
-                "risk_rules": result.transaction.risk_rules,
-            },
-        )
-        with session.no_autoflush:
-            engine.void(session, hold_id, initiator_id=initiator_id, reason="held for review")
-        return auth.decline_reason
-    finally:
-        session.info.pop(IN_HAND, None)
+    uow.of(session).subject[IN_HAND] = auth  # ends with the unit of work
+    result = engine.execute(session, movement, hold=True, hold_expires_at=expires_at)
+    if result.transaction.status != TxnStatus.PENDING_REVIEW:
+        return None
+    hold_id = auth.hold_id
+    auth.approved = False
+    auth.status = AuthorizationStatus.DECLINED.value
+    auth.decline_reason = SuspectedFraud.code
+    auth.counted_amount = 0
+    auth.hold_id = auth.expires_at = None
+    audit.record(
+        session,
+        "card.authorization_declined_for_review",
+        resource_type="card_authorization",
+        resource=auth,
+        outcome="failure",
+        changes={
+            "decline_reason": auth.decline_reason,
+            "risk_rules": result.transaction.risk_rules,
+        },
+    )
+    uow.of(session).subject[IN_HAND] = auth  # the hold's own release, not an expiry
+    with session.no_autoflush:
+        engine.void(session, hold_id, initiator_id=initiator_id, reason="held for review")
+    return auth.decline_reason
 
 
 def record_declined(
@@ -151,22 +149,16 @@ def record_declined(
 def capture(session: Session, auth: CardAuthorization, *, amount: int, initiator_id: int | None):
     """Post `amount` of `auth`'s hold and commit (with `auth`'s changes, flushed only once the
     engine holds its locks)."""
-    session.info[IN_HAND] = auth
-    try:
-        with session.no_autoflush:
-            return engine.capture(session, auth.hold_id, amount, initiator_id=initiator_id)
-    finally:
-        session.info.pop(IN_HAND, None)
+    uow.of(session).subject[IN_HAND] = auth
+    with session.no_autoflush:
+        return engine.capture(session, auth.hold_id, amount, initiator_id=initiator_id)
 
 
 def void(session: Session, auth: CardAuthorization, *, initiator_id: int | None, reason: str):
     """Release `auth`'s hold and commit (with `auth`'s changes)."""
-    session.info[IN_HAND] = auth
-    try:
-        with session.no_autoflush:
-            return engine.void(session, auth.hold_id, initiator_id=initiator_id, reason=reason)
-    finally:
-        session.info.pop(IN_HAND, None)
+    uow.of(session).subject[IN_HAND] = auth
+    with session.no_autoflush:
+        return engine.void(session, auth.hold_id, initiator_id=initiator_id, reason=reason)
 
 
 _HOLD_OF = sa.select(Hold.id).where(Hold.transaction_id == sa.bindparam("txn_id"))
@@ -183,7 +175,7 @@ def _hold_of(session: Session, txn: JournalTransaction) -> int:
 def observe(ctx: engine.PolicyContext, txn: JournalTransaction) -> None:
     """Keep the authorization of a card hold in step with it (in the movement's transaction)."""
     session = ctx.session
-    in_hand: CardAuthorization | None = session.info.get(IN_HAND)
+    in_hand: CardAuthorization | None = uow.of(session).subject.get(IN_HAND)
     if ctx.event in ("held", "review") and in_hand is not None:
         in_hand.transaction_id = txn.id
         in_hand.hold_id = _hold_of(session, txn)

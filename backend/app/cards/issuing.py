@@ -22,7 +22,7 @@ from app.auth.models import KycStatus, User
 from app.cards import controls, vault
 from app.cards.errors import CardNotFound, CardStateConflict, KycRequired
 from app.cards.models import CancelReason, Card, CardStatus, CardType
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.pagination import Page, paginate
@@ -116,7 +116,7 @@ def issue_card(
         resource=card,
         changes={**_summary(card), "account_id": str(account.public_id)},
     )
-    session.commit()
+    uow.commit(session)
     return card
 
 
@@ -173,7 +173,7 @@ def reveal_card(session: Session, *, user: User, card_id: uuid.UUID) -> Revealed
     audit.record(
         session, "card.revealed", resource_type="card", resource=card, changes=_summary(card)
     )
-    session.commit()
+    uow.commit(session)
     return revealed
 
 
@@ -185,7 +185,7 @@ def _transition(session: Session, card: Card, action: str, **changes) -> Card:
         resource=card,
         changes={**_summary(card), **changes},
     )
-    session.commit()
+    uow.commit(session)
     return card
 
 
@@ -258,7 +258,7 @@ def cancel_card(
             "replacement": str(replacement.public_id) if replacement else None,
         },
     )
-    session.commit()
+    uow.commit(session)
     return card, replacement
 
 
@@ -291,7 +291,7 @@ def activate_card(
             resource_id=str(card_id),
             outcome="failure",
         )
-        session.commit()
+        uow.commit(session)
         raise ValidationError(
             "The details do not match the card.",
             details={"last4": ["The last four digits and the expiry must match the card."]},
@@ -332,7 +332,7 @@ def expire_cards(session: Session, *, now: datetime | None = None) -> int:
                 session, "card.expired", resource_type="card", resource=card, changes=_summary(card)
             )
             count += 1
-    session.commit()
+    uow.commit(session)
     return count
 
 
@@ -374,6 +374,6 @@ def rotate_keys(session: Session, *, batch_size: int = 500) -> int:
                 resource_id=primary,
                 changes={"cards_resealed": resealed},
             )
-        session.commit()
+        uow.commit(session)
         done += resealed
     return done

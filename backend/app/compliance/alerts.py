@@ -24,7 +24,7 @@ from app.compliance.models import (
     ComplianceAlert,
     Severity,
 )
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.core.pagination import Page, paginate
@@ -344,7 +344,7 @@ def assign_alert(
         resource=alert,
         changes={"assigned_to": str(assignee.public_id)},
     )
-    session.commit()
+    uow.commit(session)
     return get_alert(session, alert_id=alert_id)
 
 
@@ -371,5 +371,5 @@ def resolve_alert(
         resource=alert,
         changes={"resolution": resolution, "notes": notes},
     )
-    session.commit()
+    uow.commit(session)
     return get_alert(session, alert_id=alert_id)

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from app.compliance.alerts import raise_alert
 from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting, Severity
+from app.core import uow
 from app.core.money import configured_amount, format_amount
 
 _P = MonitoredPosting.__table__
@@ -675,7 +676,7 @@ def run_period(
                 continue
             _alert(session, user_id, hit, at)
             raised += 1
-        session.commit()
+        uow.commit(session)
     return raised
 
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.core import audit
+from app.core import audit, uow
 from app.core.audit import AuditLog, AuditSeal
 from app.core.audit_chain import EXPORT_COLUMNS, EXPORT_FORMAT, TRAILER_MARK, RowsHash
 from app.core.db import utcnow
@@ -185,7 +185,7 @@ def verify_chain(session: Session, *, officer: User) -> dict[str, Any]:
             "unsealed": result.unsealed,
         },
     )
-    session.commit()
+    uow.commit(session)
     return result.as_dict()
 
 
@@ -357,7 +357,7 @@ def _record_completion(engine: sa.Engine, officer_public_id: str, trailer: dict)
                 for key in ("records", "first_sequence", "last_sequence", "gaps", "rows_hash")
             },
         )
-        session.commit()
+        uow.commit(session)
 
 
 def start_export(session: Session, *, officer: User, filters: AuditFilters, fmt: str) -> Export:
@@ -368,7 +368,7 @@ def start_export(session: Session, *, officer: User, filters: AuditFilters, fmt:
         resource_type="audit_log",
         changes={"format": fmt, "filters": filters.as_dict()},
     )
-    session.commit()
+    uow.commit(session)
     engine = session.get_bind()
     audit.seal(engine)
     return Export(

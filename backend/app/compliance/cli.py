@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import click
 from flask.cli import AppGroup
 
+from app.core import uow
+
 sanctions_cli = AppGroup("sanctions", help="The sanctions list used for screening.")
 aml_cli = AppGroup("aml", help="AML transaction monitoring.")
 
@@ -66,5 +68,5 @@ def aml_batch(days: int) -> None:
     end = datetime.now(UTC)
     start = end - timedelta(days=days)
     job = enqueue(db.session, run_aml_batch, start.isoformat(), end.isoformat(), queue=QUEUE)
-    db.session.commit()
+    uow.commit(db.session)
     click.echo(f"queued AML batch {job} for {start.isoformat()} – {end.isoformat()}")

@@ -35,7 +35,7 @@ from app.compliance import sanctions
 from app.compliance.alerts import raise_alert
 from app.compliance.documents import document_number_valid, mask_number, normalize_number
 from app.compliance.models import KycCase, KycCaseStatus, KycLevel, Severity
-from app.core import audit, crypto
+from app.core import audit, crypto, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.core.pagination import Page, paginate
@@ -210,7 +210,7 @@ def submit(
             "sanctions_matches": len(matches),
         },
     )
-    session.commit()
+    uow.commit(session)
     return view(case, customer)
 
 
@@ -319,7 +319,7 @@ def decide(
             "customer_id": str(customer.public_id),
         },
     )
-    session.commit()
+    uow.commit(session)
     return case
 
 
@@ -378,5 +378,5 @@ def check_name_change(
         changes={"reason": "sanctions_hit", "first_name": new_first, "last_name": new_last},
         outcome="failure",
     )
-    session.commit()
+    uow.commit(session)
     raise sanctions.SanctionsHit("The new name matches the sanctions list; the change is refused.")

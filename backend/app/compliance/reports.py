@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.auth.models import User
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
@@ -146,7 +146,7 @@ def currency_transaction_report(
             "transactions": sum(len(c["transactions"]) for c in customers),
         },
     )
-    session.commit()
+    uow.commit(session)
     return report
 
 

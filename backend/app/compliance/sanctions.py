@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.compliance.matching import IndexedEntry, Match, NameIndex
 from app.compliance.models import SanctionsEntry, SanctionsList
-from app.core import audit
+from app.core import audit, uow
 from app.core.errors import DomainError, ValidationError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sanctions_demo.csv"
@@ -186,7 +186,7 @@ def load_list(
     from app.compliance.tasks import enqueue_rescreen
 
     enqueue_rescreen(session, list_id=version.id)
-    session.commit()
+    uow.commit(session)
     return version
 
 
@@ -302,7 +302,7 @@ def officer_screening(
             "top_score": matches[0].score if matches else None,
         },
     )
-    session.commit()
+    uow.commit(session)
     return {"matches": matches, "threshold": threshold()}
 
 
@@ -394,7 +394,7 @@ def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
                 },
                 score=round(top.score * 100),
             )
-        session.commit()
+        uow.commit(session)
     audit.record(
         session,
         "sanctions.rescreen_finished",
@@ -402,5 +402,5 @@ def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
         resource_id=list_id,
         changes={"hits": hits},
     )
-    session.commit()
+    uow.commit(session)
     return hits

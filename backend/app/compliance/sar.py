@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Account
 from app.auth.models import User
 from app.compliance import alerts
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.money import format_amount
 
@@ -152,5 +152,5 @@ def draft(session: Session, *, officer: User, alert_id: uuid.UUID) -> dict[str, 
         resource_id=str(alert.public_id),
         changes={"transactions": len(activity), "totals": amounts},
     )
-    session.commit()
+    uow.commit(session)
     return report

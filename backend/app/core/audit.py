@@ -1,9 +1,10 @@
 """The append-only audit log, chained after commit by a sealer.
 
-`record(...)` is called by services inside their unit of work. It only queues the record on the
-session; the records are written by a `before_commit` hook, in the same database transaction as
-the change they describe, so a rolled-back change leaves no record and a committed one always
-has one.
+`record(...)` is called by services inside their unit of work. It only stages the record on the
+unit (`core.uow`), which writes it when it commits, in the same database transaction as the
+change it describes: a rolled-back change leaves no record and a committed one always has one.
+`refuse(...)` is the one way a refusal is kept: roll the change back, record the failure, commit
+that alone (or with the edge's answer), raise.
 
 Writers take no shared lock. Each record carries `digest`, the SHA-256 of its canonical form,
 and `txid`, the id of the PostgreSQL transaction that wrote it. The sealer (`seal()`) chains
@@ -28,13 +29,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from app.core import context
+from app.core import context, uow
 from app.core.audit_chain import (
     GENESIS_HASH,
     HASHED_FIELDS,
@@ -43,9 +44,8 @@ from app.core.audit_chain import (
     content_digest,
     format_time,
 )
-from app.core.db import Base, BigIntPK, real_session, utcnow
+from app.core.db import Base, BigIntPK, utcnow
 
-PENDING_KEY = "audit_pending"
 PERSONAL_MARK = "[personal]"
 ERASED_MARK = "[erased]"
 
@@ -310,9 +310,6 @@ def record(
     `resource` may be a model with a `public_id` not yet assigned; the id is read when the
     record is written, after the flush.
     """
-    session = real_session(session)
-    if not session.in_transaction():
-        session.begin()  # the record belongs to this transaction: its rollback drops it
     ctx = context.current()
     if actor_id is not None or actor_role is not None:
         ctx = context.ActorContext(
@@ -322,7 +319,8 @@ def record(
             user_agent=ctx.user_agent,
             request_id=ctx.request_id,
         )
-    session.info.setdefault(PENDING_KEY, []).append(
+    uow.of(session).stage(
+        _write_records,
         _Pending(
             action=action,
             outcome=outcome,
@@ -332,7 +330,36 @@ def record(
             changes=mask_pii(changes) if changes is not None else None,
             ctx=ctx,
             occurred_at=utcnow(),
-        )
+        ),
+    )
+
+
+def refuse(
+    session: Session,
+    exc: Exception,
+    action: str,
+    *,
+    resource_type: str | None = None,
+    resource_id: Any = None,
+    resource: Any = None,
+    changes: dict[str, Any] | None = None,
+    actor_id: str | None = None,
+    actor_role: str | None = None,
+) -> NoReturn:
+    """Roll the change back, keep the refusal as a `failure` record, commit that, raise `exc`."""
+    uow.of(session).refuse(
+        exc,
+        lambda: record(
+            session,
+            action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            resource=resource,
+            changes=changes,
+            outcome="failure",
+            actor_id=actor_id,
+            actor_role=actor_role,
+        ),
     )
 
 
@@ -389,11 +416,8 @@ def _build_insert(dialect: str) -> sa.Insert:
 _INSERTS: dict[str, sa.Insert] = {}
 
 
-def _write_pending(session: Session) -> None:
-    pending: list[_Pending] = session.info.pop(PENDING_KEY, [])
-    if not pending:
-        return
-    session.flush()  # business rows first; the public ids of new resources are known after it
+def _write_records(session: Session, pending: list[_Pending]) -> None:
+    """Write staged records (the unit of work calls it after the flush: new ids are known)."""
     conn = session.connection()
     dialect = conn.dialect.name
     insert = _INSERTS.get(dialect)
@@ -403,27 +427,6 @@ def _write_pending(session: Session) -> None:
     if dialect != "postgresql":
         # The embedded database has one writer at a time: seal in the same transaction.
         _seal_batch(conn, xmin=None, limit=None)
-
-
-_installed = False
-
-
-def install_hooks() -> None:
-    """Write queued records at commit; forget them on rollback (once per process)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
-
-    @sa.event.listens_for(Session, "before_commit")
-    def _before_commit(session: Session) -> None:
-        _write_pending(session)
-
-    @sa.event.listens_for(Session, "after_transaction_end")
-    def _after_transaction_end(session: Session, transaction) -> None:
-        # Records still queued when the outermost transaction ends were rolled back with it.
-        if transaction.parent is None:
-            session.info.pop(PENDING_KEY, None)
 
 
 # --- sealing -----------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
-"""Declarative base, mixins and the unit-of-work helpers every service uses."""
+"""Declarative base, mixins and the session helpers every service uses (the unit of work
+itself is `core.uow`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -86,45 +86,6 @@ class TimestampMixin:
 def real_session(session) -> Session:
     """The Session behind a scoped_session (flask-sqlalchemy's `db.session`)."""
     return session() if isinstance(session, scoped_session) else session
-
-
-def _after_commit_queue(session: Session) -> list[Callable[[], None]]:
-    return session.info.setdefault("after_commit", [])
-
-
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run `callback` once the current transaction commits; drop it if it rolls back.
-
-    Jobs and e-mails are registered here so that a worker never sees a row that is not
-    committed, and a rolled-back change sends nothing.
-    """
-    session = real_session(session)
-    if not session.in_transaction():
-        session.begin()
-    _after_commit_queue(session).append(callback)
-
-
-_hooks_installed = False
-
-
-def install_session_hooks() -> None:
-    """Wire the after-commit queue onto every SQLAlchemy session (once per process)."""
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-
-    @sa.event.listens_for(Session, "after_commit")
-    def _run_after_commit(session: Session) -> None:
-        callbacks = session.info.pop("after_commit", [])
-        for callback in callbacks:
-            callback()
-
-    @sa.event.listens_for(Session, "after_transaction_end")
-    def _drop_after_commit(session: Session, transaction) -> None:
-        # After a commit the queue was already drained; what is left belongs to a rollback.
-        if transaction.parent is None:
-            session.info.pop("after_commit", None)
 
 
 def for_update(stmt: sa.Select, **options) -> sa.Select:

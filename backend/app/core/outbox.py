@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.core import uow
 from app.core.db import Base, utcnow
 
 log = logging.getLogger("flowlet.outbox")
@@ -165,7 +166,7 @@ def recover_lost(session: Session, redis, *, older_than: timedelta, limit: int =
         elif status == JobStatus.FAILED:
             row.status, row.finished_at = FAILED, utcnow()
             row.last_error = "failed in RQ after its retries"
-    session.commit()
+    uow.commit(session)
     if lost:
         log.warning("outbox: %d job(s) lost by Redis were pushed again", lost)
     return lost
@@ -207,7 +208,7 @@ def relay_pending(session: Session, redis, *, limit: int = 100) -> RelayResult:
         row.status = SENT
         row.sent_at = utcnow()
         result.sent += 1
-    session.commit()
+    uow.commit(session)
     if result.failed:
         log.warning("outbox relay: Redis refused a push (%s); retrying later", result.error)
     return result

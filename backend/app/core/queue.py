@@ -23,12 +23,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry
 from sqlalchemy.orm import Session
 
-from app.core.db import after_commit, real_session
+from app.core import uow
 
 log = logging.getLogger("flowlet.queue")
 
@@ -76,7 +77,7 @@ def enqueue(
     `retry` is an `rq.Retry` or a number of retries (default: 3, after 10 s, 1 min, 5 min).
     """
     from app.core.db import utcnow
-    from app.core.outbox import FAST_PATH_GRACE, PENDING, JobOutbox
+    from app.core.outbox import FAST_PATH_GRACE, PENDING
 
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
@@ -89,46 +90,44 @@ def enqueue(
     retry_max = retry if isinstance(retry, int) else retry.max
     intervals = [] if isinstance(retry, int) else list(retry.intervals)
     now = utcnow()
-    row = JobOutbox(
-        id=job_id or str(uuid.uuid4()),
-        func=path,
-        args=json_args,
-        kwargs=json_kwargs,
-        queue=queue,
-        retry_max=retry_max,
-        retry_intervals=intervals,
-        owner_id=owner_id,
-        status=PENDING,
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now + FAST_PATH_GRACE,
-    )
-    session = real_session(session)
-    if not session.in_transaction():
-        session.begin()
-    session.add(row)
-    transaction = session.get_transaction()
-    state = session.info.get("outbox_rows")
-    if state is None or state[0] is not transaction:  # first job of this transaction
-        pending: list[dict] = []
-        session.info["outbox_rows"] = (transaction, pending)
-        app = current_app._get_current_object()
-        after_commit(session, functools.partial(_after_commit, app, pending))
-    else:
-        pending = state[1]
-    pending.append(
-        {
-            "id": row.id,
-            "func": path,
-            "args": json_args,
-            "kwargs": json_kwargs,
-            "queue": queue,
-            "retry_max": retry_max,
-            "retry_intervals": intervals,
-            "owner_id": owner_id,
-        }
-    )
-    return row.id
+    row = {
+        "id": job_id or str(uuid.uuid4()),
+        "func": path,
+        "args": json_args,
+        "kwargs": json_kwargs,
+        "queue": queue,
+        "retry_max": retry_max,
+        "retry_intervals": intervals,
+        "owner_id": owner_id,
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now + FAST_PATH_GRACE,
+    }
+    uow.of(session).stage(_write_jobs, row)
+    return row["id"]
+
+
+def _write_jobs(session: Session, rows: list[dict]) -> None:
+    """Insert staged outbox rows; once they commit, hand them to RQ (or run them inline)."""
+    from app.core.outbox import JobOutbox
+
+    session.execute(sa.insert(JobOutbox), rows)
+    app = current_app._get_current_object()
+    handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
+    uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
+
+
+_HANDED_OVER = (
+    "id",
+    "func",
+    "args",
+    "kwargs",
+    "queue",
+    "retry_max",
+    "retry_intervals",
+    "owner_id",
+)
 
 
 def _after_commit(app: Flask, rows: list[dict]) -> None:

@@ -1,6 +1,8 @@
-"""`@idempotent()`: the HTTP side of idempotency keys (claim, run the view, store or replay).
+"""`@idempotent()`: the HTTP side of idempotency keys (look up, run the view, store or replay).
 
-The claims themselves live in `app.core.idempotency`; this decorator ties them to a request.
+The key store lives in `app.core.idempotency`; this decorator ties it to a request. The view runs
+in a unit of work held by the edge (`core.uow`): the movement, its audit record, its jobs and the
+key with the exact response are written in one transaction and committed once, here.
 """
 
 from __future__ import annotations
@@ -10,26 +12,24 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
 
+from app.core import uow
 from app.core.errors import DomainError, ValidationError, handle_domain_error
 from app.core.idempotency import (
-    _NOT_A_DECISION,
-    ARMED_KEY,
     HEADER,
+    NOT_A_DECISION,
     REPLAYED_HEADER,
     IdempotencyKeyRequired,
-    _Stored,
-    claim,
+    KeyRequest,
+    Stored,
     fingerprint,
-    release,
+    lookup,
     store,
 )
 from app.edge.permissions import current_user
 
 
-def replay(stored: _Stored) -> Response:
+def replay(stored: Stored) -> Response:
     response = Response(stored.body, status=stored.status)
     for name, value in stored.headers.items():
         response.headers[name] = value
@@ -37,18 +37,62 @@ def replay(stored: _Stored) -> Response:
     return response
 
 
-def _end_read_transaction(session: Session) -> None:
-    """Commit what is only a read transaction, keeping loaded objects loaded."""
-    previous = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = previous
-
-
 def _is_decision(exc: DomainError) -> bool:
-    return exc.status < 500 and exc.code not in _NOT_A_DECISION
+    return exc.status < 500 and exc.code not in NOT_A_DECISION
+
+
+def _key_request() -> KeyRequest | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise ValidationError(
+            "The Idempotency-Key is not valid.",
+            details={HEADER: ["Between 1 and 255 characters."]},
+        )
+    return KeyRequest(
+        user_id=current_user().id,
+        key=key,
+        fingerprint=fingerprint(request.method, request.path, request.get_data()),
+    )
+
+
+def _run(view: Callable, key: KeyRequest, args: tuple, kwargs: dict) -> Response:
+    from app.extensions import db
+
+    work = uow.of(db.session)
+    stored = lookup(work.session, key)
+    if stored is not None:
+        work.rollback()  # only a read
+        return replay(stored)
+    work.hold()
+    try:
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except DomainError as exc:
+            # A refusal the service recorded (`audit.refuse`) is in the unit; anything else
+            # the view changed before raising is not kept.
+            if not work.refused:
+                work.rollback()
+            if not _is_decision(exc):
+                work.release(commit=True)  # the refusal's record, and no key: retry with it
+                raise
+            response = handle_domain_error(exc)
+        if response.status_code >= 500:
+            work.release(commit=False)
+            return response
+        if not store(work.session, key, response):
+            # A concurrent request with this key committed first: ours never happened.
+            work.release(commit=False)
+            stored = lookup(work.session, key)
+            work.rollback()
+            return replay(stored) if stored is not None else response
+        work.release(commit=True)
+        return response
+    except BaseException:
+        if work.held:
+            work.release(commit=False)
+        raise
 
 
 def idempotent(*, required: bool = True) -> Callable:
@@ -57,51 +101,12 @@ def idempotent(*, required: bool = True) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            key = request.headers.get(HEADER)
+            key = _key_request()
             if key is None:
                 if required:
                     raise IdempotencyKeyRequired()
                 return view(*args, **kwargs)
-            if not 1 <= len(key) <= 255:
-                raise ValidationError(
-                    "The Idempotency-Key is not valid.",
-                    details={HEADER: ["Between 1 and 255 characters."]},
-                )
-            from app.extensions import db
-
-            user_id = current_user().id
-            session = db.session()
-            if session.get_bind().dialect.name != "postgresql":
-                # SQLite: the claim takes the one writable connection; end the read first.
-                # (On PostgreSQL the claim has a pool of its own and commits by itself.)
-                _end_read_transaction(session)
-            outcome = claim(
-                user_id=user_id,
-                key=key,
-                fingerprint=fingerprint(request.method, request.path, request.get_data()),
-            )
-            if isinstance(outcome, _Stored):
-                return replay(outcome)
-            session.info[ARMED_KEY] = outcome
-            try:
-                try:
-                    response = current_app.make_response(view(*args, **kwargs))
-                except DomainError as exc:
-                    db.session.rollback()
-                    if not _is_decision(exc) and release(outcome):
-                        raise
-                    response = handle_domain_error(exc)
-                except (HTTPException, Exception):
-                    db.session.rollback()
-                    release(outcome)  # a no-op when the movement committed: the key stays spent
-                    raise
-                _end_read_transaction(session)
-            finally:
-                session.info.pop(ARMED_KEY, None)
-            if response.status_code >= 500 and release(outcome):
-                return response
-            store(outcome, response)
-            return response
+            return _run(view, key, args, kwargs)
 
         wrapper._idempotency_key = required  # documented by core.api.Blueprint
         return wrapper

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from flask import current_app
@@ -39,8 +39,8 @@ from sqlalchemy.orm import Session, lazyload
 
 from app.accounts.models import Account, AccountStatus, SystemAccount
 from app.auth.models import User
-from app.core import audit, idempotency
-from app.core.db import for_update, real_session, utcnow
+from app.core import audit, uow
+from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from app.core.money import format_amount
 from app.ledger import services as ledger
@@ -239,26 +239,22 @@ def _summary(txn: JournalTransaction, **extra: Any) -> dict:
 
 
 def _finish(session: Session, action: str, txn: JournalTransaction, **extra: Any) -> None:
-    """Audit the change, spend the request's idempotency claim, and commit once."""
+    """Audit the change and commit the unit of work once (keeping the written rows loaded)."""
     audit.record(
         session, action, resource_type="transaction", resource=txn, changes=_summary(txn, **extra)
     )
-    idempotency.spend(real_session(session))
-    ledger.commit(session)
+    uow.commit(session, keep_loaded=True)
 
 
-def _refuse(session: Session, action: str, exc: DomainError, changes: dict) -> None:
-    """Roll the movement back and audit the refusal in a commit of its own."""
-    session.rollback()
-    audit.record(
+def _refuse(session: Session, action: str, exc: DomainError, changes: dict) -> NoReturn:
+    """Roll the movement back, keep the refusal's audit record, raise."""
+    audit.refuse(
         session,
+        exc,
         action,
         resource_type="transaction",
-        outcome="failure",
         changes={**changes, "reason": exc.code},
     )
-    idempotency.spend(real_session(session))
-    session.commit()
 
 
 # --- execute -------------------------------------------------------------------------------------
@@ -291,7 +287,6 @@ def execute(
         reviews = _run_policies(ctx)
     except DomainError as exc:
         _refuse(session, action, exc, _refused_changes(session, movement))
-        raise
     txn = _new_transaction(movement, ctx, now)
     placed = None
     if reviews:
@@ -489,7 +484,7 @@ def expire_holds(session: Session, now: datetime | None = None, *, batch: int = 
             resource=txn,
             changes=_summary(txn),
         )
-    session.commit()
+    uow.commit(session)
     return len(due)
 
 
@@ -613,7 +608,6 @@ def reverse(
             exc,
             {"transaction_id": str(txn.public_id), "reason": reason},
         )
-        raise
     reversal = _new_transaction(movement, ctx, now)
     reversal.status = TxnStatus.COMPLETED.value
     reversal.reversal_of_id = txn.id

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Account, SystemAccount
-from app.core.db import for_update, real_session, utcnow
+from app.core import uow
+from app.core.db import for_update, utcnow
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
 
-_LOCKED = "ledger_locked_accounts"  # session.info: ids of accounts locked in this transaction
+_LOCKED = "accounts"  # the unit of work's locked rows: accounts locked in this transaction
 
 
 def _build_lock(column: sa.Column) -> sa.Select:
@@ -51,7 +52,7 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     ids = sorted({i for i in account_ids if i is not None})
     if not ids:
         return {}
-    locked = session.info.get(_LOCKED, {})
+    locked = uow.of(session).locked.get(_LOCKED, {})
     if all(i in locked for i in ids):
         return {i: locked[i] for i in ids}
     return _remember(session, session.scalars(_LOCK_BY_ID, {"ids": ids}).all())
@@ -72,29 +73,9 @@ def lock_accounts_by_public_id(
 
 def _remember(session: Session, rows: Iterable[Account]) -> dict[int, Account]:
     found = {account.id: account for account in rows}
-    session.info.setdefault(_LOCKED, {}).update(found)
+    # Row locks end with the transaction, and so does the unit of work that remembers them.
+    uow.of(session).locked.setdefault(_LOCKED, {}).update(found)
     return found
-
-
-@sa.event.listens_for(Session, "after_transaction_end")
-def _forget_locks(session: Session, _transaction) -> None:
-    # Row locks end with the transaction (a savepoint's too): lock again in the next one.
-    session.info.pop(_LOCKED, None)
-
-
-def commit(session: Session) -> None:
-    """Commit a movement and keep its objects loaded for the response.
-
-    They were written under our row locks, so their state is exactly what was committed;
-    reading them back would only cost round trips.
-    """
-    session = real_session(session)
-    previous = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = previous
 
 
 def system_account(session: Session, code: SystemAccount | str, currency: str) -> Account:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.auth.models import AuthSession, BackupCode, EmailOutbox, OneTimeToken, User
-from app.core import audit, crypto
+from app.core import audit, crypto, uow
 from app.core.audit import AuditLog
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationError
@@ -101,7 +101,7 @@ def export_personal_data(session: Session, *, user: User) -> dict[str, Any]:
         resource=user,
         changes={"sections": [name for name in body if name != "generated_at"]},
     )
-    session.commit()
+    uow.commit(session)
     return body
 
 
@@ -262,7 +262,7 @@ def request_erasure(session: Session, *, user: User) -> ErasureRequest:
     audit.record(
         session, "privacy.erasure_requested", resource_type="erasure_request", resource=request
     )
-    session.commit()
+    uow.commit(session)
     return request
 
 
@@ -348,7 +348,7 @@ def decide(
             resource=request,
             changes={"reason": reason},
         )
-        session.commit()
+        uow.commit(session)
         return present(request, user.public_id)
     reasons = hold_reasons(session, user=user)
     if reasons:
@@ -363,7 +363,7 @@ def decide(
             outcome="failure",
             changes={"hold_reasons": reasons},
         )
-        session.commit()
+        uow.commit(session)
         raise LegalHold(
             "The person cannot be erased while " + "; ".join(reasons) + ".",
             details={"reasons": reasons},
@@ -383,7 +383,7 @@ def decide(
         resource_id=str(user.public_id),
         changes={"erasure_request": str(request.public_id), "sections": list(_SECTIONS)},
     )
-    session.commit()
+    uow.commit(session)
     return present(request, user.public_id)
 
 

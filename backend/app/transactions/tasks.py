@@ -10,7 +10,7 @@ from flask import current_app
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from app.core import idempotency
+from app.core import idempotency, uow
 from app.core.queue import get_queue, task
 
 log = logging.getLogger("flowlet.transactions")
@@ -42,7 +42,7 @@ def purge_idempotency_keys(reschedule: bool = False) -> int:
 
     try:
         count = idempotency.purge_expired(db.session)
-        db.session.commit()
+        uow.commit(db.session)
         log.info("purged %d expired idempotency keys", count)
     finally:
         db.session.remove()

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from app.core import uow
 from app.core.errors import DomainError
 from app.core.money import exponent
 from app.wealth.models import ExchangeRate
@@ -134,7 +135,7 @@ def fetch_day(session: Session, *, day: date) -> tuple[date, int]:
     """Fetch and store the rates for `day`; returns the published day and the pair count."""
     published, rates = client().on(day)
     count = store_day(session, published, rates)
-    session.commit()
+    uow.commit(session)
     return published, count
 
 
@@ -160,7 +161,7 @@ def backfill(
     for lo, hi in _chunks(start, end, chunk_days):
         for day, rates in fetcher.series(lo, hi).items():
             total += store_day(session, day, rates)
-        session.commit()
+        uow.commit(session)
         if progress:
             progress((hi - lo).days + 1)
     return total

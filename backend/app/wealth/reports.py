@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import EmailOutbox, User
+from app.core import uow
 from app.core.db import utcnow
 from app.wealth.models import LinkedAccount, LinkStatus
 
@@ -73,6 +74,6 @@ def queue_weekly_reports(session: Session) -> int:
             kind=KIND,
             user_id=user.id,
         )
-        session.commit()  # one report per unit of work: a failure stops no one else's
+        uow.commit(session)  # one report per unit of work: a failure stops no one else's
     log.info("queued %d weekly wealth reports", len(user_ids))
     return len(user_ids)

@@ -21,7 +21,7 @@ from rq import Retry
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.core import audit
+from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.money import exponent, is_currency
 from app.core.queue import enqueue
@@ -118,7 +118,7 @@ def link_account(
         resource_type="linked_account",
         changes={"broker": broker.code},
     )
-    session.commit()
+    uow.commit(session)
     return link, job_id
 
 
@@ -180,7 +180,7 @@ def request_sync(session: Session, *, user: User, linked_account_id: uuid.UUID) 
         session.rollback()
         return link.last_job_id
     job_id = _enqueue_sync(session, link, owner_id=user.id)
-    session.commit()
+    uow.commit(session)
     return job_id
 
 
@@ -209,7 +209,7 @@ def answer_challenge(
     audit.record(
         session, "wealth.linked_account.2fa_answered", resource=link, resource_type="linked_account"
     )
-    session.commit()
+    uow.commit(session)
     return job_id
 
 
@@ -228,7 +228,7 @@ def unlink(session: Session, *, user: User, linked_account_id: uuid.UUID) -> Non
         resource_type="linked_account",
         changes={"credentials": "destroyed"},
     )
-    session.commit()
+    uow.commit(session)
 
 
 # --- the sync (run by jobs) -------------------------------------------------------------------
@@ -288,7 +288,7 @@ def _set_status(
         changes={"status": [before, status.value], **({"error": error[:200]} if error else {})},
         outcome="failure" if status is LinkStatus.ERROR else "success",
     )
-    session.commit()
+    uow.commit(session)
 
 
 def _fetch(integration) -> list[Fetched]:
@@ -388,7 +388,7 @@ def _store(session: Session, link_id: int, fetched: list[Fetched]) -> dict[str, 
         resource_type="linked_account",
         changes={"status": [before, link.status], "accounts": len(snapshots)},
     )
-    session.commit()
+    uow.commit(session)
     return {"status": link.status, "accounts": len(snapshots), "date": today.isoformat()}
 
 
@@ -481,6 +481,6 @@ def enqueue_daily_syncs(session: Session) -> int:
         link = session.get(LinkedAccount, link_id)
         _enqueue_sync(session, link, owner_id=link.user_id)
         count += 1
-    session.commit()
+    uow.commit(session)
     log.info("queued %d daily broker syncs", count)
     return count

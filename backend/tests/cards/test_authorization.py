@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.cards.models import Card
+from app.core import uow
 from tests.cards.conftest import CARDS, NETWORK, authorize, issue, purchase, reveal
 from tests.money_helpers import assert_ledger_consistent, audit_actions, balance_of, post
 
@@ -169,7 +170,7 @@ def test_expiry_and_cvv_declines(app, client, customer, processor_headers, card)
         db.session.execute(
             sa.update(Card).where(Card.public_id == issued["id"]).values(expiry_year=2020)
         )
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     _declined(client, processor_headers, purchase(secret, expiry_year=2020), "expired_card")
     assert (

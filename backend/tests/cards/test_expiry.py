@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.core import uow
 from app.core.queue import enqueue
 from app.ledger import tasks
 from tests.cards.conftest import CARDS, NETWORK, authorize, issue, purchase, reveal
@@ -18,7 +19,7 @@ def _enqueue_expiry(app) -> None:
 
     with app.app_context():
         enqueue(db.session, tasks.expire_holds)
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
 
 

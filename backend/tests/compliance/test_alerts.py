@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.compliance.alerts import get_alert
+from app.core import uow
 from app.core.audit import AuditLog
 from tests.compliance.test_aml import START, Customer
 
@@ -161,7 +162,7 @@ def test_an_officer_cannot_review_an_alert_about_themself(
     person = Customer(db_session)
     person.move("in", "12000.00", START, channel="cash")
     db_session.add(UserRole(user_id=person.user.id, role="compliance_officer"))
-    db_session.commit()
+    uow.commit(db_session)
     (alert,) = person.alerts()
     response = client.post(
         f"{ALERTS}/{alert.public_id}/resolve",

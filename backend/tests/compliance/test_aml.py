@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.compliance import aml
 from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting
+from app.core import uow
 from app.core.db import utcnow
 from app.core.money import parse_amount
 from app.transactions.deposits import deposit, withdraw
@@ -68,7 +69,7 @@ class Customer:
             alert.alert_type
             for alert in aml.observe(self.db, self.posting, account_opened_at=self.opened_at)
         ]
-        self.db.commit()
+        uow.commit(self.db)
         return txn
 
     def alerts(self):
@@ -163,7 +164,7 @@ def test_dormant_account_suddenly_active(db_session):
     for alert in sleeper.alerts():
         alert.status = "resolved"
         alert.resolution = "dismissed"
-    db_session.commit()
+    uow.commit(db_session)
     sleeper.move("out", "250.00", START)
     types = sleeper.types()
     assert types == ["dormant_account", "dormant_account"]
@@ -189,7 +190,7 @@ def _clear(db_session, person):
     db_session.execute(
         sa.delete(MonitoredPosting).where(MonitoredPosting.user_id == person.user.id)
     )
-    db_session.commit()
+    uow.commit(db_session)
 
 
 def _batch(app, start, end):
@@ -262,7 +263,7 @@ def test_the_batch_runs_as_an_rq_job(app, client, db_session, run_jobs, monkeypa
             (utcnow() + timedelta(minutes=5)).isoformat(),
             queue="maintenance",
         )
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     run_jobs(("maintenance",))
     assert late.types() == ["high_risk_country"]

@@ -6,7 +6,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from app.compliance.audit_tasks import SEAL_JOB_PREFIX, schedule_audit_seal, seal_audit_chain
-from app.core import audit
+from app.core import audit, uow
 from app.core.audit import AuditLog
 
 pytestmark = pytest.mark.postgres
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.postgres
 
 def test_sealer_job_chains_committed_records_and_books_its_next_run(app, db_session, run_jobs):
     audit.record(db_session, "probe.sealer", resource_id="job-1")
-    db_session.commit()
+    uow.commit(db_session)
     record = db_session.scalars(sa.select(AuditLog).where(AuditLog.resource_id == "job-1")).one()
     assert record.seal is None
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.core import audit
+from app.core import audit, uow
 from app.core.audit import AuditLog
 from app.core.audit_chain import verify_file
 from app.extensions import db
@@ -42,7 +42,7 @@ def _records(db_session, resource_type: str, count: int) -> None:
             resource_id=str(n),
             changes={"amount": f"{n}.00", "email": f"person{n}@example.com"},
         )
-        db_session.commit()
+        uow.commit(db_session)
 
 
 def _pages(client, headers, **query) -> list[dict]:
@@ -190,7 +190,7 @@ def test_an_admin_reaches_the_trail_only_with_the_officer_role(app, client, db_s
 
     owner = db_session.get(User, admin.id)
     owner.set_roles(["admin", "compliance_officer"])
-    db_session.commit()
+    uow.commit(db_session)
     assert client.get(BASE, headers=auth_headers(app, admin)).status_code == 200
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app import create_app
-from app.core import audit
+from app.core import audit, uow
 from app.core.audit_chain import verify_file
 from app.core.db import utcnow
 from app.extensions import db
@@ -18,7 +18,7 @@ def test_export_verify_and_ctr_on_sqlite(tmp_path):
         officer = make_user(db.session, role="compliance_officer")
         for n in range(3):
             audit.record(db.session, "probe.sqlite", resource_id=str(n), changes={"n": n})
-            db.session.commit()
+            uow.commit(db.session)
         headers = auth_headers(app, officer)
         db.session.remove()
     client = app.test_client()

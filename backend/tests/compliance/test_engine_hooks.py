@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting
+from app.core import uow
 from app.core.db import utcnow
 from app.ledger.models import JournalTransaction
 from tests.factories import auth_headers, make_user
@@ -161,7 +162,7 @@ def test_the_initiator_cannot_approve_their_own_held_transfer(
 
     user = make_user(db_session, kyc_status="approved", kyc_level="full")
     db_session.add(UserRole(user_id=user.id, role="compliance_officer"))
-    db_session.commit()
+    uow.commit(db_session)
     headers = auth_headers(app, user, fresh=True)
     src = make_account(db_session, user, balance="100.00")
     held = post(
@@ -221,7 +222,7 @@ def test_a_dormant_account_waking_up_alerts(client, db_session, approved):
     user, headers = approved
     account = make_account(db_session, user)
     account.created_at = utcnow() - timedelta(days=365)
-    db_session.commit()
+    uow.commit(db_session)
     response = post(
         client,
         DEPOSIT,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from app.auth.models import User, UserRole
 from app.compliance.models import ComplianceAlert, KycCase
+from app.core import uow
 from app.core.audit import AuditLog, join_personal
 from tests.factories import auth_headers, make_user
 from tests.money_helpers import make_account, post
@@ -158,7 +159,7 @@ def test_a_listed_name_goes_to_manual_review_with_an_alert_and_maker_checker_app
     # Someone who is both a customer and an officer submits their own KYC.
     dual = make_user(db_session, first_name="Viktor", last_name="Karelin")
     db_session.add(UserRole(user_id=dual.id, role="compliance_officer"))
-    db_session.commit()
+    uow.commit(db_session)
     dual_headers = auth_headers(app, dual)
     response = client.post(
         KYC,

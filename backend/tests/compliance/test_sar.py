@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.compliance import alerts
+from app.core import uow
 from app.core.audit import AuditLog
 from app.core.money import parse_amount
 from app.ledger.models import JournalTransaction
@@ -43,7 +44,7 @@ def test_sar_draft_names_the_subject_the_activity_the_rule_and_the_notes(app, cl
         transaction_ids=ids,
         score=85,
     )
-    db_session.commit()
+    uow.commit(db_session)
     alerts.resolve_alert(
         db_session,
         officer=officer,

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.compliance.models import ComplianceAlert
+from app.core import uow
 from app.core.db import utcnow
 from app.ledger.models import JournalTransaction
 from tests.factories import auth_headers, make_user
@@ -151,7 +152,7 @@ def test_officer_rules(app, client, db_session, officer):
     # A user who is both customer and officer may not decide their own transfer.
     both = make_user(db_session, password_changed_at=utcnow())
     both.set_roles(["customer", "compliance_officer"])
-    db_session.commit()
+    uow.commit(db_session)
     headers = auth_headers(app, both)
     src = make_account(db_session, both, balance="10.00")
     dst = make_account(db_session, make_user(db_session))

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.core import audit
+from app.core import audit, uow
 from app.core.audit import AuditChainHead, AuditLog, AuditSeal
 from app.extensions import db
 from tests.conftest import create_pg_database, drop_pg_database, make_config, migrate, worker_id
@@ -31,10 +31,10 @@ def test_committed_change_has_its_record_and_rolled_back_change_has_none(db_sess
         resource_id="p-1",
         changes={"email": "jane.doe@example.com", "password": "hunter2", "amount": "10.00"},
     )
-    db_session.commit()
+    uow.commit(db_session)
     audit.record(db_session, "probe.rolled_back", resource_type="probe", resource_id="p-2")
     db_session.rollback()
-    db_session.commit()  # an empty commit must not resurrect the dropped record
+    uow.commit(db_session)  # an empty commit must not resurrect the dropped record
 
     assert _count(db_session, action="probe.rolled_back") == 0
     entry = db_session.scalars(
@@ -79,7 +79,7 @@ def test_record_carries_request_context(app, client, db_session):
 
         context.set_actor("11111111-1111-1111-1111-111111111111", "customer")
         audit.record(db.session, "probe.request", resource_type="probe", resource_id="r-1")
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     entry = db_session.scalars(
         sa.select(AuditLog).where(AuditLog.request_id == "rid-audit-1")
@@ -106,7 +106,7 @@ def test_record_carries_request_context(app, client, db_session):
 )
 def test_database_rejects_update_delete_and_truncate(db_session, statement):
     audit.record(db_session, "probe.guard")
-    db_session.commit()
+    uow.commit(db_session)
     audit.seal(db.engine)
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         db_session.execute(sa.text(statement))
@@ -115,14 +115,14 @@ def test_database_rejects_update_delete_and_truncate(db_session, statement):
 
 def test_erasing_personal_values_is_the_one_update_allowed(db_session):
     audit.record(db_session, "probe.erase", resource_id="e-1", changes={"email": "a@b.example"})
-    db_session.commit()
+    uow.commit(db_session)
     db_session.execute(
         sa.text(
             "UPDATE audit_log SET ip = NULL, user_agent = NULL, personal = NULL "
             "WHERE resource_id = 'e-1'"
         )
     )
-    db_session.commit()
+    uow.commit(db_session)
     assert audit.verify(db_session).valid
 
 
@@ -138,7 +138,7 @@ def test_concurrent_writers_seal_into_one_chain_with_no_record_lost(app, db_sess
                 for i in range(5):
                     audit.record(db.session, "probe.concurrent", resource_id=f"{n}-{i}")
                     audit.record(db.session, "probe.concurrent.pair", resource_id=f"{n}-{i}")
-                    db.session.commit()
+                    uow.commit(db.session)
                 db.session.remove()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -179,7 +179,7 @@ def test_an_open_transaction_holds_back_sealing_and_is_reported_as_unsealed(app,
     with db.engine.connect() as older:
         older.execute(sa.text("SELECT pg_current_xact_id()"))  # an xid older than what follows
         audit.record(db_session, "probe.behind", resource_id="later")
-        db_session.commit()
+        uow.commit(db_session)
         result = audit.verify(db_session, settle_seconds=0)
         assert result.valid and result.unsealed >= 1
         assert result.unsealed_oldest_seconds is not None
@@ -200,7 +200,7 @@ def scratch():
     with app.app_context():
         for n in range(5):
             audit.record(db.session, "probe.tamper", resource_id=str(n), changes={"n": n})
-            db.session.commit()
+            uow.commit(db.session)
         assert audit.verify(db.session).records_checked == 5
         ids = {
             seal.sequence: (seal.record_id, str(log.public_id))

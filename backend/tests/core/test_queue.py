@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from rq import Queue
 
 from app import create_app
-from app.core import audit
+from app.core import audit, uow
 from app.core.audit import AuditLog
 from app.core.queue import enqueue, task
 from app.extensions import db
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 def record_probe(marker: str) -> str:
     """A job that leaves an audit record, so the test can see it ran (and as whom)."""
     audit.record(db.session, "probe.job", resource_type="probe", resource_id=marker)
-    db.session.commit()
+    uow.commit(db.session)
     return marker
 
 
@@ -36,7 +36,7 @@ def test_job_is_enqueued_after_commit_and_run_by_a_worker(app, db_session, run_j
     with app.app_context():
         job_id = enqueue(db.session, record_probe, marker)
         assert queue.fetch_job(job_id) is None  # nothing is sent before the commit
-        db.session.commit()
+        uow.commit(db.session)
         assert queue.fetch_job(job_id) is not None
         db.session.remove()
     run_jobs()
@@ -53,7 +53,7 @@ def test_rolled_back_unit_of_work_sends_no_job(app, db_session, run_jobs):
     with app.app_context():
         job_id = enqueue(db.session, record_probe, marker)
         db.session.rollback()
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     assert queue.fetch_job(job_id) is None
     run_jobs()
@@ -67,7 +67,7 @@ def test_without_redis_jobs_run_inline_after_commit(pg_url, db_session):
     with inline_app.app_context():
         enqueue(db.session, record_probe, marker)
         assert _records(db.session, marker) == []
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
         db.engine.dispose()
     db_session.expire_all()
@@ -87,7 +87,7 @@ def test_job_outcomes_are_counted_in_metrics(app, client, run_jobs):
     before = _sample(client, sample)
     with app.app_context():
         enqueue(db.session, record_probe, uuid.uuid4().hex)
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     run_jobs()
     assert _sample(client, sample) == before + 1

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import Account, SystemAccount
+from app.core import uow
 from app.core.audit import AuditLog
 from app.core.db import utcnow
 from app.core.errors import DomainError
@@ -280,7 +281,7 @@ def test_expired_holds_are_released_by_a_real_worker_and_a_second_run_changes_no
     def book(session):
         enqueue(session, expire_holds, queue="maintenance")
         enqueue(session, expire_holds, queue="maintenance")
-        session.commit()
+        uow.commit(session)
 
     _in_app(app, book)
     run_jobs()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from app.core import audit
+from app.core import audit, uow
 from app.core.queue import get_redis, task
 from app.extensions import db
 
@@ -15,7 +15,7 @@ def slow_probe(marker: str, seconds: float) -> int:
     starts = int(get_redis().incr(f"flowlet-test:starts:{marker}"))
     time.sleep(seconds if starts == 1 else 0)
     audit.record(db.session, "probe.slow_job", resource_type="probe", resource_id=marker)
-    db.session.commit()
+    uow.commit(db.session)
     return starts
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 
 from app.auth.models import EmailOutbox
+from app.core import uow
 from app.core.outbox import DONE, PENDING, SENT, JobOutbox, backlog
 from app.core.queue import enqueue
 from app.extensions import db
@@ -42,7 +43,7 @@ def _relay(app) -> None:
             .where(JobOutbox.status == PENDING)
             .values(next_attempt_at=sa.func.now())
         )
-        db.session.commit()
+        uow.commit(db.session)
     run_maintenance_round(app, QUEUES)
 
 
@@ -144,7 +145,7 @@ def test_a_committed_job_is_pushed_at_once_when_redis_is_up(outage_app):
     marker = uuid.uuid4().hex
     with app.app_context():
         job_id = enqueue(db.session, record_probe, marker, queue="maintenance")
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     (row,) = _rows(app, id=job_id)
     assert row.status == SENT and row.sent_at is not None
@@ -160,7 +161,7 @@ def test_backlog_and_oldest_age_in_health_and_metrics(outage_app, private_redis)
     private_redis.stop()
     with app.app_context():
         enqueue(db.session, record_probe, uuid.uuid4().hex)
-        db.session.commit()
+        uow.commit(db.session)
         expected = backlog(db.session)
         db.session.remove()
     assert expected.pending >= 1
@@ -213,7 +214,7 @@ def test_a_job_lost_by_redis_is_pushed_again(outage_app, private_redis):
     marker = uuid.uuid4().hex
     with app.app_context():
         job_id = enqueue(db.session, record_probe, marker)
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     assert _rows(app, id=job_id)[0].status == SENT
     private_redis.stop()
@@ -224,7 +225,7 @@ def test_a_job_lost_by_redis_is_pushed_again(outage_app, private_redis):
             .where(JobOutbox.id == job_id)
             .values(sent_at=sa.func.now() - sa.text("interval '1 minute'"))
         )
-        db.session.commit()
+        uow.commit(db.session)
     _relay(app)  # marks it pending again
     _relay(app)  # and pushes it
     _work(app)
@@ -259,7 +260,7 @@ def test_outbox_commands_show_and_relay_the_backlog(outage_app, private_redis):
     private_redis.stop()
     with app.app_context():
         job_id = enqueue(db.session, record_probe, uuid.uuid4().hex)
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     status = app.test_cli_runner().invoke(args=["outbox", "status"])
     assert status.exit_code == 0 and "pending: " in status.output
@@ -269,7 +270,7 @@ def test_outbox_commands_show_and_relay_the_backlog(outage_app, private_redis):
         db.session.execute(
             sa.update(JobOutbox).where(JobOutbox.id == job_id).values(next_attempt_at=sa.func.now())
         )
-        db.session.commit()
+        uow.commit(db.session)
     relay = app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
     assert relay.exit_code == 0, relay.output
     assert _rows(app, id=job_id)[0].status == SENT

@@ -16,6 +16,7 @@ from rq import Queue
 from rq.job import Job
 
 from app import create_app
+from app.core import uow
 from app.core.audit import AuditLog
 from app.core.outbox import DONE, FAILED, JobOutbox
 from app.core.queue import enqueue
@@ -65,7 +66,7 @@ def test_a_job_abandoned_by_a_killed_worker_runs_again_within_a_minute(
     marker = uuid.uuid4().hex
     with app.app_context():
         job_id = enqueue(db.session, slow_probe, marker, 120, retry=2)
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     worker = _start_worker(pg_url, private_redis.url)
     try:
@@ -99,7 +100,7 @@ def test_the_worker_relays_rows_left_pending_while_redis_was_down(
     private_redis.stop()
     with app.app_context():
         job_id = enqueue(db.session, slow_probe, marker, 0)
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     private_redis.start()
     worker = _start_worker(pg_url, private_redis.url)
@@ -123,7 +124,7 @@ def test_inline_jobs_run_after_commit_and_a_failure_never_reaches_the_caller(pg_
     with inline_app.app_context():
         failing_id = enqueue(db.session, failing_probe, marker)
         ok_id = enqueue(db.session, record_probe, marker)
-        db.session.commit()  # the failing job does not raise here
+        uow.commit(db.session)  # the failing job does not raise here
         db.session.expire_all()
         assert db.session.get(JobOutbox, ok_id).status == DONE
         failed = db.session.get(JobOutbox, failing_id)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.auth.models import User
 from app.cards.issuing import issue_card
 from app.compliance import kyc
-from app.core import audit
+from app.core import audit, uow
 from app.core.money import parse_amount
 from app.transactions.transfers import transfer
 from tests.conftest import unique_email
@@ -233,7 +233,7 @@ def test_an_open_case_is_a_legal_hold(app, client, db_session, officer):
     db_session.add(
         ComplianceAlert(alert_type="manual", severity="medium", status="open", user_id=user.id)
     )
-    db_session.commit()
+    uow.commit(db_session)
     request_id = client.post(
         "/api/v1/privacy/erasure-request", headers=auth_headers(app, user)
     ).json["id"]

@@ -7,6 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from app.core import uow
 from app.transactions.models import DailyCounter
 from tests.factories import auth_headers, make_user
 from tests.money_helpers import assert_ledger_consistent, make_account, post
@@ -72,7 +73,7 @@ def test_counters_equal_a_recount_after_a_concurrent_run_and_verify_names_a_diff
             .where(DailyCounter.user_id == user_id, DailyCounter.direction == "out")
             .values(amount=DailyCounter.amount - 200)
         )
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     result = app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
@@ -86,7 +87,7 @@ def test_counters_equal_a_recount_after_a_concurrent_run_and_verify_names_a_diff
             .where(DailyCounter.user_id == user_id, DailyCounter.direction == "out")
             .values(amount=DailyCounter.amount + 200)
         )
-        db.session.commit()
+        uow.commit(db.session)
         db.session.remove()
     assert_ledger_consistent(app)
 

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from app.core import uow
 from app.core.audit import AuditLog
 from app.ledger.models import JournalTransaction
 from tests.factories import auth_headers, make_user
@@ -55,7 +56,7 @@ def test_deposits_are_limited_per_deposit_and_per_day_by_kyc_status(app, client,
     assert _deposit(client, headers, account, "50.00").status_code == 201
     assert balance_of(app, account.public_id) == (15000, 0)
     user.kyc_status = "approved"
-    db_session.commit()
+    uow.commit(db_session)
     assert _deposit(client, headers, account, "1000.00").status_code == 201
     assert_ledger_consistent(app)
 

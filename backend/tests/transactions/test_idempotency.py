@@ -11,26 +11,18 @@ import pytest
 import sqlalchemy as sa
 from rq.registry import ScheduledJobRegistry
 
-from app.auth.models import User
+from app.core import uow
+from app.core.audit import AuditLog
 from app.core.db import utcnow
-from app.core.idempotency import (
-    ARMED_KEY,
-    Claim,
-    ClaimTakenOver,
-    IdempotencyKey,
-    claim,
-    fingerprint,
-    release,
-)
+from app.core.idempotency import IdempotencyKey, fingerprint
 from app.core.queue import enqueue, get_queue
-from app.extensions import db
+from app.edge import idempotency as edge_idempotency
 from app.ledger.models import JournalTransaction
 from app.transactions.tasks import (
     PURGE_JOB_PREFIX,
     purge_idempotency_keys,
     schedule_idempotency_purge,
 )
-from app.transactions.transfers import transfer
 from tests.factories import auth_headers, make_user
 from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
 
@@ -156,12 +148,10 @@ def test_twenty_concurrent_requests_with_one_key_create_one_transaction(app, db_
     for response in results:
         if response is created[0]:
             continue
-        if response.status_code == 409:
-            assert response.json["error"]["code"] == "request_in_progress"
-        else:
-            assert response.status_code == 201
-            assert response.headers["Idempotent-Replayed"] == "true"
-            assert response.get_data() == created[0].get_data()
+        # A duplicate waits for the first to commit, then gets its answer: never a 409.
+        assert response.status_code == 201
+        assert response.headers["Idempotent-Replayed"] == "true"
+        assert response.get_data() == created[0].get_data()
     assert _count_transfers(db_session, src) == 1
     assert balance_of(app, src.public_id) == (9700, 0)
     # Once the first has finished, a retry is a replay.
@@ -186,7 +176,7 @@ def test_cleanup_job_purges_keys_past_retention(app, client, db_session, run_job
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
     enqueue(db_session, purge_idempotency_keys, queue="maintenance")
-    db_session.commit()
+    uow.commit(db_session)
     run_jobs()
     keys = set(
         db_session.scalars(sa.select(IdempotencyKey.key).where(IdempotencyKey.user_id == user.id))
@@ -211,7 +201,7 @@ def test_an_expired_key_is_not_replayed(app, client, db_session):
         .where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
-    db_session.commit()
+    uow.commit(db_session)
     again = post(client, TRANSFER, headers, body, key=key)
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
 
@@ -247,123 +237,106 @@ def test_workers_keep_the_purge_job_booked(app, run_jobs):
         assert following != booked
 
 
-def _claim(app, user, key, body) -> Claim:
-    """What a request does first: claim the key (as if it then died or stalled)."""
-    with app.test_request_context():
-        held = claim(
-            user_id=user.id,
-            key=key,
-            fingerprint=fingerprint("POST", TRANSFER, json.dumps(body).encode()),
+def _audit_actions(db_session, resource_id) -> list[str]:
+    return list(
+        db_session.scalars(
+            sa.select(AuditLog.action).where(AuditLog.resource_id == str(resource_id))
         )
-    assert isinstance(held, Claim)
-    return held
-
-
-def _age_claim(db_session, held: Claim, seconds: int) -> None:
-    db_session.execute(
-        sa.update(IdempotencyKey)
-        .where(IdempotencyKey.id == held.id)
-        .values(claimed_at=utcnow() - timedelta(seconds=seconds))
     )
-    db_session.commit()
 
 
-def test_a_retry_takes_over_the_stale_claim_of_a_request_that_died(app, client, db_session):
+def test_a_failure_before_the_commit_leaves_nothing_and_the_retry_runs_once(
+    app, client, db_session, monkeypatch
+):
+    """The key and its response are written in the movement's transaction, right before the
+    COMMIT: a failure there takes the movement, its audit record and the key with it."""
     user = make_user(db_session)
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
     body, key = _transfer_body(src, dst), str(uuid.uuid4())
-    held = _claim(app, user, key, body)
+    audit_rows = db_session.scalar(sa.select(sa.func.count()).select_from(AuditLog))
+    uow.commit(db_session)
 
-    early = post(client, TRANSFER, headers, body, key=key)
-    assert early.status_code == 409
-    assert early.json["error"]["code"] == "request_in_progress"
+    def broken_store(*args, **kwargs):
+        raise RuntimeError("the process dies before its COMMIT")
 
-    _age_claim(db_session, held, app.config["IDEMPOTENCY_STALE_SECONDS"] + 1)
+    monkeypatch.setattr(edge_idempotency, "store", broken_store)
+    failed = post(client, TRANSFER, headers, body, key=key)
+    assert failed.status_code == 500
+    assert _count_transfers(db_session, src) == 0
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditLog)) == audit_rows
+    assert (
+        db_session.scalar(
+            sa.select(sa.func.count()).select_from(IdempotencyKey).where(IdempotencyKey.key == key)
+        )
+        == 0
+    )
+    uow.commit(db_session)
+
+    monkeypatch.undo()
     retried = post(client, TRANSFER, headers, body, key=key)
     assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
-    replayed = post(client, TRANSFER, headers, body, key=key)
-    assert replayed.headers["Idempotent-Replayed"] == "true"
-    assert replayed.get_data() == retried.get_data()
+    again = post(client, TRANSFER, headers, body, key=key)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_data() == retried.get_data()
     assert _count_transfers(db_session, src) == 1
+    assert _audit_actions(db_session, retried.json["id"]) == ["transaction.transfer"]
     assert balance_of(app, src.public_id) == (9500, 0)
-
-
-def test_a_request_whose_claim_was_taken_over_cannot_commit_its_movement(app, db_session):
-    user = make_user(db_session)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body, key = _transfer_body(src, dst), str(uuid.uuid4())
-    user_id, src_id, dst_id = user.id, src.public_id, dst.public_id
-    src_pk = src.id
-    slow = _claim(app, user, key, body)
-    _age_claim(db_session, slow, app.config["IDEMPOTENCY_STALE_SECONDS"] + 1)
-    retry = _claim(app, user, key, body)
-    assert retry.id == slow.id and retry.token != slow.token
-
-    def transfers_out() -> int:
-        return db_session.scalar(
-            sa.select(sa.func.count())
-            .select_from(JournalTransaction)
-            .where(JournalTransaction.from_account_id == src_pk)
-        )
-
-    def run_transfer_under(held: Claim):
-        with app.test_request_context():
-            session = db.session()
-            session.info[ARMED_KEY] = held
-            try:
-                return transfer(
-                    db.session,
-                    user=db.session.get(User, user_id),
-                    from_account_id=src_id,
-                    to_account_id=dst_id,
-                    amount=500,
-                    currency="USD",
-                )
-            finally:
-                db.session.rollback()
-                db.session.remove()
-
-    # The stalled original wakes up: its commit is refused and nothing of it stays.
-    with pytest.raises(ClaimTakenOver):
-        run_transfer_under(slow)
-    assert transfers_out() == 0
-    assert balance_of(app, src_id) == (10000, 0)
-    # The retry that took over moves the money, once.
-    run_transfer_under(retry)
-    assert transfers_out() == 1
-    assert balance_of(app, src_id) == (9500, 0)
     assert_ledger_consistent(app)
 
 
-def test_a_key_is_never_freed_once_its_movement_committed(app, client, db_session):
+def test_the_key_and_its_response_commit_with_the_movement(app, client, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    key = str(uuid.uuid4())
+    created = post(client, TRANSFER, headers, _transfer_body(src, dst), key=key)
+    assert created.status_code == 201
+    row = db_session.execute(
+        sa.select(
+            IdempotencyKey.status,
+            IdempotencyKey.response_status,
+            IdempotencyKey.response_body,
+            sa.literal_column("idempotency_keys.xmin::text"),
+        ).where(IdempotencyKey.key == key)
+    ).one()
+    txn = db_session.execute(
+        sa.select(sa.literal_column("journal_transactions.xmin::text")).where(
+            JournalTransaction.public_id == uuid.UUID(created.json["id"])
+        )
+    ).scalar_one()
+    assert row[:3] == ("completed", 201, created.get_data())
+    assert row[3] == txn  # written by the same PostgreSQL transaction
+
+
+def test_a_key_left_committed_without_its_answer_keeps_answering_409(app, client, db_session):
+    """Keys from before the key moved into the movement's transaction: the change committed and
+    its answer was not kept. They answer 409 until they expire, never a second movement."""
     user = make_user(db_session)
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
     body, key = _transfer_body(src, dst), str(uuid.uuid4())
-    held = _claim(app, user, key, body)
     with app.test_request_context():
-        db.session().info[ARMED_KEY] = held
-        transfer(
-            db.session,
-            user=db.session.get(User, user.id),
-            from_account_id=src.public_id,
-            to_account_id=dst.public_id,
-            amount=500,
-            currency="USD",
+        digest = fingerprint("POST", TRANSFER, json.dumps(body).encode())
+    now = utcnow()
+    db_session.add(
+        IdempotencyKey(
+            user_id=user.id,
+            key=key,
+            fingerprint=digest,
+            status="committed",
+            created_at=now,
+            expires_at=now + timedelta(hours=1),
         )
-        # The request then fails before storing its response (say, the process dies).
-        assert release(held) is False
-        db.session.remove()
-    row = db_session.scalars(sa.select(IdempotencyKey).where(IdempotencyKey.id == held.id)).one()
-    assert row.status == "committed"
+    )
+    uow.commit(db_session)
     retry = post(client, TRANSFER, headers, body, key=key)
     assert retry.status_code == 409
     assert "carried out" in retry.json["error"]["message"]
-    assert _count_transfers(db_session, src) == 1
+    assert _count_transfers(db_session, src) == 0
 
 
 def test_the_stored_fingerprint_is_keyed_so_a_card_number_cannot_be_guessed_from_it(app):

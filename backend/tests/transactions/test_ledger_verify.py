@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import Account
+from app.core import uow
 from tests.factories import make_user
 from tests.money_helpers import make_account
 
@@ -20,7 +21,7 @@ def test_verify_names_a_tampered_account(app, db_session):
     db_session.execute(
         sa.update(Account).where(Account.id == account.id).values(balance=Account.balance + 1)
     )
-    db_session.commit()
+    uow.commit(db_session)
     try:
         broken = runner.invoke(args=["ledger", "verify"])
         assert broken.exit_code == 1
@@ -28,7 +29,7 @@ def test_verify_names_a_tampered_account(app, db_session):
         assert "balance 1001 != ledger 1000" in broken.output
     finally:
         db_session.execute(sa.update(Account).where(Account.id == account.id).values(balance=1000))
-        db_session.commit()
+        uow.commit(db_session)
     assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
 
 

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from app.core import uow
 from app.ledger.models import JournalTransaction, LedgerEntry
 from tests.factories import auth_headers, make_user
 from tests.money_helpers import (
@@ -348,7 +349,7 @@ def test_limits_per_transfer_and_daily(app, client, db_session, customer, monkey
     assert "amount" in over_daily.json["error"]["details"]
     # A higher KYC level carries higher limits.
     customer.kyc_status = "approved"
-    db_session.commit()
+    uow.commit(db_session)
     assert post(client, TRANSFER, headers, _transfer(src, dst, "500.00")).status_code == 201
 
 

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from app.core import uow
 from app.wealth.models import Broker, LinkedAccount, WealthPosition, WealthSnapshot
 from tests.factories import auth_headers, make_user
 from tests.wealth.servers import (
@@ -79,7 +80,7 @@ def add_broker(session, integration_type: str, fields: tuple[str, str], settings
         settings=settings,
     )
     session.add(broker)
-    session.commit()
+    uow.commit(session)
     return broker.code
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from app.core import uow
 from app.wealth import rates
 from app.wealth.models import ExchangeRate
 from tests.wealth.servers import eur_rates
@@ -144,7 +145,7 @@ def test_both_legs_come_from_the_same_published_day(app, db_session):
     day1, day2 = date(2019, 7, 1), date(2019, 7, 2)
     rates.store_day(db_session, day1, {"USD": Decimal("1.10"), "CHF": Decimal("1.20")})
     rates.store_day(db_session, day2, {"USD": Decimal("1.30")})  # no CHF published that day
-    db_session.commit()
+    uow.commit(db_session)
     rate = rates.rate_for(db_session, base="USD", quote="CHF", day=day2)
     assert (rate.rate_date, rate.exact) == (day1, False)
     assert rate.rate == (Decimal("1.20") / Decimal("1.10")).quantize(rates.RATE_PLACES)

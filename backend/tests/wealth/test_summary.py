@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.auth.models import EmailOutbox
+from app.core import uow
 from app.core.db import utcnow
 from app.wealth import rates
 from app.wealth.models import LinkedAccount, WealthSnapshot
@@ -114,7 +115,7 @@ def test_history_has_one_point_a_day_and_carries_snapshots_forward(
             rate_date=today - timedelta(days=2),
         )
     )
-    db_session.commit()
+    uow.commit(db_session)
     start = today - timedelta(days=3)
     response = client.get(
         f"/api/v1/wealth/history?from={start.isoformat()}&to={today.isoformat()}",

@@ -1,0 +1,54 @@
+"""The statements a movement costs are pinned: a change that adds a round trip fails here.
+
+Counted with SQLAlchemy's `before_cursor_execute` on the app's engine, for the whole request
+(the token check included), on PostgreSQL with a warm process (system accounts and prepared
+statements already known).
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from tests.factories import auth_headers, make_user
+from tests.money_helpers import make_account, post
+
+pytestmark = pytest.mark.postgres
+
+# user (token check), key lookup, lock accounts, lock customer, limits' counters, write the
+# movement (transaction, entries, balances), counters, AML facts, AML feed, audit, key + answer
+TRANSFER_STATEMENTS = 11
+
+
+def _statements_of(app, send) -> list[str]:
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split())[:120])
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = send()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 201, response.json
+    return seen
+
+
+def test_an_internal_transfer_costs_a_pinned_number_of_statements(app, client, db_session):
+    user = make_user(db_session)
+    headers = auth_headers(app, user)
+    src = make_account(db_session, user, balance="100.00")
+    dst = make_account(db_session, user)
+    body = {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": "1.00",
+        "currency": "USD",
+    }
+    post(client, "/api/v1/transactions/transfer", headers, body)  # warm: system rows, caches
+    seen = _statements_of(app, lambda: post(client, "/api/v1/transactions/transfer", headers, body))
+    assert len(seen) == TRANSFER_STATEMENTS, "\n".join(seen)
