@@ -23,6 +23,13 @@ max_requests_jitter = 100
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The app answers a URL over MAX_URL_LENGTH (4096) with 414 and more than MAX_HEADER_COUNT (100)
+# header fields, or one over MAX_HEADER_FIELD_SIZE (8190) bytes, with 431, in its JSON envelope
+# (app/core/hygiene.py). gunicorn's own limits sit above those, a last resort whose plain-text
+# 400 only a request far over the app's limits meets (docs/configuration.md).
+limit_request_line = 8190  # gunicorn's maximum: method, URL and protocol
+limit_request_fields = 2 * int(os.environ.get("MAX_HEADER_COUNT") or 100)
+limit_request_field_size = 2 * int(os.environ.get("MAX_HEADER_FIELD_SIZE") or 8190)
 preload_app = False
 
 

@@ -147,6 +147,11 @@ class Config:
         self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
         self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = 1 * 1024 * 1024
+        # The request head, answered 414/431 in our envelope (core/hygiene.py); gunicorn's own
+        # limits are set above these in gunicorn.conf.py (docs/configuration.md).
+        self.MAX_URL_LENGTH = _env_int("MAX_URL_LENGTH", 4096)
+        self.MAX_HEADER_COUNT = _env_int("MAX_HEADER_COUNT", 100)
+        self.MAX_HEADER_FIELD_SIZE = _env_int("MAX_HEADER_FIELD_SIZE", 8190)
         self._money_settings()
         self._card_settings()
         self._wealth_settings()
@@ -310,8 +315,16 @@ class Config:
             "pool_recycle": 1800,
         }
 
+    # gunicorn refuses a request line (method, URL, protocol) over 8190 bytes with its own
+    # plain-text answer; the app's URL limit stays below it so that it answers first.
+    GUNICORN_MAX_REQUEST_LINE = 8190
+
     def validate(self) -> None:
         """Check the settings before the app starts; raise ConfigError when unusable."""
+        if not 0 < self.MAX_URL_LENGTH <= self.GUNICORN_MAX_REQUEST_LINE - 64:
+            raise ConfigError(
+                f"MAX_URL_LENGTH must be between 1 and {self.GUNICORN_MAX_REQUEST_LINE - 64}"
+            )
 
 
 class DevelopmentConfig(Config):
@@ -343,6 +356,7 @@ class ProductionConfig(Config):
         return ""
 
     def validate(self) -> None:
+        super().validate()
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "DATA_ENCRYPTION_KEYS"):
             value = os.environ.get(name)
             if not value:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.accounts.models import CUSTOMER_TYPES, AccountStatus
-from app.core.api import Schema
-from app.core.fields import Amount, Currency, DecimalString, UTCDateTime
+from app.core.api import ArgsSchema, Schema
+from app.core.fields import Amount, Currency, DecimalString, NonBlank, UTCDateTime
 from app.core.pagination import page_schema
 
 
@@ -32,14 +32,14 @@ class AccountCreateSchema(Schema):
         required=True, validate=ma.validate.OneOf([t.value for t in CUSTOMER_TYPES])
     )
     currency = Currency(required=True)
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+    name = NonBlank(validate=ma.validate.Length(min=1, max=100))
 
 
 class AccountUpdateSchema(Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name = NonBlank(required=True, validate=ma.validate.Length(min=1, max=100))
 
 
-class StatementArgsSchema(Schema):
+class StatementArgsSchema(ArgsSchema):
     """`from` and `to` (UTC days, inclusive); without them, the current calendar month."""
 
     start = ma.fields.Date(load_default=None, data_key="from")
@@ -49,7 +49,7 @@ class StatementArgsSchema(Schema):
     )
 
 
-class BalanceArgsSchema(Schema):
+class BalanceArgsSchema(ArgsSchema):
     at = UTCDateTime(load_default=None)
 
 
@@ -91,6 +91,9 @@ class StatementSchema(Schema):
 class AdminAccountUpdateSchema(Schema):
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in AccountStatus]))
     credit_limit = DecimalString()
+
+    class Meta(Schema.Meta):
+        json_schema = {"minProperties": 1}
 
     @ma.validates_schema
     def _something(self, data, **kwargs):

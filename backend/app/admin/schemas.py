@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from app.auth.models import Role
 from app.auth.schemas import UserSchema
-from app.core.api import Schema
+from app.core.api import ArgsSchema, Schema
 from app.core.fields import Cursor, UTCDateTime
 
 
@@ -22,7 +22,7 @@ class AdminUserListSchema(Schema):
     next_cursor = Cursor(allow_none=True)
 
 
-class UserQueryArgsSchema(Schema):
+class UserQueryArgsSchema(ArgsSchema):
     q = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
     role = ma.fields.String(validate=ma.validate.OneOf([r.value for r in Role]))
     status = ma.fields.String(validate=ma.validate.OneOf(["active", "locked", "inactive"]))

@@ -8,14 +8,19 @@ import marshmallow as ma
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
+from app.auth.password_policy import MAX_LENGTH, MIN_LENGTH
 from app.core.api import Schema
-from app.core.fields import UTCDateTime
+from app.core.fields import CURRENCY_CODES, NonBlank, Pattern, UTCDateTime
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{2,63}$")
 
 
 class EmailField(ma.fields.String):
     """An e-mail address checked with email-validator and normalized (lower case)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"format": "email", "maxLength": 254})
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -43,7 +48,16 @@ def _must_accept(value: bool) -> None:
         raise ma.ValidationError("Must be accepted.")
 
 
-Name = ma.fields.String
+Name = NonBlank
+
+
+class NewPassword(ma.fields.String):
+    """A password being set: the policy's length limits are in the spec (the rules
+    themselves are checked by `password_policy`, each reported as its own reason)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH})
+        super().__init__(**kwargs)
 
 
 class UserSchema(Schema):
@@ -70,12 +84,22 @@ class UserEnvelopeSchema(Schema):
 
 class RegisterSchema(Schema):
     email = EmailField(required=True)
-    password = ma.fields.String(required=True, load_only=True)
+    password = NewPassword(required=True, load_only=True)
     first_name = Name(required=True, validate=ma.validate.Length(min=1, max=100))
     last_name = Name(required=True, validate=ma.validate.Length(min=1, max=100))
-    username = ma.fields.String(load_default=None, allow_none=True, validate=_validate_username)
-    terms_accepted = ma.fields.Boolean(required=True, validate=_must_accept)
-    privacy_accepted = ma.fields.Boolean(required=True, validate=_must_accept)
+    username = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=_validate_username,
+        # As sent: surrounding space is dropped and the name lower-cased before the check.
+        metadata={"pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9_.\-]{2,63}\s*$"},
+    )
+    terms_accepted = ma.fields.Boolean(
+        required=True, validate=_must_accept, metadata={"enum": [True]}
+    )
+    privacy_accepted = ma.fields.Boolean(
+        required=True, validate=_must_accept, metadata={"enum": [True]}
+    )
 
     @ma.pre_load
     def _lower_username(self, data, **kwargs):
@@ -86,6 +110,11 @@ class RegisterSchema(Schema):
 
 class LoginSchema(Schema):
     """`login` is an e-mail or a username; `email` and `username` are accepted as aliases."""
+
+    class Meta(Schema.Meta):
+        json_schema = {
+            "oneOf": [{"required": ["login"]}, {"required": ["email"]}, {"required": ["username"]}]
+        }
 
     login = ma.fields.String(validate=ma.validate.Length(min=1, max=254))
     email = ma.fields.String(validate=ma.validate.Length(min=1, max=254))
@@ -139,16 +168,14 @@ class MeUpdateSchema(Schema):
     last_name = Name(validate=ma.validate.Length(min=1, max=100))
     phone = ma.fields.String(
         allow_none=True,
-        validate=ma.validate.Regexp(
-            r"^\+[1-9][0-9]{6,14}$", error="Use E.164, e.g. +4915112345678."
-        ),
+        validate=Pattern(r"^\+[1-9][0-9]{6,14}$", error="Use E.164, e.g. +4915112345678."),
     )
-    base_currency = ma.fields.String(validate=_validate_currency)
+    base_currency = ma.fields.String(validate=_validate_currency, metadata={"enum": CURRENCY_CODES})
 
 
 class ChangePasswordSchema(Schema):
     current_password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
-    new_password = ma.fields.String(required=True)
+    new_password = NewPassword(required=True)
 
 
 class PasswordResetRequestSchema(Schema):
@@ -161,7 +188,7 @@ class MessageSchema(Schema):
 
 class PasswordResetConfirmSchema(Schema):
     token = ma.fields.String(required=True, validate=ma.validate.Length(max=512))
-    new_password = ma.fields.String(required=True)
+    new_password = NewPassword(required=True)
 
 
 class TokenBodySchema(Schema):
@@ -188,6 +215,9 @@ class Disable2faSchema(Schema):
 
 
 class StepUpSchema(Schema):
+    class Meta(Schema.Meta):
+        json_schema = {"oneOf": [{"required": ["code"]}, {"required": ["password"]}]}
+
     code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
     password = ma.fields.String(validate=ma.validate.Length(min=1, max=1024))
 

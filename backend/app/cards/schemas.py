@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import re
-
 import marshmallow as ma
-import pycountry
 
 from app.cards.controls import snapshot
 from app.cards.models import CancelReason, CardType, Channel
 from app.core.api import Schema
-from app.core.fields import Amount, Currency, DecimalString, UTCDateTime, load_amount
+from app.core.fields import (
+    Amount,
+    Country,
+    Currency,
+    DecimalString,
+    NonBlank,
+    Pattern,
+    UTCDateTime,
+    load_amount,
+)
 from app.core.pagination import page_schema
 
-_MCC = ma.validate.Regexp(r"^\d{4}$", error="A merchant category code is four digits.")
-_NAME = re.compile(r"^[A-Za-z][A-Za-z .'\-]{0,25}$")
-
-
-def _country_code(value: str) -> None:
-    if not re.fullmatch(r"[A-Z]{2}", value) or pycountry.countries.get(alpha_2=value) is None:
-        raise ma.ValidationError("An ISO 3166-1 alpha-2 country code, e.g. DE.")
-
-
-def _cardholder_name(value: str) -> None:
-    if not _NAME.match(value):
-        raise ma.ValidationError("Up to 26 letters, spaces, dots, apostrophes or hyphens.")
+_MCC = Pattern(r"^\d{4}$", error="A merchant category code is four digits.")
+_CARDHOLDER_NAME = Pattern(
+    r"^[A-Za-z][A-Za-z .'\-]{0,25}$",
+    error="Up to 26 letters, spaces, dots, apostrophes or hyphens.",
+)
 
 
 class ControlsSchema(Schema):
@@ -64,7 +63,7 @@ class CardIssueSchema(Schema):
     card_type = ma.fields.String(
         required=True, validate=ma.validate.OneOf([t.value for t in CardType])
     )
-    cardholder_name = ma.fields.String(validate=_cardholder_name)
+    cardholder_name = ma.fields.String(validate=_CARDHOLDER_NAME)
 
 
 class RevealedCardSchema(Schema):
@@ -94,7 +93,7 @@ class ControlsUpdateSchema(Schema):
         ma.fields.String(validate=_MCC), required=True, validate=ma.validate.Length(max=200)
     )
     allowed_countries = ma.fields.List(
-        ma.fields.String(validate=_country_code),
+        Country(),
         required=True,
         validate=ma.validate.Length(max=250),
     )
@@ -105,11 +104,16 @@ class ControlsUpdateSchema(Schema):
 
 
 class PinSchema(Schema):
-    pin = ma.fields.String(required=True, load_only=True)
+    pin = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=Pattern(r"^\d{4,6}$", error="A PIN has 4 to 6 digits."),
+        metadata={"description": "4 to 6 digits; not one repeated digit, a run or a pattern"},
+    )
 
 
 class ActivateSchema(Schema):
-    last4 = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{4}$"))
+    last4 = ma.fields.String(required=True, validate=Pattern(r"^\d{4}$"))
     expiry_month = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=12))
     expiry_year = ma.fields.Integer(required=True, validate=ma.validate.Range(min=2000, max=2199))
 
@@ -121,18 +125,16 @@ class AuthorizationRequestSchema(Schema):
     pan = ma.fields.String(
         required=True,
         load_only=True,
-        validate=ma.validate.Regexp(r"^\d{12,19}$", error="12 to 19 digits."),
+        validate=Pattern(r"^\d{12,19}$", error="12 to 19 digits."),
     )
     expiry_month = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=12))
     expiry_year = ma.fields.Integer(required=True, validate=ma.validate.Range(min=2000, max=2199))
-    cvv = ma.fields.String(
-        load_only=True, validate=ma.validate.Regexp(r"^\d{3,4}$", error="3 or 4 digits.")
-    )
+    cvv = ma.fields.String(load_only=True, validate=Pattern(r"^\d{3,4}$", error="3 or 4 digits."))
     amount = DecimalString(required=True)
     currency = Currency(required=True)
-    merchant_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=140))
+    merchant_name = NonBlank(required=True, validate=ma.validate.Length(min=1, max=140))
     mcc = ma.fields.String(required=True, validate=_MCC)
-    country = ma.fields.String(required=True, validate=_country_code)
+    country = Country(required=True)
     channel = ma.fields.String(
         required=True, validate=ma.validate.OneOf([c.value for c in Channel])
     )
@@ -149,7 +151,9 @@ class AuthorizationSchema(Schema):
     decline_reason = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     amount = Amount()
-    captured_amount = Amount()
+    captured_amount = Amount(
+        allow_none=True, metadata={"type": "string", "description": "null until captured"}
+    )
     currency = ma.fields.String()
     merchant_name = ma.fields.String()
     mcc = ma.fields.String()

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.core.api import Schema
+from app.core.api import ArgsSchema, Schema
 from app.core.fields import UTCDateTime
 from app.core.pagination import PageArgsSchema, page_schema
 
 
 class PeriodField(ma.fields.Field):
     """A date (`YYYY-MM-DD`, whole days) or an ISO 8601 time."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "metadata",
+            {"type": "string", "description": "A date (YYYY-MM-DD) or an ISO 8601 time"},
+        )
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value)
@@ -22,7 +29,7 @@ class PeriodField(ma.fields.Field):
             raise ma.ValidationError("A date (YYYY-MM-DD) or an ISO 8601 time.") from exc
 
 
-class AuditFilterArgsSchema(Schema):
+class AuditFilterArgsSchema(ArgsSchema):
     actor_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     action = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     resource_type = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
@@ -75,7 +82,7 @@ class AuditVerifySchema(Schema):
     )
 
 
-class CtrArgsSchema(Schema):
+class CtrArgsSchema(ArgsSchema):
     start = ma.fields.Date(required=True, data_key="from")
     end = ma.fields.Date(required=True, data_key="to")
     format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "csv"]))

@@ -8,11 +8,11 @@ from app.compliance.alerts import alert_transactions
 from app.compliance.documents import DOCUMENT_TYPES
 from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
 from app.core.api import Schema
-from app.core.fields import UTCDateTime
+from app.core.fields import NonBlank, Pattern, UTCDateTime
 from app.core.pagination import PageArgsSchema, page_schema
 from app.transactions.schemas import TransactionSchema
 
-_COUNTRY = ma.validate.Regexp(r"^[A-Za-z]{2}$", error="An ISO 3166-1 alpha-2 country code.")
+_COUNTRY = Pattern(r"^[A-Za-z]{2}$", error="An ISO 3166-1 alpha-2 country code.")
 
 
 def _public(user) -> str | None:
@@ -23,21 +23,21 @@ def _public(user) -> str | None:
 
 
 class AddressSchema(Schema):
-    line1 = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    line1 = NonBlank(required=True, validate=ma.validate.Length(min=1, max=200))
     line2 = ma.fields.String(validate=ma.validate.Length(max=200))
-    city = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
-    postal_code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20))
+    city = NonBlank(required=True, validate=ma.validate.Length(min=1, max=100))
+    postal_code = NonBlank(required=True, validate=ma.validate.Length(min=1, max=20))
     country = ma.fields.String(required=True, validate=_COUNTRY)
 
 
 class KycSubmitSchema(Schema):
-    first_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
-    last_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    first_name = NonBlank(required=True, validate=ma.validate.Length(min=1, max=100))
+    last_name = NonBlank(required=True, validate=ma.validate.Length(min=1, max=100))
     date_of_birth = ma.fields.Date(required=True)
     nationality = ma.fields.String(required=True, validate=_COUNTRY)
     address = ma.fields.Nested(AddressSchema, required=True)
     document_type = ma.fields.String(required=True, validate=ma.validate.OneOf(DOCUMENT_TYPES))
-    document_number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    document_number = NonBlank(required=True, validate=ma.validate.Length(min=1, max=40))
     document_country = ma.fields.String(validate=_COUNTRY)
     level = ma.fields.String(
         load_default=KycLevel.BASIC.value,
@@ -87,7 +87,7 @@ class KycReviewArgsSchema(PageArgsSchema):
 
 class KycDecisionSchema(Schema):
     decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["approve", "reject"]))
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    reason = NonBlank(required=True, validate=ma.validate.Length(min=1, max=2000))
 
 
 KycCasePageSchema = page_schema(KycCaseSchema, "KycCasePage")
@@ -97,7 +97,7 @@ KycCasePageSchema = page_schema(KycCaseSchema, "KycCasePage")
 
 
 class ScreeningRequestSchema(Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    name = NonBlank(required=True, validate=ma.validate.Length(min=1, max=300))
     date_of_birth = ma.fields.Date()
     country = ma.fields.String(validate=_COUNTRY)
 
@@ -171,7 +171,7 @@ class AlertResolveSchema(Schema):
     resolution = ma.fields.String(
         required=True, validate=ma.validate.OneOf([r.value for r in AlertResolution])
     )
-    notes = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
+    notes = NonBlank(required=True, validate=ma.validate.Length(min=1, max=5000))
 
 
 AlertPageSchema = page_schema(AlertSchema, "AlertPage")

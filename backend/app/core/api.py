@@ -32,6 +32,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such resource (or not yours).",
     409: "Conflicts with the current state (or an Idempotency-Key in use).",
     413: "The body is larger than the limit.",
+    415: "The body is not JSON (`Content-Type: application/json`).",
     422: "The input is not valid; `details` names each field.",
     429: "Too many requests; see Retry-After.",
 }
@@ -48,7 +49,11 @@ class Api(_Api):
 
     def init_app(self, app, *args, spec_kwargs=None, **kwargs):
         spec_kwargs = dict(spec_kwargs or {})
-        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), NumericBounds()]
+        spec_kwargs["extra_plugins"] = [
+            *spec_kwargs.get("extra_plugins", ()),
+            NumericBounds(),
+            SchemaKeywords(),
+        ]
         super().init_app(app, *args, spec_kwargs=spec_kwargs, **kwargs)
         _serve_swagger_ui_assets(app)
 
@@ -150,6 +155,8 @@ class Blueprint(_Blueprint):
             codes += [401, 403]
         if method in {"post", "put", "patch", "delete"}:
             codes += [409, 413]
+        if "requestBody" in doc:
+            codes.append(415)
         responses = doc.setdefault("responses", {})
         for code in sorted(codes):
             responses.setdefault(
@@ -165,11 +172,53 @@ class Blueprint(_Blueprint):
 
 
 class Schema(ma.Schema):
-    """Base schema: unknown fields are rejected, output keeps declaration order."""
+    """Base schema: unknown fields are rejected, output keeps declaration order, and JSON
+    numbers are strict: an integer field takes a JSON integer, never `12.5` or `"12"`.
+
+    `Meta.json_schema` adds keywords to the schema's OpenAPI component where a rule spans
+    fields (`oneOf` for "exactly one of", `minProperties`), so the spec says what
+    `validates_schema` enforces.
+    """
+
+    # Query strings carry text: `ArgsSchema` reads its numbers from it.
+    STRICT_TYPES = True
 
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+        if self.STRICT_TYPES:
+            _strict(field_obj)
+
+
+def _strict(field: ma.fields.Field) -> None:
+    """Integer fields, also inside lists and dicts, refuse anything but a JSON integer."""
+    if isinstance(field, ma.fields.Integer):
+        field.strict = True
+    for inner in (
+        getattr(field, "inner", None),
+        getattr(field, "value_field", None),
+        *getattr(field, "tuple_fields", ()),
+    ):
+        if isinstance(inner, ma.fields.Field):
+            _strict(inner)
+
+
+class ArgsSchema(Schema):
+    """Base of query-string schemas: values arrive as text, so `?limit=20` is an integer."""
+
+    STRICT_TYPES = False
+
+
+class SchemaKeywords(BasePlugin):
+    """A component gets the keywords of its schema's `Meta.json_schema` (see `Schema`)."""
+
+    def schema_helper(self, name, definition, **kwargs):
+        schema = kwargs.get("schema")
+        meta = getattr(schema, "Meta", None)
+        extra = getattr(meta, "json_schema", None)
+        return dict(extra) if extra else None
 
 
 class EmptySchema(Schema):

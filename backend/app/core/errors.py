@@ -70,10 +70,12 @@ _HTTP_CODES = {
     406: "not_acceptable",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     423: "account_locked",
     429: "rate_limited",
+    431: "header_fields_too_large",
     500: "internal_error",
     503: "service_unavailable",
 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import marshmallow as ma
+import pycountry
 
 
 class UTCDateTime(ma.fields.DateTime):
@@ -28,12 +30,25 @@ class UTCDateTime(ma.fields.DateTime):
         return result.astimezone(UTC)
 
 
+def _with_metadata(kwargs: dict, **defaults) -> dict:
+    """`kwargs` whose `metadata` starts from `defaults` (what the caller gives wins)."""
+    kwargs["metadata"] = {**defaults, **kwargs.get("metadata", {})}
+    return kwargs
+
+
+CURRENCY_CODES = sorted(c.alpha_3 for c in pycountry.currencies)
+COUNTRY_CODES = sorted(c.alpha_2 for c in pycountry.countries)
+
+
 class Currency(ma.fields.String):
-    """An ISO 4217 alphabetic currency code (`USD`)."""
+    """An ISO 4217 alphabetic currency code (`USD`); the spec lists them as its `enum`."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {"description": "ISO 4217 code", "example": "USD"})
-        super().__init__(**kwargs)
+        super().__init__(
+            **_with_metadata(
+                kwargs, description="ISO 4217 code", example="USD", enum=CURRENCY_CODES
+            )
+        )
 
     def _deserialize(self, value, attr, data, **kwargs):
         from app.core.money import is_currency
@@ -44,20 +59,67 @@ class Currency(ma.fields.String):
         return text
 
 
+class Country(ma.fields.String):
+    """An ISO 3166-1 alpha-2 country code (`DE`); the spec lists them as its `enum`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**_with_metadata(kwargs, example="DE", enum=COUNTRY_CODES))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(r"[A-Z]{2}", text) or pycountry.countries.get(alpha_2=text) is None:
+            raise ma.ValidationError("An ISO 3166-1 alpha-2 country code, e.g. DE.")
+        return text
+
+
+# A money amount as the wire carries it: digits, optionally a point and more digits. No sign,
+# exponent or surrounding space; the currency's number of decimals is checked by `load_amount`.
+MONEY_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+_MONEY = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
 class DecimalString(ma.fields.String):
-    """A money amount on the wire: a decimal string. JSON numbers are refused (never a float).
+    """A money amount on the wire: a decimal string. JSON numbers are refused (never a float),
+    and so is any text but digits with an optional decimal point (`" 1.00"` included).
 
     The string is checked against its currency, and turned into minor units, by
     `load_amount` in the schema's `post_load` (the exponent depends on the currency).
     """
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {"description": "Decimal string", "example": "10.50"})
-        super().__init__(**kwargs)
+        super().__init__(
+            **_with_metadata(
+                kwargs, description="Decimal string", example="10.50", pattern=MONEY_PATTERN
+            )
+        )
 
     default_error_messages = {
-        "invalid": 'Amounts are decimal strings, e.g. "10.50"; numbers are not accepted.'
+        "invalid": 'Amounts are decimal strings, e.g. "10.50"; numbers are not accepted.',
+        "format": 'Not a decimal amount: digits with an optional point, e.g. "10.50", '
+        "without spaces or signs.",
     }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _MONEY.fullmatch(text):
+            raise self.make_error("format")
+        return text
+
+
+class NonBlank(ma.fields.String):
+    """Text that must say something: refused when empty or only whitespace, else kept as sent
+    (names, reasons). The spec carries `pattern: \\S` (at least one non-space character)."""
+
+    default_error_messages = {"blank": "May not be empty or only whitespace."}
+
+    def __init__(self, **kwargs):
+        super().__init__(**_with_metadata(kwargs, pattern=r"\S"))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text.strip():
+            raise self.make_error("blank")
+        return text
 
 
 class Amount(ma.fields.Field):
@@ -139,3 +201,16 @@ class Cursor(ma.fields.String):
         ):
             raise self.make_error("invalid")
         return payload
+
+
+class Pattern(ma.validate.Regexp):
+    """`Regexp` that must match the whole text, with ASCII classes: as the spec's `pattern`
+    reads in JSON Schema (`$` does not let a trailing newline through, `\\d` is 0-9 only)."""
+
+    def __init__(self, regex: str, **kwargs):
+        super().__init__(regex, flags=re.ASCII, **kwargs)
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value

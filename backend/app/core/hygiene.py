@@ -3,8 +3,12 @@
 Every body and query string goes through `HygienicParser` (flask-smorest's argument parser for
 all our blueprints) and every request through `init_app`'s hook:
 
-* bodies: at most `MAX_CONTENT_LENGTH` bytes, chunked or not (413); JSON that parses, nested at
-  most `MAX_JSON_DEPTH` levels (400);
+* the request line and headers: a URL (path and query) of at most `MAX_URL_LENGTH` bytes (414),
+  at most `MAX_HEADER_COUNT` header fields of at most `MAX_HEADER_FIELD_SIZE` bytes each (431),
+  below gunicorn's own limits (gunicorn.conf.py), so the client gets our envelope;
+* bodies: at most `MAX_CONTENT_LENGTH` bytes, chunked or not (413); a route that reads a JSON
+  body refuses a body of any other Content-Type (415); JSON that parses, nested at most
+  `MAX_JSON_DEPTH` levels (400);
 * strings, in bodies, query strings and headers: no NUL and no lone UTF-16 surrogate (422,
   naming the field);
 * what the schemas load: dates and times between 1900 and 2999, integers inside a signed
@@ -43,6 +47,20 @@ class MalformedBody(DomainError):
 
 class PayloadTooLarge(DomainError):
     status, code, message = 413, "payload_too_large", "The request body is too large."
+
+
+class UnsupportedMediaType(DomainError):
+    status, code = 415, "unsupported_media_type"
+    message = "The request body must be JSON (Content-Type: application/json)."
+
+
+class UriTooLong(DomainError):
+    status, code, message = 414, "uri_too_long", "The URL is too long."
+
+
+class HeaderFieldsTooLarge(DomainError):
+    status, code = 431, "header_fields_too_large"
+    message = "The request has too many header fields, or one that is too large."
 
 
 def _bad_text(value: str) -> str | None:
@@ -166,14 +184,15 @@ class HygienicParser(FlaskParser):
     """webargs' Flask parser with the limits above on what it reads and what it loads."""
 
     def _raw_load_json(self, req) -> Any:
-        if not is_json_request(req):
-            return core.missing
         try:
             data = req.get_data(cache=True)
         except RequestEntityTooLarge as exc:
             raise PayloadTooLarge() from exc
         if not data:
             return core.missing
+        if not is_json_request(req):
+            # A form or text body would otherwise be ignored and the route run without it.
+            raise UnsupportedMediaType()
         return parse_json(data)
 
     def _process_location_data(self, location_data, schema, req, location, unknown, validators):
@@ -198,6 +217,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _hygiene():
+        _check_request_head(app)
         for name, value in request.headers.items():
             if "\x00" in value:
                 raise MalformedBody(f"The {name} header contains a NUL character.")
@@ -218,3 +238,27 @@ def init_app(app: Flask) -> None:
                     "The query string contains text that cannot be used.", details={key: [reason]}
                 )
         return None
+
+
+def _check_request_head(app: Flask) -> None:
+    """414 for a URL longer than `MAX_URL_LENGTH`, 431 for more header fields than
+    `MAX_HEADER_COUNT` or one (name and value) longer than `MAX_HEADER_FIELD_SIZE` bytes."""
+    environ = request.environ
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if target is None:
+        query = environ.get("QUERY_STRING", "")
+        target = request.full_path if query else request.path
+    url_limit = app.config["MAX_URL_LENGTH"]
+    if len(target.encode("latin-1", "replace")) > url_limit:
+        raise UriTooLong(f"The URL is longer than {url_limit} bytes.")
+    count_limit = app.config["MAX_HEADER_COUNT"]
+    size_limit = app.config["MAX_HEADER_FIELD_SIZE"]
+    headers = list(request.headers.items())
+    if len(headers) > count_limit:
+        raise HeaderFieldsTooLarge(f"The request has more than {count_limit} header fields.")
+    for name, value in headers:
+        if len(name) + len(value) > size_limit:
+            raise HeaderFieldsTooLarge(
+                f"The {name} header is longer than {size_limit} bytes.",
+                details={name: [f"At most {size_limit} bytes."]},
+            )

@@ -18,7 +18,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.core.api import Schema
+from app.core.api import ArgsSchema, Schema
 from app.core.errors import ValidationError
 from app.core.fields import Cursor
 
@@ -26,7 +26,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-class PageArgsSchema(Schema):
+class PageArgsSchema(ArgsSchema):
     """`limit` (1–200, default 50) and an opaque `cursor`."""
 
     limit = ma.fields.Integer(

@@ -4,7 +4,11 @@ from app.core.api import Blueprint
 from app.edge.permissions import current_user, require
 from app.extensions import db
 from app.privacy import card_sections, compliance_sections, services  # noqa: F401
-from app.privacy.schemas import ErasureRequestCreateSchema, ErasureRequestSchema
+from app.privacy.schemas import (
+    ErasureRequestCreateSchema,
+    ErasureRequestSchema,
+    PersonalDataExportSchema,
+)
 
 blp = Blueprint(
     "privacy",
@@ -16,7 +20,7 @@ blp = Blueprint(
 
 @blp.route("/export", methods=["GET"])
 @require("privacy")
-@blp.response(200)
+@blp.response(200, PersonalDataExportSchema)
 def export_personal_data():
     """Every personal datum held about you, as JSON (GDPR articles 15 and 20)."""
     return services.export_personal_data(db.session, user=current_user())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.core.api import Schema
-from app.core.fields import UTCDateTime
+from app.core.fields import NonBlank, UTCDateTime
 from app.core.pagination import PageArgsSchema, page_schema
 from app.privacy.models import ErasureStatus
 
@@ -36,4 +36,32 @@ class ErasureListArgsSchema(PageArgsSchema):
 
 class ErasureDecisionSchema(Schema):
     decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["approve", "reject"]))
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    reason = NonBlank(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+def _section(kind: str, description: str) -> ma.fields.Field:
+    """One section of the export, dumped as the domain exported it."""
+    metadata = {"description": description}
+    if kind == "list":
+        return ma.fields.List(ma.fields.Dict(), metadata=metadata)
+    return ma.fields.Dict(metadata=metadata)
+
+
+class PersonalDataExportSchema(Schema):
+    """`GET /privacy/export`: one key per section that holds personal data about the caller.
+
+    Every section registered with an exporter (`privacy.services.register_section`) must be
+    declared here, or it would not be dumped (a test checks that they agree).
+    """
+
+    generated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    profile = _section("object", "id, email, username, names, phone, base_currency, roles, …")
+    consents = _section("object", "terms_accepted_at, privacy_accepted_at, policy_version")
+    sessions = _section("list", "Sessions: ip, user_agent and their times")
+    accounts = _section("list", "Accounts: number, IBAN, type, currency, name, balance, status")
+    transactions = _section("list", "Transactions with amounts, descriptions, counterparties")
+    audit_records = _section("list", "Audit records about the caller, personal values included")
+    erasure_requests = _section("list", "Erasure requests and their status")
+    cards = _section("list", "Cards, the number masked to its last four digits")
+    kyc = _section("list", "KYC submissions, the document number masked")
+    wealth = _section("object", "`linked_accounts`: brokers, snapshots and positions")

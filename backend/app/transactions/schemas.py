@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.core.api import Schema
-from app.core.fields import Amount, Currency, DecimalString, UTCDateTime, load_amount
+from app.core.fields import Amount, Currency, DecimalString, NonBlank, UTCDateTime, load_amount
 from app.core.money import format_amount
 from app.core.pagination import PageArgsSchema, page_schema
 from app.ledger.models import TxnStatus, TxnType
@@ -66,16 +66,25 @@ class DepositSchema(WithdrawalSchema):
 
 
 class ReversalSchema(Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=255))
+    reason = NonBlank(required=True, validate=ma.validate.Length(min=1, max=255))
 
 
 class TransferSchema(_MoneyIn):
+    class Meta(_MoneyIn.Meta):
+        json_schema = {
+            "oneOf": [
+                {"required": ["to_account_id"]},
+                {"required": ["to_account_number"]},
+                {"required": ["to_iban"]},
+            ]
+        }
+
     from_account_id = ma.fields.UUID(required=True)
     description = ma.fields.String(validate=ma.validate.Length(max=255))
     to_account_id = ma.fields.UUID()
     to_account_number = ma.fields.String(validate=ma.validate.Length(min=1, max=34))
     to_iban = ma.fields.String(validate=ma.validate.Length(min=5, max=42))
-    beneficiary_name = ma.fields.String(validate=ma.validate.Length(min=1, max=140))
+    beneficiary_name = NonBlank(validate=ma.validate.Length(min=1, max=140))
 
     @ma.validates_schema
     def _one_destination(self, data, **kwargs):
@@ -86,12 +95,15 @@ class TransferSchema(_MoneyIn):
             )
 
 
+_PERIOD = {"type": "string", "description": "A date (YYYY-MM-DD) or an ISO 8601 time"}
+
+
 class TransactionQueryArgsSchema(PageArgsSchema):
     account_id = ma.fields.UUID()
     type = ma.fields.String(validate=ma.validate.OneOf([t.value for t in TxnType]))
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in TxnStatus]))
-    start = ma.fields.Raw(data_key="from")
-    end = ma.fields.Raw(data_key="to")
+    start = ma.fields.Raw(data_key="from", metadata=_PERIOD)
+    end = ma.fields.Raw(data_key="to", metadata=_PERIOD)
     min_amount = ma.fields.Decimal(validate=ma.validate.Range(min=0))
     max_amount = ma.fields.Decimal(validate=ma.validate.Range(min=0))
     q = ma.fields.String(validate=ma.validate.Length(min=1, max=100))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.core.api import Schema
+from app.core.api import ArgsSchema, Schema
 from app.core.fields import Currency, UTCDateTime
 from app.wealth.rates import rate_text
 
@@ -64,11 +64,11 @@ class TwoFactorSchema(Schema):
     )
 
 
-class SummaryArgsSchema(Schema):
+class SummaryArgsSchema(ArgsSchema):
     base_currency = Currency(load_default=None)
 
 
-class HistoryArgsSchema(Schema):
+class HistoryArgsSchema(ArgsSchema):
     start = ma.fields.Date(required=True, data_key="from")
     end = ma.fields.Date(required=True, data_key="to")
     base_currency = Currency(load_default=None)
@@ -116,7 +116,7 @@ class HistorySchema(Schema):
     missing_rates = ma.fields.List(ma.fields.String())
 
 
-class RateArgsSchema(Schema):
+class RateArgsSchema(ArgsSchema):
     from_currency = Currency(required=True, data_key="from")
     to_currency = Currency(required=True, data_key="to")
     day = ma.fields.Date(load_default=None, data_key="date")

@@ -356,3 +356,49 @@ def test_a_card_is_frozen_after_five_wrong_cvvs_in_a_day(
     assert ("card.frozen", "success") in audit_actions(app, issued["id"])
     client.post(f"{CARDS}/{issued['id']}/unfreeze", headers=customer.headers)
     assert authorize(client, processor_headers, purchase(secret)).json["approved"] is True
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("expiry_month", 12.5),
+        ("expiry_month", "12"),
+        ("expiry_year", "2030"),
+        ("expiry_year", 2030.0),
+        ("amount", " 1.00"),
+        ("amount", "1.00 "),
+        ("amount", "1.00\n"),
+        ("merchant_name", "   "),
+        ("merchant_name", "\t\n"),
+        ("country", "de"),
+    ],
+)
+def test_loose_input_is_refused_before_anything_is_held(
+    app, client, customer, processor_headers, card, field, value
+):
+    _, secret = card
+    response = authorize(client, processor_headers, purchase(secret, **{field: value}))
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "validation_error"
+    assert field in response.json["error"]["details"]
+    assert balance_of(app, customer.account_id) == (50000, 0)
+
+
+def test_a_capture_amount_with_spaces_is_refused(client, processor_headers, card):
+    _, secret = card
+    approved = authorize(client, processor_headers, purchase(secret)).json
+    capture = post(
+        client,
+        f"{NETWORK}/{approved['authorization_id']}/capture",
+        processor_headers,
+        {"amount": " 5.00"},
+    )
+    assert capture.status_code == 422 and "amount" in capture.json["error"]["details"]
+
+
+def test_the_merchant_name_is_kept_as_sent(client, processor_headers, card):
+    _, secret = card
+    body = purchase(secret, merchant_name=" Corner Shop ")
+    response = authorize(client, processor_headers, body)
+    assert response.status_code == 200 and response.json["approved"] is True
+    assert response.json["merchant_name"] == " Corner Shop "

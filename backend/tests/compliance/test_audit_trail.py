@@ -20,6 +20,7 @@ from app.core.audit_chain import verify_file
 from app.extensions import db
 from tests.conftest import create_pg_database, drop_pg_database, make_config, migrate, worker_id
 from tests.factories import auth_headers, make_user
+from tests.server_helpers import run_gunicorn
 
 pytestmark = pytest.mark.postgres
 
@@ -281,48 +282,6 @@ def test_an_export_of_100000_records_verifies_offline_and_tampering_is_found(big
     assert _run_standalone(csv_path).returncode == 0
 
 
-def _gunicorn(url: str, timeout: int) -> tuple[subprocess.Popen, int]:
-    """One sync gunicorn worker with a short timeout, serving the app on `url`."""
-    import os
-    import socket
-    import time
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "FLOWLET_ENV": "testing",
-        "DATABASE_URL": url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_THREADS": "1",
-        "GUNICORN_TIMEOUT": str(timeout),
-        "GUNICORN_ACCESS_LOG": "/dev/null",
-    }
-    env.pop("REDIS_URL", None)
-    backend = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "main:app"],
-        cwd=backend,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
-                if b"200" in s.recv(64):
-                    return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
-
-
 def test_an_export_longer_than_the_worker_timeout_is_not_cut(big_chain, tmp_path):
     """A sync worker streaming 100,000 records for longer than its 2 s timeout keeps beating
     its heartbeat between chunks: the whole file arrives and verifies."""
@@ -330,7 +289,7 @@ def test_an_export_longer_than_the_worker_timeout_is_not_cut(big_chain, tmp_path
     import time
 
     _, url, headers = big_chain
-    proc, port = _gunicorn(url, timeout=2)
+    proc, port = run_gunicorn(url, timeout=2)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         started = time.monotonic()

@@ -12,7 +12,7 @@ import pytest
 
 from tests.auth.helpers import next_ip, registration
 from tests.factories import auth_headers, make_user
-from tests.money_helpers import make_account, post
+from tests.money_helpers import balance_of, make_account, post
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -220,3 +220,132 @@ def test_a_declared_large_body_is_413(client, no_tracebacks):
         environ_base={"REMOTE_ADDR": next_ip()},
     )
     _envelope(response, 413, "payload_too_large")
+
+
+# --- what the contract says the edge refuses --------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", [" 1.00", "1.00 ", "\t1.00", "1.00\n", "1 .00", "+1.00"])
+def test_an_amount_with_spaces_or_a_sign_is_422_and_moves_nothing(
+    app, client, customer, amount, no_tracebacks
+):
+    _, account, headers = customer
+    account_id = str(account.public_id)
+    bodies = {
+        "deposit": {"account_id": account_id, "amount": amount, "currency": "USD"},
+        "withdrawal": {"account_id": account_id, "amount": amount, "currency": "USD"},
+        "transfer": {
+            "from_account_id": account_id,
+            "to_iban": "GB33BUKB20201555555555",
+            "beneficiary_name": "Jane",
+            "amount": amount,
+            "currency": "USD",
+        },
+    }
+    for kind, body in bodies.items():
+        error = _envelope(post(client, f"/api/v1/transactions/{kind}", headers, body), 422)
+        assert error["code"] == "validation_error" and "amount" in error["details"], kind
+    assert balance_of(app, account.public_id) == (10000, 0)
+
+
+def test_an_amount_as_sent_still_works(app, client, customer):
+    _, account, headers = customer
+    body = {"account_id": str(account.public_id), "amount": "1.50", "currency": "USD"}
+    response = post(client, "/api/v1/transactions/deposit", headers, body)
+    assert response.status_code == 201 and response.json["amount"] == "1.50"
+
+
+@pytest.mark.parametrize("blank", ["", " ", "   ", "\t", "\n", "\u00a0\u2003"])
+def test_blank_names_are_422(client, customer, blank, no_tracebacks):
+    _, account, headers = customer
+    probes = [
+        ("POST", "/api/v1/auth/register", registration(first_name=blank), {}, "first_name"),
+        ("POST", "/api/v1/auth/register", registration(last_name=blank), {}, "last_name"),
+        ("PATCH", "/api/v1/auth/me", {"first_name": blank}, headers, "first_name"),
+        ("PATCH", "/api/v1/auth/me", {"last_name": blank}, headers, "last_name"),
+        ("PATCH", f"/api/v1/accounts/{account.public_id}", {"name": blank}, headers, "name"),
+        (
+            "POST",
+            "/api/v1/accounts",
+            {"account_type": "savings", "currency": "USD", "name": blank},
+            headers,
+            "name",
+        ),
+    ]
+    for method, url, body, hdrs, field in probes:
+        response = client.open(
+            url, method=method, json=body, headers=hdrs, environ_base={"REMOTE_ADDR": next_ip()}
+        )
+        error = _envelope(response, 422, "validation_error")
+        assert field in error["details"], (url, error)
+
+
+def test_names_with_surrounding_space_are_kept_as_sent(client, customer):
+    _, account, headers = customer
+    me = client.patch("/api/v1/auth/me", json={"first_name": " Ada "}, headers=headers)
+    assert me.status_code == 200 and me.json["first_name"] == " Ada "
+    renamed = client.patch(
+        f"/api/v1/accounts/{account.public_id}", json={"name": "Rainy day "}, headers=headers
+    )
+    assert renamed.status_code == 200 and renamed.json["name"] == "Rainy day "
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        ('{"first_name": "Mallory"}', "text/plain"),
+        ("first_name=Mallory", "application/x-www-form-urlencoded"),
+        ('{"first_name": "Mallory"}', None),
+    ],
+)
+def test_a_body_that_is_not_json_is_415(client, customer, data, content_type, no_tracebacks):
+    _, account, headers = customer
+    for method, url in [
+        ("PATCH", "/api/v1/auth/me"),
+        ("PATCH", f"/api/v1/accounts/{account.public_id}"),
+        ("POST", "/api/v1/accounts"),
+        ("PUT", f"/api/v1/cards/{uuid.uuid4()}/controls"),
+    ]:
+        response = client.open(
+            url, method=method, data=data, content_type=content_type, headers=headers
+        )
+        error = _envelope(response, 415, "unsupported_media_type")
+        assert "JSON" in error["message"]
+    assert client.get("/api/v1/auth/me", headers=headers).json["first_name"] != "Mallory"
+
+
+def test_json_with_a_charset_or_a_suffix_is_still_json(client, customer):
+    _, _, headers = customer
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = client.patch(
+            "/api/v1/auth/me",
+            data='{"last_name": "Lovelace"}',
+            content_type=content_type,
+            headers=headers,
+        )
+        assert response.status_code == 200 and response.json["last_name"] == "Lovelace"
+
+
+def test_a_bodiless_post_needs_no_content_type(client, customer):
+    _, account, headers = customer
+    response = client.post(f"/api/v1/accounts/{account.public_id}/close", headers=headers)
+    assert response.status_code != 415
+
+
+def test_a_url_over_the_limit_is_414(app, client, no_tracebacks):
+    limit = app.config["MAX_URL_LENGTH"]
+    path = "/api/v1/transactions?q="
+    response = client.get(path + "a" * (limit - len(path) + 1))
+    _envelope(response, 414, "uri_too_long")
+    assert client.get(path + "a" * (limit - len(path))).status_code != 414
+
+
+def test_too_many_or_too_large_header_fields_are_431(app, client, no_tracebacks):
+    count, size = app.config["MAX_HEADER_COUNT"], app.config["MAX_HEADER_FIELD_SIZE"]
+    many = {f"X-Probe-{i}": "1" for i in range(count + 1)}
+    _envelope(client.get("/health", headers=many), 431, "header_fields_too_large")
+    large = {"X-Probe": "a" * (size - len("X-Probe") + 1)}
+    error = _envelope(client.get("/health", headers=large), 431, "header_fields_too_large")
+    assert "X-Probe" in error["details"]
+    fits = {"X-Probe": "a" * (size - len("X-Probe"))}
+    assert client.get("/health", headers=fits).status_code == 200
