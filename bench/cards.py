@@ -11,8 +11,9 @@
    card's row lock, as the limits need).
 3. Runs pgbench on the copy with the SQL one authorization executes, at the same concurrency,
    and prints API/pgbench as a ratio (the machine may be shared: the ratio is what compares).
-4. Checks afterwards: `flask ledger verify` is clean, and every approved authorization holds
-   exactly its amount.
+4. Checks afterwards (`harness.verify_books`): `flask ledger verify` and `flask audit verify`
+   are clean and the customers' money is unchanged (an authorization only holds money), and
+   every approved authorization holds exactly its amount.
 
 Card networks expect an answer within about 100 ms end to end: the p99 is printed next to it.
 """
@@ -30,27 +31,31 @@ from pathlib import Path
 
 from harness import (
     HOST,
+    PG_ADMIN,
     admin_sql,
+    db_name,
+    db_url,
     drive,
     free_port,
+    money,
     pgbench,
     print_table,
     start_gunicorn,
     stop,
+    verify_books,
 )
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_CARDS_REDIS_URL", "redis://127.0.0.1:6379/33")
-DB_NAME = "flowlet_bench_cards"
-PG_COPY = "flowlet_bench_cards_pg"
+DB_NAME = db_name("cards")
+PG_COPY = db_name("cards_pg")
 PATH = "/api/v1/card-network/authorizations"
 PGBENCH_SCRIPT = Path(__file__).with_name("card_authorization.pgbench.sql")
 
 ENV = {
     "FLOWLET_ENV": "development",
-    "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + DB_NAME,
+    "DATABASE_URL": db_url(DB_NAME),
     "REDIS_URL": REDIS_URL,
     "LOG_LEVEL": "WARNING",
     "RATELIMIT_ENABLED": "false",
@@ -204,6 +209,7 @@ def main() -> int:
     bodies = [body_for(card) for card in cards]
     hot = bodies[0]
     ids = [c["id"] for c in cards]
+    before = money(ENV["DATABASE_URL"])
 
     port = free_port()
     print(f"gunicorn: {args.workers} workers on {HOST}:{port}", flush=True)
@@ -226,7 +232,7 @@ def main() -> int:
                 )
     finally:
         stop(proc)
-    copy_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_COPY
+    copy_url = db_url(PG_COPY)
     for row in rows:
         is_hot = row["scenario"] == "hot"
         defines = {"lo": min(ids), "hi": max(ids), "hot": int(is_hot), "hot_id": ids[0]}
@@ -241,24 +247,12 @@ def main() -> int:
 
     print_table(rows, "authorizations/s")
     print()
-    verify = run_verify()
+    ok = verify_books(BACKEND, VENV_BIN, ENV, money_before=before)
     approved = sum(r["outcomes"].get("approved", 0) for r in [warm, *rows])
     ok_holds = holds_match(approved)
     failures = sum(n for r in rows for k, n in r["outcomes"].items() if k != "approved")
-    print(f"ledger verify: exit {verify.returncode} — {verify.stdout.strip() or verify.stderr}")
     print(f"responses other than an approval: {failures}")
-    return 0 if verify.returncode == 0 and ok_holds and not failures else 1
-
-
-def run_verify() -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "main", "ledger", "verify"],
-        check=False,
-        cwd=BACKEND,
-        env={**os.environ, **ENV},
-        text=True,
-        capture_output=True,
-    )
+    return 0 if ok and ok_holds and not failures else 1
 
 
 if __name__ == "__main__":

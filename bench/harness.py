@@ -1,5 +1,10 @@
-"""What the HTTP benchmarks share: the admin connection, gunicorn, a keep-alive load generator
-with latency percentiles, and pgbench. Each benchmark script brings its data and requests."""
+"""What the benchmarks share: the admin connection, the database names, gunicorn, a keep-alive
+load generator with latency percentiles, pgbench, and the books checked at the end of every run
+(`verify_books`). Each benchmark script brings its data and requests.
+
+`BENCH_DB_PREFIX` (default `flowlet_bench`) names the benchmarks' databases and `BENCH_PORT`
+gunicorn's port (default: a free one), so that two runs on one machine keep apart.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 HOST = "127.0.0.1"
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "flowlet_bench")
 
 # (path, headers, body) of the next request; an outcome name from (status, body).
 NextRequest = Callable[[], tuple[str, Mapping[str, str], bytes]]
@@ -32,7 +39,19 @@ def admin_sql(admin_url: str, *statements: str) -> None:
     conn.close()
 
 
+def db_name(suffix: str = "") -> str:
+    """A benchmark database's name: the prefix, then `_suffix` if given."""
+    return f"{DB_PREFIX}_{suffix}" if suffix else DB_PREFIX
+
+
+def db_url(name: str) -> str:
+    """The URL of database `name` on the admin connection's server."""
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
 def free_port() -> int:
+    if os.environ.get("BENCH_PORT"):
+        return int(os.environ["BENCH_PORT"])
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
@@ -240,3 +259,66 @@ def print_table(rows: list[dict], rate_name: str) -> None:
             f"| {r['scenario']} | {r['clients']} | {r['tps']:.0f} | {r['p50']:.1f} | "
             f"{r['p95']:.1f} | {r['p99']:.1f} | {r['pg_tps']:.0f} | {ratio:.2f} |" + extra
         )
+
+
+# --- the books after a run -----------------------------------------------------------------------
+
+MAX_FINDINGS_SHOWN = 20
+
+
+def money(url: str) -> tuple[int, int]:
+    """(the customers' money: the sum of their balances, the sum of all ledger entries)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT coalesce(sum(balance), 0) FROM accounts WHERE system_code IS NULL")
+        customers = int(cur.fetchone()[0])
+        cur.execute("SELECT coalesce(sum(amount), 0) FROM ledger_entries")
+        entries = int(cur.fetchone()[0])
+    return customers, entries
+
+
+def _flask_check(backend: Path, venv_bin: Path, env: Mapping[str, str], group: str) -> bool:
+    """`flask <group> verify`: its verdict, and every finding (at most MAX_FINDINGS_SHOWN)."""
+    done = subprocess.run(
+        [str(venv_bin / "flask"), "--app", "main", group, "verify"],
+        check=False,
+        cwd=backend,
+        env={**os.environ, **env},
+        text=True,
+        capture_output=True,
+    )
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    print(f"{group} verify: exit {done.returncode}" + (f" — {lines[-1]}" if lines else ""))
+    if done.returncode != 0:
+        for line in lines[:MAX_FINDINGS_SHOWN]:
+            print(f"  {line}")
+        if len(lines) > MAX_FINDINGS_SHOWN:
+            print(f"  … and {len(lines) - MAX_FINDINGS_SHOWN} more lines")
+    return done.returncode == 0
+
+
+def verify_books(
+    backend: Path,
+    venv_bin: Path,
+    env: Mapping[str, str],
+    money_before: tuple[int, int] | None = None,
+) -> bool:
+    """What every benchmark ends with, on the database it built (`env["DATABASE_URL"]`):
+    `flask ledger verify` (balances, holds, balanced transactions, the daily counters against
+    their recount) and `flask audit verify` (seals, then checks the chain) clean; and, given the
+    money before the benchmark moved any (`money`), the customers' total unchanged and all
+    entries summing to zero. Prints every result and finding; True only if all are clean."""
+    ok = _flask_check(backend, venv_bin, env, "ledger")
+    ok = _flask_check(backend, venv_bin, env, "audit") and ok
+    if money_before is not None:
+        after = money(env["DATABASE_URL"])
+        same = after[0] == money_before[0]
+        print(
+            f"customer money before {money_before[0]}, after {after[0]} "
+            f"({'unchanged' if same else 'CHANGED'}); sum of all entries {after[1]}"
+        )
+        ok = ok and same and after[1] == 0
+    if not ok:
+        print("BOOKS NOT CLEAN: the run does not count (see the findings above)")
+    return ok

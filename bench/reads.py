@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/reads.py            # or: make bench (after the transfer benchmark)
 
-Builds a dedicated database (`flowlet_bench_reads`) with bulk SQL:
+Builds a dedicated database (`flowlet_bench_reads`) with bulk SQL (sizes: `--entries`,
+`--year`, `--busy`; a small run proves the script, e.g. `--entries 5000 --year 2000 --busy 1000`):
 - account "big": 1,000,000 entries (deposits spread over the past year);
 - account "year": 200,000 transactions over the past year, in a journal of 500,000 or more;
-- customer "busy": 100,000 transfers today (journal rows and the running counters that the
-  movement engine would have kept for them); customer "fresh": none.
+- customer "busy": 100,000 transfers today; customer "fresh": none.
+Every bulk movement comes with what the movement engine keeps for it: both entries, the
+running balance, the account's balance and the customer's daily counters (`_keep_counters`).
 
 Then measures, in-process through the Flask test client (the HTTP stack without a socket):
 - `GET /accounts/{id}/balance?at=` on the 1,000,000-entry account against a 10-entry one;
@@ -14,6 +16,10 @@ Then measures, in-process through the Flask test client (the HTTP stack without 
 - a year's statement as CSV (200,000 lines): time and the process's peak memory, in a process
   of its own;
 - transfers from the busy customer against the fresh one, one client.
+
+Ends with the books checked (`harness.verify_books`): `flask ledger verify` (the counters
+against their recount included) and `flask audit verify` clean, and the customers' money
+unchanged by the measurements.
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from harness import PG_ADMIN, db_name, db_url, money, verify_books
+
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_NAME = "flowlet_bench_reads"
+VENV_BIN = Path(sys.executable).parent
+DB_NAME = db_name("reads")
 FUNDS = 10**10  # minor units deposited for the busy and the fresh customer
-DB_URL = PG_ADMIN.rsplit("/", 1)[0] + "/" + DB_NAME
+DB_URL = db_url(DB_NAME)
 ENV = {
     "FLOWLET_ENV": "development",
     "DATABASE_URL": DB_URL,
@@ -86,6 +94,36 @@ def app():
 # --- data ------------------------------------------------------------------------------------
 
 
+def _keep_counters(direction: str, account_id: int) -> str:
+    """The statement that adds `account_id`'s bulk movements to the daily counters as the app
+    keeps them (`app.transactions.counters`, the same rules `ledger verify` recounts with): per
+    account holder, currency and UTC day of `created_at`, `in` for completed deposits into the
+    account, `out` for transfers and withdrawals from it that are completed, pending or held for
+    review. Run once per bulk insert, on an account the app has not moved money on that way."""
+    from app.ledger.models import TxnStatus, TxnType
+    from app.transactions.counters import COUNTED_STATUSES, IN, OUTGOING_TYPES
+
+    if direction == IN:
+        column, kinds, statuses = "to_account_id", [TxnType.DEPOSIT], [TxnStatus.COMPLETED]
+    else:
+        column, kinds, statuses = "from_account_id", OUTGOING_TYPES, COUNTED_STATUSES
+
+    def listed(values) -> str:
+        return ", ".join(f"'{getattr(v, 'value', v)}'" for v in values)
+
+    day = "timezone('UTC', t.created_at)::date"
+    return f"""
+        INSERT INTO daily_counters AS c (user_id, currency, direction, day, amount, count)
+        SELECT a.user_id, t.currency, '{direction}', {day}, sum(t.amount), count(*)
+        FROM journal_transactions t JOIN accounts a ON a.id = t.{column}
+        WHERE t.{column} = {account_id} AND a.user_id IS NOT NULL
+          AND t.type IN ({listed(kinds)}) AND t.status IN ({listed(statuses)})
+        GROUP BY a.user_id, t.currency, {day}
+        ON CONFLICT (user_id, currency, direction, day) DO UPDATE
+        SET amount = c.amount + excluded.amount, count = c.count + excluded.count
+        """
+
+
 def _bulk_deposits(account_id: int, settlement_id: int, count: int, start: datetime) -> None:
     """`count` completed deposits of 1.00 into `account_id`, evenly over a year from `start`,
     with their two entries each and the running balance on the customer's entries."""
@@ -113,10 +151,11 @@ def _bulk_deposits(account_id: int, settlement_id: int, count: int, start: datet
         FROM journal_transactions WHERE to_account_id = {account_id}
         """,
         f"UPDATE accounts SET balance = {count * 100} WHERE id = {account_id}",
+        _keep_counters("in", account_id),
     )
 
 
-def setup() -> dict:
+def setup(entries: int, year: int, busy_transfers: int) -> dict:
     print(f"creating {DB_NAME} …", flush=True)
     admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}")
     env = {**os.environ, **ENV}
@@ -182,11 +221,13 @@ def setup() -> dict:
             .where(Account.system_code == SystemAccount.SETTLEMENT.value, Account.currency == "USD")
         )
     year_ago = datetime.now(UTC) - timedelta(days=365)
-    print("1,000,000 entries on one account …", flush=True)
-    _bulk_deposits(out["big"]["account"], settlement, 1_000_000, year_ago)
-    print("200,000 transactions on another …", flush=True)
-    _bulk_deposits(out["year"]["account"], settlement, 200_000, year_ago)
-    print("100,000 transfers today from the busy customer …", flush=True)
+    print(f"{entries:,} entries on one account …", flush=True)
+    _bulk_deposits(out["big"]["account"], settlement, entries, year_ago)
+    print(f"{year:,} transactions on another …", flush=True)
+    _bulk_deposits(out["year"]["account"], settlement, year, year_ago)
+    out["year"]["transactions"] = year
+    out["big"]["entries"], out["busy"]["transfers"] = entries, busy_transfers
+    print(f"{busy_transfers:,} transfers today from the busy customer …", flush=True)
     busy, payee = out["busy"], out["payee"]
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     sql(
@@ -197,7 +238,7 @@ def setup() -> dict:
         SELECT gen_random_uuid(), 'transfer', 'completed', 1, 'USD', {busy["account"]},
           {payee["account"]}, {busy["user"]}, 'bench', '{payee["public"]}', 0, '[]', '{{}}',
           t, t, t
-        FROM generate_series(1, 100000) g,
+        FROM generate_series(1, {busy_transfers}) g,
              LATERAL (SELECT TIMESTAMPTZ '{today.isoformat()}' + g * interval '1 millisecond') x(t)
         """,
         f"""
@@ -214,12 +255,9 @@ def setup() -> dict:
           row_number() OVER (ORDER BY created_at, id)
         FROM journal_transactions WHERE from_account_id = {busy["account"]}
         """,
-        f"UPDATE accounts SET balance = balance - 100000 WHERE id = {busy['account']}",
-        f"UPDATE accounts SET balance = balance + 100000 WHERE id = {payee['account']}",
-        f"""
-        INSERT INTO daily_counters (user_id, currency, direction, day, amount, count)
-        VALUES ({busy["user"]}, 'USD', 'out', (now() AT TIME ZONE 'UTC')::date, 100000, 100000)
-        """,
+        f"UPDATE accounts SET balance = balance - {busy_transfers} WHERE id = {busy['account']}",
+        f"UPDATE accounts SET balance = balance + {busy_transfers} WHERE id = {payee['account']}",
+        _keep_counters("out", busy["account"]),
         f"""
         INSERT INTO payees (user_id, beneficiary_key, first_paid_at)
         VALUES ({busy["user"]}, '{payee["public"]}', now())
@@ -259,21 +297,24 @@ def measure(data: dict) -> dict:
         assert response.status_code == 200, response.get_json()
 
     results["balance_at_10_entries_ms"] = _timed(lambda: balance("small"), 200)
-    results["balance_at_1m_entries_ms"] = _timed(lambda: balance("big"), 200)
+    results[f"balance_at_{data['big']['entries']}_entries_ms"] = _timed(lambda: balance("big"), 200)
 
     url = "/api/v1/transactions"
     query = {"account_id": data["year"]["public"], "limit": 20}
+    deep_page = max(2, min(10_000, data["year"]["transactions"] // 20))
     deep = sql(
         f"""
         SELECT created_at, public_id FROM journal_transactions
         WHERE to_account_id = {data["year"]["account"]}
-        ORDER BY created_at DESC, public_id DESC OFFSET {20 * 9_999 - 1} LIMIT 1
+        ORDER BY created_at DESC, public_id DESC OFFSET {20 * (deep_page - 1) - 1} LIMIT 1
         """
     )[0][0]
     sys.path.insert(0, str(BACKEND))
+    from app.core.fields import Cursor
     from app.core.pagination import encode_cursor
 
-    cursor = encode_cursor(deep[0], deep[1])
+    with flask_app.app_context():  # the API takes back only the cursors it signed
+        cursor = Cursor().serialize("cursor", {"cursor": encode_cursor(deep[0], deep[1])})
 
     def page(cursor=None):
         q = {**query, **({"cursor": cursor} if cursor else {})}
@@ -281,7 +322,7 @@ def measure(data: dict) -> dict:
         assert response.status_code == 200 and len(response.get_json()["items"]) == 20
 
     results["page_1_ms"] = _timed(page, 50)
-    results["page_10000_ms"] = _timed(lambda: page(cursor), 50)
+    results[f"page_{deep_page}_ms"] = _timed(lambda: page(cursor), 50)
 
     def transfer(name):
         body = {
@@ -306,7 +347,7 @@ def measure(data: dict) -> dict:
         fresh.append(_timed(lambda: transfer("fresh"), 1))
         busy.append(_timed(lambda: transfer("busy"), 1))
     results["transfer_no_history_ms"] = statistics.median(fresh)
-    results["transfer_100k_today_ms"] = statistics.median(busy)
+    results[f"transfer_{data['busy']['transfers']}_today_ms"] = statistics.median(busy)
     return results
 
 
@@ -357,13 +398,21 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="measure again on the data of the last run"
     )
+    parser.add_argument("--entries", type=int, default=1_000_000, help="on the big account")
+    parser.add_argument(
+        "--year", type=int, default=200_000, help="transactions over a year on another account"
+    )
+    parser.add_argument("--busy", type=int, default=100_000, help="the busy customer's today")
     args = parser.parse_args()
     if args.statement_child:
         statement_child(json.loads(Path(args.statement_child).read_text()))
         return 0
-    state = Path("/tmp/flowlet-bench-reads.json")
-    data = json.loads(state.read_text()) if args.reuse else setup()
+    state = Path(f"/tmp/{DB_NAME}.json")
+    data = (
+        json.loads(state.read_text()) if args.reuse else setup(args.entries, args.year, args.busy)
+    )
     state.write_text(json.dumps(data))
+    before = money(DB_URL)
     child = subprocess.run(
         [sys.executable, __file__, "--statement-child", str(state)],
         check=True,
@@ -377,7 +426,9 @@ def main() -> int:
     print("| --- | ---: |")
     for key, value in results.items():
         print(f"| {key} | {value:.1f} |" if isinstance(value, float) else f"| {key} | {value} |")
-    return 0
+    print()
+    ok = verify_books(BACKEND, VENV_BIN, ENV, money_before=before)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 On the transfer benchmark's database (recreated with 20 customers): a request refused at the
 token, `GET /api/v1/accounts`, and a transfer. Prints the process CPU time per request (the
 test client included, a few tens of microseconds), the floor under which no server model goes.
+Ends with the books checked (`harness.verify_books`): both verifies clean, money unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import uuid
 
 import transfers
+from harness import money, verify_books
 
 
 def main() -> int:
@@ -25,6 +27,7 @@ def main() -> int:
     args = parser.parse_args()
     data = transfers.setup(20)
     users = data["users"]
+    before = money(transfers.ENV["DATABASE_URL"])
     env = dict(transfers.ENV)
     os.environ.update(env)
     os.chdir(transfers.BACKEND)
@@ -66,7 +69,9 @@ def main() -> int:
             assert call() == expected
         cpu = (time.process_time() - started) / args.requests
         print(f"| {name} | {expected} | {1000 * cpu:.2f} |")
-    return 0
+    print()
+    ok = verify_books(transfers.BACKEND, transfers.VENV_BIN, env, money_before=before)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

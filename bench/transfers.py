@@ -7,13 +7,18 @@
    pgbench.
 2. Starts gunicorn on 127.0.0.1 (all traffic stays on this machine) and drives
    `POST /api/v1/transactions/transfer` with 8, 32 and 64 concurrent keep-alive clients, for a
-   bounded time and number of requests, in two scenarios: random accounts, and every transfer
-   from one hot account.
+   bounded time and number of requests, in three scenarios: random accounts, every transfer
+   from one hot account (both quiet: no business rule fires), and **alert**: random accounts
+   with the AML velocity line at 1 (`AML_VELOCITY_MAX_COUNT`), so that every transfer raises a
+   velocity alert on both sides (gunicorn restarted with that setting).
 3. Runs pgbench on the copy with the minimal transfer (`transfer.pgbench.sql`: lock two
    accounts in id order, update both, insert the transaction, its two entries, one audit row
-   and one idempotency row) at the same concurrency, and prints API/pgbench as a ratio.
-4. Checks the invariants afterwards: `flask ledger verify` (balances and running counters) and
-   `flask audit verify` are clean and the total of the customers' money is what it was.
+   and one idempotency row) at the same concurrency, and prints API/pgbench as a ratio; and
+   the alert path against the quiet one (alert/random) at each client count.
+4. Checks the invariants afterwards (`harness.verify_books`): `flask ledger verify` (balances,
+   holds and running counters) and `flask audit verify` are clean and the total of the
+   customers' money is what it was; and that every transfer of the alert scenario is behind a
+   velocity alert.
 """
 
 from __future__ import annotations
@@ -30,14 +35,19 @@ from pathlib import Path
 
 from harness import (
     HOST,
+    PG_ADMIN,
     CpuMeter,
     admin_sql,
+    db_name,
+    db_url,
     drive,
     free_port,
+    money,
     pgbench,
     print_table,
     start_gunicorn,
     stop,
+    verify_books,
 )
 
 # BENCH_BACKEND measures another checkout's backend with this same benchmark (old against new).
@@ -45,14 +55,13 @@ BACKEND = Path(
     os.environ.get("BENCH_BACKEND") or Path(__file__).resolve().parent.parent / "backend"
 ).resolve()
 VENV_BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/21")
-DB_NAME = "flowlet_bench"
-PG_COPY = "flowlet_bench_pg"
+DB_NAME = db_name()
+PG_COPY = db_name("pg")
 
 ENV = {
     "FLOWLET_ENV": "development",
-    "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + DB_NAME,
+    "DATABASE_URL": db_url(DB_NAME),
     "REDIS_URL": REDIS_URL,
     "LOG_LEVEL": "WARNING",
     "RATELIMIT_ENABLED": "false",
@@ -67,6 +76,11 @@ ENV = {
     "JWT_ACCESS_TOKEN_SECONDS": "7200",  # the seeded tokens outlive the run
     "DB_MAX_OVERFLOW": "2",
 }
+# The alert path: the AML velocity line at one payment, so every transfer is a velocity hit on
+# both sides (the payer's payments out, the payee's payments in), each added to that customer's
+# open velocity case with its transactions; everything else as quiet as in ENV.
+ALERT_ENV = {"AML_VELOCITY_MAX_COUNT": "1"}
+SCENARIO_ENV = {"random": {}, "hot": {}, "alert": ALERT_ENV}
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -129,19 +143,6 @@ print(json.dumps(out))
     return data
 
 
-def money_total(db: str) -> tuple[int, int]:
-    import psycopg
-
-    conn = psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + "/" + db)
-    with conn.cursor() as cur:
-        cur.execute("SELECT sum(balance) FROM accounts WHERE system_code IS NULL")
-        customers = int(cur.fetchone()[0])
-        cur.execute("SELECT coalesce(sum(amount), 0) FROM ledger_entries")
-        entries = int(cur.fetchone()[0])
-    conn.close()
-    return customers, entries
-
-
 PGBENCH_SCRIPT = Path(__file__).with_name("transfer.pgbench.sql")
 TRANSFER = "/api/v1/transactions/transfer"
 
@@ -168,9 +169,55 @@ def _drive(port: int, clients: int, pick, seconds: float, max_requests: int) -> 
 
 
 def _pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None, uid: int) -> float:
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_COPY
+    url = db_url(PG_COPY)
     defines = {"lo": lo, "hi": hi, "hot": 1 if hot_id else 0, "hot_id": hot_id or lo, "uid": uid}
     return pgbench(PGBENCH_SCRIPT, url, clients, seconds, defines)
+
+
+def _journal_high_water() -> int:
+    import psycopg
+
+    with psycopg.connect(ENV["DATABASE_URL"]) as conn:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM journal_transactions").fetchone()[0]
+
+
+def alerts_match(spans: list[tuple[int, int]]) -> bool:
+    """Every transfer made with the alert settings (journal ids in `spans`, each (after, up
+    to)) raised a velocity hit on both sides: it is linked to a velocity alert, and the velocity
+    alerts' hits number two per transfer (the quiet scenarios raise none). Held ones keep their
+    money on hold, which `ledger verify` checks (held = active holds)."""
+    import psycopg
+
+    with psycopg.connect(ENV["DATABASE_URL"]) as conn:
+        transfers, held, unlinked = conn.execute(
+            """
+            SELECT count(*), count(*) FILTER (WHERE t.status = 'pending_review'),
+              count(*) FILTER (WHERE NOT EXISTS (
+                SELECT 1 FROM compliance_alert_transactions l
+                JOIN compliance_alerts a ON a.id = l.alert_id
+                WHERE l.transaction_id = t.id AND a.alert_type = 'velocity'))
+            FROM journal_transactions t
+            WHERE t.type = 'transfer' AND EXISTS (
+              SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) s(after, upto)
+              WHERE t.id > s.after AND t.id <= s.upto)
+            """,
+            ([a for a, _ in spans], [b for _, b in spans]),
+        ).fetchone()
+        alerts, hits = conn.execute(
+            "SELECT count(*), coalesce(sum(hit_count), 0) FROM compliance_alerts "
+            "WHERE alert_type = 'velocity'"
+        ).fetchone()
+        by_type = dict(
+            conn.execute(
+                "SELECT alert_type, count(*) FROM compliance_alerts GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+    print(
+        f"alert scenario: {transfers} transfers ({held} held for review), {unlinked} without a "
+        f"velocity alert; {alerts} velocity alerts with {hits} hits (expected {2 * transfers}); "
+        f"alerts by type: {by_type}"
+    )
+    return transfers > 0 and unlinked == 0 and hits == 2 * transfers
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -182,13 +229,22 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--clients", default="8,32,64")
-    parser.add_argument("--scenarios", default="random,hot", help="random, hot or both")
+    parser.add_argument(
+        "--scenarios",
+        default="random,hot,alert",
+        help="comma-separated, run in this order: random, hot, alert (random with every "
+        "transfer an AML velocity hit; compared with random at the same clients)",
+    )
     # gunicorn's defaults on PostgreSQL: sync workers, two per core (gunicorn.conf.py).
     workers = os.environ.get("BENCH_WORKERS", str(2 * os.cpu_count()))
     parser.add_argument("--workers", type=int, default=int(workers))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "1")))
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
+    scenarios = args.scenarios.split(",")
+    unknown = set(scenarios) - set(SCENARIO_ENV)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     # A pooled connection per thread: a smaller pool opens and closes connections under load.
     ENV["DB_POOL_SIZE"] = str(max(args.threads, 2))
 
@@ -196,7 +252,7 @@ def main() -> int:
     users, hot = data["users"], data["hot"]
     ids = [u["id"] for u in users]
     lo, hi = min(ids), max(ids)
-    before = money_total(DB_NAME)
+    before = money(ENV["DATABASE_URL"])
 
     def pick_random():
         src, dst = random.sample(users, 2)
@@ -216,21 +272,32 @@ def main() -> int:
             "currency": "USD",
         }
 
+    picks = {"random": pick_random, "hot": pick_hot, "alert": pick_random}
     port = free_port()
-    print(
-        f"gunicorn: {args.workers} workers × {args.threads} threads on {HOST}:{port}",
-        flush=True,
-    )
-    proc = start_gunicorn(BACKEND, VENV_BIN, ENV, port, args.workers, args.threads)
     rows = []
+    proc, running_env, alert_spans = None, None, []
     try:
-        _drive(port, 8, pick_random, 2, 400)  # warm up the workers' pools and caches
-        picks = {"random": pick_random, "hot": pick_hot}
-        for scenario in args.scenarios.split(","):
-            pick = picks[scenario]
+        for scenario in scenarios:
+            env = {**ENV, **SCENARIO_ENV[scenario]}
+            if env != running_env:  # (re)start gunicorn with this scenario's settings
+                if proc is not None:
+                    stop(proc)
+                    if running_env.items() >= ALERT_ENV.items():
+                        alert_spans[-1] = (alert_spans[-1][0], _journal_high_water())
+                if scenario == "alert":
+                    alert_spans.append((_journal_high_water(), 0))
+                extra = " ".join(f"{k}={v}" for k, v in SCENARIO_ENV[scenario].items())
+                print(
+                    f"gunicorn: {args.workers} workers × {args.threads} threads on "
+                    f"{HOST}:{port} {extra}".rstrip(),
+                    flush=True,
+                )
+                proc = start_gunicorn(BACKEND, VENV_BIN, env, port, args.workers, args.threads)
+                running_env = env
+                _drive(port, 8, picks[scenario], 2, 400)  # warm up pools, caches, statements
             for clients in levels:
                 with CpuMeter(proc) as meter:
-                    api = _drive(port, clients, pick, args.seconds, args.max_requests)
+                    api = _drive(port, clients, picks[scenario], args.seconds, args.max_requests)
                 api.update(meter.per_request(sum(api["statuses"].values())))
                 rows.append({"scenario": scenario, "clients": clients, **api})
                 print(
@@ -242,53 +309,67 @@ def main() -> int:
                     flush=True,
                 )
     finally:
-        stop(proc)
+        if proc is not None:
+            stop(proc)
+    if alert_spans and alert_spans[-1][1] == 0:
+        alert_spans[-1] = (alert_spans[-1][0], _journal_high_water())
+    reference: dict[tuple[str, int], float] = {}  # the alert path's reference is random's
     for row in rows:
-        row["pg_tps"] = _pgbench(
-            row["clients"],
-            int(args.seconds),
-            lo,
-            hi,
-            hot["id"] if row["scenario"] == "hot" else None,
-            users[0]["uid"],
-        )
-        print(
-            f"  pgbench {row['scenario']:6} c={row['clients']:<3} {row['pg_tps']:8.1f} tps",
-            flush=True,
-        )
+        kind = "hot" if row["scenario"] == "hot" else "random"
+        if (kind, row["clients"]) not in reference:
+            reference[kind, row["clients"]] = _pgbench(
+                row["clients"],
+                int(args.seconds),
+                lo,
+                hi,
+                hot["id"] if kind == "hot" else None,
+                users[0]["uid"],
+            )
+            print(
+                f"  pgbench {kind:6} c={row['clients']:<3} "
+                f"{reference[kind, row['clients']]:8.1f} tps",
+                flush=True,
+            )
+        row["pg_tps"] = reference[kind, row["clients"]]
 
     print_table(rows, "transfers/s")
+    compare_alert_path(rows)
 
     print()
-    verify, chain = (
-        subprocess.run(
-            [str(VENV_BIN / "flask"), "--app", "main", group, "verify"],
-            check=False,
-            cwd=BACKEND,
-            env={**os.environ, **ENV},
-            text=True,
-            capture_output=True,
-        )
-        for group in ("ledger", "audit")
-    )
-    after = money_total(DB_NAME)
+    ok = verify_books(BACKEND, VENV_BIN, ENV, money_before=before)
+    if alert_spans:
+        ok = alerts_match(alert_spans) and ok
     failures = sum(n for r in rows for s, n in r["statuses"].items() if s != 201)
-    print(f"ledger verify: exit {verify.returncode} — {verify.stdout.strip() or verify.stderr}")
-    print(f"audit verify: exit {chain.returncode} — {chain.stdout.strip() or chain.stderr}")
-    print(
-        f"customer money before {before[0]}, after {after[0]} "
-        f"({'unchanged' if before[0] == after[0] else 'CHANGED'}); "
-        f"sum of all entries {after[1]}"
-    )
     print(f"non-201 responses: {failures}")
     print(
         f"mean API/pgbench ratio: "
         f"{statistics.mean(r['tps'] / r['pg_tps'] for r in rows if r['pg_tps']):.2f}"
     )
-    ok = (
-        verify.returncode == 0 and chain.returncode == 0 and before[0] == after[0] and after[1] == 0
-    )
     return 0 if ok else 1
+
+
+def compare_alert_path(rows: list[dict]) -> None:
+    """The alert path against the quiet one at each client count where both ran."""
+    quiet = {r["clients"]: r for r in rows if r["scenario"] == "random"}
+    alert = [r for r in rows if r["scenario"] == "alert"]
+    if not alert:
+        return
+    print()
+    print(
+        "| clients | quiet transfers/s | quiet p99 ms | alert transfers/s | alert p99 ms "
+        "| alert / quiet |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for a in alert:
+        q = quiet.get(a["clients"])
+        if q is None:
+            print(f"| {a['clients']} | (no random run) | | {a['tps']:.0f} | {a['p99']:.1f} | |")
+            continue
+        ratio = a["tps"] / q["tps"] if q["tps"] else 0
+        print(
+            f"| {a['clients']} | {q['tps']:.0f} | {q['p99']:.1f} | {a['tps']:.0f} | "
+            f"{a['p99']:.1f} | {ratio:.2f} |"
+        )
 
 
 if __name__ == "__main__":
