@@ -130,18 +130,15 @@ def close_account(session: Session, *, user: User, account_id: uuid.UUID) -> Acc
         raise Conflict("The account is already closed.")
     try:
         _close(session, account)
-    except AccountNotEmpty:
-        session.rollback()
-        audit.record(
+    except AccountNotEmpty as exc:
+        audit.refuse(
             session,
+            exc,
             "account.closed",
             resource_type="account",
             resource_id=account_id,
-            outcome="failure",
             changes={"reason": "not_empty"},
         )
-        uow.commit(session)
-        raise
     audit.record(session, "account.closed", resource_type="account", resource=account)
     uow.commit(session)
     return account

@@ -38,16 +38,14 @@ def change_password(
     """Change the caller's password; every other session is revoked."""
     user = lock_user(session, user.id)
     if not verify_password(user.password_hash, current_password):
-        audit.record(
+        audit.fail(
             session,
+            InvalidCredentials("The current password is not correct."),
             "auth.password_changed",
             resource_type="user",
             resource=user,
-            outcome="failure",
             changes={"reason": "wrong_password"},
         )
-        uow.commit(session)
-        raise InvalidCredentials("The current password is not correct.")
     enforce_password_policy(new_password, user=user)
     _set_password(user, new_password)
     revoked = revoke_sessions(

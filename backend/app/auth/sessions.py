@@ -57,31 +57,27 @@ def _lock_remaining(user: User) -> int | None:
 
 def _raise_if_locked(session: Session, user: User, *, method: str) -> None:
     if user.admin_locked_at is not None:
-        audit.record(
+        audit.fail(
             session,
+            AccountLocked("The account is locked; contact support."),
             "auth.login",
             resource_type="user",
             resource=user,
-            outcome="failure",
             changes={"reason": "admin_locked", "method": method},
         )
-        uow.commit(session)
-        raise AccountLocked("The account is locked; contact support.")
     remaining = _lock_remaining(user)
     if remaining is not None:
-        audit.record(
+        audit.fail(
             session,
+            AccountLocked(
+                "Too many failed attempts; the account is locked for a while.",
+                headers={"Retry-After": str(remaining)},
+                details={"retry_after": remaining},
+            ),
             "auth.login",
             resource_type="user",
             resource=user,
-            outcome="failure",
             changes={"reason": "locked", "method": method},
-        )
-        uow.commit(session)
-        raise AccountLocked(
-            "Too many failed attempts; the account is locked for a while.",
-            headers={"Retry-After": str(remaining)},
-            details={"retry_after": remaining},
         )
 
 
@@ -89,37 +85,37 @@ def _fail(session: Session, user: User, *, reason: str, method: str, error: Exce
     """Count a failed attempt (locking the account at the threshold), audit, commit, raise."""
     config = current_app.config
     user.failed_login_count += 1
+    changes = {"reason": reason, "method": method, "failed_attempts": user.failed_login_count}
+    if user.failed_login_count < config["LOCKOUT_THRESHOLD"]:
+        audit.fail(
+            session, error, "auth.login", resource_type="user", resource=user, changes=changes
+        )
     audit.record(
         session,
         "auth.login",
         resource_type="user",
         resource=user,
         outcome="failure",
-        changes={"reason": reason, "method": method, "failed_attempts": user.failed_login_count},
+        changes=changes,
     )
-    if user.failed_login_count >= config["LOCKOUT_THRESHOLD"]:
-        user.lockout_count += 1
-        seconds = min(
-            config["LOCKOUT_SECONDS"] * 2 ** (user.lockout_count - 1), config["LOCKOUT_MAX_SECONDS"]
-        )
-        user.locked_until = now() + timedelta(seconds=seconds)
-        user.failed_login_count = 0
-        audit.record(
-            session,
-            "auth.lockout",
-            resource_type="user",
-            resource=user,
-            outcome="failure",
-            changes={"locked_seconds": seconds, "lockout_count": user.lockout_count},
-        )
-        uow.commit(session)
-        raise AccountLocked(
+    user.lockout_count += 1
+    seconds = min(
+        config["LOCKOUT_SECONDS"] * 2 ** (user.lockout_count - 1), config["LOCKOUT_MAX_SECONDS"]
+    )
+    user.locked_until = now() + timedelta(seconds=seconds)
+    user.failed_login_count = 0
+    audit.fail(
+        session,
+        AccountLocked(
             "Too many failed attempts; the account is locked for a while.",
             headers={"Retry-After": str(seconds)},
             details={"retry_after": seconds},
-        )
-    uow.commit(session)
-    raise error
+        ),
+        "auth.lockout",
+        resource_type="user",
+        resource=user,
+        changes={"locked_seconds": seconds, "lockout_count": user.lockout_count},
+    )
 
 
 def _succeeded(user: User) -> None:
@@ -158,15 +154,13 @@ def login(session: Session, *, login: str, password: str) -> LoginResult:
         # Spend one Argon2 verification anyway: an unknown login costs what a wrong one costs.
         verify_password(None, password)
         key = "email" if "@" in login else "username"
-        audit.record(
+        audit.fail(
             session,
+            InvalidCredentials(),
             "auth.login",
             resource_type="user",
-            outcome="failure",
             changes={"reason": "unknown_user", key: login.strip().lower()},
         )
-        uow.commit(session)
-        raise InvalidCredentials()
     _raise_if_locked(session, user, method="password")
     if not verify_password(user.password_hash, password):
         _fail(session, user, reason="wrong_password", method="password", error=InvalidCredentials())
@@ -230,16 +224,14 @@ def refresh(session: Session, *, refresh_token: str) -> TokenPair:
         revoke_sessions(
             session, user_id=user.id, reason="refresh_reuse", only=[auth_session.public_id]
         )
-        audit.record(
+        audit.fail(
             session,
+            TokenRevoked("The refresh token was already used; the session is revoked."),
             "auth.refresh_reuse",
             resource_type="session",
             resource_id=str(auth_session.public_id),
-            outcome="failure",
             actor_id=str(user.public_id),
         )
-        uow.commit(session)
-        raise TokenRevoked("The refresh token was already used; the session is revoked.")
     if not user.is_active or user.admin_locked_at is not None or auth_session.expires_at <= now():
         revoke_sessions(session, user_id=user.id, reason="expired", only=[auth_session.public_id])
         uow.commit(session)

@@ -57,11 +57,9 @@ def enable_2fa(session: Session, *, user: User, code: str) -> list[str]:
     secret = mfa.open_secret(user, user.totp_pending_secret)
     counter = mfa.match_totp(secret, (code or "").strip(), last_counter=None)
     if counter is None:
-        audit.record(
-            session, "auth.2fa_enabled", resource_type="user", resource=user, outcome="failure"
+        audit.fail(
+            session, InvalidMfaCode(), "auth.2fa_enabled", resource_type="user", resource=user
         )
-        uow.commit(session)
-        raise InvalidMfaCode()
     user.totp_secret = user.totp_pending_secret
     user.totp_pending_secret = None
     user.totp_last_counter = counter
@@ -79,27 +77,23 @@ def disable_2fa(session: Session, *, user: User, password: str, code: str) -> No
     if not user.mfa_enabled:
         raise Conflict("Two-factor authentication is not on.")
     if not verify_password(user.password_hash, password):
-        audit.record(
+        audit.fail(
             session,
+            InvalidCredentials("The password is not correct."),
             "auth.2fa_disabled",
             resource_type="user",
             resource=user,
-            outcome="failure",
             changes={"reason": "wrong_password"},
         )
-        uow.commit(session)
-        raise InvalidCredentials("The password is not correct.")
     if mfa.verify_second_factor(session, user, code) is None:
-        audit.record(
+        audit.fail(
             session,
+            InvalidMfaCode(),
             "auth.2fa_disabled",
             resource_type="user",
             resource=user,
-            outcome="failure",
             changes={"reason": "wrong_mfa_code"},
         )
-        uow.commit(session)
-        raise InvalidMfaCode()
     user.mfa_enabled = False
     user.totp_secret = None
     user.totp_pending_secret = None

@@ -284,17 +284,15 @@ def activate_card(
     )
     if not matches:
         session.rollback()
-        audit.record(
+        audit.fail(
             session,
+            ValidationError(
+                "The details do not match the card.",
+                details={"last4": ["The last four digits and the expiry must match the card."]},
+            ),
             "card.activation_failed",
             resource_type="card",
             resource_id=str(card_id),
-            outcome="failure",
-        )
-        uow.commit(session)
-        raise ValidationError(
-            "The details do not match the card.",
-            details={"last4": ["The last four digits and the expiry must match the card."]},
         )
     card.status = CardStatus.ACTIVE.value
     card.activated_at = utcnow()

@@ -584,7 +584,8 @@ def observe_movement(
             session, account_id=posting.account_id, before=posting.at, opened_at=opened_at
         )
         judged.append((posting, history, previous))
-    session.connection().execute(sa.insert(_P), [_row(posting) for posting, _ in sides])
+    for posting, _ in sides:
+        uow.of(session).stage(_write_feed, _row(posting))
     return [
         _alert(session, posting.user_id, hit, posting.at)
         for posting, history, previous in judged
@@ -620,6 +621,16 @@ def _row(p: Posting) -> dict:
         "counterparty": (p.counterparty or "")[:64] or None,
         "occurred_at": p.at,
     }
+
+
+def _write_feed(session: Session, rows: list[dict]) -> None:
+    """Insert the staged feed rows (the unit of work calls it, with the movement)."""
+    session.connection().execute(sa.insert(_P), rows)
+
+
+@uow.composes(_write_feed)
+def _compose_feed(session: Session, rows: list[dict]) -> list[uow.Part]:
+    return [uow.Part(sa.insert(_P).values(rows))]
 
 
 def _alert(session: Session, user_id: int, hit: Hit, at: datetime) -> ComplianceAlert:

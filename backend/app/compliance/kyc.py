@@ -370,13 +370,11 @@ def check_name_change(
         details={"context": "name_change", "matches": sanctions.matches_as_details(matches)},
         score=round(matches[0].score * 100),
     )
-    audit.record(
+    audit.fail(
         session,
+        sanctions.SanctionsHit("The new name matches the sanctions list; the change is refused."),
         "user.profile_update_refused",
         resource_type="user",
         resource_id=user.public_id,
         changes={"reason": "sanctions_hit", "first_name": new_first, "last_name": new_last},
-        outcome="failure",
     )
-    uow.commit(session)
-    raise sanctions.SanctionsHit("The new name matches the sanctions list; the change is refused.")

@@ -334,6 +334,38 @@ def record(
     )
 
 
+def fail(
+    session: Session,
+    exc: Exception,
+    action: str,
+    *,
+    resource_type: str | None = None,
+    resource_id: Any = None,
+    resource: Any = None,
+    changes: dict[str, Any] | None = None,
+    actor_id: str | None = None,
+    actor_role: str | None = None,
+) -> NoReturn:
+    """Keep a failed attempt as a `failure` record, commit the unit as it stands, raise `exc`.
+
+    Unlike `refuse`, what the use case changed before failing is kept on purpose (a failed
+    login's count, a lockout).
+    """
+    record(
+        session,
+        action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource=resource,
+        changes=changes,
+        outcome="failure",
+        actor_id=actor_id,
+        actor_role=actor_role,
+    )
+    uow.commit(session)
+    raise exc
+
+
 def refuse(
     session: Session,
     exc: Exception,
@@ -427,6 +459,23 @@ def _write_records(session: Session, pending: list[_Pending]) -> None:
     if dialect != "postgresql":
         # The embedded database has one writer at a time: seal in the same transaction.
         _seal_batch(conn, xmin=None, limit=None)
+
+
+@uow.composes(_write_records)
+def _compose_records(session: Session, pending: list[_Pending]) -> list[uow.Part]:
+    """The records as one multi-row insert, to run with the unit's other writes (PostgreSQL)."""
+    names = (*HASHED_FIELDS, "ip", "user_agent", "personal", "digest")
+    rows = []
+    for item in pending:
+        row = _build_row(item)
+        values: dict[str, Any] = {name: row[name] for name in names if name != "changes"}
+        values["changes"] = sa.cast(sa.literal(row["changes"], sa.Text), sa.JSON)
+        values["txid"] = _TXID
+        rows.append(values)
+    return [uow.Part(sa.insert(AuditLog.__table__).values(rows))]
+
+
+_TXID = sa.literal_column("pg_current_xact_id()::text::bigint")
 
 
 # --- sealing -----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from flask import Response, current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.core import uow
 from app.core.db import Base, BigIntPK, utcnow
 from app.core.errors import DomainError
 
@@ -182,19 +183,22 @@ def lookup(session: Session, request: KeyRequest) -> Stored | None:
     return Stored(row.response_status, dict(row.response_headers or {}), row.response_body)
 
 
-def store(session: Session, request: KeyRequest, response: Response) -> bool:
-    """Insert the key with `response` in the session's transaction (the movement's).
+@dataclass
+class KeyWrite:
+    """The caller's key with its response, staged on the unit of work; `inserted` is known
+    once the unit has written it (False: a concurrent request with the key committed first)."""
 
-    False when a concurrent request with the same key committed first: the caller rolls back
-    and replays that one's answer.
-    """
-    now = utcnow()
-    inserted = session.execute(
-        _STORES[session.get_bind().dialect.name],
-        {
-            "user_id": request.user_id,
-            "key": request.key,
-            "fingerprint": request.fingerprint,
+    request: KeyRequest
+    response: Response
+    inserted: bool | None = None
+
+    def values(self) -> dict:
+        now = utcnow()
+        response = self.response
+        return {
+            "user_id": self.request.user_id,
+            "key": self.request.key,
+            "fingerprint": self.request.fingerprint,
             "status": COMPLETED,
             "response_status": response.status_code,
             "response_headers": {
@@ -203,9 +207,38 @@ def store(session: Session, request: KeyRequest, response: Response) -> bool:
             "response_body": response.get_data(),
             "created_at": now,
             "expires_at": now + timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"]),
-        },
-    ).scalar()
-    return inserted is not None
+        }
+
+
+def stage(session: Session, request: KeyRequest, response: Response) -> KeyWrite:
+    """Stage the key with `response` on the unit of work (written with the movement)."""
+    write = KeyWrite(request, response)
+    uow.of(session).stage(_write_keys, write)
+    return write
+
+
+def _write_keys(session: Session, writes: list[KeyWrite]) -> None:
+    statement = _STORES[session.get_bind().dialect.name]
+    for write in writes:
+        write.inserted = session.execute(statement, write.values()).scalar() is not None
+
+
+@uow.composes(_write_keys)
+def _compose_keys(session: Session, writes: list[KeyWrite]) -> list[uow.Part]:
+    parts = []
+    for write in writes:
+
+        def counted(n: int, write: KeyWrite = write) -> None:
+            write.inserted = n > 0
+
+        statement = (
+            postgresql.insert(_TABLE)
+            .values(**write.values())
+            .on_conflict_do_nothing(index_elements=["user_id", "key"])
+            .returning(_TABLE.c.id)
+        )
+        parts.append(uow.Part(statement, counted))
+    return parts
 
 
 def purge_expired(session: Session, *, now: datetime | None = None) -> int:

@@ -118,6 +118,17 @@ def _write_jobs(session: Session, rows: list[dict]) -> None:
     uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
 
 
+@uow.composes(_write_jobs)
+def _compose_jobs(session: Session, rows: list[dict]) -> list[uow.Part]:
+    """The outbox rows as one insert among the unit's other writes (PostgreSQL)."""
+    from app.core.outbox import JobOutbox
+
+    app = current_app._get_current_object()
+    handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
+    uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
+    return [uow.Part(sa.insert(JobOutbox.__table__).values(rows))]
+
+
 _HANDED_OVER = (
     "id",
     "func",

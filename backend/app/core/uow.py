@@ -8,32 +8,69 @@ ORM objects as usual and *stage* what goes beside them:
 - rows kept by other domains (daily counters, the AML feed), as Core statements;
 - at the edge, the request's `Idempotency-Key` with the exact response it produced.
 
-`commit()` flushes the ORM changes, writes every staged item in the order it was staged and
-commits once; the after-commit hand-overs (RQ pushes) run only after that. `refuse(exc, record)`
+`commit()` flushes the ORM changes, writes every staged item and commits once; the after-commit
+hand-overs (RQ pushes) run only after that. On PostgreSQL the staged items of writers that can
+compose (`Writer.compose`) are written by **one** statement, each kind of item a data-modifying
+CTE (`WITH w0 AS (INSERT …), w1 AS (INSERT …) SELECT …`): a movement's counters, AML feed,
+audit record, jobs and idempotency key cost one round trip, not five. `refuse(exc, record)`
 rolls the change back, stages the refusal's audit record, commits that alone and raises `exc`.
 Nothing is written by a hook behind a service's back. A bare `session.commit()` with items still
 staged would lose them (an audit record, a job): `install_guard` makes such a commit fail
 instead, and a test forbids bare commits in application code.
 
 **Held by the edge.** A request carrying an `Idempotency-Key` holds its unit (`hold()`): a
-service's `commit()` (or `refuse()`) then writes its part without committing, the edge builds
-the response, stages the key with that response, and commits once (`release(commit=True)`). A
+service's `commit()` (or `refuse()`) then only flushes its ORM changes and leaves its staged
+items for the edge, which builds the response, stages the key with that response and commits
+once (`release(commit=True)`): the staged items and the key go in one statement. A
 movement, its audit record, its jobs and its key with its answer are one transaction, so a crash
 at any point leaves either nothing (a retry runs) or all of it (a retry replays).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NoReturn, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.db import real_session
 
-# A writer writes a batch of staged items of its kind into the session's transaction.
-Writer = Callable[[Session, list[Any]], None]
+
+@dataclass
+class Part:
+    """One data-modifying statement of a composed write; `on_count(n)` gets the number of rows
+    its RETURNING clause gave (for a part that has one)."""
+
+    statement: sa.Insert | sa.Update | sa.Delete
+    on_count: Callable[[int], None] | None = None
+
+
+class Writer(Protocol):
+    """Writes a batch of staged items of one kind into the session's transaction."""
+
+    def __call__(self, session: Session, items: list[Any], /) -> None: ...
+
+
+class Composer(Protocol):
+    """The same items as statements to run together with the others (PostgreSQL)."""
+
+    def __call__(self, session: Session, items: list[Any], /) -> Iterable[Part]: ...
+
+
+_COMPOSERS: dict[Writer, Composer] = {}
+
+
+def composes(writer: Writer) -> Callable[[Composer], Composer]:
+    """Declare `fn` the composing form of `writer` (used on PostgreSQL)."""
+
+    def decorator(fn: Composer) -> Composer:
+        _COMPOSERS[writer] = fn
+        return fn
+
+    return decorator
+
 
 _INFO_KEY = "unit_of_work"
 
@@ -75,20 +112,31 @@ class UnitOfWork:
     def flush(self) -> None:
         """Flush the ORM changes, then write every staged item (without committing)."""
         self.session.flush()
+        compose = self.session.get_bind().dialect.name == "postgresql"
         while self._staged:
-            writer, items = next(iter(self._staged.items()))
-            del self._staged[writer]
-            writer(self.session, items)
+            staged, self._staged = self._staged, {}
+            parts: list[Part] = []
+            for writer, items in staged.items():
+                composer = _COMPOSERS.get(writer) if compose else None
+                if composer is None:
+                    writer(self.session, items)
+                else:
+                    parts.extend(composer(self.session, items))
+            if parts:
+                _write_together(self.session, parts)
 
     def commit(self, *, keep_loaded: bool = False) -> None:
-        """Write everything staged and commit once (held by the edge: write, don't commit).
+        """Write everything staged and commit once.
 
+        Held by the edge, only the ORM changes are flushed: the staged items wait for the
+        edge's commit, to be written in one statement with the key and its response.
         `keep_loaded` keeps the loaded objects as written (no reload after the commit): right
         for rows written under our own locks, whose state is exactly what was committed.
         """
-        self.flush()
         if self.held:
+            self.session.flush()
             return
+        self.flush()
         self._commit(keep_loaded)
 
     def _commit(self, keep_loaded: bool) -> None:
@@ -147,6 +195,22 @@ class UnitOfWork:
             self._commit(keep_loaded=True)
         else:
             self.rollback()
+
+
+def _write_together(session: Session, parts: list[Part]) -> None:
+    """Run `parts` as data-modifying CTEs of one statement; report the counted ones."""
+    ctes = [part.statement.cte(f"w{i}") for i, part in enumerate(parts)]
+    counted = [(i, part) for i, part in enumerate(parts) if part.on_count is not None]
+    columns = [
+        sa.select(sa.func.count()).select_from(ctes[i]).scalar_subquery() for i, _ in counted
+    ] or [sa.literal(1)]
+    stmt = sa.select(*columns)
+    for i, cte in enumerate(ctes):
+        if all(i != j for j, _ in counted):
+            stmt = stmt.add_cte(cte)  # run though the result does not read it
+    row = session.execute(stmt).one()
+    for (_, part), count in zip(counted, row, strict=False):
+        part.on_count(int(count))  # type: ignore[misc]
 
 
 def of(session: Session) -> UnitOfWork:

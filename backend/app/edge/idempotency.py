@@ -24,7 +24,7 @@ from app.core.idempotency import (
     Stored,
     fingerprint,
     lookup,
-    store,
+    stage,
 )
 from app.edge.permissions import current_user
 
@@ -81,7 +81,9 @@ def _run(view: Callable, key: KeyRequest, args: tuple, kwargs: dict) -> Response
         if response.status_code >= 500:
             work.release(commit=False)
             return response
-        if not store(work.session, key, response):
+        written = stage(work.session, key, response)
+        work.flush()  # the change's staged rows and the key with its answer: one statement
+        if not written.inserted:
             # A concurrent request with this key committed first: ours never happened.
             work.release(commit=False)
             stored = lookup(work.session, key)

@@ -171,7 +171,12 @@ _LOCK_CUSTOMER = for_update(
 
 
 def _lock(session: Session, *account_ids: int | None) -> tuple[dict[int, Account], User | None]:
-    """Lock the customer accounts by id, load the system ones, then lock their customer."""
+    """Lock the customer accounts by id, load the system ones, then lock their customer.
+
+    What an earlier movement of the same unit of work staged is written first (a card held
+    for review is voided in the request that placed it): each movement's rows stand alone.
+    """
+    uow.of(session).flush()
     accounts = ledger.lock_accounts(session, account_ids)
     for account_id in account_ids:
         if account_id is not None and account_id not in accounts:

@@ -355,18 +355,16 @@ def decide(
         request.status = ErasureStatus.LEGAL_HOLD.value
         request.hold_reasons = reasons
         _decided(request, officer, reason)
-        audit.record(
+        audit.fail(
             session,
+            LegalHold(
+                "The person cannot be erased while " + "; ".join(reasons) + ".",
+                details={"reasons": reasons},
+            ),
             "privacy.erasure_held",
             resource_type="erasure_request",
             resource=request,
-            outcome="failure",
             changes={"hold_reasons": reasons},
-        )
-        uow.commit(session)
-        raise LegalHold(
-            "The person cannot be erased while " + "; ".join(reasons) + ".",
-            details={"reasons": reasons},
         )
     pseudonym = f"erased-{user.public_id.hex[:12]}"
     for section in _SECTIONS.values():

@@ -22,7 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
+from app.core import uow
 from app.ledger.engine import PolicyContext
 from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 from app.transactions.models import DailyCounter, Payee, RecentActivity
@@ -106,14 +108,14 @@ def snapshot(ctx: PolicyContext) -> Snapshot:
 # --- keeping them --------------------------------------------------------------------------------
 
 
-def _counter_insert(insert) -> Any:
+def _counter_insert(insert, v: Any) -> Any:
     stmt = insert(_C).values(
-        user_id=sa.bindparam("c_user_id"),
-        currency=sa.bindparam("c_currency"),
-        direction=sa.bindparam("c_direction"),
-        day=sa.bindparam("c_day", type_=sa.Date),
-        amount=sa.bindparam("c_amount", type_=sa.BigInteger),
-        count=sa.bindparam("c_count", type_=sa.Integer),
+        user_id=v["c_user_id"],
+        currency=v["c_currency"],
+        direction=v["c_direction"],
+        day=v["c_day"],
+        amount=v["c_amount"],
+        count=v["c_count"],
     )
     return stmt.on_conflict_do_update(
         index_elements=["user_id", "currency", "direction", "day"],
@@ -124,12 +126,12 @@ def _counter_insert(insert) -> Any:
     )
 
 
-def _activity_insert(insert) -> Any:
+def _activity_insert(insert, v: Any) -> Any:
     stmt = insert(_A).values(
-        user_id=sa.bindparam("a_user_id"),
-        last_transfer_at=sa.bindparam("a_last", type_=_A.c.last_transfer_at.type),
-        transfer_times=sa.bindparam("a_times", type_=_A.c.transfer_times.type),
-        recent_amounts=sa.bindparam("a_amounts", type_=_A.c.recent_amounts.type),
+        user_id=v["a_user_id"],
+        last_transfer_at=v["a_last"],
+        transfer_times=v["a_times"],
+        recent_amounts=v["a_amounts"],
     )
     return stmt.on_conflict_do_update(
         index_elements=["user_id"],
@@ -141,33 +143,38 @@ def _activity_insert(insert) -> Any:
     )
 
 
-def _payee_insert(insert) -> Any:
+def _payee_insert(insert, v: Any) -> Any:
     return (
         insert(_P)
-        .values(
-            user_id=sa.bindparam("p_user_id"),
-            beneficiary_key=sa.bindparam("p_key"),
-            first_paid_at=sa.bindparam("p_at", type_=_P.c.first_paid_at.type),
-        )
+        .values(user_id=v["p_user_id"], beneficiary_key=v["p_key"], first_paid_at=v["p_at"])
         .on_conflict_do_nothing(index_elements=["user_id", "beneficiary_key"])
     )
 
 
+class _Bound(dict):
+    """Named bind parameters for a statement built once and run with values bound per call."""
+
+    _TYPES = {
+        "c_day": sa.Date,
+        "c_amount": sa.BigInteger,
+        "c_count": sa.Integer,
+        "a_last": _A.c.last_transfer_at.type,
+        "a_times": _A.c.transfer_times.type,
+        "a_amounts": _A.c.recent_amounts.type,
+        "p_at": _P.c.first_paid_at.type,
+    }
+
+    def __missing__(self, name: str) -> sa.BindParameter:
+        return sa.bindparam(name, type_=self._TYPES.get(name))
+
+
 _PARTS = {"c": _counter_insert, "a": _activity_insert, "p": _payee_insert}
-_COMBINED: dict[tuple[str, ...], Any] = {}
-
-
-def _combined(parts: tuple[str, ...]) -> Any:
-    """One PostgreSQL statement for the given parts: the last is the statement, the others
-    data-modifying CTEs (built once per combination)."""
-    stmt = _COMBINED.get(parts)
-    if stmt is None:
-        *ctes, main = (_PARTS[p](postgresql.insert) for p in parts)
-        stmt = main
-        for i, cte in enumerate(ctes):
-            stmt = stmt.add_cte(cte.cte(f"w{i}"))
-        _COMBINED[parts] = stmt
-    return stmt
+# Built once per part and dialect; the values are bound per call.
+_PREPARED = {
+    (part, name): build(dialect.insert, _Bound())
+    for part, build in _PARTS.items()
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def _counter_change(ctx: PolicyContext, txn: JournalTransaction) -> tuple[int, int] | None:
@@ -226,10 +233,45 @@ def observe(ctx: PolicyContext, txn: JournalTransaction) -> None:
             params.update(p_user_id=user_id, p_key=txn.beneficiary_key, p_at=ctx.now)
     if not parts:
         return
-    conn = ctx.session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(_combined(tuple(parts)), params)
-        return
     for part in parts:
         mine = {k: v for k, v in params.items() if k.startswith(f"{part}_")}
-        conn.execute(_PARTS[part](sqlite.insert), mine)
+        uow.of(ctx.session).stage(_write, (part, mine))
+
+
+def _merged(items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """One change per row: counter deltas of the same day added up, the latest activity kept,
+    a payee once (a unit may observe several movements of one customer)."""
+    merged: dict[tuple, tuple[str, dict]] = {}
+    for part, values in items:
+        if part == "c":
+            key = ("c", values["c_user_id"], values["c_currency"], values["c_direction"])
+            key += (values["c_day"],)
+            if key in merged:
+                seen = merged[key][1]
+                values = {
+                    **values,
+                    "c_amount": seen["c_amount"] + values["c_amount"],
+                    "c_count": seen["c_count"] + values["c_count"],
+                }
+        elif part == "a":
+            key = ("a", values["a_user_id"])
+        else:
+            key = ("p", values["p_user_id"], values["p_key"])
+            if key in merged:
+                continue
+        merged[key] = (part, values)
+    return list(merged.values())
+
+
+def _write(session: Session, items: list[tuple[str, dict]]) -> None:
+    """Write the staged counters, activity and payees (the unit of work calls it)."""
+    conn = session.connection()
+    for part, values in _merged(items):
+        conn.execute(_PREPARED[(part, conn.dialect.name)], values)
+
+
+@uow.composes(_write)
+def _compose(session: Session, items: list[tuple[str, dict]]) -> list[uow.Part]:
+    """The same rows as parts of the unit's one write (PostgreSQL)."""
+    # Values as literals: each becomes a bind parameter of its own in the one statement.
+    return [uow.Part(_PARTS[part](postgresql.insert, values)) for part, values in _merged(items)]

@@ -258,10 +258,10 @@ def test_a_failure_before_the_commit_leaves_nothing_and_the_retry_runs_once(
     audit_rows = db_session.scalar(sa.select(sa.func.count()).select_from(AuditLog))
     uow.commit(db_session)
 
-    def broken_store(*args, **kwargs):
+    def broken_stage(*args, **kwargs):
         raise RuntimeError("the process dies before its COMMIT")
 
-    monkeypatch.setattr(edge_idempotency, "store", broken_store)
+    monkeypatch.setattr(edge_idempotency, "stage", broken_stage)
     failed = post(client, TRANSFER, headers, body, key=key)
     assert failed.status_code == 500
     assert _count_transfers(db_session, src) == 0
