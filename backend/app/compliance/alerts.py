@@ -60,6 +60,9 @@ def raise_alert(
     """
     now = now or utcnow()
     ids = [i for i in dict.fromkeys(transaction_ids) if i is not None]
+    # An alert links the movement's transaction: write what the unit of work staged (the
+    # movement itself among it) first. Only the alert path pays this extra round trip.
+    uow.of(session).flush()
     alert = _open_case(session, user_id=user_id, alert_type=alert_type) if user_id else None
     if alert is None and user_id is not None:
         candidate = ComplianceAlert(

@@ -630,7 +630,7 @@ def _write_feed(session: Session, rows: list[dict]) -> None:
 
 @uow.composes(_write_feed)
 def _compose_feed(session: Session, rows: list[dict]) -> list[uow.Part]:
-    return [uow.Part(sa.insert(_P).values(rows))]
+    return [uow.insert_rows(_P, rows)]
 
 
 def _alert(session: Session, user_id: int, hit: Hit, at: datetime) -> ComplianceAlert:

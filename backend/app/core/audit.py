@@ -468,11 +468,17 @@ def _compose_records(session: Session, pending: list[_Pending]) -> list[uow.Part
     rows = []
     for item in pending:
         row = _build_row(item)
-        values: dict[str, Any] = {name: row[name] for name in names if name != "changes"}
-        values["changes"] = sa.cast(sa.literal(row["changes"], sa.Text), sa.JSON)
-        values["txid"] = _TXID
-        rows.append(values)
-    return [uow.Part(sa.insert(AuditLog.__table__).values(rows))]
+        rows.append({name: row[name] for name in names})
+    return [
+        uow.insert_rows(
+            AuditLog.__table__,
+            rows,
+            expressions={
+                "changes": lambda name: sa.cast(sa.bindparam(name, type_=sa.Text), sa.JSON)
+            },
+            constants={"txid": _TXID},
+        )
+    ]
 
 
 _TXID = sa.literal_column("pg_current_xact_id()::text::bigint")

@@ -231,13 +231,16 @@ def _compose_keys(session: Session, writes: list[KeyWrite]) -> list[uow.Part]:
         def counted(n: int, write: KeyWrite = write) -> None:
             write.inserted = n > 0
 
-        statement = (
-            postgresql.insert(_TABLE)
-            .values(**write.values())
-            .on_conflict_do_nothing(index_elements=["user_id", "key"])
-            .returning(_TABLE.c.id)
+        parts.append(
+            uow.insert_rows(
+                _TABLE,
+                [write.values()],
+                finish=lambda stmt: stmt.on_conflict_do_nothing(
+                    index_elements=["user_id", "key"]
+                ).returning(_TABLE.c.id),
+                on_count=counted,
+            )
         )
-        parts.append(uow.Part(statement, counted))
     return parts
 
 

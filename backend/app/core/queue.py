@@ -126,7 +126,7 @@ def _compose_jobs(session: Session, rows: list[dict]) -> list[uow.Part]:
     app = current_app._get_current_object()
     handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
     uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
-    return [uow.Part(sa.insert(JobOutbox.__table__).values(rows))]
+    return [uow.insert_rows(JobOutbox.__table__, rows)]
 
 
 _HANDED_OVER = (

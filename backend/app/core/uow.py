@@ -28,11 +28,12 @@ at any point leaves either nothing (a retry runs) or all of it (a retry replays)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.db import real_session
@@ -40,11 +41,67 @@ from app.core.db import real_session
 
 @dataclass
 class Part:
-    """One data-modifying statement of a composed write; `on_count(n)` gets the number of rows
-    its RETURNING clause gave (for a part that has one)."""
+    """One data-modifying statement of a composed write.
 
-    statement: sa.Insert | sa.Update | sa.Delete
+    `build(prefix)` makes the statement with its bind parameters named `prefix…`, and
+    `params(prefix)` gives their values; parts of the same `shape` make the same statement, so
+    a composed statement is built and compiled once per combination of shapes and then only
+    bound (PostgreSQL prepares it). `on_count(n)` gets the number of rows the part's RETURNING
+    clause gave (for a part that has one).
+    """
+
+    shape: Hashable
+    build: Callable[[str], Any]
+    params: Callable[[str], dict[str, Any]]
     on_count: Callable[[int], None] | None = None
+
+
+def insert_rows(
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    *,
+    kind: Hashable = None,
+    expressions: dict[str, Callable[[str], Any]] | None = None,
+    constants: dict[str, Any] | None = None,
+    finish: Callable[[Any], Any] | None = None,
+    on_count: Callable[[int], None] | None = None,
+) -> Part:
+    """A part inserting `rows` (all with the same keys) into `table`, one VALUES row each.
+
+    `expressions[column](name)` wraps a value's bind parameter (a cast, say); `constants` are
+    SQL expressions every row takes as they are; `finish(stmt)` adds an ON CONFLICT or
+    RETURNING clause to the PostgreSQL insert.
+    """
+    columns = tuple(rows[0])
+    expressions = expressions or {}
+    constants = constants or {}
+
+    def build(prefix: str) -> Any:
+        # One row: INSERT … VALUES; more: INSERT … SELECT … UNION ALL SELECT …. (A multi-row
+        # VALUES construct cannot be cached by SQLAlchemy: it would be compiled every time.)
+        values = [
+            {
+                c: expressions[c](f"{prefix}{c}_{i}")
+                if c in expressions
+                else sa.bindparam(f"{prefix}{c}_{i}", type_=table.c[c].type)
+                for c in columns
+            }
+            | constants
+            for i in range(len(rows))
+        ]
+        if len(values) == 1:
+            stmt = postgresql.insert(table).values(values[0])
+        else:
+            names = list(values[0])
+            stmt = postgresql.insert(table).from_select(
+                names, sa.union_all(*(sa.select(*(row[n] for n in names)) for row in values))
+            )
+        return finish(stmt) if finish is not None else stmt
+
+    def params(prefix: str) -> dict[str, Any]:
+        return {f"{prefix}{c}_{i}": row[c] for i, row in enumerate(rows) for c in columns}
+
+    return Part((table.name, kind, columns, len(rows)), build, params, on_count)
 
 
 class Writer(Protocol):
@@ -197,19 +254,37 @@ class UnitOfWork:
             self.rollback()
 
 
+_COMPOSED: dict[tuple, sa.Select] = {}
+_COMPOSED_MAX = 512  # combinations of shapes kept built (each is one prepared statement)
+
+
+def _composed(parts: list[Part]) -> sa.Select:
+    key = tuple(part.shape for part in parts)
+    stmt = _COMPOSED.get(key)
+    if stmt is None:
+        ctes = [part.build(f"p{i}_").cte(f"w{i}") for i, part in enumerate(parts)]
+        counted = [i for i, part in enumerate(parts) if part.on_count is not None]
+        columns = [
+            sa.select(sa.func.count()).select_from(ctes[i]).scalar_subquery() for i in counted
+        ] or [sa.literal_column("1")]
+        stmt = sa.select(*columns)
+        for i, cte in enumerate(ctes):
+            if i not in counted:
+                stmt = stmt.add_cte(cte)  # run, though the result does not read it
+        if len(_COMPOSED) >= _COMPOSED_MAX:
+            _COMPOSED.clear()
+        _COMPOSED[key] = stmt
+    return stmt
+
+
 def _write_together(session: Session, parts: list[Part]) -> None:
     """Run `parts` as data-modifying CTEs of one statement; report the counted ones."""
-    ctes = [part.statement.cte(f"w{i}") for i, part in enumerate(parts)]
-    counted = [(i, part) for i, part in enumerate(parts) if part.on_count is not None]
-    columns = [
-        sa.select(sa.func.count()).select_from(ctes[i]).scalar_subquery() for i, _ in counted
-    ] or [sa.literal(1)]
-    stmt = sa.select(*columns)
-    for i, cte in enumerate(ctes):
-        if all(i != j for j, _ in counted):
-            stmt = stmt.add_cte(cte)  # run though the result does not read it
-    row = session.execute(stmt).one()
-    for (_, part), count in zip(counted, row, strict=False):
+    params: dict[str, Any] = {}
+    for i, part in enumerate(parts):
+        params.update(part.params(f"p{i}_"))
+    row = session.execute(_composed(parts), params).one()
+    counted = [part for part in parts if part.on_count is not None]
+    for part, count in zip(counted, row, strict=False):
         part.on_count(int(count))  # type: ignore[misc]
 
 

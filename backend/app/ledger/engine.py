@@ -100,6 +100,8 @@ class PolicyContext:
     event: str = ""
     risk_score: int = 0
     risk_rules: list[str] = field(default_factory=list)
+    # The id the movement's transaction takes (taken with the customer's lock), when known.
+    transaction_id: int | None = None
     # Scratch space the policies and observers of one movement share (e.g. counters read once).
     shared: dict[str, Any] = field(default_factory=dict)
 
@@ -163,15 +165,39 @@ def default_hold_expiry(now: datetime | None = None) -> datetime:
 # --- locking and checks --------------------------------------------------------------------------
 
 
-_LOCK_CUSTOMER = for_update(
-    # The roles are not what a movement needs: left to load on access, not read here.
-    sa.select(User).options(lazyload(User.role_links)).where(User.id == sa.bindparam("uid")),
-    key_share=True,
-)
+# The customer's lock also takes the id the movement's transaction will have: known before
+# anything is written, the transaction goes with the rest of the movement in one write.
+# (Facts the policies read, such as the daily counters, are read in a statement of their own
+# once the lock is held: a statement that waits for a lock still reads with the snapshot it
+# started with, so counters read in it could miss what the lock's previous holder committed.)
+# On SQLite (one writer, no sequences) the id comes from the insert, as before.
+_LOCK_CUSTOMER = {
+    dialect: for_update(
+        # The roles are not what a movement needs: left to load on access, not read here.
+        sa.select(User, next_id)
+        .options(lazyload(User.role_links))
+        .where(User.id == sa.bindparam("uid")),
+        key_share=True,
+        of=User,
+    )
+    for dialect, next_id in (
+        ("postgresql", sa.func.nextval("journal_transactions_id_seq")),
+        ("sqlite", sa.null()),
+    )
+}
 
 
-def _lock(session: Session, *account_ids: int | None) -> tuple[dict[int, Account], User | None]:
-    """Lock the customer accounts by id, load the system ones, then lock their customer.
+@dataclass
+class _Locked:
+    accounts: dict[int, Account]
+    customer: User | None
+    # Taken with the customer's lock: the id the movement's transaction will have.
+    transaction_id: int | None = None
+
+
+def _lock(session: Session, *account_ids: int | None) -> _Locked:
+    """Lock the customer accounts by id, load the system ones, then lock their customer (and
+    take the next transaction id with that lock).
 
     What an earlier movement of the same unit of work staged is written first (a card held
     for review is voided in the request that placed it): each movement's rows stand alone.
@@ -187,8 +213,11 @@ def _lock(session: Session, *account_ids: int | None) -> tuple[dict[int, Account
     owner = next(
         (accounts[i].user_id for i in account_ids if i is not None and accounts[i].user_id), None
     )
-    customer = session.scalars(_LOCK_CUSTOMER, {"uid": owner}).one() if owner else None
-    return accounts, customer
+    if owner is None:
+        return _Locked(accounts, None)
+    statement = _LOCK_CUSTOMER[session.get_bind().dialect.name]
+    customer, transaction_id = session.execute(statement, {"uid": owner}).one()
+    return _Locked(accounts, customer, transaction_id)
 
 
 def _check(ctx: PolicyContext, *, reversal: bool = False) -> None:
@@ -277,14 +306,15 @@ def execute(
     action = audit_action or f"transaction.{movement.kind}"
     now = utcnow()
     try:
-        accounts, customer = _lock(session, movement.debit_account_id, movement.credit_account_id)
+        locked = _lock(session, movement.debit_account_id, movement.credit_account_id)
         ctx = PolicyContext(
             session=session,
             movement=movement,
-            debit=accounts[movement.debit_account_id],
-            credit=accounts[movement.credit_account_id],
-            customer=customer,
+            debit=locked.accounts[movement.debit_account_id],
+            credit=locked.accounts[movement.credit_account_id],
+            customer=locked.customer,
             now=now,
+            transaction_id=locked.transaction_id,
         )
         _check(ctx)
         if hold and ctx.debit.is_system:
@@ -311,7 +341,15 @@ def execute(
         event = "held"
     else:
         txn.status = TxnStatus.COMPLETED.value
-        ledger.post_between(session, txn, ctx.debit, ctx.credit, movement.amount, now=now)
+        ledger.post_between(
+            session,
+            txn,
+            ctx.debit,
+            ctx.credit,
+            movement.amount,
+            now=now,
+            transaction_id=ctx.transaction_id,
+        )
         event = "completed"
     if event == "held":
         session.flush()
@@ -387,7 +425,8 @@ def _context_for(
         settlement = system_account_id(session, SystemAccount.SETTLEMENT, txn.currency)
     debit_id = txn.from_account_id or settlement
     credit_id = txn.to_account_id or settlement
-    accounts, customer = _lock(session, debit_id, credit_id)
+    locked = _lock(session, debit_id, credit_id)
+    accounts, customer = locked.accounts, locked.customer
     movement = Movement(
         kind=txn.type,
         debit_account_id=debit_id,
@@ -595,14 +634,15 @@ def reverse(
     )
     now = utcnow()
     try:
-        accounts, customer = _lock(session, movement.debit_account_id, movement.credit_account_id)
+        locked = _lock(session, movement.debit_account_id, movement.credit_account_id)
         ctx = PolicyContext(
             session,
             movement,
-            accounts[movement.debit_account_id],
-            accounts[movement.credit_account_id],
-            customer,
+            locked.accounts[movement.debit_account_id],
+            locked.accounts[movement.credit_account_id],
+            locked.customer,
             now,
+            transaction_id=locked.transaction_id,
         )
         _check(ctx, reversal=True)
         _run_policies(ctx)

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -221,6 +222,7 @@ def post_between(
     amount: int,
     *,
     now: datetime | None = None,
+    transaction_id: int | None = None,
 ) -> None:
     """Write a new completed transaction moving `amount` from `debit` to `credit`.
 
@@ -228,6 +230,10 @@ def post_between(
     balances) and moves the customer accounts' cached balances (`balance = balance + delta`
     under the row locks the caller holds); `txn` stays out of the unit of work and gets its id
     here. Elsewhere (SQLite) the ORM does the same in a flush.
+
+    Given the `transaction_id` the movement takes (read with the customer's lock), the
+    statement is not run here but staged on the unit of work: its three parts then go with the
+    movement's other writes in one statement (`core.uow`).
     """
     if debit.id == credit.id or debit.currency != credit.currency or amount <= 0:
         raise RuntimeError("post_between moves a positive amount between two accounts")
@@ -254,11 +260,88 @@ def post_between(
             balance_after=after,
         )
         params.update({f"account_{i}": account.id, f"delta_{i}": delta, f"after_{i}": after})
-    txn.id = session.connection().execute(_POST_BETWEEN, params).scalar_one()
+    if transaction_id is None:
+        txn.id = session.connection().execute(_POST_BETWEEN, params).scalar_one()
+    else:
+        txn.id = params["t_id"] = transaction_id
+        uow.of(session).stage(_write_movements, params)
     for account, delta in ((debit, -amount), (credit, amount)):
         if not account.is_system:
             set_committed_value(account, "balance", account.balance + delta)
             set_committed_value(account, "updated_at", now)
+
+
+def _build_movement_parts(prefix: str) -> list[Any]:
+    """The transaction (with its known id), its two entries and the balances: three
+    statements with their bind parameters named `prefix…` (built once per prefix)."""
+    jt, le, acc = JournalTransaction.__table__, LedgerEntry.__table__, Account.__table__
+
+    def bp(name: str, column: sa.Column) -> sa.BindParameter:
+        return sa.bindparam(f"{prefix}{name}", type_=column.type)
+
+    txn = sa.insert(jt).values(
+        id=bp("t_id", jt.c.id), **{c: bp(f"t_{c}", jt.c[c]) for c in _TXN_COLUMNS}
+    )
+    legs = [(bp(f"account_{i}", acc.c.id), bp(f"delta_{i}", le.c.amount)) for i in (0, 1)]
+    entries = sa.insert(le).from_select(
+        ["transaction_id", "account_id", "amount", "currency", "created_at", "balance_after"],
+        sa.union_all(
+            *(
+                sa.select(
+                    bp("t_id", jt.c.id),
+                    account,
+                    delta,
+                    bp("t_currency", jt.c.currency),
+                    bp("t_posted_at", jt.c.posted_at),
+                    bp(f"after_{i}", le.c.balance_after),
+                )
+                for i, (account, delta) in enumerate(legs)
+            )
+        ),
+    )
+    balances = (
+        sa.update(acc)
+        .where(acc.c.id.in_([account for account, _ in legs]), acc.c.system_code.is_(None))
+        .values(
+            balance=acc.c.balance + sa.case(*((acc.c.id == a, d) for a, d in legs)),
+            updated_at=bp("t_posted_at", acc.c.updated_at),
+        )
+    )
+    return [txn, entries, balances]
+
+
+_MOVEMENT_PARTS: dict[str, list[Any]] = {}
+
+
+def _movement_parts(prefix: str) -> list[Any]:
+    parts = _MOVEMENT_PARTS.get(prefix)
+    if parts is None:
+        parts = _MOVEMENT_PARTS[prefix] = _build_movement_parts(prefix)
+    return parts
+
+
+def _write_movements(session: Session, staged: list[dict]) -> None:
+    """Write staged movements one statement each (without the rest of the unit's writes)."""
+    conn = session.connection()
+    for params in staged:
+        for statement in _movement_parts(""):
+            conn.execute(statement, params)
+
+
+@uow.composes(_write_movements)
+def _compose_movements(session: Session, staged: list[dict]) -> list[uow.Part]:
+    parts = []
+    for params in staged:
+        for index in range(3):
+
+            def build(prefix: str, index: int = index) -> Any:
+                return _movement_parts(prefix)[index]
+
+            def values(prefix: str, params: dict = params) -> dict[str, Any]:
+                return {f"{prefix}{name}": value for name, value in params.items()}
+
+            parts.append(uow.Part(("movement", index), build, values))
+    return parts
 
 
 def place_hold(

@@ -77,31 +77,34 @@ def _build_read() -> sa.Select:
 _READ = _build_read()
 
 
+def load(row: Any) -> Snapshot:
+    return Snapshot(
+        sent_today=int(row[0] or 0),
+        deposited_today=int(row[1] or 0),
+        last_transfer_at=row[2],
+        transfer_times=list(row[3] or []),
+        recent_amounts=dict(row[4] or {}),
+        paid_before=bool(row[5]),
+    )
+
+
+def params(movement: Any, customer_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "user_id": customer_id,
+        "currency": movement.currency,
+        "day": now.astimezone(UTC).date(),
+        "key": movement.metadata.get("beneficiary_key") or "",
+    }
+
+
 def snapshot(ctx: PolicyContext) -> Snapshot:
-    """The locked customer's counters and activity (one query, once per movement)."""
+    """The locked customer's counters and activity (one query, once per movement, read after
+    the customer's lock is held)."""
     found = ctx.shared.get("activity")
     if found is None:
-        row = (
-            ctx.session.connection()
-            .execute(
-                _READ,
-                {
-                    "user_id": ctx.customer.id,
-                    "currency": ctx.movement.currency,
-                    "day": ctx.now.astimezone(UTC).date(),
-                    "key": ctx.movement.metadata.get("beneficiary_key") or "",
-                },
-            )
-            .one()
-        )
-        found = ctx.shared["activity"] = Snapshot(
-            sent_today=int(row[0] or 0),
-            deposited_today=int(row[1] or 0),
-            last_transfer_at=row[2],
-            transfer_times=list(row[3] or []),
-            recent_amounts=dict(row[4] or {}),
-            paid_before=bool(row[5]),
-        )
+        values = params(ctx.movement, ctx.customer.id, ctx.now)
+        row = ctx.session.connection().execute(_READ, values).one()
+        found = ctx.shared["activity"] = load(row)
     return found
 
 
@@ -270,8 +273,64 @@ def _write(session: Session, items: list[tuple[str, dict]]) -> None:
         conn.execute(_PREPARED[(part, conn.dialect.name)], values)
 
 
+# Each part's table, and its columns with the names of their values.
+_COLUMNS = {
+    "c": (
+        _C,
+        {
+            "user_id": "c_user_id",
+            "currency": "c_currency",
+            "direction": "c_direction",
+            "day": "c_day",
+            "amount": "c_amount",
+            "count": "c_count",
+        },
+    ),
+    "a": (
+        _A,
+        {
+            "user_id": "a_user_id",
+            "last_transfer_at": "a_last",
+            "transfer_times": "a_times",
+            "recent_amounts": "a_amounts",
+        },
+    ),
+    "p": (_P, {"user_id": "p_user_id", "beneficiary_key": "p_key", "first_paid_at": "p_at"}),
+}
+
+
+def _on_conflict(part: str) -> Any:
+    """The ON CONFLICT clause of `part`'s insert (what `_PARTS` builds), for a composed write."""
+
+    def finish(stmt: Any) -> Any:
+        if part == "c":
+            return stmt.on_conflict_do_update(
+                index_elements=["user_id", "currency", "direction", "day"],
+                set_={
+                    "amount": _C.c.amount + stmt.excluded.amount,
+                    "count": _C.c.count + stmt.excluded.count,
+                },
+            )
+        if part == "a":
+            return stmt.on_conflict_do_update(
+                index_elements=["user_id"],
+                set_={
+                    "last_transfer_at": stmt.excluded.last_transfer_at,
+                    "transfer_times": stmt.excluded.transfer_times,
+                    "recent_amounts": stmt.excluded.recent_amounts,
+                },
+            )
+        return stmt.on_conflict_do_nothing(index_elements=["user_id", "beneficiary_key"])
+
+    return finish
+
+
 @uow.composes(_write)
 def _compose(session: Session, items: list[tuple[str, dict]]) -> list[uow.Part]:
     """The same rows as parts of the unit's one write (PostgreSQL)."""
-    # Values as literals: each becomes a bind parameter of its own in the one statement.
-    return [uow.Part(_PARTS[part](postgresql.insert, values)) for part, values in _merged(items)]
+    parts = []
+    for part, values in _merged(items):
+        table, columns = _COLUMNS[part]
+        row = {column: values[name] for column, name in columns.items()}
+        parts.append(uow.insert_rows(table, [row], kind=part, finish=_on_conflict(part)))
+    return parts

@@ -16,10 +16,11 @@ from tests.money_helpers import make_account, post
 
 pytestmark = pytest.mark.postgres
 
-# The token check's user, the key lookup, the accounts' lock, the customer's lock, the limits'
-# counters, the movement (transaction, entries, balances), the AML facts, and one write of the
-# rest: counters, activity, AML feed, audit record, the key with its answer.
-TRANSFER_STATEMENTS = 8
+# The token check's user, the key lookup, the accounts' lock, the customer's lock with the next
+# transaction id, the limits' and fraud rules' facts, the AML facts, and one write of
+# everything: the transaction, its entries, both balances, counters, activity, payee, AML feed,
+# audit record, the key with its answer.
+TRANSFER_STATEMENTS = 7
 
 
 def _statements_of(app, send) -> list[str]:
@@ -54,5 +55,14 @@ def test_an_internal_transfer_costs_a_pinned_number_of_statements(app, client, d
     seen = _statements_of(app, lambda: post(client, "/api/v1/transactions/transfer", headers, body))
     assert len(seen) == TRANSFER_STATEMENTS, "\n".join(seen)
     last = seen[-1]
-    for table in ("daily_counters", "aml_postings", "audit_log", "idempotency_keys"):
+    for table in (
+        "journal_transactions",
+        "ledger_entries",
+        "daily_counters",
+        "aml_postings",
+        "audit_log",
+        "idempotency_keys",
+    ):
         assert f"INSERT INTO {table}" in last, f"{table} is not in the one write: {last}"
+    assert "UPDATE accounts SET balance" in last
+    assert "FOR NO KEY UPDATE OF users" in seen[3] and "nextval" in seen[3]
