@@ -47,8 +47,9 @@ BACKEND = Path(
 VENV_BIN = Path(sys.executable).parent
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/21")
-DB_NAME = "flowlet_bench"
-PG_COPY = "flowlet_bench_pg"
+# BENCH_DB names the database (and `<name>_pg` its copy), so two checkouts can run side by side.
+DB_NAME = os.environ.get("BENCH_DB", "flowlet_bench")
+PG_COPY = f"{DB_NAME}_pg"
 
 ENV = {
     "FLOWLET_ENV": "development",
