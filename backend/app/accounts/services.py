@@ -90,9 +90,9 @@ def get_own_account(session: Session, *, user: User, account_id: uuid.UUID) -> A
     return account
 
 
-def list_accounts(session: Session, *, user: User, limit: int, cursor: str | None = None) -> Page:
-    """The caller's accounts, newest first."""
-    stmt = sa.select(Account).where(Account.user_id == user.id)
+def list_accounts(session: Session, *, user_id: int, limit: int, cursor: str | None = None) -> Page:
+    """The user's accounts, newest first."""
+    stmt = sa.select(Account).where(Account.user_id == user_id)
     return paginate(session, stmt, model=Account, limit=limit, cursor=cursor)
 
 
