@@ -20,7 +20,7 @@ from app.core import audit
 from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
-from app.core.pagination import Page, paginate
+from app.core.pagination import Keyset, Page
 
 STATEMENT_BATCH = 5000  # statement lines fetched per round trip, at most
 
@@ -90,10 +90,14 @@ def get_own_account(session: Session, *, user: User, account_id: uuid.UUID) -> A
     return account
 
 
+_OWN_ACCOUNTS = Keyset(
+    sa.select(Account).where(Account.user_id == sa.bindparam("user_id")), model=Account
+)
+
+
 def list_accounts(session: Session, *, user_id: int, limit: int, cursor: str | None = None) -> Page:
     """The user's accounts, newest first."""
-    stmt = sa.select(Account).where(Account.user_id == user_id)
-    return paginate(session, stmt, model=Account, limit=limit, cursor=cursor)
+    return _OWN_ACCOUNTS.page(session, {"user_id": user_id}, limit=limit, cursor=cursor)
 
 
 def rename_account(session: Session, *, user: User, account_id: uuid.UUID, name: str) -> Account:

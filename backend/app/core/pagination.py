@@ -93,6 +93,36 @@ def page_of(rows: list[Any], limit: int) -> Page:
     return Page(items=rows, next_cursor=encode_cursor(rows[-1].created_at, rows[-1].public_id))
 
 
+class Keyset:
+    """A select of `model` paged newest first, built once (at import) instead of per request.
+
+    `page()` binds the statement's own parameters, the page size and the cursor's position;
+    the statements and their cache keys are made once, so a page costs only its execution.
+    """
+
+    def __init__(self, stmt: sa.Select, *, model: Any) -> None:
+        created, public_id = model.created_at, model.public_id
+        order = (created.desc(), public_id.desc())
+        size = sa.bindparam("page_size", type_=sa.Integer())
+        position = sa.tuple_(created, public_id) < sa.tuple_(
+            sa.bindparam("page_at", type_=created.type),
+            sa.bindparam("page_id", type_=public_id.type),
+        )
+        self._first = stmt.order_by(*order).limit(size)
+        self._after = stmt.where(position).order_by(*order).limit(size)
+
+    def page(
+        self, session: Session, params: dict[str, Any], *, limit: int, cursor: str | None
+    ) -> Page:
+        """One page of at most `limit` rows after `cursor` (None: the first page)."""
+        bound = {**params, "page_size": limit + 1}
+        stmt = self._first
+        if cursor:
+            bound["page_at"], bound["page_id"] = decode_cursor(cursor)
+            stmt = self._after
+        return page_of(list(session.scalars(stmt, bound)), limit)
+
+
 def paginate(
     session: Session,
     stmt: sa.Select,
