@@ -21,6 +21,7 @@ from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Keyset, Page
+from app.core.reads import one_statement
 
 STATEMENT_BATCH = 5000  # statement lines fetched per round trip, at most
 
@@ -90,14 +91,29 @@ def get_own_account(session: Session, *, user: User, account_id: uuid.UUID) -> A
     return account
 
 
+# The columns `AccountSchema` shows, as rows: one statement outside any transaction.
 _OWN_ACCOUNTS = Keyset(
-    sa.select(Account).where(Account.user_id == sa.bindparam("user_id")), model=Account
+    sa.select(
+        Account.public_id,
+        Account.account_number,
+        Account.iban,
+        Account.account_type,
+        Account.currency,
+        Account.name,
+        Account.balance,
+        Account.available_balance.label("available_balance"),
+        Account.display_credit_limit.label("display_credit_limit"),
+        Account.status,
+        Account.created_at,
+    ).where(Account.user_id == sa.bindparam("user_id")),
+    model=Account,
 )
 
 
 def list_accounts(session: Session, *, user_id: int, limit: int, cursor: str | None = None) -> Page:
-    """The user's accounts, newest first."""
-    return _OWN_ACCOUNTS.page(session, {"user_id": user_id}, limit=limit, cursor=cursor)
+    """The user's accounts, newest first (one statement, outside the unit of work)."""
+    with one_statement(session) as connection:
+        return _OWN_ACCOUNTS.page(connection, {"user_id": user_id}, limit=limit, cursor=cursor)
 
 
 def rename_account(session: Session, *, user: User, account_id: uuid.UUID, name: str) -> Account:

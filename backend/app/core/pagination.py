@@ -16,6 +16,7 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from app.core.api import Schema
@@ -94,13 +95,17 @@ def page_of(rows: list[Any], limit: int) -> Page:
 
 
 class Keyset:
-    """A select of `model` paged newest first, built once (at import) instead of per request.
+    """A select paged newest first by `model`'s position, built once (at import).
 
     `page()` binds the statement's own parameters, the page size and the cursor's position;
-    the statements and their cache keys are made once, so a page costs only its execution.
+    the statements and their cache keys are made once, so a page costs only its execution. A
+    select of the model gives model objects (through a Session); a select of columns gives
+    rows, which may also run on a Connection (`core.reads.one_statement`).
     """
 
     def __init__(self, stmt: sa.Select, *, model: Any) -> None:
+        descriptions = stmt.column_descriptions
+        self._objects = len(descriptions) == 1 and descriptions[0]["expr"] is model
         created, public_id = model.created_at, model.public_id
         order = (created.desc(), public_id.desc())
         size = sa.bindparam("page_size", type_=sa.Integer())
@@ -112,7 +117,12 @@ class Keyset:
         self._after = stmt.where(position).order_by(*order).limit(size)
 
     def page(
-        self, session: Session, params: dict[str, Any], *, limit: int, cursor: str | None
+        self,
+        runner: Session | Connection,
+        params: dict[str, Any],
+        *,
+        limit: int,
+        cursor: str | None,
     ) -> Page:
         """One page of at most `limit` rows after `cursor` (None: the first page)."""
         bound = {**params, "page_size": limit + 1}
@@ -120,7 +130,8 @@ class Keyset:
         if cursor:
             bound["page_at"], bound["page_id"] = decode_cursor(cursor)
             stmt = self._after
-        return page_of(list(session.scalars(stmt, bound)), limit)
+        result = runner.execute(stmt, bound)
+        return page_of(list(result.scalars()) if self._objects else result.all(), limit)
 
 
 def paginate(
