@@ -10,23 +10,43 @@ DOCS_CSP = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+HSTS = "max-age=63072000; includeSubDomains; preload"
+
+
+def _header_set(*, csp: str, api: bool, hsts: bool) -> tuple[tuple[str, str, str], ...]:
+    """(lower-case name, name, value) of each header a response of that kind gets."""
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        ("Content-Security-Policy", csp),
+    ]
+    if api:
+        headers.append(("Cache-Control", "no-store"))
+    if hsts:
+        headers.append(("Strict-Transport-Security", HSTS))
+    return tuple((name.lower(), name, value) for name, value in headers)
 
 
 def init_app(app: Flask) -> None:
+    # The sets are built once per app; a header the view already set is kept.
+    hsts = bool(app.config.get("HSTS_ENABLED"))
+    api_set = _header_set(csp=API_CSP, api=True, hsts=hsts)
+    docs_set = _header_set(csp=DOCS_CSP, api=False, hsts=hsts)
+    other_set = _header_set(csp=API_CSP, api=False, hsts=hsts)
+
     @app.after_request
     def _security_headers(response):
+        path = request.path
+        if path.startswith("/api/"):
+            wanted = api_set
+        elif path.startswith("/docs"):
+            wanted = docs_set
+        else:
+            wanted = other_set
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        is_docs = request.path.startswith("/docs")
-        headers.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else API_CSP)
-        if request.path.startswith("/api/"):
-            headers.setdefault("Cache-Control", "no-store")
-        if app.config.get("HSTS_ENABLED"):
-            headers.setdefault(
-                "Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"
-            )
+        present = {key.lower() for key, _ in headers.items()}
+        headers.extend([(name, value) for low, name, value in wanted if low not in present])
         return response
