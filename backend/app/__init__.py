@@ -44,7 +44,7 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - the schema must be complete before anything maps
-    from app.core import audit, context, errors, health, hygiene, idempotency, security
+    from app.core import audit, context, errors, health, hygiene, idempotency, reads, security
     from app.core.api import Api
     from app.core.db import install_session_hooks
     from app.extensions import cors, db, jwt, limiter, migrate
@@ -52,6 +52,7 @@ def _init_extensions(app: Flask) -> None:
     install_session_hooks()
     audit.install_hooks()
     idempotency.install_hooks()
+    reads.configure(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BACKEND_DIR / "migrations"), compare_type=True)
     jwt.init_app(app)

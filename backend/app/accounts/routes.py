@@ -31,7 +31,7 @@ blp = Blueprint(
 @blp.response(200, AccountPageSchema)
 def list_accounts(args):
     """List your accounts."""
-    return services.list_accounts(db.session, user_id=current_user_id(), **args)
+    return services.list_accounts(user_id=current_user_id(), **args)
 
 
 @blp.route("", methods=["POST"])

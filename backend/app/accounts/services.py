@@ -110,9 +110,9 @@ _OWN_ACCOUNTS = Keyset(
 )
 
 
-def list_accounts(session: Session, *, user_id: int, limit: int, cursor: str | None = None) -> Page:
-    """The user's accounts, newest first (one statement, outside the unit of work)."""
-    with one_statement(session) as connection:
+def list_accounts(*, user_id: int, limit: int, cursor: str | None = None) -> Page:
+    """The user's accounts, newest first (one statement, outside any unit of work)."""
+    with one_statement() as connection:
         return _OWN_ACCOUNTS.page(connection, {"user_id": user_id}, limit=limit, cursor=cursor)
 
 
