@@ -1,8 +1,9 @@
-"""Security headers on every response."""
+"""Security headers on every response; no cookie session."""
 
 from __future__ import annotations
 
 from flask import Flask, request
+from flask.sessions import SessionInterface
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # /docs: Swagger UI from our own origin (swagger-ui-bundle); its page has one inline script.
@@ -30,7 +31,19 @@ def _header_set(*, csp: str, api: bool, hsts: bool) -> tuple[tuple[str, str, str
     return tuple((name.lower(), name, value) for name, value in headers)
 
 
+class NoCookieSession(SessionInterface):
+    """The API authenticates with bearer tokens and keeps nothing in cookies: Flask's session
+    is never read from a request or written to a response (writing to it raises)."""
+
+    def open_session(self, app, request):
+        return None  # Flask then hands out its null session
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = NoCookieSession()
     # The sets are built once per app; a header the view already set is kept.
     hsts = bool(app.config.get("HSTS_ENABLED"))
     api_set = _header_set(csp=API_CSP, api=True, hsts=hsts)
