@@ -56,7 +56,7 @@ BACKEND = Path(
 ).resolve()
 VENV_BIN = Path(sys.executable).parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/21")
-DB_NAME = db_name()
+DB_NAME = db_name()  # BENCH_DB_PREFIX: two checkouts can run side by side
 PG_COPY = db_name("pg")
 
 ENV = {

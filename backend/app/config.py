@@ -112,6 +112,10 @@ class Config:
         )
         # A login (or step-up) token stays fresh this long; refreshed tokens are never fresh.
         self.JWT_FRESH_SECONDS = _env_int("JWT_FRESH_SECONDS", 5 * 60)
+        # How long a process trusts a session it found live without asking the database again:
+        # the longest a revocation written by another process takes to be seen (0: every
+        # request asks; docs/security.md).
+        self.AUTH_SESSION_CACHE_SECONDS = float(_env("AUTH_SESSION_CACHE_SECONDS", "5") or 0)
         # Identity and access
         self.POLICY_VERSION = _env("POLICY_VERSION", "2026-11-01")
         self.LOCKOUT_THRESHOLD = _env_int("LOCKOUT_THRESHOLD", 5)

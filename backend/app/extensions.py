@@ -1,7 +1,6 @@
 """Flask extensions, created once and bound to an app in `create_app` with `init_app`."""
 
 from flask_cors import CORS
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -9,6 +8,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from app.core.api import Api
 from app.core.db import Base
+from app.core.jwt_manager import JWTManager
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
@@ -87,14 +88,20 @@ class Account(PublicIdMixin, TimestampMixin, Base):
     def is_system(self) -> bool:
         return self.system_code is not None
 
-    @property
+    @hybrid_property
     def available_balance(self) -> int:
-        """Balance − holds (+ the credit line of a credit account)."""
+        """Balance − holds (+ the credit line of a credit account); also a SQL expression."""
         return self.balance - self.held + self.credit_limit
 
-    @property
+    @hybrid_property
     def display_credit_limit(self) -> int | None:
+        """The credit line of a credit account, else None; also a SQL expression."""
         return self.credit_limit if self.account_type == AccountType.CREDIT else None
+
+    @display_credit_limit.inplace.expression
+    @classmethod
+    def _display_credit_limit_expression(cls) -> sa.ColumnElement[int | None]:
+        return sa.case((cls.account_type == AccountType.CREDIT.value, cls.credit_limit))
 
 
 class StatementDocument(PublicIdMixin, Base):

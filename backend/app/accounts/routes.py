@@ -14,7 +14,7 @@ from app.accounts.schemas import (
 )
 from app.core.api import Blueprint
 from app.core.pagination import PageArgsSchema
-from app.edge.permissions import current_user, require
+from app.edge.permissions import current_user, current_user_id, require
 from app.extensions import db
 
 blp = Blueprint(
@@ -31,7 +31,7 @@ blp = Blueprint(
 @blp.response(200, AccountPageSchema)
 def list_accounts(args):
     """List your accounts."""
-    return services.list_accounts(db.session, user=current_user(), **args)
+    return services.list_accounts(user_id=current_user_id(), **args)
 
 
 @blp.route("", methods=["POST"])

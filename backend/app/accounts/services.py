@@ -20,7 +20,8 @@ from app.core import audit, uow
 from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
-from app.core.pagination import Page, paginate
+from app.core.pagination import Keyset, Page
+from app.core.reads import one_statement
 
 STATEMENT_BATCH = 5000  # statement lines fetched per round trip, at most
 
@@ -90,10 +91,29 @@ def get_own_account(session: Session, *, user: User, account_id: uuid.UUID) -> A
     return account
 
 
-def list_accounts(session: Session, *, user: User, limit: int, cursor: str | None = None) -> Page:
-    """The caller's accounts, newest first."""
-    stmt = sa.select(Account).where(Account.user_id == user.id)
-    return paginate(session, stmt, model=Account, limit=limit, cursor=cursor)
+# The columns `AccountSchema` shows, as rows: one statement outside any transaction.
+_OWN_ACCOUNTS = Keyset(
+    sa.select(
+        Account.public_id,
+        Account.account_number,
+        Account.iban,
+        Account.account_type,
+        Account.currency,
+        Account.name,
+        Account.balance,
+        Account.available_balance.label("available_balance"),
+        Account.display_credit_limit.label("display_credit_limit"),
+        Account.status,
+        Account.created_at,
+    ).where(Account.user_id == sa.bindparam("user_id")),
+    model=Account,
+)
+
+
+def list_accounts(*, user_id: int, limit: int, cursor: str | None = None) -> Page:
+    """The user's accounts, newest first (one statement, outside any unit of work)."""
+    with one_statement() as connection:
+        return _OWN_ACCOUNTS.page(connection, {"user_id": user_id}, limit=limit, cursor=cursor)
 
 
 def rename_account(session: Session, *, user: User, account_id: uuid.UUID, name: str) -> Account:

@@ -1,24 +1,27 @@
 """Token families (sessions), access/refresh issuing and revocation checks.
 
 Every access token carries `sid`, the public id of its session (refresh family). A token is
-accepted only while its session is not revoked. The database is the source of truth; Redis
-caches revoked session ids so that refusing them costs no query. A Redis miss or outage always
-falls through to the database, so a revoked token is never accepted because Redis is down.
+accepted only while its session is not revoked. The database is the source of truth. Each
+process remembers the sessions it found live for `AUTH_SESSION_CACHE_SECONDS` (`LiveSessions`):
+a revocation is seen at once by the process that wrote it and within that many seconds by every
+other one. Redis plays no part, so its outage never lets a revoked token through.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from app.auth.models import AuthSession, User
+from app.auth.models import AuthSession, User, UserRole
 from app.core import db as core_db
 from app.core.db import for_update
 
@@ -128,8 +131,8 @@ def revoke_sessions(
 ) -> list[uuid.UUID]:
     """Revoke a user's live sessions (all, `only` these, or all but `keep`); returns their ids.
 
-    The revocation is written in the caller's transaction; the Redis cache is filled after it
-    commits.
+    The revocation is written in the caller's transaction; this process forgets the sessions
+    at once (other processes within `AUTH_SESSION_CACHE_SECONDS`, see `LiveSessions`).
     """
     conditions = [AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)]
     if only is not None:
@@ -145,38 +148,119 @@ def revoke_sessions(
             .execution_options(synchronize_session=False)
         )
     )
+    if has_app_context():
+        live = current_app.extensions.get("flowlet_live_sessions")
+        if live is not None:
+            live.forget(revoked)
     return revoked
 
 
 # --- the revocation check ----------------------------------------------------------------------
 
 
-# The revocation check of every request, built once (the session id is bound per call).
-_SESSION_USER = (
-    sa.select(User, AuthSession.revoked_at)
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Whom a live session's access token speaks for: what the edge needs on every request."""
+
+    user_id: int
+    public_id: uuid.UUID
+    subject: str  # the public id as tokens carry it (`sub`)
+    roles: tuple[str, ...]  # sorted
+    active: bool  # the login is enabled and not locked by an administrator
+
+
+class LiveSessions:
+    """The sessions this process found live in the database, each for `seconds` at most.
+
+    A hit spares the request its query: sid → (deadline, Principal), at most `size` entries
+    (the oldest go first). `seconds` ≤ 0 turns it off. Only live sessions of active users are
+    kept, so a refusal is always decided by the database.
+    """
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, sid: str) -> Principal | None:
+        entry = self._entries.get(sid)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, sid: str, principal: Principal) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            entries = self._entries
+            entries.pop(sid, None)
+            while len(entries) >= self.size:
+                del entries[next(iter(entries))]
+            entries[sid] = (time.monotonic() + self.seconds, principal)
+
+    def forget(self, sids: list[uuid.UUID]) -> None:
+        with self._lock:
+            for sid in sids:
+                self._entries.pop(str(sid), None)
+
+
+# The revocation check on a miss, built once: the session, its user and the user's roles (one
+# row per role; the outer join keeps a user without any).
+_LIVE_SESSION = (
+    sa.select(
+        User.id,
+        User.public_id,
+        User.is_active,
+        User.admin_locked_at,
+        AuthSession.revoked_at,
+        UserRole.role,
+    )
     .join(AuthSession, AuthSession.user_id == User.id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
     .where(AuthSession.public_id == sa.bindparam("sid", type_=sa.Uuid()))
-    .options(joinedload(User.role_links))
 )
 
 
-def is_token_revoked(payload: dict) -> bool:
-    """True when an access token must be refused: no session, or its session is revoked."""
+def _load_principal(sid: uuid.UUID) -> Principal | None:
+    """The principal of a live session, from the database; None if missing or revoked."""
     from app.extensions import db
 
+    rows = db.session.execute(_LIVE_SESSION, {"sid": sid}).all()
+    if not rows or rows[0].revoked_at is not None:
+        return None
+    first = rows[0]
+    return Principal(
+        user_id=first.id,
+        public_id=first.public_id,
+        subject=str(first.public_id),
+        roles=tuple(sorted(row.role for row in rows if row.role is not None)),
+        active=first.is_active and first.admin_locked_at is None,
+    )
+
+
+def is_token_revoked(payload: dict) -> bool:
+    """True when an access token must be refused: no session, or its session is revoked.
+
+    The principal of an accepted token is handed to the identity loader through `g`.
+    """
+    g.pop("principal", None)
     sid = payload.get("sid")
     if not sid or payload.get("type") != "access":
         return True
-    try:
-        sid_uuid = uuid.UUID(str(sid))
-    except ValueError:
+    live: LiveSessions = current_app.extensions["flowlet_live_sessions"]
+    principal = live.get(sid)
+    if principal is None:
+        try:
+            sid_uuid = uuid.UUID(str(sid))
+        except ValueError:
+            return True
+        principal = _load_principal(sid_uuid)
+        if principal is None:
+            return True
+        if principal.active:
+            live.put(str(sid_uuid), principal)
+    if principal.subject != payload.get("sub"):
         return True
-    # One query answers both questions of every request: is the session live, and who is
-    # the user (with roles)? The user is handed to the identity loader through `g`.
-    row = db.session.execute(_SESSION_USER, {"sid": sid_uuid}).unique().one_or_none()
-    if row is None or str(row.User.public_id) != str(payload.get("sub")):
-        return True
-    if row.revoked_at is not None:
-        return True
-    g.token_user = row.User
+    g.principal = principal
     return False

@@ -8,6 +8,7 @@ import marshmallow as ma
 from apispec import BasePlugin
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
+from flask_smorest.utils import resolve_schema_instance
 
 from app.core.hygiene import HygienicParser
 
@@ -132,6 +133,11 @@ class Blueprint(_Blueprint):
             tags=tags,
             **options,
         )
+
+    def arguments(self, schema, *args, **kwargs):
+        """flask-smorest's `arguments` with the schema made an instance once, here: given a
+        class, webargs would build an instance on every request."""
+        return super().arguments(resolve_schema_instance(schema), *args, **kwargs)
 
     @staticmethod
     def _prepare_flowlet_doc(doc, doc_info, *, method, **kwargs):

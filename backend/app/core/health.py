@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -194,15 +195,29 @@ def _outbox_metrics() -> bytes:
 
 
 def init_metrics(app: Flask) -> None:
+    # The labelled series this app has touched, so a request skips `labels()` (its checks and
+    # lock); prometheus_client hands out the same child for the same labels anyway.
+    counters: dict[tuple[str, str, int], Any] = {}
+    timers: dict[tuple[str, str], Any] = {}
+
     @app.before_request
     def _start_timer() -> None:
         g.request_started = time.perf_counter()
 
     @app.after_request
     def _record(response):
-        endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
-        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        rule = request.url_rule
+        endpoint = rule.rule if rule else "<unmatched>"
+        method, status = request.method, response.status_code
+        counter = counters.get((method, endpoint, status))
+        if counter is None:
+            counter = REQUESTS.labels(method, endpoint, str(status))
+            counters[(method, endpoint, status)] = counter
+        counter.inc()
         started = getattr(g, "request_started", None)
         if started is not None:
-            LATENCY.labels(request.method, endpoint).observe(time.perf_counter() - started)
+            timer = timers.get((method, endpoint))
+            if timer is None:
+                timer = timers[(method, endpoint)] = LATENCY.labels(method, endpoint)
+            timer.observe(time.perf_counter() - started)
         return response

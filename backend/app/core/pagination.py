@@ -16,6 +16,7 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from app.core.api import ArgsSchema, Schema
@@ -91,6 +92,46 @@ def page_of(rows: list[Any], limit: int) -> Page:
         return Page(items=rows, next_cursor=None)
     rows = rows[:limit]
     return Page(items=rows, next_cursor=encode_cursor(rows[-1].created_at, rows[-1].public_id))
+
+
+class Keyset:
+    """A select paged newest first by `model`'s position, built once (at import).
+
+    `page()` binds the statement's own parameters, the page size and the cursor's position;
+    the statements and their cache keys are made once, so a page costs only its execution. A
+    select of the model gives model objects (through a Session); a select of columns gives
+    rows, which may also run on a Connection (`core.reads.one_statement`).
+    """
+
+    def __init__(self, stmt: sa.Select, *, model: Any) -> None:
+        descriptions = stmt.column_descriptions
+        self._objects = len(descriptions) == 1 and descriptions[0]["expr"] is model
+        created, public_id = model.created_at, model.public_id
+        order = (created.desc(), public_id.desc())
+        size = sa.bindparam("page_size", type_=sa.Integer())
+        position = sa.tuple_(created, public_id) < sa.tuple_(
+            sa.bindparam("page_at", type_=created.type),
+            sa.bindparam("page_id", type_=public_id.type),
+        )
+        self._first = stmt.order_by(*order).limit(size)
+        self._after = stmt.where(position).order_by(*order).limit(size)
+
+    def page(
+        self,
+        runner: Session | Connection,
+        params: dict[str, Any],
+        *,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """One page of at most `limit` rows after `cursor` (None: the first page)."""
+        bound = {**params, "page_size": limit + 1}
+        stmt = self._first
+        if cursor:
+            bound["page_at"], bound["page_id"] = decode_cursor(cursor)
+            stmt = self._after
+        result = runner.execute(stmt, bound)
+        return page_of(list(result.scalars()) if self._objects else result.all(), limit)
 
 
 def paginate(

@@ -1,24 +1,27 @@
 """Role-based access: one permission table and one decorator on every protected route.
 
 `@require("accounts:write")` verifies the bearer token (signature, expiry, freshness when
-asked, and that its session is not revoked), loads the user, checks that one of the user's
-roles grants the permission (403 `forbidden` otherwise) and records the actor for the audit
-log. Views then call `current_user()`.
+asked, and that its session is not revoked), checks that one of the principal's roles grants
+the permission (403 `forbidden` otherwise) and records the actor for the audit log. Views then
+call `current_user_id()` when the caller's id is enough, or `current_user()` for the user row
+(loaded on the first call, one query).
 """
 
 from __future__ import annotations
 
 import functools
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from sqlalchemy.orm import joinedload
 
+from app.auth.errors import InvalidToken
 from app.auth.models import Role, User
+from app.auth.tokens import LiveSessions, Principal
 from app.core import context
 from app.core.errors import Forbidden, Unauthorized, error_response
 
@@ -54,14 +57,13 @@ def roles_for(permission: str) -> frozenset[Role]:
 
 def require(permission: str, *, fresh: bool = False) -> Callable:
     """Protect a view: a valid (and, when `fresh`, fresh) token whose user holds the permission."""
-    allowed = roles_for(permission)
+    allowed = frozenset(role.value for role in roles_for(permission))
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             verify_jwt_in_request(fresh=fresh)
-            user = current_user()
-            if not any(user.has_role(role.value) for role in allowed):
+            if allowed.isdisjoint(current_principal().roles):
                 raise Forbidden("Your role does not allow this action.")
             return view(*args, **kwargs)
 
@@ -83,43 +85,67 @@ def token_is_fresh() -> bool:
     return time.time() < float(fresh)
 
 
+def current_principal() -> Principal:
+    """Whom this request's token speaks for (after `@require`): ids and roles, no query."""
+    principal = getattr(g, "principal", None)
+    if principal is None:
+        raise Unauthorized("Authentication is required.")
+    return principal
+
+
+def current_user_id() -> int:
+    """The authenticated user's id (after `@require`), without loading the user."""
+    return current_principal().user_id
+
+
+# The caller's row with its roles, built once (the id is bound per call).
+_USER = sa.select(User).options(joinedload(User.role_links)).where(User.id == sa.bindparam("uid"))
+
+
 def current_user() -> User:
-    """The authenticated user of this request (after `@require`)."""
+    """The authenticated user of this request (after `@require`), loaded on the first call.
+
+    The row is read now, so a login disabled or locked since the token's session was last
+    checked is refused here (401 `invalid_token`).
+    """
     user = getattr(g, "current_user", None)
     if user is None:
-        raise Unauthorized("Authentication is required.")
+        from app.extensions import db
+
+        principal = current_principal()
+        user = db.session.execute(_USER, {"uid": principal.user_id}).unique().scalar_one_or_none()
+        if user is None or not user.is_active or user.admin_locked_at is not None:
+            raise InvalidToken("The token's user is no longer active.")
+        g.current_user = user
     return user
 
 
 def init_jwt(app: Flask) -> None:
     """Identity loading and the envelope for every token error."""
-    from app.extensions import db, jwt
+    from app.auth.tokens import is_token_revoked
+    from app.extensions import jwt
+
+    app.extensions["flowlet_live_sessions"] = LiveSessions(
+        float(app.config["AUTH_SESSION_CACHE_SECONDS"])
+    )
 
     @jwt.user_identity_loader
     def _identity(user: User | str) -> str:
         return str(user.public_id) if isinstance(user, User) else str(user)
 
     @jwt.user_lookup_loader
-    def _lookup(_header: dict, payload: dict) -> User | None:
-        try:
-            public_id = uuid.UUID(payload["sub"])
-        except (KeyError, ValueError):
+    def _lookup(_header: dict, payload: dict) -> Principal | None:
+        g.pop("current_user", None)  # a test may share `g` between requests: load anew
+        principal = g.get("principal")  # set by the revocation check of this request
+        if principal is None or not principal.active:
             return None
-        user = g.pop("token_user", None)  # loaded by the revocation check of this request
-        if user is None or user.public_id != public_id:
-            user = db.session.scalar(sa.select(User).where(User.public_id == public_id))
-        if user is None or not user.is_active or user.admin_locked_at is not None:
-            return None
-        g.current_user = user
-        context.set_actor(str(user.public_id), ",".join(user.roles) or None)
-        return user
+        context.set_actor(principal.subject, ",".join(principal.roles) or None)
+        return principal
 
     @jwt.token_in_blocklist_loader
     def _revoked_check(_header: dict, payload: dict) -> bool:
-        # Every request: the token's session must exist and be live (database is the truth,
-        # Redis only caches revocations).
-        from app.auth.tokens import is_token_revoked
-
+        # Every request: the token's session must exist and be live (the database decides;
+        # a live one is remembered for AUTH_SESSION_CACHE_SECONDS, see auth.tokens).
         return is_token_revoked(payload)
 
     @jwt.user_lookup_error_loader

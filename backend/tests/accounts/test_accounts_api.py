@@ -137,6 +137,23 @@ def test_list_is_paginated_by_cursor(client, db_session, customer, headers):
     assert bad.status_code == 422 and "cursor" in bad.json["error"]["details"]
 
 
+def test_the_list_shows_each_account_as_its_own_endpoint_does(
+    client, db_session, customer, headers
+):
+    """The list reads rows (one statement, no ORM objects): every field, the computed ones
+    included, is what `GET /accounts/{id}` shows for the account."""
+    make_account(db_session, customer, balance="12.34")
+    make_account(db_session, customer, account_type="credit", credit_limit=50_000)
+    make_account(db_session, customer, currency="JPY", account_type="savings", balance="500")
+    listed = client.get("/api/v1/accounts", headers=headers).json["items"]
+    assert len(listed) == 3
+    for item in listed:
+        assert client.get(f"/api/v1/accounts/{item['id']}", headers=headers).json == item
+    credit = next(item for item in listed if item["account_type"] == "credit")
+    assert credit["credit_limit"] == "500.00" and credit["available_balance"] == "500.00"
+    assert {item["credit_limit"] for item in listed if item is not credit} == {None}
+
+
 def test_rename(app, client, db_session, customer, headers):
     account = make_account(db_session, customer)
     response = client.patch(

@@ -235,3 +235,50 @@ def test_concurrent_refreshes_of_one_token_let_exactly_one_through(app, db_sessi
     for thread in threads:
         thread.join()
     assert sorted(results, key=lambda r: r[0]) == [(200, None), (401, "token_revoked")]
+
+
+def test_a_remembered_token_is_refused_once_it_expires(pg_url, redis_url, db_session):
+    """The claims of a verified token are reused for later requests, but never past `exp`."""
+    import time
+    from datetime import timedelta
+
+    application = create_app(
+        make_config(pg_url, redis_url, JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=1))
+    )
+    client = application.test_client()
+    user = make_user(db_session)
+    token = login_tokens(application, user).access_token
+    assert me(client, token).status_code == 200  # verified once, remembered
+    deadline = time.monotonic() + 3
+    while (response := me(client, token)).status_code == 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert response.get_json()["error"]["code"] == "token_expired"
+    assert me(client, token + "x").get_json()["error"]["code"] == "invalid_token"
+    with application.app_context():
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+def test_verified_tokens_are_bounded_and_kept_until_they_expire():
+    import time
+
+    from app.core.jwt_manager import VerifiedTokens
+
+    verified = VerifiedTokens(size=2)
+    now = time.time()
+    verified.put("a", {"exp": now + 60, "sub": "a"})
+    verified.put("b", {"exp": now + 60, "sub": "b"})
+    verified.put("c", {"exp": now + 60, "sub": "c"})
+    assert verified.get("a") is None  # the oldest went first
+    assert verified.get("c")["sub"] == "c"
+    verified.get("c")["sub"] = "changed"  # a caller's copy
+    assert verified.get("c")["sub"] == "c"
+    verified.put("old", {"exp": now - 1, "sub": "old"})
+    assert verified.get("old") is None
+    verified.put("forever", {"sub": "no exp"})
+    assert verified.get("forever") is None  # without an expiry: checked every time
+    lenient = VerifiedTokens(leeway=5)
+    lenient.put("late", {"exp": now - 1})
+    assert lenient.get("late") is not None  # inside the leeway, as PyJWT decides
