@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -60,10 +61,12 @@ def raise_alert(
     """
     now = now or utcnow()
     ids = [i for i in dict.fromkeys(transaction_ids) if i is not None]
-    # An alert links the movement's transaction: write what the unit of work staged (the
-    # movement itself among it) first. Only the alert path pays this extra round trip.
-    uow.of(session).flush()
     alert = _open_case(session, user_id=user_id, alert_type=alert_type) if user_id else None
+    if alert is None:
+        # A new alert names the movement's transaction: write what the unit of work staged
+        # (the movement itself among it) first. A hit on an open case needs no such trip: its
+        # links go with the movement in the unit's one write.
+        uow.of(session).flush()
     if alert is None and user_id is not None:
         candidate = ComplianceAlert(
             alert_type=alert_type,
@@ -154,19 +157,81 @@ def _open_case(session: Session, *, user_id: int, alert_type: str) -> Compliance
 
 
 def _link(session: Session, alert: ComplianceAlert, ids: list[int]) -> None:
-    if not ids:
-        return
-    known = set(
-        session.scalars(
-            sa.select(AlertTransaction.transaction_id).where(
-                AlertTransaction.alert_id == alert.id, AlertTransaction.transaction_id.in_(ids)
+    """Link the transactions behind a hit to the alert (staged: written with the unit)."""
+    if ids:
+        uow.of(session).stage(_write_links, (alert.id, ids, utcnow()))
+
+
+def _merged_links(items: list[tuple[int, list[int], datetime]]) -> list[dict]:
+    """One insert per alert (two hits of one unit may share transactions)."""
+    merged: dict[int, dict] = {}
+    for alert_id, ids, at in items:
+        entry = merged.setdefault(alert_id, {"alert_id": alert_id, "ids": [], "at": at})
+        entry["ids"] = list(dict.fromkeys([*entry["ids"], *ids]))
+    return list(merged.values())
+
+
+def _build_link_insert(prefix: str) -> sa.Insert:
+    """Insert the links an alert does not have yet, from an array of transaction ids."""
+    table = AlertTransaction.__table__
+    alert_id = sa.bindparam(f"{prefix}alert_id", type_=sa.BigInteger)
+    ids = (
+        sa.func.unnest(sa.bindparam(f"{prefix}ids", type_=postgresql.ARRAY(sa.BigInteger)))
+        .table_valued("id")
+        .render_derived(name="t")
+    )
+    known = table.alias("known")
+    rows = sa.select(
+        alert_id, ids.c.id, sa.bindparam(f"{prefix}at", type_=table.c.created_at.type)
+    ).where(~sa.exists().where(known.c.alert_id == alert_id, known.c.transaction_id == ids.c.id))
+    return postgresql.insert(table).from_select(["alert_id", "transaction_id", "created_at"], rows)
+
+
+_LINK_INSERTS: dict[str, sa.Insert] = {}
+
+
+def _link_insert(prefix: str) -> sa.Insert:
+    stmt = _LINK_INSERTS.get(prefix)
+    if stmt is None:
+        stmt = _LINK_INSERTS[prefix] = _build_link_insert(prefix)
+    return stmt
+
+
+def _write_links(session: Session, items: list[tuple[int, list[int], datetime]]) -> None:
+    """Insert the staged links (the unit of work calls it; the alert row is locked)."""
+    table = AlertTransaction.__table__
+    for entry in _merged_links(items):
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(_link_insert(""), entry)
+            continue
+        known = set(
+            session.scalars(
+                sa.select(table.c.transaction_id).where(
+                    table.c.alert_id == entry["alert_id"], table.c.transaction_id.in_(entry["ids"])
+                )
             )
         )
-    )
-    for transaction_id in ids:
-        if transaction_id not in known:
-            session.add(AlertTransaction(alert_id=alert.id, transaction_id=transaction_id))
-    session.flush()
+        new = [i for i in entry["ids"] if i not in known]
+        if new:
+            session.execute(
+                sa.insert(table),
+                [
+                    {"alert_id": entry["alert_id"], "transaction_id": i, "created_at": entry["at"]}
+                    for i in new
+                ],
+            )
+
+
+@uow.composes(_write_links)
+def _compose_links(session: Session, items: list[tuple[int, list[int], datetime]]) -> list:
+    parts = []
+    for entry in _merged_links(items):
+
+        def values(prefix: str, entry: dict = entry) -> dict:
+            return {f"{prefix}{name}": value for name, value in entry.items()}
+
+        parts.append(uow.Part(("alert_links",), _link_insert, values))
+    return parts
 
 
 # --- alerts raised by the transaction review (held transfers) ---------------------------------
