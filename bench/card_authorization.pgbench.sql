@@ -1,6 +1,7 @@
 -- The SQL one approved `POST /api/v1/card-network/authorizations` runs, for pgbench
 -- (bench/cards.py). Variables: lo, hi (card ids), hot (0/1), hot_id, proc (the processor's
--- user id). The idempotency store's connection runs with synchronous_commit=off.
+-- user id). The Idempotency-Key is written with its answer in the authorization's own
+-- transaction, as the unit of work does.
 \set card random(:lo, :hi)
 \if :hot
 \set card :hot_id
@@ -10,17 +11,11 @@ BEGIN;
 SELECT u.*, s.revoked_at, r.role FROM users u JOIN auth_sessions s ON s.user_id = u.id
   LEFT JOIN user_roles r ON r.user_id = u.id WHERE s.user_id = :proc LIMIT 1;
 COMMIT;
--- claim the Idempotency-Key
+-- the key is looked up first (a new one: nothing to replay)
 BEGIN;
-SET LOCAL synchronous_commit TO OFF;
-INSERT INTO idempotency_keys (user_id, key, fingerprint, status, created_at, expires_at,
-  claim_token, claimed_at)
-  VALUES (:proc, gen_random_uuid()::text, 'f', 'in_flight', now(), now() + interval '1 day',
-  'bench', now())
-  ON CONFLICT (user_id, key) DO NOTHING RETURNING id AS key_id \gset
-COMMIT;
+SELECT fingerprint, status FROM idempotency_keys
+  WHERE user_id = :proc AND key = gen_random_uuid()::text;
 -- the authorization: the card by fingerprint (locked), the month's spending, the account
-BEGIN;
 SELECT c.*, a.currency FROM cards c JOIN accounts a ON a.id = c.account_id
   WHERE c.pan_fingerprint = (SELECT pan_fingerprint FROM cards WHERE id = :card)
   FOR NO KEY UPDATE OF c;
@@ -63,13 +58,10 @@ INSERT INTO audit_log (public_id, txid, occurred_at, actor_id, action, resource_
   VALUES (gen_random_uuid(), pg_current_xact_id()::text::bigint, now(), 'bench',
   'card.authorization', 'card_authorization', 'x', 'success', '{}',
   md5(random()::text) || md5(random()::text));
--- the claim is spent by this same transaction (or the commit fails)
-UPDATE idempotency_keys SET status = 'committed'
-  WHERE id = :key_id AND claim_token = 'bench' AND status = 'in_flight';
-COMMIT;
--- store the response for replay
-BEGIN;
-SET LOCAL synchronous_commit TO OFF;
-UPDATE idempotency_keys SET status = 'completed', response_status = 200,
-  response_headers = '{}', response_body = '\x00' WHERE id = :key_id AND claim_token = 'bench';
+-- the key with its answer, in the same transaction
+INSERT INTO idempotency_keys (user_id, key, fingerprint, status, response_status,
+  response_headers, response_body, created_at, expires_at)
+  VALUES (:proc, gen_random_uuid()::text, 'f', 'completed', 200, '{}', '\x00', now(),
+  now() + interval '1 day')
+  ON CONFLICT (user_id, key) DO NOTHING;
 COMMIT;

@@ -236,7 +236,7 @@ def main() -> int:
     for row in rows:
         is_hot = row["scenario"] == "hot"
         defines = {"lo": min(ids), "hi": max(ids), "hot": int(is_hot), "hot_id": ids[0]}
-        row["pg_tps"] = pgbench(
+        row["pg_tps"], row["pg_ref_cpu_ms"] = pgbench(
             PGBENCH_SCRIPT,
             copy_url,
             row["clients"],

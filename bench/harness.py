@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -195,6 +196,20 @@ def _pids(*args: str) -> list[int]:
     return [int(pid) for pid in found.split()]
 
 
+def _postgres_pids() -> list[int]:
+    """PostgreSQL's processes, read from /proc (no process started per sample)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/comm") as f:
+                    if f.read().strip() == "postgres":
+                        found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def _machine() -> tuple[int, int]:
     with open("/proc/stat") as f:
         values = [int(v) for v in f.readline().split()[1:]]
@@ -202,59 +217,95 @@ def _machine() -> tuple[int, int]:
 
 
 class CpuMeter:
-    """CPU seconds spent by the server (gunicorn's process group) and by PostgreSQL while a
-    load runs, per request; and how idle the machine stayed. Linux `/proc` only."""
+    """CPU seconds spent by the server (gunicorn's process group, when given) and by PostgreSQL
+    while a load runs, per request; and how idle the machine stayed. Linux `/proc` only.
 
-    def __init__(self, server: subprocess.Popen) -> None:
-        self.server_group = str(os.getpgid(server.pid))
+    PostgreSQL's processes are sampled every `every` seconds during the run, and each keeps the
+    last reading it had: a backend that exits before the end (pgbench's, at its last
+    transaction) is counted all the same.
+    """
 
-    def _read(self) -> tuple[dict, dict, tuple[int, int]]:
-        server = _cpu_seconds(_pids("-g", self.server_group))
-        return server, _cpu_seconds(_pids("-x", "postgres")), _machine()
+    def __init__(self, server: subprocess.Popen | None = None, every: float = 0.2) -> None:
+        self.server_group = str(os.getpgid(server.pid)) if server is not None else None
+        self.every = every
+        self._stop = threading.Event()
+
+    def _server(self) -> dict[int, float]:
+        return _cpu_seconds(_pids("-g", self.server_group)) if self.server_group else {}
+
+    def _sample(self) -> None:
+        for pid, seconds in _cpu_seconds(_postgres_pids()).items():
+            self.pg_last[pid] = seconds
+
+    def _sampler(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
 
     def __enter__(self) -> CpuMeter:
-        self.start = self._read()
+        self.pg_first = _cpu_seconds(_postgres_pids())
+        self.pg_last = dict(self.pg_first)
+        self.start = (self._server(), _machine())
+        self._thread = threading.Thread(target=self._sampler, daemon=True)
+        self._thread.start()
         return self
 
     def __exit__(self, *_exc) -> None:
-        self.end = self._read()
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.end = (self._server(), _machine())
 
     def per_request(self, requests: int) -> dict:
         n = max(requests, 1)
-        (s0, p0, (all0, idle0)), (s1, p1, (all1, idle1)) = self.start, self.end
+        (s0, (all0, idle0)), (s1, (all1, idle1)) = self.start, self.end
         return {
             "app_cpu_ms": 1000 * _spent(s0, s1) / n,
-            "pg_cpu_ms": 1000 * _spent(p0, p1) / n,
+            "pg_cpu_ms": 1000 * _spent(self.pg_first, self.pg_last) / n,
             "idle_pct": 100 * (idle1 - idle0) / max(all1 - all0, 1),
         }
 
 
-def pgbench(script: Path, url: str, clients: int, seconds: int, defines: Mapping) -> float:
-    """Transactions per second of pgbench running `script` on `url`."""
+def pgbench(
+    script: Path, url: str, clients: int, seconds: int, defines: Mapping
+) -> tuple[float, float]:
+    """Transactions per second of pgbench running `script` on `url`, and PostgreSQL's CPU
+    milliseconds per transaction (sampled as for the API, `CpuMeter`)."""
     cmd = [shutil.which("pgbench") or "pgbench", "-n", "-f", str(script)]
     cmd += ["-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds)]
     for name, value in defines.items():
         cmd += ["-D", f"{name}={value}"]
-    out = subprocess.run([*cmd, url], check=True, text=True, capture_output=True).stdout
-    match = re.search(r"tps = ([0-9.]+)", out)
-    return float(match.group(1)) if match else 0.0
+    with CpuMeter() as meter:
+        out = subprocess.run([*cmd, url], check=True, text=True, capture_output=True).stdout
+    tps = float(m.group(1)) if (m := re.search(r"tps = ([0-9.]+)", out)) else 0.0
+    done = (
+        int(m.group(1))
+        if (m := re.search(r"number of transactions actually processed: (\d+)", out))
+        else 0
+    )
+    return tps, meter.per_request(done)["pg_cpu_ms"] if done else 0.0
 
 
 def print_table(rows: list[dict], rate_name: str) -> None:
     """The Markdown table of a run: each row's rate and latencies against pgbench, and the CPU
-    per request of the app and of PostgreSQL when measured."""
+    per request of the app and of PostgreSQL when measured, with PostgreSQL's CPU per
+    transaction of pgbench's minimal one and the ratio of the two."""
     cpu = all("app_cpu_ms" in r for r in rows)
+    ref = cpu and all(r.get("pg_ref_cpu_ms") for r in rows)
     print()
     print(
         f"| scenario | clients | API {rate_name} | p50 ms | p95 ms | p99 ms | pgbench tps "
-        "| API / pgbench |" + (" app CPU ms | PostgreSQL CPU ms | idle % |" if cpu else "")
+        "| API / pgbench |"
+        + (" app CPU ms | PostgreSQL CPU ms | idle % |" if cpu else "")
+        + (" pgbench PostgreSQL CPU ms | PostgreSQL CPU / pgbench's |" if ref else "")
     )
-    print("| --- |" + " ---: |" * (10 if cpu else 7))
+    print("| --- |" + " ---: |" * (7 + (3 if cpu else 0) + (2 if ref else 0)))
     for r in rows:
         ratio = r["tps"] / r["pg_tps"] if r["pg_tps"] else 0
         extra = (
             f" {r['app_cpu_ms']:.1f} | {r['pg_cpu_ms']:.1f} | {r['idle_pct']:.0f} |" if cpu else ""
         )
+        if ref:
+            extra += f" {r['pg_ref_cpu_ms']:.2f} | {r['pg_cpu_ms'] / r['pg_ref_cpu_ms']:.1f} |"
         print(
             f"| {r['scenario']} | {r['clients']} | {r['tps']:.0f} | {r['p50']:.1f} | "
             f"{r['p95']:.1f} | {r['p99']:.1f} | {r['pg_tps']:.0f} | {ratio:.2f} |" + extra

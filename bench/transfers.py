@@ -168,7 +168,9 @@ def _drive(port: int, clients: int, pick, seconds: float, max_requests: int) -> 
     return result
 
 
-def _pgbench(clients: int, seconds: int, lo: int, hi: int, hot_id: int | None, uid: int) -> float:
+def _pgbench(
+    clients: int, seconds: int, lo: int, hi: int, hot_id: int | None, uid: int
+) -> tuple[float, float]:
     url = db_url(PG_COPY)
     defines = {"lo": lo, "hi": hi, "hot": 1 if hot_id else 0, "hot_id": hot_id or lo, "uid": uid}
     return pgbench(PGBENCH_SCRIPT, url, clients, seconds, defines)
@@ -313,7 +315,8 @@ def main() -> int:
             stop(proc)
     if alert_spans and alert_spans[-1][1] == 0:
         alert_spans[-1] = (alert_spans[-1][0], _journal_high_water())
-    reference: dict[tuple[str, int], float] = {}  # the alert path's reference is random's
+    # pgbench's tps and PostgreSQL CPU per transfer; the alert path's reference is random's.
+    reference: dict[tuple[str, int], tuple[float, float]] = {}
     for row in rows:
         kind = "hot" if row["scenario"] == "hot" else "random"
         if (kind, row["clients"]) not in reference:
@@ -325,12 +328,13 @@ def main() -> int:
                 hot["id"] if kind == "hot" else None,
                 users[0]["uid"],
             )
+            tps, cpu = reference[kind, row["clients"]]
             print(
-                f"  pgbench {kind:6} c={row['clients']:<3} "
-                f"{reference[kind, row['clients']]:8.1f} tps",
+                f"  pgbench {kind:6} c={row['clients']:<3} {tps:8.1f} tps  "
+                f"PostgreSQL CPU per transfer {cpu:.2f} ms",
                 flush=True,
             )
-        row["pg_tps"] = reference[kind, row["clients"]]
+        row["pg_tps"], row["pg_ref_cpu_ms"] = reference[kind, row["clients"]]
 
     print_table(rows, "transfers/s")
     compare_alert_path(rows)
