@@ -43,6 +43,24 @@ def make_account(
     return account
 
 
+def own_transfer(app: Flask, session, *, amount: str = "1.00", balance: str = "100.00"):
+    """A new customer with two accounts (the first funded), their bearer headers, the source
+    account and the body of a transfer between the two."""
+    from tests.factories import auth_headers, make_user
+
+    user = make_user(session)
+    headers = auth_headers(app, user)
+    src = make_account(session, user, balance=balance)
+    dst = make_account(session, user)
+    body = {
+        "from_account_id": str(src.public_id),
+        "to_account_id": str(dst.public_id),
+        "amount": amount,
+        "currency": "USD",
+    }
+    return headers, src, body
+
+
 def post(client: FlaskClient, url: str, headers: dict, body, *, key: str | None = "auto"):
     """POST JSON with a fresh Idempotency-Key (or the one given; None sends none)."""
     headers = dict(headers)

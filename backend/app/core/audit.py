@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -334,65 +334,25 @@ def record(
     )
 
 
-def fail(
-    session: Session,
-    exc: Exception,
-    action: str,
-    *,
-    resource_type: str | None = None,
-    resource_id: Any = None,
-    resource: Any = None,
-    changes: dict[str, Any] | None = None,
-    actor_id: str | None = None,
-    actor_role: str | None = None,
-) -> NoReturn:
+def _failure(session: Session, action: str, where: dict[str, Any]) -> Callable[[], None]:
+    """Stage the `failure` record of `action` (`where`: `record`'s keyword arguments)."""
+    return lambda: record(session, action, outcome="failure", **where)
+
+
+def fail(session: Session, exc: Exception, action: str, **where: Any) -> NoReturn:
     """Keep a failed attempt as a `failure` record, commit the unit as it stands, raise `exc`.
 
     Unlike `refuse`, what the use case changed before failing is kept on purpose (a failed
-    login's count, a lockout).
+    login's count, a lockout). `where` takes `record`'s keyword arguments (`resource`, …).
     """
-    record(
-        session,
-        action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        resource=resource,
-        changes=changes,
-        outcome="failure",
-        actor_id=actor_id,
-        actor_role=actor_role,
-    )
+    _failure(session, action, where)()
     uow.commit(session)
     raise exc
 
 
-def refuse(
-    session: Session,
-    exc: Exception,
-    action: str,
-    *,
-    resource_type: str | None = None,
-    resource_id: Any = None,
-    resource: Any = None,
-    changes: dict[str, Any] | None = None,
-    actor_id: str | None = None,
-    actor_role: str | None = None,
-) -> NoReturn:
+def refuse(session: Session, exc: Exception, action: str, **where: Any) -> NoReturn:
     """Roll the change back, keep the refusal as a `failure` record, commit that, raise `exc`."""
-    uow.of(session).refuse(
-        exc,
-        lambda: record(
-            session,
-            action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            resource=resource,
-            changes=changes,
-            outcome="failure",
-            actor_id=actor_id,
-            actor_role=actor_role,
-        ),
-    )
+    uow.of(session).refuse(exc, _failure(session, action, where))
 
 
 def _resolve_resource_id(item: _Pending) -> str | None:

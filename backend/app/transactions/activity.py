@@ -155,7 +155,12 @@ def _payee_insert(insert, v: Any) -> Any:
 
 
 class _Bound(dict):
-    """Named bind parameters for a statement built once and run with values bound per call."""
+    """Named bind parameters (`prefix` before each name) for a statement built once and run
+    with values bound per call."""
+
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__()
+        self.prefix = prefix
 
     _TYPES = {
         "c_day": sa.Date,
@@ -168,7 +173,7 @@ class _Bound(dict):
     }
 
     def __missing__(self, name: str) -> sa.BindParameter:
-        return sa.bindparam(name, type_=self._TYPES.get(name))
+        return sa.bindparam(f"{self.prefix}{name}", type_=self._TYPES.get(name))
 
 
 _PARTS = {"c": _counter_insert, "a": _activity_insert, "p": _payee_insert}
@@ -273,64 +278,17 @@ def _write(session: Session, items: list[tuple[str, dict]]) -> None:
         conn.execute(_PREPARED[(part, conn.dialect.name)], values)
 
 
-# Each part's table, and its columns with the names of their values.
-_COLUMNS = {
-    "c": (
-        _C,
-        {
-            "user_id": "c_user_id",
-            "currency": "c_currency",
-            "direction": "c_direction",
-            "day": "c_day",
-            "amount": "c_amount",
-            "count": "c_count",
-        },
-    ),
-    "a": (
-        _A,
-        {
-            "user_id": "a_user_id",
-            "last_transfer_at": "a_last",
-            "transfer_times": "a_times",
-            "recent_amounts": "a_amounts",
-        },
-    ),
-    "p": (_P, {"user_id": "p_user_id", "beneficiary_key": "p_key", "first_paid_at": "p_at"}),
-}
-
-
-def _on_conflict(part: str) -> Any:
-    """The ON CONFLICT clause of `part`'s insert (what `_PARTS` builds), for a composed write."""
-
-    def finish(stmt: Any) -> Any:
-        if part == "c":
-            return stmt.on_conflict_do_update(
-                index_elements=["user_id", "currency", "direction", "day"],
-                set_={
-                    "amount": _C.c.amount + stmt.excluded.amount,
-                    "count": _C.c.count + stmt.excluded.count,
-                },
-            )
-        if part == "a":
-            return stmt.on_conflict_do_update(
-                index_elements=["user_id"],
-                set_={
-                    "last_transfer_at": stmt.excluded.last_transfer_at,
-                    "transfer_times": stmt.excluded.transfer_times,
-                    "recent_amounts": stmt.excluded.recent_amounts,
-                },
-            )
-        return stmt.on_conflict_do_nothing(index_elements=["user_id", "beneficiary_key"])
-
-    return finish
-
-
 @uow.composes(_write)
 def _compose(session: Session, items: list[tuple[str, dict]]) -> list[uow.Part]:
     """The same rows as parts of the unit's one write (PostgreSQL)."""
     parts = []
     for part, values in _merged(items):
-        table, columns = _COLUMNS[part]
-        row = {column: values[name] for column, name in columns.items()}
-        parts.append(uow.insert_rows(table, [row], kind=part, finish=_on_conflict(part)))
+
+        def build(prefix: str, part: str = part) -> Any:
+            return _PARTS[part](postgresql.insert, _Bound(prefix=prefix))
+
+        def params(prefix: str, values: dict = values) -> dict[str, Any]:
+            return {f"{prefix}{name}": value for name, value in values.items()}
+
+        parts.append(uow.Part(("activity", part), build, params))
     return parts

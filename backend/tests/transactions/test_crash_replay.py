@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from app.core.audit import AuditLog
 from app.core.idempotency import IdempotencyKey
 from app.ledger.models import JournalTransaction
-from tests.factories import auth_headers, make_user
-from tests.money_helpers import assert_ledger_consistent, balance_of, make_account
+from tests.money_helpers import assert_ledger_consistent, balance_of, own_transfer
 
 pytestmark = pytest.mark.postgres
 
@@ -118,16 +117,7 @@ def test_a_worker_killed_before_the_commit_leaves_nothing_and_the_retry_runs_onc
     app, db_session, server, phase
 ):
     port, crash_dir = server
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "12.34",
-        "currency": "USD",
-    }
+    headers, src, body = own_transfer(app, db_session, amount="12.34")
     key = f"crash-{phase}-{uuid.uuid4()}"
     (crash_dir / phase).write_text(key)
 
@@ -151,16 +141,7 @@ def test_a_worker_killed_after_the_commit_replays_the_committed_answer_byte_for_
     app, db_session, server
 ):
     port, crash_dir = server
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "12.34",
-        "currency": "USD",
-    }
+    headers, src, body = own_transfer(app, db_session, amount="12.34")
     key = f"crash-after-{uuid.uuid4()}"
     (crash_dir / "after_commit").write_text(key)
 

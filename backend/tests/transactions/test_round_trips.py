@@ -11,8 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from tests.factories import auth_headers, make_user
-from tests.money_helpers import make_account, post
+from tests.money_helpers import own_transfer, post
 
 pytestmark = pytest.mark.postgres
 
@@ -41,16 +40,7 @@ def _statements_of(app, send) -> list[str]:
 
 
 def test_an_internal_transfer_costs_a_pinned_number_of_statements(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": "1.00",
-        "currency": "USD",
-    }
+    headers, _, body = own_transfer(app, db_session, amount="1.00")
     post(client, "/api/v1/transactions/transfer", headers, body)  # warm: system rows, caches
     seen = _statements_of(app, lambda: post(client, "/api/v1/transactions/transfer", headers, body))
     assert len(seen) == TRANSFER_STATEMENTS, "\n".join(seen)
