@@ -36,6 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -422,7 +423,6 @@ def _build_facts(n: str) -> sa.Select:
         return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(mine, condition), value))), 0)
 
     return sa.select(
-        sa.literal(n).label("side"),
         total(
             sa.and_(
                 external,
@@ -445,9 +445,24 @@ def _build_facts(n: str) -> sa.Select:
     )
 
 
+def _build_sides_facts(sides: int) -> sa.Select:
+    """The facts of `sides` sides in one row, four columns a side."""
+    parts = [_build_facts(str(i)).subquery(f"side{i}") for i in range(sides)]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, sa.true())
+    return sa.select(
+        *(
+            column.label(f"s{i}_{j}")
+            for i, part in enumerate(parts)
+            for j, column in enumerate(part.c)
+        )
+    ).select_from(joined)
+
+
 _HISTORY = _build_history(_build_window())
-# The facts of a movement's sides in one statement: one side, or two (an internal transfer).
-_FACTS = {1: _build_facts("0"), 2: sa.union_all(_build_facts("0"), _build_facts("1"))}
+# The facts of a movement's sides in one row: one side, or two (an internal transfer).
+_FACTS = {1: _build_facts("0"), 2: _build_sides_facts(2)}
 
 
 def _window_params(user_id: int, before: datetime, since: datetime, n: str = "") -> dict:
@@ -481,6 +496,22 @@ def window_facts(
 ) -> list[WindowFacts]:
     """Four aggregates over each posting's capped customer window, one statement for both
     sides of a movement (no rows loaded)."""
+    statement, params = window_facts_read(postings, settings)
+    return parse_window_facts(session.connection().execute(statement, params).one())
+
+
+def parse_window_facts(row: Sequence[Any]) -> list[WindowFacts]:
+    """The `WindowFacts` of each side from the one row `window_facts_read` returns."""
+    return [
+        WindowFacts(int(row[i]), int(row[i + 1]), int(row[i + 2]), row[i + 3])
+        for i in range(0, len(row), 4)
+    ]
+
+
+def window_facts_read(
+    postings: Sequence[Posting], settings: Settings
+) -> tuple[sa.Select, dict[str, Any]]:
+    """The one-row statement (built once per number of sides) and its parameters."""
     params: dict = {}
     for i, p in enumerate(postings):
         n = str(i)
@@ -495,11 +526,7 @@ def window_facts(
                 f"f_account{n}": p.account_id,
             },
         )
-    rows = {row[0]: row for row in session.connection().execute(_FACTS[len(postings)], params)}
-    return [
-        WindowFacts(int(row[1]), int(row[2]), int(row[3]), row[4])
-        for row in (rows[str(i)] for i in range(len(postings)))
-    ]
+    return _FACTS[len(postings)], params
 
 
 def needs_history(posting: Posting, facts: WindowFacts, s: Settings) -> bool:
@@ -554,22 +581,24 @@ def observe_movement(
     sides: Sequence[tuple[Posting, datetime | None]],
     *,
     settings: Settings | None = None,
+    facts: Sequence[WindowFacts] | None = None,
 ) -> list[ComplianceAlert]:
     """Record the customer sides of one movement and run the rules over each (flushes only).
 
     One statement of four aggregates per side over the capped window (`window_facts`, both
     sides in it) says whether a rule that reads history can fire; only then is that side's
     window read as rows. An ordinary payment costs that statement and one insert for all sides.
+    `facts`: those aggregates when they were read already, with the movement's other facts.
     """
     if not sides:
         return []
     settings = settings or Settings.from_config()
+    if facts is None:
+        facts = window_facts(session, [p for p, _ in sides], settings)
     judged = []
-    for (posting, opened_at), facts in zip(
-        sides, window_facts(session, [p for p, _ in sides], settings), strict=True
-    ):
+    for (posting, opened_at), side_facts in zip(sides, facts, strict=True):
         history: list[Posting] = []
-        if needs_history(posting, facts, settings):
+        if needs_history(posting, side_facts, settings):
             history = [
                 h
                 for h in recent_history(
@@ -580,17 +609,22 @@ def observe_movement(
                 )
                 if h.transaction_id != posting.transaction_id
             ]
-        previous = facts.last_on_account or last_activity(
+        previous = side_facts.last_on_account or last_activity(
             session, account_id=posting.account_id, before=posting.at, opened_at=opened_at
         )
         judged.append((posting, history, previous))
     for posting, _ in sides:
         uow.of(session).stage(_write_feed, _row(posting))
-    return [
-        _alert(session, posting.user_id, hit, posting.at)
+    hits = [
+        (posting, hit)
         for posting, history, previous in judged
         for hit in evaluate(posting, history, settings, previous)
     ]
+    # An open case is locked to take a hit. Two movements between the same customers, one
+    # each way, would otherwise lock their cases in opposite orders and deadlock: cases are
+    # taken by customer, then rule, whichever side of the movement hit.
+    hits.sort(key=lambda found: (found[0].user_id, found[1].rule))
+    return [_alert(session, posting.user_id, hit, posting.at) for posting, hit in hits]
 
 
 def already_observed(session: Session, p: Posting) -> bool:

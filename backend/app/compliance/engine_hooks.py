@@ -15,6 +15,7 @@ The translation from the engine's context to compliance terms lives in `posting_
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from app.accounts.models import Account
 from app.compliance import aml, sanctions
 from app.compliance.alerts import raise_alert
 from app.compliance.models import Severity
+from app.ledger import engine
 from app.ledger.engine import Review
 from app.ledger.models import JournalTransaction
 
@@ -100,6 +102,33 @@ def posting_sides(ctx: Any, txn: Any) -> Iterator[tuple[aml.Posting, Any]]:
         )
 
 
+@dataclass(frozen=True)
+class _Numbered:
+    """A movement's transaction before it is written: its id, taken with the customer's lock."""
+
+    id: int
+
+
+_FACTS = "aml_facts"  # ctx.shared: (postings, their window facts) read before the policies
+
+
+def aml_facts(ctx: Any) -> engine.Facts | None:
+    """Engine facts reader: the AML window aggregates of the movement's customer sides, read
+    with its other facts when its transaction's id is known (PostgreSQL) and the observer will
+    run (`execute` and `reverse` end in a monitored event unless refused)."""
+    if ctx.transaction_id is None or ctx.movement.kind in UNMONITORED_KINDS:
+        return None
+    postings = [p for p, _ in posting_sides(ctx, _Numbered(ctx.transaction_id))]
+    if not postings:
+        return None
+    statement, params = aml.window_facts_read(postings, aml.Settings.from_config())
+
+    def take(row: Any) -> None:
+        ctx.shared[_FACTS] = (postings, aml.parse_window_facts(row))
+
+    return engine.Facts(("aml", len(postings)), lambda: statement, params, take)
+
+
 def aml_observer(ctx: Any, txn: Any) -> None:
     """Engine observer: every customer side of a movement goes through the AML rules once."""
     if ctx.event not in MONITORED_EVENTS or txn.status not in MONITORED_STATUSES:
@@ -114,7 +143,9 @@ def aml_observer(ctx: Any, txn: Any) -> None:
         if ctx.event not in ("approved", "captured")
         or not aml.already_observed(ctx.session, posting)
     ]
-    aml.observe_movement(ctx.session, sides)
+    read = ctx.shared.get(_FACTS)
+    facts = read[1] if read is not None and read[0] == [p for p, _ in sides] else None
+    aml.observe_movement(ctx.session, sides, facts=facts)
 
 
 def ledger_last_activity(session: Session, *, account_id: int, before: datetime) -> datetime:
@@ -261,7 +292,6 @@ def sanctions_policy(ctx: Any) -> Any:
 
 def init_app(app: Flask) -> None:
     """Register the compliance policies and observers with the movement engine."""
-    from app.ledger import engine
-
     engine.register_policy("sanctions_beneficiary", sanctions_policy, kinds={"transfer"})
+    engine.register_facts("aml_monitoring", aml_facts)
     engine.register_observer("aml_monitoring", aml_observer)

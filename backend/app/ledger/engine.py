@@ -28,14 +28,14 @@ app is created.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from app.accounts.models import Account, AccountStatus, SystemAccount
 from app.auth.models import User
@@ -131,8 +131,28 @@ class _Registered:
         return self.kinds is None or kind in self.kinds
 
 
+@dataclass(frozen=True)
+class Facts:
+    """A one-row read that a policy or observer needs once the locks are held.
+
+    The engine composes every reader's `Facts` of a movement into one statement (cross-joined
+    one-row subqueries, built once per combination of `shape`s, so psycopg prepares it) and
+    hands each reader its columns through `take`. Bind parameter names must not collide with
+    other readers' (prefix them).
+    """
+
+    shape: Any  # hashable: names what `build` makes
+    build: Callable[[], sa.Select]  # a SELECT that returns exactly one row
+    params: Mapping[str, Any]
+    take: Callable[[Sequence[Any]], None]
+
+
+FactsReader = Callable[["PolicyContext"], "Facts | None"]
+
 _policies: dict[str, _Registered] = {}
 _observers: dict[str, _Registered] = {}
+_fact_readers: dict[str, _Registered] = {}
+_composed_facts: dict[tuple, tuple[sa.Select, tuple[int, ...]]] = {}
 
 
 def register_policy(name: str, fn: Policy, *, kinds: Iterable[str] | None = None) -> None:
@@ -143,6 +163,55 @@ def register_policy(name: str, fn: Policy, *, kinds: Iterable[str] | None = None
 def register_observer(name: str, fn: Observer, *, kinds: Iterable[str] | None = None) -> None:
     """Call `fn(ctx, txn)` after each change of a movement of `kinds`, in its transaction."""
     _observers[name] = _Registered(fn, frozenset(kinds) if kinds is not None else None)
+
+
+def register_facts(name: str, fn: FactsReader, *, kinds: Iterable[str] | None = None) -> None:
+    """Call `fn(ctx)` once the locks of a movement of `kinds` are held; the `Facts` it returns
+    (or None: nothing to read) is read with every other reader's in one statement, before the
+    policies run. Same name replaces."""
+    _fact_readers[name] = _Registered(fn, frozenset(kinds) if kinds is not None else None)
+
+
+def _compose_facts(parts: Sequence[Facts]) -> tuple[sa.Select, tuple[int, ...]]:
+    key = tuple(part.shape for part in parts)
+    found = _composed_facts.get(key)
+    if found is None:
+        reads = [part.build() for part in parts]
+        subqueries = [read.subquery(f"facts{i}") for i, read in enumerate(reads)]
+        joined = subqueries[0]
+        for subquery in subqueries[1:]:
+            joined = joined.join(subquery, sa.true())
+        columns = [
+            column.label(f"f{i}_{j}")
+            for i, subquery in enumerate(subqueries)
+            for j, column in enumerate(subquery.c)
+        ]
+        widths = tuple(len(read.selected_columns) for read in reads)
+        found = _composed_facts[key] = (sa.select(*columns).select_from(joined), widths)
+    return found
+
+
+def _read_facts(ctx: PolicyContext) -> None:
+    """One statement for every fact the movement's readers need (read after the locks: a
+    statement that waited for a lock still reads with the snapshot it started with)."""
+    parts = [
+        part
+        for item in list(_fact_readers.values())
+        if item.applies(ctx.movement.kind) and (part := item.fn(ctx)) is not None
+    ]
+    if not parts:
+        return
+    params: dict[str, Any] = {}
+    for part in parts:
+        if params.keys() & part.params.keys():
+            raise RuntimeError(f"facts {part.shape!r} reuse a bind parameter name")
+        params.update(part.params)
+    statement, widths = _compose_facts(parts)
+    row = ctx.session.connection().execute(statement, params).one()
+    start = 0
+    for part, width in zip(parts, widths, strict=True):
+        part.take(row[start : start + width])
+        start += width
 
 
 def _observe(ctx: PolicyContext, txn: JournalTransaction, event: str) -> None:
@@ -187,6 +256,77 @@ _LOCK_CUSTOMER = {
 }
 
 
+_CUSTOMER = "customer"  # the unit of work's locked rows: user id → (user, next transaction id)
+
+
+def _build_lock_with_customer() -> sa.Select:
+    """Lock the named customer accounts (ascending id) and then the customer who owns
+    `:owner_of`, taking the next transaction id: one statement, the engine's lock order.
+
+    The aggregate over every locked account decides the owner, so PostgreSQL locks all the
+    accounts before it locks the customer, whichever way it joins the two.
+    """
+    accounts = (
+        sa.select(Account)
+        .where(
+            Account.public_id.in_(sa.bindparam("ids", expanding=True)),
+            Account.system_code.is_(None),
+        )
+        .order_by(Account.id)
+        .with_for_update()
+        .cte("locked_accounts")
+        .prefix_with("MATERIALIZED")
+    )
+    owner = (
+        sa.select(
+            sa.func.max(accounts.c.user_id).filter(
+                accounts.c.public_id == sa.bindparam("owner_of", type_=Account.public_id.type)
+            )
+        )
+    ).scalar_subquery()
+    customer = (
+        sa.select(User, sa.func.nextval("journal_transactions_id_seq").label("next_txn_id"))
+        .where(User.id == owner)
+        .with_for_update(key_share=True)
+        .cte("locked_customer")
+        .prefix_with("MATERIALIZED")
+    )
+    locked_account, locked_customer = aliased(Account, accounts), aliased(User, customer)
+    return (
+        sa.select(locked_account, locked_customer, customer.c.next_txn_id)
+        .select_from(accounts)
+        .outerjoin(customer, sa.true())
+        .order_by(accounts.c.id)
+        .options(lazyload(locked_customer.role_links))
+        .execution_options(populate_existing=True)
+    )
+
+
+_LOCK_WITH_CUSTOMER = _build_lock_with_customer()
+
+
+def lock_by_public_id(
+    session: Session, public_ids: Iterable[uuid.UUID], *, customer_of: uuid.UUID
+) -> dict[uuid.UUID, Account]:
+    """Find and lock the customer accounts a movement names, and the customer who owns
+    `customer_of` (the account money leaves), in one statement; public id → account.
+
+    What a use case calls before `execute`: the engine then finds the accounts, the customer
+    and the transaction's id taken, and reads none of them again. Unknown ids are absent. On
+    SQLite (no row locks, no sequences) the accounts are read and the customer comes later.
+    """
+    ids = sorted(set(public_ids))
+    if session.get_bind().dialect.name != "postgresql":
+        return ledger.lock_accounts_by_public_id(session, ids)
+    rows = session.execute(_LOCK_WITH_CUSTOMER, {"ids": ids, "owner_of": customer_of}).all()
+    ledger.remember_locked(session, [account for account, _, _ in rows])
+    for _, customer, next_id in rows:
+        if customer is not None:
+            uow.of(session).locked[_CUSTOMER] = {customer.id: (customer, next_id)}
+            break
+    return {account.public_id: account for account, _, _ in rows}
+
+
 @dataclass
 class _Locked:
     accounts: dict[int, Account]
@@ -215,6 +355,9 @@ def _lock(session: Session, *account_ids: int | None) -> _Locked:
     )
     if owner is None:
         return _Locked(accounts, None)
+    taken = uow.of(session).locked.get(_CUSTOMER, {}).pop(owner, None)
+    if taken is not None:  # locked with the accounts (`lock_by_public_id`); its id is spent now
+        return _Locked(accounts, *taken)
     statement = _LOCK_CUSTOMER[session.get_bind().dialect.name]
     customer, transaction_id = session.execute(statement, {"uid": owner}).one()
     return _Locked(accounts, customer, transaction_id)
@@ -250,6 +393,7 @@ def _check(ctx: PolicyContext, *, reversal: bool = False) -> None:
 
 
 def _run_policies(ctx: PolicyContext) -> list[Review]:
+    _read_facts(ctx)
     reviews = []
     for item in list(_policies.values()):
         if item.applies(ctx.movement.kind):

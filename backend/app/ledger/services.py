@@ -56,7 +56,7 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     locked = uow.of(session).locked.get(_LOCKED, {})
     if all(i in locked for i in ids):
         return {i: locked[i] for i in ids}
-    return _remember(session, session.scalars(_LOCK_BY_ID, {"ids": ids}).all())
+    return remember_locked(session, session.scalars(_LOCK_BY_ID, {"ids": ids}).all())
 
 
 def lock_accounts_by_public_id(
@@ -68,11 +68,12 @@ def lock_accounts_by_public_id(
     them locked and does not read them again. Unknown ids are simply absent from the result.
     """
     rows = session.scalars(_LOCK_BY_PUBLIC_ID, {"ids": sorted(set(public_ids))}).all()
-    _remember(session, rows)
+    remember_locked(session, rows)
     return {account.public_id: account for account in rows}
 
 
-def _remember(session: Session, rows: Iterable[Account]) -> dict[int, Account]:
+def remember_locked(session: Session, rows: Iterable[Account]) -> dict[int, Account]:
+    """Note accounts this transaction has just locked, so that the engine reads them no more."""
     found = {account.id: account for account in rows}
     # Row locks end with the transaction, and so does the unit of work that remembers them.
     uow.of(session).locked.setdefault(_LOCKED, {}).update(found)

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from app.ledger.models import TxnType
     from app.transactions import activity, fraud, limits, settlement
 
+    engine.register_facts("activity", activity.facts, kinds=limits.KINDS)
     engine.register_policy("limits", limits.check, kinds=limits.KINDS)
     engine.register_policy("fraud", fraud.assess, kinds=fraud.KINDS)
     engine.register_observer("activity", activity.observe, kinds=limits.KINDS)

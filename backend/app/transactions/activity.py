@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core import uow
+from app.ledger import engine
 from app.ledger.engine import PolicyContext
 from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 from app.transactions.models import DailyCounter, Payee, RecentActivity
@@ -46,15 +47,15 @@ class Snapshot:
 
 
 def _build_read() -> sa.Select:
-    uid = sa.bindparam("user_id")
+    uid = sa.bindparam("act_user_id")
 
     def today(direction: str) -> sa.ScalarSelect:
         return (
             sa.select(_C.c.amount)
             .where(
                 _C.c.user_id == uid,
-                _C.c.currency == sa.bindparam("currency"),
-                _C.c.day == sa.bindparam("day", type_=sa.Date),
+                _C.c.currency == sa.bindparam("act_currency"),
+                _C.c.day == sa.bindparam("act_day", type_=sa.Date),
                 _C.c.direction == direction,
             )
             .scalar_subquery()
@@ -63,7 +64,7 @@ def _build_read() -> sa.Select:
     def kept(column: sa.Column) -> sa.ScalarSelect:
         return sa.select(column).where(_A.c.user_id == uid).scalar_subquery()
 
-    paid = sa.exists().where(_P.c.user_id == uid, _P.c.beneficiary_key == sa.bindparam("key"))
+    paid = sa.exists().where(_P.c.user_id == uid, _P.c.beneficiary_key == sa.bindparam("act_key"))
     return sa.select(
         today(OUT),
         today(IN),
@@ -90,16 +91,29 @@ def load(row: Any) -> Snapshot:
 
 def params(movement: Any, customer_id: int, now: datetime) -> dict[str, Any]:
     return {
-        "user_id": customer_id,
-        "currency": movement.currency,
-        "day": now.astimezone(UTC).date(),
-        "key": movement.metadata.get("beneficiary_key") or "",
+        "act_user_id": customer_id,
+        "act_currency": movement.currency,
+        "act_day": now.astimezone(UTC).date(),
+        "act_key": movement.metadata.get("beneficiary_key") or "",
     }
+
+
+def facts(ctx: PolicyContext) -> engine.Facts | None:
+    """The engine's facts reader: the snapshot is read with the movement's other facts."""
+    if ctx.customer is None or "activity" in ctx.shared:
+        return None
+
+    def take(row: Any) -> None:
+        ctx.shared["activity"] = load(row)
+
+    return engine.Facts(
+        "activity", lambda: _READ, params(ctx.movement, ctx.customer.id, ctx.now), take
+    )
 
 
 def snapshot(ctx: PolicyContext) -> Snapshot:
     """The locked customer's counters and activity (one query, once per movement, read after
-    the customer's lock is held)."""
+    the customer's lock is held; usually read already with the movement's other facts)."""
     found = ctx.shared.get("activity")
     if found is None:
         values = params(ctx.movement, ctx.customer.id, ctx.now)

@@ -21,7 +21,6 @@ from app.auth.models import User
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
 from app.ledger import engine
-from app.ledger import services as ledger
 from app.ledger.errors import CurrencyMismatch, FreshTokenRequired
 from app.ledger.models import JournalTransaction, TxnType
 
@@ -100,7 +99,9 @@ def transfer(
     """Move money from the caller's account to an account of ours or out to an IBAN."""
     check_step_up(amount, currency, fresh)
     if to_account_id is not None:  # both accounts found and locked in one statement
-        found = ledger.lock_accounts_by_public_id(session, [from_account_id, to_account_id])
+        found = engine.lock_by_public_id(
+            session, [from_account_id, to_account_id], customer_of=from_account_id
+        )
         src, dst, iban = found.get(from_account_id), found.get(to_account_id), None
         if src is None or src.user_id != user.id:
             raise AccountNotFound()

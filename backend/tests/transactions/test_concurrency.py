@@ -137,3 +137,41 @@ def test_concurrent_deposits_and_withdrawals_lose_no_money(app, db_session):
     assert sorted(results) == sorted([("deposit", 201)] * 15 + [("withdrawal", 201)] * 15)
     assert balance_of(app, account_id) == (20_000, 0)
     assert_ledger_consistent(app)
+
+
+def test_transfers_among_customers_with_several_accounts_never_deadlock(app, db_session):
+    """Accounts, then their customer: one lock order, whichever accounts a transfer names.
+
+    Three customers with two accounts each pay each other and themselves at random from 30
+    threads; each transfer locks both accounts and the payer in one statement.
+    """
+    import random
+
+    owners = [make_user(db_session) for _ in range(3)]
+    accounts = [
+        (owner, str(make_account(db_session, owner, balance="1000.00").public_id))
+        for owner in owners
+        for _ in range(2)
+    ]
+    headers = {owner.id: auth_headers(app, owner) for owner in owners}
+    barrier = threading.Barrier(30)
+    results: list[int] = []
+
+    def pay(seed: int) -> None:
+        pick = random.Random(seed)
+        client = app.test_client()
+        barrier.wait()
+        for _ in range(4):
+            (owner, src), (_, dst) = pick.sample(accounts, 2)
+            response = post(
+                client,
+                TRANSFER,
+                headers[owner.id],
+                {"from_account_id": src, "to_account_id": dst, "amount": "1.00", "currency": "USD"},
+            )
+            results.append(response.status_code)
+
+    _run([threading.Thread(target=pay, args=(i,)) for i in range(30)])
+    assert results == [201] * 120
+    assert sum(balance_of(app, account)[0] for _, account in accounts) == 600_000
+    assert_ledger_consistent(app)
