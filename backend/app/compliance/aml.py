@@ -622,8 +622,8 @@ def observe_movement(
     ]
     # An open case is locked to take a hit. Two movements between the same customers, one
     # each way, would otherwise lock their cases in opposite orders and deadlock: cases are
-    # taken by customer, then rule, whichever side of the movement hit.
-    hits.sort(key=lambda found: (found[0].user_id, found[1].rule))
+    # taken by customer (then in the rules' one order), whichever side of the movement hit.
+    hits.sort(key=lambda found: found[0].user_id)
     return [_alert(session, posting.user_id, hit, posting.at) for posting, hit in hits]
 
 

@@ -26,7 +26,7 @@ from app.core.idempotency import (
     lookup,
     stage,
 )
-from app.edge.permissions import current_user
+from app.edge.permissions import current_user_id
 
 
 def replay(stored: Stored) -> Response:
@@ -51,7 +51,7 @@ def _key_request() -> KeyRequest | None:
             details={HEADER: ["Between 1 and 255 characters."]},
         )
     return KeyRequest(
-        user_id=current_user().id,
+        user_id=current_user_id(),
         key=key,
         fingerprint=fingerprint(request.method, request.path, request.get_data()),
     )

@@ -2,7 +2,7 @@
 
 from app.core.api import Blueprint
 from app.edge.idempotency import idempotent
-from app.edge.permissions import current_user, require, token_is_fresh
+from app.edge.permissions import current_user, current_user_id, require, token_is_fresh
 from app.extensions import db
 from app.ledger import engine
 from app.transactions import deposits, history, transfers
@@ -68,7 +68,7 @@ def withdrawal(data):
 @blp.response(201, TransactionSchema)
 def transfer(data):
     """Transfer money to an account or an IBAN (needs an Idempotency-Key)."""
-    return transfers.transfer(db.session, user=current_user(), fresh=token_is_fresh(), **data)
+    return transfers.transfer(db.session, user_id=current_user_id(), fresh=token_is_fresh(), **data)
 
 
 @blp.route("/<uuid:transaction_id>/reverse", methods=["POST"])

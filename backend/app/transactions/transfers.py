@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.errors import AccountNotFound
 from app.accounts.models import Account, SystemAccount
+from app.auth.errors import InvalidToken
 from app.auth.models import User
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
@@ -82,10 +83,19 @@ def _destination(
     return session.scalar(sa.select(Account).where(Account.iban == iban, _CUSTOMER)), iban
 
 
+def _payer(session: Session, user_id: int) -> User:
+    """The paying customer, refused (401 `invalid_token`) when disabled or locked since its
+    token's session was checked; from the identity map when the accounts' lock loaded it."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or user.admin_locked_at is not None:
+        raise InvalidToken("The token's user is no longer active.")
+    return user
+
+
 def transfer(
     session: Session,
     *,
-    user: User,
+    user_id: int,
     from_account_id: uuid.UUID,
     amount: int,
     currency: str,
@@ -96,19 +106,25 @@ def transfer(
     beneficiary_name: str | None = None,
     fresh: bool = False,
 ) -> JournalTransaction:
-    """Move money from the caller's account to an account of ours or out to an IBAN."""
+    """Move money from the caller's account to an account of ours or out to an IBAN.
+
+    The caller is read as the payer: with its accounts' lock when both accounts are ours (the
+    row the lock loaded, no query of its own), and must still be active.
+    """
     check_step_up(amount, currency, fresh)
-    if to_account_id is not None:  # both accounts found and locked in one statement
+    if to_account_id is not None:  # both accounts and their payer locked in one statement
         found = engine.lock_by_public_id(
             session, [from_account_id, to_account_id], customer_of=from_account_id
         )
         src, dst, iban = found.get(from_account_id), found.get(to_account_id), None
-        if src is None or src.user_id != user.id:
+        if src is None or src.user_id != user_id:
             raise AccountNotFound()
+        user = _payer(session, user_id)
         check_currency(src, currency)
         if dst is None:
             raise AccountNotFound("The destination account was not found.")
     else:
+        user = _payer(session, user_id)
         src = own_account(session, user, from_account_id, currency)
         dst, iban = _destination(
             session, to_account_id=None, to_account_number=to_account_number, to_iban=to_iban

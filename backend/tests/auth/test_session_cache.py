@@ -145,3 +145,36 @@ def test_live_sessions_are_bounded_and_expire():
     off = LiveSessions(seconds=0)
     off.put(sids[0], principal(0))
     assert off.get(sids[0]) is None
+
+
+@pytest.mark.parametrize("to", ["own account", "iban"])
+def test_a_transfer_refuses_a_locked_payer_while_its_session_is_still_cached(
+    client, app, db_session, pg_url, redis_url, to
+):
+    """The payer is read with the movement's lock (or, for an IBAN, before it), so a payer
+    locked by an admin moves no money, even where the session check would still pass."""
+    from app.auth.models import User
+    from tests.money_helpers import balance_of, own_transfer, post
+
+    application, elsewhere = _other_process(pg_url, redis_url, 60.0)
+    try:
+        headers, src, body = own_transfer(app, db_session, amount="1.00")
+        if to == "iban":
+            body = {
+                **{k: body[k] for k in ("from_account_id", "amount", "currency")},
+                "to_iban": "DE89370400440532013000",
+                "beneficiary_name": "Erika Mustermann",
+            }
+        transfer = "/api/v1/transactions/transfer"
+        assert post(elsewhere, transfer, headers, body).status_code == 201  # session cached
+        paid = balance_of(app, str(src.public_id))
+        _admin_lock(client, app, db_session.get(User, src.user_id), None, db_session)
+        refused = post(elsewhere, transfer, headers, body)
+        assert refused.status_code == 401, refused.get_json()
+        assert refused.get_json()["error"]["code"] == "invalid_token"
+        assert balance_of(app, str(src.public_id)) == paid
+    finally:
+        with application.app_context():
+            from app.extensions import db
+
+            db.engine.dispose()

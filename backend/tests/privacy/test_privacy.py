@@ -84,7 +84,7 @@ def person(app, client, db_session, monkeypatch):
     usd = lambda text: parse_amount(text, "USD")  # noqa: E731
     transfer(
         db_session,
-        user=friend,
+        user_id=friend.id,
         from_account_id=friends_account.public_id,
         to_account_id=account.public_id,
         amount=usd("20.00"),
@@ -151,7 +151,7 @@ def test_approved_erasure_pseudonymizes_and_both_verifies_stay_clean(
     # Empty the account first: money held is a legal hold.
     transfer(
         db_session,
-        user=user,
+        user_id=user.id,
         from_account_id=account.public_id,
         to_account_id=friends_account.public_id,
         amount=parse_amount("20.00", "USD"),
