@@ -45,10 +45,13 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - the schema must be complete before anything maps
     from app.core import context, errors, health, hygiene, reads, security, uow
+    from app.core import db as db_helpers
     from app.core.api import Api
     from app.extensions import cors, db, jwt, limiter, migrate
 
     uow.install_guard()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        db_helpers.convert_long_statements_once()
     reads.configure(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BACKEND_DIR / "migrations"), compare_type=True)

@@ -88,6 +88,30 @@ def real_session(session) -> Session:
     return session() if isinstance(session, scoped_session) else session
 
 
+# Longer than psycopg converts once: the unit of work's composed write and the engine's facts
+# (5–6 KB, up to ~100 parameters) are the statements a movement runs every time.
+_CACHED_STATEMENT_LENGTH, _CACHED_STATEMENT_PARAMS = 32_768, 512
+
+
+def convert_long_statements_once() -> None:
+    """Let psycopg convert a long statement's placeholders once per text, as it does short ones.
+
+    psycopg keeps the `%(name)s` → `$n` conversion of each statement text in an LRU cache, but
+    only for texts up to 4,096 bytes and 50 parameters; past that it parses the text on every
+    execution (about 0.2 ms for the composed write). Its limits are module settings
+    (`psycopg._queries`) with no public switch, so they are raised here, at app creation;
+    `tests/transactions/test_round_trips.py` fails if a psycopg release stops honouring them.
+    """
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(
+        _queries.MAX_CACHED_STATEMENT_LENGTH, _CACHED_STATEMENT_LENGTH
+    )
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(
+        _queries.MAX_CACHED_STATEMENT_PARAMS, _CACHED_STATEMENT_PARAMS
+    )
+
+
 def for_update(stmt: sa.Select, **options) -> sa.Select:
     """`stmt` locking its rows (`SELECT … FOR UPDATE`) and refreshing the loaded objects.
 

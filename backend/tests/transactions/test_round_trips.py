@@ -59,3 +59,19 @@ def test_an_internal_transfer_costs_a_pinned_number_of_statements(app, client, d
     lock = seen[1]  # the accounts first, then their customer, in one statement
     assert "FOR UPDATE" in lock and "FOR NO KEY UPDATE" in lock and "nextval" in lock
     assert "daily_counters" in seen[2] and "aml_postings" in seen[2]  # every fact, once
+
+
+def test_a_warm_transfer_converts_no_statement_text_again(app, client, db_session):
+    """psycopg converts each statement's placeholders once per text (`core.db`): the composed
+    write and the facts are longer than its default limits, so without the raised limits it
+    parsed both on every transfer."""
+    from psycopg import _queries
+
+    headers, _, body = own_transfer(app, db_session, amount="1.00")
+    post(client, "/api/v1/transactions/transfer", headers, body)  # warm
+    before = _queries._query2pg.cache_info()
+    seen = _statements_of(app, lambda: post(client, "/api/v1/transactions/transfer", headers, body))
+    after = _queries._query2pg.cache_info()
+    assert max(len(statement) for statement in seen) > 4096  # past psycopg's default limit
+    assert after.misses == before.misses
+    assert after.hits - before.hits == len(seen)
