@@ -27,7 +27,9 @@ SELECT coalesce(sum(CASE WHEN created_at >= current_date THEN counted_amount ELS
 -- the engine: the account, then the customer; the fraud rules' running activity (one query)
 SELECT id AS clearing FROM accounts WHERE system_code = 'card_clearing' AND currency = 'USD' \gset
 SELECT * FROM accounts WHERE id IN (:acc, :clearing) AND system_code IS NULL FOR UPDATE;
-SELECT * FROM users WHERE id = :owner FOR NO KEY UPDATE;
+-- the customer's lock takes the ids the transaction and the hold will have
+SELECT u.id AS locked, nextval('journal_transactions_id_seq') AS txn,
+  nextval('holds_id_seq') AS hold FROM users u WHERE u.id = :owner FOR NO KEY UPDATE OF u \gset
 SELECT
   (SELECT amount FROM daily_counters WHERE user_id = :owner AND currency = 'USD'
     AND day = current_date AND direction = 'out'),
@@ -37,31 +39,39 @@ SELECT
   (SELECT transfer_times FROM recent_activity WHERE user_id = :owner),
   (SELECT recent_amounts FROM recent_activity WHERE user_id = :owner),
   EXISTS (SELECT 1 FROM payees WHERE user_id = :owner AND beneficiary_key = '');
-UPDATE accounts SET held = held + 100, updated_at = now() WHERE id = :acc;
-INSERT INTO journal_transactions (public_id, type, status, amount, currency, from_account_id,
-  to_account_id, initiated_by_id, description, reference, counterparty_name, risk_score,
-  risk_rules, attributes, created_at, updated_at)
-  VALUES (gen_random_uuid(), 'card_authorization', 'pending', 100, 'USD', :acc, :clearing,
-  :owner, 'Card: bench', 'card-auth:x', 'bench', 0, '[]', '{}', now(), now())
-  RETURNING id AS txn \gset
-INSERT INTO holds (public_id, account_id, transaction_id, amount, currency, status, reason,
-  created_at, expires_at) VALUES (gen_random_uuid(), :acc, :txn, 100, 'USD', 'active',
-  'card_authorization', now(), now() + interval '7 days') RETURNING id AS hold \gset
-INSERT INTO card_authorizations (public_id, card_id, account_id, processor_id, amount, currency,
-  merchant_name, mcc, country, channel, approved, status, counted_amount, hold_id,
-  transaction_id, created_at, expires_at)
+-- one write: the transaction, the hold, the held amount, the authorization row, the audit
+-- record (no chain lock: the sealer chains it after commit), the key with its answer
+WITH t AS (
+  INSERT INTO journal_transactions (id, public_id, type, status, amount, currency,
+    from_account_id, to_account_id, initiated_by_id, description, reference, counterparty_name,
+    risk_score, risk_rules, attributes, created_at, updated_at)
+  VALUES (:txn, gen_random_uuid(), 'card_authorization', 'pending', 100, 'USD', :acc,
+    :clearing, :owner, 'Card: bench', 'card-auth:x', 'bench', 0, '[]', '{}', now(), now())
+), h AS (
+  INSERT INTO holds (id, public_id, account_id, transaction_id, amount, currency, status, reason,
+    created_at, expires_at) VALUES (:hold, gen_random_uuid(), :acc, :txn, 100, 'USD', 'active',
+    'card_authorization', now(), now() + interval '7 days')
+), u AS (
+  UPDATE accounts SET held = held + 100, updated_at = now()
+    WHERE id = :acc AND system_code IS NULL
+), c AS (
+  INSERT INTO card_authorizations (public_id, card_id, account_id, processor_id, amount,
+    currency, merchant_name, mcc, country, channel, approved, status, counted_amount, hold_id,
+    transaction_id, created_at, expires_at)
   VALUES (gen_random_uuid(), :card, :acc, :proc, 100, 'USD', 'bench', '5411', 'DE', 'pos', true,
-  'authorized', 100, :hold, :txn, now(), now() + interval '7 days');
--- the audit record: one insert, no chain lock (the sealer chains it after commit)
-INSERT INTO audit_log (public_id, txid, occurred_at, actor_id, action, resource_type,
-  resource_id, outcome, changes, digest)
+    'authorized', 100, :hold, :txn, now(), now() + interval '7 days')
+), a AS (
+  INSERT INTO audit_log (public_id, txid, occurred_at, actor_id, action, resource_type,
+    resource_id, outcome, changes, digest)
   VALUES (gen_random_uuid(), pg_current_xact_id()::text::bigint, now(), 'bench',
-  'card.authorization', 'card_authorization', 'x', 'success', '{}',
-  md5(random()::text) || md5(random()::text));
--- the key with its answer, in the same transaction
-INSERT INTO idempotency_keys (user_id, key, fingerprint, status, response_status,
-  response_headers, response_body, created_at, expires_at)
+    'card.authorization', 'card_authorization', 'x', 'success', '{}',
+    md5(random()::text) || md5(random()::text))
+), k AS (
+  INSERT INTO idempotency_keys (user_id, key, fingerprint, status, response_status,
+    response_headers, response_body, created_at, expires_at)
   VALUES (:proc, gen_random_uuid()::text, 'f', 'completed', 200, '{}', '\x00', now(),
-  now() + interval '1 day')
-  ON CONFLICT (user_id, key) DO NOTHING;
+    now() + interval '1 day')
+  ON CONFLICT (user_id, key) DO NOTHING RETURNING id
+)
+SELECT count(*) FROM k;
 COMMIT;

@@ -10,12 +10,14 @@
    two scenarios: random cards, and every authorization on one hot card (serialized by the
    card's row lock, as the limits need).
 3. Runs pgbench on the copy with the SQL one authorization executes, at the same concurrency,
-   and prints API/pgbench as a ratio (the machine may be shared: the ratio is what compares).
+   and prints API/pgbench as a ratio (the machine may be shared: the ratio is what compares),
+   with the CPU per authorization of the app (gunicorn's processes) and of PostgreSQL.
 4. Checks afterwards (`harness.verify_books`): `flask ledger verify` and `flask audit verify`
    are clean and the customers' money is unchanged (an authorization only holds money), and
    every approved authorization holds exactly its amount.
 
 Card networks expect an answer within about 100 ms end to end: the p99 is printed next to it.
+`BENCH_BACKEND` runs another checkout's backend under the same benchmark (old against new).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 from harness import (
     HOST,
     PG_ADMIN,
+    CpuMeter,
     admin_sql,
     db_name,
     db_url,
@@ -45,7 +48,10 @@ from harness import (
     verify_books,
 )
 
-BACKEND = Path(__file__).resolve().parent.parent / "backend"
+# BENCH_BACKEND measures another checkout's backend with this same benchmark (old against new).
+BACKEND = Path(
+    os.environ.get("BENCH_BACKEND") or Path(__file__).resolve().parent.parent / "backend"
+).resolve()
 VENV_BIN = Path(sys.executable).parent
 REDIS_URL = os.environ.get("BENCH_CARDS_REDIS_URL", "redis://127.0.0.1:6379/33")
 DB_NAME = db_name("cards")
@@ -220,14 +226,18 @@ def main() -> int:
         warm = drive(port, 8, anywhere, classify, 2, 400, "approved")
         for scenario, pick in (("random", anywhere), ("hot", requests_for(token, lambda: hot))):
             for clients in levels:
-                api = drive(
-                    port, clients, pick, classify, args.seconds, args.max_requests, "approved"
-                )
+                with CpuMeter(proc) as meter:
+                    api = drive(
+                        port, clients, pick, classify, args.seconds, args.max_requests, "approved"
+                    )
+                api.update(meter.per_request(sum(api["outcomes"].values())))
                 rows.append({"scenario": scenario, "clients": clients, **api})
                 print(
                     f"  api {scenario:6} c={clients:<3} {api['tps']:8.1f} auth/s "
                     f"p50 {api['p50']:6.1f} ms p95 {api['p95']:6.1f} ms "
-                    f"p99 {api['p99']:6.1f} ms  {api['outcomes']}",
+                    f"p99 {api['p99']:6.1f} ms  {api['outcomes']}  CPU per authorization: "
+                    f"app {api['app_cpu_ms']:.1f} ms, PostgreSQL {api['pg_cpu_ms']:.1f} ms, "
+                    f"machine idle {api['idle_pct']:.0f} %",
                     flush=True,
                 )
     finally:

@@ -3,9 +3,10 @@ that keeps each authorization in step with its hold.
 
 - `hold`: `engine.execute(Movement(card_authorization, customer account → card clearing),
   hold=True)`: locks, checks the funds, runs the policies registered for card authorizations
-  (the fraud rules), places the hold, audits and commits — together with the authorization row
-  the caller added, which `observe` links to the hold before that commit. A refusal raises the
-  engine's `DomainError` after the engine rolled back and audited it.
+  (the fraud rules), places the hold, audits and commits — together with the authorization row,
+  which `observe` links to the transaction and the hold (their ids are taken with the
+  customer's lock) and stages for the movement's one write. A refusal raises the engine's
+  `DomainError` after the engine rolled back and audited it.
 - `capture`: `engine.capture`: posts the captured amount (≤ held, once) and releases the rest.
   The posted transaction becomes a `card_capture`; until then the holder's history shows the
   `card_authorization`, pending.
@@ -30,7 +31,7 @@ from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import DomainError
 from app.ledger import engine
-from app.ledger.models import Hold, JournalTransaction, TxnStatus, TxnType
+from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 
 KIND = TxnType.CARD_AUTHORIZATION.value
 IN_HAND = "card_authorization"  # the unit of work's subject: the authorization being answered
@@ -69,9 +70,10 @@ def hold(
     A card network cannot wait for a compliance officer: a movement held for review is declined
     (`suspected_fraud`) and its hold released at once; the review's alert stays for the officers.
 
-    `auth` joins the session only in `observe`, once the engine holds the account's lock: its
-    insert checks its foreign keys (a `FOR KEY SHARE` lock on the account), and taking that
-    before the engine's `FOR UPDATE` would let two authorizations on one account deadlock.
+    `auth` is written only from `observe`, once the engine holds the account's lock (staged for
+    the movement's one write; added to the session when held for review): its insert checks its
+    foreign keys (a `FOR KEY SHARE` lock on the account), and taking that before the engine's
+    `FOR UPDATE` would let two authorizations on one account deadlock.
     """
     clearing = _clearing_id(session, currency)
     movement = engine.Movement(
@@ -161,24 +163,57 @@ def void(session: Session, auth: CardAuthorization, *, initiator_id: int | None,
         return engine.void(session, auth.hold_id, initiator_id=initiator_id, reason=reason)
 
 
-_HOLD_OF = sa.select(Hold.id).where(Hold.transaction_id == sa.bindparam("txn_id"))
+_AUTHORIZATION_COLUMNS = (
+    "public_id",
+    "card_id",
+    "account_id",
+    "processor_id",
+    "amount",
+    "currency",
+    "merchant_name",
+    "mcc",
+    "country",
+    "channel",
+    "approved",
+    "decline_reason",
+    "status",
+    "counted_amount",
+    "hold_id",
+    "transaction_id",
+    "created_at",
+    "expires_at",
+)
 
 
-def _hold_of(session: Session, txn: JournalTransaction) -> int:
-    """The id of the hold the engine just placed for `txn` (flushed, in this session)."""
-    for obj in session.identity_map.values():
-        if isinstance(obj, Hold) and obj.transaction_id == txn.id:
-            return obj.id
-    return session.execute(_HOLD_OF, {"txn_id": txn.id}).scalar_one()
+def _write_authorizations(session: Session, rows: list[dict]) -> None:
+    """Insert the staged authorization rows (the unit of work calls it, with the movement)."""
+    session.connection().execute(sa.insert(CardAuthorization.__table__), rows)
+
+
+@uow.composes(_write_authorizations)
+def _compose_authorizations(session: Session, rows: list[dict]) -> list[uow.Part]:
+    return [uow.insert_rows(CardAuthorization.__table__, rows)]
+
+
+def _stage(session: Session, auth: CardAuthorization) -> None:
+    """Write `auth` (approved and held) with the movement's one write; it stays out of the
+    session, as the engine's transaction and hold do."""
+    row = {c: getattr(auth, c) for c in _AUTHORIZATION_COLUMNS}
+    uow.of(session).stage(_write_authorizations, row)
 
 
 def observe(ctx: engine.PolicyContext, txn: JournalTransaction) -> None:
     """Keep the authorization of a card hold in step with it (in the movement's transaction)."""
     session = ctx.session
     in_hand: CardAuthorization | None = uow.of(session).subject.get(IN_HAND)
-    if ctx.event in ("held", "review") and in_hand is not None:
+    if ctx.event == "held" and in_hand is not None:
         in_hand.transaction_id = txn.id
-        in_hand.hold_id = _hold_of(session, txn)
+        in_hand.hold_id = ctx.hold_id
+        _stage(session, in_hand)
+        return
+    if ctx.event == "review" and in_hand is not None:  # declined and voided in this request
+        in_hand.transaction_id = txn.id
+        in_hand.hold_id = ctx.hold_id
         session.add(in_hand)
         return
     if ctx.event == "captured":

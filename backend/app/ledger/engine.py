@@ -102,6 +102,8 @@ class PolicyContext:
     risk_rules: list[str] = field(default_factory=list)
     # The id the movement's transaction takes (taken with the customer's lock), when known.
     transaction_id: int | None = None
+    # The id of the hold the movement placed (held or in review), once placed.
+    hold_id: int | None = None
     # Scratch space the policies and observers of one movement share (e.g. counters read once).
     shared: dict[str, Any] = field(default_factory=dict)
 
@@ -234,26 +236,38 @@ def default_hold_expiry(now: datetime | None = None) -> datetime:
 # --- locking and checks --------------------------------------------------------------------------
 
 
-# The customer's lock also takes the id the movement's transaction will have: known before
-# anything is written, the transaction goes with the rest of the movement in one write.
+# The customer's lock also takes the id the movement's transaction will have (and, for a hold,
+# the hold's): known before anything is written, the transaction and its hold go with the rest
+# of the movement in one write, and the rows that name them (a card authorization) with them.
 # (Facts the policies read, such as the daily counters, are read in a statement of their own
 # once the lock is held: a statement that waits for a lock still reads with the snapshot it
 # started with, so counters read in it could miss what the lock's previous holder committed.)
-# On SQLite (one writer, no sequences) the id comes from the insert, as before.
-_LOCK_CUSTOMER = {
-    dialect: for_update(
+# On SQLite (one writer, no sequences) the ids come from the inserts, as before.
+def _build_lock_customer(dialect: str, hold: bool) -> sa.Select:
+    next_id = {
+        "postgresql": lambda table: sa.func.nextval(f"{table}_id_seq"),
+        "sqlite": lambda table: sa.null(),
+    }[dialect]
+    return for_update(
         # The roles are not what a movement needs: left to load on access, not read here.
-        sa.select(User, next_id)
+        sa.select(
+            User,
+            next_id("journal_transactions"),
+            next_id("holds") if hold else sa.null(),
+        )
         .options(lazyload(User.role_links))
         .where(User.id == sa.bindparam("uid")),
         key_share=True,
         of=User,
     )
-    for dialect, next_id in (
-        ("postgresql", sa.func.nextval("journal_transactions_id_seq")),
-        ("sqlite", sa.null()),
-    )
+
+
+_LOCK_CUSTOMER = {
+    (dialect, hold): _build_lock_customer(dialect, hold)
+    for dialect in ("postgresql", "sqlite")
+    for hold in (False, True)
 }
+_CUSTOMERS = "customers"  # the unit of work's locked rows: customers locked by a movement
 
 
 _CUSTOMER = "customer"  # the unit of work's locked rows: user id → (user, next transaction id)
@@ -331,18 +345,23 @@ def lock_by_public_id(
 class _Locked:
     accounts: dict[int, Account]
     customer: User | None
-    # Taken with the customer's lock: the id the movement's transaction will have.
+    # Taken with the customer's lock: the ids the movement's transaction (and hold) will have.
     transaction_id: int | None = None
+    hold_id: int | None = None
 
 
-def _lock(session: Session, *account_ids: int | None) -> _Locked:
+def _lock(session: Session, *account_ids: int | None, hold: bool = False) -> _Locked:
     """Lock the customer accounts by id, load the system ones, then lock their customer (and
-    take the next transaction id with that lock).
+    take the next transaction id, and with `hold` the next hold id, with that lock).
 
     What an earlier movement of the same unit of work staged is written first (a card held
-    for review is voided in the request that placed it): each movement's rows stand alone.
+    for review is voided in the request that placed it): each movement's rows stand alone
+    (one statement may not update an account's row twice). What a use case staged before its
+    first movement (its audit record, say) waits for the movement's one write.
     """
-    uow.of(session).flush()
+    unit = uow.of(session)
+    if unit.locked.get(_CUSTOMERS):
+        unit.flush()
     accounts = ledger.lock_accounts(session, account_ids)
     for account_id in account_ids:
         if account_id is not None and account_id not in accounts:
@@ -355,12 +374,15 @@ def _lock(session: Session, *account_ids: int | None) -> _Locked:
     )
     if owner is None:
         return _Locked(accounts, None)
-    taken = uow.of(session).locked.get(_CUSTOMER, {}).pop(owner, None)
-    if taken is not None:  # locked with the accounts (`lock_by_public_id`); its id is spent now
-        return _Locked(accounts, *taken)
-    statement = _LOCK_CUSTOMER[session.get_bind().dialect.name]
-    customer, transaction_id = session.execute(statement, {"uid": owner}).one()
-    return _Locked(accounts, customer, transaction_id)
+    taken = unit.locked.get(_CUSTOMER, {}).pop(owner, None)
+    if taken is not None and not hold:  # locked with the accounts (`lock_by_public_id`)
+        customer, transaction_id = taken
+        unit.locked.setdefault(_CUSTOMERS, {})[owner] = customer
+        return _Locked(accounts, customer, transaction_id)
+    statement = _LOCK_CUSTOMER[session.get_bind().dialect.name, hold]
+    customer, transaction_id, hold_id = session.execute(statement, {"uid": owner}).one()
+    unit.locked.setdefault(_CUSTOMERS, {})[owner] = customer
+    return _Locked(accounts, customer, transaction_id, hold_id)
 
 
 def _check(ctx: PolicyContext, *, reversal: bool = False) -> None:
@@ -450,7 +472,7 @@ def execute(
     action = audit_action or f"transaction.{movement.kind}"
     now = utcnow()
     try:
-        locked = _lock(session, movement.debit_account_id, movement.credit_account_id)
+        locked = _lock(session, movement.debit_account_id, movement.credit_account_id, hold=hold)
         ctx = PolicyContext(
             session=session,
             movement=movement,
@@ -478,10 +500,17 @@ def execute(
         event = "review"
     elif hold:
         txn.status = TxnStatus.PENDING.value
-        session.add(txn)
-        reason = str(movement.metadata.get("hold_reason") or movement.kind)[:32]
-        placed = ledger.place_hold(session, ctx.debit, txn, movement.amount, reason)
-        placed.expires_at = hold_expires_at
+        placed = ledger.hold_new(
+            session,
+            txn,
+            ctx.debit,
+            movement.amount,
+            str(movement.metadata.get("hold_reason") or movement.kind)[:32],
+            expires_at=hold_expires_at,
+            now=now,
+            transaction_id=ctx.transaction_id,
+            hold_id=locked.hold_id,
+        )
         event = "held"
     else:
         txn.status = TxnStatus.COMPLETED.value
@@ -495,8 +524,7 @@ def execute(
             transaction_id=ctx.transaction_id,
         )
         event = "completed"
-    if event == "held":
-        session.flush()
+    ctx.hold_id = placed.id if placed is not None else None
     _observe(ctx, txn, event)
     _finish(session, action, txn, to_iban=txn.counterparty_iban)
     return Result(txn, placed)

@@ -362,6 +362,124 @@ def place_hold(
     return hold
 
 
+def hold_new(
+    session: Session,
+    txn: JournalTransaction,
+    account: Account,
+    amount: int,
+    reason: str,
+    *,
+    expires_at: datetime | None,
+    now: datetime,
+    transaction_id: int | None = None,
+    hold_id: int | None = None,
+) -> Hold:
+    """Write a new pending transaction and its hold of `amount` on the locked `account`.
+
+    Given the ids the transaction and the hold take (read with the customer's lock), nothing is
+    run here: the transaction, the hold and `held = held + amount` are staged on the unit of
+    work and go with the movement's other writes in one statement (`core.uow`); `txn` and the
+    hold stay out of the session, with their ids. Without them (SQLite) the ORM writes them in
+    a flush, as `place_hold` does, so that the hold has its id when this returns.
+    """
+    if transaction_id is None or hold_id is None:
+        session.add(txn)
+        hold = place_hold(session, account, txn, amount, reason)
+        hold.expires_at = expires_at
+        session.flush()
+        return hold
+    txn.from_account_id, txn.to_account_id = txn.from_account.id, txn.to_account.id
+    txn.id = transaction_id
+    hold = Hold(
+        id=hold_id,
+        public_id=uuid.uuid4(),
+        account_id=account.id,
+        transaction=txn,
+        transaction_id=transaction_id,
+        amount=amount,
+        currency=account.currency,
+        reason=reason,
+        status=HoldStatus.ACTIVE.value,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    params = {f"t_{c}": getattr(txn, c) for c in _TXN_COLUMNS}
+    params.update(t_id=transaction_id, t_posted_at=None)
+    params.update({f"h_{c}": getattr(hold, c) for c in _HOLD_COLUMNS})
+    uow.of(session).stage(_write_holds, params)
+    set_committed_value(account, "held", account.held + amount)
+    set_committed_value(account, "updated_at", now)
+    return hold
+
+
+_HOLD_COLUMNS = (
+    "id",
+    "public_id",
+    "account_id",
+    "transaction_id",
+    "amount",
+    "currency",
+    "status",
+    "reason",
+    "created_at",
+    "expires_at",
+)
+
+
+def _build_hold_parts(prefix: str) -> list[Any]:
+    """The pending transaction (the movement's own insert), its hold and the account's held
+    amount: three statements with their bind parameters named `prefix…`."""
+    holds, acc = Hold.__table__, Account.__table__
+
+    def bp(name: str, column: sa.Column) -> sa.BindParameter:
+        return sa.bindparam(f"{prefix}{name}", type_=column.type)
+
+    hold = sa.insert(holds).values(**{c: bp(f"h_{c}", holds.c[c]) for c in _HOLD_COLUMNS})
+    held = (
+        sa.update(acc)
+        .where(acc.c.id == bp("h_account_id", acc.c.id), acc.c.system_code.is_(None))
+        .values(
+            held=acc.c.held + bp("h_amount", acc.c.held),
+            updated_at=bp("h_created_at", acc.c.updated_at),
+        )
+    )
+    return [_movement_parts(prefix)[0], hold, held]
+
+
+_HOLD_PARTS: dict[str, list[Any]] = {}
+
+
+def _hold_parts(prefix: str) -> list[Any]:
+    parts = _HOLD_PARTS.get(prefix)
+    if parts is None:
+        parts = _HOLD_PARTS[prefix] = _build_hold_parts(prefix)
+    return parts
+
+
+def _write_holds(session: Session, staged: list[dict]) -> None:
+    """Write staged holds one statement each (without the rest of the unit's writes)."""
+    conn = session.connection()
+    for params in staged:
+        for statement in _hold_parts(""):
+            conn.execute(statement, params)
+
+
+@uow.composes(_write_holds)
+def _compose_holds(session: Session, staged: list[dict]) -> list[uow.Part]:
+    parts = []
+    for params in staged:
+        for index in range(3):
+
+            def build(prefix: str, index: int = index) -> Any:
+                return _hold_parts(prefix)[index]
+
+            def values(prefix: str, params: dict = params) -> dict[str, Any]:
+                return {f"{prefix}{name}": value for name, value in params.items()}
+
+            parts.append(uow.Part(("hold", index), build, values))
+    return parts
+
+
 # --- verification ----------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.postgres
 TRANSFER_STATEMENTS = 4
 
 
-def _statements_of(app, send) -> list[str]:
+def _statements_of(app, send, *, status: int = 201) -> list[str]:
     with app.app_context():
         engine = db.engine
     seen: list[str] = []
@@ -36,7 +36,7 @@ def _statements_of(app, send) -> list[str]:
         response = send()
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
-    assert response.status_code == 201, response.json
+    assert response.status_code == status, response.json
     return seen
 
 
