@@ -35,7 +35,7 @@ from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session, aliased, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload, load_only
 
 from app.accounts.models import Account, AccountStatus, SystemAccount
 from app.auth.models import User
@@ -243,6 +243,20 @@ def default_hold_expiry(now: datetime | None = None) -> datetime:
 # once the lock is held: a statement that waits for a lock still reads with the snapshot it
 # started with, so counters read in it could miss what the lock's previous holder committed.)
 # On SQLite (one writer, no sequences) the ids come from the inserts, as before.
+# What the policies and observers read of the locked customer (the rest loads on access).
+_CUSTOMER_COLUMNS = (
+    User.id,
+    User.public_id,
+    User.is_active,
+    User.admin_locked_at,
+    User.kyc_status,
+    User.kyc_level,
+    User.password_changed_at,
+    User.mfa_changed_at,
+    User.created_at,
+)
+
+
 def _build_lock_customer(dialect: str, hold: bool) -> sa.Select:
     next_id = {
         "postgresql": lambda table: sa.func.nextval(f"{table}_id_seq"),
@@ -255,7 +269,7 @@ def _build_lock_customer(dialect: str, hold: bool) -> sa.Select:
             next_id("journal_transactions"),
             next_id("holds") if hold else sa.null(),
         )
-        .options(lazyload(User.role_links))
+        .options(lazyload(User.role_links), load_only(*_CUSTOMER_COLUMNS))
         .where(User.id == sa.bindparam("uid")),
         key_share=True,
         of=User,
@@ -311,7 +325,10 @@ def _build_lock_with_customer() -> sa.Select:
         .select_from(accounts)
         .outerjoin(customer, sa.true())
         .order_by(accounts.c.id)
-        .options(lazyload(locked_customer.role_links))
+        .options(
+            lazyload(locked_customer.role_links),
+            load_only(*(getattr(locked_customer, c.key) for c in _CUSTOMER_COLUMNS)),
+        )
         .execution_options(populate_existing=True)
     )
 
