@@ -170,7 +170,7 @@ def lookup(session: Session, request: KeyRequest) -> Stored | None:
     A different body under the same key → `IdempotencyKeyReused`.
     """
     params = {"user_id": request.user_id, "key": request.key, "now": utcnow()}
-    row = session.execute(_LOOKUP, params).one_or_none()
+    row = session.connection().execute(_LOOKUP, params).one_or_none()  # Core: no ORM layer
     if row is None:
         return None
     if row.expires_at <= params["now"]:
