@@ -112,7 +112,7 @@ _FIND_CARD = (
 def authorize(
     session: Session,
     *,
-    processor: User,
+    processor_id: int,
     pan: str,
     expiry_month: int,
     expiry_year: int,
@@ -138,7 +138,7 @@ def authorize(
         card=card,
         card_id=card.id,
         account_id=account.id,
-        processor_id=processor.id,
+        processor_id=processor_id,
         amount=amount,
         currency=currency,
         merchant_name=merchant_name,

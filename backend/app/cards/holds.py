@@ -262,5 +262,9 @@ def hold_seconds() -> int:
 
 def register() -> None:
     """Plug the card policies and observer into the engine (at app creation)."""
+    from app.transactions import activity
+
+    # The fraud rules' counters are read with the movement's other facts.
+    engine.register_facts("card_activity", activity.facts, kinds=(KIND,))
     engine.register_policy("card_fraud", fraud_policy, kinds=(KIND,))
     engine.register_observer("card_authorizations", observe, kinds=(KIND,))

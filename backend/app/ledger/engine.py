@@ -284,44 +284,46 @@ _LOCK_CUSTOMER = {
 _CUSTOMERS = "customers"  # the unit of work's locked rows: customers locked by a movement
 
 
-_CUSTOMER = "customer"  # the unit of work's locked rows: user id → (user, next transaction id)
+_CUSTOMER = "customer"  # the unit of work's locked rows: user id → (user, transaction, hold id)
 
 
-def _build_lock_with_customer() -> sa.Select:
-    """Lock the named customer accounts (ascending id) and then the customer who owns
-    `:owner_of`, taking the next transaction id: one statement, the engine's lock order.
+def _build_lock_with_customer(by: str, hold: bool) -> sa.Select:
+    """Lock the named customer accounts (ascending id) and then their customer, taking the
+    next transaction id (and hold id): one statement, in the engine's lock order.
 
-    The aggregate over every locked account decides the owner, so PostgreSQL locks all the
-    accounts before it locks the customer, whichever way it joins the two.
+    The customer owns `:owner_of` or, when that is not a customer account (a deposit's debit
+    is the bank's), `:owner_else`. The aggregate over every locked account decides it, so
+    PostgreSQL takes all the account locks before the customer's, whatever its join order.
     """
+    column = getattr(Account, by)
     accounts = (
         sa.select(Account)
-        .where(
-            Account.public_id.in_(sa.bindparam("ids", expanding=True)),
-            Account.system_code.is_(None),
-        )
+        .where(column.in_(sa.bindparam("ids", expanding=True)), Account.system_code.is_(None))
         .order_by(Account.id)
         .with_for_update()
         .cte("locked_accounts")
         .prefix_with("MATERIALIZED")
     )
-    owner = (
-        sa.select(
-            sa.func.max(accounts.c.user_id).filter(
-                accounts.c.public_id == sa.bindparam("owner_of", type_=Account.public_id.type)
-            )
-        )
-    ).scalar_subquery()
+
+    def owner_of(name: str) -> sa.ColumnElement:
+        named = accounts.c[by] == sa.bindparam(name, type_=column.type)
+        return sa.func.max(accounts.c.user_id).filter(named)
+
+    owner = sa.select(sa.func.coalesce(owner_of("owner_of"), owner_of("owner_else")))
     customer = (
-        sa.select(User, sa.func.nextval("journal_transactions_id_seq").label("next_txn_id"))
-        .where(User.id == owner)
+        sa.select(
+            User,
+            sa.func.nextval("journal_transactions_id_seq").label("next_txn_id"),
+            (sa.func.nextval("holds_id_seq") if hold else sa.null()).label("next_hold_id"),
+        )
+        .where(User.id == owner.scalar_subquery())
         .with_for_update(key_share=True)
         .cte("locked_customer")
         .prefix_with("MATERIALIZED")
     )
     locked_account, locked_customer = aliased(Account, accounts), aliased(User, customer)
     return (
-        sa.select(locked_account, locked_customer, customer.c.next_txn_id)
+        sa.select(locked_account, locked_customer, customer.c.next_txn_id, customer.c.next_hold_id)
         .select_from(accounts)
         .outerjoin(customer, sa.true())
         .order_by(accounts.c.id)
@@ -333,7 +335,26 @@ def _build_lock_with_customer() -> sa.Select:
     )
 
 
-_LOCK_WITH_CUSTOMER = _build_lock_with_customer()
+_LOCK_WITH_CUSTOMER = {
+    (by, hold): _build_lock_with_customer(by, hold)
+    for by in ("id", "public_id")
+    for hold in (False, True)
+}
+
+
+def _lock_with_customer(
+    session: Session, by: str, ids: Iterable[Any], owner_of: Any, owner_else: Any, hold: bool
+) -> list[Account]:
+    """Run the combined lock (PostgreSQL); the customer and its ids wait in the unit of work."""
+    params = {"ids": sorted(set(ids)), "owner_of": owner_of, "owner_else": owner_else}
+    rows = session.execute(_LOCK_WITH_CUSTOMER[by, hold], params).all()
+    accounts = [account for account, *_ in rows]
+    ledger.remember_locked(session, accounts)
+    for _, customer, transaction_id, hold_id in rows[:1]:
+        if customer is not None:
+            taken = (customer, transaction_id, hold_id, hold)
+            uow.of(session).locked[_CUSTOMER] = {customer.id: taken}
+    return accounts
 
 
 def lock_by_public_id(
@@ -346,16 +367,11 @@ def lock_by_public_id(
     and the transaction's id taken, and reads none of them again. Unknown ids are absent. On
     SQLite (no row locks, no sequences) the accounts are read and the customer comes later.
     """
-    ids = sorted(set(public_ids))
+    ids = list(public_ids)
     if session.get_bind().dialect.name != "postgresql":
         return ledger.lock_accounts_by_public_id(session, ids)
-    rows = session.execute(_LOCK_WITH_CUSTOMER, {"ids": ids, "owner_of": customer_of}).all()
-    ledger.remember_locked(session, [account for account, _, _ in rows])
-    for _, customer, next_id in rows:
-        if customer is not None:
-            uow.of(session).locked[_CUSTOMER] = {customer.id: (customer, next_id)}
-            break
-    return {account.public_id: account for account, _, _ in rows}
+    accounts = _lock_with_customer(session, "public_id", ids, customer_of, None, hold=False)
+    return {account.public_id: account for account in accounts}
 
 
 @dataclass
@@ -379,9 +395,18 @@ def _lock(session: Session, *account_ids: int | None, hold: bool = False) -> _Lo
     unit = uow.of(session)
     if unit.locked.get(_CUSTOMERS):
         unit.flush()
-    accounts = ledger.lock_accounts(session, account_ids)
-    for account_id in account_ids:
-        if account_id is not None and account_id not in accounts:
+    named = [i for i in account_ids if i is not None]
+    locked = unit.locked.get(ledger.LOCKED_ACCOUNTS, {})
+    if session.get_bind().dialect.name == "postgresql" and not all(i in locked for i in named):
+        # The accounts and their customer in one statement; then the system ones (not locked).
+        first, second = (*account_ids, None, None)[:2]
+        _lock_with_customer(session, "id", named, first, second, hold)
+        locked = unit.locked.get(ledger.LOCKED_ACCOUNTS, {})
+        accounts = {i: locked[i] for i in named if i in locked}
+    else:
+        accounts = ledger.lock_accounts(session, account_ids)
+    for account_id in named:
+        if account_id not in accounts:
             account = session.get(Account, account_id)
             if account is None:
                 raise NotFound("The account was not found.")
@@ -392,12 +417,11 @@ def _lock(session: Session, *account_ids: int | None, hold: bool = False) -> _Lo
     if owner is None:
         return _Locked(accounts, None)
     taken = unit.locked.get(_CUSTOMER, {}).pop(owner, None)
-    if taken is not None and not hold:  # locked with the accounts (`lock_by_public_id`)
-        customer, transaction_id = taken
-        unit.locked.setdefault(_CUSTOMERS, {})[owner] = customer
-        return _Locked(accounts, customer, transaction_id)
-    statement = _LOCK_CUSTOMER[session.get_bind().dialect.name, hold]
-    customer, transaction_id, hold_id = session.execute(statement, {"uid": owner}).one()
+    if taken is not None and (taken[3] or not hold):  # taken with the accounts' lock
+        customer, transaction_id, hold_id, _ = taken
+    else:
+        statement = _LOCK_CUSTOMER[session.get_bind().dialect.name, hold]
+        customer, transaction_id, hold_id = session.execute(statement, {"uid": owner}).one()
     unit.locked.setdefault(_CUSTOMERS, {})[owner] = customer
     return _Locked(accounts, customer, transaction_id, hold_id)
 

@@ -28,7 +28,7 @@ from app.core import uow
 from app.core.db import for_update, utcnow
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
 
-_LOCKED = "accounts"  # the unit of work's locked rows: accounts locked in this transaction
+LOCKED_ACCOUNTS = "accounts"  # the unit of work's locked rows: accounts locked in this transaction
 
 
 def _build_lock(column: sa.Column) -> sa.Select:
@@ -53,7 +53,7 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Acc
     ids = sorted({i for i in account_ids if i is not None})
     if not ids:
         return {}
-    locked = uow.of(session).locked.get(_LOCKED, {})
+    locked = uow.of(session).locked.get(LOCKED_ACCOUNTS, {})
     if all(i in locked for i in ids):
         return {i: locked[i] for i in ids}
     return remember_locked(session, session.scalars(_LOCK_BY_ID, {"ids": ids}).all())
@@ -76,7 +76,7 @@ def remember_locked(session: Session, rows: Iterable[Account]) -> dict[int, Acco
     """Note accounts this transaction has just locked, so that the engine reads them no more."""
     found = {account.id: account for account in rows}
     # Row locks end with the transaction, and so does the unit of work that remembers them.
-    uow.of(session).locked.setdefault(_LOCKED, {}).update(found)
+    uow.of(session).locked.setdefault(LOCKED_ACCOUNTS, {}).update(found)
     return found
 
 
