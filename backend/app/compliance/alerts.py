@@ -7,7 +7,6 @@ transactions, the notes), for the API and for reports such as a SAR draft.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -15,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from app.auth.models import User
 from app.compliance.models import (
@@ -116,12 +115,9 @@ def raise_alert(
         alert.severity = _max_severity(alert.severity, severity)
         alert.score = max(alert.score, score)
         alert.explanation = explanation
-        hit = _hit(now, explanation, ids, details)
-        if session.get_bind().dialect.name == "postgresql":
-            alert.details = _with_hit(hit)  # appended in the UPDATE: the case's hits unread
-        else:
-            hits = [*(alert.details or {}).get("hits", []), hit]
-            alert.details = {**(alert.details or {}), "hits": hits[-MAX_HITS_KEPT:]}
+        hits = list((alert.details or {}).get("hits", []))
+        hits.append(_hit(now, explanation, ids, details))
+        alert.details = {**(alert.details or {}), "hits": hits[-MAX_HITS_KEPT:]}
     _link(session, alert, ids)
     audit.record(
         session,
@@ -147,28 +143,8 @@ def _hit(now: datetime, explanation: str, ids: list[int], details: dict | None) 
     }
 
 
-_JSONB = postgresql.JSONB
-# The latest MAX_HITS_KEPT hits of an array (a jsonpath slice; a shorter array is kept whole).
-_LATEST_HITS = sa.literal_column(f"'$[last - {MAX_HITS_KEPT - 1} to last]'::jsonpath")
-
-
-def _with_hit(hit: dict) -> sa.ColumnElement:
-    """`details` with `hit` appended to its hits (the latest MAX_HITS_KEPT kept), as an SQL
-    expression for the case's UPDATE (PostgreSQL): a busy case's hits are neither read nor
-    parsed, nor written back from Python, for each new hit."""
-    current = sa.func.coalesce(sa.cast(ComplianceAlert.details, _JSONB), sa.cast("{}", _JSONB))
-    new_hit = sa.cast(sa.cast(json.dumps(hit), sa.Text), _JSONB)
-    hits = sa.func.coalesce(current["hits"], sa.cast("[]", _JSONB)).op("||")(
-        sa.func.jsonb_build_array(new_hit)
-    )
-    kept = sa.func.jsonb_path_query_array(hits, _LATEST_HITS)
-    return sa.cast(current.op("||")(sa.func.jsonb_build_object("hits", kept)), sa.JSON)
-
-
 def _open_case(session: Session, *, user_id: int, alert_type: str) -> ComplianceAlert | None:
-    """The customer's open case of this type, locked; its hits (`details`) are not loaded on
-    PostgreSQL, where a new hit is appended in SQL (`_with_hit`)."""
-    statement = (
+    return session.scalar(
         sa.select(ComplianceAlert)
         .where(
             ComplianceAlert.user_id == user_id,
@@ -178,9 +154,6 @@ def _open_case(session: Session, *, user_id: int, alert_type: str) -> Compliance
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.options(defer(ComplianceAlert.details))
-    return session.scalar(statement)
 
 
 def _link(session: Session, alert: ComplianceAlert, ids: list[int]) -> None:
