@@ -205,3 +205,36 @@ def test_officers_cannot_submit_kyc(client, officer):
 
 def test_unauthenticated_is_401(client):
     assert client.get(ALERTS).status_code == 401
+
+
+def test_a_busy_case_keeps_its_latest_hits(db_session):
+    """A hit on an open case is added to it: the latest MAX_HITS_KEPT are kept, newest last,
+    the other keys of `details` kept, the highest severity kept."""
+    from app.compliance.alerts import MAX_HITS_KEPT, raise_alert
+    from app.compliance.models import ComplianceAlert
+    from tests.factories import make_user
+
+    user = make_user(db_session)
+    total = MAX_HITS_KEPT + 3
+    for n in range(total):
+        alert = raise_alert(
+            db_session,
+            user_id=user.id,
+            alert_type="velocity",
+            severity="high" if n == 7 else "medium",
+            explanation=f"hit {n}",
+            details={"n": n},
+        )
+        if n == 0:
+            alert.details = {**alert.details, "note": "kept"}
+        uow.commit(db_session)
+    db_session.expire_all()
+    (case,) = db_session.scalars(
+        sa.select(ComplianceAlert).where(ComplianceAlert.user_id == user.id)
+    ).all()
+    hits = case.details["hits"]
+    assert case.hit_count == total and case.severity == "high"
+    assert len(hits) == MAX_HITS_KEPT
+    assert [h["explanation"] for h in hits] == [f"hit {n}" for n in range(3, total)]
+    assert hits[-1]["facts"] == {"n": total - 1}
+    assert case.details["note"] == "kept" and case.explanation == f"hit {total - 1}"
