@@ -405,10 +405,6 @@ def _build_window(n: str = "") -> sa.Subquery:
     )
 
 
-def _build_history(w: sa.Subquery) -> sa.Select:
-    return sa.select(*(w.c[name] for name in _POSTING_COLUMNS)).order_by(w.c.occurred_at, w.c.id)
-
-
 def _build_facts(n: str) -> sa.Select:
     w = _build_window(n)
     mine = w.c.transaction_id != _param(f"f_txn{n}", _P.c.transaction_id)
@@ -460,7 +456,6 @@ def _build_sides_facts(sides: int) -> sa.Select:
     ).select_from(joined)
 
 
-_HISTORY = _build_history(_build_window())
 # The facts of a movement's sides in one row: one side, or two (an internal transfer).
 _FACTS = {1: _build_facts("0"), 2: _build_sides_facts(2)}
 
@@ -474,8 +469,35 @@ def recent_history(
     session: Session, *, user_id: int, before: datetime, since: datetime
 ) -> list[Posting]:
     """The customer's feed in [since, before], newest rows first up to the cap, oldest first."""
-    rows = session.connection().execute(_HISTORY, _window_params(user_id, before, since))
-    return [Posting(*row) for row in rows]
+    return recent_histories(session, [(user_id, before, since)])[0]
+
+
+def _build_histories(sides: int) -> sa.Select:
+    """The windows of `sides` postings in one statement, each row tagged with its side."""
+    parts = []
+    for i in range(sides):
+        w = _build_window(str(i))
+        columns = (w.c[name] for name in _POSTING_COLUMNS)
+        side = sa.literal(i, sa.Integer).label("side")
+        parts.append(sa.select(side, w.c.id.label("row_id"), *columns))
+    union = sa.union_all(*parts).subquery()
+    return sa.select(union).order_by(union.c.side, union.c.occurred_at, union.c.row_id)
+
+
+_HISTORIES = {n: _build_histories(n) for n in (1, 2)}
+
+
+def recent_histories(
+    session: Session, windows: Sequence[tuple[int, datetime, datetime]]
+) -> list[list[Posting]]:
+    """`recent_history` of each (user id, before, since), in one statement."""
+    params: dict = {}
+    for i, (user_id, before, since) in enumerate(windows):
+        params.update(_window_params(user_id, before, since, str(i)))
+    found: list[list[Posting]] = [[] for _ in windows]
+    for side, _, *row in session.connection().execute(_HISTORIES[len(windows)], params):
+        found[side].append(Posting(*row))
+    return found
 
 
 @dataclass(frozen=True)
@@ -595,20 +617,19 @@ def observe_movement(
     settings = settings or Settings.from_config()
     if facts is None:
         facts = window_facts(session, [p for p, _ in sides], settings)
+    wanted = [
+        i
+        for i, ((posting, _), side_facts) in enumerate(zip(sides, facts, strict=True))
+        if needs_history(posting, side_facts, settings)
+    ]
+    windows = [
+        (sides[i][0].user_id, sides[i][0].at, sides[i][0].at - settings.window) for i in wanted
+    ]
+    # The windows that a rule may need, both sides in one statement.
+    read = dict(zip(wanted, recent_histories(session, windows) if windows else [], strict=True))
     judged = []
-    for (posting, opened_at), side_facts in zip(sides, facts, strict=True):
-        history: list[Posting] = []
-        if needs_history(posting, side_facts, settings):
-            history = [
-                h
-                for h in recent_history(
-                    session,
-                    user_id=posting.user_id,
-                    before=posting.at,
-                    since=posting.at - settings.window,
-                )
-                if h.transaction_id != posting.transaction_id
-            ]
+    for i, ((posting, opened_at), side_facts) in enumerate(zip(sides, facts, strict=True)):
+        history = [h for h in read.get(i, []) if h.transaction_id != posting.transaction_id]
         previous = side_facts.last_on_account or last_activity(
             session, account_id=posting.account_id, before=posting.at, opened_at=opened_at
         )
