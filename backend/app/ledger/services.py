@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -311,38 +311,44 @@ def _build_movement_parts(prefix: str) -> list[Any]:
     return [txn, entries, balances]
 
 
-_MOVEMENT_PARTS: dict[str, list[Any]] = {}
+class _Staged:
+    """Statements built once per bind-parameter prefix and run for each staged item: alone
+    (`write`), or as parts of the unit of work's one statement (`compose`)."""
+
+    def __init__(self, kind: str, build: Callable[[str], list[Any]]) -> None:
+        self.kind, self._build, self._built = kind, build, {}
+
+    def statements(self, prefix: str) -> list[Any]:
+        built = self._built.get(prefix)
+        if built is None:
+            built = self._built[prefix] = self._build(prefix)
+        return built
+
+    def write(self, session: Session, staged: list[dict]) -> None:
+        """Write staged items one statement each (without the rest of the unit's writes)."""
+        conn = session.connection()
+        for params in staged:
+            for statement in self.statements(""):
+                conn.execute(statement, params)
+
+    def compose(self, session: Session, staged: list[dict]) -> list[uow.Part]:
+        parts = []
+        for params in staged:
+            for index in range(len(self.statements(""))):
+
+                def build(prefix: str, index: int = index) -> Any:
+                    return self.statements(prefix)[index]
+
+                def values(prefix: str, params: dict = params) -> dict[str, Any]:
+                    return {f"{prefix}{name}": value for name, value in params.items()}
+
+                parts.append(uow.Part((self.kind, index), build, values))
+        return parts
 
 
-def _movement_parts(prefix: str) -> list[Any]:
-    parts = _MOVEMENT_PARTS.get(prefix)
-    if parts is None:
-        parts = _MOVEMENT_PARTS[prefix] = _build_movement_parts(prefix)
-    return parts
-
-
-def _write_movements(session: Session, staged: list[dict]) -> None:
-    """Write staged movements one statement each (without the rest of the unit's writes)."""
-    conn = session.connection()
-    for params in staged:
-        for statement in _movement_parts(""):
-            conn.execute(statement, params)
-
-
-@uow.composes(_write_movements)
-def _compose_movements(session: Session, staged: list[dict]) -> list[uow.Part]:
-    parts = []
-    for params in staged:
-        for index in range(3):
-
-            def build(prefix: str, index: int = index) -> Any:
-                return _movement_parts(prefix)[index]
-
-            def values(prefix: str, params: dict = params) -> dict[str, Any]:
-                return {f"{prefix}{name}": value for name, value in params.items()}
-
-            parts.append(uow.Part(("movement", index), build, values))
-    return parts
+_MOVEMENTS = _Staged("movement", _build_movement_parts)
+_write_movements = _MOVEMENTS.write
+uow.composes(_write_movements)(_MOVEMENTS.compose)
 
 
 def place_hold(
@@ -443,41 +449,12 @@ def _build_hold_parts(prefix: str) -> list[Any]:
             updated_at=bp("h_created_at", acc.c.updated_at),
         )
     )
-    return [_movement_parts(prefix)[0], hold, held]
+    return [_MOVEMENTS.statements(prefix)[0], hold, held]
 
 
-_HOLD_PARTS: dict[str, list[Any]] = {}
-
-
-def _hold_parts(prefix: str) -> list[Any]:
-    parts = _HOLD_PARTS.get(prefix)
-    if parts is None:
-        parts = _HOLD_PARTS[prefix] = _build_hold_parts(prefix)
-    return parts
-
-
-def _write_holds(session: Session, staged: list[dict]) -> None:
-    """Write staged holds one statement each (without the rest of the unit's writes)."""
-    conn = session.connection()
-    for params in staged:
-        for statement in _hold_parts(""):
-            conn.execute(statement, params)
-
-
-@uow.composes(_write_holds)
-def _compose_holds(session: Session, staged: list[dict]) -> list[uow.Part]:
-    parts = []
-    for params in staged:
-        for index in range(3):
-
-            def build(prefix: str, index: int = index) -> Any:
-                return _hold_parts(prefix)[index]
-
-            def values(prefix: str, params: dict = params) -> dict[str, Any]:
-                return {f"{prefix}{name}": value for name, value in params.items()}
-
-            parts.append(uow.Part(("hold", index), build, values))
-    return parts
+_HOLDS = _Staged("hold", _build_hold_parts)
+_write_holds = _HOLDS.write
+uow.composes(_write_holds)(_HOLDS.compose)
 
 
 # --- verification ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cards.conftest import authorize, issue, purchase, reveal
-from tests.transactions.test_round_trips import _statements_of
+from tests.transactions.test_round_trips import _statements_of, assert_inserted_by
 
 pytestmark = pytest.mark.postgres
 
@@ -35,15 +35,15 @@ def test_an_approved_authorization_costs_a_pinned_number_of_statements(
     seen = _statements_of(app, lambda: authorize(client, processor_headers, body), status=200)
     assert len(seen) == AUTHORIZATION_STATEMENTS, "\n".join(seen)
     last = seen[-1]
-    for table in (
+    assert_inserted_by(
+        last,
         "journal_transactions",
         "holds",
         "card_authorizations",
         "aml_postings",
         "audit_log",
         "idempotency_keys",
-    ):
-        assert f"INSERT INTO {table}" in last, f"{table} is not in the one write: {last}"
+    )
     assert "UPDATE accounts SET held" in last
     lock = seen[-4]
     assert "FOR UPDATE" in lock and "FOR NO KEY UPDATE" in lock, lock

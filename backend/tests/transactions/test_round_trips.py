@@ -40,21 +40,27 @@ def _statements_of(app, send, *, status: int = 201) -> list[str]:
     return seen
 
 
+def assert_inserted_by(statement: str, *tables: str) -> None:
+    """Every one of `tables` gets its rows from `statement` (the unit of work's one write)."""
+    for table in tables:
+        assert f"INSERT INTO {table}" in statement, f"{table} is not in the one write: {statement}"
+
+
 def test_an_internal_transfer_costs_a_pinned_number_of_statements(app, client, db_session):
     headers, _, body = own_transfer(app, db_session, amount="1.00")
     post(client, "/api/v1/transactions/transfer", headers, body)  # warm: system rows, caches
     seen = _statements_of(app, lambda: post(client, "/api/v1/transactions/transfer", headers, body))
     assert len(seen) == TRANSFER_STATEMENTS, "\n".join(seen)
     last = seen[-1]
-    for table in (
+    assert_inserted_by(
+        last,
         "journal_transactions",
         "ledger_entries",
         "daily_counters",
         "aml_postings",
         "audit_log",
         "idempotency_keys",
-    ):
-        assert f"INSERT INTO {table}" in last, f"{table} is not in the one write: {last}"
+    )
     assert "UPDATE accounts SET balance" in last
     lock = seen[1]  # the accounts first, then their customer, in one statement
     assert "FOR UPDATE" in lock and "FOR NO KEY UPDATE" in lock and "nextval" in lock
