@@ -202,7 +202,7 @@ def test_register_with_redis_down_in_a_new_email(outage_app, private_redis):
     )
     assert response.status_code == 201
     (message,) = _emails(app, body["email"])
-    rows = _rows(app, func="app.auth.tasks.send_outbox_email", status=PENDING)
+    rows = _rows(app, func="app.auth.mail.send_outbox_email", status=PENDING)
     (row,) = [r for r in rows if r.args == [message.id]]
     assert row.queue == "notifications" and row.owner_id == message.user_id
 
