@@ -6,7 +6,6 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from app.core.api import Api
 from app.core.db import Base
 from app.core.jwt_manager import JWTManager
 
@@ -15,4 +14,3 @@ migrate = Migrate()
 jwt = JWTManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 cors = CORS()
-api = Api()

@@ -23,8 +23,9 @@ from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.fields import UTCDateTime
 from app.core.money import format_amount
-from app.core.queue import enqueue
+from app.core.queue import enqueue, task
 from app.core.streaming import stream
+from app.extensions import db
 
 _time = UTCDateTime()
 _BATCH = 500  # lines per chunk of a streamed statement
@@ -205,8 +206,6 @@ def respond(
     )
     session.add(document)
     session.flush()
-    from app.accounts.tasks import build_statement_document
-
     document.job_id = enqueue(
         session, build_statement_document, document.id, queue="default", owner_id=user.id
     )
@@ -244,6 +243,16 @@ def build_document(session: Session, *, document_id: int) -> StatementDocument |
     document.ready_at = utcnow()
     uow.commit(session)
     return document
+
+
+@task
+def build_statement_document(document_id: int) -> dict | None:
+    """The job: render a statement too long for a request; safe to run twice."""
+    try:
+        document = build_document(db.session, document_id=document_id)
+        return {"document_id": str(document.public_id)} if document is not None else None
+    finally:
+        db.session.remove()
 
 
 def download_document(

@@ -1,18 +1,13 @@
-"""Background jobs of the accounts domain (ids only; each calls one service)."""
+"""Background jobs of the accounts domain.
+
+`build_statement_document` is defined beside the statement it renders, in
+`app.accounts.statements`. Its name stays importable here because jobs written before the move
+(queued in Redis, or waiting in `job_outbox`) refer to it by the path
+`app.accounts.tasks.build_statement_document`.
+"""
 
 from __future__ import annotations
 
-from app.core.queue import task
+from app.accounts.statements import build_statement_document
 
-
-@task
-def build_statement_document(document_id: int) -> dict | None:
-    """Render a statement too long for a request; safe to run twice."""
-    from app.accounts.statements import build_document
-    from app.extensions import db
-
-    try:
-        document = build_document(db.session, document_id=document_id)
-        return {"document_id": str(document.public_id)} if document is not None else None
-    finally:
-        db.session.remove()
+__all__ = ["build_statement_document"]

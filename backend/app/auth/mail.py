@@ -21,7 +21,8 @@ from app.auth.one_time import VERIFY_EMAIL, issue_one_time
 from app.auth.tokens import now
 from app.core import crypto, uow
 from app.core.db import for_update
-from app.core.queue import enqueue
+from app.core.queue import enqueue, task
+from app.extensions import db
 
 # --- e-mail outbox -----------------------------------------------------------------------------
 
@@ -34,8 +35,6 @@ def queue_email(
     session: Session, *, to: str, subject: str, body: str, kind: str, user_id: int | None = None
 ) -> EmailOutbox:
     """Put an e-mail in the outbox; it is sent by a job after the transaction commits."""
-    from app.auth.tasks import send_outbox_email
-
     message = EmailOutbox(
         user_id=user_id,
         to_address=to,
@@ -120,6 +119,15 @@ def deliver_email(session: Session, *, outbox_id: int) -> str:
     message.last_error = None
     uow.commit(session)
     return message.status
+
+
+@task
+def send_outbox_email(outbox_id: int) -> str:
+    """Deliver one message from the e-mail outbox (SMTP, or the log without SMTP)."""
+    try:
+        return deliver_email(db.session, outbox_id=outbox_id)
+    finally:
+        db.session.remove()
 
 
 def send_verification(session: Session, user: User) -> None:

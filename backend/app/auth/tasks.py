@@ -1,17 +1,12 @@
-"""Background jobs of the identity domain."""
+"""Background jobs of the identity domain.
+
+`send_outbox_email` is defined beside the outbox it delivers, in `app.auth.mail`. Its name stays
+importable here because jobs written before the move (queued in Redis, or waiting in
+`job_outbox`) refer to it by the path `app.auth.tasks.send_outbox_email`.
+"""
 
 from __future__ import annotations
 
-from app.core.queue import task
+from app.auth.mail import send_outbox_email
 
-
-@task
-def send_outbox_email(outbox_id: int) -> str:
-    """Deliver one message from the e-mail outbox (SMTP, or the log without SMTP)."""
-    from app.auth.mail import deliver_email
-    from app.extensions import db
-
-    try:
-        return deliver_email(db.session, outbox_id=outbox_id)
-    finally:
-        db.session.remove()
+__all__ = ["send_outbox_email"]

@@ -22,6 +22,7 @@ from prometheus_client import (
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
 from app.core.api import Blueprint
+from app.core.queue import QUEUES, get_redis
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")
 
@@ -57,7 +58,6 @@ LATENCY = Histogram(
     ["method", "endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-JOBS = Counter("flowlet_jobs_total", "Background jobs by outcome", ["job", "outcome"])
 
 
 @blp.route("/health")
@@ -90,8 +90,6 @@ def _check_database() -> dict:
 
 
 def _check_redis() -> dict:
-    from app.core.queue import QUEUES, get_redis
-
     redis = get_redis()
     if redis is None:
         return {"status": "not_configured", "mode": "inline jobs, in-memory limits"}

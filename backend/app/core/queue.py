@@ -25,11 +25,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
+from prometheus_client import Counter
 from redis import Redis
 from rq import Queue, Retry
 from sqlalchemy.orm import Session
 
-from app.core import uow
+from app.core import context, uow
 
 log = logging.getLogger("flowlet.queue")
 
@@ -37,6 +38,8 @@ QUEUES = ("default", "sync", "notifications", "maintenance")
 DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
 # After a failed push the request path skips Redis this long (the relay catches up).
 _FAST_PATH_PAUSE_SECONDS = 5.0
+# Exposed at /metrics (core.health) with the HTTP series.
+JOBS = Counter("flowlet_jobs_total", "Background jobs by outcome", ["job", "outcome"])
 
 
 def get_redis() -> Redis | None:
@@ -254,9 +257,6 @@ def task(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from app.core import context
-        from app.core.health import JOBS
-
         app = _app_for_job()
         with app.app_context():
             _fork_safe(app)

@@ -12,8 +12,8 @@ from rq import Queue, SimpleWorker
 
 from app.auth.models import EmailOutbox
 from app.core import uow
-from app.core.outbox import DONE, PENDING, SENT, JobOutbox, backlog
-from app.core.queue import enqueue
+from app.core.outbox import DONE, PENDING, SENT, JobOutbox, backlog, resolve
+from app.core.queue import enqueue, func_path
 from app.extensions import db
 from app.worker import run_maintenance_round
 from tests.auth.helpers import STRONG_PASSWORD, next_ip, registration
@@ -202,7 +202,7 @@ def test_register_with_redis_down_in_a_new_email(outage_app, private_redis):
     )
     assert response.status_code == 201
     (message,) = _emails(app, body["email"])
-    rows = _rows(app, func="app.auth.tasks.send_outbox_email", status=PENDING)
+    rows = _rows(app, func="app.auth.mail.send_outbox_email", status=PENDING)
     (row,) = [r for r in rows if r.args == [message.id]]
     assert row.queue == "notifications" and row.owner_id == message.user_id
 
@@ -291,3 +291,19 @@ def test_the_queue_module_builds_no_app():
         for alias in node.names
     }
     assert "create_app" not in imported
+
+
+@pytest.mark.parametrize(
+    ("old_path", "new_path"),
+    [
+        ("app.auth.tasks.send_outbox_email", "app.auth.mail.send_outbox_email"),
+        (
+            "app.accounts.tasks.build_statement_document",
+            "app.accounts.statements.build_statement_document",
+        ),
+    ],
+)
+def test_jobs_stored_under_a_task_s_old_path_still_resolve(old_path, new_path):
+    """A job written before its task moved names the old path; it runs the same function."""
+    assert resolve(old_path) is resolve(new_path)
+    assert func_path(resolve(old_path)) == new_path
