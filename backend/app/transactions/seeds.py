@@ -1,15 +1,17 @@
-"""System accounts (reference data, `init-db`) and demo accounts (`seed-demo`)."""
+"""Demo accounts with their opening deposits (`seed-demo`), after the demo users."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account, AccountType, SystemAccount
+from app.accounts.models import Account, AccountType
+from app.accounts.services import open_account
 from app.auth import seeds as _auth_seeds  # noqa: F401 - demo users are seeded first
 from app.auth.users import get_user_by_email
 from app.core import seeds
+from app.core.money import parse_amount
+from app.transactions.deposits import deposit
 
 DEMO_ACCOUNTS = (
     ("alice@flowlet.test", AccountType.CHECKING, "USD", "Everyday", "2500.00"),
@@ -18,23 +20,9 @@ DEMO_ACCOUNTS = (
 )
 
 
-@seeds.reference
-def seed_system_accounts(session: Session) -> None:
-    """One settlement, card clearing, fees and suspense account per supported currency."""
-    from app.ledger.services import system_account
-
-    for currency in current_app.config["SUPPORTED_CURRENCIES"]:
-        for code in SystemAccount:
-            system_account(session, code, currency)
-
-
 @seeds.demo
 def seed_demo_accounts(session: Session) -> None:
     """Give the demo customers accounts with some money (once)."""
-    from app.accounts.services import open_account
-    from app.core.money import parse_amount
-    from app.transactions.deposits import deposit
-
     for email, account_type, currency, name, amount in DEMO_ACCOUNTS:
         user = get_user_by_email(session, email)
         if user is None:
