@@ -112,7 +112,8 @@ def main() -> None:
     from app.extensions import db
     from app.wealth import rates
     from app.wealth.models import LinkedAccount, WealthPosition, WealthSnapshot
-    from app.wealth.services import enqueue_daily_syncs, link_account
+    from app.wealth.services import link_account
+    from app.wealth.tasks import enqueue_daily_syncs
 
     app = create_app()
     migrate(app)

@@ -36,6 +36,7 @@ from app.cards.errors import (
     CaptureExceedsAuthorization,
     CardNotFound,
 )
+from app.cards.lookup import get_card
 from app.cards.models import AuthorizationStatus, Card, CardAuthorization, CardStatus
 from app.core import audit, uow
 from app.core.db import utcnow
@@ -338,8 +339,6 @@ def list_authorizations(
     session: Session, *, user: User, card_id: uuid.UUID, limit: int, cursor: str | None = None
 ) -> Page:
     """The authorizations of one of the caller's cards, approved and declined, newest first."""
-    from app.cards.issuing import get_card
-
     card = get_card(session, user=user, card_id=card_id)
     stmt = sa.select(CardAuthorization).where(CardAuthorization.card_id == card.id)
     return paginate(session, stmt, model=CardAuthorization, limit=limit, cursor=cursor)

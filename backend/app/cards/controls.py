@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.cards.errors import CardStateConflict
+from app.cards.lookup import lock_own_card
 from app.cards.models import Card, CardAuthorization, CardStatus, Channel
 from app.core import audit, uow
 from app.core.errors import ValidationError
@@ -87,8 +88,6 @@ def set_controls(
     monthly_limit: str | None = None,
 ) -> Card:
     """Replace a card's controls (a limit left out or null means no limit)."""
-    from app.cards.issuing import lock_own_card
-
     card = lock_own_card(session, user=user, card_id=card_id)
     if card.current_status() in (CardStatus.CANCELLED, CardStatus.EXPIRED):
         raise CardStateConflict(f"The card is {card.current_status()}; its controls are final.")

@@ -20,7 +20,8 @@ from app.accounts.models import Account, AccountStatus
 from app.accounts.services import get_own_account
 from app.auth.models import KycStatus, User
 from app.cards import controls, vault
-from app.cards.errors import CardNotFound, CardStateConflict, KycRequired
+from app.cards.errors import CardStateConflict, KycRequired
+from app.cards.lookup import get_card, lock_own_card
 from app.cards.models import CancelReason, Card, CardStatus, CardType
 from app.core import audit, uow
 from app.core.db import utcnow
@@ -124,27 +125,6 @@ def list_cards(session: Session, *, user: User, limit: int, cursor: str | None =
     """The caller's cards, newest first."""
     stmt = sa.select(Card).where(Card.user_id == user.id)
     return paginate(session, stmt, model=Card, limit=limit, cursor=cursor)
-
-
-def get_card(session: Session, *, user: User, card_id: uuid.UUID) -> Card:
-    """One of the caller's cards; any other card is "not found"."""
-    card = session.scalar(sa.select(Card).where(Card.public_id == card_id, Card.user_id == user.id))
-    if card is None:
-        raise CardNotFound()
-    return card
-
-
-def lock_own_card(session: Session, *, user: User, card_id: uuid.UUID) -> Card:
-    """The caller's card, locked for update and read fresh."""
-    card = session.scalar(
-        sa.select(Card)
-        .where(Card.public_id == card_id, Card.user_id == user.id)
-        .with_for_update(of=Card, key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    if card is None:
-        raise CardNotFound()
-    return card
 
 
 @dataclass(frozen=True)

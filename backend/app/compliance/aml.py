@@ -4,8 +4,8 @@ Each posting a customer makes or receives becomes a `Posting` (money in or out o
 their accounts, with its channel and country). `observe` stores it in the monitoring feed
 (`aml_postings`) and runs every rule over a bounded window of the customer's recent feed,
 read through the `(user_id, occurred_at)` index and capped at `AML_WINDOW_MAX_ROWS` rows, so
-a posting costs the same however long the customer's history is. `run_period` runs the same
-rules over a period of the feed (the RQ batch). A hit becomes an alert through
+a posting costs the same however long the customer's history is. `aml_batch.run_period` runs
+the same rules over a period of the journal (the RQ batch). A hit becomes an alert through
 `alerts.raise_alert`: repeated hits of a rule for a customer join that customer's open case.
 
 Rules (type, default):
@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,7 +43,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.compliance.alerts import raise_alert
-from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting, Severity
+from app.compliance.models import ComplianceAlert, MonitoredPosting, Severity
 from app.core import uow
 from app.core.money import configured_amount, format_amount
 
@@ -645,7 +645,7 @@ def observe_movement(
     # each way, would otherwise lock their cases in opposite orders and deadlock: cases are
     # taken by customer (then in the rules' one order), whichever side of the movement hit.
     hits.sort(key=lambda found: found[0].user_id)
-    return [_alert(session, posting.user_id, hit, posting.at) for posting, hit in hits]
+    return [raise_hit(session, posting.user_id, hit, posting.at) for posting, hit in hits]
 
 
 def already_observed(session: Session, p: Posting) -> bool:
@@ -688,7 +688,8 @@ def _compose_feed(session: Session, rows: list[dict]) -> list[uow.Part]:
     return [uow.insert_rows(_P, rows)]
 
 
-def _alert(session: Session, user_id: int, hit: Hit, at: datetime) -> ComplianceAlert:
+def raise_hit(session: Session, user_id: int, hit: Hit, at: datetime) -> ComplianceAlert:
+    """The alert for a rule's hit (joins the customer's open case of that rule)."""
     return raise_alert(
         session,
         user_id=user_id,
@@ -699,66 +700,6 @@ def _alert(session: Session, user_id: int, hit: Hit, at: datetime) -> Compliance
         details=hit.facts,
         now=at,
     )
-
-
-# --- over a period (the RQ batch) ----------------------------------------------------------------
-
-
-def run_period(
-    session: Session, *, start: datetime, end: datetime, settings: Settings | None = None
-) -> int:
-    """Run every rule over the ledger's movements of [start, end); returns the new hits.
-
-    The movements are read from the journal (`engine_hooks.ledger_postings`), one customer at a
-    time in time order, with the look-back window before `start`; one commit per customer. A
-    hit whose transactions are all already behind an alert of the same rule is not raised
-    again, so the batch can run twice over the same period and after the per-posting rules.
-    """
-    from app.compliance.engine_hooks import (
-        ledger_customers,
-        ledger_last_activity,
-        ledger_postings,
-    )
-
-    settings = settings or Settings.from_config()
-    raised = 0
-    for user_id in ledger_customers(session, start=start, end=end):
-        rows = ledger_postings(session, user_id=user_id, start=start - settings.window, end=end)
-        hits: list[tuple[Hit, datetime]] = []
-        last_seen: dict[int, datetime] = {}
-        for i, posting in enumerate(rows):
-            previous = last_seen.get(posting.account_id)
-            last_seen[posting.account_id] = posting.at
-            if posting.at < start:
-                continue
-            if previous is None:
-                previous = ledger_last_activity(
-                    session, account_id=posting.account_id, before=posting.at
-                )
-            history = [h for h in rows[:i] if h.at >= posting.at - settings.window]
-            hits += [(hit, posting.at) for hit in evaluate(posting, history, settings, previous)]
-        for hit, at in hits:
-            if _already_alerted(session, user_id, hit):
-                continue
-            _alert(session, user_id, hit, at)
-            raised += 1
-        uow.commit(session)
-    return raised
-
-
-def _already_alerted(session: Session, user_id: int, hit: Hit) -> bool:
-    linked = set(
-        session.scalars(
-            sa.select(AlertTransaction.transaction_id)
-            .join(ComplianceAlert, ComplianceAlert.id == AlertTransaction.alert_id)
-            .where(
-                ComplianceAlert.user_id == user_id,
-                ComplianceAlert.alert_type == hit.rule,
-                AlertTransaction.transaction_id.in_(hit.transaction_ids),
-            )
-        )
-    )
-    return set(hit.transaction_ids) <= linked
 
 
 # --- currency transaction report lines ------------------------------------------------------------
@@ -776,8 +717,8 @@ class CtrLine:
 
 def ctr_lines(session: Session, *, start: date, end: date) -> list[CtrLine]:
     """Customers whose cash deposits of a business day exceeded the threshold, [start, end]."""
-    begin = datetime.combine(start, datetime.min.time()).replace(tzinfo=_utc())
-    stop = datetime.combine(end + timedelta(days=1), datetime.min.time()).replace(tzinfo=_utc())
+    begin = datetime.combine(start, datetime.min.time()).replace(tzinfo=UTC)
+    stop = datetime.combine(end + timedelta(days=1), datetime.min.time()).replace(tzinfo=UTC)
     rows = session.execute(
         sa.select(
             MonitoredPosting.user_id,
@@ -813,9 +754,3 @@ def ctr_lines(session: Session, *, start: date, end: date) -> list[CtrLine]:
                 )
             )
     return lines
-
-
-def _utc():
-    from datetime import UTC
-
-    return UTC

@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -27,11 +28,24 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from app.auth.models import User
+from app.compliance.alerts import raise_alert
 from app.compliance.matching import IndexedEntry, Match, NameIndex
-from app.compliance.models import SanctionsEntry, SanctionsList
+from app.compliance.models import (
+    AlertStatus,
+    ComplianceAlert,
+    KycCase,
+    SanctionsEntry,
+    SanctionsList,
+    Severity,
+)
 from app.core import audit, uow
 from app.core.errors import DomainError, ValidationError
+from app.core.queue import enqueue, task
+from app.extensions import db
 
+# The re-screening job's queue (the compliance jobs' queue, `tasks.QUEUE`).
+RESCREEN_QUEUE = "maintenance"
 FIXTURE = Path(__file__).parent / "fixtures" / "sanctions_demo.csv"
 ENTRY_TYPES = {"individual", "entity", "vessel", "aircraft"}
 
@@ -183,8 +197,6 @@ def load_list(
         resource_id=version.id,
         changes={"source": source, "sha256": digest, "entries": count},
     )
-    from app.compliance.tasks import enqueue_rescreen
-
     enqueue_rescreen(session, list_id=version.id)
     uow.commit(session)
     return version
@@ -195,8 +207,6 @@ def _insert(
 ) -> int:
     if not rows:
         return 0
-    import uuid
-
     for row in rows:
         row["public_id"] = uuid.uuid4()
     session.execute(sa.insert(SanctionsEntry), rows)
@@ -328,10 +338,6 @@ def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
     Customers are read in id order, `batch` at a time, committing after each batch. A
     customer whose open sanctions case already names an entry is not alerted again for it.
     """
-    from app.auth.models import User
-    from app.compliance.alerts import raise_alert
-    from app.compliance.models import AlertStatus, ComplianceAlert, KycCase, Severity
-
     if active_list(session) is None or active_list(session).id != list_id:
         return 0  # a newer list replaced this one; its own job screens everyone
     hits = 0
@@ -404,3 +410,18 @@ def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
     )
     uow.commit(session)
     return hits
+
+
+def enqueue_rescreen(session: Session, *, list_id: int) -> str:
+    """Re-screen every customer once the list version `list_id` commits."""
+    return enqueue(session, rescreen_customers, list_id, queue=RESCREEN_QUEUE)
+
+
+@task
+def rescreen_customers(list_id: int) -> int:
+    """Screen every customer's name against list version `list_id`; alerts for hits.
+
+    Idempotent: a customer already in an open sanctions case is not raised twice for the
+    same entry. Skips quietly when a newer list has replaced this one.
+    """
+    return rescreen_all(db.session, list_id=list_id)

@@ -9,12 +9,12 @@ def init_app(app: Flask) -> None:
     """Plug the limits, the fraud rules, the counters and settlement into the movement engine."""
     from app.ledger import engine
     from app.ledger.models import TxnType
-    from app.transactions import activity, fraud, limits, settlement
+    from app.transactions import activity, fraud, limits, tasks
 
     engine.register_facts("activity", activity.facts, kinds=limits.KINDS)
     engine.register_policy("limits", limits.check, kinds=limits.KINDS)
     engine.register_policy("fraud", fraud.assess, kinds=fraud.KINDS)
     engine.register_observer("activity", activity.observe, kinds=limits.KINDS)
     engine.register_observer(
-        "settlement", settlement.enqueue_when_pending, kinds=(TxnType.TRANSFER.value,)
+        "settlement", tasks.enqueue_when_pending, kinds=(TxnType.TRANSFER.value,)
     )

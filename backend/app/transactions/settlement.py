@@ -1,14 +1,15 @@
 """Settlement of external (IBAN) transfers: the held amount is captured to the settlement
-account and handed to the outbound rail; a transfer the rail refuses is reversed."""
+account and handed to the outbound rail; a transfer the rail refuses is reversed.
+
+The job that runs it, and the engine observer that queues the job once a transfer is `pending`,
+are in `tasks.py`."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import current_app
-from rq import Retry
 from sqlalchemy.orm import Session
 
-from app.core.queue import enqueue
 from app.ledger import engine
 from app.ledger.errors import HoldNotActive
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, TxnStatus
@@ -26,25 +27,6 @@ def submit_to_rail(txn: JournalTransaction) -> None:
     country = (txn.counterparty_iban or "")[:2]
     if country in current_app.config["SETTLEMENT_REJECTED_COUNTRIES"]:
         raise SettlementRejected(f"payments to {country} are not served by the rail")
-
-
-def enqueue_when_pending(ctx: engine.PolicyContext, txn: JournalTransaction) -> None:
-    """An engine observer: an external transfer that is now `pending` goes to settlement."""
-    if txn.status != TxnStatus.PENDING or txn.counterparty_iban is None:
-        return
-    if ctx.event not in ("held", "approved"):
-        return
-    from app.transactions.tasks import settle_external_transfer
-
-    ctx.session.flush()
-    enqueue(
-        ctx.session,
-        settle_external_transfer,
-        txn.id,
-        queue="default",
-        retry=Retry(max=3, interval=[10, 60, 300]),
-        owner_id=txn.initiated_by_id,
-    )
 
 
 def settle_external_transfer(session: Session, *, transaction_id: int) -> JournalTransaction | None:

@@ -7,21 +7,39 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from rq import Queue
+from rq import Queue, Retry
 from rq.registry import ScheduledJobRegistry
 
 from app.core import idempotency, uow
-from app.core.queue import get_queue, task
+from app.core.queue import enqueue, get_queue, task
+from app.extensions import db
+from app.ledger import engine
+from app.ledger.models import JournalTransaction, TxnStatus
+from app.transactions.settlement import settle_external_transfer as settle
 
 log = logging.getLogger("flowlet.transactions")
+
+
+def enqueue_when_pending(ctx: engine.PolicyContext, txn: JournalTransaction) -> None:
+    """An engine observer: an external transfer that is now `pending` goes to settlement."""
+    if txn.status != TxnStatus.PENDING or txn.counterparty_iban is None:
+        return
+    if ctx.event not in ("held", "approved"):
+        return
+    ctx.session.flush()
+    enqueue(
+        ctx.session,
+        settle_external_transfer,
+        txn.id,
+        queue="default",
+        retry=Retry(max=3, interval=[10, 60, 300]),
+        owner_id=txn.initiated_by_id,
+    )
 
 
 @task
 def settle_external_transfer(transaction_id: int) -> str | None:
     """Post a pending external transfer to the settlement account (reversed if refused)."""
-    from app.extensions import db
-    from app.transactions.settlement import settle_external_transfer as settle
-
     try:
         txn = settle(db.session, transaction_id=transaction_id)
         return txn.status if txn is not None else None
@@ -38,8 +56,6 @@ def purge_idempotency_keys(reschedule: bool = False) -> int:
 
     With `reschedule`, the job books its next run, so the workers keep purging on their own.
     """
-    from app.extensions import db
-
     try:
         count = idempotency.purge_expired(db.session)
         uow.commit(db.session)

@@ -1,4 +1,8 @@
-"""Background jobs of the wealth domain: ids only, never a credential; each calls a service."""
+"""Background jobs of the wealth domain: ids only, never a credential; each calls a service.
+
+The sync jobs are queued here (`enqueue_sync`) and by `services.answer_challenge`; what they
+run is `sync.sync`.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,61 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from app.core.queue import task
+from flask import current_app
+from rq import Retry
+from sqlalchemy.orm import Session
+
+from app.core import uow
+from app.core.db import utcnow
+from app.core.queue import enqueue, task
+from app.extensions import db
+from app.wealth import rates
+from app.wealth.models import LinkedAccount
+from app.wealth.reports import queue_weekly_reports
+from app.wealth.sync import live_linked_account_ids, sync
 
 log = logging.getLogger("flowlet.wealth")
+
+SYNC_QUEUE = "sync"
+
+
+def sync_retry() -> Retry | int:
+    """Exponential backoff: `base × 4^n` seconds for each of the configured retries."""
+    config = current_app.config
+    base = int(config["WEALTH_SYNC_RETRY_BASE_SECONDS"])
+    retries = int(config["WEALTH_SYNC_RETRIES"])
+    return Retry(max=retries, interval=[base * 4**n for n in range(retries)]) if retries else 0
+
+
+def enqueue_sync(session: Session, link: LinkedAccount, *, owner_id: int) -> str:
+    """Queue a sync of `link` in `session`'s transaction; it becomes the link's last job."""
+    job_id = enqueue(
+        session,
+        sync_linked_account,
+        link.id,
+        queue=SYNC_QUEUE,
+        retry=sync_retry(),
+        owner_id=owner_id,
+    )
+    link.last_job_id = job_id
+    return job_id
+
+
+def enqueue_daily_syncs(session: Session) -> int:
+    """Queue one sync job per live linked account (the daily schedule); returns how many."""
+    count = 0
+    for link_id in live_linked_account_ids(session):
+        link = session.get(LinkedAccount, link_id)
+        enqueue_sync(session, link, owner_id=link.user_id)
+        count += 1
+    uow.commit(session)
+    log.info("queued %d daily broker syncs", count)
+    return count
 
 
 @task
 def sync_linked_account(linked_account_id: int) -> dict[str, Any]:
     """Sync one linked account (retried with backoff when the broker fails)."""
-    from app.extensions import db
-    from app.wealth.services import sync
-
     try:
         return sync(db.session, linked_account_id=linked_account_id)
     finally:
@@ -26,9 +74,6 @@ def sync_linked_account(linked_account_id: int) -> dict[str, Any]:
 @task
 def complete_linked_account_2fa(linked_account_id: int) -> dict[str, Any]:
     """Send the customer's 2FA answer (sealed in the database) and finish the sync."""
-    from app.extensions import db
-    from app.wealth.services import sync
-
     try:
         return sync(db.session, linked_account_id=linked_account_id, answer_2fa=True)
     finally:
@@ -38,9 +83,6 @@ def complete_linked_account_2fa(linked_account_id: int) -> dict[str, Any]:
 @task
 def sync_all_linked_accounts() -> int:
     """The daily sync: queue one job per live linked account."""
-    from app.extensions import db
-    from app.wealth.services import enqueue_daily_syncs
-
     try:
         return enqueue_daily_syncs(db.session)
     finally:
@@ -50,10 +92,6 @@ def sync_all_linked_accounts() -> int:
 @task
 def fetch_exchange_rates(days_back: int = 3) -> int:
     """Load the last few days' exchange rates (a missed day is picked up the next time)."""
-    from app.core.db import utcnow
-    from app.extensions import db
-    from app.wealth import rates
-
     today = utcnow().date()
     try:
         return rates.backfill(db.session, start=today - timedelta(days=days_back), end=today)
@@ -64,9 +102,6 @@ def fetch_exchange_rates(days_back: int = 3) -> int:
 @task
 def send_weekly_wealth_reports() -> int:
     """Queue the weekly wealth e-mail to every customer with a linked account."""
-    from app.extensions import db
-    from app.wealth.reports import queue_weekly_reports
-
     try:
         return queue_weekly_reports(db.session)
     finally:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.compliance import aml
+from app.compliance import aml, aml_batch
 from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting
 from app.core import uow
 from app.core.db import utcnow
@@ -197,7 +197,7 @@ def _batch(app, start, end):
     with app.app_context():
         from app.extensions import db
 
-        raised = aml.run_period(db.session, start=start, end=end)
+        raised = aml_batch.run_period(db.session, start=start, end=end)
         db.session.remove()
     return raised
 
