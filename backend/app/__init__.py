@@ -116,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.core.health import blp as health_blp
     from app.jobs.routes import blp as jobs_blp
     from app.privacy.routes import blp as privacy_blp
+    from app.privacy.routes import officer_blp as privacy_decisions_blp
     from app.transactions.routes import blp as transactions_blp
     from app.wealth.routes import blp as wealth_blp
 
@@ -129,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
         compliance_blp,
         compliance_audit_blp,
         privacy_blp,
+        privacy_decisions_blp,
         wealth_blp,
         jobs_blp,
         admin_blp,

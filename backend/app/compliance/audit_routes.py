@@ -14,22 +14,14 @@ from app.compliance.audit_schemas import (
 )
 from app.core.api import Blueprint
 from app.core.streaming import stream
-from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, require
 from app.extensions import db
-from app.privacy import services as privacy
-from app.privacy.schemas import (
-    ErasureDecisionSchema,
-    ErasureListArgsSchema,
-    ErasureRequestDetailSchema,
-    ErasureRequestPageSchema,
-)
 
 blp = Blueprint(
     "compliance_audit",
     __name__,
     url_prefix="/api/v1/compliance",
-    description="The audit trail for regulators, regulatory reports and erasure decisions.",
+    description="The audit trail for regulators and regulatory reports.",
 )
 
 
@@ -72,25 +64,6 @@ def export_audit_logs(args):
 def verify_audit_logs():
     """Seal, then verify the whole audit hash chain; reports the unsealed tail."""
     return audit_trail.verify_chain(db.session, officer=current_user())
-
-
-@blp.route("/erasure-requests", methods=["GET"])
-@require("privacy:decide")
-@blp.arguments(ErasureListArgsSchema, location="query")
-@blp.response(200, ErasureRequestPageSchema)
-def list_erasure_requests(args):
-    """List erasure requests, newest first, optionally by status."""
-    return privacy.list_requests(db.session, **args)
-
-
-@blp.route("/erasure-requests/<uuid:request_id>/decision", methods=["POST"])
-@require("privacy:decide")
-@idempotent(required=False)
-@blp.arguments(ErasureDecisionSchema)
-@blp.response(200, ErasureRequestDetailSchema)
-def decide_erasure_request(data, request_id):
-    """Approve (pseudonymize) or reject an erasure request; 409 `legal_hold` with the reasons."""
-    return privacy.decide(db.session, officer=current_user(), request_id=request_id, **data)
 
 
 @blp.route("/reports/ctr", methods=["GET"])
