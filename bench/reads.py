@@ -167,12 +167,12 @@ def setup(entries: int, year: int, busy_transfers: int) -> dict:
         capture_output=True,
     )
     flask_app = app()
-    from app.accounts.models import Account, SystemAccount
     from app.accounts.services import open_account
     from app.auth.models import User, UserRole
     from app.auth.passwords import hash_password
     from app.auth.tokens import start_session
     from app.extensions import db
+    from app.ledger.accounts import Account, SystemAccount
     from app.transactions.deposits import deposit
 
     out = {}

@@ -111,7 +111,7 @@ from app import create_app
 from app.auth.models import User, UserRole
 from app.auth.passwords import hash_password
 from app.accounts.services import open_account
-from app.accounts.models import Account
+from app.ledger.accounts import Account
 from app.transactions.deposits import deposit
 from app.extensions import db
 

@@ -1,6 +1,6 @@
 """Import every model so that the metadata (and Alembic) sees the whole schema."""
 
-from app.accounts.models import Account, StatementDocument  # noqa: F401
+from app.accounts.models import StatementDocument  # noqa: F401
 from app.auth.models import (  # noqa: F401
     AuthSession,
     BackupCode,
@@ -23,6 +23,7 @@ from app.core.audit import AuditChainHead, AuditLog, AuditSeal  # noqa: F401
 from app.core.idempotency import IdempotencyKey  # noqa: F401
 from app.core.outbox import JobOutbox  # noqa: F401
 from app.core.ratelimit import RateLimitCounter  # noqa: F401
+from app.ledger.accounts import Account  # noqa: F401
 from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401
 from app.privacy.models import ErasureRequest  # noqa: F401
 from app.transactions.models import DailyCounter, Payee, RecentActivity  # noqa: F401

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.accounts.models import CUSTOMER_TYPES, AccountStatus
 from app.core.api import ArgsSchema, Schema
 from app.core.fields import Amount, Currency, DecimalString, NonBlank, UTCDateTime
 from app.core.pagination import page_schema
+from app.ledger.accounts import CUSTOMER_TYPES, AccountStatus
 
 
 class AccountSchema(Schema):

@@ -14,7 +14,6 @@ from schwifty import IBAN
 from sqlalchemy.orm import Session
 
 from app.accounts.errors import AccountNotEmpty, AccountNotFound
-from app.accounts.models import Account, AccountStatus, AccountType
 from app.auth.models import User
 from app.core import audit, uow
 from app.core.db import for_update, utcnow
@@ -22,6 +21,7 @@ from app.core.errors import Conflict, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Keyset, Page
 from app.core.reads import one_statement
+from app.ledger.accounts import Account, AccountStatus, AccountType
 
 STATEMENT_BATCH = 5000  # statement lines fetched per round trip, at most
 

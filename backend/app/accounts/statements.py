@@ -15,7 +15,7 @@ from fpdf import FPDF
 from sqlalchemy.orm import Session
 
 from app.accounts import services
-from app.accounts.models import Account, StatementDocument
+from app.accounts.models import StatementDocument
 from app.accounts.services import Statement, StatementLine
 from app.auth.models import User
 from app.core import audit, uow
@@ -26,6 +26,7 @@ from app.core.money import format_amount
 from app.core.queue import enqueue, task
 from app.core.streaming import stream
 from app.extensions import db
+from app.ledger.accounts import Account
 
 _time = UTCDateTime()
 _BATCH = 500  # lines per chunk of a streamed statement

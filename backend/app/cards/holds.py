@@ -25,12 +25,12 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import SystemAccount
 from app.cards.models import AuthorizationStatus, CardAuthorization
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import DomainError
 from app.ledger import engine
+from app.ledger.accounts import SystemAccount
 from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 
 KIND = TxnType.CARD_AUTHORIZATION.value

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account, AccountStatus
 from app.accounts.services import get_own_account
 from app.auth.models import KycStatus, User
 from app.cards import controls, vault
@@ -27,6 +26,7 @@ from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.pagination import Page, paginate
+from app.ledger.accounts import Account, AccountStatus
 from app.ledger.errors import AccountFrozen
 
 LIVE = (CardStatus.INACTIVE.value, CardStatus.ACTIVE.value, CardStatus.FROZEN.value)

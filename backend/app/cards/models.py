@@ -9,8 +9,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.models import Account
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
+from app.ledger.accounts import Account
 
 
 class CardType(StrEnum):

@@ -24,11 +24,11 @@ import sqlalchemy.orm
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account
 from app.compliance import aml, sanctions
 from app.compliance.alerts import raise_alert
 from app.compliance.models import Severity
 from app.ledger import engine
+from app.ledger.accounts import Account
 from app.ledger.engine import Review
 from app.ledger.models import JournalTransaction
 

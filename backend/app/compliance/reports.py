@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account
 from app.auth.models import User
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
+from app.ledger.accounts import Account
 from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 
 

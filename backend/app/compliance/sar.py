@@ -13,12 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account
 from app.auth.models import User
 from app.compliance import alerts
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.money import format_amount
+from app.ledger.accounts import Account
 
 
 def _time(value) -> str | None:

@@ -21,8 +21,8 @@ is decided by `decide_review`. `reverse` books a linked reversal and marks the o
 
 Lock order, everywhere: a transaction or hold row first (capture, void, review, reversal), then
 the customer accounts by id, then the customer. System accounts are never locked nor cached.
-The ledger imports no domain: domains call `register_policy` and `register_observer` when the
-app is created.
+The ledger imports no domain but the user model (for the customer's lock): domains call
+`register_facts`, `register_policy` and `register_observer` when the app is created.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session, aliased, lazyload, load_only
 
-from app.accounts.models import Account, AccountStatus, SystemAccount
 from app.auth.models import User
 from app.core import audit, uow
 from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from app.core.money import format_amount
 from app.ledger import services as ledger
+from app.ledger.accounts import Account, AccountStatus, SystemAccount
 from app.ledger.errors import (
     AccountFrozen,
     AlreadyReversed,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import SystemAccount
 from app.core import seeds
+from app.ledger.accounts import SystemAccount
 from app.ledger.services import system_account
 
 

@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.accounts.models import Account, SystemAccount
 from app.core import uow
 from app.core.db import for_update, utcnow
+from app.ledger.accounts import Account, SystemAccount
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
 
 LOCKED_ACCOUNTS = "accounts"  # the unit of work's locked rows: accounts locked in this transaction

@@ -23,7 +23,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account
 from app.auth.models import AuthSession, BackupCode, EmailOutbox, OneTimeToken, User
 from app.core import audit, crypto, uow
 from app.core.audit import AuditLog
@@ -31,6 +30,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationError
 from app.core.money import format_amount
 from app.core.pagination import Page, paginate
+from app.ledger.accounts import Account
 from app.ledger.models import JournalTransaction
 from app.privacy.models import ErasureRequest, ErasureStatus
 

@@ -17,7 +17,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account
+from app.ledger.accounts import Account
 from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 from app.transactions.models import DailyCounter
 

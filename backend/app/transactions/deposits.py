@@ -6,9 +6,9 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from app.accounts.models import SystemAccount
 from app.auth.models import User
 from app.ledger import engine
+from app.ledger.accounts import SystemAccount
 from app.ledger.models import JournalTransaction, TxnType
 from app.transactions.transfers import check_step_up, own_account
 

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account
 from app.accounts.services import get_own_account
 from app.auth.models import User
 from app.core.money import parse_bound
 from app.core.pagination import Page, paginate_union
+from app.ledger.accounts import Account
 from app.ledger.engine import TransactionNotFound
 from app.ledger.models import JournalTransaction
 

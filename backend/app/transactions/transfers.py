@@ -16,12 +16,12 @@ from schwifty.exceptions import SchwiftyException
 from sqlalchemy.orm import Session
 
 from app.accounts.errors import AccountNotFound
-from app.accounts.models import Account, SystemAccount
 from app.auth.errors import InvalidToken
 from app.auth.models import User
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
 from app.ledger import engine
+from app.ledger.accounts import Account, SystemAccount
 from app.ledger.errors import CurrencyMismatch, FreshTokenRequired
 from app.ledger.models import JournalTransaction, TxnType
 

@@ -22,11 +22,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account, AccountStatus
 from app.auth.models import User
 from app.core.db import utcnow
 from app.core.errors import ValidationError
 from app.core.money import format_amount
+from app.ledger.accounts import Account, AccountStatus
 from app.ledger.models import LedgerEntry
 from app.wealth import rates
 from app.wealth.models import LinkedAccount, LinkStatus, WealthPosition, WealthSnapshot

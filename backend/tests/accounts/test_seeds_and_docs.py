@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Account, SystemAccount
 from app.auth.users import get_user_by_email
+from app.ledger.accounts import Account, SystemAccount
 
 pytestmark = pytest.mark.postgres
 

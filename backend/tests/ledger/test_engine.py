@@ -10,12 +10,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Account, SystemAccount
 from app.core import uow
 from app.core.audit import AuditLog
 from app.core.db import utcnow
 from app.core.errors import DomainError
 from app.ledger import engine
+from app.ledger.accounts import Account, SystemAccount
 from app.ledger.errors import HoldNotActive
 from app.ledger.models import Hold, JournalTransaction
 from tests.factories import auth_headers, make_user

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Account
 from app.core import uow
+from app.ledger.accounts import Account
 from tests.factories import make_user
 from tests.money_helpers import make_account
 
