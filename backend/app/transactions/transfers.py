@@ -20,7 +20,7 @@ from app.auth.errors import InvalidToken
 from app.auth.models import User
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
-from app.ledger import engine
+from app.ledger import engine, locks
 from app.ledger.accounts import Account, SystemAccount
 from app.ledger.errors import CurrencyMismatch, FreshTokenRequired
 from app.ledger.models import JournalTransaction, TxnType
@@ -113,7 +113,7 @@ def transfer(
     """
     check_step_up(amount, currency, fresh)
     if to_account_id is not None:  # both accounts and their payer locked in one statement
-        found = engine.lock_by_public_id(
+        found = locks.lock_by_public_id(
             session, [from_account_id, to_account_id], customer_of=from_account_id
         )
         src, dst, iban = found.get(from_account_id), found.get(to_account_id), None
