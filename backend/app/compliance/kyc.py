@@ -86,6 +86,72 @@ def submit(
 ) -> KycView:
     """Check a customer's identity data and record the outcome (one commit)."""
     customer = _lock_user(session, user.id)
+    _refuse_resubmission(session, customer, level)
+    nationality = nationality.upper()
+    address_country = str(address.get("country", "")).upper()
+    issuing = (
+        document_country or (address_country if document_type == "driving_licence" else nationality)
+    ).upper()
+    reasons = _automatic_checks(
+        date_of_birth=date_of_birth,
+        nationality=nationality,
+        address_country=address_country,
+        issuing=issuing,
+        document_type=document_type,
+        document_number=document_number,
+    )
+    matches = sanctions.screen(
+        session, name=f"{first_name} {last_name}", date_of_birth=date_of_birth, country=nationality
+    )
+    status = _decide(reasons, matches, level)
+
+    number = normalize_number(document_number)
+    case = KycCase(
+        public_id=uuid.uuid4(),
+        user_id=customer.id,
+        submitted_by_id=user.id,
+        status=status.value,
+        requested_level=level,
+        level=level if status == KycCaseStatus.APPROVED else customer.kyc_level,
+        first_name=first_name,
+        last_name=last_name,
+        date_of_birth=date_of_birth,
+        nationality=nationality,
+        address={**address, "country": address_country},
+        document_type=document_type,
+        document_last4=number[-4:],
+        document_number_sealed="",
+        reasons=reasons,
+        screening=sanctions.matches_as_details(matches),
+    )
+    case.document_number_sealed = crypto.encrypt_str(number, aad=_aad(case))
+    session.add(case)
+    session.flush()
+    customer.kyc_status = status.value
+    if status == KycCaseStatus.APPROVED:
+        customer.kyc_level = level
+    if matches:
+        _alert_sanctions_match(session, customer, case, matches)
+    audit.record(
+        session,
+        "kyc.submitted",
+        resource_type="kyc_case",
+        resource=case,
+        changes={
+            "status": status.value,
+            "level": case.level,
+            "requested_level": level,
+            "reasons": [r["code"] for r in reasons],
+            "document_number": mask_number(number),
+            "sanctions_matches": len(matches),
+        },
+    )
+    uow.commit(session)
+    return view(case, customer)
+
+
+def _refuse_resubmission(session: Session, customer: User, level: str) -> None:
+    """409 while a case waits for an officer, or when the level asked for is held already."""
     pending = session.scalar(
         sa.select(KycCase.id).where(
             KycCase.user_id == customer.id, KycCase.status == KycCaseStatus.MANUAL_REVIEW.value
@@ -96,11 +162,17 @@ def submit(
     if LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(customer.kyc_level or "none"):
         raise Conflict(f"Your KYC level is already {customer.kyc_level}.")
 
-    nationality = nationality.upper()
-    address_country = str(address.get("country", "")).upper()
-    issuing = (
-        document_country or (address_country if document_type == "driving_licence" else nationality)
-    ).upper()
+
+def _automatic_checks(
+    *,
+    date_of_birth: date,
+    nationality: str,
+    address_country: str,
+    issuing: str,
+    document_type: str,
+    document_number: str,
+) -> list[dict]:
+    """The reasons (code and message) the automatic checks reject the data for; [] if none."""
     reasons: list[dict] = []
     today = utcnow().date()
     if _age(date_of_birth, today) < current_app.config["KYC_MIN_AGE"]:
@@ -129,89 +201,50 @@ def submit(
                 "message": f"The number is not the format of a {document_type} from {issuing}.",
             }
         )
-    full_name = f"{first_name} {last_name}"
-    matches = sanctions.screen(
-        session, name=full_name, date_of_birth=date_of_birth, country=nationality
-    )
+    return reasons
+
+
+def _decide(reasons: list[dict], matches: list, level: str) -> KycCaseStatus:
+    """Rejected on any automatic reason; an officer's review for a sanctions match or the full
+    level (its reason appended); approved otherwise."""
     if reasons:
-        status = KycCaseStatus.REJECTED
-    elif matches:
-        status = KycCaseStatus.MANUAL_REVIEW
+        return KycCaseStatus.REJECTED
+    if matches:
         reasons.append(
             {
                 "code": "sanctions_match",
                 "message": "The name matches the sanctions list; an officer will review it.",
             }
         )
-    elif level == KycLevel.FULL.value:
-        status = KycCaseStatus.MANUAL_REVIEW
+        return KycCaseStatus.MANUAL_REVIEW
+    if level == KycLevel.FULL.value:
         reasons.append(
             {
                 "code": "document_review",
                 "message": "The full level needs an officer to review the documents.",
             }
         )
-    else:
-        status = KycCaseStatus.APPROVED
+        return KycCaseStatus.MANUAL_REVIEW
+    return KycCaseStatus.APPROVED
 
-    number = normalize_number(document_number)
-    case = KycCase(
-        public_id=uuid.uuid4(),
-        user_id=customer.id,
-        submitted_by_id=user.id,
-        status=status.value,
-        requested_level=level,
-        level=level if status == KycCaseStatus.APPROVED else customer.kyc_level,
-        first_name=first_name,
-        last_name=last_name,
-        date_of_birth=date_of_birth,
-        nationality=nationality,
-        address={**address, "country": address_country},
-        document_type=document_type,
-        document_last4=number[-4:],
-        document_number_sealed="",
-        reasons=reasons,
-        screening=sanctions.matches_as_details(matches),
-    )
-    case.document_number_sealed = crypto.encrypt_str(number, aad=_aad(case))
-    session.add(case)
-    session.flush()
-    customer.kyc_status = status.value
-    if status == KycCaseStatus.APPROVED:
-        customer.kyc_level = level
-    if matches:
-        raise_alert(
-            session,
-            user_id=customer.id,
-            alert_type="sanctions_hit",
-            severity=Severity.CRITICAL.value,
-            explanation=(
-                f"KYC: the customer's name matches {matches[0].name} "
-                f"({matches[0].program}, score {matches[0].score:.2f})."
-            ),
-            details={
-                "context": "kyc",
-                "kyc_case": str(case.public_id),
-                "matches": sanctions.matches_as_details(matches),
-            },
-            score=round(matches[0].score * 100),
-        )
-    audit.record(
+
+def _alert_sanctions_match(session: Session, customer: User, case: KycCase, matches: list) -> None:
+    raise_alert(
         session,
-        "kyc.submitted",
-        resource_type="kyc_case",
-        resource=case,
-        changes={
-            "status": status.value,
-            "level": case.level,
-            "requested_level": level,
-            "reasons": [r["code"] for r in reasons],
-            "document_number": mask_number(number),
-            "sanctions_matches": len(matches),
+        user_id=customer.id,
+        alert_type="sanctions_hit",
+        severity=Severity.CRITICAL.value,
+        explanation=(
+            f"KYC: the customer's name matches {matches[0].name} "
+            f"({matches[0].program}, score {matches[0].score:.2f})."
+        ),
+        details={
+            "context": "kyc",
+            "kyc_case": str(case.public_id),
+            "matches": sanctions.matches_as_details(matches),
         },
+        score=round(matches[0].score * 100),
     )
-    uow.commit(session)
-    return view(case, customer)
 
 
 def current_case(session: Session, *, user: User) -> KycCase | None:
