@@ -51,7 +51,48 @@ def draft(session: Session, *, officer: User, alert_id: uuid.UUID) -> dict[str, 
     """A SAR draft for one alert (any status), audited as `report.sar_drafted`."""
     alert = alerts.get_alert(session, alert_id=alert_id)
     subject = alert.user
-    transactions = alerts.alert_transactions(alert)
+    activity, amounts = _activity(session, alerts.alert_transactions(alert))
+    first = activity[0]["created_at"] if activity else None
+    last = activity[-1]["created_at"] if activity else None
+    report = {
+        "report": "sar_draft",
+        "generated_at": _time(utcnow()),
+        "prepared_by": {
+            "id": str(officer.public_id),
+            "name": f"{officer.first_name} {officer.last_name}",
+        },
+        "alert": _alert_section(alert),
+        "subject": _subject_section(session, subject) if subject else None,
+        "activity": {
+            "from": first,
+            "to": last,
+            "transactions": activity,
+            "totals": amounts,
+        },
+        "notes": [
+            {
+                "author": f"{n.author.first_name} {n.author.last_name}",
+                "kind": n.kind,
+                "body": n.body,
+                "created_at": _time(n.created_at),
+            }
+            for n in alert.alert_notes
+        ],
+        "narrative": _narrative(alert, subject, len(activity), amounts, first, last),
+    }
+    audit.record(
+        session,
+        "report.sar_drafted",
+        resource_type="compliance_alert",
+        resource_id=str(alert.public_id),
+        changes={"transactions": len(activity), "totals": amounts},
+    )
+    uow.commit(session)
+    return report
+
+
+def _activity(session: Session, transactions: list) -> tuple[list[dict], dict[str, str]]:
+    """The alert's transactions as the report lists them, and their totals per currency."""
     account_ids = {t.from_account_id for t in transactions} | {
         t.to_account_id for t in transactions
     }
@@ -82,75 +123,51 @@ def draft(session: Session, *, officer: User, alert_id: uuid.UUID) -> dict[str, 
                 "created_at": _time(t.created_at),
             }
         )
-    first = activity[0]["created_at"] if activity else None
-    last = activity[-1]["created_at"] if activity else None
-    amounts = {c: format_amount(v, c) for c, v in sorted(totals.items())}
-    notes = [
-        {
-            "author": f"{n.author.first_name} {n.author.last_name}",
-            "kind": n.kind,
-            "body": n.body,
-            "created_at": _time(n.created_at),
-        }
-        for n in alert.alert_notes
-    ]
+    return activity, {c: format_amount(v, c) for c, v in sorted(totals.items())}
+
+
+def _alert_section(alert: Any) -> dict[str, Any]:
+    return {
+        "id": str(alert.public_id),
+        "type": alert.alert_type,
+        "severity": alert.severity,
+        "status": alert.status,
+        "score": alert.score,
+        "rules": list(alert.rules),
+        "explanation": alert.explanation,
+        "details": alert.details,
+        "hit_count": alert.hit_count,
+        "raised_at": _time(alert.created_at),
+        "resolution": alert.resolution,
+        "resolved_at": _time(alert.resolved_at),
+    }
+
+
+def _subject_section(session: Session, subject: User) -> dict[str, Any]:
+    return {
+        "id": str(subject.public_id),
+        "first_name": subject.first_name,
+        "last_name": subject.last_name,
+        "email": subject.email,
+        "phone": subject.phone,
+        "kyc_status": subject.kyc_status,
+        "kyc": _kyc(session, subject),
+    }
+
+
+def _narrative(
+    alert: Any,
+    subject: User | None,
+    count: int,
+    amounts: dict[str, str],
+    first: str | None,
+    last: str | None,
+) -> str:
     who = f"{subject.first_name} {subject.last_name}" if subject else "an unidentified party"
     amount_text = ", ".join(f"{v} {c}" for c, v in amounts.items()) or "no amount"
-    narrative = (
+    return (
         f"Alert {alert.public_id} ({alert.alert_type}, severity {alert.severity}, rules "
-        f"{', '.join(alert.rules) or 'none'}) concerns {who}: {len(activity)} transaction(s) "
+        f"{', '.join(alert.rules) or 'none'}) concerns {who}: {count} transaction(s) "
         f"totalling {amount_text} between {first or 'n/a'} and {last or 'n/a'}. "
         + (alert.explanation or "")
     ).strip()
-    report = {
-        "report": "sar_draft",
-        "generated_at": _time(utcnow()),
-        "prepared_by": {
-            "id": str(officer.public_id),
-            "name": f"{officer.first_name} {officer.last_name}",
-        },
-        "alert": {
-            "id": str(alert.public_id),
-            "type": alert.alert_type,
-            "severity": alert.severity,
-            "status": alert.status,
-            "score": alert.score,
-            "rules": list(alert.rules),
-            "explanation": alert.explanation,
-            "details": alert.details,
-            "hit_count": alert.hit_count,
-            "raised_at": _time(alert.created_at),
-            "resolution": alert.resolution,
-            "resolved_at": _time(alert.resolved_at),
-        },
-        "subject": (
-            {
-                "id": str(subject.public_id),
-                "first_name": subject.first_name,
-                "last_name": subject.last_name,
-                "email": subject.email,
-                "phone": subject.phone,
-                "kyc_status": subject.kyc_status,
-                "kyc": _kyc(session, subject),
-            }
-            if subject
-            else None
-        ),
-        "activity": {
-            "from": first,
-            "to": last,
-            "transactions": activity,
-            "totals": amounts,
-        },
-        "notes": notes,
-        "narrative": narrative,
-    }
-    audit.record(
-        session,
-        "report.sar_drafted",
-        resource_type="compliance_alert",
-        resource_id=str(alert.public_id),
-        changes={"transactions": len(activity), "totals": amounts},
-    )
-    uow.commit(session)
-    return report
