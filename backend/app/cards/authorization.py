@@ -148,15 +148,7 @@ def authorize(
         channel=channel,
         created_at=now,
     )
-    metadata = {
-        "channel": "card",
-        "card_channel": channel,
-        "mcc": mcc,
-        "country": country,
-        "merchant_name": merchant_name,
-        "reference": f"card-auth:{auth.public_id}",
-        "card_id": str(card.public_id),
-    }
+    metadata = _movement_metadata(auth, card)
     reason = _card_decline(
         card, pan=pan, expiry_month=expiry_month, expiry_year=expiry_year, cvv=cvv, now=now
     ) or controls.decline_reason(
@@ -166,28 +158,7 @@ def authorize(
         now,
     )
     if reason is None:
-        auth.approved = True
-        auth.status = AuthorizationStatus.AUTHORIZED.value
-        auth.counted_amount = amount
-        auth.expires_at = now + timedelta(seconds=holds.hold_seconds())
-        _audit(session, auth, card, "card.authorization")
-        try:
-            # A decline here (held for review) is recorded already.
-            holds.hold(
-                session,
-                auth,
-                amount=amount,
-                currency=currency,
-                initiator_id=card.user_id,
-                expires_at=auth.expires_at,
-                metadata=metadata,
-            )
-        except DomainError as exc:
-            if exc.status >= 500:
-                raise
-            # The engine rolled the movement back (the card lock with it) and audited it.
-            card = auth.card = session.get(Card, auth.card_id)
-            reason = exc.code
+        card, reason = _approve(session, auth, card, metadata, now)
     if reason is not None:
         _record_decline(session, auth, card, reason, metadata)
     AUTHORIZATIONS.labels(auth.decline_reason or "approved").inc()
@@ -201,6 +172,49 @@ def authorize(
             },
         )
     return auth
+
+
+def _movement_metadata(auth: CardAuthorization, card: Card) -> dict:
+    """What the engine's rules and the journal know of the payment."""
+    return {
+        "channel": "card",
+        "card_channel": auth.channel,
+        "mcc": auth.mcc,
+        "country": auth.country,
+        "merchant_name": auth.merchant_name,
+        "reference": f"card-auth:{auth.public_id}",
+        "card_id": str(card.public_id),
+    }
+
+
+def _approve(
+    session: Session, auth: CardAuthorization, card: Card, metadata: dict, now: datetime
+) -> tuple[Card, str | None]:
+    """Hold the amount through the engine; the card (reloaded after a refusal, which rolled
+    its lock back) and the engine's refusal code, or None when approved."""
+    auth.approved = True
+    auth.status = AuthorizationStatus.AUTHORIZED.value
+    auth.counted_amount = auth.amount
+    auth.expires_at = now + timedelta(seconds=holds.hold_seconds())
+    _audit(session, auth, card, "card.authorization")
+    try:
+        # A decline here (held for review) is recorded already.
+        holds.hold(
+            session,
+            auth,
+            amount=auth.amount,
+            currency=auth.currency,
+            initiator_id=card.user_id,
+            expires_at=auth.expires_at,
+            metadata=metadata,
+        )
+    except DomainError as exc:
+        if exc.status >= 500:
+            raise
+        # The engine rolled the movement back (the card lock with it) and audited it.
+        card = auth.card = session.get(Card, auth.card_id)
+        return card, exc.code
+    return card, None
 
 
 def _record_decline(
