@@ -221,39 +221,97 @@ def history(
     base_currency: str | None = None,
 ) -> dict[str, Any]:
     """One point a day from `start` to `end`: total, Flowlet part and linked part."""
-    today = utcnow().date()
-    end = min(end, today)
+    end = min(end, utcnow().date())
+    _check_range(start, end)
+    base = base_currency or user.base_currency
+    conv = _Converter(session, base)
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    internal = _internal_accounts(session, user)
+    flowlet_by_day = _flowlet_by_day(session, internal, days, conv)
+    snaps = _linked_snapshots(session, user, end)
+    points = []
+    latest: dict[tuple[int, str], Any] = {}
+    snap_index = 0
+    for day in days:
+        while snap_index < len(snaps) and snaps[snap_index].snapshot_date <= day:
+            row = snaps[snap_index]
+            latest[(row.linked_account_id, row.account_ref)] = row
+            snap_index += 1
+        linked = 0
+        for row in latest.values():
+            if row.base_currency == base:
+                linked += row.base_value
+            else:
+                value, _ = conv.value(row.balance, row.currency, row.snapshot_date)
+                linked += value or 0
+        points.append(
+            {
+                "date": day,
+                "total": format_amount(flowlet_by_day[day] + linked, base),
+                "flowlet": format_amount(flowlet_by_day[day], base),
+                "linked": format_amount(linked, base),
+            }
+        )
+    return {"base_currency": base, "points": points, "missing_rates": sorted(conv.missing)}
+
+
+def _check_range(start: date, end: date) -> None:
     if start > end:
         raise ValidationError("`from` must not be after `to`.", details={"from": ["After `to`."]})
     if (end - start).days + 1 > MAX_HISTORY_DAYS:
         raise ValidationError(
             f"At most {MAX_HISTORY_DAYS} days per request.", details={"to": ["Range too long."]}
         )
-    base = base_currency or user.base_currency
-    conv = _Converter(session, base)
 
-    # Flowlet accounts: end-of-day balances, walking back from today's balance.
-    internal = _internal_accounts(session, user)
+
+def _moved_per_day(
+    session: Session, internal: list[Account], start: date
+) -> dict[int, dict[date, int]]:
+    """What each Flowlet account's entries moved per UTC day since `start` (one query)."""
     per_day: dict[int, dict[date, int]] = defaultdict(dict)
-    if internal:
-        if session.get_bind().dialect.name == "postgresql":
-            day_col = sa.cast(sa.func.timezone("UTC", LedgerEntry.created_at), sa.Date)
-        else:
-            day_col = sa.func.date(LedgerEntry.created_at)
-        moved = session.execute(
-            sa.select(LedgerEntry.account_id, day_col.label("day"), sa.func.sum(LedgerEntry.amount))
-            .where(
-                LedgerEntry.account_id.in_([a.id for a in internal]),
-                LedgerEntry.created_at >= _day_end(start),
-            )
-            .group_by(LedgerEntry.account_id, day_col)
-        ).all()
-        for account_id, day, amount in moved:
-            day = day if isinstance(day, date) else date.fromisoformat(str(day))
-            per_day[account_id][day] = int(amount)
+    if not internal:
+        return per_day
+    if session.get_bind().dialect.name == "postgresql":
+        day_col = sa.cast(sa.func.timezone("UTC", LedgerEntry.created_at), sa.Date)
+    else:
+        day_col = sa.func.date(LedgerEntry.created_at)
+    moved = session.execute(
+        sa.select(LedgerEntry.account_id, day_col.label("day"), sa.func.sum(LedgerEntry.amount))
+        .where(
+            LedgerEntry.account_id.in_([a.id for a in internal]),
+            LedgerEntry.created_at >= _day_end(start),
+        )
+        .group_by(LedgerEntry.account_id, day_col)
+    ).all()
+    for account_id, day, amount in moved:
+        day = day if isinstance(day, date) else date.fromisoformat(str(day))
+        per_day[account_id][day] = int(amount)
+    return per_day
 
-    # Linked accounts: every snapshot in range plus the newest one before it.
-    snaps = session.execute(
+
+def _flowlet_by_day(
+    session: Session, internal: list[Account], days: list[date], conv: _Converter
+) -> dict[date, int]:
+    """The Flowlet accounts' end-of-day total in the base currency, walking back from today's
+    balance."""
+    per_day = _moved_per_day(session, internal, days[0])
+    balances = {a.id: a.balance for a in internal}
+    for account in internal:  # rolled back to the end of the last day
+        balances[account.id] -= sum(v for d, v in per_day[account.id].items() if d > days[-1])
+    by_day: dict[date, int] = {}
+    for day in reversed(days):
+        flowlet = 0
+        for account in internal:
+            value, _ = conv.value(balances[account.id], account.currency, day)
+            flowlet += value or 0
+            balances[account.id] -= per_day[account.id].get(day, 0)
+        by_day[day] = flowlet
+    return by_day
+
+
+def _linked_snapshots(session: Session, user: User, end: date) -> list[Any]:
+    """Every snapshot of the user's linked accounts up to `end`, oldest first."""
+    return session.execute(
         sa.select(
             WealthSnapshot.linked_account_id,
             WealthSnapshot.account_ref,
@@ -271,42 +329,3 @@ def history(
         )
         .order_by(WealthSnapshot.snapshot_date)
     ).all()
-
-    points = []
-    balances = {a.id: a.balance for a in internal}
-    # Roll Flowlet balances back to the end of `end`.
-    for account in internal:
-        after = sum(v for d, v in per_day[account.id].items() if d > end)
-        balances[account.id] -= after
-    latest: dict[tuple[int, str], Any] = {}
-    snap_index = 0
-    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-    internal_by_day: dict[date, int] = {}
-    for day in reversed(days):
-        flowlet = 0
-        for account in internal:
-            value, _ = conv.value(balances[account.id], account.currency, day)
-            flowlet += value or 0
-            balances[account.id] -= per_day[account.id].get(day, 0)
-        internal_by_day[day] = flowlet
-    for day in days:
-        while snap_index < len(snaps) and snaps[snap_index].snapshot_date <= day:
-            row = snaps[snap_index]
-            latest[(row.linked_account_id, row.account_ref)] = row
-            snap_index += 1
-        linked = 0
-        for row in latest.values():
-            if row.base_currency == base:
-                linked += row.base_value
-            else:
-                value, _ = conv.value(row.balance, row.currency, row.snapshot_date)
-                linked += value or 0
-        points.append(
-            {
-                "date": day,
-                "total": format_amount(internal_by_day[day] + linked, base),
-                "flowlet": format_amount(internal_by_day[day], base),
-                "linked": format_amount(linked, base),
-            }
-        )
-    return {"base_currency": base, "points": points, "missing_rates": sorted(conv.missing)}
