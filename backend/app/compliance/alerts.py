@@ -61,16 +61,17 @@ def raise_alert(
     """
     now = now or utcnow()
     ids = [i for i in dict.fromkeys(transaction_ids) if i is not None]
+    hit = _hit(now, explanation, ids, details)
     alert = _open_case(session, user_id=user_id, alert_type=alert_type) if user_id else None
+    created = False
     if alert is None:
         # A new alert names the movement's transaction: write what the unit of work staged
         # (the movement itself among it) first. A hit on an open case needs no such trip: its
         # links go with the movement in the unit's one write.
         uow.of(session).flush()
-    if alert is None and user_id is not None:
         candidate = ComplianceAlert(
             alert_type=alert_type,
-            case_key=alert_type,
+            case_key=alert_type if user_id is not None else None,
             severity=severity,
             status=AlertStatus.OPEN.value,
             user_id=user_id,
@@ -78,46 +79,13 @@ def raise_alert(
             score=score,
             rules=[alert_type],
             explanation=explanation,
-            details={"hits": [_hit(now, explanation, ids, details)]},
+            details={"hits": [hit]},
             hit_count=1,
             last_hit_at=now,
         )
-        try:
-            with session.begin_nested():
-                session.add(candidate)
-                session.flush()
-            alert, created = candidate, True
-        except IntegrityError:
-            alert, created = _open_case(session, user_id=user_id, alert_type=alert_type), False
-            if alert is None:
-                raise
-    elif alert is None:
-        alert = ComplianceAlert(
-            alert_type=alert_type,
-            severity=severity,
-            status=AlertStatus.OPEN.value,
-            transaction_id=ids[0] if ids else None,
-            score=score,
-            rules=[alert_type],
-            explanation=explanation,
-            details={"hits": [_hit(now, explanation, ids, details)]},
-            hit_count=1,
-            last_hit_at=now,
-        )
-        session.add(alert)
-        session.flush()
-        created = True
-    else:
-        created = False
+        alert, created = _open(session, candidate)
     if not created:
-        alert.hit_count += 1
-        alert.last_hit_at = now
-        alert.severity = _max_severity(alert.severity, severity)
-        alert.score = max(alert.score, score)
-        alert.explanation = explanation
-        hits = list((alert.details or {}).get("hits", []))
-        hits.append(_hit(now, explanation, ids, details))
-        alert.details = {**(alert.details or {}), "hits": hits[-MAX_HITS_KEPT:]}
+        _add_hit(alert, hit, severity=severity, score=score, explanation=explanation, now=now)
     _link(session, alert, ids)
     audit.record(
         session,
@@ -132,6 +100,39 @@ def raise_alert(
         },
     )
     return alert
+
+
+def _open(session: Session, candidate: ComplianceAlert) -> tuple[ComplianceAlert, bool]:
+    """Insert a new alert; (alert, created). A customer's case that a concurrent hit opened
+    first (the unique index on open cases) is taken instead, locked."""
+    if candidate.user_id is None:
+        session.add(candidate)
+        session.flush()
+        return candidate, True
+    try:
+        with session.begin_nested():
+            session.add(candidate)
+            session.flush()
+        return candidate, True
+    except IntegrityError:
+        alert = _open_case(session, user_id=candidate.user_id, alert_type=candidate.alert_type)
+        if alert is None:
+            raise
+        return alert, False
+
+
+def _add_hit(
+    alert: ComplianceAlert, hit: dict, *, severity: str, score: int, explanation: str, now: datetime
+) -> None:
+    """One more hit on an open case: counted, the highest severity and score kept, the
+    latest MAX_HITS_KEPT hits listed."""
+    alert.hit_count += 1
+    alert.last_hit_at = now
+    alert.severity = _max_severity(alert.severity, severity)
+    alert.score = max(alert.score, score)
+    alert.explanation = explanation
+    hits = [*(alert.details or {}).get("hits", []), hit]
+    alert.details = {**(alert.details or {}), "hits": hits[-MAX_HITS_KEPT:]}
 
 
 def _hit(now: datetime, explanation: str, ids: list[int], details: dict | None) -> dict:
