@@ -184,6 +184,12 @@ class Config:
         # Key of the keyed digest over the personal values of audit records (default: derived
         # from SECRET_KEY). Changing it leaves old digests unverifiable, never the chain.
         self.AUDIT_PII_KEY = _env("AUDIT_PII_KEY", "")
+        self._limit_settings()
+        self._fraud_settings()
+        self._compliance_settings()
+
+    def _limit_settings(self) -> None:
+        """Step-up, KYC limits, the movement cap, holds and statements (docs/ledger.md)."""
         # Amounts are decimals in the account's currency; "1000,JPY=150000" overrides per currency.
         self.STEP_UP_TRANSFER_THRESHOLD = _env("STEP_UP_TRANSFER_THRESHOLD", "1000,JPY=150000")
         # Outgoing limits per KYC status: {"status": {"per_transfer": amounts, "daily": amounts}}.
@@ -225,6 +231,9 @@ class Config:
         self.HOLD_EXPIRY_SECONDS = _env_int("HOLD_EXPIRY_SECONDS", 7 * 24 * 3600)
         # A PDF statement with more lines than this is built by a job and downloaded when ready.
         self.STATEMENT_PDF_INLINE_LINES = _env_int("STATEMENT_PDF_INLINE_LINES", 2000)
+
+    def _fraud_settings(self) -> None:
+        """The transfer fraud rules (docs/ledger.md)."""
         self.FRAUD_REVIEW_THRESHOLD = _env_int("FRAUD_REVIEW_THRESHOLD", 50)
         self.FRAUD_VELOCITY_MAX = _env_int("FRAUD_VELOCITY_MAX", 10)
         self.FRAUD_VELOCITY_WINDOW_SECONDS = _env_int("FRAUD_VELOCITY_WINDOW_SECONDS", 600)
@@ -234,7 +243,9 @@ class Config:
         self.FRAUD_SECURITY_CHANGE_WINDOW_SECONDS = _env_int(
             "FRAUD_SECURITY_CHANGE_WINDOW_SECONDS", 24 * 3600
         )
-        # Compliance: KYC, sanctions screening, AML monitoring (docs/compliance.md).
+
+    def _compliance_settings(self) -> None:
+        """KYC, sanctions screening, AML monitoring, settlement refusals (docs/compliance.md)."""
         self.KYC_MIN_AGE = _env_int("KYC_MIN_AGE", 18)
         self.SANCTIONS_MATCH_THRESHOLD = float(_env("SANCTIONS_MATCH_THRESHOLD", "0.80") or 0.8)
         self.AML_CASH_THRESHOLD = _env("AML_CASH_THRESHOLD", "10000,JPY=1500000")
