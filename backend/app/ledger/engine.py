@@ -349,7 +349,9 @@ def execute(
         txn.attributes = {**txn.attributes, "hold": hold}
         session.add(txn)
         if not ctx.debit.is_system:  # money arriving from outside waits without a hold
-            placed = ledger.place_hold(session, ctx.debit, txn, movement.amount, "review")
+            placed = ledger.place_hold(
+                session, ctx.debit, txn, movement.amount, "review", default_hold_expiry(now)
+            )
         session.flush()
         event = "review"
     elif hold:
@@ -360,7 +362,7 @@ def execute(
             ctx.debit,
             movement.amount,
             str(movement.metadata.get("hold_reason") or movement.kind)[:32],
-            expires_at=hold_expires_at,
+            expires_at=hold_expires_at or default_hold_expiry(now),
             now=now,
             transaction_id=ctx.transaction_id,
             hold_id=locked.hold_id,

@@ -352,9 +352,15 @@ uow.composes(_write_movements)(_MOVEMENTS.compose)
 
 
 def place_hold(
-    session: Session, account: Account, txn: JournalTransaction | None, amount: int, reason: str
+    session: Session,
+    account: Account,
+    txn: JournalTransaction | None,
+    amount: int,
+    reason: str,
+    expires_at: datetime | None = None,
 ) -> Hold:
-    """Reserve `amount` on a locked account (counted in `available_balance`)."""
+    """Reserve `amount` on a locked account (counted in `available_balance`) until
+    `expires_at` (never, when None)."""
     hold = Hold(
         account_id=account.id,
         transaction=txn,
@@ -362,6 +368,7 @@ def place_hold(
         currency=account.currency,
         reason=reason,
         status=HoldStatus.ACTIVE.value,
+        expires_at=expires_at,
     )
     session.add(hold)
     account.held += amount
@@ -390,8 +397,7 @@ def hold_new(
     """
     if transaction_id is None or hold_id is None:
         session.add(txn)
-        hold = place_hold(session, account, txn, amount, reason)
-        hold.expires_at = expires_at
+        hold = place_hold(session, account, txn, amount, reason, expires_at)
         session.flush()
         return hold
     txn.from_account_id, txn.to_account_id = txn.from_account.id, txn.to_account.id

@@ -532,3 +532,67 @@ def test_concurrent_reversals_of_one_transaction_book_one(app, client, db_sessio
     assert balance_of(app, src.public_id) == (10000, 0)
     assert balance_of(app, dst.public_id) == (0, 0)
     assert_ledger_consistent(app)
+
+
+def test_holds_placed_without_an_expiry_live_hold_expiry_seconds_then_expire(app, db_session):
+    """A transfer's hold (IBAN, awaiting settlement) and a review's hold take the default
+    lifetime, `HOLD_EXPIRY_SECONDS`; past it the expiry job releases them."""
+    user = make_user(db_session)
+    account = make_account(db_session, user, balance="100.00")
+    lifetime = timedelta(seconds=app.config["HOLD_EXPIRY_SECONDS"])
+    engine.register_policy(
+        "test_review_large",
+        lambda ctx: (
+            engine.Review("test_large", 60, "large") if ctx.movement.amount > 5000 else None
+        ),
+        kinds=["test_hold"],
+    )
+    try:
+        before = utcnow()
+        held_txn, held_id = _authorize(app, account, 1000, kind="test_hold")
+        review = _in_app(
+            app,
+            lambda s: (
+                engine.execute(
+                    s,
+                    engine.Movement(
+                        "test_hold",
+                        account.id,
+                        engine.system_account_id(s, SystemAccount.SETTLEMENT, "USD"),
+                        6000,
+                        "USD",
+                        user.id,
+                        {},
+                    ),
+                ).transaction.public_id
+            ),
+        )
+        after = utcnow()
+    finally:
+        engine._policies.pop("test_review_large")
+    review_hold = _in_app(
+        app,
+        lambda s: s.scalars(
+            sa.select(Hold.id)
+            .join(JournalTransaction)
+            .where(JournalTransaction.public_id == review)
+        ).one(),
+    )
+    for hold_id in (held_id, review_hold):
+        expires = _in_app(app, lambda s, h=hold_id: s.get(Hold, h).expires_at)
+        assert before + lifetime <= expires <= after + lifetime
+    assert balance_of(app, account.public_id) == (10000, 7000)
+    _in_app(app, lambda s: engine.expire_holds(s, now=before + lifetime - timedelta(seconds=1)))
+    assert balance_of(app, account.public_id) == (10000, 7000)
+    _in_app(app, lambda s: engine.expire_holds(s, now=after + lifetime))
+    assert balance_of(app, account.public_id) == (10000, 0)
+    rows = _in_app(
+        app,
+        lambda s: s.execute(
+            sa.select(JournalTransaction.status, JournalTransaction.failure_reason).where(
+                JournalTransaction.public_id.in_([held_txn, review])
+            )
+        ).all(),
+    )
+    assert sorted(rows) == [("rejected", "expired"), ("rejected", "expired")]
+    assert_ledger_consistent(app)
