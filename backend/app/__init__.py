@@ -99,7 +99,10 @@ def _init_extensions(app: Flask) -> None:
 def _init_domains(app: Flask) -> None:
     """Domains plug their policies and observers into the movement engine."""
     from app import cards, compliance, transactions
+    from app.auth.models import User
+    from app.ledger import owners
 
+    owners.register(app, User)  # users own the customer accounts: the ledger locks them
     transactions.init_app(app)
     compliance.init_app(app)
     cards.init_app(app)

@@ -21,8 +21,8 @@ is decided by `decide_review`. `reverse` books a linked reversal and marks the o
 
 Lock order, everywhere: a transaction or hold row first (capture, void, review, reversal), then
 the customer accounts by id, then the customer. System accounts are never locked nor cached.
-The ledger imports no domain but the user model (for the customer's lock): domains call
-`register_facts`, `register_policy` and `register_observer` when the app is created.
+The ledger imports no domain: the customer's model is registered with it (`owners`), and domains
+call `register_facts`, `register_policy` and `register_observer` when the app is created.
 """
 
 from __future__ import annotations
@@ -37,12 +37,11 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.auth.models import User
 from app.core import audit, uow
 from app.core.db import for_update, utcnow
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from app.core.money import format_amount
-from app.ledger import locks
+from app.ledger import locks, owners
 from app.ledger import services as ledger
 from app.ledger.accounts import Account, AccountStatus, SystemAccount
 from app.ledger.errors import (
@@ -94,7 +93,7 @@ class PolicyContext:
     movement: Movement
     debit: Account
     credit: Account
-    customer: User | None
+    customer: owners.Customer | None
     now: datetime
     # What happened, for observers: completed, held, review, captured, released, approved,
     # rejected, reversed.

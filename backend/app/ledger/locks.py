@@ -8,6 +8,7 @@ on SQLite (one writer, no sequences) the accounts are read and the customer afte
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,10 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased, lazyload, load_only
 
-from app.auth.models import User
 from app.core import uow
 from app.core.db import for_update
 from app.core.errors import NotFound
+from app.ledger import owners
 from app.ledger import services as ledger
 from app.ledger.accounts import Account
 
@@ -30,21 +31,17 @@ from app.ledger.accounts import Account
 # once the lock is held: a statement that waits for a lock still reads with the snapshot it
 # started with, so counters read in it could miss what the lock's previous holder committed.)
 # On SQLite (one writer, no sequences) the ids come from the inserts, as before.
-# What the policies and observers read of the locked customer (the rest loads on access).
-_CUSTOMER_COLUMNS = (
-    User.id,
-    User.public_id,
-    User.is_active,
-    User.admin_locked_at,
-    User.kyc_status,
-    User.kyc_level,
-    User.password_changed_at,
-    User.mfa_changed_at,
-    User.created_at,
-)
+# The customer is loaded with what the policies and observers read of it (`owners.Customer`);
+# the rest, its relationships included, loads on access. The statements are built once per
+# owner model (the app registers it, `owners.register`).
 
 
-def _build_lock_customer(dialect: str, hold: bool) -> sa.Select:
+def _customer_columns(entity: Any) -> list[Any]:
+    return [getattr(entity, name) for name in owners.COLUMNS]
+
+
+@functools.cache
+def _lock_customer(model: type, dialect: str, hold: bool) -> sa.Select:
     next_id = {
         "postgresql": lambda table: sa.func.nextval(f"{table}_id_seq"),
         "sqlite": lambda table: sa.null(),
@@ -52,29 +49,25 @@ def _build_lock_customer(dialect: str, hold: bool) -> sa.Select:
     return for_update(
         # The roles are not what a movement needs: left to load on access, not read here.
         sa.select(
-            User,
+            model,
             next_id("journal_transactions"),
             next_id("holds") if hold else sa.null(),
         )
-        .options(lazyload(User.role_links), load_only(*_CUSTOMER_COLUMNS))
-        .where(User.id == sa.bindparam("uid")),
+        .options(lazyload("*"), load_only(*_customer_columns(model)))
+        .where(model.id == sa.bindparam("uid")),
         key_share=True,
-        of=User,
+        of=model,
     )
 
 
-_LOCK_CUSTOMER = {
-    (dialect, hold): _build_lock_customer(dialect, hold)
-    for dialect in ("postgresql", "sqlite")
-    for hold in (False, True)
-}
 _CUSTOMERS = "customers"  # the unit of work's locked rows: customers locked by a movement
 
 
 _CUSTOMER = "customer"  # the unit of work's locked rows: user id → (user, transaction, hold id)
 
 
-def _build_lock_with_customer(by: str, hold: bool) -> sa.Select:
+@functools.cache
+def _lock_with_customer_statement(model: type, by: str, hold: bool) -> sa.Select:
     """Lock the named customer accounts (ascending id) and then their customer, taking the
     next transaction id (and hold id): one statement, in the engine's lock order.
 
@@ -99,34 +92,27 @@ def _build_lock_with_customer(by: str, hold: bool) -> sa.Select:
     owner = sa.select(sa.func.coalesce(owner_of("owner_of"), owner_of("owner_else")))
     customer = (
         sa.select(
-            User,
+            model,
             sa.func.nextval("journal_transactions_id_seq").label("next_txn_id"),
             (sa.func.nextval("holds_id_seq") if hold else sa.null()).label("next_hold_id"),
         )
-        .where(User.id == owner.scalar_subquery())
+        .where(model.id == owner.scalar_subquery())
         .with_for_update(key_share=True)
         .cte("locked_customer")
         .prefix_with("MATERIALIZED")
     )
-    locked_account, locked_customer = aliased(Account, accounts), aliased(User, customer)
+    locked_account, locked_customer = aliased(Account, accounts), aliased(model, customer)
     return (
         sa.select(locked_account, locked_customer, customer.c.next_txn_id, customer.c.next_hold_id)
         .select_from(accounts)
         .outerjoin(customer, sa.true())
         .order_by(accounts.c.id)
         .options(
-            lazyload(locked_customer.role_links),
-            load_only(*(getattr(locked_customer, c.key) for c in _CUSTOMER_COLUMNS)),
+            lazyload("*"),
+            load_only(*_customer_columns(locked_customer)),
         )
         .execution_options(populate_existing=True)
     )
-
-
-_LOCK_WITH_CUSTOMER = {
-    (by, hold): _build_lock_with_customer(by, hold)
-    for by in ("id", "public_id")
-    for hold in (False, True)
-}
 
 
 def _lock_with_customer(
@@ -134,7 +120,8 @@ def _lock_with_customer(
 ) -> list[Account]:
     """Run the combined lock (PostgreSQL); the customer and its ids wait in the unit of work."""
     params = {"ids": sorted(set(ids)), "owner_of": owner_of, "owner_else": owner_else}
-    rows = session.execute(_LOCK_WITH_CUSTOMER[by, hold], params).all()
+    statement = _lock_with_customer_statement(owners.model(), by, hold)
+    rows = session.execute(statement, params).all()
     accounts = [account for account, *_ in rows]
     ledger.remember_locked(session, accounts)
     for _, customer, transaction_id, hold_id in rows[:1]:
@@ -164,7 +151,7 @@ def lock_by_public_id(
 @dataclass
 class Locked:
     accounts: dict[int, Account]
-    customer: User | None
+    customer: owners.Customer | None
     # Taken with the customer's lock: the ids the movement's transaction (and hold) will have.
     transaction_id: int | None = None
     hold_id: int | None = None
@@ -207,7 +194,8 @@ def lock(session: Session, *account_ids: int | None, hold: bool = False) -> Lock
     if taken is not None and (taken[3] or not hold):  # taken with the accounts' lock
         customer, transaction_id, hold_id, _ = taken
     else:
-        statement = _LOCK_CUSTOMER[session.get_bind().dialect.name, hold]
+        dialect = session.get_bind().dialect.name
+        statement = _lock_customer(owners.model(), dialect, hold)
         customer, transaction_id, hold_id = session.execute(statement, {"uid": owner}).one()
     unit.locked.setdefault(_CUSTOMERS, {})[owner] = customer
     return Locked(accounts, customer, transaction_id, hold_id)
