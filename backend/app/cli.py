@@ -143,7 +143,7 @@ ledger_cli = AppGroup("ledger", help="Ledger commands.")
 @ledger_cli.command("verify")
 def ledger_verify() -> None:
     """Recompute every balance and running counter from the ledger; exit 1 on any difference."""
-    from app.ledger.services import verify
+    from app.ledger.verify import verify
     from app.transactions import counters
 
     session = _session()

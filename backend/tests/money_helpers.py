@@ -14,7 +14,7 @@ from app.core import uow
 from app.core.audit import AuditLog
 from app.core.money import parse_amount
 from app.ledger.accounts import Account
-from app.ledger.services import verify
+from app.ledger.verify import verify
 from app.transactions.deposits import deposit
 
 

@@ -21,8 +21,59 @@ from app.core import uow
 from app.core.db import for_update
 from app.core.errors import NotFound
 from app.ledger import owners
-from app.ledger import services as ledger
 from app.ledger.accounts import Account
+
+LOCKED_ACCOUNTS = "accounts"  # the unit of work's locked rows: accounts locked in this transaction
+
+
+def _build_lock(column: sa.Column) -> sa.Select:
+    """Lock the customer accounts whose `column` is in `:ids`, by ascending id (built once)."""
+    return for_update(
+        sa.select(Account)
+        .where(column.in_(sa.bindparam("ids", expanding=True)), Account.system_code.is_(None))
+        .order_by(Account.id)
+    )
+
+
+_LOCK_BY_ID = _build_lock(Account.id)
+_LOCK_BY_PUBLIC_ID = _build_lock(Account.public_id)
+
+
+def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock customer accounts in a fixed (ascending id) order and reload them; id → account.
+
+    Accounts this transaction has locked already (`lock_accounts_by_public_id`) are taken from
+    the session without another round trip.
+    """
+    ids = sorted({i for i in account_ids if i is not None})
+    if not ids:
+        return {}
+    locked = uow.of(session).locked.get(LOCKED_ACCOUNTS, {})
+    if all(i in locked for i in ids):
+        return {i: locked[i] for i in ids}
+    return remember_locked(session, session.scalars(_LOCK_BY_ID, {"ids": ids}).all())
+
+
+def lock_accounts_by_public_id(
+    session: Session, public_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Account]:
+    """Find and lock customer accounts by public id in one statement (ascending id order).
+
+    What a use case calls when it resolves the accounts a movement names: the engine then finds
+    them locked and does not read them again. Unknown ids are simply absent from the result.
+    """
+    rows = session.scalars(_LOCK_BY_PUBLIC_ID, {"ids": sorted(set(public_ids))}).all()
+    remember_locked(session, rows)
+    return {account.public_id: account for account in rows}
+
+
+def remember_locked(session: Session, rows: Iterable[Account]) -> dict[int, Account]:
+    """Note accounts this transaction has just locked, so that the engine reads them no more."""
+    found = {account.id: account for account in rows}
+    # Row locks end with the transaction, and so does the unit of work that remembers them.
+    uow.of(session).locked.setdefault(LOCKED_ACCOUNTS, {}).update(found)
+    return found
+
 
 # The customer's lock also takes the id the movement's transaction will have (and, for a hold,
 # the hold's): known before anything is written, the transaction and its hold go with the rest
@@ -123,7 +174,7 @@ def _lock_with_customer(
     statement = _lock_with_customer_statement(owners.model(), by, hold)
     rows = session.execute(statement, params).all()
     accounts = [account for account, *_ in rows]
-    ledger.remember_locked(session, accounts)
+    remember_locked(session, accounts)
     for _, customer, transaction_id, hold_id in rows[:1]:
         if customer is not None:
             taken = (customer, transaction_id, hold_id, hold)
@@ -143,7 +194,7 @@ def lock_by_public_id(
     """
     ids = list(public_ids)
     if session.get_bind().dialect.name != "postgresql":
-        return ledger.lock_accounts_by_public_id(session, ids)
+        return lock_accounts_by_public_id(session, ids)
     accounts = _lock_with_customer(session, "public_id", ids, customer_of, None, hold=False)
     return {account.public_id: account for account in accounts}
 
@@ -170,15 +221,15 @@ def lock(session: Session, *account_ids: int | None, hold: bool = False) -> Lock
     if unit.locked.get(_CUSTOMERS):
         unit.flush()
     named = [i for i in account_ids if i is not None]
-    locked = unit.locked.get(ledger.LOCKED_ACCOUNTS, {})
+    locked = unit.locked.get(LOCKED_ACCOUNTS, {})
     if session.get_bind().dialect.name == "postgresql" and not all(i in locked for i in named):
         # The accounts and their customer in one statement; then the system ones (not locked).
         first, second = (*account_ids, None, None)[:2]
         _lock_with_customer(session, "id", named, first, second, hold)
-        locked = unit.locked.get(ledger.LOCKED_ACCOUNTS, {})
+        locked = unit.locked.get(LOCKED_ACCOUNTS, {})
         accounts = {i: locked[i] for i in named if i in locked}
     else:
-        accounts = ledger.lock_accounts(session, account_ids)
+        accounts = lock_accounts(session, account_ids)
     for account_id in named:
         if account_id not in accounts:
             account = session.get(Account, account_id)

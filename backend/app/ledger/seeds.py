@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.core import seeds
 from app.ledger.accounts import SystemAccount
-from app.ledger.services import system_account
+from app.ledger.posting import system_account
 
 
 @seeds.reference

@@ -302,7 +302,7 @@ def test_the_fraud_rules_decline_what_they_would_hold_for_review(
 @pytest.fixture
 def review_policy():
     """A policy (as an AML rule might be) that holds every card authorization for review."""
-    from app.ledger import engine
+    from app.ledger import engine, hooks
 
     engine.register_policy(
         "test_review_all_cards",
@@ -310,7 +310,7 @@ def review_policy():
         kinds=("card_authorization",),
     )
     yield
-    engine._policies.pop("test_review_all_cards", None)
+    hooks._policies.pop("test_review_all_cards", None)
 
 
 def test_a_payment_a_policy_holds_for_review_is_declined_and_released(

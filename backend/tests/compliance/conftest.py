@@ -48,6 +48,6 @@ def scripted_monitoring(monkeypatch):
     same postings stamped with the day and hour of their script; the engine's own AML
     observer, which would stamp them with the wall clock, is left out for the test.
     """
-    from app.ledger import engine
+    from app.ledger import hooks
 
-    monkeypatch.delitem(engine._observers, "aml_monitoring")
+    monkeypatch.delitem(hooks._observers, "aml_monitoring")

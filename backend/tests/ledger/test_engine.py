@@ -14,7 +14,7 @@ from app.core import uow
 from app.core.audit import AuditLog
 from app.core.db import utcnow
 from app.core.errors import DomainError
-from app.ledger import engine
+from app.ledger import engine, hooks
 from app.ledger.accounts import Account, SystemAccount
 from app.ledger.errors import HoldNotActive
 from app.ledger.models import Hold, JournalTransaction
@@ -435,8 +435,8 @@ def test_registered_policies_decline_or_hold_and_observers_run_in_the_movement(
         assert balance_of(app, account.public_id) == (9000, 0)
         assert seen[-1] == ("rejected", "rejected")
     finally:
-        engine._policies.pop("test_card_controls")
-        engine._observers.pop("test_card_seen")
+        hooks._policies.pop("test_card_controls")
+        hooks._observers.pop("test_card_seen")
     assert_ledger_consistent(app)
 
 
@@ -471,7 +471,7 @@ def test_a_deposit_held_for_review_arrives_only_when_approved(app, client, db_se
         held = post(client, "/api/v1/transactions/deposit", headers, body).json
         rejected = post(client, "/api/v1/transactions/deposit", headers, body).json
     finally:
-        engine._policies.pop("test_large_cash")
+        hooks._policies.pop("test_large_cash")
     assert held["status"] == rejected["status"] == "pending_review"
     assert held["risk_rules"] == ["large_cash_deposit"]
     assert balance_of(app, account.public_id) == (0, 0)
@@ -569,7 +569,7 @@ def test_holds_placed_without_an_expiry_live_hold_expiry_seconds_then_expire(app
         )
         after = utcnow()
     finally:
-        engine._policies.pop("test_review_large")
+        hooks._policies.pop("test_review_large")
     review_hold = _in_app(
         app,
         lambda s: s.scalars(

@@ -1,11 +1,8 @@
-"""Posting to the ledger, holds, and the verification behind `flask ledger verify`.
+"""Posting to the ledger and placing holds: the writes of a movement.
 
-Every function here only flushes: the use case that calls it owns the commit.
-
-Locking: customer accounts touched by a movement are locked with `SELECT … FOR UPDATE` in
-ascending id order (`lock_accounts`), which also refreshes the rows already in the identity map
-(`populate_existing`), so a balance read before the lock is never the one written back. System
-accounts are not locked and their cached balance is not maintained (see models.Account).
+Every function here only flushes or stages its rows on the unit of work: the use case that
+calls it owns the commit. System accounts are not locked and their cached balance is not
+maintained (see `accounts.Account`).
 """
 
 from __future__ import annotations
@@ -13,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -24,60 +20,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core import uow
-from app.core.db import for_update, utcnow
+from app.core.db import utcnow
 from app.ledger.accounts import Account, SystemAccount
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
-
-LOCKED_ACCOUNTS = "accounts"  # the unit of work's locked rows: accounts locked in this transaction
-
-
-def _build_lock(column: sa.Column) -> sa.Select:
-    """Lock the customer accounts whose `column` is in `:ids`, by ascending id (built once)."""
-    return for_update(
-        sa.select(Account)
-        .where(column.in_(sa.bindparam("ids", expanding=True)), Account.system_code.is_(None))
-        .order_by(Account.id)
-    )
-
-
-_LOCK_BY_ID = _build_lock(Account.id)
-_LOCK_BY_PUBLIC_ID = _build_lock(Account.public_id)
-
-
-def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock customer accounts in a fixed (ascending id) order and reload them; id → account.
-
-    Accounts this transaction has locked already (`lock_accounts_by_public_id`) are taken from
-    the session without another round trip.
-    """
-    ids = sorted({i for i in account_ids if i is not None})
-    if not ids:
-        return {}
-    locked = uow.of(session).locked.get(LOCKED_ACCOUNTS, {})
-    if all(i in locked for i in ids):
-        return {i: locked[i] for i in ids}
-    return remember_locked(session, session.scalars(_LOCK_BY_ID, {"ids": ids}).all())
-
-
-def lock_accounts_by_public_id(
-    session: Session, public_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Account]:
-    """Find and lock customer accounts by public id in one statement (ascending id order).
-
-    What a use case calls when it resolves the accounts a movement names: the engine then finds
-    them locked and does not read them again. Unknown ids are simply absent from the result.
-    """
-    rows = session.scalars(_LOCK_BY_PUBLIC_ID, {"ids": sorted(set(public_ids))}).all()
-    remember_locked(session, rows)
-    return {account.public_id: account for account in rows}
-
-
-def remember_locked(session: Session, rows: Iterable[Account]) -> dict[int, Account]:
-    """Note accounts this transaction has just locked, so that the engine reads them no more."""
-    found = {account.id: account for account in rows}
-    # Row locks end with the transaction, and so does the unit of work that remembers them.
-    uow.of(session).locked.setdefault(LOCKED_ACCOUNTS, {}).update(found)
-    return found
 
 
 def system_account(session: Session, code: SystemAccount | str, currency: str) -> Account:
@@ -461,90 +406,3 @@ def _build_hold_parts(prefix: str) -> list[Any]:
 _HOLDS = _Staged("hold", _build_hold_parts)
 _write_holds = _HOLDS.write
 uow.composes(_write_holds)(_HOLDS.compose)
-
-
-# --- verification ----------------------------------------------------------------------------
-
-
-@dataclass
-class VerifyResult:
-    accounts_checked: int = 0
-    transactions_checked: int = 0
-    problems: list[str] = field(default_factory=list)
-    system_balances: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def verify(session: Session) -> VerifyResult:
-    """Recompute every balance and hold total from the entries and compare with the cache."""
-    from app.core.money import format_amount
-
-    result = VerifyResult()
-    sums = (
-        sa.select(LedgerEntry.account_id, sa.func.sum(LedgerEntry.amount).label("total"))
-        .group_by(LedgerEntry.account_id)
-        .subquery()
-    )
-    holds = (
-        sa.select(Hold.account_id, sa.func.sum(Hold.amount).label("total"))
-        .where(Hold.status == HoldStatus.ACTIVE)
-        .group_by(Hold.account_id)
-        .subquery()
-    )
-    rows = session.execute(
-        sa.select(
-            Account.public_id,
-            Account.account_number,
-            Account.system_code,
-            Account.currency,
-            Account.balance,
-            Account.held,
-            sa.func.coalesce(sums.c.total, 0).label("ledger"),
-            sa.func.coalesce(holds.c.total, 0).label("holds"),
-        )
-        .outerjoin(sums, sums.c.account_id == Account.id)
-        .outerjoin(holds, holds.c.account_id == Account.id)
-        .order_by(Account.id)
-    )
-    for row in rows:
-        result.accounts_checked += 1
-        if row.system_code is not None:
-            result.system_balances[f"{row.system_code}:{row.currency}"] = format_amount(
-                int(row.ledger), row.currency
-            )
-            continue
-        if row.balance != row.ledger:
-            result.problems.append(
-                f"account {row.account_number} ({row.public_id}): balance {row.balance} "
-                f"!= ledger {row.ledger}"
-            )
-        if row.held != row.holds:
-            result.problems.append(
-                f"account {row.account_number} ({row.public_id}): held {row.held} "
-                f"!= active holds {row.holds}"
-            )
-    unbalanced = session.execute(
-        sa.select(
-            JournalTransaction.public_id, LedgerEntry.currency, sa.func.sum(LedgerEntry.amount)
-        )
-        .join(LedgerEntry, LedgerEntry.transaction_id == JournalTransaction.id)
-        .group_by(JournalTransaction.public_id, LedgerEntry.currency)
-        .having(sa.func.sum(LedgerEntry.amount) != 0)
-    )
-    for public_id, currency, total in unbalanced:
-        result.problems.append(f"transaction {public_id}: {currency} entries sum to {total}")
-    mismatched = session.execute(
-        sa.select(LedgerEntry.id, Account.account_number)
-        .join(Account, Account.id == LedgerEntry.account_id)
-        .where(LedgerEntry.currency != Account.currency)
-        .limit(20)
-    )
-    for entry_id, number in mismatched:
-        result.problems.append(f"account {number}: entry {entry_id} in a foreign currency")
-    result.transactions_checked = session.scalar(
-        sa.select(sa.func.count()).select_from(JournalTransaction)
-    )
-    return result
