@@ -109,8 +109,8 @@ def _init_domains(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.accounts.admin_routes import blp as admin_accounts_blp
     from app.accounts.routes import blp as accounts_blp
-    from app.admin.accounts_routes import blp as admin_accounts_blp
     from app.admin.routes import blp as admin_blp
     from app.auth.routes import blp as auth_blp
     from app.cards.routes import blp as cards_blp

@@ -8,12 +8,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.accounts.services import open_account
 from app.auth.models import User
 from app.core import uow
 from app.core.audit import AuditLog
 from app.core.money import parse_amount
 from app.ledger.accounts import Account
+from app.ledger.opening import open_account
 from app.ledger.verify import verify
 from app.transactions.deposits import deposit
 

@@ -1,10 +1,6 @@
 """Errors of the accounts domain."""
 
-from app.core.errors import Conflict, NotFound
-
-
-class AccountNotFound(NotFound):
-    message = "The account was not found."
+from app.core.errors import Conflict
 
 
 class AccountNotEmpty(Conflict):

@@ -16,6 +16,7 @@ from app.core.api import Blueprint
 from app.core.pagination import PageArgsSchema
 from app.edge.permissions import current_user, current_user_id, require
 from app.extensions import db
+from app.ledger import opening, queries
 
 blp = Blueprint(
     "accounts",
@@ -40,7 +41,7 @@ def list_accounts(args):
 @blp.response(201, AccountSchema)
 def open_account(data):
     """Open an account."""
-    return services.open_account(db.session, user=current_user(), **data)
+    return opening.open_account(db.session, user=current_user(), **data)
 
 
 @blp.route("/<uuid:account_id>", methods=["GET"])
@@ -48,7 +49,7 @@ def open_account(data):
 @blp.response(200, AccountSchema)
 def get_account(account_id):
     """Get one of your accounts."""
-    return services.get_own_account(db.session, user=current_user(), account_id=account_id)
+    return queries.get_own_account(db.session, user=current_user(), account_id=account_id)
 
 
 @blp.route("/<uuid:account_id>", methods=["PATCH"])

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
-from schwifty import IBAN
 from sqlalchemy.orm import Session
 
-from app.accounts.errors import AccountNotEmpty, AccountNotFound
+from app.accounts.errors import AccountNotEmpty
 from app.auth.models import User
 from app.core import audit, uow
 from app.core.db import for_update, utcnow
@@ -22,73 +19,10 @@ from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Keyset, Page
 from app.core.reads import one_statement
 from app.ledger.accounts import Account, AccountStatus, AccountType
+from app.ledger.errors import AccountNotFound
+from app.ledger.queries import get_own_account
 
 STATEMENT_BATCH = 5000  # statement lines fetched per round trip, at most
-
-
-def _new_account_number(session: Session) -> str:
-    while True:
-        number = f"{secrets.randbelow(10**10):010d}"
-        if session.scalar(sa.select(Account.id).where(Account.account_number == number)) is None:
-            return number
-
-
-def _iban_for(number: str) -> str | None:
-    country = current_app.config["IBAN_COUNTRY"]
-    if not country:
-        return None
-    iban = IBAN.generate(
-        country, bank_code=current_app.config["IBAN_BANK_CODE"], account_code=number
-    )
-    iban.validate()
-    return str(iban.compact)
-
-
-def open_account(
-    session: Session, *, user: User, account_type: str, currency: str, name: str | None = None
-) -> Account:
-    """Open an account of `account_type` in `currency` for `user`."""
-    if currency not in current_app.config["SUPPORTED_CURRENCIES"]:
-        raise ValidationError(
-            "This currency is not offered.",
-            details={
-                "currency": [f"Supported: {', '.join(current_app.config['SUPPORTED_CURRENCIES'])}."]
-            },
-        )
-    number = _new_account_number(session)
-    account = Account(
-        user_id=user.id,
-        account_number=number,
-        iban=_iban_for(number),
-        account_type=account_type,
-        currency=currency,
-        name=name or f"{account_type.title()} {currency}",
-        balance=0,
-        held=0,
-        credit_limit=0,
-        status=AccountStatus.ACTIVE.value,
-    )
-    session.add(account)
-    session.flush()
-    audit.record(
-        session,
-        "account.opened",
-        resource_type="account",
-        resource=account,
-        changes={"account_type": account_type, "currency": currency, "account_number": number},
-    )
-    uow.commit(session)
-    return account
-
-
-def get_own_account(session: Session, *, user: User, account_id: uuid.UUID) -> Account:
-    """The caller's account `account_id`; any other account is "not found"."""
-    account = session.scalar(
-        sa.select(Account).where(Account.public_id == account_id, Account.user_id == user.id)
-    )
-    if account is None:
-        raise AccountNotFound()
-    return account
 
 
 # The columns `AccountSchema` shows, as rows: one statement outside any transaction.

@@ -27,6 +27,7 @@ from app.core.queue import enqueue, task
 from app.core.streaming import stream
 from app.extensions import db
 from app.ledger.accounts import Account
+from app.ledger.queries import get_own_account
 
 _time = UTCDateTime()
 _BATCH = 500  # lines per chunk of a streamed statement
@@ -260,7 +261,7 @@ def download_document(
     session: Session, *, user: User, account_id: uuid.UUID, document_id: uuid.UUID
 ):
     """The caller's rendered statement, or 202 while its job is still running."""
-    account = services.get_own_account(session, user=user, account_id=account_id)
+    account = get_own_account(session, user=user, account_id=account_id)
     document = session.scalar(
         sa.select(StatementDocument).where(
             StatementDocument.public_id == document_id,

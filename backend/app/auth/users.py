@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from app.auth import hooks
 from app.auth.mail import send_verification
 from app.auth.models import Role, User
 from app.auth.one_time import VERIFY_EMAIL, bad_link, find_one_time
@@ -161,9 +162,7 @@ def register(
 def update_profile(session: Session, *, user: User, changes: dict) -> User:
     """Change the caller's names, phone or base currency."""
     if "first_name" in changes or "last_name" in changes:  # a new name is screened first
-        from app.compliance.services import check_name_change
-
-        check_name_change(
+        hooks.check_name_change(
             session,
             user=user,
             first_name=changes.get("first_name"),

@@ -28,18 +28,13 @@ from sqlalchemy.orm import Session
 from app.cards.models import AuthorizationStatus, CardAuthorization
 from app.core import audit, uow
 from app.core.db import utcnow
-from app.core.errors import DomainError
 from app.ledger import engine
 from app.ledger.accounts import SystemAccount
+from app.ledger.errors import SuspectedFraud
 from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 
 KIND = TxnType.CARD_AUTHORIZATION.value
 IN_HAND = "card_authorization"  # the unit of work's subject: the authorization being answered
-
-
-class SuspectedFraud(DomainError):
-    status, code = 422, "suspected_fraud"
-    message = "The payment looks like fraud."
 
 
 def _clearing_id(session: Session, currency: str) -> int:
@@ -246,25 +241,11 @@ def mark_expired(session: Session, auth: CardAuthorization) -> None:
     )
 
 
-def fraud_policy(ctx: engine.PolicyContext) -> None:
-    """The transfer fraud rules, for card authorizations: a score that would hold a transfer
-    for review declines the payment (a card network needs its answer now)."""
-    from app.transactions import fraud
-
-    review = fraud.assess(ctx)
-    if review is not None:
-        raise SuspectedFraud(details={"risk_rules": list(ctx.risk_rules)})
-
-
 def hold_seconds() -> int:
     return int(current_app.config["CARD_AUTHORIZATION_HOLD_SECONDS"])
 
 
 def register() -> None:
-    """Plug the card policies and observer into the engine (at app creation)."""
-    from app.transactions import activity
-
-    # The fraud rules' counters are read with the movement's other facts.
-    engine.register_facts("card_activity", activity.facts, kinds=(KIND,))
-    engine.register_policy("card_fraud", fraud_policy, kinds=(KIND,))
+    """Plug the card observer into the engine (at app creation). The fraud rules that decline a
+    card payment are the transactions domain's (`transactions.fraud.decline`)."""
     engine.register_observer("card_authorizations", observe, kinds=(KIND,))

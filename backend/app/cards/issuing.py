@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.services import get_own_account
 from app.auth.models import KycStatus, User
 from app.cards import controls, vault
 from app.cards.errors import CardStateConflict, KycRequired
@@ -28,6 +27,7 @@ from app.core.errors import Conflict, ValidationError
 from app.core.pagination import Page, paginate
 from app.ledger.accounts import Account, AccountStatus
 from app.ledger.errors import AccountFrozen
+from app.ledger.queries import get_own_account
 
 LIVE = (CardStatus.INACTIVE.value, CardStatus.ACTIVE.value, CardStatus.FROZEN.value)
 

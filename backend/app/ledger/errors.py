@@ -1,6 +1,6 @@
 """Errors of money movements (codes from API.md, "Error envelope")."""
 
-from app.core.errors import DomainError
+from app.core.errors import DomainError, NotFound
 
 
 class InsufficientFunds(DomainError):
@@ -41,3 +41,14 @@ class HoldNotActive(DomainError):
 
 class KycRequired(DomainError):
     status, code, message = 403, "kyc_required", "Your identity check does not allow this yet."
+
+
+class AccountNotFound(NotFound):
+    message = "The account was not found."
+
+
+class SuspectedFraud(DomainError):
+    """A payment that cannot wait for a review (a card's) and that the fraud rules would hold."""
+
+    status, code = 422, "suspected_fraud"
+    message = "The payment looks like fraud."

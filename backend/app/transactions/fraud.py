@@ -20,6 +20,7 @@ from flask import current_app
 
 from app.core.money import configured_amount
 from app.ledger.engine import PolicyContext, Review
+from app.ledger.errors import SuspectedFraud
 from app.ledger.models import TxnType
 from app.transactions import activity
 
@@ -96,6 +97,13 @@ def recent_security_change(ctx: PolicyContext) -> bool:
         return False
     last = activity.snapshot(ctx).last_transfer_at
     return last is None or last < changed_at
+
+
+def decline(ctx: PolicyContext) -> None:
+    """The fraud rules for a payment that cannot wait for a review (a card network needs its
+    answer now): a score that would hold a transfer declines it."""
+    if assess(ctx) is not None:
+        raise SuspectedFraud(details={"risk_rules": list(ctx.risk_rules)})
 
 
 def assess(ctx: PolicyContext) -> Review | None:

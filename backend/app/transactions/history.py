@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.services import get_own_account
 from app.auth.models import User
 from app.core.money import parse_bound
 from app.core.pagination import Page, paginate_union
 from app.ledger.accounts import Account
 from app.ledger.engine import TransactionNotFound
 from app.ledger.models import JournalTransaction
+from app.ledger.queries import get_own_account
 
 _T = JournalTransaction
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.services import open_account
 from app.auth import seeds as _auth_seeds  # noqa: F401 - demo users are seeded first
 from app.auth.users import get_user_by_email
 from app.core import seeds
 from app.core.money import parse_amount
 from app.ledger.accounts import Account, AccountType
+from app.ledger.opening import open_account
 from app.transactions.deposits import deposit
 
 DEMO_ACCOUNTS = (

@@ -15,14 +15,13 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlalchemy.orm import Session
 
-from app.accounts.errors import AccountNotFound
 from app.auth.errors import InvalidToken
 from app.auth.models import User
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
 from app.ledger import engine, locks
 from app.ledger.accounts import Account, SystemAccount
-from app.ledger.errors import CurrencyMismatch, FreshTokenRequired
+from app.ledger.errors import AccountNotFound, CurrencyMismatch, FreshTokenRequired
 from app.ledger.models import JournalTransaction, TxnType
 
 _CUSTOMER = Account.system_code.is_(None)
