@@ -87,12 +87,29 @@ class Config:
         self.LOG_JSON = _env_bool("LOG_JSON", True)
         # Without Redis, jobs run inline in the request that enqueued them (after commit).
         self.RQ_INLINE = self.REDIS_URL is None or _env_bool("RQ_INLINE", False)
+        for group in (
+            self._worker_settings,
+            self._ratelimit_settings,
+            self._token_settings,
+            self._mail_settings,
+            self._http_settings,
+            self._money_settings,
+            self._card_settings,
+            self._wealth_settings,
+        ):
+            group()
+
+    def _worker_settings(self) -> None:
+        """RQ workers and the outbox (docs/reliability.md)."""
         # Workers heartbeat this often; a job whose worker died is requeued within 4 beats.
         self.WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 10)
         # Outbox rows handed to RQ are kept this long (job owners are read from them).
         self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
         # /health/detailed calls the outbox `lagging` when its oldest row is older than this.
         self.OUTBOX_LAG_ALERT_SECONDS = _env_int("OUTBOX_LAG_ALERT_SECONDS", 120)
+
+    def _ratelimit_settings(self) -> None:
+        """Rate limits and where they count (docs/security.md)."""
         # Redis, failing over to PostgreSQL counters shared by every process (core.ratelimit).
         self.RATELIMIT_STORAGE_URI = f"flowlet+{self.REDIS_URL}" if self.REDIS_URL else "memory://"
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
@@ -104,6 +121,9 @@ class Config:
         self.RATELIMIT_LOGIN_PER_IP = _env("RATELIMIT_LOGIN_PER_IP", "20 per minute")
         self.RATELIMIT_LOGIN_PER_ACCOUNT = _env("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per 15 minutes")
         self.RATELIMIT_AUTH_PER_IP = _env("RATELIMIT_AUTH_PER_IP", "30 per minute")
+
+    def _token_settings(self) -> None:
+        """Access and refresh tokens, sessions, lockout, one-time links (docs/security.md)."""
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(
             seconds=_env_int("JWT_ACCESS_TOKEN_SECONDS", 15 * 60)
         )
@@ -125,6 +145,9 @@ class Config:
         self.EMAIL_VERIFICATION_SECONDS = _env_int("EMAIL_VERIFICATION_SECONDS", 48 * 3600)
         self.PASSWORD_RESET_SECONDS = _env_int("PASSWORD_RESET_SECONDS", 3600)
         self.TOTP_ISSUER = _env("TOTP_ISSUER", "Flowlet")
+
+    def _mail_settings(self) -> None:
+        """The web client, and outgoing e-mail (docs/configuration.md)."""
         # Links in e-mails point at the web client.
         self.FRONTEND_URL = (_env("FRONTEND_URL", "http://127.0.0.1:5173") or "").rstrip("/")
         # The built web app served at `/` (`frontend/dist` after `npm run build`).
@@ -137,6 +160,9 @@ class Config:
         self.SMTP_FROM = _env("SMTP_FROM", "Flowlet <no-reply@flowlet.local>")
         self.SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
         self.SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 10)
+
+    def _http_settings(self) -> None:
+        """HTTP: proxies, the OpenAPI document, request limits (docs/configuration.md)."""
         self.HSTS_ENABLED = False
         # How many reverse proxies in front of us may set X-Forwarded-For (0 = none trusted).
         self.TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
@@ -156,9 +182,6 @@ class Config:
         self.MAX_URL_LENGTH = _env_int("MAX_URL_LENGTH", 4096)
         self.MAX_HEADER_COUNT = _env_int("MAX_HEADER_COUNT", 100)
         self.MAX_HEADER_FIELD_SIZE = _env_int("MAX_HEADER_FIELD_SIZE", 8190)
-        self._money_settings()
-        self._card_settings()
-        self._wealth_settings()
 
     def _money_settings(self) -> None:
         """Accounts, ledger, limits and fraud rules (docs/configuration.md, docs/ledger.md)."""
@@ -226,8 +249,8 @@ class Config:
         # No single movement carries more than this many minor units, whatever the limits say
         # (far below the 64-bit range the ledger stores, so sums never overflow).
         self.MAX_MOVEMENT_MINOR_UNITS = _env_int("MAX_MOVEMENT_MINOR_UNITS", 10**13)
-        # A hold placed without an explicit expiry by a two-phase movement (card authorizations)
-        # expires after this long; the expiry job releases it.
+        # A hold placed without an expiry of its own (an IBAN transfer awaiting settlement) and
+        # a review's hold expire after this long; the expiry job releases them.
         self.HOLD_EXPIRY_SECONDS = _env_int("HOLD_EXPIRY_SECONDS", 7 * 24 * 3600)
         # A PDF statement with more lines than this is built by a job and downloaded when ready.
         self.STATEMENT_PDF_INLINE_LINES = _env_int("STATEMENT_PDF_INLINE_LINES", 2000)

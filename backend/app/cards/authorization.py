@@ -127,13 +127,8 @@ def authorize(
 ) -> CardAuthorization:
     """Approve (and hold the funds) or decline a card payment; either way it is recorded."""
     now = utcnow()
-    card = session.scalar(_FIND_CARD, {"fingerprint": vault.fingerprint(pan)})
-    if card is None:
-        AUTHORIZATIONS.labels("unknown_card").inc()
-        raise CardNotFound("No card of ours has this number.")
+    card = _find_card(session, pan, currency)
     account = card.account
-    if currency != account.currency:
-        raise CurrencyMismatch(details={"currency": [f"The card pays in {account.currency}."]})
     auth = CardAuthorization(
         public_id=uuid.uuid4(),
         card=card,
@@ -161,6 +156,23 @@ def authorize(
         card, reason = _approve(session, auth, card, metadata, now)
     if reason is not None:
         _record_decline(session, auth, card, reason, metadata)
+    _count(auth, card)
+    return auth
+
+
+def _find_card(session: Session, pan: str, currency: str) -> Card:
+    """Our card with this number (by its fingerprint), paying in `currency`."""
+    card = session.scalar(_FIND_CARD, {"fingerprint": vault.fingerprint(pan)})
+    if card is None:
+        AUTHORIZATIONS.labels("unknown_card").inc()
+        raise CardNotFound("No card of ours has this number.")
+    if currency != card.account.currency:
+        raise CurrencyMismatch(details={"currency": [f"The card pays in {card.account.currency}."]})
+    return card
+
+
+def _count(auth: CardAuthorization, card: Card) -> None:
+    """Count the answer, and log a decline (by the card's last four digits only)."""
     AUTHORIZATIONS.labels(auth.decline_reason or "approved").inc()
     if not auth.approved:
         log.info(
@@ -171,7 +183,6 @@ def authorize(
                 "last4": card.last4,
             },
         )
-    return auth
 
 
 def _movement_metadata(auth: CardAuthorization, card: Card) -> dict:

@@ -111,23 +111,15 @@ def transfer(
     row the lock loaded, no query of its own), and must still be active.
     """
     check_step_up(amount, currency, fresh)
-    if to_account_id is not None:  # both accounts and their payer locked in one statement
-        found = locks.lock_by_public_id(
-            session, [from_account_id, to_account_id], customer_of=from_account_id
-        )
-        src, dst, iban = found.get(from_account_id), found.get(to_account_id), None
-        if src is None or src.user_id != user_id:
-            raise AccountNotFound()
-        user = _payer(session, user_id)
-        check_currency(src, currency)
-        if dst is None:
-            raise AccountNotFound("The destination account was not found.")
-    else:
-        user = _payer(session, user_id)
-        src = own_account(session, user, from_account_id, currency)
-        dst, iban = _destination(
-            session, to_account_id=None, to_account_number=to_account_number, to_iban=to_iban
-        )
+    user, src, dst, iban = _accounts(
+        session,
+        user_id=user_id,
+        from_account_id=from_account_id,
+        currency=currency,
+        to_account_id=to_account_id,
+        to_account_number=to_account_number,
+        to_iban=to_iban,
+    )
     if dst is not None and dst.id == src.id:
         raise ValidationError(
             "Source and destination are the same account.",
@@ -139,18 +131,7 @@ def transfer(
         metadata["beneficiary_key"] = str(dst.public_id)
         credit_id, hold = dst.id, False
     else:
-        if not beneficiary_name:
-            raise ValidationError(
-                "A transfer to an IBAN needs the beneficiary's name.",
-                details={"beneficiary_name": ["Required with to_iban."]},
-            )
-        metadata.update(
-            beneficiary_key=f"iban:{iban}",
-            counterparty_iban=iban,
-            beneficiary_name=beneficiary_name,
-            hold_reason="settlement",
-            country=iban[:2],
-        )
+        metadata.update(_outgoing(iban, beneficiary_name))
         credit_id = engine.system_account_id(session, SystemAccount.SETTLEMENT, currency)
         hold = True
     movement = engine.Movement(
@@ -163,3 +144,51 @@ def transfer(
         metadata=metadata,
     )
     return engine.execute(session, movement, hold=hold).transaction
+
+
+def _accounts(
+    session: Session,
+    *,
+    user_id: int,
+    from_account_id: uuid.UUID,
+    currency: str,
+    to_account_id: uuid.UUID | None,
+    to_account_number: str | None,
+    to_iban: str | None,
+) -> tuple[User, Account, Account | None, str | None]:
+    """The payer, the paying account, and the destination: an account of ours, or None and
+    the external IBAN. Named by id, both accounts and their payer are locked in one statement."""
+    if to_account_id is None:
+        user = _payer(session, user_id)
+        src = own_account(session, user, from_account_id, currency)
+        dst, iban = _destination(
+            session, to_account_id=None, to_account_number=to_account_number, to_iban=to_iban
+        )
+        return user, src, dst, iban
+    found = locks.lock_by_public_id(
+        session, [from_account_id, to_account_id], customer_of=from_account_id
+    )
+    src, dst = found.get(from_account_id), found.get(to_account_id)
+    if src is None or src.user_id != user_id:
+        raise AccountNotFound()
+    user = _payer(session, user_id)
+    check_currency(src, currency)
+    if dst is None:
+        raise AccountNotFound("The destination account was not found.")
+    return user, src, dst, None
+
+
+def _outgoing(iban: str | None, beneficiary_name: str | None) -> dict[str, str]:
+    """What a transfer out to an IBAN carries: it waits (held) for settlement."""
+    if not beneficiary_name or iban is None:
+        raise ValidationError(
+            "A transfer to an IBAN needs the beneficiary's name.",
+            details={"beneficiary_name": ["Required with to_iban."]},
+        )
+    return {
+        "beneficiary_key": f"iban:{iban}",
+        "counterparty_iban": iban,
+        "beneficiary_name": beneficiary_name,
+        "hold_reason": "settlement",
+        "country": iban[:2],
+    }
