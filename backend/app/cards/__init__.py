@@ -10,6 +10,6 @@ def init_app(app: Flask) -> None:
     from app.cards.cli import cards_cli
     from app.cards.routes import network_blp
 
-    holds.register()
+    holds.register(app)
     app.extensions["flowlet_api"].register_blueprint(network_blp)
     app.cli.add_command(cards_cli)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from app.cards.models import AuthorizationStatus, CardAuthorization
@@ -245,7 +245,7 @@ def hold_seconds() -> int:
     return int(current_app.config["CARD_AUTHORIZATION_HOLD_SECONDS"])
 
 
-def register() -> None:
+def register(app: Flask) -> None:
     """Plug the card observer into the engine (at app creation). The fraud rules that decline a
     card payment are the transactions domain's (`transactions.fraud.decline`)."""
-    engine.register_observer("card_authorizations", observe, kinds=(KIND,))
+    engine.register_observer(app, "card_authorizations", observe, kinds=(KIND,))

@@ -12,6 +12,6 @@ def init_app(app: Flask) -> None:
     from app.compliance.engine_hooks import init_app as init_engine_hooks
     from app.ledger import engine
 
-    engine.register_observer("review_alerts", services.observe_reviews)
+    engine.register_observer(app, "review_alerts", services.observe_reviews)
     hooks.on_name_change(app, kyc.check_name_change)  # a new name is screened first
     init_engine_hooks(app)

@@ -292,6 +292,6 @@ def sanctions_policy(ctx: Any) -> Any:
 
 def init_app(app: Flask) -> None:
     """Register the compliance policies and observers with the movement engine."""
-    engine.register_policy("sanctions_beneficiary", sanctions_policy, kinds={"transfer"})
-    engine.register_facts("aml_monitoring", aml_facts)
-    engine.register_observer("aml_monitoring", aml_observer)
+    engine.register_policy(app, "sanctions_beneficiary", sanctions_policy, kinds={"transfer"})
+    engine.register_facts(app, "aml_monitoring", aml_facts)
+    engine.register_observer(app, "aml_monitoring", aml_observer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
@@ -17,6 +18,8 @@ from sqlalchemy.orm import (
     scoped_session,
 )
 from sqlalchemy.types import TypeDecorator
+
+_Select = TypeVar("_Select", bound="sa.Select[Any]")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -112,7 +115,7 @@ def convert_long_statements_once() -> None:
     )
 
 
-def for_update(stmt: sa.Select, **options) -> sa.Select:
+def for_update(stmt: _Select, **options: Any) -> _Select:
     """`stmt` locking its rows (`SELECT … FOR UPDATE`) and refreshing the loaded objects.
 
     The one way a row is locked for a change: `populate_existing` overwrites what the identity
@@ -121,3 +124,11 @@ def for_update(stmt: sa.Select, **options) -> sa.Select:
     `skip_locked=True`).
     """
     return stmt.with_for_update(**options).execution_options(populate_existing=True)
+
+
+def table_of(model: type[Base]) -> sa.Table:
+    """The table a model is mapped to, typed as one (for Core statements over it)."""
+    table = model.__table__
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table

@@ -78,7 +78,7 @@ def check(ctx: PolicyContext, *, reversal: bool = False) -> None:
             raise InsufficientFunds()
 
 
-def summary(txn: JournalTransaction, **extra: Any) -> dict:
+def summary(txn: JournalTransaction, **extra: Any) -> dict[str, Any]:
     return {
         "type": txn.type,
         "status": txn.status,
@@ -98,7 +98,7 @@ def finish(session: Session, action: str, txn: JournalTransaction, **extra: Any)
     uow.commit(session, keep_loaded=True)
 
 
-def refuse(session: Session, action: str, exc: DomainError, changes: dict) -> NoReturn:
+def refuse(session: Session, action: str, exc: DomainError, changes: dict[str, Any]) -> NoReturn:
     """Roll the movement back, keep the refusal's audit record, raise."""
     audit.refuse(
         session,
@@ -116,7 +116,7 @@ def admit(
     session: Session,
     movement: Movement,
     action: str,
-    refused: Callable[[], dict],
+    refused: Callable[[], dict[str, Any]],
     *,
     now: datetime,
     hold: bool = False,
@@ -224,7 +224,7 @@ def _hold(
     )
 
 
-def _refused_changes(session: Session, movement: Movement) -> dict:
+def _refused_changes(session: Session, movement: Movement) -> dict[str, Any]:
     changes = {
         "kind": movement.kind,
         "amount": format_amount(movement.amount, movement.currency),
@@ -271,11 +271,10 @@ def context_for(
 ) -> PolicyContext:
     """Lock a held transaction's accounts (and customer) and describe it for the observers."""
     # Rows from before the engine named no system account: settlement was the other side.
-    settlement = None
-    if txn.from_account_id is None or txn.to_account_id is None:
+    debit_id, credit_id = txn.from_account_id, txn.to_account_id
+    if debit_id is None or credit_id is None:
         settlement = system_account_id(session, SystemAccount.SETTLEMENT, txn.currency)
-    debit_id = txn.from_account_id or settlement
-    credit_id = txn.to_account_id or settlement
+        debit_id, credit_id = debit_id or settlement, credit_id or settlement
     locked = locks.lock(session, debit_id, credit_id)
     accounts, customer = locked.accounts, locked.customer
     movement = Movement(

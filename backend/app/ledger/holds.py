@@ -20,6 +20,13 @@ from app.ledger.models import Hold, HoldStatus, JournalTransaction, TxnStatus
 from app.ledger.movement import PolicyContext
 
 
+def transaction_of(hold: Hold) -> JournalTransaction:
+    """The movement a hold reserves for (every hold the engine places has one)."""
+    if hold.transaction is None:
+        raise RuntimeError(f"hold {hold.id} belongs to no transaction")
+    return hold.transaction
+
+
 def _lock_hold(session: Session, hold_id: int | uuid.UUID) -> Hold:
     column = Hold.public_id if isinstance(hold_id, uuid.UUID) else Hold.id
     found = session.scalars(
@@ -55,7 +62,7 @@ def capture(
             details={"amount": [f"At most {format_amount(held.amount, held.currency)}."]},
             code="capture_exceeds_hold",
         )
-    txn = held.transaction
+    txn = transaction_of(held)
     ctx = context_for(session, txn, initiator_id)
     ctx.shared["held_amount"] = held.amount
     release(session, held, ctx, HoldStatus.CAPTURED)
@@ -86,7 +93,7 @@ def void(
 def _release_hold(
     session: Session, held: Hold, initiator_id: int | None, reason: str
 ) -> JournalTransaction:
-    txn = held.transaction
+    txn = transaction_of(held)
     ctx = context_for(session, txn, initiator_id)
     release(session, held, ctx, HoldStatus.RELEASED)
     txn.status = TxnStatus.REJECTED.value

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased, lazyload, load_only
+from sqlalchemy.orm import InstrumentedAttribute, Mapper, Session, aliased, lazyload, load_only
 
 from app.core import uow
-from app.core.db import for_update
+from app.core.db import Base, for_update
 from app.core.errors import NotFound
 from app.ledger import owners
 from app.ledger.accounts import Account
@@ -26,7 +26,7 @@ from app.ledger.accounts import Account
 LOCKED_ACCOUNTS = "accounts"  # the unit of work's locked rows: accounts locked in this transaction
 
 
-def _build_lock(column: sa.Column) -> sa.Select:
+def _build_lock(column: InstrumentedAttribute[Any]) -> sa.Select[Account]:
     """Lock the customer accounts whose `column` is in `:ids`, by ascending id (built once)."""
     return for_update(
         sa.select(Account)
@@ -87,16 +87,21 @@ def remember_locked(session: Session, rows: Iterable[Account]) -> dict[int, Acco
 # owner model (the app registers it, `owners.register`).
 
 
+def _id_of(model: type[Base]) -> sa.ColumnElement[Any]:
+    """The owner model's primary key column."""
+    mapper: Mapper[Base] = sa.inspect(model)
+    return mapper.primary_key[0]
+
+
 def _customer_columns(entity: Any) -> list[Any]:
     return [getattr(entity, name) for name in owners.COLUMNS]
 
 
 @functools.cache
-def _lock_customer(model: type, dialect: str, hold: bool) -> sa.Select:
-    next_id = {
-        "postgresql": lambda table: sa.func.nextval(f"{table}_id_seq"),
-        "sqlite": lambda table: sa.null(),
-    }[dialect]
+def _lock_customer(model: type[Base], dialect: str, hold: bool) -> sa.Select[Any]:
+    def next_id(table: str) -> sa.ColumnElement[Any]:
+        return sa.func.nextval(f"{table}_id_seq") if dialect == "postgresql" else sa.null()
+
     return for_update(
         # The roles are not what a movement needs: left to load on access, not read here.
         sa.select(
@@ -105,7 +110,7 @@ def _lock_customer(model: type, dialect: str, hold: bool) -> sa.Select:
             next_id("holds") if hold else sa.null(),
         )
         .options(lazyload("*"), load_only(*_customer_columns(model)))
-        .where(model.id == sa.bindparam("uid")),
+        .where(_id_of(model) == sa.bindparam("uid")),
         key_share=True,
         of=model,
     )
@@ -118,7 +123,7 @@ _CUSTOMER = "customer"  # the unit of work's locked rows: user id → (user, tra
 
 
 @functools.cache
-def _lock_with_customer_statement(model: type, by: str, hold: bool) -> sa.Select:
+def _lock_with_customer_statement(model: type[Base], by: str, hold: bool) -> sa.Select[Any]:
     """Lock the named customer accounts (ascending id) and then their customer, taking the
     next transaction id (and hold id): one statement, in the engine's lock order.
 
@@ -136,7 +141,7 @@ def _lock_with_customer_statement(model: type, by: str, hold: bool) -> sa.Select
         .prefix_with("MATERIALIZED")
     )
 
-    def owner_of(name: str) -> sa.ColumnElement:
+    def owner_of(name: str) -> sa.ColumnElement[Any]:
         named = accounts.c[by] == sa.bindparam(name, type_=column.type)
         return sa.func.max(accounts.c.user_id).filter(named)
 
@@ -147,12 +152,13 @@ def _lock_with_customer_statement(model: type, by: str, hold: bool) -> sa.Select
             sa.func.nextval("journal_transactions_id_seq").label("next_txn_id"),
             (sa.func.nextval("holds_id_seq") if hold else sa.null()).label("next_hold_id"),
         )
-        .where(model.id == owner.scalar_subquery())
+        .where(_id_of(model) == owner.scalar_subquery())
         .with_for_update(key_share=True)
         .cte("locked_customer")
         .prefix_with("MATERIALIZED")
     )
-    locked_account, locked_customer = aliased(Account, accounts), aliased(model, customer)
+    locked_account = aliased(Account, accounts)
+    locked_customer: type[Base] = aliased(model, customer)
     return (
         sa.select(locked_account, locked_customer, customer.c.next_txn_id, customer.c.next_hold_id)
         .select_from(accounts)
@@ -229,7 +235,7 @@ def lock(session: Session, *account_ids: int | None, hold: bool = False) -> Lock
         locked = unit.locked.get(LOCKED_ACCOUNTS, {})
         accounts = {i: locked[i] for i in named if i in locked}
     else:
-        accounts = lock_accounts(session, account_ids)
+        accounts = lock_accounts(session, named)
     for account_id in named:
         if account_id not in accounts:
             account = session.get(Account, account_id)

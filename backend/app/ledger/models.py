@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -55,7 +56,7 @@ class JournalTransaction(PublicIdMixin, TimestampMixin, Base):
     # Where the money went, as the fraud rules see a beneficiary (account id or IBAN).
     beneficiary_key: Mapped[str | None] = mapped_column(sa.String(64))
     risk_score: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    risk_rules: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    risk_rules: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
     # At most one reversal per transaction (the unique index backs the 409 already_reversed).
     reversal_of_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("journal_transactions.id"), unique=True
@@ -64,7 +65,7 @@ class JournalTransaction(PublicIdMixin, TimestampMixin, Base):
     failure_reason: Mapped[str | None] = mapped_column(sa.String(255))
     # What the movement carried besides its accounts and amount (channel, mcc, country, …),
     # for the rules that read it later (AML, reports).
-    attributes: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    attributes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
 
     entries: Mapped[list[LedgerEntry]] = relationship(
         back_populates="transaction", lazy="selectin", order_by="LedgerEntry.id"

@@ -89,7 +89,7 @@ class Facts:
     """
 
     shape: Any  # hashable: names what `build` makes
-    build: Callable[[], sa.Select]  # a SELECT that returns exactly one row
+    build: Callable[[], sa.Select[Any]]  # a SELECT that returns exactly one row
     params: Mapping[str, Any]
     take: Callable[[Sequence[Any]], None]
 

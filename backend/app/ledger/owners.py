@@ -14,6 +14,8 @@ from typing import Protocol, get_type_hints
 
 from flask import Flask, current_app
 
+from app.core.db import Base
+
 EXTENSION = "flowlet_ledger_owner"
 
 
@@ -25,7 +27,7 @@ class Customer(Protocol):
     is_active: bool
     admin_locked_at: datetime | None
     kyc_status: str
-    kyc_level: int
+    kyc_level: str
     password_changed_at: datetime | None
     mfa_changed_at: datetime | None
     created_at: datetime
@@ -34,7 +36,7 @@ class Customer(Protocol):
 COLUMNS: tuple[str, ...] = tuple(get_type_hints(Customer))
 
 
-def register(app: Flask, model: type) -> None:
+def register(app: Flask, model: type[Base]) -> None:
     """Name the mapped model of the accounts' owners (the table `accounts.user_id` points to)."""
     missing = [name for name in COLUMNS if not hasattr(model, name)]
     if missing:
@@ -42,9 +44,9 @@ def register(app: Flask, model: type) -> None:
     app.extensions[EXTENSION] = model
 
 
-def model() -> type:
+def model() -> type[Base]:
     """The registered owner model of the current app."""
-    try:
-        return current_app.extensions[EXTENSION]
-    except KeyError:
-        raise RuntimeError("No owner model is registered with the ledger.") from None
+    found = current_app.extensions.get(EXTENSION)
+    if not (isinstance(found, type) and issubclass(found, Base)):
+        raise RuntimeError("No owner model is registered with the ledger.")
+    return found

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core import uow
-from app.core.db import utcnow
+from app.core.db import table_of, utcnow
 from app.ledger.accounts import Account, SystemAccount
 from app.ledger.models import Hold, HoldStatus, JournalTransaction, LedgerEntry
 
@@ -43,6 +43,8 @@ def system_account(session: Session, code: SystemAccount | str, currency: str) -
                 )
             )
         account = session.scalar(stmt)
+    if account is None:  # pragma: no cover - the insert or a concurrent one made it
+        raise RuntimeError(f"system account {code}/{currency} could not be created")
     return account
 
 
@@ -104,14 +106,14 @@ _TXN_COLUMNS = (
 )
 
 
-def _build_post_between() -> sa.Select:
+def _build_post_between() -> sa.Select[int]:
     """One statement: insert the transaction, its two entries, and move both cached balances.
 
     `WITH t AS (INSERT … RETURNING id), e AS (INSERT entries SELECT … FROM t),
     u AS (UPDATE accounts SET balance = balance + delta …) SELECT id FROM t` — built once,
     every value bound per call.
     """
-    jt, le, acc = JournalTransaction.__table__, LedgerEntry.__table__, Account.__table__
+    jt, le, acc = table_of(JournalTransaction), table_of(LedgerEntry), table_of(Account)
     txn = (
         sa.insert(jt)
         .values(**{c: sa.bindparam(f"t_{c}", type_=jt.c[c].type) for c in _TXN_COLUMNS})
@@ -220,9 +222,9 @@ def post_between(
 def _build_movement_parts(prefix: str) -> list[Any]:
     """The transaction (with its known id), its two entries and the balances: three
     statements with their bind parameters named `prefix…` (built once per prefix)."""
-    jt, le, acc = JournalTransaction.__table__, LedgerEntry.__table__, Account.__table__
+    jt, le, acc = table_of(JournalTransaction), table_of(LedgerEntry), table_of(Account)
 
-    def bp(name: str, column: sa.Column) -> sa.BindParameter:
+    def bp(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
         return sa.bindparam(f"{prefix}{name}", type_=column.type)
 
     txn = sa.insert(jt).values(
@@ -261,7 +263,8 @@ class _Staged:
     (`write`), or as parts of the unit of work's one statement (`compose`)."""
 
     def __init__(self, kind: str, build: Callable[[str], list[Any]]) -> None:
-        self.kind, self._build, self._built = kind, build, {}
+        self.kind, self._build = kind, build
+        self._built: dict[str, list[Any]] = {}
 
     def statements(self, prefix: str) -> list[Any]:
         built = self._built.get(prefix)
@@ -269,14 +272,14 @@ class _Staged:
             built = self._built[prefix] = self._build(prefix)
         return built
 
-    def write(self, session: Session, staged: list[dict]) -> None:
+    def write(self, session: Session, staged: list[dict[str, Any]]) -> None:
         """Write staged items one statement each (without the rest of the unit's writes)."""
         conn = session.connection()
         for params in staged:
             for statement in self.statements(""):
                 conn.execute(statement, params)
 
-    def compose(self, session: Session, staged: list[dict]) -> list[uow.Part]:
+    def compose(self, session: Session, staged: list[dict[str, Any]]) -> list[uow.Part]:
         parts = []
         for params in staged:
             for index in range(len(self.statements(""))):
@@ -284,7 +287,7 @@ class _Staged:
                 def build(prefix: str, index: int = index) -> Any:
                     return self.statements(prefix)[index]
 
-                def values(prefix: str, params: dict = params) -> dict[str, Any]:
+                def values(prefix: str, params: dict[str, Any] = params) -> dict[str, Any]:
                     return {f"{prefix}{name}": value for name, value in params.items()}
 
                 parts.append(uow.Part((self.kind, index), build, values))
@@ -345,6 +348,8 @@ def hold_new(
         hold = place_hold(session, account, txn, amount, reason, expires_at)
         session.flush()
         return hold
+    if txn.from_account is None or txn.to_account is None:
+        raise RuntimeError("a movement's transaction names both of its accounts")
     txn.from_account_id, txn.to_account_id = txn.from_account.id, txn.to_account.id
     txn.id = transaction_id
     hold = Hold(
@@ -386,9 +391,9 @@ _HOLD_COLUMNS = (
 def _build_hold_parts(prefix: str) -> list[Any]:
     """The pending transaction (the movement's own insert), its hold and the account's held
     amount: three statements with their bind parameters named `prefix…`."""
-    holds, acc = Hold.__table__, Account.__table__
+    holds, acc = table_of(Hold), table_of(Account)
 
-    def bp(name: str, column: sa.Column) -> sa.BindParameter:
+    def bp(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
         return sa.bindparam(f"{prefix}{name}", type_=column.type)
 
     hold = sa.insert(holds).values(**{c: bp(f"h_{c}", holds.c[c]) for c in _HOLD_COLUMNS})

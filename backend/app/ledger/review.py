@@ -69,6 +69,8 @@ def decide_review(
         txn.status = TxnStatus.REJECTED.value
         txn.failure_reason = "rejected by compliance"
     elif (txn.attributes or {}).get("hold"):
+        if held is None:  # a two-phase movement always holds its customer's funds
+            raise RuntimeError(f"transaction {txn.id} was held for review without its hold")
         held.reason = txn.type[:32]
         txn.status = TxnStatus.PENDING.value
     else:

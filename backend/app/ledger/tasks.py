@@ -16,7 +16,7 @@ def expire_holds() -> int:
     from app.ledger import engine
 
     try:
-        count = engine.expire_holds(db.session)
+        count = engine.expire_holds(db.session())
         if count:
             log.info("released %d expired holds", count)
         return count

@@ -30,8 +30,8 @@ def verify(session: Session) -> VerifyResult:
     result = VerifyResult()
     _check_accounts(session, result)
     _check_transactions(session, result)
-    result.transactions_checked = session.scalar(
-        sa.select(sa.func.count()).select_from(JournalTransaction)
+    result.transactions_checked = (
+        session.scalar(sa.select(sa.func.count()).select_from(JournalTransaction)) or 0
     )
     return result
 

@@ -11,14 +11,14 @@ def init_app(app: Flask) -> None:
     from app.ledger.models import TxnType
     from app.transactions import activity, fraud, limits, tasks
 
-    engine.register_facts("activity", activity.facts, kinds=limits.KINDS)
-    engine.register_policy("limits", limits.check, kinds=limits.KINDS)
-    engine.register_policy("fraud", fraud.assess, kinds=fraud.KINDS)
+    engine.register_facts(app, "activity", activity.facts, kinds=limits.KINDS)
+    engine.register_policy(app, "limits", limits.check, kinds=limits.KINDS)
+    engine.register_policy(app, "fraud", fraud.assess, kinds=fraud.KINDS)
     # Card payments: the same rules over the same counters, declining instead of holding.
     card = (TxnType.CARD_AUTHORIZATION.value,)
-    engine.register_facts("card_activity", activity.facts, kinds=card)
-    engine.register_policy("card_fraud", fraud.decline, kinds=card)
-    engine.register_observer("activity", activity.observe, kinds=limits.KINDS)
+    engine.register_facts(app, "card_activity", activity.facts, kinds=card)
+    engine.register_policy(app, "card_fraud", fraud.decline, kinds=card)
+    engine.register_observer(app, "activity", activity.observe, kinds=limits.KINDS)
     engine.register_observer(
-        "settlement", tasks.enqueue_when_pending, kinds=(TxnType.TRANSFER.value,)
+        app, "settlement", tasks.enqueue_when_pending, kinds=(TxnType.TRANSFER.value,)
     )

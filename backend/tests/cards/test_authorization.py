@@ -300,17 +300,18 @@ def test_the_fraud_rules_decline_what_they_would_hold_for_review(
 
 
 @pytest.fixture
-def review_policy():
+def review_policy(app):
     """A policy (as an AML rule might be) that holds every card authorization for review."""
     from app.ledger import engine, hooks
 
     engine.register_policy(
+        app,
         "test_review_all_cards",
         lambda ctx: engine.Review("test_rule", 80, "test"),
         kinds=("card_authorization",),
     )
     yield
-    hooks._policies.pop("test_review_all_cards", None)
+    hooks.of(app).remove("test_review_all_cards")
 
 
 def test_a_payment_a_policy_holds_for_review_is_declined_and_released(

@@ -41,7 +41,7 @@ def customer(app, db_session):
 
 
 @pytest.fixture
-def scripted_monitoring(monkeypatch):
+def scripted_monitoring(app, monkeypatch):
     """Feed the AML monitor by hand, at scripted times, instead of from the engine.
 
     The typology tests post real movements (the ledger stays true) and hand the monitor the
@@ -50,4 +50,4 @@ def scripted_monitoring(monkeypatch):
     """
     from app.ledger import hooks
 
-    monkeypatch.delitem(hooks._observers, "aml_monitoring")
+    monkeypatch.delitem(hooks.of(app).observers, "aml_monitoring")

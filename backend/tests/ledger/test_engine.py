@@ -395,9 +395,12 @@ def test_registered_policies_decline_or_hold_and_observers_run_in_the_movement(
             return engine.Review("large_card_payment", 60, "above 50.00")
         return None
 
-    engine.register_policy("test_card_controls", block_gambling, kinds=["test_card"])
+    engine.register_policy(app, "test_card_controls", block_gambling, kinds=["test_card"])
     engine.register_observer(
-        "test_card_seen", lambda ctx, txn: seen.append((ctx.event, txn.status)), kinds=["test_card"]
+        app,
+        "test_card_seen",
+        lambda ctx, txn: seen.append((ctx.event, txn.status)),
+        kinds=["test_card"],
     )
     try:
 
@@ -435,8 +438,8 @@ def test_registered_policies_decline_or_hold_and_observers_run_in_the_movement(
         assert balance_of(app, account.public_id) == (9000, 0)
         assert seen[-1] == ("rejected", "rejected")
     finally:
-        hooks._policies.pop("test_card_controls")
-        hooks._observers.pop("test_card_seen")
+        hooks.of(app).remove("test_card_controls")
+        hooks.of(app).remove("test_card_seen")
     assert_ledger_consistent(app)
 
 
@@ -465,13 +468,13 @@ def test_a_deposit_held_for_review_arrives_only_when_approved(app, client, db_se
             return engine.Review("large_cash_deposit", 70, "cash of 500.00 or more")
         return None
 
-    engine.register_policy("test_large_cash", large_cash, kinds=["deposit"])
+    engine.register_policy(app, "test_large_cash", large_cash, kinds=["deposit"])
     try:
         body = {"account_id": str(account.public_id), "amount": "600.00", "currency": "USD"}
         held = post(client, "/api/v1/transactions/deposit", headers, body).json
         rejected = post(client, "/api/v1/transactions/deposit", headers, body).json
     finally:
-        hooks._policies.pop("test_large_cash")
+        hooks.of(app).remove("test_large_cash")
     assert held["status"] == rejected["status"] == "pending_review"
     assert held["risk_rules"] == ["large_cash_deposit"]
     assert balance_of(app, account.public_id) == (0, 0)
@@ -541,6 +544,7 @@ def test_holds_placed_without_an_expiry_live_hold_expiry_seconds_then_expire(app
     account = make_account(db_session, user, balance="100.00")
     lifetime = timedelta(seconds=app.config["HOLD_EXPIRY_SECONDS"])
     engine.register_policy(
+        app,
         "test_review_large",
         lambda ctx: (
             engine.Review("test_large", 60, "large") if ctx.movement.amount > 5000 else None
@@ -569,7 +573,7 @@ def test_holds_placed_without_an_expiry_live_hold_expiry_seconds_then_expire(app
         )
         after = utcnow()
     finally:
-        hooks._policies.pop("test_review_large")
+        hooks.of(app).remove("test_review_large")
     review_hold = _in_app(
         app,
         lambda s: s.scalars(
