@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.compliance.alerts import raise_alert
-from app.compliance.matching import IndexedEntry, Match, NameIndex
 from app.compliance.models import (
     AlertStatus,
     ComplianceAlert,
@@ -39,6 +38,7 @@ from app.compliance.models import (
     SanctionsList,
     Severity,
 )
+from app.compliance.name_index import IndexedEntry, Match, NameIndex
 from app.core import audit, uow
 from app.core.errors import DomainError, ValidationError
 from app.core.queue import enqueue, task
