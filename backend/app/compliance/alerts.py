@@ -69,19 +69,15 @@ def raise_alert(
         # (the movement itself among it) first. A hit on an open case needs no such trip: its
         # links go with the movement in the unit's one write.
         uow.of(session).flush()
-        candidate = ComplianceAlert(
-            alert_type=alert_type,
-            case_key=alert_type if user_id is not None else None,
-            severity=severity,
-            status=AlertStatus.OPEN.value,
+        candidate = _new_alert(
             user_id=user_id,
-            transaction_id=ids[0] if ids else None,
-            score=score,
-            rules=[alert_type],
+            alert_type=alert_type,
+            severity=severity,
             explanation=explanation,
-            details={"hits": [hit]},
-            hit_count=1,
-            last_hit_at=now,
+            transaction_id=ids[0] if ids else None,
+            hit=hit,
+            score=score,
+            now=now,
         )
         alert, created = _open(session, candidate)
     if not created:
@@ -100,6 +96,34 @@ def raise_alert(
         },
     )
     return alert
+
+
+def _new_alert(
+    *,
+    user_id: int | None,
+    alert_type: str,
+    severity: str,
+    explanation: str,
+    transaction_id: int | None,
+    hit: dict,
+    score: int,
+    now: datetime,
+) -> ComplianceAlert:
+    """An open alert of one hit; a customer's is the case of its type (`case_key`)."""
+    return ComplianceAlert(
+        alert_type=alert_type,
+        case_key=alert_type if user_id is not None else None,
+        severity=severity,
+        status=AlertStatus.OPEN.value,
+        user_id=user_id,
+        transaction_id=transaction_id,
+        score=score,
+        rules=[alert_type],
+        explanation=explanation,
+        details={"hits": [hit]},
+        hit_count=1,
+        last_hit_at=now,
+    )
 
 
 def _open(session: Session, candidate: ComplianceAlert) -> tuple[ComplianceAlert, bool]:

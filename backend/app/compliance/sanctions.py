@@ -164,25 +164,7 @@ def load_list(
     version = SanctionsList(source=source[:255], sha256=digest, entry_count=0, active=False)
     session.add(version)
     session.flush()
-    count = 0
-    rows: list[dict[str, Any]] = []
-    for entry in parse_list(io.StringIO(raw)):
-        rows.append(
-            {
-                "list_id": version.id,
-                "source_uid": entry.uid[:64],
-                "name": entry.name[:350],
-                "entry_type": entry.entry_type,
-                "program": entry.program[:200],
-                "aliases": entry.aliases,
-                "dates_of_birth": entry.dates_of_birth,
-                "countries": entry.countries,
-                "remarks": entry.remarks,
-            }
-        )
-        if len(rows) >= BATCH:
-            count += _insert(session, rows, progress)
-    count += _insert(session, rows, progress)
+    count = _insert_entries(session, raw, list_id=version.id, progress=progress)
     for old in previous:
         old.active = False
     session.flush()
@@ -200,6 +182,31 @@ def load_list(
     enqueue_rescreen(session, list_id=version.id)
     uow.commit(session)
     return version
+
+
+def _insert_entries(
+    session: Session, raw: str, *, list_id: int, progress: Callable[[int], None] | None
+) -> int:
+    """Insert the entries of a list file under version `list_id`, `BATCH` rows a statement."""
+    count = 0
+    rows: list[dict[str, Any]] = []
+    for entry in parse_list(io.StringIO(raw)):
+        rows.append(
+            {
+                "list_id": list_id,
+                "source_uid": entry.uid[:64],
+                "name": entry.name[:350],
+                "entry_type": entry.entry_type,
+                "program": entry.program[:200],
+                "aliases": entry.aliases,
+                "dates_of_birth": entry.dates_of_birth,
+                "countries": entry.countries,
+                "remarks": entry.remarks,
+            }
+        )
+        if len(rows) >= BATCH:
+            count += _insert(session, rows, progress)
+    return count + _insert(session, rows, progress)
 
 
 def _insert(
@@ -338,68 +345,18 @@ def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
     Customers are read in id order, `batch` at a time, committing after each batch. A
     customer whose open sanctions case already names an entry is not alerted again for it.
     """
-    if active_list(session) is None or active_list(session).id != list_id:
+    active = active_list(session)
+    if active is None or active.id != list_id:
         return 0  # a newer list replaced this one; its own job screens everyone
     hits = 0
     last_id = 0
-    while True:
-        users = session.scalars(
-            sa.select(User).where(User.id > last_id).order_by(User.id).limit(batch)
-        ).all()
-        if not users:
-            break
+    while users := session.scalars(
+        sa.select(User).where(User.id > last_id).order_by(User.id).limit(batch)
+    ).all():
         last_id = users[-1].id
         for user in users:
-            if not user.has_role("customer"):
-                continue
-            case = session.scalar(
-                sa.select(KycCase)
-                .where(KycCase.user_id == user.id)
-                .order_by(KycCase.created_at.desc(), KycCase.id.desc())
-                .limit(1)
-            )
-            matches = screen(
-                session,
-                name=f"{case.first_name} {case.last_name}"
-                if case
-                else f"{user.first_name} {user.last_name}",
-                date_of_birth=case.date_of_birth if case else None,
-                country=case.nationality if case else None,
-            )
-            if not matches:
-                continue
-            open_case = session.scalar(
-                sa.select(ComplianceAlert).where(
-                    ComplianceAlert.user_id == user.id,
-                    ComplianceAlert.case_key == "sanctions_hit",
-                    ComplianceAlert.status == AlertStatus.OPEN.value,
-                )
-            )
-            known = {
-                m.get("list_entry_id")
-                for hit in ((open_case.details or {}).get("hits", []) if open_case else [])
-                for m in (hit.get("facts") or {}).get("matches", [])
-            }
-            if all(m.list_entry_id in known for m in matches):
-                continue
-            hits += 1
-            top = matches[0]
-            raise_alert(
-                session,
-                user_id=user.id,
-                alert_type="sanctions_hit",
-                severity=Severity.CRITICAL.value,
-                explanation=(
-                    f"Re-screening against the new list: the customer matches {top.name} "
-                    f"({top.program}, score {top.score:.2f})."
-                ),
-                details={
-                    "context": "rescreen",
-                    "list_id": list_id,
-                    "matches": matches_as_details(matches),
-                },
-                score=round(top.score * 100),
-            )
+            if user.has_role("customer") and _rescreen(session, user, list_id=list_id):
+                hits += 1
         uow.commit(session)
     audit.record(
         session,
@@ -410,6 +367,67 @@ def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
     )
     uow.commit(session)
     return hits
+
+
+def _rescreen(session: Session, user: User, *, list_id: int) -> bool:
+    """Screen one customer; alert (and say True) when an entry matches that the customer's
+    open sanctions case does not name yet."""
+    matches = _screen_customer(session, user)
+    if not matches:
+        return False
+    known = _known_entries(session, user)
+    if all(m.list_entry_id in known for m in matches):
+        return False
+    top = matches[0]
+    raise_alert(
+        session,
+        user_id=user.id,
+        alert_type="sanctions_hit",
+        severity=Severity.CRITICAL.value,
+        explanation=(
+            f"Re-screening against the new list: the customer matches {top.name} "
+            f"({top.program}, score {top.score:.2f})."
+        ),
+        details={"context": "rescreen", "list_id": list_id, "matches": matches_as_details(matches)},
+        score=round(top.score * 100),
+    )
+    return True
+
+
+def _screen_customer(session: Session, user: User) -> list[ScreeningMatch]:
+    """Screen a customer as their latest KYC case names them (else as their profile does)."""
+    case = session.scalar(
+        sa.select(KycCase)
+        .where(KycCase.user_id == user.id)
+        .order_by(KycCase.created_at.desc(), KycCase.id.desc())
+        .limit(1)
+    )
+    if case is None:
+        return screen(session, name=f"{user.first_name} {user.last_name}")
+    return screen(
+        session,
+        name=f"{case.first_name} {case.last_name}",
+        date_of_birth=case.date_of_birth,
+        country=case.nationality,
+    )
+
+
+def _known_entries(session: Session, user: User) -> set[str]:
+    """The listed entries the customer's open sanctions case names already."""
+    open_case = session.scalar(
+        sa.select(ComplianceAlert).where(
+            ComplianceAlert.user_id == user.id,
+            ComplianceAlert.case_key == "sanctions_hit",
+            ComplianceAlert.status == AlertStatus.OPEN.value,
+        )
+    )
+    if open_case is None:
+        return set()
+    return {
+        m.get("list_entry_id")
+        for hit in (open_case.details or {}).get("hits", [])
+        for m in (hit.get("facts") or {}).get("matches", [])
+    }
 
 
 def enqueue_rescreen(session: Session, *, list_id: int) -> str:
