@@ -21,7 +21,7 @@ from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, require
 from app.extensions import db
 from app.ledger import engine
-from app.transactions.schemas import ReviewDecisionSchema, TransactionSchema
+from app.ledger.schemas import ReviewDecisionSchema, TransactionSchema
 
 blp = Blueprint(
     "compliance",
