@@ -161,7 +161,7 @@ def register(
 def update_profile(session: Session, *, user: User, changes: dict) -> User:
     """Change the caller's names, phone or base currency."""
     if "first_name" in changes or "last_name" in changes:  # a new name is screened first
-        from app.compliance.services import check_name_change
+        from app.compliance.kyc import check_name_change
 
         check_name_change(
             session,

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.compliance import engine_hooks
+
 
 def init_app(app: Flask) -> None:
     """Plug compliance into the movement engine: review alerts, sanctions and AML rules."""
-    from app.compliance import services
-    from app.compliance.engine_hooks import init_app as init_engine_hooks
-    from app.ledger import engine
-
-    engine.register_observer("review_alerts", services.observe_reviews)
-    init_engine_hooks(app)
+    engine_hooks.init_app(app)

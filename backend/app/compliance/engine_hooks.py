@@ -2,6 +2,8 @@
 
 `init_app` registers with the engine (`app.ledger.engine`):
 
+- observer `review_alerts` (every kind): a movement held for review raises an alert; its
+  approval or rejection resolves that alert;
 - policy `sanctions_beneficiary` (transfers): the beneficiary name of a transfer to an IBAN is
   screened before the transfer is accepted; a hit holds it for review (`Review`) and raises a
   `sanctions_hit` alert in the same transaction;
@@ -22,14 +24,18 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.compliance import sanctions
-from app.compliance.alerts import raise_alert
+from app.compliance.alerts import (
+    raise_alert,
+    raise_transaction_alert,
+    resolve_transaction_alerts,
+)
 from app.compliance.aml.facts import already_observed, parse_window_facts, window_facts_read
 from app.compliance.aml.journal import MONITORED_STATUSES, UNMONITORED_KINDS, country_of
 from app.compliance.aml.monitor import observe_movement
 from app.compliance.aml.rules import IN, OUT, OWN, Posting, Settings
 from app.compliance.models import Severity
 from app.ledger import engine
-from app.ledger.engine import Review
+from app.ledger.engine import PolicyContext, Review
 
 # Events after which money has moved or is committed to move: posted, placed on hold (an
 # external transfer before settlement, a card authorization), held for review (an attempt), or
@@ -176,8 +182,29 @@ def sanctions_policy(ctx: Any) -> Any:
     )
 
 
+def observe_reviews(ctx: PolicyContext, txn: Any) -> None:
+    """Engine observer: alert on a movement held for review; close it when decided."""
+    if ctx.event == "review":
+        raise_transaction_alert(
+            ctx.session,
+            user_id=ctx.customer.id if ctx.customer else None,
+            transaction=txn,
+            score=txn.risk_score,
+            rules=list(txn.risk_rules or []),
+        )
+    elif ctx.event in ("approved", "rejected"):
+        resolve_transaction_alerts(
+            ctx.session,
+            transaction_id=txn.id,
+            resolution=ctx.event,
+            officer_id=ctx.movement.initiator_id,
+            notes=ctx.movement.metadata.get("notes"),
+        )
+
+
 def init_app(app: Flask) -> None:
     """Register the compliance policies and observers with the movement engine."""
+    engine.register_observer("review_alerts", observe_reviews)
     engine.register_policy("sanctions_beneficiary", sanctions_policy, kinds={"transfer"})
     engine.register_facts("aml_monitoring", aml_facts)
     engine.register_observer("aml_monitoring", aml_observer)
