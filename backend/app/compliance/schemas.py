@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.compliance.alerts import alert_transactions
+from app.compliance.cases import alert_transactions
 from app.compliance.documents import DOCUMENT_TYPES
 from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
 from app.core.api import Schema
