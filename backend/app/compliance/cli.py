@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import click
 from flask.cli import AppGroup
 
-from app.compliance.sanctions import ListFileInvalid, active_list, load_list
+from app.compliance.list_file import ListFileInvalid
+from app.compliance.sanctions import active_list, load_list
 from app.compliance.tasks import QUEUE, run_aml_batch
 from app.core import uow
 from app.core.queue import enqueue
