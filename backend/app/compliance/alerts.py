@@ -73,6 +73,14 @@ def raise_alert(
     if not created:
         _add_hit(alert, hit, severity=severity, score=score, explanation=explanation, now=now)
     _link(session, alert, ids)
+    _audit_hit(session, alert, created=created, alert_type=alert_type, transactions=len(ids))
+    return alert
+
+
+def _audit_hit(
+    session: Session, alert: ComplianceAlert, *, created: bool, alert_type: str, transactions: int
+) -> None:
+    """`compliance.alert_raised` for a new case, `compliance.alert_hit_added` for another hit."""
     audit.record(
         session,
         "compliance.alert_raised" if created else "compliance.alert_hit_added",
@@ -82,10 +90,9 @@ def raise_alert(
             "type": alert_type,
             "severity": alert.severity,
             "hit_count": alert.hit_count,
-            "transactions": len(ids),
+            "transactions": transactions,
         },
     )
-    return alert
 
 
 def _new_alert(
