@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 
-from app.compliance.matching import NameIndex  # noqa: E402
-from app.compliance.sanctions import FIXTURE, indexed, parse_list  # noqa: E402
+from app.compliance.list_file import indexed, parse_list  # noqa: E402
+from app.compliance.name_index import NameIndex  # noqa: E402
+from app.compliance.sanctions import FIXTURE  # noqa: E402
 
 EVAL = Path(__file__).with_name("screening_eval.csv")
 

@@ -24,13 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 
-from app.compliance.matching import (  # noqa: E402
-    IndexedEntry,
-    ListedName,
-    NameIndex,
-    name_tokens,
-    score_listed,
-)
+from app.compliance.matching import ListedName, name_tokens, score_listed  # noqa: E402
+from app.compliance.name_index import IndexedEntry, NameIndex  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 
 

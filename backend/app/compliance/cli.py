@@ -9,7 +9,12 @@ from datetime import UTC, datetime, timedelta
 import click
 from flask.cli import AppGroup
 
+from app.compliance.list_file import ListFileInvalid
+from app.compliance.sanctions import active_list, load_list
+from app.compliance.tasks import QUEUE, run_aml_batch
 from app.core import uow
+from app.core.queue import enqueue
+from app.extensions import db
 
 sanctions_cli = AppGroup("sanctions", help="The sanctions list used for screening.")
 aml_cli = AppGroup("aml", help="AML transaction monitoring.")
@@ -19,9 +24,6 @@ aml_cli = AppGroup("aml", help="AML transaction monitoring.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def load(path: str) -> None:
     """Load a list in the OFAC SDN CSV layout; replaces the active list atomically."""
-    from app.compliance.sanctions import ListFileInvalid, load_list
-    from app.extensions import db
-
     with open(path, encoding="utf-8-sig") as stream:
         total = max(sum(1 for _ in stream) - 1, 0)
     with open(path, encoding="utf-8-sig") as stream:
@@ -44,9 +46,6 @@ def load(path: str) -> None:
 @sanctions_cli.command("status")
 def status() -> None:
     """Show the active list."""
-    from app.compliance.sanctions import active_list
-    from app.extensions import db
-
     current = active_list(db.session)
     if current is None:
         click.echo("no sanctions list loaded")
@@ -61,10 +60,6 @@ def status() -> None:
 @click.option("--days", default=1, show_default=True, help="How many days back from now.")
 def aml_batch(days: int) -> None:
     """Queue the AML rules over the last DAYS days (queue `maintenance`)."""
-    from app.compliance.tasks import QUEUE, run_aml_batch
-    from app.core.queue import enqueue
-    from app.extensions import db
-
     end = datetime.now(UTC)
     start = end - timedelta(days=days)
     job = enqueue(db.session, run_aml_batch, start.isoformat(), end.isoformat(), queue=QUEUE)

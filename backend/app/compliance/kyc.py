@@ -87,67 +87,78 @@ def submit(
     """Check a customer's identity data and record the outcome (one commit)."""
     customer = _lock_user(session, user.id)
     _refuse_resubmission(session, customer, level)
-    nationality = nationality.upper()
-    address_country = str(address.get("country", "")).upper()
-    issuing = (
-        document_country or (address_country if document_type == "driving_licence" else nationality)
-    ).upper()
-    reasons = _automatic_checks(
-        date_of_birth=date_of_birth,
-        nationality=nationality,
-        address_country=address_country,
-        issuing=issuing,
-        document_type=document_type,
-        document_number=document_number,
-    )
-    matches = sanctions.screen(
-        session, name=f"{first_name} {last_name}", date_of_birth=date_of_birth, country=nationality
-    )
-    status = _decide(reasons, matches, level)
-
-    number = normalize_number(document_number)
     case = KycCase(
         public_id=uuid.uuid4(),
         user_id=customer.id,
         submitted_by_id=user.id,
-        status=status.value,
         requested_level=level,
-        level=level if status == KycCaseStatus.APPROVED else customer.kyc_level,
         first_name=first_name,
         last_name=last_name,
         date_of_birth=date_of_birth,
-        nationality=nationality,
-        address={**address, "country": address_country},
+        nationality=nationality.upper(),
+        address={**address, "country": str(address.get("country", "")).upper()},
         document_type=document_type,
-        document_last4=number[-4:],
-        document_number_sealed="",
-        reasons=reasons,
-        screening=sanctions.matches_as_details(matches),
     )
+    matches = _check(session, case, document_number, document_country=document_country)
+    approved = case.status == KycCaseStatus.APPROVED.value
+    case.level = level if approved else customer.kyc_level
+    number = normalize_number(document_number)
+    case.document_last4 = number[-4:]
     case.document_number_sealed = crypto.encrypt_str(number, aad=_aad(case))
     session.add(case)
     session.flush()
-    customer.kyc_status = status.value
-    if status == KycCaseStatus.APPROVED:
+    customer.kyc_status = case.status
+    if approved:
         customer.kyc_level = level
     if matches:
         _alert_sanctions_match(session, customer, case, matches)
+    _audit_submission(session, case, number=number, matches=matches)
+    uow.commit(session)
+    return view(case, customer)
+
+
+def _check(
+    session: Session, case: KycCase, document_number: str, *, document_country: str | None
+) -> list[sanctions.ScreeningMatch]:
+    """Run the automatic checks and the screening over a new case: its status, reasons and
+    screening are set; the sanctions matches are returned."""
+    address_country = case.address["country"]
+    default = address_country if case.document_type == "driving_licence" else case.nationality
+    reasons = _automatic_checks(
+        date_of_birth=case.date_of_birth,
+        nationality=case.nationality,
+        address_country=address_country,
+        issuing=(document_country or default).upper(),
+        document_type=case.document_type,
+        document_number=document_number,
+    )
+    matches = sanctions.screen(
+        session,
+        name=f"{case.first_name} {case.last_name}",
+        date_of_birth=case.date_of_birth,
+        country=case.nationality,
+    )
+    case.status = _decide(reasons, matches, case.requested_level).value
+    case.reasons = reasons
+    case.screening = sanctions.matches_as_details(matches)
+    return matches
+
+
+def _audit_submission(session: Session, case: KycCase, *, number: str, matches: list) -> None:
     audit.record(
         session,
         "kyc.submitted",
         resource_type="kyc_case",
         resource=case,
         changes={
-            "status": status.value,
+            "status": case.status,
             "level": case.level,
-            "requested_level": level,
-            "reasons": [r["code"] for r in reasons],
+            "requested_level": case.requested_level,
+            "reasons": [r["code"] for r in case.reasons],
             "document_number": mask_number(number),
             "sanctions_matches": len(matches),
         },
     )
-    uow.commit(session)
-    return view(case, customer)
 
 
 def _refuse_resubmission(session: Session, customer: User, level: str) -> None:
@@ -305,20 +316,7 @@ def decide(
     session: Session, *, officer: User, case_id: uuid.UUID, decision: str, reason: str
 ) -> KycCase:
     """An officer approves or rejects a case in manual review (maker-checker)."""
-    case = session.scalar(
-        sa.select(KycCase)
-        .where(KycCase.public_id == case_id)
-        .with_for_update(of=KycCase)
-        .execution_options(populate_existing=True)
-    )
-    if case is None:
-        raise KycCaseNotFound()
-    if case.user_id == officer.id:
-        raise Forbidden("You may not decide your own KYC.")
-    if case.submitted_by_id == officer.id:
-        raise Forbidden("You may not decide a case you submitted.")
-    if case.status != KycCaseStatus.MANUAL_REVIEW.value:
-        raise Conflict(f"The case is {case.status}, not waiting for a decision.")
+    case = _case_to_decide(session, officer=officer, case_id=case_id)
     if decision not in {"approve", "reject"}:
         raise ValidationError(details={"decision": ["approve or reject."]})
     customer = _lock_user(session, case.user_id)
@@ -353,6 +351,26 @@ def decide(
         },
     )
     uow.commit(session)
+    return case
+
+
+def _case_to_decide(session: Session, *, officer: User, case_id: uuid.UUID) -> KycCase:
+    """The case, locked, once the officer may decide it: not their own KYC, not a case they
+    submitted, and one waiting for a decision."""
+    case = session.scalar(
+        sa.select(KycCase)
+        .where(KycCase.public_id == case_id)
+        .with_for_update(of=KycCase)
+        .execution_options(populate_existing=True)
+    )
+    if case is None:
+        raise KycCaseNotFound()
+    if case.user_id == officer.id:
+        raise Forbidden("You may not decide your own KYC.")
+    if case.submitted_by_id == officer.id:
+        raise Forbidden("You may not decide a case you submitted.")
+    if case.status != KycCaseStatus.MANUAL_REVIEW.value:
+        raise Conflict(f"The case is {case.status}, not waiting for a decision.")
     return case
 
 

@@ -59,72 +59,22 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
+_Key = tuple[int, str, str]  # (user id, UTC day, currency)
+
+
 def currency_transaction_report(
     session: Session, *, officer: User, start: date, end: date, fmt: str = "json"
 ) -> dict[str, Any]:
     """Customers over the daily cash threshold in [start, end] (whole UTC days), audited."""
     lower, upper = _bounds(start, end)
-    dialect = session.get_bind().dialect.name
+    day = _day(JournalTransaction.created_at, session.get_bind().dialect.name).label("day")
     setting = current_app.config["CTR_CASH_THRESHOLD"]
-    txn = JournalTransaction
-    day = _day(txn.created_at, dialect).label("day")
-    totals = session.execute(
-        sa.select(Account.user_id, day, txn.currency, sa.func.sum(txn.amount).label("total"))
-        .join(Account, Account.id == txn.to_account_id)
-        .where(*_cash_deposits(lower, upper), Account.user_id.is_not(None))
-        .group_by(Account.user_id, day, txn.currency)
-    ).all()
-    over = {}
-    for row in totals:
-        threshold = configured_amount(setting, row.currency)
-        if threshold is not None and int(row.total) > threshold:
-            over[(row.user_id, str(row.day), row.currency)] = int(row.total)
-
-    entries: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
-    users: dict[int, User] = {}
-    if over:
-        user_ids = {key[0] for key in over}
-        users = {u.id: u for u in session.scalars(sa.select(User).where(User.id.in_(user_ids)))}
-        rows = session.execute(
-            sa.select(txn, Account.user_id, Account.account_number, day)
-            .join(Account, Account.id == txn.to_account_id)
-            .where(*_cash_deposits(lower, upper), Account.user_id.in_(user_ids))
-            .order_by(txn.created_at, txn.id)
-        ).all()
-        for t, user_id, account_number, row_day in rows:
-            key = (user_id, str(row_day), t.currency)
-            if key in over:
-                entries[key].append(
-                    {
-                        "id": str(t.public_id),
-                        "account_number": account_number,
-                        "amount": format_amount(t.amount, t.currency),
-                        "currency": t.currency,
-                        "reference": t.reference,
-                        "created_at": audit.format_time(t.created_at),
-                    }
-                )
-
-    customers = []
-    for key in sorted(over, key=lambda k: (k[1], k[0], k[2])):
-        user_id, day_text, currency = key
-        person = users[user_id]
-        customers.append(
-            {
-                "customer": {
-                    "id": str(person.public_id),
-                    "first_name": person.first_name,
-                    "last_name": person.last_name,
-                    "email": person.email,
-                    "kyc_status": person.kyc_status,
-                },
-                "date": day_text,
-                "currency": currency,
-                "total": format_amount(over[key], currency),
-                "threshold": format_amount(configured_amount(setting, currency) or 0, currency),
-                "transactions": entries[key],
-            }
-        )
+    over = _days_over_threshold(session, lower, upper, day, setting)
+    users, entries = _reported_transactions(session, over, lower, upper, day)
+    customers = [
+        _customer_day(users[key[0]], key, over[key], setting, entries[key])
+        for key in sorted(over, key=lambda k: (k[1], k[0], k[2]))
+    ]
     report = {
         "report": "ctr",
         "from": start.isoformat(),
@@ -148,6 +98,79 @@ def currency_transaction_report(
     )
     uow.commit(session)
     return report
+
+
+def _days_over_threshold(
+    session: Session, lower: datetime, upper: datetime, day: sa.Label, setting: str
+) -> dict[_Key, int]:
+    """The customers' cash days over the threshold, with their totals (summed by the database)."""
+    txn = JournalTransaction
+    totals = session.execute(
+        sa.select(Account.user_id, day, txn.currency, sa.func.sum(txn.amount).label("total"))
+        .join(Account, Account.id == txn.to_account_id)
+        .where(*_cash_deposits(lower, upper), Account.user_id.is_not(None))
+        .group_by(Account.user_id, day, txn.currency)
+    ).all()
+    over = {}
+    for row in totals:
+        threshold = configured_amount(setting, row.currency)
+        if threshold is not None and int(row.total) > threshold:
+            over[(row.user_id, str(row.day), row.currency)] = int(row.total)
+    return over
+
+
+def _reported_transactions(
+    session: Session, over: dict[_Key, int], lower: datetime, upper: datetime, day: sa.Label
+) -> tuple[dict[int, User], dict[_Key, list[dict[str, Any]]]]:
+    """The reported customers by id, and the cash deposits of each reported day (only those
+    customers' deposits are read)."""
+    entries: dict[_Key, list[dict[str, Any]]] = defaultdict(list)
+    if not over:
+        return {}, entries
+    txn = JournalTransaction
+    user_ids = {key[0] for key in over}
+    users = {u.id: u for u in session.scalars(sa.select(User).where(User.id.in_(user_ids)))}
+    rows = session.execute(
+        sa.select(txn, Account.user_id, Account.account_number, day)
+        .join(Account, Account.id == txn.to_account_id)
+        .where(*_cash_deposits(lower, upper), Account.user_id.in_(user_ids))
+        .order_by(txn.created_at, txn.id)
+    ).all()
+    for t, user_id, account_number, row_day in rows:
+        key = (user_id, str(row_day), t.currency)
+        if key in over:
+            entries[key].append(
+                {
+                    "id": str(t.public_id),
+                    "account_number": account_number,
+                    "amount": format_amount(t.amount, t.currency),
+                    "currency": t.currency,
+                    "reference": t.reference,
+                    "created_at": audit.format_time(t.created_at),
+                }
+            )
+    return users, entries
+
+
+def _customer_day(
+    person: User, key: _Key, total: int, setting: str, transactions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One line of the report: a customer's cash day over the threshold."""
+    _, day_text, currency = key
+    return {
+        "customer": {
+            "id": str(person.public_id),
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "email": person.email,
+            "kyc_status": person.kyc_status,
+        },
+        "date": day_text,
+        "currency": currency,
+        "total": format_amount(total, currency),
+        "threshold": format_amount(configured_amount(setting, currency) or 0, currency),
+        "transactions": transactions,
+    }
 
 
 CTR_CSV_COLUMNS = (

@@ -1,6 +1,6 @@
 """HTTP routes of the compliance domain (`/api/v1/compliance`)."""
 
-from app.compliance import alerts, kyc, sanctions
+from app.compliance import cases, kyc, sanctions
 from app.compliance.schemas import (
     AlertArgsSchema,
     AlertAssignSchema,
@@ -21,7 +21,7 @@ from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, require
 from app.extensions import db
 from app.ledger import engine
-from app.transactions.schemas import ReviewDecisionSchema, TransactionSchema
+from app.ledger.schemas import ReviewDecisionSchema, TransactionSchema
 
 blp = Blueprint(
     "compliance",
@@ -118,7 +118,7 @@ def screen_name(data):
 def list_alerts(args):
     """AML and sanctions alerts, newest first, filtered by status, severity, type, assignee."""
     alert_type = args.pop("type", None)
-    return alerts.list_alerts(db.session, alert_type=alert_type, **args)
+    return cases.list_alerts(db.session, alert_type=alert_type, **args)
 
 
 @blp.route("/alerts/<uuid:alert_id>", methods=["GET"])
@@ -126,7 +126,7 @@ def list_alerts(args):
 @blp.response(200, AlertDetailSchema)
 def get_alert(alert_id):
     """One alert with the transactions behind it and its notes."""
-    return alerts.get_alert(db.session, alert_id=alert_id)
+    return cases.get_alert(db.session, alert_id=alert_id)
 
 
 @blp.route("/alerts/<uuid:alert_id>/assign", methods=["POST"])
@@ -136,7 +136,7 @@ def get_alert(alert_id):
 @blp.response(200, AlertDetailSchema)
 def assign_alert(data, alert_id):
     """Assign an open alert to an officer (the caller by default)."""
-    return alerts.assign_alert(db.session, officer=current_user(), alert_id=alert_id, **data)
+    return cases.assign_alert(db.session, officer=current_user(), alert_id=alert_id, **data)
 
 
 @blp.route("/alerts/<uuid:alert_id>/resolve", methods=["POST"])
@@ -146,4 +146,4 @@ def assign_alert(data, alert_id):
 @blp.response(200, AlertDetailSchema)
 def resolve_alert(data, alert_id):
     """Resolve an alert as dismissed, escalated or sar_filed, with notes."""
-    return alerts.resolve_alert(db.session, officer=current_user(), alert_id=alert_id, **data)
+    return cases.resolve_alert(db.session, officer=current_user(), alert_id=alert_id, **data)

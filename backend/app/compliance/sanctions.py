@@ -1,24 +1,22 @@
 """The sanctions list: loading (atomic replacement), the in-memory index, and screening.
 
-`load_list` reads a CSV in the OFAC SDN layout (name, type, program, aliases, dates of birth,
-countries; aliases and the like separated by `;`) into a new `SanctionsList` version and
-switches the active version in the same transaction, so screening sees the old list or the
-new one, never half of one. Each process keeps one `NameIndex` for the active version and
-rebuilds it when the active version changes.
+`load_list` reads a CSV in the OFAC SDN layout (`list_file.parse_list`) into a new
+`SanctionsList` version and switches the active version in the same transaction, so screening
+sees the old list or the new one, never half of one. Each process keeps one `NameIndex` for the
+active version and rebuilds it when the active version changes.
 
 `screen` is the one screening call: officers (`POST /compliance/screenings`), KYC, a change
-of name and IBAN beneficiaries all use it. `screen_and_block` also raises the alert and
-refuses the action.
+of name and IBAN beneficiaries all use it; each caller raises its own alert on a hit (a change
+of name is refused with `SanctionsHit`, a transfer held for review).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.compliance.alerts import raise_alert
-from app.compliance.matching import IndexedEntry, Match, NameIndex
+from app.compliance.list_file import indexed, parse_list
 from app.compliance.models import (
     AlertStatus,
     ComplianceAlert,
@@ -39,102 +37,19 @@ from app.compliance.models import (
     SanctionsList,
     Severity,
 )
+from app.compliance.name_index import Match, NameIndex
 from app.core import audit, uow
-from app.core.errors import DomainError, ValidationError
+from app.core.errors import DomainError
 from app.core.queue import enqueue, task
 from app.extensions import db
 
 # The re-screening job's queue (the compliance jobs' queue, `tasks.QUEUE`).
 RESCREEN_QUEUE = "maintenance"
 FIXTURE = Path(__file__).parent / "fixtures" / "sanctions_demo.csv"
-ENTRY_TYPES = {"individual", "entity", "vessel", "aircraft"}
-
-# CSV headers accepted for each field (ours first, then the SDN names).
-_COLUMNS = {
-    "uid": ("uid", "ent_num", "id"),
-    "name": ("name", "sdn_name"),
-    "type": ("type", "sdn_type"),
-    "program": ("program", "programs"),
-    "aliases": ("aliases", "alt_names", "aka"),
-    "dates_of_birth": ("dates_of_birth", "dob", "dobs"),
-    "countries": ("countries", "country", "nationality"),
-    "remarks": ("remarks",),
-}
 
 
 class SanctionsHit(DomainError):
     status, code, message = 403, "sanctions_hit", "The name matches the sanctions list."
-
-
-class ListFileInvalid(ValidationError):
-    pass
-
-
-@dataclass(frozen=True)
-class ParsedEntry:
-    uid: str
-    name: str
-    entry_type: str
-    program: str
-    aliases: list[str]
-    dates_of_birth: list[str]
-    countries: list[str]
-    remarks: str | None
-
-
-def _split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(";") if part.strip()]
-
-
-def parse_list(stream: IO[str]) -> Iterator[ParsedEntry]:
-    """Entries of an SDN-layout CSV; raises `ListFileInvalid` naming the bad line."""
-    reader = csv.DictReader(stream)
-    headers = {h.strip().lower(): h for h in (reader.fieldnames or [])}
-    columns: dict[str, str | None] = {}
-    for field, names in _COLUMNS.items():
-        columns[field] = next((headers[n] for n in names if n in headers), None)
-    if not columns["name"] or not columns["program"]:
-        raise ListFileInvalid(
-            "The list needs at least the columns name and program.",
-            details={"file": [f"Columns found: {', '.join(headers) or 'none'}."]},
-        )
-
-    def cell(row: dict, field: str) -> str:
-        column = columns[field]
-        return (row.get(column) or "").strip() if column else ""
-
-    for number, row in enumerate(reader, start=2):
-        name = cell(row, "name")
-        if not name:
-            raise ListFileInvalid(f"Line {number} has no name.")
-        entry_type = (cell(row, "type") or "individual").lower()
-        if entry_type not in ENTRY_TYPES:
-            entry_type = "entity" if entry_type in {"", "-0-"} else entry_type[:16]
-        yield ParsedEntry(
-            uid=cell(row, "uid") or f"line-{number}",
-            name=name,
-            entry_type=entry_type,
-            program=cell(row, "program") or "-",
-            aliases=_split(cell(row, "aliases")),
-            dates_of_birth=_split(cell(row, "dates_of_birth")),
-            countries=[c.upper() for c in _split(cell(row, "countries"))],
-            remarks=cell(row, "remarks") or None,
-        )
-
-
-def indexed(entry: ParsedEntry | SanctionsEntry, entry_id: int) -> IndexedEntry:
-    names = (entry.name, *entry.aliases)
-    return IndexedEntry(
-        entry_id=entry_id,
-        name=entry.name,
-        program=entry.program,
-        names=tuple(names),
-        dates_of_birth=tuple(entry.dates_of_birth),
-        countries=tuple(entry.countries),
-        entity=entry.entry_type != "individual",
-        public_id=str(getattr(entry, "public_id", "") or ""),
-        entry_type=entry.entry_type,
-    )
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -164,25 +79,7 @@ def load_list(
     version = SanctionsList(source=source[:255], sha256=digest, entry_count=0, active=False)
     session.add(version)
     session.flush()
-    count = 0
-    rows: list[dict[str, Any]] = []
-    for entry in parse_list(io.StringIO(raw)):
-        rows.append(
-            {
-                "list_id": version.id,
-                "source_uid": entry.uid[:64],
-                "name": entry.name[:350],
-                "entry_type": entry.entry_type,
-                "program": entry.program[:200],
-                "aliases": entry.aliases,
-                "dates_of_birth": entry.dates_of_birth,
-                "countries": entry.countries,
-                "remarks": entry.remarks,
-            }
-        )
-        if len(rows) >= BATCH:
-            count += _insert(session, rows, progress)
-    count += _insert(session, rows, progress)
+    count = _insert_entries(session, raw, list_id=version.id, progress=progress)
     for old in previous:
         old.active = False
     session.flush()
@@ -200,6 +97,31 @@ def load_list(
     enqueue_rescreen(session, list_id=version.id)
     uow.commit(session)
     return version
+
+
+def _insert_entries(
+    session: Session, raw: str, *, list_id: int, progress: Callable[[int], None] | None
+) -> int:
+    """Insert the entries of a list file under version `list_id`, `BATCH` rows a statement."""
+    count = 0
+    rows: list[dict[str, Any]] = []
+    for entry in parse_list(io.StringIO(raw)):
+        rows.append(
+            {
+                "list_id": list_id,
+                "source_uid": entry.uid[:64],
+                "name": entry.name[:350],
+                "entry_type": entry.entry_type,
+                "program": entry.program[:200],
+                "aliases": entry.aliases,
+                "dates_of_birth": entry.dates_of_birth,
+                "countries": entry.countries,
+                "remarks": entry.remarks,
+            }
+        )
+        if len(rows) >= BATCH:
+            count += _insert(session, rows, progress)
+    return count + _insert(session, rows, progress)
 
 
 def _insert(
@@ -338,68 +260,18 @@ def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
     Customers are read in id order, `batch` at a time, committing after each batch. A
     customer whose open sanctions case already names an entry is not alerted again for it.
     """
-    if active_list(session) is None or active_list(session).id != list_id:
+    active = active_list(session)
+    if active is None or active.id != list_id:
         return 0  # a newer list replaced this one; its own job screens everyone
     hits = 0
     last_id = 0
-    while True:
-        users = session.scalars(
-            sa.select(User).where(User.id > last_id).order_by(User.id).limit(batch)
-        ).all()
-        if not users:
-            break
+    while users := session.scalars(
+        sa.select(User).where(User.id > last_id).order_by(User.id).limit(batch)
+    ).all():
         last_id = users[-1].id
         for user in users:
-            if not user.has_role("customer"):
-                continue
-            case = session.scalar(
-                sa.select(KycCase)
-                .where(KycCase.user_id == user.id)
-                .order_by(KycCase.created_at.desc(), KycCase.id.desc())
-                .limit(1)
-            )
-            matches = screen(
-                session,
-                name=f"{case.first_name} {case.last_name}"
-                if case
-                else f"{user.first_name} {user.last_name}",
-                date_of_birth=case.date_of_birth if case else None,
-                country=case.nationality if case else None,
-            )
-            if not matches:
-                continue
-            open_case = session.scalar(
-                sa.select(ComplianceAlert).where(
-                    ComplianceAlert.user_id == user.id,
-                    ComplianceAlert.case_key == "sanctions_hit",
-                    ComplianceAlert.status == AlertStatus.OPEN.value,
-                )
-            )
-            known = {
-                m.get("list_entry_id")
-                for hit in ((open_case.details or {}).get("hits", []) if open_case else [])
-                for m in (hit.get("facts") or {}).get("matches", [])
-            }
-            if all(m.list_entry_id in known for m in matches):
-                continue
-            hits += 1
-            top = matches[0]
-            raise_alert(
-                session,
-                user_id=user.id,
-                alert_type="sanctions_hit",
-                severity=Severity.CRITICAL.value,
-                explanation=(
-                    f"Re-screening against the new list: the customer matches {top.name} "
-                    f"({top.program}, score {top.score:.2f})."
-                ),
-                details={
-                    "context": "rescreen",
-                    "list_id": list_id,
-                    "matches": matches_as_details(matches),
-                },
-                score=round(top.score * 100),
-            )
+            if user.has_role("customer") and _rescreen(session, user, list_id=list_id):
+                hits += 1
         uow.commit(session)
     audit.record(
         session,
@@ -410,6 +282,67 @@ def rescreen_all(session: Session, *, list_id: int, batch: int = 500) -> int:
     )
     uow.commit(session)
     return hits
+
+
+def _rescreen(session: Session, user: User, *, list_id: int) -> bool:
+    """Screen one customer; alert (and say True) when an entry matches that the customer's
+    open sanctions case does not name yet."""
+    matches = _screen_customer(session, user)
+    if not matches:
+        return False
+    known = _known_entries(session, user)
+    if all(m.list_entry_id in known for m in matches):
+        return False
+    top = matches[0]
+    raise_alert(
+        session,
+        user_id=user.id,
+        alert_type="sanctions_hit",
+        severity=Severity.CRITICAL.value,
+        explanation=(
+            f"Re-screening against the new list: the customer matches {top.name} "
+            f"({top.program}, score {top.score:.2f})."
+        ),
+        details={"context": "rescreen", "list_id": list_id, "matches": matches_as_details(matches)},
+        score=round(top.score * 100),
+    )
+    return True
+
+
+def _screen_customer(session: Session, user: User) -> list[ScreeningMatch]:
+    """Screen a customer as their latest KYC case names them (else as their profile does)."""
+    case = session.scalar(
+        sa.select(KycCase)
+        .where(KycCase.user_id == user.id)
+        .order_by(KycCase.created_at.desc(), KycCase.id.desc())
+        .limit(1)
+    )
+    if case is None:
+        return screen(session, name=f"{user.first_name} {user.last_name}")
+    return screen(
+        session,
+        name=f"{case.first_name} {case.last_name}",
+        date_of_birth=case.date_of_birth,
+        country=case.nationality,
+    )
+
+
+def _known_entries(session: Session, user: User) -> set[str]:
+    """The listed entries the customer's open sanctions case names already."""
+    open_case = session.scalar(
+        sa.select(ComplianceAlert).where(
+            ComplianceAlert.user_id == user.id,
+            ComplianceAlert.case_key == "sanctions_hit",
+            ComplianceAlert.status == AlertStatus.OPEN.value,
+        )
+    )
+    if open_case is None:
+        return set()
+    return {
+        m.get("list_entry_id")
+        for hit in (open_case.details or {}).get("hits", [])
+        for m in (hit.get("facts") or {}).get("matches", [])
+    }
 
 
 def enqueue_rescreen(session: Session, *, list_id: int) -> str:

@@ -1,7 +1,8 @@
 """Suspicious activity report (SAR) drafts: who, what, when, how much, the rule, the notes.
 
-A draft is assembled from the alert (`app.compliance.alerts`), the customer, the KYC case and
-the transactions behind the alert, for an officer to review and file. Generating one is audited.
+A draft is assembled from the alert (`app.compliance.cases.get_alert`), the customer, the KYC
+case and the transactions behind the alert, for an officer to review and file. Generating one is
+audited.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.compliance import alerts
+from app.compliance import cases
+from app.compliance.models import KycCase
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.money import format_amount
@@ -26,8 +28,6 @@ def _time(value) -> str | None:
 
 
 def _kyc(session: Session, user: User) -> dict[str, Any] | None:
-    from app.compliance.models import KycCase
-
     case = session.scalar(
         sa.select(KycCase)
         .where(KycCase.user_id == user.id)
@@ -49,9 +49,9 @@ def _kyc(session: Session, user: User) -> dict[str, Any] | None:
 
 def draft(session: Session, *, officer: User, alert_id: uuid.UUID) -> dict[str, Any]:
     """A SAR draft for one alert (any status), audited as `report.sar_drafted`."""
-    alert = alerts.get_alert(session, alert_id=alert_id)
+    alert = cases.get_alert(session, alert_id=alert_id)
     subject = alert.user
-    activity, amounts = _activity(session, alerts.alert_transactions(alert))
+    activity, amounts = _activity(session, cases.alert_transactions(alert))
     first = activity[0]["created_at"] if activity else None
     last = activity[-1]["created_at"] if activity else None
     report = {

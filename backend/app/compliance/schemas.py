@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.compliance.alerts import alert_transactions
+from app.compliance.cases import alert_transactions
 from app.compliance.documents import DOCUMENT_TYPES
 from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
 from app.core.api import Schema
 from app.core.fields import NonBlank, Pattern, UTCDateTime
 from app.core.pagination import PageArgsSchema, page_schema
-from app.transactions.schemas import TransactionSchema
+from app.ledger.schemas import TransactionSchema
 
 _COUNTRY = Pattern(r"^[A-Za-z]{2}$", error="An ISO 3166-1 alpha-2 country code.")
 

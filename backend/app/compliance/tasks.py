@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from app.compliance.aml_batch import run_period
+from app.compliance.aml.batch import run_period
 from app.compliance.sanctions import active_list, enqueue_rescreen, rescreen_all, rescreen_customers
 from app.core.queue import task
 from app.extensions import db

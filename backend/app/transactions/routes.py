@@ -5,13 +5,13 @@ from app.edge.idempotency import idempotent
 from app.edge.permissions import current_user, current_user_id, require, token_is_fresh
 from app.extensions import db
 from app.ledger import engine
+from app.ledger.schemas import TransactionSchema
 from app.transactions import deposits, history, transfers
 from app.transactions.schemas import (
     DepositSchema,
     ReversalSchema,
     TransactionPageSchema,
     TransactionQueryArgsSchema,
-    TransactionSchema,
     TransferSchema,
     WithdrawalSchema,
 )

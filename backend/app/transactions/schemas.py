@@ -1,44 +1,28 @@
-"""Transaction schemas, one per direction."""
+"""Transaction schemas, one per direction (a transaction's answer is `app.ledger.schemas`)."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 
 from app.core.api import Schema
-from app.core.fields import Amount, Currency, DecimalString, NonBlank, UTCDateTime, load_amount
-from app.core.money import format_amount
+from app.core.fields import Currency, DecimalString, NonBlank, UTCDateTime, load_amount
 from app.core.pagination import PageArgsSchema, page_schema
 from app.ledger.models import TxnStatus, TxnType
+from app.ledger.schemas import EntrySchema, ReviewDecisionSchema, TransactionSchema
 
-
-def _public_id(account) -> str | None:
-    """A customer account's id; the bank's own accounts are not named on a transaction."""
-    return str(account.public_id) if account is not None and not account.is_system else None
-
-
-class EntrySchema(Schema):
-    account_id = ma.fields.Function(lambda e: str(e.account.public_id))
-    direction = ma.fields.String()
-    amount = ma.fields.Function(lambda e: format_amount(abs(e.amount), e.currency))
-
-
-class TransactionSchema(Schema):
-    id = ma.fields.UUID(attribute="public_id", dump_only=True)
-    type = ma.fields.String()
-    status = ma.fields.String()
-    amount = Amount()
-    currency = ma.fields.String()
-    from_account_id = ma.fields.Function(lambda t: _public_id(t.from_account), allow_none=True)
-    to_account_id = ma.fields.Function(lambda t: _public_id(t.to_account), allow_none=True)
-    to_iban = ma.fields.String(attribute="counterparty_iban", allow_none=True)
-    beneficiary_name = ma.fields.String(attribute="counterparty_name", allow_none=True)
-    description = ma.fields.String()
-    reference = ma.fields.String(allow_none=True)
-    risk_score = ma.fields.Integer()
-    risk_rules = ma.fields.List(ma.fields.String())
-    failure_reason = ma.fields.String(allow_none=True)
-    created_at = UTCDateTime()
-    entries = ma.fields.List(ma.fields.Nested(EntrySchema))
+# The transaction's own schemas are the ledger's (`app.ledger.schemas`); they are importable
+# from here too.
+__all__ = [
+    "DepositSchema",
+    "EntrySchema",
+    "ReversalSchema",
+    "ReviewDecisionSchema",
+    "TransactionPageSchema",
+    "TransactionQueryArgsSchema",
+    "TransactionSchema",
+    "TransferSchema",
+    "WithdrawalSchema",
+]
 
 
 TransactionPageSchema = page_schema(TransactionSchema, "TransactionPageSchema")
@@ -124,7 +108,3 @@ def _date_or_datetime(value, name: str):
         return UTCDateTime()._deserialize(text, name, {})
     except ma.ValidationError as exc:
         raise ma.ValidationError({name: ["A date (YYYY-MM-DD) or an ISO 8601 time."]}) from exc
-
-
-class ReviewDecisionSchema(Schema):
-    notes = ma.fields.String(validate=ma.validate.Length(max=2000))

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.compliance.alerts import get_alert
+from app.compliance.cases import get_alert
 from app.core import uow
 from app.core.audit import AuditLog
 from tests.compliance.test_aml import START, Customer

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.compliance import aml, aml_batch
+from app.compliance.aml import batch, ctr, facts, monitor, rules
 from app.compliance.models import AlertTransaction, ComplianceAlert, MonitoredPosting
 from app.core import uow
 from app.core.db import utcnow
@@ -34,7 +34,7 @@ class Customer:
 
     def move(self, direction, amount, at, *, channel=None, country=None, counterparty="ext"):
         minor = parse_amount(amount, "USD")
-        if direction == aml.IN:
+        if direction == rules.IN:
             txn = deposit(
                 self.db,
                 user=self.user,
@@ -52,11 +52,11 @@ class Customer:
                 currency="USD",
                 fresh=True,
             )
-        self.posting = aml.Posting(
+        self.posting = rules.Posting(
             transaction_id=txn.id,
             user_id=self.user.id,
             account_id=self.account.id,
-            kind="deposit" if direction == aml.IN else "transfer",
+            kind="deposit" if direction == rules.IN else "transfer",
             direction=direction,
             amount=minor,
             currency="USD",
@@ -67,7 +67,7 @@ class Customer:
         )
         self.hits = [
             alert.alert_type
-            for alert in aml.observe(self.db, self.posting, account_opened_at=self.opened_at)
+            for alert in monitor.observe(self.db, self.posting, account_opened_at=self.opened_at)
         ]
         uow.commit(self.db)
         return txn
@@ -110,7 +110,7 @@ def test_cash_over_the_daily_threshold_aggregated_per_day(app, db_session, perso
 
         lines = [
             line
-            for line in aml.ctr_lines(db.session, start=START.date(), end=START.date())
+            for line in ctr.ctr_lines(db.session, start=START.date(), end=START.date())
             if line.user_id == person.user.id
         ]
         db.session.remove()
@@ -197,7 +197,7 @@ def _batch(app, start, end):
     with app.app_context():
         from app.extensions import db
 
-        raised = aml_batch.run_period(db.session, start=start, end=end)
+        raised = batch.run_period(db.session, start=start, end=end)
         db.session.remove()
     return raised
 
@@ -271,7 +271,7 @@ def test_the_batch_runs_as_an_rq_job(app, client, db_session, run_jobs, monkeypa
 
 def test_own_transfers_are_not_money_in_or_out(person):
     person.move("in", "20000.00", START)
-    person.move("out", "19000.00", START + timedelta(hours=1), counterparty=aml.OWN)
+    person.move("out", "19000.00", START + timedelta(hours=1), counterparty=rules.OWN)
     assert person.types() == []
 
 
@@ -283,7 +283,7 @@ def test_the_window_read_is_bounded(app, db_session, person, monkeypatch):
     with app.app_context():
         from app.extensions import db
 
-        history = aml.recent_history(
+        history = facts.recent_history(
             db.session,
             user_id=person.user.id,
             before=START + timedelta(hours=1),
@@ -311,18 +311,18 @@ def test_the_aggregate_shortcut_decides_as_the_whole_window_would(
     for name in ("TRANSFER_LIMITS", "DEPOSIT_LIMITS"):
         monkeypatch.setitem(app.config, name, dict.fromkeys(app.config[name], unlimited))
     rng = random.Random(8)
-    settings = aml.Settings.from_config()
-    seen: list[aml.Posting] = []
+    settings = rules.Settings.from_config(app.config)
+    seen: list[rules.Posting] = []
     at = START
     for _ in range(120):
         at += timedelta(minutes=rng.choice([3, 3, 3, 3, 20, 90, 600, 2000]))
-        direction = rng.choice([aml.IN, aml.IN, aml.OUT])
+        direction = rng.choice([rules.IN, rules.IN, rules.OUT])
         amount = rng.choice(["25.00", "990.00", "1000.00", "3000.00", "8500.00", "9900.00"])
-        channel = "cash" if direction == aml.IN and rng.random() < 0.3 else None
-        counterparty = aml.OWN if rng.random() < 0.15 else "ext"
+        channel = "cash" if direction == rules.IN and rng.random() < 0.3 else None
+        counterparty = rules.OWN if rng.random() < 0.15 else "ext"
         country = "IR" if rng.random() < 0.05 else None
-        if direction == aml.OUT and person.account.balance < parse_amount(amount, "USD"):
-            direction = aml.IN
+        if direction == rules.OUT and person.account.balance < parse_amount(amount, "USD"):
+            direction = rules.IN
         person.move(
             direction, amount, at, channel=channel, country=country, counterparty=counterparty
         )
@@ -331,7 +331,7 @@ def test_the_aggregate_shortcut_decides_as_the_whole_window_would(
         previous = max(
             (h.at for h in seen if h.account_id == posting.account_id), default=person.opened_at
         )
-        expected = [hit.rule for hit in aml.evaluate(posting, window, settings, previous)]
+        expected = [hit.rule for hit in rules.evaluate(posting, window, settings, previous)]
         assert person.hits == expected, (len(seen), posting)
         seen.append(posting)
     assert {"velocity", "round_amounts", "cash_threshold", "rapid_movement"} <= set(person.types())

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from app.compliance import alerts
+from app.compliance import alerts, cases
 from app.core import uow
 from app.core.audit import AuditLog
 from app.core.money import parse_amount
@@ -45,7 +45,7 @@ def test_sar_draft_names_the_subject_the_activity_the_rule_and_the_notes(app, cl
         score=85,
     )
     uow.commit(db_session)
-    alerts.resolve_alert(
+    cases.resolve_alert(
         db_session,
         officer=officer,
         alert_id=alert.public_id,

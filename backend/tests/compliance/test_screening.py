@@ -171,7 +171,7 @@ def test_customers_cannot_screen(client, customer):
 
 
 def test_dob_parsing_accepts_sdn_forms():
-    from app.compliance.matching import dob_adjustment
+    from app.compliance.name_index import dob_adjustment
 
     assert dob_adjustment(date(1961, 3, 14), ["14 Mar 1961"]) > 0
     assert dob_adjustment(date(1961, 3, 14), ["circa 1961"]) > 0
