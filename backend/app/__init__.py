@@ -97,9 +97,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _init_domains(app: Flask) -> None:
-    """Domains plug their policies and observers into the movement engine."""
-    from app import cards, compliance, transactions
+    """Domains plug their policies and observers into the movement engine, and name their
+    fields for the audit log's masks."""
+    from app import accounts, auth, cards, compliance, transactions
 
+    auth.init_app(app)
+    accounts.init_app(app)
     transactions.init_app(app)
     compliance.init_app(app)
     cards.init_app(app)

@@ -49,7 +49,7 @@ def audit_seal() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def audit_verify_export(file: Path) -> None:
     """Verify an exported audit file (CSV or JSON Lines) without the database."""
-    from app.core.audit_chain import verify_file
+    from app.core.audit.chain import verify_file
 
     report = verify_file(file)
     click.echo(report.summary(), err=not report.valid)

@@ -3,7 +3,7 @@
 An export is a bundle an auditor can check without us: every row carries its `sequence`,
 `prev_hash`, `hash` and the `digest` of its content, and the stream ends with a trailer naming
 the chain head, the number of rows, the gaps the filters left and a hash over the rows
-(`app/core/audit_chain.py` verifies it with Python's standard library alone). The export is
+(`app/core/audit/chain.py` verifies it with Python's standard library alone). The export is
 audited twice: when it starts (who, which filters) and when it ends (how many rows, their
 hash), so that the trailer itself is anchored in the chain.
 """
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.core import audit, uow
 from app.core.audit import AuditLog, AuditSeal
-from app.core.audit_chain import EXPORT_COLUMNS, EXPORT_FORMAT, TRAILER_MARK, RowsHash
+from app.core.audit.chain import EXPORT_COLUMNS, EXPORT_FORMAT, TRAILER_MARK, RowsHash
 from app.core.db import utcnow
 from app.core.errors import ValidationError
 from app.core.pagination import Page
@@ -229,7 +229,7 @@ class Export:
             head = conn.execute(
                 sa.text("SELECT sequence, hash FROM audit_chain_head WHERE id = 1")
             ).one()
-            unsealed = conn.execute(sa.text(audit._UNSEALED_SQL)).one().n
+            unsealed = conn.execute(sa.text(audit.UNSEALED_SQL)).one().n
             after = 0
             while True:
                 page = conn.execute(_export_query(self.filters), {"after": after}).all()
