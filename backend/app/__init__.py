@@ -112,9 +112,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts.routes import blp as accounts_blp
     from app.admin.accounts_routes import blp as admin_accounts_blp
     from app.admin.routes import blp as admin_blp
+    from app.audit.routes import blp as audit_blp
     from app.auth.routes import blp as auth_blp
     from app.cards.routes import blp as cards_blp
-    from app.compliance.audit_routes import blp as compliance_audit_blp
     from app.compliance.routes import blp as compliance_blp
     from app.core.health import blp as health_blp
     from app.jobs.routes import blp as jobs_blp
@@ -131,7 +131,7 @@ def _register_blueprints(app: Flask) -> None:
         transactions_blp,
         cards_blp,
         compliance_blp,
-        compliance_audit_blp,
+        audit_blp,
         privacy_blp,
         privacy_decisions_blp,
         wealth_blp,
