@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from psycopg import _queries as psycopg_queries
 from sqlalchemy import MetaData
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -102,13 +103,11 @@ def convert_long_statements_once() -> None:
     (`psycopg._queries`) with no public switch, so they are raised here, at app creation;
     `tests/transactions/test_round_trips.py` fails if a psycopg release stops honouring them.
     """
-    from psycopg import _queries
-
-    _queries.MAX_CACHED_STATEMENT_LENGTH = max(
-        _queries.MAX_CACHED_STATEMENT_LENGTH, _CACHED_STATEMENT_LENGTH
+    psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = max(
+        psycopg_queries.MAX_CACHED_STATEMENT_LENGTH, _CACHED_STATEMENT_LENGTH
     )
-    _queries.MAX_CACHED_STATEMENT_PARAMS = max(
-        _queries.MAX_CACHED_STATEMENT_PARAMS, _CACHED_STATEMENT_PARAMS
+    psycopg_queries.MAX_CACHED_STATEMENT_PARAMS = max(
+        psycopg_queries.MAX_CACHED_STATEMENT_PARAMS, _CACHED_STATEMENT_PARAMS
     )
 
 
