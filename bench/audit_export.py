@@ -8,7 +8,7 @@
    `GET /api/v1/compliance/audit-logs/export` to a temporary file, sampling the worker's
    resident memory (VmRSS) every 0.2 s; the reference is its RSS after a first, empty export
    (imports and caches warm).
-3. Verifies the downloaded file offline (`app/core/audit_chain.py`, standard library only) and
+3. Verifies the downloaded file offline (`app/core/audit/chain.py`, standard library only) and
    prints the time and the peak RSS.
 """
 
@@ -161,7 +161,7 @@ def main() -> int:
             f"(+{(peak[0] - before) / 1024:.0f} MB)"
         )
         check = subprocess.run(
-            [sys.executable, "-I", "-S", str(BACKEND / "app/core/audit_chain.py"), out.name],
+            [sys.executable, "-I", "-S", str(BACKEND / "app/core/audit/chain.py"), out.name],
             capture_output=True,
             text=True,
         )

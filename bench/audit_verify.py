@@ -7,7 +7,7 @@
    of about 120 bytes, the canonical digest computed by PostgreSQL).
 2. Seals them with the application's sealer (`audit.seal`): the time per record is reported.
 3. Times `audit.verify` (the checks run in SQL), and with `--python` the same checks walked
-   in Python over the same rows (`_verify_in_python`: the reference, hashing in Python).
+   in Python over the same rows (`verify_in_python`: the reference, hashing in Python).
 4. Tampers with one record in the middle (trigger disabled) and checks that verify names it.
 """
 
@@ -120,7 +120,7 @@ def main() -> int:
             return 1
         if args.python:
             started = time.perf_counter()
-            reference = audit._verify_in_python(db.session)
+            reference = audit.verify_in_python(db.session)
             took = time.perf_counter() - started
             print(
                 f"reference, the same checks in Python: {reference.records_checked:,} records in "

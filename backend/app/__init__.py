@@ -97,12 +97,15 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _init_domains(app: Flask) -> None:
-    """Domains plug their policies and observers into the movement engine."""
-    from app import cards, compliance, transactions
+    """Domains plug into the movement engine and the other registries, and name their fields
+    for the audit log's masks."""
+    from app import accounts, auth, cards, compliance, transactions
     from app.auth.models import User
     from app.ledger import owners
 
     owners.register(app, User)  # users own the customer accounts: the ledger locks them
+    auth.init_app(app)
+    accounts.init_app(app)
     transactions.init_app(app)
     compliance.init_app(app)
     cards.init_app(app)
@@ -112,9 +115,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts.admin_routes import blp as admin_accounts_blp
     from app.accounts.routes import blp as accounts_blp
     from app.admin.routes import blp as admin_blp
+    from app.audit.routes import blp as audit_blp
     from app.auth.routes import blp as auth_blp
     from app.cards.routes import blp as cards_blp
-    from app.compliance.audit_routes import blp as compliance_audit_blp
     from app.compliance.routes import blp as compliance_blp
     from app.core.health import blp as health_blp
     from app.jobs.routes import blp as jobs_blp
@@ -131,7 +134,7 @@ def _register_blueprints(app: Flask) -> None:
         transactions_blp,
         cards_blp,
         compliance_blp,
-        compliance_audit_blp,
+        audit_blp,
         privacy_blp,
         privacy_decisions_blp,
         wealth_blp,

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
-from app.compliance.audit_cli import audit_cli
+from app.audit.cli import audit_cli
 from app.core import seeds, uow
 
 

@@ -160,6 +160,6 @@ def _book_maintenance_jobs(queue_names: list[str], redis) -> None:
         from app.transactions.tasks import schedule_idempotency_purge
 
         schedule_idempotency_purge(Queue("maintenance", connection=redis))
-        from app.compliance.audit_tasks import schedule_audit_seal
+        from app.audit.tasks import schedule_audit_seal
 
         schedule_audit_seal(Queue("maintenance", connection=redis))

@@ -1,1 +1,17 @@
 """Identity and access: users, roles, credentials, tokens."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.core import audit
+
+
+def init_app(app: Flask) -> None:
+    """Name the one-time codes and the person's identity for the audit log's masks."""
+    masks = audit.masks(app)
+    masks.secret("code", "totp_secret", "backup_codes")
+    masks.personal("email", hint=audit.email_address)
+    masks.personal("username", "login", hint=audit.login_name)
+    masks.personal("phone", hint=audit.last_four)
+    masks.personal("first_name", "last_name")

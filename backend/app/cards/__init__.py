@@ -2,10 +2,13 @@
 
 from flask import Flask
 
+from app.core import audit
+
 
 def init_app(app: Flask) -> None:
-    """The card policies and observer of the movement engine, the card network's blueprint and
-    `flask cards …` (`/api/v1/cards` is registered with the other domains' blueprints)."""
+    """The card policies and observer of the movement engine, the card network's blueprint,
+    `flask cards …` (`/api/v1/cards` is registered with the other domains' blueprints), and the
+    card's secrets and names for the audit log's masks."""
     from app.cards import holds
     from app.cards.cli import cards_cli
     from app.cards.routes import network_blp
@@ -13,3 +16,6 @@ def init_app(app: Flask) -> None:
     holds.register(app)
     app.extensions["flowlet_api"].register_blueprint(network_blp)
     app.cli.add_command(cards_cli)
+    masks = audit.masks(app)
+    masks.secret("pan", "cvv", "pin")
+    masks.personal("cardholder_name", "beneficiary_name")

@@ -1,18 +1,23 @@
 """HTTP routes of the compliance domain (`/api/v1/compliance`)."""
 
-from app.compliance import cases, kyc, sanctions
+from flask import Response
+
+from app.compliance import cases, kyc, reports, sanctions, sar
 from app.compliance.schemas import (
     AlertArgsSchema,
     AlertAssignSchema,
     AlertDetailSchema,
     AlertPageSchema,
     AlertResolveSchema,
+    CtrArgsSchema,
+    CtrReportSchema,
     KycCasePageSchema,
     KycCaseSchema,
     KycDecisionSchema,
     KycReviewArgsSchema,
     KycStatusSchema,
     KycSubmitSchema,
+    SarDraftSchema,
     ScreeningRequestSchema,
     ScreeningResultSchema,
 )
@@ -147,3 +152,40 @@ def assign_alert(data, alert_id):
 def resolve_alert(data, alert_id):
     """Resolve an alert as dismissed, escalated or sar_filed, with notes."""
     return cases.resolve_alert(db.session, officer=current_user(), alert_id=alert_id, **data)
+
+
+# --- regulatory reports ------------------------------------------------------------------------
+
+# The reports are listed in the OpenAPI document under the audit trail's tag, as they always were.
+REPORTS_TAG = ["compliance_audit"]
+
+
+@blp.route("/reports/ctr", methods=["GET"], tags=REPORTS_TAG)
+@require("audit:read")
+@blp.arguments(CtrArgsSchema, location="query")
+@blp.response(200, CtrReportSchema)
+@blp.alt_response(200, content_type="text/csv", success=True, description="format=csv")
+def currency_transaction_report(args):
+    """Currency transaction report: customers over the daily cash threshold (audited)."""
+    report = reports.currency_transaction_report(
+        db.session, officer=current_user(), start=args["start"], end=args["end"], fmt=args["format"]
+    )
+    if args["format"] != "csv":
+        return report
+    return Response(
+        reports.ctr_csv(report),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="ctr_{report["from"]}_{report["to"]}.csv"'
+            )
+        },
+    )
+
+
+@blp.route("/reports/sar/<uuid:alert_id>", methods=["GET"], tags=REPORTS_TAG)
+@require("audit:read")
+@blp.response(200, SarDraftSchema)
+def suspicious_activity_report(alert_id):
+    """A suspicious activity report draft for an alert: who, what, when, amounts, rule, notes."""
+    return sar.draft(db.session, officer=current_user(), alert_id=alert_id)

@@ -7,7 +7,7 @@ import marshmallow as ma
 from app.compliance.cases import alert_transactions
 from app.compliance.documents import DOCUMENT_TYPES
 from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
-from app.core.api import Schema
+from app.core.api import ArgsSchema, Schema
 from app.core.fields import NonBlank, Pattern, UTCDateTime
 from app.core.pagination import PageArgsSchema, page_schema
 from app.ledger.schemas import TransactionSchema
@@ -175,3 +175,50 @@ class AlertResolveSchema(Schema):
 
 
 AlertPageSchema = page_schema(AlertSchema, "AlertPage")
+
+
+# --- regulatory reports ------------------------------------------------------------------------
+
+
+class CtrArgsSchema(ArgsSchema):
+    start = ma.fields.Date(required=True, data_key="from")
+    end = ma.fields.Date(required=True, data_key="to")
+    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "csv"]))
+
+
+class CtrTransactionSchema(Schema):
+    id = ma.fields.String(required=True)
+    account_number = ma.fields.String(required=True)
+    amount = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True)
+    reference = ma.fields.String(allow_none=True)
+    created_at = ma.fields.String(required=True)
+
+
+class CtrCustomerSchema(Schema):
+    customer = ma.fields.Dict(required=True)
+    date = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True)
+    total = ma.fields.String(required=True)
+    threshold = ma.fields.String(required=True)
+    transactions = ma.fields.List(ma.fields.Nested(CtrTransactionSchema), required=True)
+
+
+class CtrReportSchema(Schema):
+    report = ma.fields.String(required=True)
+    start = ma.fields.String(required=True, attribute="from", data_key="from")
+    end = ma.fields.String(required=True, attribute="to", data_key="to")
+    threshold = ma.fields.String(required=True)
+    generated_at = ma.fields.String(required=True)
+    customers = ma.fields.List(ma.fields.Nested(CtrCustomerSchema), required=True)
+
+
+class SarDraftSchema(Schema):
+    report = ma.fields.String(required=True)
+    generated_at = ma.fields.String(required=True)
+    prepared_by = ma.fields.Dict(required=True)
+    alert = ma.fields.Dict(required=True, metadata={"description": "type, severity, rules, …"})
+    subject = ma.fields.Dict(allow_none=True, metadata={"description": "who, with KYC data"})
+    activity = ma.fields.Dict(required=True, metadata={"description": "when, what, totals"})
+    notes = ma.fields.List(ma.fields.Dict(), required=True)
+    narrative = ma.fields.String(required=True)

@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import marshmallow as ma
 from apispec import BasePlugin
+from flask import send_from_directory
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.utils import resolve_schema_instance
+from swagger_ui_bundle import swagger_ui_path
 
 from app.core.hygiene import HygienicParser
 
@@ -84,9 +86,6 @@ def _serve_swagger_ui_assets(app) -> None:
     from our own origin (no CDN: /docs works on a locked-down network)."""
     if app.config.get("OPENAPI_SWAGGER_UI_URL") != SWAGGER_UI_ASSETS:
         return
-    from flask import send_from_directory
-    from swagger_ui_bundle import swagger_ui_path
-
     directory = str(swagger_ui_path)
 
     def swagger_ui_asset(filename: str):

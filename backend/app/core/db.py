@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from psycopg import _queries as psycopg_queries
 from sqlalchemy import MetaData
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -105,13 +106,11 @@ def convert_long_statements_once() -> None:
     (`psycopg._queries`) with no public switch, so they are raised here, at app creation;
     `tests/transactions/test_round_trips.py` fails if a psycopg release stops honouring them.
     """
-    from psycopg import _queries
-
-    _queries.MAX_CACHED_STATEMENT_LENGTH = max(
-        _queries.MAX_CACHED_STATEMENT_LENGTH, _CACHED_STATEMENT_LENGTH
+    psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = max(
+        psycopg_queries.MAX_CACHED_STATEMENT_LENGTH, _CACHED_STATEMENT_LENGTH
     )
-    _queries.MAX_CACHED_STATEMENT_PARAMS = max(
-        _queries.MAX_CACHED_STATEMENT_PARAMS, _CACHED_STATEMENT_PARAMS
+    psycopg_queries.MAX_CACHED_STATEMENT_PARAMS = max(
+        psycopg_queries.MAX_CACHED_STATEMENT_PARAMS, _CACHED_STATEMENT_PARAMS
     )
 
 

@@ -12,6 +12,8 @@ from flask import Flask, g, jsonify
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from app.extensions import db
+
 log = logging.getLogger("flowlet.errors")
 
 
@@ -172,16 +174,12 @@ def handle_domain_error(exc: DomainError):
 
 
 def handle_integrity_error(exc: IntegrityError):
-    from app.extensions import db
-
     db.session.rollback()
     log.warning("integrity error: %s", type(exc.orig).__name__ if exc.orig else "unknown")
     return error_response(409, "conflict", "The request conflicts with existing data.")
 
 
 def handle_unexpected(exc: Exception):
-    from app.extensions import db
-
     try:
         db.session.rollback()
     except Exception:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from datetime import UTC, datetime
 
 import marshmallow as ma
 import pycountry
+from flask import current_app
+
+from app.core.money import MoneyError, format_amount, is_currency, parse_amount
 
 
 class UTCDateTime(ma.fields.DateTime):
@@ -51,8 +57,6 @@ class Currency(ma.fields.String):
         )
 
     def _deserialize(self, value, attr, data, **kwargs):
-        from app.core.money import is_currency
-
         text = super()._deserialize(value, attr, data, **kwargs)
         if not is_currency(text):
             raise ma.ValidationError("Not an ISO 4217 currency code.")
@@ -132,8 +136,6 @@ class Amount(ma.fields.Field):
         super().__init__(**kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
-        from app.core.money import format_amount
-
         if value is None:
             return None
         currency = (
@@ -146,8 +148,6 @@ class Amount(ma.fields.Field):
 
 def load_amount(data: dict, field: str = "amount", currency_field: str = "currency") -> None:
     """In a `post_load`: replace `data[field]` (decimal string) by integer minor units."""
-    from app.core.money import MoneyError, parse_amount
-
     if field not in data or currency_field not in data:
         return
     try:
@@ -174,12 +174,6 @@ class Cursor(ma.fields.String):
 
     @classmethod
     def _signature(cls, payload: str) -> str:
-        import base64
-        import hashlib
-        import hmac
-
-        from flask import current_app
-
         key = hashlib.sha256(cls._SALT + current_app.config["SECRET_KEY"].encode()).digest()
         mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:16]
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
@@ -190,8 +184,6 @@ class Cursor(ma.fields.String):
         return f"{value}.{self._signature(str(value))}"
 
     def _deserialize(self, value, attr, data, **kwargs):
-        import hmac
-
         text = super()._deserialize(value, attr, data, **kwargs)
         payload, dot, signature = text.rpartition(".")
         if (

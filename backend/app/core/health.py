@@ -20,9 +20,12 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client.core import GaugeMetricFamily
 
 from app.core.api import Blueprint
+from app.core.outbox import backlog
 from app.core.queue import QUEUES, get_redis
+from app.extensions import db
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")
 
@@ -69,8 +72,6 @@ def health():
 
 
 def _check_database() -> dict:
-    from app.extensions import db
-
     started = time.perf_counter()
     try:
         with db.engine.connect() as conn:
@@ -109,9 +110,6 @@ def _check_redis() -> dict:
 def _check_outbox() -> dict:
     """Jobs written but not yet handed to RQ: a backlog that grows means Redis or the relay
     is down. It never makes the API unready (requests still commit); alert on its age."""
-    from app.core.outbox import backlog
-    from app.extensions import db
-
     try:
         result = backlog(db.session)
         db.session.rollback()
@@ -164,11 +162,6 @@ def metrics():
 
 def _outbox_metrics() -> bytes:
     """The outbox gauges, read from the database at scrape time (one query)."""
-    from prometheus_client.core import GaugeMetricFamily
-
-    from app.core.outbox import backlog
-    from app.extensions import db
-
     try:
         result = backlog(db.session)
         db.session.rollback()

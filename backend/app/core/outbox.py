@@ -20,10 +20,13 @@ import importlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core import uow
@@ -80,9 +83,6 @@ def backoff(attempts: int) -> timedelta:
 
 def push(redis, row: JobOutbox | dict) -> None:
     """Hand one row to RQ under its own id (a job already there is not pushed twice)."""
-    from rq import Queue, Retry
-    from rq.job import Job
-
     data = row if isinstance(row, dict) else _row_dict(row)
     if Job.exists(data["id"], connection=redis):
         return
@@ -142,9 +142,6 @@ def recover_lost(session: Session, redis, *, older_than: timedelta, limit: int =
     longer exists in Redis was lost (a restart without persistence, a flush) and is pushed
     again. Jobs are idempotent, so the rare double run changes nothing. Returns how many.
     """
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
     rows = session.scalars(
         sa.select(JobOutbox)
         .where(JobOutbox.status == SENT, JobOutbox.sent_at < utcnow() - older_than)
@@ -231,8 +228,6 @@ def backlog(session: Session) -> Backlog:
         )
     ).one()
     if oldest is not None and oldest.tzinfo is None:  # SQLite drops the zone in aggregates
-        from datetime import UTC
-
         oldest = oldest.replace(tzinfo=UTC)
     age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
     return Backlog(pending=int(count), oldest_age_seconds=round(max(age, 0.0), 3))

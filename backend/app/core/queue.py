@@ -27,10 +27,24 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from prometheus_client import Counter
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from sqlalchemy.orm import Session
 
 from app.core import context, uow
+from app.core.db import utcnow
+from app.core.outbox import (
+    DONE,
+    FAILED,
+    FAST_PATH_GRACE,
+    PENDING,
+    SENT,
+    JobOutbox,
+    finish,
+    mark,
+    push,
+    resolve,
+)
+from app.extensions import db
 
 log = logging.getLogger("flowlet.queue")
 
@@ -79,9 +93,6 @@ def enqueue(
 
     `retry` is an `rq.Retry` or a number of retries (default: 3, after 10 s, 1 min, 5 min).
     """
-    from app.core.db import utcnow
-    from app.core.outbox import FAST_PATH_GRACE, PENDING
-
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
     path = func_path(func)
@@ -113,8 +124,6 @@ def enqueue(
 
 def _write_jobs(session: Session, rows: list[dict]) -> None:
     """Insert staged outbox rows; once they commit, hand them to RQ (or run them inline)."""
-    from app.core.outbox import JobOutbox
-
     session.execute(sa.insert(JobOutbox), rows)
     app = current_app._get_current_object()
     handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
@@ -124,8 +133,6 @@ def _write_jobs(session: Session, rows: list[dict]) -> None:
 @uow.composes(_write_jobs)
 def _compose_jobs(session: Session, rows: list[dict]) -> list[uow.Part]:
     """The outbox rows as one insert among the unit's other writes (PostgreSQL)."""
-    from app.core.outbox import JobOutbox
-
     app = current_app._get_current_object()
     handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
     uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
@@ -159,9 +166,6 @@ def _after_commit(app: Flask, rows: list[dict]) -> None:
 
 
 def _push_now(app: Flask, rows: list[dict]) -> None:
-    from app.core.outbox import SENT, mark, push
-    from app.extensions import db
-
     if time.monotonic() < app.extensions.get("flowlet_outbox_paused_until", 0.0):
         return  # Redis failed a moment ago: leave the rows to the relay
     redis = app.extensions["flowlet_redis"]
@@ -184,9 +188,6 @@ def _push_now(app: Flask, rows: list[dict]) -> None:
 
 
 def _run_inline(app: Flask, data: dict) -> None:
-    from app.core.outbox import DONE, FAILED, mark, resolve
-    from app.extensions import db
-
     with app.app_context():
         try:
             resolve(data["func"])(*data["args"], **data["kwargs"])
@@ -225,8 +226,6 @@ def _app_for_job() -> Flask:
 def _fork_safe(app: Flask) -> None:
     """A forked work horse must not share the parent's pooled database connections."""
     global _engine_pid
-    from app.extensions import db
-
     pid = os.getpid()
     if _engine_pid is None:
         _engine_pid = pid
@@ -237,11 +236,6 @@ def _fork_safe(app: Flask) -> None:
 
 def _finish_outbox_row(app: Flask) -> None:
     """Under an RQ worker, mark the job's outbox row done (it stays `sent` until then)."""
-    from rq import get_current_job
-
-    from app.core.outbox import finish
-    from app.extensions import db
-
     job = get_current_job()
     if job is None:
         return

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from limits.storage import RedisStorage, Storage
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, utcnow
+from app.extensions import db
 
 log = logging.getLogger("flowlet.ratelimit")
 
@@ -36,8 +39,6 @@ class RateLimitCounter(Base):
 
 
 def _engine():
-    from app.extensions import db
-
     return db.engine
 
 
@@ -57,10 +58,7 @@ class SQLCounterStorage(Storage):
         table = RateLimitCounter.__table__
         now = utcnow()
         engine = _engine()
-        if engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
         stmt = insert(table).values(
             key=key, count=amount, expires_at=now + timedelta(seconds=expiry)
         )
@@ -94,8 +92,6 @@ class SQLCounterStorage(Storage):
         row = self._row(key)
         expires = row.expires_at if row else utcnow()
         if expires.tzinfo is None:
-            from datetime import UTC
-
             expires = expires.replace(tzinfo=UTC)
         return expires.timestamp()
 

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from flask import Flask
 from sqlalchemy import Connection
 
+from app.extensions import db
+
 READS = "autocommit_reads"
 
 
@@ -36,8 +38,6 @@ def configure(app: Flask) -> None:
 @contextmanager
 def one_statement() -> Iterator[Connection]:
     """A pooled connection in autocommit for one statement, returned to the pool afterwards."""
-    from app.extensions import db
-
     engine = db.engines.get(READS)
     if engine is not None:
         with engine.connect() as connection:

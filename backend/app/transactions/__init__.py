@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.core import audit
+
 
 def init_app(app: Flask) -> None:
-    """Plug the limits, the fraud rules, the counters and settlement into the movement engine."""
+    """Plug the limits, the fraud rules, the counters and settlement into the movement engine;
+    name the counterparty of a transfer for the audit log's masks."""
     from app.ledger import engine
     from app.ledger.models import TxnType
     from app.transactions import activity, fraud, limits, tasks
@@ -22,3 +25,6 @@ def init_app(app: Flask) -> None:
     engine.register_observer(
         app, "settlement", tasks.enqueue_when_pending, kinds=(TxnType.TRANSFER.value,)
     )
+    masks = audit.masks(app)
+    masks.personal("to_iban", "counterparty_iban", hint=audit.last_four)
+    masks.personal("beneficiary_name", "counterparty_name")

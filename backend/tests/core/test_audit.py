@@ -53,16 +53,21 @@ def test_committed_change_has_its_record_and_rolled_back_change_has_none(db_sess
     assert entry.seal is not None and len(entry.hash) == 64 and entry.hash != entry.prev_hash
 
 
-def test_unknown_logins_and_account_names_are_masked():
-    masked = audit.mask_pii(
-        {"reason": "unknown_user", "username": "janedoe", "name": {"old": "Rent", "new": "Holiday"}}
-    )
-    assert masked == {
-        "reason": "unknown_user",
-        "username": "j***",
-        "name": {"old": "R***", "new": "H***"},
-    }
-    assert audit.mask_pii({"login": "jane@example.com"}) == {"login": "j***@example.com"}
+def test_unknown_logins_and_account_names_are_masked(app):
+    with app.app_context():
+        masked = audit.mask_pii(
+            {
+                "reason": "unknown_user",
+                "username": "janedoe",
+                "name": {"old": "Rent", "new": "Holiday"},
+            }
+        )
+        assert masked == {
+            "reason": "unknown_user",
+            "username": "j***",
+            "name": {"old": "R***", "new": "H***"},
+        }
+        assert audit.mask_pii({"login": "jane@example.com"}) == {"login": "j***@example.com"}
 
 
 def test_record_carries_request_context(app, client, db_session):

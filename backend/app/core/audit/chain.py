@@ -4,7 +4,7 @@
 This file needs nothing but Python's standard library, so that an auditor can copy it alone
 and check an export without the database or the application:
 
-    python3 audit_chain.py audit-2026-01-01_2026-02-01.jsonl      # or .csv
+    python3 chain.py audit-2026-01-01_2026-02-01.jsonl      # or .csv
 
 It exits 0 when the file holds, 1 naming the first bad row otherwise. The application uses the
 same functions to hash and to verify (`flask audit verify-export FILE` runs `verify_file`).
@@ -184,62 +184,97 @@ def _rows_from_csv(text: io.TextIOBase):
         yield number, doc, None
 
 
+@dataclass
+class _Walk:
+    """What the walk over an export remembers from one row to the next."""
+
+    rows_hash: RowsHash = field(default_factory=RowsHash)
+    previous: tuple[int, str] | None = None  # the last row's sequence and hash
+    first_gap: tuple[int, str | None, int, int] | None = None  # line, record, from, to
+
+
 def verify_rows(rows) -> ExportReport:
     """Check each row's digest and hash, the links between adjacent sequences, the trailer."""
-    report = ExportReport()
-    rows_hash = RowsHash()
-    previous: tuple[int, str] | None = None
-    first_gap: tuple[int, str | None, int, int] | None = None
+    report, walk = ExportReport(), _Walk()
     for number, doc, trailer in rows:
         if trailer is not None:
             if report.trailer is not None:
                 return report.fail(number, None, "two trailers")
             report.trailer = trailer
-            continue
-        if report.trailer is not None:
+        elif report.trailer is not None:
             return report.fail(number, None, "a row after the trailer")
-        record_id = doc.get("id")
-        try:
-            sequence = int(doc["sequence"])
-            prev_hash, hash_, digest = doc["prev_hash"], doc["hash"], doc["digest"]
-        except (KeyError, TypeError, ValueError):
-            return report.fail(number, record_id, "a row without sequence, prev_hash or hash")
-        hashed = {name: doc.get(name) for name in HASHED_FIELDS}
-        hashed["public_id"] = record_id
-        if isinstance(hashed["changes"], str):
-            # CSV carries the canonical text; re-canonicalize so that either form verifies.
-            hashed["changes"] = canonical_json(json.loads(hashed["changes"]))
-        if content_digest(hashed) != digest:
-            return report.fail(number, record_id, "the row's content does not match its digest")
-        if chain_hash(prev_hash, sequence, digest) != hash_:
-            return report.fail(number, record_id, "the row's hash does not match")
-        if previous is not None:
-            if sequence <= previous[0]:
-                return report.fail(number, record_id, "sequence out of order")
-            if sequence == previous[0] + 1:
-                if prev_hash != previous[1]:
-                    return report.fail(number, record_id, "prev_hash does not match the row before")
-            else:
-                report.gaps += 1
-                first_gap = first_gap or (number, record_id, previous[0], sequence)
-        elif sequence == 1 and prev_hash != GENESIS_HASH:
-            return report.fail(number, record_id, "the first record does not start the chain")
-        rows_hash.add(sequence, hash_)
-        report.records += 1
-        report.first_sequence = report.first_sequence or sequence
-        report.last_sequence, report.last_hash = sequence, hash_
-        previous = (sequence, hash_)
+        elif not _row_holds(report, walk, number, doc):
+            return report
+    return _check_trailer(report, walk)
+
+
+def _hashed_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    hashed = {name: doc.get(name) for name in HASHED_FIELDS}
+    hashed["public_id"] = doc.get("id")
+    if isinstance(hashed["changes"], str):
+        # CSV carries the canonical text; re-canonicalize so that either form verifies.
+        hashed["changes"] = canonical_json(json.loads(hashed["changes"]))
+    return hashed
+
+
+def _row_holds(report: ExportReport, walk: _Walk, number: int, doc: dict[str, Any]) -> bool:
+    """Check one row and count it; False (the report failed) when it does not hold."""
+    record_id = doc.get("id")
+    try:
+        sequence = int(doc["sequence"])
+        prev_hash, hash_, digest = doc["prev_hash"], doc["hash"], doc["digest"]
+    except (KeyError, TypeError, ValueError):
+        report.fail(number, record_id, "a row without sequence, prev_hash or hash")
+        return False
+    problem = None
+    if content_digest(_hashed_fields(doc)) != digest:
+        problem = "the row's content does not match its digest"
+    elif chain_hash(prev_hash, sequence, digest) != hash_:
+        problem = "the row's hash does not match"
+    else:
+        problem = _link_problem(report, walk, (number, record_id), sequence, prev_hash)
+    if problem is not None:
+        report.fail(number, record_id, problem)
+        return False
+    walk.rows_hash.add(sequence, hash_)
+    report.records += 1
+    report.first_sequence = report.first_sequence or sequence
+    report.last_sequence, report.last_hash = sequence, hash_
+    walk.previous = (sequence, hash_)
+    return True
+
+
+def _link_problem(
+    report: ExportReport, walk: _Walk, where: tuple[int, str | None], sequence: int, prev_hash: str
+) -> str | None:
+    """The row's link to the row before (a jump in sequence is a gap the filters left)."""
+    if walk.previous is None:
+        if sequence == 1 and prev_hash != GENESIS_HASH:
+            return "the first record does not start the chain"
+        return None
+    last_sequence, last_hash = walk.previous
+    if sequence <= last_sequence:
+        return "sequence out of order"
+    if sequence == last_sequence + 1:
+        return "prev_hash does not match the row before" if prev_hash != last_hash else None
+    report.gaps += 1
+    walk.first_gap = walk.first_gap or (*where, last_sequence, sequence)
+    return None
+
+
+def _check_trailer(report: ExportReport, walk: _Walk) -> ExportReport:
+    """The trailer against the rows: format, gaps, count, rows_hash, last row and head."""
     trailer = report.trailer
     if trailer is None:
         return report.fail(None, None, "no trailer: the file is cut short")
     if trailer.get("format") != EXPORT_FORMAT:
         return report.fail(None, None, f"unknown format {trailer.get('format')!r}")
     if trailer.get("gaps") != report.gaps:
-        where, record_id = (first_gap[0], first_gap[1]) if first_gap else (None, None)
-        jump = f" (sequence {first_gap[2]} to {first_gap[3]})" if first_gap else ""
+        gap = walk.first_gap
+        jump = f" (sequence {gap[2]} to {gap[3]})" if gap else ""
         return report.fail(
-            where,
-            record_id,
+            gap[0] if gap else None,
+            gap[1] if gap else None,
             f"{report.gaps} sequence gap(s) where the export left {trailer.get('gaps')}: "
             f"rows were removed before this one{jump}",
         )
@@ -250,16 +285,22 @@ def verify_rows(rows) -> ExportReport:
             f"the trailer announces {trailer.get('records')} records, the file holds "
             f"{report.records}: rows were removed or added",
         )
-    if trailer.get("rows_hash") != rows_hash.hexdigest():
+    if trailer.get("rows_hash") != walk.rows_hash.hexdigest():
         return report.fail(None, None, "the rows do not match the trailer's rows_hash")
-    if report.records and (
+    return _check_trailer_end(report, trailer)
+
+
+def _check_trailer_end(report: ExportReport, trailer: dict[str, Any]) -> ExportReport:
+    """The last row is the one the trailer names, and the chain head when the export reaches it."""
+    if not report.records:
+        return report
+    if (
         trailer.get("last_sequence") != report.last_sequence
         or trailer.get("last_hash") != report.last_hash
     ):
         return report.fail(None, None, "the last row is not the one the trailer names")
     if (
-        report.records
-        and trailer.get("head_sequence") == report.last_sequence
+        trailer.get("head_sequence") == report.last_sequence
         and trailer.get("head_hash") != report.last_hash
     ):
         return report.fail(None, None, "the last row's hash is not the chain head")
@@ -280,7 +321,7 @@ def verify_file(path: str | Path) -> ExportReport:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: audit_chain.py EXPORT_FILE", file=sys.stderr)
+        print("usage: chain.py EXPORT_FILE", file=sys.stderr)
         return 2
     report = verify_file(argv[1])
     print(report.summary(), file=sys.stdout if report.valid else sys.stderr)

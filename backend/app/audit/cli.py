@@ -8,16 +8,16 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from app.core import audit
+from app.extensions import db
+
 audit_cli = AppGroup("audit", help="Audit log commands.")
 
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Seal, then check the audit hash chain; exit 1 naming the first broken record."""
-    from app.core.audit import verify
-    from app.extensions import db
-
-    result = verify(db.session)
+    result = audit.verify(db.session)
     staleness = f"{result.unsealed} unsealed"
     if result.unsealed_oldest_seconds is not None:
         staleness += f" (oldest {result.unsealed_oldest_seconds:.1f} s)"
@@ -39,19 +39,14 @@ def audit_verify() -> None:
 @audit_cli.command("seal")
 def audit_seal() -> None:
     """Chain every committed record now (the workers do it every few seconds)."""
-    from app.core.audit import seal
-    from app.extensions import db
-
-    click.echo(f"sealed {seal(db.engine)} records")
+    click.echo(f"sealed {audit.seal(db.engine)} records")
 
 
 @audit_cli.command("verify-export")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def audit_verify_export(file: Path) -> None:
     """Verify an exported audit file (CSV or JSON Lines) without the database."""
-    from app.core.audit_chain import verify_file
-
-    report = verify_file(file)
+    report = audit.verify_file(file)
     click.echo(report.summary(), err=not report.valid)
     if not report.valid:
         sys.exit(1)

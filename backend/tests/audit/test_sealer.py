@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from app.compliance.audit_tasks import SEAL_JOB_PREFIX, schedule_audit_seal, seal_audit_chain
+from app.audit.tasks import SEAL_JOB_PREFIX, schedule_audit_seal, seal_audit_chain
 from app.core import audit, uow
 from app.core.audit import AuditLog
 
@@ -36,3 +36,19 @@ def test_sealer_job_chains_committed_records_and_books_its_next_run(app, db_sess
         assert schedule_audit_seal(queue) == booked[0]
         for job_id in registry.get_job_ids():
             registry.remove(job_id, delete_job=True)
+
+
+def test_a_run_booked_under_the_old_job_path_still_seals(app, db_session, run_jobs):
+    """Runs booked before the sealer left `app.compliance` name their old dotted path."""
+    audit.record(db_session, "probe.sealer", resource_id="job-old-path")
+    uow.commit(db_session)
+    with app.app_context():
+        queue = Queue("maintenance", connection=app.extensions["flowlet_redis"])
+        job = queue.enqueue("app.compliance.audit_tasks.seal_audit_chain")
+    run_jobs(queues=("maintenance",))
+
+    assert job.func_name == "app.compliance.audit_tasks.seal_audit_chain"
+    record = db_session.scalars(
+        sa.select(AuditLog).where(AuditLog.resource_id == "job-old-path")
+    ).one()
+    assert record.seal is not None

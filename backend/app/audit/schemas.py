@@ -1,4 +1,4 @@
-"""Schemas of the audit trail, report and erasure endpoints of `/api/v1/compliance`."""
+"""Schemas of the audit trail (`/api/v1/compliance/audit-logs`)."""
 
 from __future__ import annotations
 
@@ -80,47 +80,3 @@ class AuditVerifySchema(Schema):
     unsealed_oldest_seconds = ma.fields.Float(
         allow_none=True, metadata={"description": "age of the oldest unsealed record"}
     )
-
-
-class CtrArgsSchema(ArgsSchema):
-    start = ma.fields.Date(required=True, data_key="from")
-    end = ma.fields.Date(required=True, data_key="to")
-    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "csv"]))
-
-
-class CtrTransactionSchema(Schema):
-    id = ma.fields.String(required=True)
-    account_number = ma.fields.String(required=True)
-    amount = ma.fields.String(required=True)
-    currency = ma.fields.String(required=True)
-    reference = ma.fields.String(allow_none=True)
-    created_at = ma.fields.String(required=True)
-
-
-class CtrCustomerSchema(Schema):
-    customer = ma.fields.Dict(required=True)
-    date = ma.fields.String(required=True)
-    currency = ma.fields.String(required=True)
-    total = ma.fields.String(required=True)
-    threshold = ma.fields.String(required=True)
-    transactions = ma.fields.List(ma.fields.Nested(CtrTransactionSchema), required=True)
-
-
-class CtrReportSchema(Schema):
-    report = ma.fields.String(required=True)
-    start = ma.fields.String(required=True, attribute="from", data_key="from")
-    end = ma.fields.String(required=True, attribute="to", data_key="to")
-    threshold = ma.fields.String(required=True)
-    generated_at = ma.fields.String(required=True)
-    customers = ma.fields.List(ma.fields.Nested(CtrCustomerSchema), required=True)
-
-
-class SarDraftSchema(Schema):
-    report = ma.fields.String(required=True)
-    generated_at = ma.fields.String(required=True)
-    prepared_by = ma.fields.Dict(required=True)
-    alert = ma.fields.Dict(required=True, metadata={"description": "type, severity, rules, …"})
-    subject = ma.fields.Dict(allow_none=True, metadata={"description": "who, with KYC data"})
-    activity = ma.fields.Dict(required=True, metadata={"description": "when, what, totals"})
-    notes = ma.fields.List(ma.fields.Dict(), required=True)
-    narrative = ma.fields.String(required=True)

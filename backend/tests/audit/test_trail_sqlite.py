@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app import create_app
 from app.core import audit, uow
-from app.core.audit_chain import verify_file
+from app.core.audit.chain import verify_file
 from app.core.db import utcnow
 from app.extensions import db
 from tests.conftest import make_config, migrate

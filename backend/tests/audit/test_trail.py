@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.core import audit, uow
 from app.core.audit import AuditLog
-from app.core.audit_chain import verify_file
+from app.core.audit.chain import verify_file
 from app.extensions import db
 from tests.conftest import create_pg_database, drop_pg_database, make_config, migrate, worker_id
 from tests.factories import auth_headers, make_user
@@ -25,7 +25,7 @@ from tests.server_helpers import run_gunicorn
 pytestmark = pytest.mark.postgres
 
 BASE = "/api/v1/compliance/audit-logs"
-VERIFIER = Path(__file__).resolve().parents[2] / "app" / "core" / "audit_chain.py"
+VERIFIER = Path(__file__).resolve().parents[2] / "app" / "core" / "audit" / "chain.py"
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""The audit sealer as a periodic job: the workers book it on the `maintenance` queue."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from flask import current_app
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+
+from app.core import audit
+from app.core.queue import get_redis, task
+from app.extensions import db
+
+log = logging.getLogger("flowlet.audit")
+
+SEAL_JOB_PREFIX = "flowlet-audit-seal-"
+SEAL_QUEUE = "maintenance"
+
+
+@task
+def seal_audit_chain(reschedule: bool = False) -> int:
+    """Chain the audit records committed since the last run; books the next run when asked."""
+    try:
+        # Keep at it for a moment while records wait behind a transaction still running.
+        count = audit.seal(db.engine, settle_seconds=1.0)
+    finally:
+        if reschedule:
+            redis = get_redis()
+            if redis is not None:
+                schedule_audit_seal(Queue(SEAL_QUEUE, connection=redis))
+    if count:
+        log.info("sealed %d audit records", count)
+    return count
+
+
+def schedule_audit_seal(queue: Queue) -> str | None:
+    """Book the next sealer run unless one is booked; returns its job id.
+
+    Called when a worker starts and by the job itself; the interval is
+    `AUDIT_SEAL_INTERVAL_SECONDS` (0 turns the self-scheduling off).
+    """
+    interval = float(current_app.config["AUDIT_SEAL_INTERVAL_SECONDS"])
+    if interval <= 0:
+        return None
+    registry = ScheduledJobRegistry(queue=queue)  # a running job is no longer in it
+    booked = [j for j in registry.get_job_ids() if j.startswith(SEAL_JOB_PREFIX)]
+    if booked:
+        return booked[0]
+    job_id = f"{SEAL_JOB_PREFIX}{time.time_ns()}"
+    queue.enqueue_in(
+        timedelta(seconds=interval),
+        seal_audit_chain,
+        reschedule=True,
+        job_id=job_id,
+        result_ttl=0,
+        failure_ttl=3600,
+    )
+    return job_id
