@@ -80,7 +80,7 @@ def main() -> int:
     from app import create_app
     from app.auth.users import create_user
     from app.core import audit
-    from app.extensions import db
+    from app.core.extensions import db
     from flask_migrate import upgrade
 
     app = create_app()

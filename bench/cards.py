@@ -95,7 +95,7 @@ from app.accounts.services import open_account
 from app.cards.issuing import issue_card, reveal_card
 from app.cards.models import Card
 from app.transactions.deposits import deposit
-from app.extensions import db
+from app.core.extensions import db
 
 app = create_app()
 out = {"cards": []}

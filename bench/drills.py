@@ -302,7 +302,7 @@ from app.auth.passwords import hash_password
 from app.auth.tokens import start_session
 from app.accounts.services import open_account
 from app.transactions.deposits import deposit
-from app.extensions import db
+from app.core.extensions import db
 
 app = create_app()
 out = []

@@ -171,7 +171,7 @@ def setup(entries: int, year: int, busy_transfers: int) -> dict:
     from app.auth.models import User, UserRole
     from app.auth.passwords import hash_password
     from app.auth.tokens import start_session
-    from app.extensions import db
+    from app.core.extensions import db
     from app.ledger.accounts import Account, SystemAccount
     from app.transactions.deposits import deposit
 

@@ -113,7 +113,7 @@ from app.auth.passwords import hash_password
 from app.accounts.services import open_account
 from app.ledger.accounts import Account
 from app.transactions.deposits import deposit
-from app.extensions import db
+from app.core.extensions import db
 
 app = create_app()
 out = {{"users": []}}

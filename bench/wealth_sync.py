@@ -109,7 +109,7 @@ def main() -> None:
 
     from app import create_app
     from app.auth.users import create_user
-    from app.extensions import db
+    from app.core.extensions import db
     from app.wealth import rates
     from app.wealth.models import LinkedAccount, WealthPosition, WealthSnapshot
     from app.wealth.services import link_account

@@ -47,7 +47,7 @@ def _init_extensions(app: Flask) -> None:
     from app.core import context, errors, health, hygiene, reads, security, uow
     from app.core import db as db_helpers
     from app.core.api import Api
-    from app.extensions import cors, db, jwt, limiter, migrate
+    from app.core.extensions import cors, db, jwt, limiter, migrate
 
     uow.install_guard()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
@@ -85,7 +85,7 @@ def _init_extensions(app: Flask) -> None:
         },
     )
     app.extensions["flowlet_api"] = api
-    from app.edge.permissions import init_jwt
+    from app.auth.permissions import init_jwt
 
     init_jwt(app)
     errors.register_error_handlers(app)

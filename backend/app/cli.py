@@ -14,7 +14,7 @@ from app.core import seeds, uow
 
 
 def _session():
-    from app.extensions import db
+    from app.core.extensions import db
 
     return db.session
 

@@ -82,9 +82,9 @@ def run_maintenance_round(
     app: Flask, queue_names: list[str], *, purge: bool = False, recover: bool = True
 ) -> None:
     """One relay pass and one registry clean; logs (never raises) what fails."""
+    from app.core.extensions import db
     from app.core.outbox import purge_sent, recover_lost, relay_pending
     from app.core.ratelimit import SQLCounterStorage
-    from app.extensions import db
 
     with app.app_context():
         redis = app.extensions["flowlet_redis"]

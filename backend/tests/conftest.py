@@ -125,7 +125,7 @@ def pg_url() -> Iterator[str]:
     app = create_app(make_config(url))
     migrate(app)
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()
     yield url
@@ -154,7 +154,7 @@ def app(pg_url: str, redis_url: str) -> Iterator[Flask]:
     application = create_app(make_config(pg_url, redis_url))
     yield application
     with application.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()
 
@@ -167,7 +167,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def db_session(app: Flask):
     """The app's scoped session inside an app context (commits are real)."""
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         yield db.session

@@ -44,7 +44,7 @@ def auth_headers(app: Flask, user: User, *, fresh: bool = False) -> dict[str, st
 def login_tokens(app: Flask, user: User, *, fresh: bool = False):
     """A new session for `user` and its `TokenPair` (access and refresh token)."""
     from app.auth.tokens import start_session
-    from app.extensions import db
+    from app.core.extensions import db
 
     user_id = user.id
     with app.app_context():

@@ -73,7 +73,7 @@ def post(client: FlaskClient, url: str, headers: dict, body, *, key: str | None 
 
 def balance_of(app: Flask, account_public_id) -> tuple[int, int]:
     """(balance, held) of an account, read fresh from the database."""
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         row = db.session.execute(
@@ -90,7 +90,7 @@ def assert_ledger_consistent(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         assert verify(db.session).ok
         db.session.remove()
@@ -98,7 +98,7 @@ def assert_ledger_consistent(app: Flask) -> None:
 
 def audit_actions(app: Flask, resource_id) -> list[tuple[str, str]]:
     """(action, outcome) of the audit records about a resource, in order."""
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         rows = db.session.execute(

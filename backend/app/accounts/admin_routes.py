@@ -2,9 +2,9 @@
 
 from app.accounts import services
 from app.accounts.schemas import AccountSchema, AdminAccountUpdateSchema
+from app.auth.permissions import require
 from app.core.api import Blueprint
-from app.edge.permissions import require
-from app.extensions import db
+from app.core.extensions import db
 
 blp = Blueprint(
     "admin_accounts",

@@ -12,10 +12,10 @@ from app.accounts.schemas import (
     StatementJobSchema,
     StatementSchema,
 )
+from app.auth.permissions import current_user, current_user_id, require
 from app.core.api import Blueprint
+from app.core.extensions import db
 from app.core.pagination import PageArgsSchema
-from app.edge.permissions import current_user, current_user_id, require
-from app.extensions import db
 from app.ledger import opening, queries
 
 blp = Blueprint(

@@ -21,11 +21,11 @@ from app.auth.models import User
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import NotFound
+from app.core.extensions import db
 from app.core.fields import UTCDateTime
 from app.core.money import format_amount
 from app.core.queue import enqueue, task
 from app.core.streaming import stream
-from app.extensions import db
 from app.ledger.accounts import Account
 from app.ledger.queries import get_own_account
 

@@ -12,9 +12,9 @@ from app.admin.schemas import (
     RolesSchema,
     UserQueryArgsSchema,
 )
+from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
-from app.edge.permissions import current_user, require
-from app.extensions import db
+from app.core.extensions import db
 
 blp = Blueprint(
     "admin", __name__, url_prefix="/api/v1/admin", description="User and account administration."

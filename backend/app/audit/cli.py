@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from app.core import audit
-from app.extensions import db
+from app.core.extensions import db
 
 audit_cli = AppGroup("audit", help="Audit log commands.")
 

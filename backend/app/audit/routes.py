@@ -13,10 +13,10 @@ from app.audit.schemas import (
     AuditRecordPageSchema,
     AuditVerifySchema,
 )
+from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
+from app.core.extensions import db
 from app.core.streaming import stream
-from app.edge.permissions import current_user, require
-from app.extensions import db
 
 blp = Blueprint(
     "compliance_audit",

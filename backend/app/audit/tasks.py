@@ -11,8 +11,8 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from app.core import audit
+from app.core.extensions import db
 from app.core.queue import get_redis, task
-from app.extensions import db
 
 log = logging.getLogger("flowlet.audit")
 

@@ -21,8 +21,8 @@ from app.auth.one_time import VERIFY_EMAIL, issue_one_time
 from app.auth.tokens import now
 from app.core import crypto, uow
 from app.core.db import for_update
+from app.core.extensions import db
 from app.core.queue import enqueue, task
-from app.extensions import db
 
 # --- e-mail outbox -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
 from app.auth import password_changes, sessions, two_factor, users
+from app.auth.permissions import current_user, require
 from app.auth.schemas import (
     BackupCodesSchema,
     ChangePasswordSchema,
@@ -32,9 +33,8 @@ from app.auth.schemas import (
     UserEnvelopeSchema,
 )
 from app.core.api import Blueprint
+from app.core.extensions import db, limiter
 from app.core.hygiene import json_or_none
-from app.edge.permissions import current_user, require
-from app.extensions import db, limiter
 
 blp = Blueprint(
     "auth", __name__, url_prefix="/api/v1/auth", description="Registration, login, tokens, 2FA."

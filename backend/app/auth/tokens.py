@@ -224,7 +224,7 @@ _LIVE_SESSION = (
 
 def _load_principal(sid: uuid.UUID) -> Principal | None:
     """The principal of a live session, from the database; None if missing or revoked."""
-    from app.extensions import db
+    from app.core.extensions import db
 
     rows = db.session.execute(_LIVE_SESSION, {"sid": sid}).all()
     if not rows or rows[0].revoked_at is not None:

@@ -15,7 +15,7 @@ cards_cli = AppGroup("cards", help="Card keys and card maintenance.")
 def _as_cli() -> Iterator:
     """The session, with audit records naming the command line as the actor."""
     from app.core import context
-    from app.extensions import db
+    from app.core.extensions import db
 
     context.set_job_context(context.ActorContext(actor_role="cli"))
     try:

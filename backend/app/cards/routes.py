@@ -4,6 +4,7 @@
 from flask import current_app
 from flask_limiter.util import get_remote_address
 
+from app.auth.permissions import current_user, current_user_id, require
 from app.cards import authorization, controls, issuing
 from app.cards.schemas import (
     ActivateSchema,
@@ -21,10 +22,9 @@ from app.cards.schemas import (
     RevealedCardSchema,
 )
 from app.core.api import Blueprint
+from app.core.extensions import db, limiter
 from app.core.pagination import PageArgsSchema
 from app.edge.idempotency import idempotent
-from app.edge.permissions import current_user, current_user_id, require
-from app.extensions import db, limiter
 
 blp = Blueprint(
     "cards", __name__, url_prefix="/api/v1/cards", description="Payment cards and their controls."

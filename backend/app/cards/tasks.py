@@ -13,7 +13,7 @@ log = logging.getLogger("flowlet.cards")
 def expire_cards() -> int:
     """Mark cards past their expiry month `expired`."""
     from app.cards.issuing import expire_cards as expire
-    from app.extensions import db
+    from app.core.extensions import db
 
     try:
         count = expire(db.session)

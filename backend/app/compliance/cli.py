@@ -13,8 +13,8 @@ from app.compliance.list_file import ListFileInvalid
 from app.compliance.sanctions import active_list, load_list
 from app.compliance.tasks import QUEUE, run_aml_batch
 from app.core import uow
+from app.core.extensions import db
 from app.core.queue import enqueue
-from app.extensions import db
 
 sanctions_cli = AppGroup("sanctions", help="The sanctions list used for screening.")
 aml_cli = AppGroup("aml", help="AML transaction monitoring.")

@@ -2,6 +2,7 @@
 
 from flask import Response
 
+from app.auth.permissions import current_user, require
 from app.compliance import cases, kyc, reports, sanctions, sar
 from app.compliance.schemas import (
     AlertArgsSchema,
@@ -22,9 +23,8 @@ from app.compliance.schemas import (
     ScreeningResultSchema,
 )
 from app.core.api import Blueprint
+from app.core.extensions import db
 from app.edge.idempotency import idempotent
-from app.edge.permissions import current_user, require
-from app.extensions import db
 from app.ledger import engine
 from app.ledger.schemas import ReviewDecisionSchema, TransactionSchema
 

@@ -40,8 +40,8 @@ from app.compliance.models import (
 from app.compliance.name_index import Match, NameIndex
 from app.core import audit, uow
 from app.core.errors import DomainError
+from app.core.extensions import db
 from app.core.queue import enqueue, task
-from app.extensions import db
 
 # The re-screening job's queue (the compliance jobs' queue, `tasks.QUEUE`).
 RESCREEN_QUEUE = "maintenance"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from app.compliance.aml.batch import run_period
 from app.compliance.sanctions import active_list, enqueue_rescreen, rescreen_all, rescreen_customers
+from app.core.extensions import db
 from app.core.queue import task
-from app.extensions import db
 
 __all__ = [
     "QUEUE",

@@ -35,11 +35,18 @@ def set_job_context(ctx: ActorContext | None) -> None:
     _job_context.set(ctx)
 
 
-def set_actor(actor_id: str | None, actor_role: str | None) -> None:
-    """Record the authenticated actor of this request (called by the auth layer)."""
+def set_actor(actor_id: str | None, actor_role: str | None, user_id: int | None = None) -> None:
+    """Record the authenticated actor of this request (called by the auth layer): its public
+    id and roles for the audit log, and its internal user id for what the request keys by it."""
     if has_request_context():
         g.actor_id = actor_id
         g.actor_role = actor_role
+        g.actor_user_id = user_id
+
+
+def actor_user_id() -> int | None:
+    """The internal id of this request's authenticated user (None before authentication)."""
+    return getattr(g, "actor_user_id", None) if has_request_context() else None
 
 
 def current() -> ActorContext:

@@ -12,7 +12,7 @@ from flask import Flask, g, jsonify
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from app.extensions import db
+from app.core.extensions import db
 
 log = logging.getLogger("flowlet.errors")
 

@@ -23,9 +23,9 @@ from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 from app.core.api import Blueprint
+from app.core.extensions import db
 from app.core.outbox import backlog
 from app.core.queue import QUEUES, get_redis
-from app.extensions import db
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from app.core import context, uow
 from app.core.db import utcnow
+from app.core.extensions import db
 from app.core.outbox import (
     DONE,
     FAILED,
@@ -44,7 +45,6 @@ from app.core.outbox import (
     push,
     resolve,
 )
-from app.extensions import db
 
 log = logging.getLogger("flowlet.queue")
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, utcnow
-from app.extensions import db
+from app.core.extensions import db
 
 log = logging.getLogger("flowlet.ratelimit")
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from flask import Flask
 from sqlalchemy import Connection
 
-from app.extensions import db
+from app.core.extensions import db
 
 READS = "autocommit_reads"
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from app.core import uow
-from app.core.errors import DomainError, ValidationError, handle_domain_error
+from app.core import context, uow
+from app.core.errors import DomainError, Unauthorized, ValidationError, handle_domain_error
+from app.core.extensions import db
 from app.core.idempotency import (
     HEADER,
     NOT_A_DECISION,
@@ -26,7 +27,6 @@ from app.core.idempotency import (
     lookup,
     stage,
 )
-from app.edge.permissions import current_user_id
 
 
 def replay(stored: Stored) -> Response:
@@ -50,16 +50,17 @@ def _key_request() -> KeyRequest | None:
             "The Idempotency-Key is not valid.",
             details={HEADER: ["Between 1 and 255 characters."]},
         )
+    user_id = context.actor_user_id()
+    if user_id is None:  # @idempotent() goes under @require(...)
+        raise Unauthorized("Authentication is required.")
     return KeyRequest(
-        user_id=current_user_id(),
+        user_id=user_id,
         key=key,
         fingerprint=fingerprint(request.method, request.path, request.get_data()),
     )
 
 
 def _run(view: Callable, key: KeyRequest, args: tuple, kwargs: dict) -> Response:
-    from app.extensions import db
-
     work = uow.of(db.session)
     stored = lookup(work.session, key)
     if stored is not None:

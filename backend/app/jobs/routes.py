@@ -2,10 +2,10 @@
 
 import marshmallow as ma
 
+from app.auth.permissions import current_user, require
 from app.core.api import Blueprint, Schema
+from app.core.extensions import db
 from app.core.fields import UTCDateTime
-from app.edge.permissions import current_user, require
-from app.extensions import db
 from app.jobs import services
 
 blp = Blueprint(

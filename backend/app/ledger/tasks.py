@@ -12,7 +12,7 @@ log = logging.getLogger("flowlet.ledger")
 @task
 def expire_holds() -> int:
     """Release every active hold past its expiry (run periodically, e.g. every minute)."""
-    from app.extensions import db
+    from app.core.extensions import db
     from app.ledger import engine
 
     try:

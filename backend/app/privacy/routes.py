@@ -1,10 +1,10 @@
 """HTTP routes of the privacy domain: the person's (`/api/v1/privacy`) and the compliance
 officer's decisions on erasure requests (`/api/v1/compliance/erasure-requests`)."""
 
+from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
+from app.core.extensions import db
 from app.edge.idempotency import idempotent
-from app.edge.permissions import current_user, require
-from app.extensions import db
 from app.privacy import card_sections, compliance_sections, services  # noqa: F401
 from app.privacy import services as privacy
 from app.privacy.schemas import (

@@ -1,9 +1,9 @@
 """HTTP routes of the transactions domain (`/api/v1/transactions`)."""
 
+from app.auth.permissions import current_user, current_user_id, require, token_is_fresh
 from app.core.api import Blueprint
+from app.core.extensions import db
 from app.edge.idempotency import idempotent
-from app.edge.permissions import current_user, current_user_id, require, token_is_fresh
-from app.extensions import db
 from app.ledger import engine
 from app.ledger.schemas import TransactionSchema
 from app.transactions import deposits, history, transfers

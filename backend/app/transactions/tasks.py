@@ -11,8 +11,8 @@ from rq import Queue, Retry
 from rq.registry import ScheduledJobRegistry
 
 from app.core import idempotency, uow
+from app.core.extensions import db
 from app.core.queue import enqueue, get_queue, task
-from app.extensions import db
 from app.ledger import engine
 from app.ledger.models import JournalTransaction, TxnStatus
 from app.transactions.settlement import settle_external_transfer as settle

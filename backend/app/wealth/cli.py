@@ -12,7 +12,7 @@ rates_cli = AppGroup("rates", help="Exchange rates.")
 
 
 def _session():
-    from app.extensions import db
+    from app.core.extensions import db
 
     return db.session
 

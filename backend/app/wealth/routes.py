@@ -1,9 +1,9 @@
 """HTTP routes of the wealth domain (`/api/v1`)."""
 
+from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
 from app.core.db import utcnow
-from app.edge.permissions import current_user, require
-from app.extensions import db
+from app.core.extensions import db
 from app.wealth import brokers, rates, services, summary
 from app.wealth import privacy as _privacy  # noqa: F401 - registers the export/erasure section
 from app.wealth.schemas import (

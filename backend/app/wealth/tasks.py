@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from app.core import uow
 from app.core.db import utcnow
+from app.core.extensions import db
 from app.core.queue import enqueue, task
-from app.extensions import db
 from app.wealth import rates
 from app.wealth.models import LinkedAccount
 from app.wealth.reports import queue_weekly_reports

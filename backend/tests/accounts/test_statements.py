@@ -42,7 +42,7 @@ def _account_with_history(app, client, db_session, count: int = 6):
 
 def _recount(app, account, start, end) -> dict:
     """The statement as the ledger's entries say it, summed from scratch."""
-    from app.extensions import db
+    from app.core.extensions import db
 
     since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
     with app.app_context():

@@ -17,7 +17,7 @@ from app import create_app
 from app.core import audit, uow
 from app.core.audit import AuditLog
 from app.core.audit.chain import verify_file
-from app.extensions import db
+from app.core.extensions import db
 from tests.conftest import create_pg_database, drop_pg_database, make_config, migrate, worker_id
 from tests.factories import auth_headers, make_user
 from tests.server_helpers import run_gunicorn
@@ -149,7 +149,7 @@ def test_verify_endpoint_reports_the_chain_and_its_unsealed_tail(client, officer
 def _officer_only_routes(app) -> list[tuple[str, str]]:
     """Every /api/v1/compliance route whose permission no customer holds."""
     from app.auth.models import Role
-    from app.edge.permissions import roles_for
+    from app.auth.permissions import roles_for
 
     routes = []
     for rule in app.url_map.iter_rules():

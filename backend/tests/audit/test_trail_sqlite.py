@@ -6,7 +6,7 @@ from app import create_app
 from app.core import audit, uow
 from app.core.audit.chain import verify_file
 from app.core.db import utcnow
-from app.extensions import db
+from app.core.extensions import db
 from tests.conftest import make_config, migrate
 from tests.factories import auth_headers, make_user
 

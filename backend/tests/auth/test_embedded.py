@@ -22,6 +22,6 @@ def test_register_login_refresh_logout_on_sqlite(tmp_path):
     assert logout.status_code == 204
     assert client.get("/api/v1/auth/me", headers=bearer(fresh["access_token"])).status_code == 401
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()

@@ -24,7 +24,7 @@ def limited_app(pg_url, redis_url):
     )
     yield application
     with application.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()
 

@@ -30,7 +30,7 @@ def other(pg_url, redis_url):
     application, client = _other_process(pg_url, redis_url, CACHE_SECONDS)
     yield client
     with application.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()
 
@@ -101,7 +101,7 @@ def test_the_bound_is_the_setting(client, db_session, pg_url, redis_url):
         client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"]))
         assert me(elsewhere, tokens["access_token"]).status_code == after_logout
         with application.app_context():
-            from app.extensions import db
+            from app.core.extensions import db
 
             db.engine.dispose()
 
@@ -175,6 +175,6 @@ def test_a_transfer_refuses_a_locked_payer_while_its_session_is_still_cached(
         assert balance_of(app, str(src.public_id)) == paid
     finally:
         with application.app_context():
-            from app.extensions import db
+            from app.core.extensions import db
 
             db.engine.dispose()

@@ -80,7 +80,7 @@ def app_without_redis(pg_url):
     )
     yield application
     with application.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()
 
@@ -256,7 +256,7 @@ def test_a_remembered_token_is_refused_once_it_expires(pg_url, redis_url, db_ses
     assert response.get_json()["error"]["code"] == "token_expired"
     assert me(client, token + "x").get_json()["error"]["code"] == "invalid_token"
     with application.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()
 

@@ -164,7 +164,7 @@ def test_expiry_and_cvv_declines(app, client, customer, processor_headers, card)
     )
     # Without a CVV (a card-present payment) the CVV is not checked.
     assert authorize(client, processor_headers, purchase(secret, cvv=None)).json["approved"]
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         db.session.execute(
@@ -242,7 +242,7 @@ def test_a_decline_is_recorded_for_the_customer_and_the_officers(
     )
     assert history["entries"] == []
     from app.core.audit import AuditLog
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         record = db.session.scalars(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
 from tests.cards.conftest import CARDS, NETWORK, Customer, purchase
 from tests.conftest import make_config, migrate
 from tests.factories import auth_headers, make_user

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 def _enqueue_expiry(app) -> None:
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         enqueue(db.session, tasks.expire_holds)

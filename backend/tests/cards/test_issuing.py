@@ -97,7 +97,7 @@ def test_reveal_needs_a_fresh_token_and_is_audited_without_the_number(app, clien
     assert stale.json["error"]["code"] == "fresh_token_required"
     secret = reveal(app, client, customer, card["id"])
     assert ("card.revealed", "success") in audit_actions(app, card["id"])
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         changes = db.session.scalars(
@@ -220,7 +220,7 @@ def test_a_pin_needs_a_fresh_token_and_is_stored_as_an_argon2_hash(app, client, 
     assert stale.status_code == 401 and stale.json["error"]["code"] == "fresh_token_required"
     fresh = auth_headers(app, customer.user, fresh=True)
     assert client.post(url, headers=fresh, json={"pin": "4829"}).status_code == 204
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         stored = db.session.scalar(sa.select(Card.pin_hash).where(Card.public_id == card["id"]))
@@ -242,7 +242,7 @@ def test_rotate_key_reseals_every_pan_under_the_newest_key(app, client, customer
     result = app.test_cli_runner().invoke(args=["cards", "rotate-key"])
     assert result.exit_code == 0, result.output
     assert "under key 'k2'" in result.output
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         kids = db.session.scalars(

@@ -11,7 +11,7 @@ from tests.factories import auth_headers, make_user
 def sanctions_list(app):
     """The invented demo list, loaded once per test database."""
     from app.compliance.sanctions import active_list, load_fixture
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         current = active_list(db.session)

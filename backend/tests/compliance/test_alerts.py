@@ -127,7 +127,7 @@ def test_one_alert_with_its_transactions_then_assign_and_resolve(
 
     # The service read a SAR draft uses: who, what, when, amounts, rule, notes.
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         alert = get_alert(db.session, alert_id=uuid.UUID(alert_id))
         assert alert.user.public_id == suspicious.user.public_id

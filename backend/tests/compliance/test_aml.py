@@ -106,7 +106,7 @@ def test_cash_over_the_daily_threshold_aggregated_per_day(app, db_session, perso
         "10500.00 USD" in alert.explanation and "currency transaction report" in alert.explanation
     )
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         lines = [
             line
@@ -195,7 +195,7 @@ def _clear(db_session, person):
 
 def _batch(app, start, end):
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         raised = batch.run_period(db.session, start=start, end=end)
         db.session.remove()
@@ -254,7 +254,7 @@ def test_the_batch_runs_as_an_rq_job(app, client, db_session, run_jobs, monkeypa
     assert sent.status_code == 201, sent.json
     assert late.types() == []  # the per-posting observer is out of this test
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         enqueue(
             db.session,
@@ -281,7 +281,7 @@ def test_the_window_read_is_bounded(app, db_session, person, monkeypatch):
     for i in range(5):
         person.move("out", "10.00", START + timedelta(minutes=i))
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         history = facts.recent_history(
             db.session,

@@ -126,7 +126,7 @@ def test_reloading_replaces_the_list_atomically_and_rescreens_customers(
         from app.compliance.sanctions import screen
 
         with app.app_context():
-            from app.extensions import db
+            from app.core.extensions import db
 
             assert screen(db.session, name="Viktor Karelin") == []
             assert screen(db.session, name="Bart Quillfeather")[0].program == "DEMO-NEW"
@@ -148,7 +148,7 @@ def test_reloading_replaces_the_list_atomically_and_rescreens_customers(
         from app.compliance.sanctions import load_fixture
 
         with app.app_context():
-            from app.extensions import db
+            from app.core.extensions import db
 
             load_fixture(db.session)
             db.session.remove()

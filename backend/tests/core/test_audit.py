@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.core import audit, uow
 from app.core.audit import AuditChainHead, AuditLog, AuditSeal
-from app.extensions import db
+from app.core.extensions import db
 from tests.conftest import create_pg_database, drop_pg_database, make_config, migrate, worker_id
 
 pytestmark = pytest.mark.postgres

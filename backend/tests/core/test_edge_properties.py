@@ -150,7 +150,7 @@ def _url(rule) -> str:
 
 @pytest.fixture(scope="module")
 def headers(app):
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         user = make_user(db.session)

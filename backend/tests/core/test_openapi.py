@@ -107,7 +107,7 @@ def api_schema(app):
 
 @pytest.fixture(scope="module")
 def customer_headers(app):
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         user = make_user(db.session)

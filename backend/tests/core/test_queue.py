@@ -9,8 +9,8 @@ from rq import Queue
 from app import create_app
 from app.core import audit, uow
 from app.core.audit import AuditLog
+from app.core.extensions import db
 from app.core.queue import enqueue, task
-from app.extensions import db
 from tests.conftest import make_config
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

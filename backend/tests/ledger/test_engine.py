@@ -80,7 +80,7 @@ def test_reversal_books_a_linked_movement_and_marks_the_original(app, client, db
     assert original.json["status"] == "reversed"
     assert original.json["failure_reason"] == "customer dispute"
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         link = db.session.scalar(
             sa.select(JournalTransaction.reversal_of_id).where(
@@ -137,7 +137,7 @@ def test_an_unaffordable_reversal_is_refused_and_audited(app, client, db_session
     shown = client.get(f"/api/v1/transactions/{sent['id']}", headers=auth_headers(app, alice))
     assert shown.json["status"] == "completed"
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         outcome = db.session.scalar(
             sa.select(AuditLog.outcome)
@@ -154,7 +154,7 @@ def test_customers_may_not_reverse(app, client, db_session):
     user = make_user(db_session)
     account = make_account(db_session, user, balance="10.00")
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         txn_id = db.session.scalar(
             sa.select(JournalTransaction.public_id).where(
@@ -172,7 +172,7 @@ def test_customers_may_not_reverse(app, client, db_session):
 
 def _authorize(app, account, amount, *, expires_at=None, kind="card_authorization"):
     """Place a hold on `account` towards the card clearing account; returns (txn, hold) ids."""
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         session = db.session
@@ -197,7 +197,7 @@ def _authorize(app, account, amount, *, expires_at=None, kind="card_authorizatio
 
 
 def _in_app(app, fn):
-    from app.extensions import db
+    from app.core.extensions import db
 
     with app.app_context():
         try:
@@ -303,7 +303,7 @@ def test_concurrent_captures_of_one_hold_post_once(app, db_session):
     barrier = threading.Barrier(6)
 
     def capture() -> None:
-        from app.extensions import db
+        from app.core.extensions import db
 
         with app.app_context():
             barrier.wait()

@@ -24,6 +24,6 @@ def outage_app(pg_url: str, private_redis: PrivateRedis) -> Iterator[Flask]:
     application = create_app(make_config(pg_url, private_redis.url))
     yield application
     with application.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from app.core import audit, uow
+from app.core.extensions import db
 from app.core.queue import get_redis, task
-from app.extensions import db
 
 
 @task

@@ -12,9 +12,9 @@ from rq import Queue, SimpleWorker
 
 from app.auth.models import EmailOutbox
 from app.core import uow
+from app.core.extensions import db
 from app.core.outbox import DONE, PENDING, SENT, JobOutbox, backlog, resolve
 from app.core.queue import enqueue, func_path
-from app.extensions import db
 from app.worker import run_maintenance_round
 from tests.auth.helpers import STRONG_PASSWORD, next_ip, registration
 from tests.conftest import unique_email

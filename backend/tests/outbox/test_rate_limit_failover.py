@@ -39,7 +39,7 @@ def test_with_redis_down_the_login_limit_holds_across_processes(pg_url, private_
     assert statuses[:10] == [401] * 10
     assert set(statuses[10:]) == {429}
     with processes[0].app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         counters = db.session.scalars(
             sa.select(RateLimitCounter).where(RateLimitCounter.key.contains(target.lower()))
@@ -58,7 +58,7 @@ def test_with_redis_up_the_counters_stay_in_redis(pg_url, private_redis):
 
     assert redis_lib.Redis.from_url(private_redis.url).keys(f"*{target.lower()}*")
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         assert not db.session.scalars(
             sa.select(RateLimitCounter).where(RateLimitCounter.key.contains(target.lower()))

@@ -18,9 +18,9 @@ from rq.job import Job
 from app import create_app
 from app.core import uow
 from app.core.audit import AuditLog
+from app.core.extensions import db
 from app.core.outbox import DONE, FAILED, JobOutbox
 from app.core.queue import enqueue
-from app.extensions import db
 from tests.conftest import make_config
 from tests.core.test_queue import record_probe
 from tests.outbox.jobs import failing_probe, slow_probe

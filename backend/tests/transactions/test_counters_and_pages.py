@@ -60,7 +60,7 @@ def test_counters_equal_a_recount_after_a_concurrent_run_and_verify_names_a_diff
     assert statuses == [201] * 12
     assert_ledger_consistent(app)  # balances, and the counters against their recount
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         kept = db.session.execute(
             sa.select(DailyCounter.direction, DailyCounter.amount, DailyCounter.count).where(
@@ -80,7 +80,7 @@ def test_counters_equal_a_recount_after_a_concurrent_run_and_verify_names_a_diff
     assert f"counter user {user_id} USD out" in result.output
     assert "(2200, 12) != recount (2400, 12)" in result.output
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.session.execute(
             sa.update(DailyCounter)

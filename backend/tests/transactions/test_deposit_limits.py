@@ -69,7 +69,7 @@ def test_a_kyc_status_that_may_not_deposit_gets_kyc_required(app, client, db_ses
     assert refused.json["error"]["code"] == "kyc_required"
     assert balance_of(app, account.public_id) == (0, 0)
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         last = db.session.execute(
             sa.select(AuditLog.action, AuditLog.outcome, AuditLog.changes)
@@ -104,7 +104,7 @@ def test_the_deposit_channel_travels_with_the_movement(app, client, db_session, 
     response = _deposit(client, auth_headers(app, user), account, "10.00", **extra)
     assert response.status_code == 201, response.json
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         attributes = db.session.scalar(
             sa.select(JournalTransaction.attributes).where(

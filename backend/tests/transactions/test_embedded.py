@@ -84,6 +84,6 @@ def test_deposit_transfer_withdrawal_on_sqlite_keep_ledger_and_audit_chain_valid
     chain = runner.invoke(args=["audit", "verify"])
     assert chain.exit_code == 0, chain.output
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()

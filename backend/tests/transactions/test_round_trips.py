@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import db
+from app.core.extensions import db
 from tests.money_helpers import own_transfer, post
 
 pytestmark = pytest.mark.postgres

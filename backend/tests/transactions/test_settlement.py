@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from app.core.db import utcnow
-from app.extensions import db
+from app.core.extensions import db
 from app.ledger.models import JournalTransaction
 from app.transactions.tasks import settle_external_transfer
 from tests.factories import auth_headers, make_user

@@ -19,7 +19,7 @@ def inline(pg_url, rates_server):
     assert application.config["RQ_INLINE"] is True
     yield application
     with application.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.session.remove()
         db.engine.dispose()
@@ -27,7 +27,7 @@ def inline(pg_url, rates_server):
 
 @pytest.fixture
 def who(inline):
-    from app.extensions import db
+    from app.core.extensions import db
 
     with inline.app_context():
         user = make_user(db.session, base_currency="USD")
@@ -61,7 +61,7 @@ def test_a_failed_inline_job_shows_its_error(inline, who):
     assert job["error"] == "BrokerError: The sandbox broker is unavailable."
     # Someone else asking gets 404, as with Redis.
     with inline.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
 
         stranger = auth_headers(inline, make_user(db.session))
         db.session.remove()

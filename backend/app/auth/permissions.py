@@ -110,7 +110,7 @@ def current_user() -> User:
     """
     user = getattr(g, "current_user", None)
     if user is None:
-        from app.extensions import db
+        from app.core.extensions import db
 
         principal = current_principal()
         user = db.session.execute(_USER, {"uid": principal.user_id}).unique().scalar_one_or_none()
@@ -123,7 +123,7 @@ def current_user() -> User:
 def init_jwt(app: Flask) -> None:
     """Identity loading and the envelope for every token error."""
     from app.auth.tokens import is_token_revoked
-    from app.extensions import jwt
+    from app.core.extensions import jwt
 
     app.extensions["flowlet_live_sessions"] = LiveSessions(
         float(app.config["AUTH_SESSION_CACHE_SECONDS"])
@@ -139,7 +139,9 @@ def init_jwt(app: Flask) -> None:
         principal = g.get("principal")  # set by the revocation check of this request
         if principal is None or not principal.active:
             return None
-        context.set_actor(principal.subject, ",".join(principal.roles) or None)
+        context.set_actor(
+            principal.subject, ",".join(principal.roles) or None, user_id=principal.user_id
+        )
         return principal
 
     @jwt.token_in_blocklist_loader
