@@ -97,12 +97,17 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _init_domains(app: Flask) -> None:
-    """Domains plug their policies and observers into the movement engine."""
-    from app import cards, compliance, transactions
+    """Domains plug into the registries: the movement engine's policies and observers and the
+    personal-data sections (`core.personal_data`)."""
+    from app import accounts, auth, cards, compliance, privacy, transactions, wealth
 
+    auth.init_app(app)
+    accounts.init_app(app)
     transactions.init_app(app)
     compliance.init_app(app)
     cards.init_app(app)
+    wealth.init_app(app)
+    privacy.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -5,11 +5,13 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """The card policies and observer of the movement engine, the card network's blueprint and
-    `flask cards …` (`/api/v1/cards` is registered with the other domains' blueprints)."""
-    from app.cards import holds
+    `flask cards …` (`/api/v1/cards` is registered with the other domains' blueprints); the
+    cards' personal-data section."""
+    from app.cards import holds, privacy
     from app.cards.cli import cards_cli
     from app.cards.routes import network_blp
 
     holds.register()
     app.extensions["flowlet_api"].register_blueprint(network_blp)
     app.cli.add_command(cards_cli)
+    privacy.register(app)
