@@ -44,7 +44,7 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - the schema must be complete before anything maps
-    from app.core import context, errors, health, hygiene, reads, security, uow
+    from app.core import context, errors, health, hygiene, idempotency_purge, reads, security, uow
     from app.core import db as db_helpers
     from app.core.api import Api
     from app.extensions import cors, db, jwt, limiter, migrate
@@ -93,14 +93,16 @@ def _init_extensions(app: Flask) -> None:
     security.init_app(app)
     hygiene.init_app(app)
     health.init_metrics(app)
+    idempotency_purge.init_app(app)
     _init_domains(app)
 
 
 def _init_domains(app: Flask) -> None:
-    """Domains plug into the registries: the movement engine's policies and observers and the
-    personal-data sections (`core.personal_data`)."""
-    from app import accounts, auth, cards, compliance, privacy, transactions, wealth
+    """Domains plug into the registries: the movement engine's policies and observers, the
+    personal-data sections (`core.personal_data`) and the periodic jobs (`core.schedule`)."""
+    from app import accounts, auth, cards, compliance, jobs, ledger, privacy, transactions, wealth
 
+    ledger.init_app(app)
     auth.init_app(app)
     accounts.init_app(app)
     transactions.init_app(app)
@@ -108,6 +110,7 @@ def _init_domains(app: Flask) -> None:
     cards.init_app(app)
     wealth.init_app(app)
     privacy.init_app(app)
+    jobs.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

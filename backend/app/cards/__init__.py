@@ -2,11 +2,13 @@
 
 from flask import Flask
 
+from app.core.schedule import Entry, schedule_of
+
 
 def init_app(app: Flask) -> None:
     """The card policies and observer of the movement engine, the card network's blueprint and
     `flask cards …` (`/api/v1/cards` is registered with the other domains' blueprints); the
-    cards' personal-data section."""
+    cards' personal-data section and their daily expiry job."""
     from app.cards import holds, privacy
     from app.cards.cli import cards_cli
     from app.cards.routes import network_blp
@@ -15,3 +17,6 @@ def init_app(app: Flask) -> None:
     app.extensions["flowlet_api"].register_blueprint(network_blp)
     app.cli.add_command(cards_cli)
     privacy.register(app)
+    schedule_of(app).add(
+        Entry("card-expiry", "app.cards.tasks.expire_cards", "maintenance", cron="10 0 * * *")
+    )
