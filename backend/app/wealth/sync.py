@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -128,10 +129,8 @@ def _rate(session: Session, base: str, quote: str, day: date) -> rates.Rate:
 
 
 def _upsert_snapshot(session: Session, values: dict[str, Any]) -> int:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if on_postgresql else sqlite.insert
     stmt = insert(WealthSnapshot).values(**values)
     keys = ("linked_account_id", "account_ref", "snapshot_date")
     stmt = stmt.on_conflict_do_update(
