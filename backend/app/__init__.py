@@ -44,7 +44,7 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - the schema must be complete before anything maps
-    from app.core import context, errors, health, hygiene, reads, security, uow
+    from app.core import context, errors, health, hygiene, idempotency_purge, reads, security, uow
     from app.core import db as db_helpers
     from app.core.api import Api
     from app.core.extensions import cors, db, jwt, limiter, migrate
@@ -93,22 +93,28 @@ def _init_extensions(app: Flask) -> None:
     security.init_app(app)
     hygiene.init_app(app)
     health.init_metrics(app)
+    idempotency_purge.init_app(app)
     _init_domains(app)
 
 
 def _init_domains(app: Flask) -> None:
-    """Domains plug into the movement engine and the other registries, and name their fields
-    for the audit log's masks."""
-    from app import accounts, auth, cards, compliance, transactions
+    """Domains plug into the registries: the movement engine's policies and observers, the
+    personal-data sections (`core.personal_data`), the periodic jobs (`core.schedule`) and the
+    audit log's masks."""
+    from app import accounts, auth, cards, compliance, jobs, ledger, privacy, transactions, wealth
     from app.auth.models import User
     from app.ledger import owners
 
     owners.register(app, User)  # users own the customer accounts: the ledger locks them
+    ledger.init_app(app)
     auth.init_app(app)
     accounts.init_app(app)
     transactions.init_app(app)
     compliance.init_app(app)
     cards.init_app(app)
+    wealth.init_app(app)
+    privacy.init_app(app)
+    jobs.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

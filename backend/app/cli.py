@@ -29,9 +29,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(worker)
-    from app.wealth.cli import register as register_wealth_cli
-
-    register_wealth_cli(app)
     app.cli.add_command(outbox_cli)
     from app.compliance.cli import aml_cli, sanctions_cli
 

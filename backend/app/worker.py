@@ -24,6 +24,11 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from app.core import uow
+from app.core.extensions import db
+from app.core.outbox import Every, purge_sent, recover_lost, relay_pending
+from app.core.queue import get_redis, set_worker_app
+from app.core.ratelimit import SQLCounterStorage
+from app.core.schedule import schedule_of
 
 log = logging.getLogger("flowlet.worker")
 
@@ -65,8 +70,6 @@ class Maintenance(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from app.core.outbox import Every
-
         purge, recover = Every(3600), Every(10)
         while not self.stopped.is_set():
             run_maintenance_round(
@@ -82,10 +85,6 @@ def run_maintenance_round(
     app: Flask, queue_names: list[str], *, purge: bool = False, recover: bool = True
 ) -> None:
     """One relay pass and one registry clean; logs (never raises) what fails."""
-    from app.core.extensions import db
-    from app.core.outbox import purge_sent, recover_lost, relay_pending
-    from app.core.ratelimit import SQLCounterStorage
-
     with app.app_context():
         redis = app.extensions["flowlet_redis"]
         try:
@@ -120,8 +119,6 @@ def run_maintenance_round(
 
 def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
     """Work the queues in this process; each job pushes its own app context (core.queue.task)."""
-    from app.core.queue import get_redis, set_worker_app
-
     redis = get_redis()
     if redis is None:
         raise SystemExit("REDIS_URL is not set: jobs run inline, there is no queue to work")
@@ -136,7 +133,7 @@ def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
     try:
         while True:
             try:
-                _book_maintenance_jobs(queue_names, redis)
+                schedule_of(app).book(queue_names, redis)  # the self-booking jobs
                 worker = FlowletWorker(
                     queues, connection=redis, job_monitoring_interval=max(int(interval), 1)
                 )
@@ -153,13 +150,3 @@ def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
         maintenance.stop()
         if burst:  # a burst run hands over what is left before it returns
             run_maintenance_round(app, queue_names)
-
-
-def _book_maintenance_jobs(queue_names: list[str], redis) -> None:
-    if "maintenance" in queue_names:
-        from app.transactions.tasks import schedule_idempotency_purge
-
-        schedule_idempotency_purge(Queue("maintenance", connection=redis))
-        from app.audit.tasks import schedule_audit_seal
-
-        schedule_audit_seal(Queue("maintenance", connection=redis))

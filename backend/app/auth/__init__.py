@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.auth import privacy
 from app.core import audit
 
 
 def init_app(app: Flask) -> None:
-    """Name the one-time codes and the person's identity for the audit log's masks."""
+    """The profile, consents, sessions and e-mails in the personal-data export and erasure;
+    the one-time codes and the person's identity for the audit log's masks."""
+    privacy.register(app)
     masks = audit.masks(app)
     masks.secret("code", "totp_secret", "backup_codes")
     masks.personal("email", hint=audit.email_address)

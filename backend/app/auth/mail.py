@@ -31,6 +31,11 @@ log = logging.getLogger("flowlet.auth")
 _OUTBOX_AAD = b"email_outbox"
 
 
+def seal_body(body: str) -> str:
+    """An e-mail body as the outbox keeps it: encrypted, bound to the outbox."""
+    return crypto.encrypt_str(body, aad=_OUTBOX_AAD)
+
+
 def queue_email(
     session: Session, *, to: str, subject: str, body: str, kind: str, user_id: int | None = None
 ) -> EmailOutbox:
@@ -40,7 +45,7 @@ def queue_email(
         to_address=to,
         subject=subject,
         kind=kind,
-        body_encrypted=crypto.encrypt_str(body, aad=_OUTBOX_AAD),
+        body_encrypted=seal_body(body),
         status="pending",
         attempts=0,
         created_at=now(),

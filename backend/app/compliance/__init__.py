@@ -5,18 +5,46 @@ from __future__ import annotations
 from flask import Flask
 
 from app.auth import hooks
-from app.compliance import engine_hooks, kyc
+from app.compliance import audit_tasks, engine_hooks, kyc, privacy
 from app.core import audit
+from app.core.schedule import Booking, Entry, schedule_of
 
 
 def init_app(app: Flask) -> None:
-    """Plug compliance into the movement engine (review alerts, sanctions and AML rules) and
-    the screening of a change of name; name the KYC data for the audit log's masks."""
+    """Plug compliance into the movement engine (review alerts, sanctions and AML rules), the
+    screening of a change of name, the personal-data sections and the schedule; name the KYC
+    data for the audit log's masks."""
     engine_hooks.init_app(app)
     hooks.on_name_change(app, kyc.check_name_change)  # a new name is screened first
+    privacy.register(app)
+    _schedule(app)
     masks = audit.masks(app)
     masks.personal("email", hint=audit.email_address)
     masks.personal("phone", "document_number", hint=audit.last_four)
     masks.personal("date_of_birth", hint=audit.birth_year)
     masks.personal("first_name", "last_name", "name")
     masks.personal("address", "line1", "line2", "city", "postal_code")
+
+
+def _schedule(app: Flask) -> None:
+    """The nightly re-screening and AML batch; the audit sealer books itself on the workers."""
+    schedule = schedule_of(app)
+    schedule.add(
+        Entry(
+            "sanctions-rescreen",
+            "app.compliance.tasks.rescreen_with_active_list",
+            "maintenance",
+            cron="0 2 * * *",
+        )
+    )
+    schedule.add(
+        Entry(
+            "aml-batch",
+            "app.compliance.tasks.run_aml_batch_for_yesterday",
+            "maintenance",
+            cron="15 0 * * *",  # the previous UTC day, once it has ended
+        )
+    )
+    schedule.add_booking(
+        Booking("audit-seal", audit_tasks.SEAL_QUEUE, audit_tasks.schedule_audit_seal)
+    )

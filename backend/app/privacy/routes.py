@@ -5,8 +5,7 @@ from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
 from app.core.extensions import db
 from app.edge.idempotency import idempotent
-from app.privacy import card_sections, compliance_sections, services  # noqa: F401
-from app.privacy import services as privacy
+from app.privacy import services
 from app.privacy.schemas import (
     ErasureDecisionSchema,
     ErasureListArgsSchema,
@@ -54,7 +53,7 @@ def request_erasure(_data=None):
 @officer_blp.response(200, ErasureRequestPageSchema)
 def list_erasure_requests(args):
     """List erasure requests, newest first, optionally by status."""
-    return privacy.list_requests(db.session, **args)
+    return services.list_requests(db.session, **args)
 
 
 @officer_blp.route("/erasure-requests/<uuid:request_id>/decision", methods=["POST"])
@@ -64,4 +63,4 @@ def list_erasure_requests(args):
 @officer_blp.response(200, ErasureRequestDetailSchema)
 def decide_erasure_request(data, request_id):
     """Approve (pseudonymize) or reject an erasure request; 409 `legal_hold` with the reasons."""
-    return privacy.decide(db.session, officer=current_user(), request_id=request_id, **data)
+    return services.decide(db.session, officer=current_user(), request_id=request_id, **data)

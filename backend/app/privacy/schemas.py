@@ -50,7 +50,7 @@ def _section(kind: str, description: str) -> ma.fields.Field:
 class PersonalDataExportSchema(Schema):
     """`GET /privacy/export`: one key per section that holds personal data about the caller.
 
-    Every section registered with an exporter (`privacy.services.register_section`) must be
+    Every section with an exporter (`app.core.personal_data`, added by the domains) must be
     declared here, or it would not be dumped (a test checks that they agree).
     """
 

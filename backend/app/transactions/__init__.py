@@ -9,10 +9,11 @@ from app.core import audit
 
 def init_app(app: Flask) -> None:
     """Plug the limits, the fraud rules, the counters and settlement into the movement engine;
-    name the counterparty of a transfer for the audit log's masks."""
+    the transactions' part in the personal-data export and legal hold; the counterparty of a
+    transfer for the audit log's masks."""
     from app.ledger import engine
     from app.ledger.models import TxnType
-    from app.transactions import activity, fraud, limits, tasks
+    from app.transactions import activity, fraud, limits, privacy, tasks
 
     engine.register_facts(app, "activity", activity.facts, kinds=limits.KINDS)
     engine.register_policy(app, "limits", limits.check, kinds=limits.KINDS)
@@ -28,3 +29,4 @@ def init_app(app: Flask) -> None:
     masks = audit.masks(app)
     masks.personal("to_iban", "counterparty_iban", hint=audit.last_four)
     masks.personal("beneficiary_name", "counterparty_name")
+    privacy.register(app)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
-from datetime import timedelta
 
-from flask import current_app
-from rq import Queue, Retry
-from rq.registry import ScheduledJobRegistry
+from rq import Retry
 
-from app.core import idempotency, uow
+from app.core import idempotency_purge
 from app.core.extensions import db
-from app.core.queue import enqueue, get_queue, task
+from app.core.queue import enqueue, task
 from app.ledger import engine
 from app.ledger.models import JournalTransaction, TxnStatus
 from app.transactions.settlement import settle_external_transfer as settle
@@ -47,41 +43,5 @@ def settle_external_transfer(transaction_id: int) -> str | None:
         db.session.remove()
 
 
-PURGE_JOB_PREFIX = "flowlet-purge-idempotency-keys-"
-
-
-@task
-def purge_idempotency_keys(reschedule: bool = False) -> int:
-    """Delete idempotency keys older than their retention (24 h by default).
-
-    With `reschedule`, the job books its next run, so the workers keep purging on their own.
-    """
-    try:
-        count = idempotency.purge_expired(db.session)
-        uow.commit(db.session)
-        log.info("purged %d expired idempotency keys", count)
-    finally:
-        db.session.remove()
-    if reschedule:
-        schedule_idempotency_purge(get_queue("maintenance"))
-    return count
-
-
-def schedule_idempotency_purge(queue: Queue) -> str | None:
-    """Book the next purge run unless one is already booked; returns its job id.
-
-    Called when a worker starts and by the purge job itself; the interval is
-    `IDEMPOTENCY_PURGE_INTERVAL_SECONDS` (0 turns the self-scheduling off).
-    """
-    interval = int(current_app.config["IDEMPOTENCY_PURGE_INTERVAL_SECONDS"])
-    if interval <= 0:
-        return None
-    registry = ScheduledJobRegistry(queue=queue)
-    booked = [j for j in registry.get_job_ids() if j.startswith(PURGE_JOB_PREFIX)]
-    if booked:
-        return booked[0]
-    job_id = f"{PURGE_JOB_PREFIX}{time.time_ns()}"
-    queue.enqueue_in(
-        timedelta(seconds=interval), purge_idempotency_keys, reschedule=True, job_id=job_id
-    )
-    return job_id
+# old job path: jobs queued before this release (the purge is core's now).
+purge_idempotency_keys = idempotency_purge.purge_idempotency_keys

@@ -1,1 +1,40 @@
 """Linked broker accounts, wealth summary and exchange rates."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.core.schedule import Entry, schedule_of
+from app.wealth import privacy
+from app.wealth.cli import rates_cli
+
+
+def init_app(app: Flask) -> None:
+    """The wealth section of the personal data, the periodic jobs and `flask rates …`."""
+    privacy.register(app)
+    schedule = schedule_of(app)
+    schedule.add(
+        Entry(
+            "broker-sync-daily",
+            "app.wealth.tasks.sync_all_linked_accounts",
+            "sync",
+            cron="0 3 * * *",
+        )
+    )
+    schedule.add(
+        Entry(
+            "exchange-rates",
+            "app.wealth.tasks.fetch_exchange_rates",
+            "maintenance",
+            cron="30 16 * * *",  # the ECB reference rates appear around 16:00 CET
+        )
+    )
+    schedule.add(
+        Entry(
+            "weekly-wealth-report",
+            "app.wealth.tasks.send_weekly_wealth_reports",
+            "notifications",
+            cron="0 7 * * 1",
+        )
+    )
+    app.cli.add_command(rates_cli)

@@ -1,20 +1,17 @@
-"""Operator commands: `flask rates fetch` and `flask scheduler`."""
+"""Operator commands: `flask rates fetch` (registered by `app.wealth.init_app`)."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import click
-from flask import Flask
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
+
+from app.core.db import utcnow
+from app.core.extensions import db
+from app.wealth import rates
 
 rates_cli = AppGroup("rates", help="Exchange rates.")
-
-
-def _session():
-    from app.core.extensions import db
-
-    return db.session
 
 
 @rates_cli.command("fetch")
@@ -24,10 +21,7 @@ def _session():
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day of a backfill (today).")
 def rates_fetch(day, backfill: bool, start, end) -> None:
     """Load exchange rates from EXCHANGE_RATES_URL (one day, or a range with --backfill)."""
-    from app.core.db import utcnow
-    from app.wealth import rates
-
-    session = _session()
+    session = db.session
     today = utcnow().date()
     try:
         if backfill:
@@ -50,29 +44,3 @@ def rates_fetch(day, backfill: bool, start, end) -> None:
         click.echo(f"stored {count} rates for {wanted.isoformat()}{note}")
     except rates.RatesServiceError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-@click.command("scheduler")
-@with_appcontext
-@click.option("--list", "list_only", is_flag=True, help="Print the schedule and exit.")
-def scheduler(list_only: bool) -> None:
-    """Run the periodic jobs (RQ cron scheduler); run exactly one per deployment."""
-    from app.core.queue import get_redis
-    from app.wealth.schedule import SCHEDULE, build_scheduler, live_schedulers
-
-    for entry in SCHEDULE:
-        click.echo(f"{entry.name:<24} {entry.when:<22} {entry.queue:<14} {entry.func}")
-    if list_only:
-        return
-    redis = get_redis()
-    if redis is None:
-        raise click.ClickException("REDIS_URL is not set: there is no queue to schedule onto")
-    running = live_schedulers(redis)
-    if running:
-        raise click.ClickException(f"a scheduler is already running: {', '.join(running)}")
-    build_scheduler(redis).start()
-
-
-def register(app: Flask) -> None:
-    app.cli.add_command(rates_cli)
-    app.cli.add_command(scheduler)

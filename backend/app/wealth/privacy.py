@@ -1,4 +1,4 @@
-"""The wealth domain's part in the personal-data export and in erasure (`app.privacy`).
+"""The wealth domain's part in the personal-data export and in erasure (`app.core.personal_data`).
 
 Export: the linked accounts (never their credentials) and every snapshot with its positions.
 Erasure: credentials, broker session state and the data key are destroyed, every linked account
@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.core import audit
 from app.core.db import utcnow
 from app.core.money import format_amount
-from app.privacy.services import register_section
+from app.core.personal_data import Section, personal_data, time_text
 from app.wealth.models import (
     LinkedAccount,
     LinkStatus,
@@ -28,8 +28,9 @@ from app.wealth.models import (
 from app.wealth.rates import rate_text
 
 
-def _time(value) -> str | None:
-    return audit.format_time(value) if value is not None else None
+def register(app: Flask) -> None:
+    """Add the section to the app's personal-data registry."""
+    personal_data(app).add(Section("wealth", 800, export=export, erase=erase))
 
 
 def export(session: Session, user: User) -> dict[str, Any]:
@@ -48,9 +49,9 @@ def export(session: Session, user: User) -> dict[str, Any]:
                 "id": str(link.public_id),
                 "broker": link.broker.code,
                 "status": link.status,
-                "created_at": _time(link.created_at),
-                "last_synced_at": _time(link.last_synced_at),
-                "deleted_at": _time(link.deleted_at),
+                "created_at": time_text(link.created_at),
+                "last_synced_at": time_text(link.last_synced_at),
+                "deleted_at": time_text(link.deleted_at),
                 "snapshots": [
                     {
                         "date": s.snapshot_date.isoformat(),
@@ -109,6 +110,3 @@ def erase(session: Session, user: User, pseudonym: str) -> None:
             )
         )
     session.execute(sa.delete(UserDataKey).where(UserDataKey.user_id == user.id))
-
-
-register_section("wealth", export=export, erase=erase)

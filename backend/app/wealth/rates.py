@@ -18,11 +18,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import requests
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core import uow
 from app.core.errors import DomainError
-from app.core.money import exponent
+from app.core.money import exponent, is_currency
 from app.wealth.models import ExchangeRate
 
 RATE_BASE = "EUR"
@@ -102,8 +103,6 @@ def _source() -> str:
 
 def store_day(session: Session, day: date, rates: dict[str, Decimal], base: str = RATE_BASE) -> int:
     """Upsert one published day's rates; returns how many pairs were written. Flushes only."""
-    from app.core.money import is_currency
-
     rows = [
         {
             "base": base,
@@ -117,11 +116,8 @@ def store_day(session: Session, day: date, rates: dict[str, Decimal], base: str 
     ]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if on_postgresql else sqlite.insert
     stmt = insert(ExchangeRate).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["base", "quote", "rate_date"],

@@ -8,10 +8,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.auth.mail import queue_email
 from app.auth.models import EmailOutbox, User
 from app.core import uow
 from app.core.db import utcnow
 from app.wealth.models import LinkedAccount, LinkStatus
+from app.wealth.summary import summary
 
 log = logging.getLogger("flowlet.wealth")
 
@@ -37,9 +39,6 @@ def render(data: dict) -> str:
 
 def queue_weekly_reports(session: Session) -> int:
     """One report per customer with a linked account, unless one went out in the last 6 days."""
-    from app.auth.mail import queue_email
-    from app.wealth.summary import summary
-
     since = utcnow() - timedelta(days=6)
     recent = (
         sa.select(EmailOutbox.id)

@@ -5,7 +5,6 @@ from app.core.api import Blueprint
 from app.core.db import utcnow
 from app.core.extensions import db
 from app.wealth import brokers, rates, services, summary
-from app.wealth import privacy as _privacy  # noqa: F401 - registers the export/erasure section
 from app.wealth.schemas import (
     BrokerListSchema,
     HistoryArgsSchema,

@@ -10,12 +10,15 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.core import audit, uow
 from app.core.db import utcnow
-from app.core.queue import enqueue
+from app.core.outbox import PENDING, SENT, JobOutbox
+from app.core.queue import enqueue, get_redis
 from app.wealth import brokers, vault
 from app.wealth.errors import LinkedAccountNotFound, NoChallengePending
 from app.wealth.models import LinkedAccount, LinkStatus
@@ -91,12 +94,6 @@ def get_linked_account(
 
 def _in_flight(session: Session, job_id: str | None) -> bool:
     """Whether the job is still waiting (in the outbox or RQ, retries included) or running."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
-    from app.core.outbox import PENDING, SENT, JobOutbox
-    from app.core.queue import get_redis
-
     row = session.get(JobOutbox, job_id) if job_id else None
     if row is None or row.status not in (PENDING, SENT):
         return False

@@ -117,35 +117,60 @@ def _rate_out(rate: rates.Rate | None) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Tally:
+    """The running total and the value per asset class, in the base currency."""
+
+    total: int = 0
+    classes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
 def summary(session: Session, *, user: User, base_currency: str | None = None) -> dict[str, Any]:
     """Net worth today by account and by asset class, in `base_currency` (default: the user's)."""
     base = base_currency or user.base_currency
     today = utcnow().date()
     conv = _Converter(session, base)
-    accounts: list[dict[str, Any]] = []
-    classes: dict[str, int] = defaultdict(int)
-    total = 0
+    tally = _Tally()
+    accounts = [
+        _flowlet_line(account, today, conv, tally) for account in _internal_accounts(session, user)
+    ]
+    links = _live_links(session, user)
+    for snap in _latest_snapshots(session, user, today):
+        accounts.append(_linked_line(session, snap, links[snap.linked_account_id], conv, tally))
+    return {
+        "base_currency": base,
+        "as_of": today,
+        "total": format_amount(tally.total, base),
+        "accounts": accounts,
+        "asset_classes": [
+            {"asset_class": name, "value": format_amount(amount, base)}
+            for name, amount in sorted(tally.classes.items(), key=lambda kv: -kv[1])
+        ],
+        "missing_rates": sorted(conv.missing),
+    }
 
-    for account in _internal_accounts(session, user):
-        value, rate = conv.value(account.balance, account.currency, today)
-        accounts.append(
-            {
-                "source": "flowlet",
-                "id": str(account.public_id),
-                "linked_account_id": None,
-                "name": account.name,
-                "currency": account.currency,
-                "balance": format_amount(account.balance, account.currency),
-                "value": format_amount(value, base) if value is not None else None,
-                "as_of": today,
-                **_rate_out(rate),
-            }
-        )
-        if value is not None:
-            total += value
-            classes["cash"] += value
 
-    links = {
+def _flowlet_line(account: Account, today: date, conv: _Converter, tally: _Tally) -> dict[str, Any]:
+    """A Flowlet account at today's rate; its balance counts as cash."""
+    value, rate = conv.value(account.balance, account.currency, today)
+    if value is not None:
+        tally.total += value
+        tally.classes["cash"] += value
+    return {
+        "source": "flowlet",
+        "id": str(account.public_id),
+        "linked_account_id": None,
+        "name": account.name,
+        "currency": account.currency,
+        "balance": format_amount(account.balance, account.currency),
+        "value": format_amount(value, conv.base) if value is not None else None,
+        "as_of": today,
+        **_rate_out(rate),
+    }
+
+
+def _live_links(session: Session, user: User) -> dict[int, LinkedAccount]:
+    return {
         link.id: link
         for link in session.scalars(
             sa.select(LinkedAccount).where(
@@ -153,59 +178,53 @@ def summary(session: Session, *, user: User, base_currency: str | None = None) -
             )
         )
     }
-    for snap in _latest_snapshots(session, user, today):
-        if snap.base_currency == base:
-            value = snap.base_value
-            rate = rates.Rate(
-                snap.currency,
-                base,
-                Decimal(snap.rate),
-                snap.rate_date,
-                snap.snapshot_date,
-                "stored",
-            )
-        else:
-            value, rate = conv.value(snap.balance, snap.currency, snap.snapshot_date)
-        link = links[snap.linked_account_id]
-        accounts.append(
-            {
-                "source": "linked",
-                "id": snap.account_ref,
-                "linked_account_id": str(link.public_id),
-                "broker_code": link.broker.code,
-                "name": snap.account_name,
-                "currency": snap.currency,
-                "balance": format_amount(snap.balance, snap.currency),
-                "value": format_amount(value, base) if value is not None else None,
-                "as_of": snap.snapshot_date,
-                **_rate_out(rate),
-            }
-        )
-        if value is None:
-            continue
-        total += value
-        in_positions = 0
-        for position in session.scalars(
-            sa.select(WealthPosition).where(WealthPosition.snapshot_id == snap.id)
-        ):
-            pvalue, _ = conv.value(position.value, position.currency, snap.snapshot_date)
-            if pvalue is None:
-                continue
-            classes[position.asset_class] += pvalue
-            in_positions += pvalue
-        classes["cash"] += value - in_positions
 
+
+def _linked_line(
+    session: Session, snap: WealthSnapshot, link: LinkedAccount, conv: _Converter, tally: _Tally
+) -> dict[str, Any]:
+    """An outside account's latest snapshot, valued as stored when it is in the base currency."""
+    value, rate = _snapshot_value(snap, conv)
+    if value is not None:
+        tally.total += value
+        _count_positions(session, snap, value, conv, tally)
     return {
-        "base_currency": base,
-        "as_of": today,
-        "total": format_amount(total, base),
-        "accounts": accounts,
-        "asset_classes": [
-            {"asset_class": name, "value": format_amount(amount, base)}
-            for name, amount in sorted(classes.items(), key=lambda kv: -kv[1])
-        ],
-        "missing_rates": sorted(conv.missing),
+        "source": "linked",
+        "id": snap.account_ref,
+        "linked_account_id": str(link.public_id),
+        "broker_code": link.broker.code,
+        "name": snap.account_name,
+        "currency": snap.currency,
+        "balance": format_amount(snap.balance, snap.currency),
+        "value": format_amount(value, conv.base) if value is not None else None,
+        "as_of": snap.snapshot_date,
+        **_rate_out(rate),
     }
+
+
+def _snapshot_value(snap: WealthSnapshot, conv: _Converter) -> tuple[int | None, rates.Rate | None]:
+    if snap.base_currency != conv.base:
+        return conv.value(snap.balance, snap.currency, snap.snapshot_date)
+    stored = rates.Rate(
+        snap.currency, conv.base, Decimal(snap.rate), snap.rate_date, snap.snapshot_date, "stored"
+    )
+    return snap.base_value, stored
+
+
+def _count_positions(
+    session: Session, snap: WealthSnapshot, value: int, conv: _Converter, tally: _Tally
+) -> None:
+    """Each position counts in its asset class; what the positions leave of `value` is cash."""
+    in_positions = 0
+    for position in session.scalars(
+        sa.select(WealthPosition).where(WealthPosition.snapshot_id == snap.id)
+    ):
+        pvalue, _ = conv.value(position.value, position.currency, snap.snapshot_date)
+        if pvalue is None:
+            continue
+        tally.classes[position.asset_class] += pvalue
+        in_positions += pvalue
+    tally.classes["cash"] += value - in_positions
 
 
 def _day_end(day: date) -> datetime:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -24,6 +25,7 @@ from app.core.money import exponent, is_currency
 from app.wealth import rates, vault
 from app.wealth.integrations import (
     BrokerError,
+    BrokerIntegration,
     BrokerSettings,
     ExternalAccount,
     InvalidCredentials,
@@ -128,10 +130,8 @@ def _rate(session: Session, base: str, quote: str, day: date) -> rates.Rate:
 
 
 def _upsert_snapshot(session: Session, values: dict[str, Any]) -> int:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if on_postgresql else sqlite.insert
     stmt = insert(WealthSnapshot).values(**values)
     keys = ("linked_account_id", "account_ref", "snapshot_date")
     stmt = stmt.on_conflict_do_update(
@@ -142,53 +142,68 @@ def _upsert_snapshot(session: Session, values: dict[str, Any]) -> int:
 
 
 def _store(session: Session, link_id: int, fetched: list[Fetched]) -> dict[str, Any] | None:
+    """Today's snapshots and their positions, and the link active again, in one unit of work."""
     link = _locked_live(session, link_id)
     if link is None:
         return None
     owner = session.get(User, link.user_id)
-    base_currency = owner.base_currency
     now = utcnow()
-    today = now.date()
-    snapshots = []
     for item in fetched:
-        rate = _rate(session, item.currency, base_currency, today)
-        balance = _minor(item.amount, item.currency)
-        snapshot_id = _upsert_snapshot(
-            session,
-            {
-                "linked_account_id": link.id,
-                "account_ref": item.account.ref[:64],
-                "account_name": item.account.name[:120],
-                "snapshot_date": today,
-                "balance": balance,
-                "currency": item.currency,
-                "base_currency": base_currency,
-                "base_value": rates.convert_minor(
-                    balance, from_currency=item.currency, to_currency=base_currency, rate=rate.rate
-                ),
-                "rate": rate.rate,
-                "rate_date": rate.rate_date,
-                "synced_at": now,
-            },
-        )
-        session.execute(sa.delete(WealthPosition).where(WealthPosition.snapshot_id == snapshot_id))
-        for p in item.positions:
-            currency = p.currency.upper() if is_currency(p.currency.upper()) else item.currency
-            session.add(
-                WealthPosition(
-                    snapshot_id=snapshot_id,
-                    symbol=p.symbol[:32],
-                    isin=(p.isin or None) and p.isin[:12],
-                    name=(p.name or None) and p.name[:200],
-                    quantity=p.quantity,
-                    price=p.price,
-                    value=_minor(p.value, currency),
-                    cost_basis=_minor(p.cost_basis, currency) if p.cost_basis is not None else None,
-                    currency=currency,
-                    asset_class=p.asset_class,
-                )
+        values = _snapshot_values(session, link, item, owner.base_currency, now)
+        snapshot_id = _upsert_snapshot(session, values)
+        _replace_positions(session, snapshot_id, item)
+    _mark_synced(session, link, now, accounts=len(fetched))
+    uow.commit(session)
+    return {"status": link.status, "accounts": len(fetched), "date": now.date().isoformat()}
+
+
+def _snapshot_values(
+    session: Session, link: LinkedAccount, item: Fetched, base_currency: str, now: datetime
+) -> dict[str, Any]:
+    """The snapshot row of one outside account today, valued at today's rate."""
+    today = now.date()
+    rate = _rate(session, item.currency, base_currency, today)
+    balance = _minor(item.amount, item.currency)
+    return {
+        "linked_account_id": link.id,
+        "account_ref": item.account.ref[:64],
+        "account_name": item.account.name[:120],
+        "snapshot_date": today,
+        "balance": balance,
+        "currency": item.currency,
+        "base_currency": base_currency,
+        "base_value": rates.convert_minor(
+            balance, from_currency=item.currency, to_currency=base_currency, rate=rate.rate
+        ),
+        "rate": rate.rate,
+        "rate_date": rate.rate_date,
+        "synced_at": now,
+    }
+
+
+def _replace_positions(session: Session, snapshot_id: int, item: Fetched) -> None:
+    """The snapshot's positions as the broker reports them now (a position's unknown currency
+    is the account's)."""
+    session.execute(sa.delete(WealthPosition).where(WealthPosition.snapshot_id == snapshot_id))
+    for p in item.positions:
+        currency = p.currency.upper() if is_currency(p.currency.upper()) else item.currency
+        session.add(
+            WealthPosition(
+                snapshot_id=snapshot_id,
+                symbol=p.symbol[:32],
+                isin=(p.isin or None) and p.isin[:12],
+                name=(p.name or None) and p.name[:200],
+                quantity=p.quantity,
+                price=p.price,
+                value=_minor(p.value, currency),
+                cost_basis=_minor(p.cost_basis, currency) if p.cost_basis is not None else None,
+                currency=currency,
+                asset_class=p.asset_class,
             )
-        snapshots.append(item.account.ref)
+        )
+
+
+def _mark_synced(session: Session, link: LinkedAccount, now: datetime, *, accounts: int) -> None:
     before = link.status
     link.status = LinkStatus.ACTIVE.value
     link.last_error = None
@@ -200,10 +215,25 @@ def _store(session: Session, link_id: int, fetched: list[Fetched]) -> dict[str, 
         "wealth.linked_account.synced",
         resource=link,
         resource_type="linked_account",
-        changes={"status": [before, link.status], "accounts": len(snapshots)},
+        changes={"status": [before, link.status], "accounts": accounts},
     )
-    uow.commit(session)
-    return {"status": link.status, "accounts": len(snapshots), "date": today.isoformat()}
+
+
+class _Skipped(Exception):
+    """The sync has nothing to do; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _Broker:
+    """The broker's integration with the credentials loaded, and no transaction open."""
+
+    integration: BrokerIntegration
+    state: dict[str, Any] | None  # the sealed 2FA challenge, when answering it
+    link_ref: str  # the linked account's public id, for the log
 
 
 def sync(session: Session, *, linked_account_id: int, answer_2fa: bool = False) -> dict[str, Any]:
@@ -213,30 +243,56 @@ def sync(session: Session, *, linked_account_id: int, answer_2fa: bool = False) 
     so that the job is retried; refused credentials mark it `error` without a retry; a 2FA
     challenge marks it `pending_auth`.
     """
+    try:
+        broker = _open_broker(session, linked_account_id, answer_2fa)
+    except _Skipped as skipped:
+        return {"status": "skipped", "reason": skipped.reason}
+    fetched = _fetch_from_broker(session, linked_account_id, broker)
+    if isinstance(fetched, dict):  # a 2FA challenge, or refused credentials
+        return fetched
+    try:
+        result = _store(session, linked_account_id, fetched)
+    except BrokerError as exc:
+        session.rollback()
+        _set_status(session, linked_account_id, LinkStatus.ERROR, error=exc.message)
+        raise
+    return result or {"status": "skipped", "reason": "linked account removed"}
+
+
+def _open_broker(session: Session, linked_account_id: int, answer_2fa: bool) -> _Broker:
+    """The integration for the link, its credentials unsealed; the transaction is ended before
+    the broker is talked to. Raises `_Skipped` when there is nothing to sync."""
     link = session.get(LinkedAccount, linked_account_id)
     if link is None or link.status == LinkStatus.DELETED.value:
         session.rollback()
-        return {"status": "skipped", "reason": "linked account removed"}
+        raise _Skipped("linked account removed")
     try:
         credentials = vault.load_credentials(session, link)
         state = vault.load_auth_state(session, link) if answer_2fa else None
     except vault.VaultError:
         session.rollback()
-        return {"status": "skipped", "reason": "no credentials"}
+        raise _Skipped("no credentials") from None
     if answer_2fa and state is None:
         session.rollback()
-        return {"status": "skipped", "reason": "no challenge pending"}
+        raise _Skipped("no challenge pending")
     integration = integration_for(link.broker.integration_type, _settings(link), credentials)
-    link_id_str = str(link.public_id)
+    link_ref = str(link.public_id)
     session.rollback()  # no transaction stays open while the broker is talked to
     del credentials
+    return _Broker(integration, state, link_ref)
+
+
+def _fetch_from_broker(
+    session: Session, linked_account_id: int, broker: _Broker
+) -> list[Fetched] | dict[str, Any]:
+    """What the broker holds, or the job's answer when it asks for 2FA or refuses the login."""
     try:
-        if answer_2fa:
-            code = state.pop("code", None)
-            integration.complete_2fa(state, code)
+        if broker.state is not None:
+            code = broker.state.pop("code", None)
+            broker.integration.complete_2fa(broker.state, code)
         else:
-            integration.authenticate()
-        fetched = _fetch(integration)
+            broker.integration.authenticate()
+        return _fetch(broker.integration)
     except TwoFactorRequired as challenge:
         _set_status(session, linked_account_id, LinkStatus.PENDING_AUTH, challenge=challenge)
         return {"status": LinkStatus.PENDING_AUTH.value, "challenge": challenge.challenge}
@@ -252,7 +308,7 @@ def sync(session: Session, *, linked_account_id: int, answer_2fa: bool = False) 
     except Exception:
         # An answer the integration could not read: the customer sees a plain reason, the
         # log has the details (never the credentials), and the job is retried.
-        log.exception("broker sync failed unexpectedly", extra={"linked_account": link_id_str})
+        log.exception("broker sync failed unexpectedly", extra={"linked_account": broker.link_ref})
         _set_status(
             session,
             linked_account_id,
@@ -262,14 +318,7 @@ def sync(session: Session, *, linked_account_id: int, answer_2fa: bool = False) 
         )
         raise
     finally:
-        integration.close()
-    try:
-        result = _store(session, linked_account_id, fetched)
-    except BrokerError as exc:
-        session.rollback()
-        _set_status(session, linked_account_id, LinkStatus.ERROR, error=exc.message)
-        raise
-    return result or {"status": "skipped", "reason": "linked account removed"}
+        broker.integration.close()
 
 
 def live_linked_account_ids(session: Session) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 
@@ -19,6 +20,36 @@ from tests.factories import DEFAULT_PASSWORD, auth_headers, make_user
 from tests.money_helpers import assert_ledger_consistent, make_account
 
 pytestmark = pytest.mark.postgres
+
+# The sections in the order they run: the erasers in this order (those that need the person's
+# name as it was come first), the hold reasons in this order, and the audit records list them so.
+SECTIONS = [
+    "alerts",
+    "kyc",
+    "profile",
+    "consents",
+    "sessions",
+    "accounts",
+    "transactions",
+    "cases",
+    "email_outbox",
+    "audit_records",
+    "erasure_requests",
+    "cards",
+    "wealth",
+]
+EXPORTED = [
+    "kyc",
+    "profile",
+    "consents",
+    "sessions",
+    "accounts",
+    "transactions",
+    "audit_records",
+    "erasure_requests",
+    "cards",
+    "wealth",
+]
 
 
 def _letters(n: int) -> str:
@@ -126,6 +157,26 @@ def test_export_holds_every_personal_datum_and_is_audited(client, db_session, pe
     assert len(exported) == 1
 
 
+def _audited_sections(db_session, action: str, user: User) -> list[str]:
+    db_session.expire_all()
+    (record,) = db_session.scalars(
+        sa.select(audit.AuditLog).where(
+            audit.AuditLog.action == action,
+            audit.AuditLog.resource_id == str(user.public_id),
+        )
+    ).all()
+    return record.changes["sections"]
+
+
+def test_the_export_body_and_its_audit_record_keep_their_order(client, db_session, person):
+    user, _, _, headers, _ = person
+    response = client.get("/api/v1/privacy/export", headers=headers)
+    assert response.status_code == 200
+    keys = [key for key, _ in json.loads(response.get_data(), object_pairs_hook=list)]
+    assert keys == sorted([*EXPORTED, "generated_at"])
+    assert _audited_sections(db_session, "privacy.exported", user) == EXPORTED
+
+
 def _tables_holding(db_session, *needles: str) -> dict[str, list[str]]:
     """Every table whose rows, as text, still hold one of the needles."""
     found = {}
@@ -181,6 +232,7 @@ def test_approved_erasure_pseudonymizes_and_both_verifies_stay_clean(
     )
     assert decided.status_code == 200, decided.json
     assert decided.json["status"] == "approved"
+    assert _audited_sections(db_session, "privacy.erasure_approved", user) == SECTIONS
 
     db_session.expire_all()
     assert _tables_holding(db_session, email, first, last, ip, "C01X00T47") == {}
@@ -224,6 +276,27 @@ def test_a_balance_is_a_legal_hold_refused_with_its_reason(client, db_session, p
         headers=officer_headers,
     )
     assert request_id in [r["id"] for r in held.json["items"]]
+
+
+def test_the_hold_reasons_come_in_the_order_of_the_sections(client, db_session, person, officer):
+    from app.compliance.models import ComplianceAlert
+
+    user, account, _, headers, _ = person
+    db_session.add(
+        ComplianceAlert(alert_type="manual", severity="medium", status="open", user_id=user.id)
+    )
+    uow.commit(db_session)
+    request_id = client.post("/api/v1/privacy/erasure-request", headers=headers).json["id"]
+    refused = client.post(
+        f"/api/v1/compliance/erasure-requests/{request_id}/decision",
+        json={"decision": "approve", "reason": "requested"},
+        headers=officer[1],
+    )
+    assert refused.status_code == 409
+    assert refused.json["error"]["details"]["reasons"] == [
+        f"account ***{account.account_number[-4:]} holds a balance of 20.00 USD",
+        "1 compliance case(s) about the person are open",
+    ]
 
 
 def test_an_open_case_is_a_legal_hold(app, client, db_session, officer):

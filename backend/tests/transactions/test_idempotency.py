@@ -15,14 +15,15 @@ from app.core import uow
 from app.core.audit import AuditLog
 from app.core.db import utcnow
 from app.core.idempotency import IdempotencyKey, fingerprint
-from app.core.queue import enqueue, get_queue
-from app.edge import idempotency as edge_idempotency
-from app.ledger.models import JournalTransaction
-from app.transactions.tasks import (
+from app.core.idempotency_purge import (
     PURGE_JOB_PREFIX,
     purge_idempotency_keys,
     schedule_idempotency_purge,
 )
+from app.core.queue import enqueue, get_queue
+from app.edge import idempotency as edge_idempotency
+from app.ledger.models import JournalTransaction
+from app.transactions import tasks as transactions_tasks
 from tests.factories import auth_headers, make_user
 from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
 
@@ -204,6 +205,11 @@ def test_an_expired_key_is_not_replayed(app, client, db_session):
     uow.commit(db_session)
     again = post(client, TRANSFER, headers, body, key=key)
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+
+
+def test_a_purge_queued_under_its_old_path_still_runs():
+    # Jobs booked before the purge moved to core name `app.transactions.tasks`.
+    assert transactions_tasks.purge_idempotency_keys is purge_idempotency_keys
 
 
 def _booked_purges(registry):

@@ -13,7 +13,7 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
-from app.wealth.schedule import SCHEDULE, build_scheduler
+from app.core.schedule import build_scheduler, schedule_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -21,10 +21,21 @@ BACKEND = Path(__file__).resolve().parents[2]
 QUEUES = ("default", "sync", "notifications", "maintenance")
 
 
-def test_every_entry_names_an_existing_job_and_one_of_the_queues():
-    names = [e.name for e in SCHEDULE]
+def test_every_entry_names_an_existing_job_and_one_of_the_queues(app):
+    entries = schedule_of(app).entries
+    names = [e.name for e in entries]
     assert len(names) == len(set(names))
-    for entry in SCHEDULE:
+    assert set(names) == {
+        "aml-batch",
+        "broker-sync-daily",
+        "card-expiry",
+        "exchange-rates",
+        "hold-expiry",
+        "idempotency-key-purge",
+        "sanctions-rescreen",
+        "weekly-wealth-report",
+    }
+    for entry in entries:
         func = entry.resolve()
         assert callable(func) and func.__wrapped__  # a core.queue.task
         assert entry.queue in QUEUES
@@ -35,8 +46,10 @@ def test_scheduler_list_prints_the_table(app):
     result = app.test_cli_runner().invoke(args=["scheduler", "--list"])
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert len(lines) == len(SCHEDULE)
-    assert lines[0].split() == [
+    assert len(lines) == len(schedule_of(app).entries)
+    assert [line.split()[0] for line in lines] == sorted(e.name for e in schedule_of(app).entries)
+    broker_sync = next(line for line in lines if line.startswith("broker-sync-daily "))
+    assert broker_sync.split() == [
         "broker-sync-daily",
         "cron",
         "0",
@@ -55,7 +68,7 @@ def test_each_scheduled_job_runs_on_a_real_worker(app, run_jobs, customer, clien
 
     link(client, customer)
     sync_jobs()
-    scheduler = build_scheduler(redis)
+    scheduler = build_scheduler(schedule_of(app).entries, redis)
     jobs = [cron_job.enqueue(redis) for cron_job in scheduler.get_jobs()]
     run_jobs(QUEUES)
     for job in jobs:
@@ -67,7 +80,9 @@ def test_each_scheduled_job_runs_on_a_real_worker(app, run_jobs, customer, clien
 
 
 def test_a_second_scheduler_is_refused(app):
-    running = build_scheduler(app.extensions["flowlet_redis"], name="test-scheduler")
+    running = build_scheduler(
+        schedule_of(app).entries, app.extensions["flowlet_redis"], name="test-scheduler"
+    )
     running.register_birth()
     try:
         result = app.test_cli_runner().invoke(args=["scheduler"])
@@ -105,8 +120,8 @@ def test_scheduler_process_enqueues_interval_jobs(app, pg_url, redis_url):
             time.sleep(0.2)
         funcs = sorted(job.func_name for job in maintenance.get_jobs())
         assert funcs == [
+            "app.core.idempotency_purge.purge_idempotency_keys",
             "app.ledger.tasks.expire_holds",
-            "app.transactions.tasks.purge_idempotency_keys",
         ]
     finally:
         process.send_signal(signal.SIGTERM)

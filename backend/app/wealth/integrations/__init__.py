@@ -15,6 +15,8 @@ from app.wealth.integrations.base import (
     Position,
     TwoFactorRequired,
 )
+from app.wealth.integrations.rest import RestIntegration
+from app.wealth.integrations.sandbox import SandboxIntegration
 
 __all__ = [
     "Balance",
@@ -35,14 +37,12 @@ def integration_for(
 ) -> BrokerIntegration:
     """The integration class for a catalogue entry's `integration_type`."""
     if integration_type == "sandbox":
-        from app.wealth.integrations.sandbox import SandboxIntegration
-
         return SandboxIntegration(broker, credentials)
     if integration_type == "rest":
-        from app.wealth.integrations.rest import RestIntegration
-
         return RestIntegration(broker, credentials)
     if integration_type == "fints":
+        # Not a cycle: python-fints takes about 0.5 s to import (a third of the app's start),
+        # so only a process that syncs a FinTS bank loads it.
         from app.wealth.integrations.fints_bank import FinTSIntegration
 
         return FinTSIntegration(broker, credentials)

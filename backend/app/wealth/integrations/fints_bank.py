@@ -16,6 +16,13 @@ import contextlib
 from decimal import Decimal
 from typing import Any
 
+from fints.client import FinTS3PinTanClient, NeedRetryResponse, NeedTANResponse
+from fints.exceptions import (
+    FinTSClientPINError,
+    FinTSConnectionError,
+    FinTSError,
+    FinTSUnsupportedOperation,
+)
 from flask import current_app
 
 from app.wealth.integrations.base import (
@@ -52,8 +59,6 @@ class FinTSIntegration(BrokerIntegration):
         return configured or self.settings.get("product_id") or "FLOWLET"
 
     def _new_client(self, from_data: bytes | None = None):
-        from fints.client import FinTS3PinTanClient
-
         return FinTS3PinTanClient(
             str(self.settings["blz"]),
             self.credentials["login"],
@@ -65,8 +70,6 @@ class FinTSIntegration(BrokerIntegration):
         )
 
     def _translate(self, exc: Exception) -> BrokerError:
-        from fints.exceptions import FinTSClientPINError, FinTSConnectionError
-
         if isinstance(exc, FinTSClientPINError):
             return InvalidCredentials("The bank refused the login or PIN.")
         if isinstance(exc, FinTSConnectionError):
@@ -76,8 +79,6 @@ class FinTSIntegration(BrokerIntegration):
         )
 
     def _guard(self, func, *args):
-        from fints.exceptions import FinTSError
-
         try:
             return func(*args)
         except FinTSError as exc:
@@ -112,8 +113,6 @@ class FinTSIntegration(BrokerIntegration):
             raise self._challenge(response)
 
     def complete_2fa(self, state: dict[str, Any], code: str | None) -> None:
-        from fints.client import NeedRetryResponse, NeedTANResponse
-
         def resume() -> None:
             self._client = self._new_client(from_data=_unb64(state["client"]))
             self._stack.enter_context(self._client.resume_dialog(_unb64(state["dialog"])))
@@ -160,9 +159,6 @@ class FinTSIntegration(BrokerIntegration):
         return Balance(Decimal(str(amount.amount)), str(amount.currency))
 
     def positions(self, account: ExternalAccount) -> list[Position]:
-        from fints.client import NeedTANResponse
-        from fints.exceptions import FinTSUnsupportedOperation
-
         def holdings_or_none():
             try:
                 return self._client.get_holdings(self._sepa[account.ref])

@@ -10,17 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.cards.models import AuthorizationStatus, CancelReason, Card, CardAuthorization, CardStatus
-from app.core import audit
 from app.core.db import utcnow
-from app.privacy.services import register_section
+from app.core.personal_data import Section, personal_data, time_text
 
 
-def _time(value) -> str | None:
-    return audit.format_time(value) if value is not None else None
+def register(app: Flask) -> None:
+    """Add the section to the app's personal-data registry."""
+    personal_data(app).add(
+        Section("cards", 700, export=_cards_export, erase=_cards_erase, hold=_cards_hold)
+    )
 
 
 def _cards_export(session: Session, user: User) -> list[dict[str, Any]]:
@@ -35,8 +38,8 @@ def _cards_export(session: Session, user: User) -> list[dict[str, Any]]:
             "expiry_year": card.expiry_year,
             "cardholder_name": card.cardholder_name,
             "status": card.status,
-            "created_at": _time(card.created_at),
-            "cancelled_at": _time(card.cancelled_at),
+            "created_at": time_text(card.created_at),
+            "cancelled_at": time_text(card.cancelled_at),
         }
         for card in cards
     ]
@@ -63,6 +66,3 @@ def _cards_hold(session: Session, user: User) -> list[str]:
         )
     )
     return [f"{count} card authorization(s) still hold funds"] if count else []
-
-
-register_section("cards", export=_cards_export, erase=_cards_erase, hold=_cards_hold)

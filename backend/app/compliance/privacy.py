@@ -1,7 +1,8 @@
-"""The compliance domain's part in the personal data export and in erasure.
+"""The compliance domain's part in the personal data export, in erasure and in the legal hold.
 
 KYC cases are exported with the document number masked and pseudonymized on erasure; the
 person's name is replaced in the alerts about them (explanations, structured details, notes).
+A compliance case about the person that is still open is a legal hold.
 """
 
 from __future__ import annotations
@@ -11,16 +12,24 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.compliance.models import AlertNote, ComplianceAlert, KycCase
-from app.core import audit
-from app.privacy.services import register_section
+from app.core.personal_data import Section, personal_data, time_text
 
 
-def _time(value) -> str | None:
-    return audit.format_time(value) if value is not None else None
+def register(app: Flask) -> None:
+    """Add the sections to the app's personal-data registry.
+
+    The alerts and KYC erasers come first (orders 10 and 20): the scrubber needs the person's
+    names as they were, before the profile is pseudonymized.
+    """
+    registry = personal_data(app)
+    registry.add(Section("alerts", 10, erase=_alerts_erase))
+    registry.add(Section("kyc", 20, export=_kyc_export, erase=_kyc_erase))
+    registry.add(Section("cases", 400, hold=_open_case_hold))
 
 
 def _kyc_export(session: Session, user: User) -> list[dict[str, Any]]:
@@ -40,8 +49,8 @@ def _kyc_export(session: Session, user: User) -> list[dict[str, Any]]:
             "document_type": case.document_type,
             "document_number": f"***{case.document_last4}",
             "reasons": case.reasons,
-            "submitted_at": _time(case.created_at),
-            "decided_at": _time(case.decided_at),
+            "submitted_at": time_text(case.created_at),
+            "decided_at": time_text(case.decided_at),
         }
         for case in cases
     ]
@@ -89,6 +98,10 @@ def _alerts_erase(session: Session, user: User, pseudonym: str) -> None:
             note.body = scrub(note.body)
 
 
-# Runs before the profile is pseudonymized: the scrubber needs the names as they were.
-register_section("kyc", export=_kyc_export, erase=_kyc_erase, first=True)
-register_section("alerts", erase=_alerts_erase, first=True)
+def _open_case_hold(session: Session, user: User) -> list[str]:
+    count = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ComplianceAlert)
+        .where(ComplianceAlert.user_id == user.id, ComplianceAlert.status != "resolved")
+    )
+    return [f"{count} compliance case(s) about the person are open"] if count else []
