@@ -17,7 +17,7 @@ audit_cli = AppGroup("audit", help="Audit log commands.")
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Seal, then check the audit hash chain; exit 1 naming the first broken record."""
-    result = audit.verify(db.session)
+    result = audit.verify(db.session())
     staleness = f"{result.unsealed} unsealed"
     if result.unsealed_oldest_seconds is not None:
         staleness += f" (oldest {result.unsealed_oldest_seconds:.1f} s)"

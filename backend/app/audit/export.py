@@ -13,15 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.audit.trail import AuditFilters
+from app.audit.trail import AuditFilters, engine_of
 from app.auth.models import User
 from app.core import audit, uow
 from app.core.audit import (
@@ -32,10 +32,13 @@ from app.core.audit import (
     AuditSeal,
     RowsHash,
 )
-from app.core.db import utcnow
+from app.core.db import table_of, utcnow
 
-_log = AuditLog.__table__
-_seal = AuditSeal.__table__
+if TYPE_CHECKING:
+    from _csv import Writer
+
+_log = table_of(AuditLog)
+_seal = table_of(AuditSeal)
 PAGE = 500
 
 
@@ -50,7 +53,7 @@ class _Tally:
     last: int | None = None
     last_hash: str | None = None
 
-    def add(self, row: sa.Row) -> None:
+    def add(self, row: sa.Row[Any]) -> None:
         if self.last is not None and row.sequence != self.last + 1:
             self.gaps += 1
         self.rows_hash.add(row.sequence, row.hash)
@@ -108,14 +111,14 @@ class Export:
         self.summary = trailer
         _record_completion(self.engine, self.officer_public_id, trailer)
 
-    def _write_row(self, writer: Any, buffer: io.StringIO, row: sa.Row) -> None:
+    def _write_row(self, writer: Writer, buffer: io.StringIO, row: sa.Row[Any]) -> None:
         if self.fmt == "csv":
             writer.writerow(_csv_values(row))
         else:
             buffer.write(json.dumps(_json_row(row), ensure_ascii=False))
             buffer.write("\n")
 
-    def _trailer(self, tally: _Tally, head: sa.Row, unsealed: int) -> dict[str, Any]:
+    def _trailer(self, tally: _Tally, head: sa.Row[Any], unsealed: int) -> dict[str, Any]:
         return {
             "format": EXPORT_FORMAT,
             "records": tally.count,
@@ -140,7 +143,7 @@ def _drain(buffer: io.StringIO) -> str:
     return text
 
 
-def _pages(conn: sa.Connection, filters: AuditFilters) -> Iterator[list[sa.Row]]:
+def _pages(conn: sa.Connection, filters: AuditFilters) -> Iterator[Sequence[sa.Row[Any]]]:
     """The sealed records matching the filters, in sequence order, `PAGE` rows at a time."""
     query = _export_query(filters)
     after = 0
@@ -152,7 +155,7 @@ def _pages(conn: sa.Connection, filters: AuditFilters) -> Iterator[list[sa.Row]]
         after = page[-1].sequence
 
 
-def _export_query(filters: AuditFilters) -> sa.Select:
+def _export_query(filters: AuditFilters) -> sa.Select[Any]:
     changes = sa.cast(_log.c.changes, sa.Text).label("changes")
     personal = sa.cast(_log.c.personal, sa.Text).label("personal")
     return (
@@ -183,7 +186,7 @@ def _export_query(filters: AuditFilters) -> sa.Select:
     )
 
 
-def _json_row(row: sa.Row) -> dict[str, Any]:
+def _json_row(row: sa.Row[Any]) -> dict[str, Any]:
     return {
         "sequence": row.sequence,
         "id": str(row.public_id),
@@ -206,14 +209,14 @@ def _json_row(row: sa.Row) -> dict[str, Any]:
     }
 
 
-def _csv_values(row: sa.Row) -> list[Any]:
+def _csv_values(row: sa.Row[Any]) -> list[Any]:
     values = _json_row(row)
     values["changes"] = row.changes
     values["personal"] = row.personal
     return ["" if values[name] is None else values[name] for name in EXPORT_COLUMNS]
 
 
-def _record_completion(engine: sa.Engine, officer_public_id: str, trailer: dict) -> None:
+def _record_completion(engine: sa.Engine, officer_public_id: str, trailer: dict[str, Any]) -> None:
     with Session(bind=engine) as session:
         audit.record(
             session,
@@ -237,7 +240,7 @@ def start_export(session: Session, *, officer: User, filters: AuditFilters, fmt:
         changes={"format": fmt, "filters": filters.as_dict()},
     )
     uow.commit(session)
-    engine = session.get_bind()
+    engine = engine_of(session)
     audit.seal(engine)
     return Export(
         engine=engine,

@@ -4,6 +4,10 @@ The blueprint keeps its name, `compliance_audit`, the OpenAPI tag these routes (
 compliance domain's regulatory reports) have always been listed under.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from flask import Response
 
 from app.audit import export, trail
@@ -16,6 +20,7 @@ from app.audit.schemas import (
 from app.auth.permissions import current_user, require
 from app.core.api import Blueprint
 from app.core.extensions import db
+from app.core.pagination import Page
 from app.core.streaming import stream
 
 blp = Blueprint(
@@ -26,7 +31,7 @@ blp = Blueprint(
 )
 
 
-def _filters(args: dict) -> trail.AuditFilters:
+def _filters(args: dict[str, Any]) -> trail.AuditFilters:
     start, end = trail.period_bounds(args.pop("start", None), args.pop("end", None))
     return trail.AuditFilters(start=start, end=end, **args)
 
@@ -35,10 +40,10 @@ def _filters(args: dict) -> trail.AuditFilters:
 @require("audit:read")
 @blp.arguments(AuditListArgsSchema, location="query")
 @blp.response(200, AuditRecordPageSchema)
-def list_audit_logs(args):
+def list_audit_logs(args: dict[str, Any]) -> Page:
     """List audit records, filtered, newest first (keyset pages)."""
     limit, cursor = args.pop("limit"), args.pop("cursor")
-    return trail.list_records(db.session, filters=_filters(args), limit=limit, cursor=cursor)
+    return trail.list_records(db.session(), filters=_filters(args), limit=limit, cursor=cursor)
 
 
 @blp.route("/audit-logs/export", methods=["GET"])
@@ -46,11 +51,11 @@ def list_audit_logs(args):
 @blp.arguments(AuditExportArgsSchema, location="query")
 @blp.response(200, content_type="application/x-ndjson")
 @blp.alt_response(200, content_type="text/csv", success=True, description="format=csv")
-def export_audit_logs(args):
+def export_audit_logs(args: dict[str, Any]) -> Response:
     """Stream the filtered records as an offline-verifiable CSV or JSON Lines file (audited)."""
     fmt = args.pop("format")
     started = export.start_export(
-        db.session, officer=current_user(), filters=_filters(args), fmt=fmt
+        db.session(), officer=current_user(), filters=_filters(args), fmt=fmt
     )
     return Response(
         stream(started.lines()),
@@ -62,6 +67,6 @@ def export_audit_logs(args):
 @blp.route("/audit-logs/verify", methods=["GET"])
 @require("audit:read")
 @blp.response(200, AuditVerifySchema)
-def verify_audit_logs():
+def verify_audit_logs() -> dict[str, Any]:
     """Seal, then verify the whole audit hash chain; reports the unsealed tail."""
-    return trail.verify_chain(db.session, officer=current_user())
+    return trail.verify_chain(db.session(), officer=current_user())

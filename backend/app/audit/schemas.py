@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
 import marshmallow as ma
 
 from app.core.api import ArgsSchema, Schema
@@ -9,17 +13,19 @@ from app.core.fields import UTCDateTime
 from app.core.pagination import PageArgsSchema, page_schema
 
 
-class PeriodField(ma.fields.Field):
+class PeriodField(ma.fields.Field[date | datetime]):
     """A date (`YYYY-MM-DD`, whole days) or an ISO 8601 time."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "metadata",
             {"type": "string", "description": "A date (YYYY-MM-DD) or an ISO 8601 time"},
         )
         super().__init__(**kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> date | datetime:
         text = str(value)
         try:
             if len(text) == 10:

@@ -45,7 +45,9 @@ def schedule_audit_seal(queue: Queue) -> str | None:
     interval = float(current_app.config["AUDIT_SEAL_INTERVAL_SECONDS"])
     if interval <= 0:
         return None
-    registry = ScheduledJobRegistry(queue=queue)  # a running job is no longer in it
+    # A running job is no longer in it. (rq leaves `ScheduledJobRegistry()` unannotated; the
+    # queue's property builds the same registry.)
+    registry: ScheduledJobRegistry = queue.scheduled_job_registry
     booked = [j for j in registry.get_job_ids() if j.startswith(SEAL_JOB_PREFIX)]
     if booked:
         return booked[0]

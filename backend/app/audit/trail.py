@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.core import audit, uow
 from app.core.audit import AuditLog
+from app.core.db import table_of
 from app.core.errors import ValidationError
 from app.core.pagination import Page
 
-_log = AuditLog.__table__
+_log = table_of(AuditLog)
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,12 @@ class AuditFilters:
         return f"{label(self.start, 'start')}_{label(self.end, 'now', last_day=True)}"
 
 
-def period_bounds(start: date | datetime | None, end: date | datetime | None):
+def period_bounds(
+    start: date | datetime | None, end: date | datetime | None
+) -> tuple[datetime | None, datetime | None]:
     """`from` and `to` as instants; a date `to` includes that whole day."""
 
-    def instant(value, *, end_of_day: bool) -> datetime | None:
+    def instant(value: date | datetime | None, *, end_of_day: bool) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, datetime):
@@ -84,6 +87,14 @@ def period_bounds(start: date | datetime | None, end: date | datetime | None):
     if lower is not None and upper is not None and upper <= lower:
         raise ValidationError("`to` must be after `from`.", details={"to": ["Before `from`."]})
     return lower, upper
+
+
+def engine_of(session: Session) -> sa.Engine:
+    """The engine `session` is bound to: the sealer opens its own connections on it."""
+    bind = session.get_bind()
+    if not isinstance(bind, sa.Engine):
+        raise TypeError("the audit trail needs a session bound to an engine, not a connection")
+    return bind
 
 
 # --- list --------------------------------------------------------------------------------------
@@ -107,7 +118,7 @@ def list_records(
     session: Session, *, filters: AuditFilters, limit: int, cursor: str | None = None
 ) -> Page:
     """Audit records matching the filters, newest first in chain order (keyset pages)."""
-    audit.seal(session.get_bind())
+    audit.seal(engine_of(session))
     stmt = sa.select(AuditLog).where(*filters.where())
     if cursor:
         position = session.execute(

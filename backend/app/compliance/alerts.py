@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -22,7 +23,8 @@ from app.compliance.models import (
     Severity,
 )
 from app.core import audit, uow
-from app.core.db import utcnow
+from app.core.db import table_of, utcnow
+from app.ledger.models import JournalTransaction
 
 SEVERITY_ORDER = [s.value for s in Severity]
 MAX_HITS_KEPT = 50
@@ -40,7 +42,7 @@ def raise_alert(
     severity: str,
     explanation: str,
     transaction_ids: Iterable[int] = (),
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
     score: int = 0,
     now: datetime | None = None,
 ) -> ComplianceAlert:
@@ -102,7 +104,7 @@ def _new_alert(
     severity: str,
     explanation: str,
     transaction_id: int | None,
-    hit: dict,
+    hit: dict[str, Any],
     score: int,
     now: datetime,
 ) -> ComplianceAlert:
@@ -143,7 +145,13 @@ def _open(session: Session, candidate: ComplianceAlert) -> tuple[ComplianceAlert
 
 
 def _add_hit(
-    alert: ComplianceAlert, hit: dict, *, severity: str, score: int, explanation: str, now: datetime
+    alert: ComplianceAlert,
+    hit: dict[str, Any],
+    *,
+    severity: str,
+    score: int,
+    explanation: str,
+    now: datetime,
 ) -> None:
     """One more hit on an open case: counted, the highest severity and score kept, the
     latest MAX_HITS_KEPT hits listed."""
@@ -156,7 +164,9 @@ def _add_hit(
     alert.details = {**(alert.details or {}), "hits": hits[-MAX_HITS_KEPT:]}
 
 
-def _hit(now: datetime, explanation: str, ids: list[int], details: dict | None) -> dict:
+def _hit(
+    now: datetime, explanation: str, ids: list[int], details: dict[str, Any] | None
+) -> dict[str, Any]:
     return {
         "at": now.isoformat(),
         "explanation": explanation,
@@ -184,9 +194,9 @@ def _link(session: Session, alert: ComplianceAlert, ids: list[int]) -> None:
         uow.of(session).stage(_write_links, (alert.id, ids, utcnow()))
 
 
-def _merged_links(items: list[tuple[int, list[int], datetime]]) -> list[dict]:
+def _merged_links(items: list[tuple[int, list[int], datetime]]) -> list[dict[str, Any]]:
     """One insert per alert (two hits of one unit may share transactions)."""
-    merged: dict[int, dict] = {}
+    merged: dict[int, dict[str, Any]] = {}
     for alert_id, ids, at in items:
         entry = merged.setdefault(alert_id, {"alert_id": alert_id, "ids": [], "at": at})
         entry["ids"] = list(dict.fromkeys([*entry["ids"], *ids]))
@@ -195,7 +205,7 @@ def _merged_links(items: list[tuple[int, list[int], datetime]]) -> list[dict]:
 
 def _build_link_insert(prefix: str) -> sa.Insert:
     """Insert the links an alert does not have yet, from an array of transaction ids."""
-    table = AlertTransaction.__table__
+    table = table_of(AlertTransaction)
     alert_id = sa.bindparam(f"{prefix}alert_id", type_=sa.BigInteger)
     ids = (
         sa.func.unnest(sa.bindparam(f"{prefix}ids", type_=postgresql.ARRAY(sa.BigInteger)))
@@ -221,7 +231,7 @@ def _link_insert(prefix: str) -> sa.Insert:
 
 def _write_links(session: Session, items: list[tuple[int, list[int], datetime]]) -> None:
     """Insert the staged links (the unit of work calls it; the alert row is locked)."""
-    table = AlertTransaction.__table__
+    table = table_of(AlertTransaction)
     for entry in _merged_links(items):
         if session.get_bind().dialect.name == "postgresql":
             session.execute(_link_insert(""), entry)
@@ -245,11 +255,13 @@ def _write_links(session: Session, items: list[tuple[int, list[int], datetime]])
 
 
 @uow.composes(_write_links)
-def _compose_links(session: Session, items: list[tuple[int, list[int], datetime]]) -> list:
+def _compose_links(
+    session: Session, items: list[tuple[int, list[int], datetime]]
+) -> list[uow.Part]:
     parts = []
     for entry in _merged_links(items):
 
-        def values(prefix: str, entry: dict = entry) -> dict:
+        def values(prefix: str, entry: dict[str, Any] = entry) -> dict[str, Any]:
             return {f"{prefix}{name}": value for name, value in entry.items()}
 
         parts.append(uow.Part(("alert_links",), _link_insert, values))
@@ -260,7 +272,12 @@ def _compose_links(session: Session, items: list[tuple[int, list[int], datetime]
 
 
 def raise_transaction_alert(
-    session: Session, *, user_id: int | None, transaction, score: int, rules: list[str]
+    session: Session,
+    *,
+    user_id: int | None,
+    transaction: JournalTransaction | None,
+    score: int,
+    rules: list[str],
 ) -> ComplianceAlert:
     """Open an alert for a transaction the risk rules held (flushes; the caller commits)."""
     alert = ComplianceAlert(

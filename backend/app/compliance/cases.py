@@ -24,6 +24,7 @@ from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.core.pagination import Page, paginate
+from app.ledger.models import JournalTransaction
 
 
 class AlertNotFound(NotFound):
@@ -87,14 +88,14 @@ def get_alert(
     return alert
 
 
-def alert_transactions(alert: ComplianceAlert) -> list:
+def alert_transactions(alert: ComplianceAlert) -> list[JournalTransaction]:
     """The transactions behind an alert, oldest first (the held one included)."""
-    seen: dict[int, object] = {}
+    seen: dict[int, JournalTransaction] = {}
     if alert.transaction is not None:
         seen[alert.transaction.id] = alert.transaction
     for link in alert.links:
         seen.setdefault(link.transaction_id, link.transaction)
-    return sorted(seen.values(), key=lambda t: (t.created_at, t.id))  # type: ignore[attr-defined]
+    return sorted(seen.values(), key=lambda t: (t.created_at, t.id))
 
 
 def _not_about_self(alert: ComplianceAlert, officer: User) -> None:
@@ -112,17 +113,18 @@ def assign_alert(
         raise Conflict("The alert is already resolved.")
     assignee = officer
     if assignee_id is not None and assignee_id != officer.public_id:
-        assignee = session.scalar(sa.select(User).where(User.public_id == assignee_id))
-        if assignee is None or not assignee.has_role("compliance_officer"):
+        found = session.scalar(sa.select(User).where(User.public_id == assignee_id))
+        if found is None or not found.has_role("compliance_officer"):
             raise ValidationError(
                 "The assignee is not a compliance officer.",
                 details={"assignee_id": ["Not a compliance officer."]},
             )
-        if alert.user_id == assignee.id:
+        if alert.user_id == found.id:
             raise ValidationError(
                 "An officer may not review an alert about themself.",
                 details={"assignee_id": ["The alert is about this officer."]},
             )
+        assignee = found
     alert.assigned_to_id = assignee.id
     session.add(
         AlertNote(

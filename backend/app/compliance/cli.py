@@ -33,7 +33,7 @@ def load(path: str) -> None:
         ) as bar:
             try:
                 version = load_list(
-                    db.session, stream, source=os.path.basename(path), progress=bar.update
+                    db.session(), stream, source=os.path.basename(path), progress=bar.update
                 )
             except ListFileInvalid as exc:
                 raise click.ClickException(exc.message) from exc
@@ -46,7 +46,7 @@ def load(path: str) -> None:
 @sanctions_cli.command("status")
 def status() -> None:
     """Show the active list."""
-    current = active_list(db.session)
+    current = active_list(db.session())
     if current is None:
         click.echo("no sanctions list loaded")
         return
@@ -62,6 +62,6 @@ def aml_batch(days: int) -> None:
     """Queue the AML rules over the last DAYS days (queue `maintenance`)."""
     end = datetime.now(UTC)
     start = end - timedelta(days=days)
-    job = enqueue(db.session, run_aml_batch, start.isoformat(), end.isoformat(), queue=QUEUE)
-    uow.commit(db.session)
+    job = enqueue(db.session(), run_aml_batch, start.isoformat(), end.isoformat(), queue=QUEUE)
+    uow.commit(db.session())
     click.echo(f"queued AML batch {job} for {start.isoformat()} – {end.isoformat()}")

@@ -17,11 +17,12 @@ The translation from the engine's context to compliance terms lives in `posting_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from app.compliance import sanctions
 from app.compliance.alerts import (
@@ -35,7 +36,10 @@ from app.compliance.aml.monitor import observe_movement
 from app.compliance.aml.rules import IN, OUT, OWN, Posting, Settings
 from app.compliance.models import Severity
 from app.ledger import engine
+from app.ledger.accounts import Account
 from app.ledger.engine import PolicyContext, Review
+from app.ledger.models import JournalTransaction
+from app.ledger.movement import Movement
 
 # Events after which money has moved or is committed to move: posted, placed on hold (an
 # external transfer before settlement, a card authorization), held for review (an attempt), or
@@ -43,11 +47,11 @@ from app.ledger.engine import PolicyContext, Review
 MONITORED_EVENTS = frozenset({"completed", "held", "review", "approved", "captured"})
 
 
-def _meta(movement: Any) -> Mapping[str, Any]:
+def _meta(movement: Movement) -> Mapping[str, Any]:
     return getattr(movement, "metadata", None) or {}
 
 
-def beneficiary_of(movement: Any) -> tuple[str | None, str | None]:
+def beneficiary_of(movement: Movement) -> tuple[str | None, str | None]:
     """(name, IBAN) of an outside beneficiary, or (None, None) for an internal movement."""
     meta = _meta(movement)
     iban = meta.get("counterparty_iban") or meta.get("to_iban")
@@ -55,7 +59,9 @@ def beneficiary_of(movement: Any) -> tuple[str | None, str | None]:
     return (name, iban) if iban and name else (None, None)
 
 
-def posting_sides(ctx: Any, txn: Any) -> Iterator[tuple[Posting, Any]]:
+def posting_sides(
+    ctx: PolicyContext, txn: JournalTransaction | _Numbered
+) -> Iterator[tuple[Posting, Account]]:
     """The customer sides of a posted movement: (posting, account) pairs."""
     movement = ctx.movement
     meta = _meta(movement)
@@ -106,7 +112,7 @@ class _Numbered:
 _FACTS = "aml_facts"  # ctx.shared: (postings, their window facts) read before the policies
 
 
-def aml_facts(ctx: Any) -> engine.Facts | None:
+def aml_facts(ctx: PolicyContext) -> engine.Facts | None:
     """Engine facts reader: the AML window aggregates of the movement's customer sides, read
     with its other facts when its transaction's id is known (PostgreSQL) and the observer will
     run (`execute` and `reverse` end in a monitored event unless refused)."""
@@ -117,13 +123,13 @@ def aml_facts(ctx: Any) -> engine.Facts | None:
         return None
     statement, params = window_facts_read(postings, Settings.from_config(current_app.config))
 
-    def take(row: Any) -> None:
+    def take(row: Sequence[Any]) -> None:
         ctx.shared[_FACTS] = (postings, parse_window_facts(row))
 
     return engine.Facts(("aml", len(postings)), lambda: statement, params, take)
 
 
-def aml_observer(ctx: Any, txn: Any) -> None:
+def aml_observer(ctx: PolicyContext, txn: JournalTransaction) -> None:
     """Engine observer: every customer side of a movement goes through the AML rules once."""
     if ctx.event not in MONITORED_EVENTS or txn.status not in MONITORED_STATUSES:
         return
@@ -142,7 +148,7 @@ def aml_observer(ctx: Any, txn: Any) -> None:
 
 
 def screen_beneficiary(
-    session: Any, *, user_id: int | None, name: str, iban: str | None
+    session: Session, *, user_id: int | None, name: str, iban: str | None
 ) -> list[sanctions.ScreeningMatch]:
     """Screen an IBAN beneficiary's name; on a hit raise a `sanctions_hit` alert (flushes)."""
     matches = sanctions.screen(session, name=name, country=(iban or "")[:2] or None)
@@ -168,7 +174,7 @@ def screen_beneficiary(
     return matches
 
 
-def sanctions_policy(ctx: Any) -> Any:
+def sanctions_policy(ctx: PolicyContext) -> Review | None:
     """Engine policy: hold a transfer to a listed beneficiary for review, with an alert."""
     name, iban = beneficiary_of(ctx.movement)
     if not name:
@@ -182,7 +188,7 @@ def sanctions_policy(ctx: Any) -> Any:
     )
 
 
-def observe_reviews(ctx: PolicyContext, txn: Any) -> None:
+def observe_reviews(ctx: PolicyContext, txn: JournalTransaction) -> None:
     """Engine observer: alert on a movement held for review; close it when decided."""
     if ctx.event == "review":
         raise_transaction_alert(

@@ -78,7 +78,7 @@ def submit(
     last_name: str,
     date_of_birth: date,
     nationality: str,
-    address: dict,
+    address: dict[str, str],
     document_type: str,
     document_number: str,
     level: str = KycLevel.BASIC.value,
@@ -144,7 +144,9 @@ def _check(
     return matches
 
 
-def _audit_submission(session: Session, case: KycCase, *, number: str, matches: list) -> None:
+def _audit_submission(
+    session: Session, case: KycCase, *, number: str, matches: list[sanctions.ScreeningMatch]
+) -> None:
     audit.record(
         session,
         "kyc.submitted",
@@ -182,9 +184,9 @@ def _automatic_checks(
     issuing: str,
     document_type: str,
     document_number: str,
-) -> list[dict]:
+) -> list[dict[str, str]]:
     """The reasons (code and message) the automatic checks reject the data for; [] if none."""
-    reasons: list[dict] = []
+    reasons: list[dict[str, str]] = []
     today = utcnow().date()
     if _age(date_of_birth, today) < current_app.config["KYC_MIN_AGE"]:
         reasons.append({"code": "underage", "message": "The customer must be at least 18."})
@@ -215,7 +217,9 @@ def _automatic_checks(
     return reasons
 
 
-def _decide(reasons: list[dict], matches: list, level: str) -> KycCaseStatus:
+def _decide(
+    reasons: list[dict[str, str]], matches: list[sanctions.ScreeningMatch], level: str
+) -> KycCaseStatus:
     """Rejected on any automatic reason; an officer's review for a sanctions match or the full
     level (its reason appended); approved otherwise."""
     if reasons:
@@ -239,7 +243,9 @@ def _decide(reasons: list[dict], matches: list, level: str) -> KycCaseStatus:
     return KycCaseStatus.APPROVED
 
 
-def _alert_sanctions_match(session: Session, customer: User, case: KycCase, matches: list) -> None:
+def _alert_sanctions_match(
+    session: Session, customer: User, case: KycCase, matches: list[sanctions.ScreeningMatch]
+) -> None:
     raise_alert(
         session,
         user_id=customer.id,
@@ -274,7 +280,7 @@ class KycView:
 
     status: str
     level: str
-    reasons: list
+    reasons: list[dict[str, str]]
     public_id: uuid.UUID | None = None
     requested_level: str | None = None
     document_type: str | None = None

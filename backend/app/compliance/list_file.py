@@ -6,7 +6,7 @@ the name index sees it. Pure, no database: `sanctions.load_list` stores what `pa
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
@@ -64,7 +64,7 @@ def parse_list(stream: IO[str]) -> Iterator[ParsedEntry]:
             details={"file": [f"Columns found: {', '.join(headers) or 'none'}."]},
         )
 
-    def cell(row: dict, field: str) -> str:
+    def cell(row: Mapping[str, str | None], field: str) -> str:
         column = columns[field]
         return (row.get(column) or "").strip() if column else ""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -58,10 +58,10 @@ class ComplianceAlert(PublicIdMixin, TimestampMixin, Base):
         sa.ForeignKey("journal_transactions.id"), index=True
     )
     score: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    rules: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    rules: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
     explanation: Mapped[str | None] = mapped_column(sa.Text)
     # Structured facts behind the alert (amounts, windows, the screened name and its matches).
-    details: Mapped[dict | None] = mapped_column(sa.JSON)
+    details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     hit_count: Mapped[int] = mapped_column(
         sa.Integer, nullable=False, default=1, server_default="1"
     )
@@ -164,13 +164,13 @@ class KycCase(PublicIdMixin, TimestampMixin, Base):
     last_name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     date_of_birth: Mapped[date] = mapped_column(sa.Date, nullable=False)
     nationality: Mapped[str] = mapped_column(sa.String(2), nullable=False)
-    address: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    address: Mapped[dict[str, str]] = mapped_column(sa.JSON, nullable=False)
     document_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     # AES-GCM sealed with core.crypto, bound to the case (aad); only the last 4 stay in clear.
     document_number_sealed: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     document_last4: Mapped[str] = mapped_column(sa.String(4), nullable=False)
-    reasons: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
-    screening: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, nullable=False, default=list)
+    screening: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, nullable=False, default=list)
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column()
     decision_reason: Mapped[str | None] = mapped_column(sa.Text)
@@ -218,9 +218,9 @@ class SanctionsEntry(PublicIdMixin, Base):
     name: Mapped[str] = mapped_column(sa.String(350), nullable=False)
     entry_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     program: Mapped[str] = mapped_column(sa.String(200), nullable=False)
-    aliases: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
-    dates_of_birth: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
-    countries: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    aliases: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    dates_of_birth: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    countries: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
     remarks: Mapped[str | None] = mapped_column(sa.Text)
 
 

@@ -28,7 +28,7 @@ from app.ledger.accounts import Account
 from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 
 
-def _day(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+def _day(column: sa.ColumnExpressionArgument[datetime], dialect: str) -> sa.ColumnElement[date]:
     """The UTC calendar day of a timestamp."""
     if dialect == "postgresql":
         return sa.cast(sa.func.timezone("UTC", column), sa.Date)
@@ -101,7 +101,7 @@ def currency_transaction_report(
 
 
 def _days_over_threshold(
-    session: Session, lower: datetime, upper: datetime, day: sa.Label, setting: str
+    session: Session, lower: datetime, upper: datetime, day: sa.Label[date], setting: str
 ) -> dict[_Key, int]:
     """The customers' cash days over the threshold, with their totals (summed by the database)."""
     txn = JournalTransaction
@@ -120,7 +120,7 @@ def _days_over_threshold(
 
 
 def _reported_transactions(
-    session: Session, over: dict[_Key, int], lower: datetime, upper: datetime, day: sa.Label
+    session: Session, over: dict[_Key, int], lower: datetime, upper: datetime, day: sa.Label[date]
 ) -> tuple[dict[int, User], dict[_Key, list[dict[str, Any]]]]:
     """The reported customers by id, and the cash deposits of each reported day (only those
     customers' deposits are read)."""

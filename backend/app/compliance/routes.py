@@ -1,9 +1,15 @@
 """HTTP routes of the compliance domain (`/api/v1/compliance`)."""
 
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
 from flask import Response
 
 from app.auth.permissions import current_user, require
 from app.compliance import cases, kyc, reports, sanctions, sar
+from app.compliance.models import ComplianceAlert, KycCase
 from app.compliance.schemas import (
     AlertArgsSchema,
     AlertAssignSchema,
@@ -24,8 +30,10 @@ from app.compliance.schemas import (
 )
 from app.core.api import Blueprint
 from app.core.extensions import db
+from app.core.pagination import Page
 from app.edge.idempotency import idempotent
 from app.ledger import engine
+from app.ledger.models import JournalTransaction
 from app.ledger.schemas import ReviewDecisionSchema, TransactionSchema
 
 blp = Blueprint(
@@ -41,10 +49,10 @@ blp = Blueprint(
 @idempotent(required=False)
 @blp.arguments(ReviewDecisionSchema)
 @blp.response(200, TransactionSchema)
-def approve_transaction(data, transaction_id):
+def approve_transaction(data: dict[str, Any], transaction_id: uuid.UUID) -> JournalTransaction:
     """Approve a transaction held for review; the funds move."""
     return engine.decide_review(
-        db.session, transaction_id, approve=True, officer_id=current_user().id, **data
+        db.session(), transaction_id, approve=True, officer_id=current_user().id, **data
     )
 
 
@@ -53,10 +61,10 @@ def approve_transaction(data, transaction_id):
 @idempotent(required=False)
 @blp.arguments(ReviewDecisionSchema)
 @blp.response(200, TransactionSchema)
-def reject_transaction(data, transaction_id):
+def reject_transaction(data: dict[str, Any], transaction_id: uuid.UUID) -> JournalTransaction:
     """Reject a transaction held for review; the held funds are released."""
     return engine.decide_review(
-        db.session, transaction_id, approve=False, officer_id=current_user().id, **data
+        db.session(), transaction_id, approve=False, officer_id=current_user().id, **data
     )
 
 
@@ -68,26 +76,26 @@ def reject_transaction(data, transaction_id):
 @idempotent(required=False)
 @blp.arguments(KycSubmitSchema)
 @blp.response(201, KycStatusSchema)
-def submit_kyc(data):
+def submit_kyc(data: dict[str, Any]) -> kyc.KycView:
     """Submit identity data; automatic checks decide approved, rejected or manual_review."""
-    return kyc.submit(db.session, user=current_user(), **data)
+    return kyc.submit(db.session(), user=current_user(), **data)
 
 
 @blp.route("/kyc", methods=["GET"])
 @require("kyc:submit")
 @blp.response(200, KycStatusSchema)
-def kyc_status():
+def kyc_status() -> kyc.KycView:
     """The caller's KYC status, level and the reasons of the latest decision."""
-    return kyc.status_of(db.session, user=current_user())
+    return kyc.status_of(db.session(), user=current_user())
 
 
 @blp.route("/kyc/reviews", methods=["GET"])
 @require("compliance:review")
 @blp.arguments(KycReviewArgsSchema, location="query")
 @blp.response(200, KycCasePageSchema)
-def kyc_reviews(args):
+def kyc_reviews(args: dict[str, Any]) -> Page:
     """KYC cases waiting for an officer's decision (or of another status)."""
-    return kyc.list_reviews(db.session, **args)
+    return kyc.list_reviews(db.session(), **args)
 
 
 @blp.route("/kyc/<uuid:case_id>/decision", methods=["POST"])
@@ -95,9 +103,9 @@ def kyc_reviews(args):
 @idempotent(required=False)
 @blp.arguments(KycDecisionSchema)
 @blp.response(200, KycCaseSchema)
-def decide_kyc(data, case_id):
+def decide_kyc(data: dict[str, Any], case_id: uuid.UUID) -> KycCase:
     """Approve or reject a KYC case in manual review (not your own, not one you submitted)."""
-    return kyc.decide(db.session, officer=current_user(), case_id=case_id, **data)
+    return kyc.decide(db.session(), officer=current_user(), case_id=case_id, **data)
 
 
 # --- screening ----------------------------------------------------------------------------------
@@ -108,9 +116,9 @@ def decide_kyc(data, case_id):
 @idempotent(required=False)
 @blp.arguments(ScreeningRequestSchema)
 @blp.response(200, ScreeningResultSchema)
-def screen_name(data):
+def screen_name(data: dict[str, Any]) -> dict[str, Any]:
     """Screen a name (and optionally date of birth and country) against the sanctions list."""
-    return sanctions.officer_screening(db.session, **data)
+    return sanctions.officer_screening(db.session(), **data)
 
 
 # --- alerts -------------------------------------------------------------------------------------
@@ -120,18 +128,18 @@ def screen_name(data):
 @require("compliance:review")
 @blp.arguments(AlertArgsSchema, location="query")
 @blp.response(200, AlertPageSchema)
-def list_alerts(args):
+def list_alerts(args: dict[str, Any]) -> Page:
     """AML and sanctions alerts, newest first, filtered by status, severity, type, assignee."""
     alert_type = args.pop("type", None)
-    return cases.list_alerts(db.session, alert_type=alert_type, **args)
+    return cases.list_alerts(db.session(), alert_type=alert_type, **args)
 
 
 @blp.route("/alerts/<uuid:alert_id>", methods=["GET"])
 @require("compliance:review")
 @blp.response(200, AlertDetailSchema)
-def get_alert(alert_id):
+def get_alert(alert_id: uuid.UUID) -> ComplianceAlert:
     """One alert with the transactions behind it and its notes."""
-    return cases.get_alert(db.session, alert_id=alert_id)
+    return cases.get_alert(db.session(), alert_id=alert_id)
 
 
 @blp.route("/alerts/<uuid:alert_id>/assign", methods=["POST"])
@@ -139,9 +147,9 @@ def get_alert(alert_id):
 @idempotent(required=False)
 @blp.arguments(AlertAssignSchema)
 @blp.response(200, AlertDetailSchema)
-def assign_alert(data, alert_id):
+def assign_alert(data: dict[str, Any], alert_id: uuid.UUID) -> ComplianceAlert:
     """Assign an open alert to an officer (the caller by default)."""
-    return cases.assign_alert(db.session, officer=current_user(), alert_id=alert_id, **data)
+    return cases.assign_alert(db.session(), officer=current_user(), alert_id=alert_id, **data)
 
 
 @blp.route("/alerts/<uuid:alert_id>/resolve", methods=["POST"])
@@ -149,9 +157,9 @@ def assign_alert(data, alert_id):
 @idempotent(required=False)
 @blp.arguments(AlertResolveSchema)
 @blp.response(200, AlertDetailSchema)
-def resolve_alert(data, alert_id):
+def resolve_alert(data: dict[str, Any], alert_id: uuid.UUID) -> ComplianceAlert:
     """Resolve an alert as dismissed, escalated or sar_filed, with notes."""
-    return cases.resolve_alert(db.session, officer=current_user(), alert_id=alert_id, **data)
+    return cases.resolve_alert(db.session(), officer=current_user(), alert_id=alert_id, **data)
 
 
 # --- regulatory reports ------------------------------------------------------------------------
@@ -165,10 +173,14 @@ REPORTS_TAG = ["compliance_audit"]
 @blp.arguments(CtrArgsSchema, location="query")
 @blp.response(200, CtrReportSchema)
 @blp.alt_response(200, content_type="text/csv", success=True, description="format=csv")
-def currency_transaction_report(args):
+def currency_transaction_report(args: dict[str, Any]) -> dict[str, Any] | Response:
     """Currency transaction report: customers over the daily cash threshold (audited)."""
     report = reports.currency_transaction_report(
-        db.session, officer=current_user(), start=args["start"], end=args["end"], fmt=args["format"]
+        db.session(),
+        officer=current_user(),
+        start=args["start"],
+        end=args["end"],
+        fmt=args["format"],
     )
     if args["format"] != "csv":
         return report
@@ -186,6 +198,6 @@ def currency_transaction_report(args):
 @blp.route("/reports/sar/<uuid:alert_id>", methods=["GET"], tags=REPORTS_TAG)
 @require("audit:read")
 @blp.response(200, SarDraftSchema)
-def suspicious_activity_report(alert_id):
+def suspicious_activity_report(alert_id: uuid.UUID) -> dict[str, Any]:
     """A suspicious activity report draft for an alert: who, what, when, amounts, rule, notes."""
-    return sar.draft(db.session, officer=current_user(), alert_id=alert_id)
+    return sar.draft(db.session(), officer=current_user(), alert_id=alert_id)

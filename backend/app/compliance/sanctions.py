@@ -157,7 +157,9 @@ _cache_lock = threading.Lock()
 def _index_for(session: Session) -> tuple[int | None, NameIndex]:
     """The `NameIndex` of the active list, built once per process and version."""
     list_id = session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active.is_(True)))
-    cache = current_app.extensions.setdefault("flowlet_sanctions_index", {})
+    cache: dict[str, tuple[int | None, NameIndex]] = current_app.extensions.setdefault(
+        "flowlet_sanctions_index", {}
+    )
     cached = cache.get("index")
     if cached is not None and cached[0] == list_id:
         return cached
@@ -221,7 +223,7 @@ def screen(
 
 def officer_screening(
     session: Session, *, name: str, date_of_birth: date | None = None, country: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """An officer's ad-hoc screening (audited, changes nothing else)."""
     matches = screen(session, name=name, date_of_birth=date_of_birth, country=country)
     audit.record(
@@ -238,7 +240,7 @@ def officer_screening(
     return {"matches": matches, "threshold": threshold()}
 
 
-def matches_as_details(matches: list[ScreeningMatch]) -> list[dict]:
+def matches_as_details(matches: list[ScreeningMatch]) -> list[dict[str, Any]]:
     return [
         {
             "list_entry_id": m.list_entry_id,
@@ -357,4 +359,4 @@ def rescreen_customers(list_id: int) -> int:
     Idempotent: a customer already in an open sanctions case is not raised twice for the
     same entry. Skips quietly when a newer list has replaced this one.
     """
-    return rescreen_all(db.session, list_id=list_id)
+    return rescreen_all(db.session(), list_id=list_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,14 +17,15 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.compliance import cases
-from app.compliance.models import KycCase
+from app.compliance.models import ComplianceAlert, KycCase
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.money import format_amount
 from app.ledger.accounts import Account
+from app.ledger.models import JournalTransaction
 
 
-def _time(value) -> str | None:
+def _time(value: datetime | None) -> str | None:
     return audit.format_time(value) if value is not None else None
 
 
@@ -91,12 +93,15 @@ def draft(session: Session, *, officer: User, alert_id: uuid.UUID) -> dict[str, 
     return report
 
 
-def _activity(session: Session, transactions: list) -> tuple[list[dict], dict[str, str]]:
+def _activity(
+    session: Session, transactions: list[JournalTransaction]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The alert's transactions as the report lists them, and their totals per currency."""
     account_ids = {t.from_account_id for t in transactions} | {
         t.to_account_id for t in transactions
     }
-    numbers = dict(
+    # By account id; a transaction's missing side (None) has no number.
+    numbers: dict[int | None, str] = dict(
         session.execute(
             sa.select(Account.id, Account.account_number).where(
                 Account.id.in_({i for i in account_ids if i is not None})
@@ -126,7 +131,7 @@ def _activity(session: Session, transactions: list) -> tuple[list[dict], dict[st
     return activity, {c: format_amount(v, c) for c, v in sorted(totals.items())}
 
 
-def _alert_section(alert: Any) -> dict[str, Any]:
+def _alert_section(alert: ComplianceAlert) -> dict[str, Any]:
     return {
         "id": str(alert.public_id),
         "type": alert.alert_type,
@@ -156,7 +161,7 @@ def _subject_section(session: Session, subject: User) -> dict[str, Any]:
 
 
 def _narrative(
-    alert: Any,
+    alert: ComplianceAlert,
     subject: User | None,
     count: int,
     amounts: dict[str, str],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.auth.models import User
 from app.compliance.cases import alert_transactions
 from app.compliance.documents import DOCUMENT_TYPES
 from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
@@ -15,7 +16,7 @@ from app.ledger.schemas import TransactionSchema
 _COUNTRY = Pattern(r"^[A-Za-z]{2}$", error="An ISO 3166-1 alpha-2 country code.")
 
 
-def _public(user) -> str | None:
+def _public(user: User | None) -> str | None:
     return str(user.public_id) if user is not None else None
 
 

@@ -33,21 +33,21 @@ QUEUE = "maintenance"
 def run_aml_batch(start: str, end: str) -> int:
     """Run the AML rules over the monitoring feed of [start, end) (ISO 8601)."""
     return run_period(
-        db.session, start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
+        db.session(), start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
     )
 
 
 @task
 def rescreen_with_active_list() -> int:
     """Re-screen every customer against the active list (the scheduler's daily run)."""
-    active = active_list(db.session)
+    active = active_list(db.session())
     if active is None:
         return 0
-    return rescreen_all(db.session, list_id=active.id)
+    return rescreen_all(db.session(), list_id=active.id)
 
 
 @task
 def run_aml_batch_for_yesterday() -> int:
     """Run the AML rules over the previous UTC day (the scheduler's nightly run)."""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return run_period(db.session, start=today - timedelta(days=1), end=today)
+    return run_period(db.session(), start=today - timedelta(days=1), end=today)

@@ -45,7 +45,9 @@ def ctr_lines(session: Session, *, start: date, end: date) -> list[CtrLine]:
         )
         .order_by(MonitoredPosting.user_id, MonitoredPosting.occurred_at)
     ).all()
-    groups: dict[tuple[int, date, str], list] = defaultdict(list)
+    groups: dict[tuple[int, date, str], list[sa.Row[int, str, datetime, int, int]]] = defaultdict(
+        list
+    )
     for row in rows:
         groups[(row.user_id, row.occurred_at.date(), row.currency)].append(row)
     spec = current_app.config["AML_CASH_THRESHOLD"]

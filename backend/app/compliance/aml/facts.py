@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from app.compliance.aml.rules import IN, OUT, OWN, Posting, Settings, WindowFacts
 from app.compliance.models import MonitoredPosting
+from app.core.db import table_of
 
-_P = MonitoredPosting.__table__
+_P = table_of(MonitoredPosting)
 
 
 # Posting's fields, in order, and the feed's columns they come from.
@@ -40,7 +41,7 @@ _POSTING_COLUMNS = (
 )
 
 
-def _param(name: str, column: sa.Column | None = None) -> sa.BindParameter:
+def _param(name: str, column: sa.Column[Any] | None = None) -> sa.BindParameter[Any]:
     return sa.bindparam(name, type_=column.type if column is not None else None)
 
 
@@ -60,7 +61,7 @@ def _build_window(n: str = "") -> sa.Subquery:
     )
 
 
-def _build_facts(n: str) -> sa.Select:
+def _build_facts(n: str) -> sa.Select[Any]:
     w = _build_window(n)
     mine = w.c.transaction_id != _param(f"f_txn{n}", _P.c.transaction_id)
     external = w.c.counterparty.is_distinct_from(OWN)
@@ -70,7 +71,9 @@ def _build_facts(n: str) -> sa.Select:
         w.c.occurred_at >= _param(f"f_rapid_since{n}", _P.c.occurred_at),
     )
 
-    def total(condition: sa.ColumnElement, value: sa.ColumnElement | int) -> sa.ColumnElement:
+    def total(
+        condition: sa.ColumnElement[bool], value: sa.ColumnElement[Any] | int
+    ) -> sa.ColumnElement[Any]:
         return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(mine, condition), value))), 0)
 
     return sa.select(
@@ -96,10 +99,10 @@ def _build_facts(n: str) -> sa.Select:
     )
 
 
-def _build_sides_facts(sides: int) -> sa.Select:
+def _build_sides_facts(sides: int) -> sa.Select[Any]:
     """The facts of `sides` sides in one row, four columns a side."""
     parts = [_build_facts(str(i)).subquery(f"side{i}") for i in range(sides)]
-    joined = parts[0]
+    joined: sa.FromClause = parts[0]
     for part in parts[1:]:
         joined = joined.join(part, sa.true())
     return sa.select(
@@ -115,7 +118,7 @@ def _build_sides_facts(sides: int) -> sa.Select:
 _FACTS = {1: _build_facts("0"), 2: _build_sides_facts(2)}
 
 
-def _window_params(user_id: int, before: datetime, since: datetime, n: str = "") -> dict:
+def _window_params(user_id: int, before: datetime, since: datetime, n: str = "") -> dict[str, Any]:
     cap = current_app.config["AML_WINDOW_MAX_ROWS"]
     return {f"w_user{n}": user_id, f"w_since{n}": since, f"w_before{n}": before, f"w_cap{n}": cap}
 
@@ -127,7 +130,7 @@ def recent_history(
     return recent_histories(session, [(user_id, before, since)])[0]
 
 
-def _build_histories(sides: int) -> sa.Select:
+def _build_histories(sides: int) -> sa.Select[Any]:
     """The windows of `sides` postings in one statement, each row tagged with its side."""
     parts = []
     for i in range(sides):
@@ -146,7 +149,7 @@ def recent_histories(
     session: Session, windows: Sequence[tuple[int, datetime, datetime]]
 ) -> list[list[Posting]]:
     """`recent_history` of each (user id, before, since), in one statement."""
-    params: dict = {}
+    params: dict[str, Any] = {}
     for i, (user_id, before, since) in enumerate(windows):
         params.update(_window_params(user_id, before, since, str(i)))
     found: list[list[Posting]] = [[] for _ in windows]
@@ -174,9 +177,9 @@ def parse_window_facts(row: Sequence[Any]) -> list[WindowFacts]:
 
 def window_facts_read(
     postings: Sequence[Posting], settings: Settings
-) -> tuple[sa.Select, dict[str, Any]]:
+) -> tuple[sa.Select[Any], dict[str, Any]]:
     """The one-row statement (built once per number of sides) and its parameters."""
-    params: dict = {}
+    params: dict[str, Any] = {}
     for i, p in enumerate(postings):
         n = str(i)
         params.update(

@@ -35,7 +35,7 @@ def country_of(meta: Mapping[str, Any]) -> str | None:
     return str(iban)[:2].upper() if iban else None
 
 
-def ledger_last_activity(session: Session, *, account_id: int, before: datetime) -> datetime:
+def ledger_last_activity(session: Session, *, account_id: int, before: datetime) -> datetime | None:
     """When the account last moved money before `before` per the journal, else its opening.
 
     Two index look-ups (`from_account_id`/`to_account_id`, `created_at`), one row each.
@@ -55,7 +55,7 @@ def ledger_last_activity(session: Session, *, account_id: int, before: datetime)
     return session.scalar(sa.select(Account.created_at).where(Account.id == account_id))
 
 
-def _sides(start: datetime, end: datetime) -> list[sa.Select]:
+def _sides(start: datetime, end: datetime) -> list[sa.Select[Any]]:
     """Each customer side of the journal's movements in [start, end) (debit, then credit)."""
     sides = []
     for direction, account_column, other_column in (

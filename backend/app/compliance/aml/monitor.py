@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -18,8 +19,9 @@ from app.compliance.aml.facts import last_activity, recent_histories, window_fac
 from app.compliance.aml.rules import Hit, Posting, Settings, WindowFacts, evaluate, needs_history
 from app.compliance.models import ComplianceAlert, MonitoredPosting
 from app.core import uow
+from app.core.db import table_of
 
-_P = MonitoredPosting.__table__
+_P = table_of(MonitoredPosting)
 
 
 def observe(
@@ -83,7 +85,7 @@ def observe_movement(
     return [raise_hit(session, posting.user_id, hit, posting.at) for posting, hit in hits]
 
 
-def _row(p: Posting) -> dict:
+def _row(p: Posting) -> dict[str, Any]:
     return {
         "user_id": p.user_id,
         "account_id": p.account_id,
@@ -99,13 +101,13 @@ def _row(p: Posting) -> dict:
     }
 
 
-def _write_feed(session: Session, rows: list[dict]) -> None:
+def _write_feed(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert the staged feed rows (the unit of work calls it, with the movement)."""
     session.connection().execute(sa.insert(_P), rows)
 
 
 @uow.composes(_write_feed)
-def _compose_feed(session: Session, rows: list[dict]) -> list[uow.Part]:
+def _compose_feed(session: Session, rows: list[dict[str, Any]]) -> list[uow.Part]:
     return [uow.insert_rows(_P, rows)]
 
 

@@ -75,7 +75,7 @@ class Hit:
     severity: str
     explanation: str
     transaction_ids: tuple[int, ...]
-    facts: dict = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
