@@ -11,9 +11,10 @@ import marshmallow as ma
 from app.core.api import Schema
 from app.core.fields import Amount, UTCDateTime
 from app.core.money import format_amount
+from app.ledger.accounts import Account
 
 
-def _public_id(account) -> str | None:
+def _public_id(account: Account | None) -> str | None:
     """A customer account's id; the bank's own accounts are not named on a transaction."""
     return str(account.public_id) if account is not None and not account.is_system else None
 
