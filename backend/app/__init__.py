@@ -8,7 +8,42 @@ from flask import Flask
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import (
+    accounts,
+    auth,
+    cards,
+    compliance,
+    jobs,
+    ledger,
+    models,
+    privacy,
+    transactions,
+    wealth,
+)
+from app.accounts.admin_routes import blp as admin_accounts_blp
+from app.accounts.routes import blp as accounts_blp
+from app.admin.routes import blp as admin_blp
+from app.audit.routes import blp as audit_blp
+from app.auth.models import User
+from app.auth.permissions import init_jwt
+from app.auth.routes import blp as auth_blp
+from app.cards.routes import blp as cards_blp
+from app.cli import register_cli
+from app.compliance.routes import blp as compliance_blp
 from app.config import BACKEND_DIR, Config, get_config
+from app.core import context, errors, health, hygiene, idempotency_purge, reads, security, uow
+from app.core import db as db_helpers
+from app.core.api import Api
+from app.core.extensions import cors, db, jwt, limiter, migrate
+from app.core.health import blp as health_blp
+from app.core.logging import configure_logging
+from app.jobs.routes import blp as jobs_blp
+from app.ledger import owners
+from app.privacy.routes import blp as privacy_blp
+from app.privacy.routes import officer_blp as privacy_decisions_blp
+from app.transactions.routes import blp as transactions_blp
+from app.wealth.routes import blp as wealth_blp
+from app.web import init_app as init_web
 
 
 def create_app(config_name: str | Config | None = None) -> Flask:
@@ -19,8 +54,6 @@ def create_app(config_name: str | Config | None = None) -> Flask:
     app.config.from_object(config)
     app.config["FLOWLET_ENV"] = config.ENV_NAME
 
-    from app.core.logging import configure_logging
-
     configure_logging(app.config["LOG_LEVEL"], json=app.config["LOG_JSON"])
 
     trusted_hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
@@ -29,11 +62,7 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
-    from app.web import init_app as init_web
-
     init_web(app)
-
-    from app.cli import register_cli
 
     register_cli(app)
     logging.getLogger("flowlet").info(
@@ -43,12 +72,7 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app import models  # noqa: F401 - the schema must be complete before anything maps
-    from app.core import context, errors, health, hygiene, idempotency_purge, reads, security, uow
-    from app.core import db as db_helpers
-    from app.core.api import Api
-    from app.core.extensions import cors, db, jwt, limiter, migrate
-
+    models.configure()  # the schema is complete before anything maps
     uow.install_guard()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         db_helpers.convert_long_statements_once()
@@ -85,8 +109,6 @@ def _init_extensions(app: Flask) -> None:
         },
     )
     app.extensions["flowlet_api"] = api
-    from app.auth.permissions import init_jwt
-
     init_jwt(app)
     errors.register_error_handlers(app)
     context.init_app(app)
@@ -101,10 +123,6 @@ def _init_domains(app: Flask) -> None:
     """Domains plug into the registries: the movement engine's policies and observers, the
     personal-data sections (`core.personal_data`), the periodic jobs (`core.schedule`) and the
     audit log's masks."""
-    from app import accounts, auth, cards, compliance, jobs, ledger, privacy, transactions, wealth
-    from app.auth.models import User
-    from app.ledger import owners
-
     owners.register(app, User)  # users own the customer accounts: the ledger locks them
     ledger.init_app(app)
     auth.init_app(app)
@@ -118,20 +136,6 @@ def _init_domains(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.accounts.admin_routes import blp as admin_accounts_blp
-    from app.accounts.routes import blp as accounts_blp
-    from app.admin.routes import blp as admin_blp
-    from app.audit.routes import blp as audit_blp
-    from app.auth.routes import blp as auth_blp
-    from app.cards.routes import blp as cards_blp
-    from app.compliance.routes import blp as compliance_blp
-    from app.core.health import blp as health_blp
-    from app.jobs.routes import blp as jobs_blp
-    from app.privacy.routes import blp as privacy_blp
-    from app.privacy.routes import officer_blp as privacy_decisions_blp
-    from app.transactions.routes import blp as transactions_blp
-    from app.wealth.routes import blp as wealth_blp
-
     api = app.extensions["flowlet_api"]
     for blp in (
         health_blp,

@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
+from sqlalchemy.orm import Session
 
 from app.audit.cli import audit_cli
-from app.core import seeds, uow
+from app.auth.users import create_user, enforce_password_policy, get_user_by_email
+from app.compliance.cli import aml_cli, sanctions_cli
+from app.core import context, seeds, uow
+from app.core.errors import DomainError
+from app.core.extensions import db
+from app.core.idempotency import purge_expired
+from app.core.outbox import backlog
+from app.core.queue import QUEUES, get_redis
+from app.ledger.engine import expire_holds
+from app.ledger.verify import verify
+from app.transactions import counters
+from app.worker import run_maintenance_round, run_worker
 
 
-def _session():
-    from app.core.extensions import db
-
-    return db.session
+def _session() -> Session:
+    return db.session()
 
 
 def register_cli(app: Flask) -> None:
-    from app import seeding  # noqa: F401 - registers the domains' seeders
-
     app.cli.add_command(init_db)
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
@@ -30,15 +39,13 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(worker)
     app.cli.add_command(outbox_cli)
-    from app.compliance.cli import aml_cli, sanctions_cli
-
     app.cli.add_command(sanctions_cli)
     app.cli.add_command(aml_cli)
 
 
 def run_reference_seeders() -> None:
     session = _session()
-    for seeder in seeds.REFERENCE_SEEDERS:
+    for seeder in seeds.seeders(current_app).reference:
         seeder(session)
         uow.commit(session)
 
@@ -59,17 +66,13 @@ def seed_demo() -> None:
     if current_app.config["FLOWLET_ENV"] == "production":
         raise click.ClickException("seed-demo is not available in production")
     session = _session()
-    for seeder in seeds.DEMO_SEEDERS:
+    for seeder in seeds.seeders(current_app).demo:
         seeder(session)
         uow.commit(session)
     click.echo("demo data seeded")
 
 
 def _create_user(email: str, password: str, role: str, first: str, last: str) -> None:
-    from app.auth.users import create_user, enforce_password_policy, get_user_by_email
-    from app.core import context
-    from app.core.errors import DomainError
-
     session = _session()
     context.set_job_context(context.ActorContext(actor_role="cli"))
     try:
@@ -140,9 +143,6 @@ ledger_cli = AppGroup("ledger", help="Ledger commands.")
 @ledger_cli.command("verify")
 def ledger_verify() -> None:
     """Recompute every balance and running counter from the ledger; exit 1 on any difference."""
-    from app.ledger.verify import verify
-    from app.transactions import counters
-
     session = _session()
     result = verify(session)
     result.problems.extend(counters.verify(session))
@@ -159,16 +159,12 @@ def ledger_verify() -> None:
 @ledger_cli.command("expire-holds")
 def ledger_expire_holds() -> None:
     """Release the holds past their expiry (the `expire_holds` job does it too); safe to rerun."""
-    from app.ledger.engine import expire_holds
-
     click.echo(f"released {expire_holds(_session())} expired holds")
 
 
 @ledger_cli.command("purge-idempotency-keys")
 def ledger_purge_idempotency_keys() -> None:
     """Delete idempotency keys past their retention (run it hourly)."""
-    from app.core.idempotency import purge_expired
-
     session = _session()
     count = purge_expired(session)
     uow.commit(session)
@@ -181,8 +177,6 @@ def ledger_purge_idempotency_keys() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(queues: str, burst: bool) -> None:
     """Run an RQ worker for the given queues."""
-    from app.worker import run_worker
-
     run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst)
 
 
@@ -194,11 +188,6 @@ outbox_cli = AppGroup("outbox", help="Job outbox commands.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between passes.")
 def outbox_relay(once: bool, interval: float) -> None:
     """Push pending outbox rows to RQ (every `flask worker` also does this)."""
-    import time
-
-    from app.core.queue import QUEUES, get_redis
-    from app.worker import run_maintenance_round
-
     if get_redis() is None:
         raise click.ClickException("REDIS_URL is not set: jobs run inline, nothing to relay")
     app = current_app._get_current_object()
@@ -212,7 +201,5 @@ def outbox_relay(once: bool, interval: float) -> None:
 @outbox_cli.command("status")
 def outbox_status() -> None:
     """How many jobs wait for RQ, and the age of the oldest."""
-    from app.core.outbox import backlog
-
     result = backlog(_session())
     click.echo(f"pending: {result.pending}, oldest: {result.oldest_age_seconds:.1f} s")

@@ -1,7 +1,9 @@
-"""Import every model so that the metadata (and Alembic) sees the whole schema."""
+"""Every model of every package: the metadata (and Alembic) sees the whole schema."""
 
-from app.accounts.models import StatementDocument  # noqa: F401
-from app.auth.models import (  # noqa: F401
+from sqlalchemy.orm import configure_mappers
+
+from app.accounts.models import StatementDocument
+from app.auth.models import (
     AuthSession,
     BackupCode,
     EmailOutbox,
@@ -9,8 +11,8 @@ from app.auth.models import (  # noqa: F401
     User,
     UserRole,
 )
-from app.cards.models import Card, CardAuthorization  # noqa: F401
-from app.compliance.models import (  # noqa: F401
+from app.cards.models import Card, CardAuthorization
+from app.compliance.models import (
     AlertNote,
     AlertTransaction,
     ComplianceAlert,
@@ -19,15 +21,15 @@ from app.compliance.models import (  # noqa: F401
     SanctionsEntry,
     SanctionsList,
 )
-from app.core.audit import AuditChainHead, AuditLog, AuditSeal  # noqa: F401
-from app.core.idempotency import IdempotencyKey  # noqa: F401
-from app.core.outbox import JobOutbox  # noqa: F401
-from app.core.ratelimit import RateLimitCounter  # noqa: F401
-from app.ledger.accounts import Account  # noqa: F401
-from app.ledger.models import Hold, JournalTransaction, LedgerEntry  # noqa: F401
-from app.privacy.models import ErasureRequest  # noqa: F401
-from app.transactions.models import DailyCounter, Payee, RecentActivity  # noqa: F401
-from app.wealth.models import (  # noqa: F401
+from app.core.audit import AuditChainHead, AuditLog, AuditSeal
+from app.core.idempotency import IdempotencyKey
+from app.core.outbox import JobOutbox
+from app.core.ratelimit import RateLimitCounter
+from app.ledger.accounts import Account
+from app.ledger.models import Hold, JournalTransaction, LedgerEntry
+from app.privacy.models import ErasureRequest
+from app.transactions.models import DailyCounter, Payee, RecentActivity
+from app.wealth.models import (
     Broker,
     ExchangeRate,
     LinkedAccount,
@@ -35,3 +37,48 @@ from app.wealth.models import (  # noqa: F401
     WealthPosition,
     WealthSnapshot,
 )
+
+MODELS = (
+    StatementDocument,
+    AuthSession,
+    BackupCode,
+    EmailOutbox,
+    OneTimeToken,
+    User,
+    UserRole,
+    Card,
+    CardAuthorization,
+    AlertNote,
+    AlertTransaction,
+    ComplianceAlert,
+    KycCase,
+    MonitoredPosting,
+    SanctionsEntry,
+    SanctionsList,
+    AuditChainHead,
+    AuditLog,
+    AuditSeal,
+    IdempotencyKey,
+    JobOutbox,
+    RateLimitCounter,
+    Account,
+    Hold,
+    JournalTransaction,
+    LedgerEntry,
+    ErasureRequest,
+    DailyCounter,
+    Payee,
+    RecentActivity,
+    Broker,
+    ExchangeRate,
+    LinkedAccount,
+    UserDataKey,
+    WealthPosition,
+    WealthSnapshot,
+)
+
+
+def configure() -> None:
+    """Resolve every relationship between the models now, at app creation (a model that names
+    one missing fails here, not at its first query)."""
+    configure_mappers()

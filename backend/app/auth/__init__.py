@@ -5,13 +5,16 @@ from __future__ import annotations
 from flask import Flask
 
 from app.auth import privacy
+from app.auth.seeds import seed_demo_users
 from app.core import audit
+from app.core.seeds import seeders
 
 
 def init_app(app: Flask) -> None:
     """The profile, consents, sessions and e-mails in the personal-data export and erasure;
     the one-time codes and the person's identity for the audit log's masks."""
     privacy.register(app)
+    seeders(app).add(demo=seed_demo_users)
     masks = audit.masks(app)
     masks.secret("code", "totp_secret", "backup_codes")
     masks.personal("email", hint=audit.email_address)

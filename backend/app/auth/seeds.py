@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.auth.users import create_user, get_user_by_email
-from app.core import seeds
 
 DEMO_PASSWORD = "Flowlet-Demo-Pass-2026"
 DEMO_USERS = (
@@ -17,7 +16,6 @@ DEMO_USERS = (
 )
 
 
-@seeds.demo
 def seed_demo_users(session: Session) -> None:
     """Create the demo users once; existing ones are left as they are."""
     for email, role, first, last in DEMO_USERS:

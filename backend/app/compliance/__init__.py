@@ -6,8 +6,10 @@ from flask import Flask
 
 from app.auth import hooks
 from app.compliance import audit_tasks, engine_hooks, kyc, privacy
+from app.compliance.seeds import seed_demo_sanctions_list
 from app.core import audit
 from app.core.schedule import Booking, Entry, schedule_of
+from app.core.seeds import seeders
 
 
 def init_app(app: Flask) -> None:
@@ -18,6 +20,7 @@ def init_app(app: Flask) -> None:
     hooks.on_name_change(app, kyc.check_name_change)  # a new name is screened first
     privacy.register(app)
     _schedule(app)
+    seeders(app).add(demo=seed_demo_sanctions_list)
     masks = audit.masks(app)
     masks.personal("email", hint=audit.email_address)
     masks.personal("phone", "document_number", hint=audit.last_four)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.compliance.sanctions import active_list, load_fixture
-from app.core import seeds
 
 
-@seeds.demo
 def seed_demo_sanctions_list(session: Session) -> None:
     """Load the invented demo sanctions list once."""
     if active_list(session) is None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.core import seeds
 from app.ledger.accounts import SystemAccount
 from app.ledger.posting import system_account
 
 
-@seeds.reference
 def seed_system_accounts(session: Session) -> None:
     """One settlement, card clearing, fees and suspense account per supported currency."""
     for currency in current_app.config["SUPPORTED_CURRENCIES"]:

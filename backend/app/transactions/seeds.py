@@ -5,9 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.auth import seeds as _auth_seeds  # noqa: F401 - demo users are seeded first
 from app.auth.users import get_user_by_email
-from app.core import seeds
 from app.core.money import parse_amount
 from app.ledger.accounts import Account, AccountType
 from app.ledger.opening import open_account
@@ -20,7 +18,6 @@ DEMO_ACCOUNTS = (
 )
 
 
-@seeds.demo
 def seed_demo_accounts(session: Session) -> None:
     """Give the demo customers accounts with some money (once)."""
     for email, account_type, currency, name, amount in DEMO_ACCOUNTS:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from app.core.schedule import Entry, schedule_of
+from app.core.seeds import seeders
 from app.wealth import privacy
+from app.wealth.brokers import seed_broker_catalogue
 from app.wealth.cli import rates_cli
+from app.wealth.seeds import seed_demo_linked_account
 
 
 def init_app(app: Flask) -> None:
@@ -38,3 +41,4 @@ def init_app(app: Flask) -> None:
         )
     )
     app.cli.add_command(rates_cli)
+    seeders(app).add(reference=seed_broker_catalogue, demo=seed_demo_linked_account)

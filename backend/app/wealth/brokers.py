@@ -10,7 +10,6 @@ import jsonschema
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.core import seeds
 from app.core.errors import NotFound, ValidationError
 from app.wealth.models import Broker, IntegrationType
 
@@ -47,7 +46,6 @@ def load_catalogue(session: Session, path: Path = FIXTURE) -> int:
     return len(entries)
 
 
-@seeds.reference
 def seed_broker_catalogue(session: Session) -> None:
     """`init-db`: the broker catalogue from the fixture (safe to run again)."""
     load_catalogue(session)

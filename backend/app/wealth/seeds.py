@@ -5,14 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.auth import seeds as _auth_seeds  # noqa: F401 - demo users are seeded first
 from app.auth.users import get_user_by_email
-from app.core import seeds
 from app.wealth.models import LinkedAccount
 from app.wealth.services import link_account
 
 
-@seeds.demo
 def seed_demo_linked_account(session: Session) -> None:
     """Alice links the sandbox broker (once); its first sync runs as a job."""
     alice = get_user_by_email(session, "alice@flowlet.test")
