@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from psycopg import _queries as psycopg_queries
 from sqlalchemy import MetaData
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -18,10 +19,9 @@ from sqlalchemy.orm import (
     registry,
     scoped_session,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-_Select = TypeVar("_Select", bound="sa.Select[Any]")
+_Select = TypeVar("_Select", bound="sa.Select[*tuple[Any, ...]]")
 _S = TypeVar("_S", bound=Session)
 
 NAMING_CONVENTION = {

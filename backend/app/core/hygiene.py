@@ -20,8 +20,8 @@ Failures are answered in the error envelope and logged as one line, without a tr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any

@@ -76,9 +76,7 @@ def func_path(func: Callable[..., Any]) -> str:
     return f"{func.__module__}.{func.__qualname__}"
 
 
-def _json_values(
-    args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[list[Any], dict[str, Any]]:
+def _json_values(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     try:
         return json.loads(json.dumps(list(args))), json.loads(json.dumps(kwargs))
     except (TypeError, ValueError) as exc:

@@ -132,7 +132,9 @@ def verify(
     """Seal what can be sealed, then check the whole chain; report the first broken record."""
     engine = session.get_bind()
     if not isinstance(engine, sa.Engine):
-        raise TypeError("verify needs a session bound to an engine (it seals on its own connections)")
+        raise TypeError(
+            "verify needs a session bound to an engine (it seals on its own connections)"
+        )
     if seal_first:
         seal(engine, settle_seconds=settle_seconds)
     if engine.dialect.name != "postgresql":
