@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -72,7 +72,7 @@ def init_app(app: Flask) -> None:
         g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else str(uuid.uuid4())
 
     @app.after_request
-    def _echo_request_id(response):
+    def _echo_request_id(response: Response) -> Response:
         rid = getattr(g, "request_id", None) or str(uuid.uuid4())
         response.headers["X-Request-ID"] = rid
         return response

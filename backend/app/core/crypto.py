@@ -63,7 +63,7 @@ def parse_keys(spec: str | None) -> Keyring:
 
 def _keyring() -> Keyring:
     spec = current_app.config["DATA_ENCRYPTION_KEYS"]
-    cache = current_app.extensions.setdefault("flowlet_keyring", {})
+    cache: dict[str, Keyring] = current_app.extensions.setdefault("flowlet_keyring", {})
     if spec not in cache:
         cache.clear()
         cache[spec] = parse_keys(spec)

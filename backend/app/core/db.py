@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from psycopg import _queries as psycopg_queries
 from sqlalchemy import MetaData
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -20,7 +21,8 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
-_Select = TypeVar("_Select", bound="sa.Select[Any]")
+_Select = TypeVar("_Select", bound="sa.Select[*tuple[Any, ...]]")
+_S = TypeVar("_S", bound=Session)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -36,20 +38,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -87,7 +89,7 @@ class TimestampMixin:
 # --- unit of work -----------------------------------------------------------------------------
 
 
-def real_session(session) -> Session:
+def real_session(session: Session | scoped_session[_S]) -> Session:
     """The Session behind a scoped_session (flask-sqlalchemy's `db.session`)."""
     return session() if isinstance(session, scoped_session) else session
 

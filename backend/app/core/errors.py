@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, Response, g, jsonify
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
 from app.core.extensions import db
 
@@ -93,7 +93,7 @@ def error_response(
     message: str,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
-):
+) -> Response:
     """Build the envelope response; the only place that shapes an error body."""
     body = {
         "error": {
@@ -138,14 +138,14 @@ def _flatten_webargs_messages(messages: Any) -> dict[str, list[str]]:
     return details
 
 
-def handle_http_exception(exc: HTTPException):
+def handle_http_exception(exc: HTTPException) -> Response:
     """Routing errors, abort() and webargs/smorest validation errors, in our envelope."""
     status = exc.code or 500
     code = _HTTP_CODES.get(status, "error")
     data = getattr(exc, "data", None) or {}
     headers = dict(data.get("headers") or {})
-    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-        headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # type: ignore[attr-defined]
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
     if status == 422:
         details = _flatten_webargs_messages(data.get("messages", {}))
         return error_response(
@@ -166,20 +166,20 @@ def handle_http_exception(exc: HTTPException):
     return error_response(status, code, message, None, headers)
 
 
-def handle_domain_error(exc: DomainError):
+def handle_domain_error(exc: DomainError) -> Response:
     """The envelope of a `DomainError` (the error handler, and `@idempotent` for its outcome)."""
     if exc.status >= 500:
         log.error("domain error %s: %s", exc.code, exc.message)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
-def handle_integrity_error(exc: IntegrityError):
+def handle_integrity_error(exc: IntegrityError) -> Response:
     db.session.rollback()
     log.warning("integrity error: %s", type(exc.orig).__name__ if exc.orig else "unknown")
     return error_response(409, "conflict", "The request conflicts with existing data.")
 
 
-def handle_unexpected(exc: Exception):
+def handle_unexpected(exc: Exception) -> Response:
     try:
         db.session.rollback()
     except Exception:

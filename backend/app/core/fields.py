@@ -6,7 +6,9 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any, overload
 
 import marshmallow as ma
 import pycountry
@@ -18,7 +20,9 @@ from app.core.money import MoneyError, format_amount, is_currency, parse_amount
 class UTCDateTime(ma.fields.DateTime):
     """ISO 8601 in UTC with a `Z`, e.g. `2026-11-21T10:15:00Z` (API.md, "time")."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(
+        self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -29,14 +33,16 @@ class UTCDateTime(ma.fields.DateTime):
             text += f".{value.microsecond:06d}".rstrip("0")
         return text + "Z"
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        result: datetime = super()._deserialize(value, attr, data, **kwargs)
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> datetime:
+        result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is None:
             result = result.replace(tzinfo=UTC)
         return result.astimezone(UTC)
 
 
-def _with_metadata(kwargs: dict, **defaults) -> dict:
+def _with_metadata(kwargs: dict[str, Any], **defaults: Any) -> dict[str, Any]:
     """`kwargs` whose `metadata` starts from `defaults` (what the caller gives wins)."""
     kwargs["metadata"] = {**defaults, **kwargs.get("metadata", {})}
     return kwargs
@@ -49,14 +55,16 @@ COUNTRY_CODES = sorted(c.alpha_2 for c in pycountry.countries)
 class Currency(ma.fields.String):
     """An ISO 4217 alphabetic currency code (`USD`); the spec lists them as its `enum`."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             **_with_metadata(
                 kwargs, description="ISO 4217 code", example="USD", enum=CURRENCY_CODES
             )
         )
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not is_currency(text):
             raise ma.ValidationError("Not an ISO 4217 currency code.")
@@ -66,10 +74,12 @@ class Currency(ma.fields.String):
 class Country(ma.fields.String):
     """An ISO 3166-1 alpha-2 country code (`DE`); the spec lists them as its `enum`."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**_with_metadata(kwargs, example="DE", enum=COUNTRY_CODES))
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not re.fullmatch(r"[A-Z]{2}", text) or pycountry.countries.get(alpha_2=text) is None:
             raise ma.ValidationError("An ISO 3166-1 alpha-2 country code, e.g. DE.")
@@ -90,7 +100,7 @@ class DecimalString(ma.fields.String):
     `load_amount` in the schema's `post_load` (the exponent depends on the currency).
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             **_with_metadata(
                 kwargs, description="Decimal string", example="10.50", pattern=MONEY_PATTERN
@@ -103,7 +113,9 @@ class DecimalString(ma.fields.String):
         "without spaces or signs.",
     }
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not _MONEY.fullmatch(text):
             raise self.make_error("format")
@@ -116,26 +128,30 @@ class NonBlank(ma.fields.String):
 
     default_error_messages = {"blank": "May not be empty or only whitespace."}
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**_with_metadata(kwargs, pattern=r"\S"))
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not text.strip():
             raise self.make_error("blank")
         return text
 
 
-class Amount(ma.fields.Field):
+class Amount(ma.fields.Field[int]):
     """Integer minor units out as a decimal string in the currency of the object."""
 
-    def __init__(self, currency_attr: str = "currency", **kwargs):
+    def __init__(self, currency_attr: str = "currency", **kwargs: Any) -> None:
         self.currency_attr = currency_attr
         kwargs.setdefault("dump_only", True)
         kwargs.setdefault("metadata", {"type": "string", "example": "10.50"})
         super().__init__(**kwargs)
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(
+        self, value: int | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | None:
         if value is None:
             return None
         currency = (
@@ -143,10 +159,14 @@ class Amount(ma.fields.Field):
             if isinstance(obj, dict)
             else getattr(obj, self.currency_attr)
         )
+        if not isinstance(currency, str):
+            raise MoneyError(f"{currency!r} is not an ISO 4217 currency code.")
         return format_amount(int(value), currency)
 
 
-def load_amount(data: dict, field: str = "amount", currency_field: str = "currency") -> None:
+def load_amount(
+    data: dict[str, Any], field: str = "amount", currency_field: str = "currency"
+) -> None:
     """In a `post_load`: replace `data[field]` (decimal string) by integer minor units."""
     if field not in data or currency_field not in data:
         return
@@ -168,7 +188,7 @@ class Cursor(ma.fields.String):
     _SALT = b"flowlet-pagination-cursor"
     _MAX_LENGTH = 512
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("metadata", {"description": "Opaque; pass `next_cursor` back as is."})
         super().__init__(**kwargs)
 
@@ -178,12 +198,16 @@ class Cursor(ma.fields.String):
         mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:16]
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(
+        self, value: str | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | None:
         if value is None:
             return None
         return f"{value}.{self._signature(str(value))}"
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         payload, dot, signature = text.rpartition(".")
         if (
@@ -199,10 +223,19 @@ class Pattern(ma.validate.Regexp):
     """`Regexp` that must match the whole text, with ASCII classes: as the spec's `pattern`
     reads in JSON Schema (`$` does not let a trailing newline through, `\\d` is 0-9 only)."""
 
-    def __init__(self, regex: str, **kwargs):
-        super().__init__(regex, flags=re.ASCII, **kwargs)
+    regex: re.Pattern[str]  # compiled from the text `__init__` takes
 
-    def __call__(self, value: str) -> str:
-        if self.regex.fullmatch(value) is None:
+    def __init__(self, regex: str, *, error: str | None = None) -> None:
+        super().__init__(regex, flags=re.ASCII, error=error)
+
+    @overload
+    def __call__(self, value: str) -> str: ...
+
+    @overload
+    def __call__(self, value: bytes) -> bytes: ...
+
+    def __call__(self, value: str | bytes) -> str | bytes:
+        # `Regexp` declares bytes too; a pattern compiled from text matches only text.
+        if isinstance(value, bytes) or self.regex.fullmatch(value) is None:
             raise ma.ValidationError(self._format_error(value))
         return value

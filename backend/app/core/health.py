@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import marshmallow as ma
@@ -21,6 +22,7 @@ from prometheus_client import (
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from app.core.api import Blueprint
 from app.core.extensions import db
@@ -66,12 +68,12 @@ LATENCY = Histogram(
 @blp.route("/health")
 @blp.doc(security=[])
 @blp.response(200, HealthSchema)
-def health():
+def health() -> Response:
     """Liveness: the process is up."""
     return jsonify(status="ok")
 
 
-def _check_database() -> dict:
+def _check_database() -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with db.engine.connect() as conn:
@@ -90,7 +92,7 @@ def _check_database() -> dict:
         return {"status": "down", "error": type(exc).__name__}
 
 
-def _check_redis() -> dict:
+def _check_redis() -> dict[str, Any]:
     redis = get_redis()
     if redis is None:
         return {"status": "not_configured", "mode": "inline jobs, in-memory limits"}
@@ -107,11 +109,11 @@ def _check_redis() -> dict:
         return {"status": "down", "error": type(exc).__name__}
 
 
-def _check_outbox() -> dict:
+def _check_outbox() -> dict[str, Any]:
     """Jobs written but not yet handed to RQ: a backlog that grows means Redis or the relay
     is down. It never makes the API unready (requests still commit); alert on its age."""
     try:
-        result = backlog(db.session)
+        result = backlog(db.session())
         db.session.rollback()
     except Exception as exc:
         db.session.rollback()
@@ -128,7 +130,7 @@ def _check_outbox() -> dict:
 @blp.doc(security=[])
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down.")
-def health_detailed():
+def health_detailed() -> tuple[Response, int]:
     """Readiness: database, Redis, queue depths, outbox backlog and migration head.
 
     503 when the database or Redis is down; a lagging outbox is reported, not fatal.
@@ -150,11 +152,12 @@ def health_detailed():
         }
     }
 )
-def metrics():
+def metrics() -> Response:
     """Prometheus text format."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        # prometheus_client leaves this constructor unannotated.
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = DEFAULT_REGISTRY
     return Response(generate_latest(registry) + _outbox_metrics(), mimetype=CONTENT_TYPE_LATEST)
@@ -163,14 +166,14 @@ def metrics():
 def _outbox_metrics() -> bytes:
     """The outbox gauges, read from the database at scrape time (one query)."""
     try:
-        result = backlog(db.session)
+        result = backlog(db.session())
         db.session.rollback()
     except Exception:
         db.session.rollback()
         return b""
 
     class _Collector:
-        def collect(self):
+        def collect(self) -> Iterator[Metric]:
             yield GaugeMetricFamily(
                 "flowlet_outbox_backlog", "Outbox jobs not yet handed to RQ", value=result.pending
             )
@@ -188,15 +191,15 @@ def _outbox_metrics() -> bytes:
 def init_metrics(app: Flask) -> None:
     # The labelled series this app has touched, so a request skips `labels()` (its checks and
     # lock); prometheus_client hands out the same child for the same labels anyway.
-    counters: dict[tuple[str, str, int], Any] = {}
-    timers: dict[tuple[str, str], Any] = {}
+    counters: dict[tuple[str, str, int], Counter] = {}
+    timers: dict[tuple[str, str], Histogram] = {}
 
     @app.before_request
     def _start_timer() -> None:
         g.request_started = time.perf_counter()
 
     @app.after_request
-    def _record(response):
+    def _record(response: Response) -> Response:
         rule = request.url_rule
         endpoint = rule.rule if rule else "<unmatched>"
         method, status = request.method, response.status_code

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, request
+import marshmallow as ma
+from flask import Flask, Request, request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -183,7 +185,7 @@ def check_bounds(value: Any, path: str = "") -> dict[str, list[str]]:
 class HygienicParser(FlaskParser):
     """webargs' Flask parser with the limits above on what it reads and what it loads."""
 
-    def _raw_load_json(self, req) -> Any:
+    def _raw_load_json(self, req: Request) -> Any:
         try:
             data = req.get_data(cache=True)
         except RequestEntityTooLarge as exc:
@@ -195,7 +197,15 @@ class HygienicParser(FlaskParser):
             raise UnsupportedMediaType()
         return parse_json(data)
 
-    def _process_location_data(self, location_data, schema, req, location, unknown, validators):
+    def _process_location_data(
+        self,
+        location_data: Any,
+        schema: ma.Schema,
+        req: Request,
+        location: str,
+        unknown: str | None,
+        validators: list[Callable[..., Any]],
+    ) -> Any:
         result = super()._process_location_data(
             location_data, schema, req, location, unknown, validators
         )
@@ -216,7 +226,7 @@ def init_app(app: Flask) -> None:
     """Checks that need no schema: body size (chunked too), header and query text."""
 
     @app.before_request
-    def _hygiene():
+    def _hygiene() -> None:
         _check_request_head(app)
         for name, value in request.headers.items():
             if "\x00" in value:

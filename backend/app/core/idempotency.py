@@ -26,6 +26,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Response, current_app
@@ -33,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core import uow
-from app.core.db import Base, BigIntPK, utcnow
+from app.core.db import Base, BigIntPK, table_of, utcnow
 from app.core.errors import DomainError
 
 HEADER = "Idempotency-Key"
@@ -63,7 +64,7 @@ class IdempotencyKey(Base):
     fingerprint: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     response_status: Mapped[int | None] = mapped_column(sa.Integer)
-    response_headers: Mapped[dict | None] = mapped_column(sa.JSON)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
     response_body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)
@@ -126,7 +127,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hmac.new(_fingerprint_key(), message, hashlib.sha256).hexdigest()
 
 
-_TABLE = IdempotencyKey.__table__
+_TABLE = table_of(IdempotencyKey)
 _LOOKUP = sa.select(
     _TABLE.c.fingerprint,
     _TABLE.c.status,
@@ -192,7 +193,7 @@ class KeyWrite:
     response: Response
     inserted: bool | None = None
 
-    def values(self) -> dict:
+    def values(self) -> dict[str, Any]:
         now = utcnow()
         response = self.response
         return {
@@ -246,7 +247,11 @@ def _compose_keys(session: Session, writes: list[KeyWrite]) -> list[uow.Part]:
 
 def purge_expired(session: Session, *, now: datetime | None = None) -> int:
     """Delete keys past their retention; returns how many (the caller commits)."""
-    result = session.execute(
-        sa.delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow()))
+    # Session.execute is typed as returning a Result; a DELETE's is a CursorResult.
+    result = cast(
+        sa.CursorResult[*tuple[Any, ...]],
+        session.execute(
+            sa.delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow()))
+        ),
     )
     return result.rowcount or 0

@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_jwt_extended import JWTManager as _JWTManager
 
 VERIFIED_TOKENS = "flowlet_verified_tokens"
@@ -56,7 +56,7 @@ class VerifiedTokens:
 class JWTManager(_JWTManager):
     """The extension with each app's verified tokens remembered (`VerifiedTokens`)."""
 
-    def init_app(self, app, add_context_processor: bool = False) -> None:
+    def init_app(self, app: Flask, add_context_processor: bool = False) -> None:
         super().init_app(app, add_context_processor)
         leeway = app.config["JWT_DECODE_LEEWAY"]
         if isinstance(leeway, timedelta):
@@ -64,8 +64,8 @@ class JWTManager(_JWTManager):
         app.extensions[VERIFIED_TOKENS] = VerifiedTokens(leeway=leeway)
 
     def _decode_jwt_from_config(
-        self, encoded_token: str, csrf_value=None, allow_expired: bool = False
-    ) -> dict:
+        self, encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
+    ) -> dict[str, Any]:
         if csrf_value is not None or allow_expired:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
         verified: VerifiedTokens = current_app.extensions[VERIFIED_TOKENS]

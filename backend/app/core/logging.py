@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from flask import g, has_request_context
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 SENSITIVE_KEYS = re.compile(
     r"(pass(word)?|secret|token|authorization|cookie|pan|cvv|cvc|pin|otp|totp|"
@@ -61,7 +62,7 @@ def mask_value(key: str, value: Any) -> Any:
     return value
 
 
-def _mask_processor(logger, method_name, event_dict):
+def _mask_processor(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     return {
         key: (
             mask_text(value)
@@ -72,7 +73,9 @@ def _mask_processor(logger, method_name, event_dict):
     }
 
 
-def _request_id_processor(logger, method_name, event_dict):
+def _request_id_processor(
+    logger: WrappedLogger, method_name: str, event_dict: EventDict
+) -> EventDict:
     if has_request_context():
         event_dict.setdefault("request_id", getattr(g, "request_id", None))
     return event_dict
@@ -80,7 +83,7 @@ def _request_id_processor(logger, method_name, event_dict):
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """Route stdlib and structlog records through one JSON renderer with masking."""
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -116,5 +119,5 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     )
 
 
-def get_logger(name: str):
-    return structlog.get_logger(name)
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)

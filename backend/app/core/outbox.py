@@ -21,16 +21,17 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core import uow
-from app.core.db import Base, utcnow
+from app.core.db import Base, table_of, utcnow
 
 log = logging.getLogger("flowlet.outbox")
 
@@ -50,11 +51,11 @@ class JobOutbox(Base):
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     func: Mapped[str] = mapped_column(sa.String(200), nullable=False)
-    args: Mapped[list] = mapped_column(sa.JSON, nullable=False)
-    kwargs: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    args: Mapped[list[Any]] = mapped_column(sa.JSON, nullable=False)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
     queue: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     retry_max: Mapped[int] = mapped_column(sa.Integer, nullable=False)
-    retry_intervals: Mapped[list] = mapped_column(sa.JSON, nullable=False)
+    retry_intervals: Mapped[list[int]] = mapped_column(sa.JSON, nullable=False)
     owner_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
@@ -81,7 +82,7 @@ def backoff(attempts: int) -> timedelta:
 # --- pushing to RQ ------------------------------------------------------------------------------
 
 
-def push(redis, row: JobOutbox | dict) -> None:
+def push(redis: Redis, row: JobOutbox | dict[str, Any]) -> None:
     """Hand one row to RQ under its own id (a job already there is not pushed twice)."""
     data = row if isinstance(row, dict) else _row_dict(row)
     if Job.exists(data["id"], connection=redis):
@@ -97,7 +98,7 @@ def push(redis, row: JobOutbox | dict) -> None:
     )
 
 
-def _row_dict(row: JobOutbox) -> dict:
+def _row_dict(row: JobOutbox) -> dict[str, Any]:
     return {
         "id": row.id,
         "func": row.func,
@@ -110,9 +111,11 @@ def _row_dict(row: JobOutbox) -> dict:
     }
 
 
-def mark(connection, ids: list[str], status: str, *, error: str | None = None) -> None:
+def mark(
+    connection: sa.Connection, ids: list[str], status: str, *, error: str | None = None
+) -> None:
     """Mark pending rows sent (or, inline, done or failed) in a transaction of their own."""
-    table = JobOutbox.__table__
+    table = table_of(JobOutbox)
     now = utcnow()
     values: dict[str, Any] = {"status": status, "sent_at": now}
     if status in (DONE, FAILED):
@@ -124,9 +127,9 @@ def mark(connection, ids: list[str], status: str, *, error: str | None = None) -
     )
 
 
-def finish(connection, job_id: str) -> None:
+def finish(connection: sa.Connection, job_id: str) -> None:
     """A worker ran the job to the end: the row is done (called by `core.queue.task`)."""
-    table = JobOutbox.__table__
+    table = table_of(JobOutbox)
     now = utcnow()
     connection.execute(
         sa.update(table)
@@ -135,7 +138,7 @@ def finish(connection, job_id: str) -> None:
     )
 
 
-def recover_lost(session: Session, redis, *, older_than: timedelta, limit: int = 200) -> int:
+def recover_lost(session: Session, redis: Redis, *, older_than: timedelta, limit: int = 200) -> int:
     """Rows handed to RQ whose job is gone (Redis lost its data) go back to `pending`.
 
     A row is `sent` from the push until a worker finishes the job; a sent row whose job no
@@ -176,7 +179,7 @@ class RelayResult:
     error: str | None = None
 
 
-def relay_pending(session: Session, redis, *, limit: int = 100) -> RelayResult:
+def relay_pending(session: Session, redis: Redis, *, limit: int = 100) -> RelayResult:
     """Push due pending rows to RQ, oldest first; back off the first one Redis refuses.
 
     Rows are locked with SKIP LOCKED, so several relays never push the same row at once.
@@ -235,11 +238,15 @@ def backlog(session: Session) -> Backlog:
 
 def purge_sent(session: Session, *, older_than: timedelta) -> int:
     """Delete rows of jobs finished (or failed) longer ago than `older_than`."""
-    table = JobOutbox.__table__
-    result = session.execute(
-        sa.delete(table).where(
-            table.c.status.in_([DONE, FAILED]), table.c.finished_at < utcnow() - older_than
-        )
+    table = table_of(JobOutbox)
+    # Session.execute is typed as returning a Result; a DELETE's is a CursorResult.
+    result = cast(
+        sa.CursorResult[*tuple[Any, ...]],
+        session.execute(
+            sa.delete(table).where(
+                table.c.status.in_([DONE, FAILED]), table.c.finished_at < utcnow() - older_than
+            )
+        ),
     )
     return int(result.rowcount or 0)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ from app.core.fields import Cursor
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+_Select = TypeVar("_Select", bound="sa.Select[*tuple[Any, ...]]")
 
 
 class PageArgsSchema(ArgsSchema):
@@ -50,7 +53,7 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
 
 @dataclass
 class Page:
-    items: list[Any]
+    items: Sequence[Any]
     next_cursor: str | None
 
 
@@ -73,7 +76,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from exc
 
 
-def after_cursor(stmt: sa.Select, *, model: Any, cursor: str | None, limit: int) -> sa.Select:
+def after_cursor(stmt: _Select, *, model: type[Any], cursor: str | None, limit: int) -> _Select:
     """`stmt` newest first from just after `cursor`, `limit + 1` rows (one more tells a next page).
 
     The position is a row comparison, `(created_at, public_id) < (:at, :pid)`, which PostgreSQL
@@ -86,7 +89,7 @@ def after_cursor(stmt: sa.Select, *, model: Any, cursor: str | None, limit: int)
     return stmt.order_by(created.desc(), public_id.desc()).limit(limit + 1)
 
 
-def page_of(rows: list[Any], limit: int) -> Page:
+def page_of(rows: Sequence[Any], limit: int) -> Page:
     """The first `limit` rows, and the cursor to the next page if there is one."""
     if len(rows) <= limit:
         return Page(items=rows, next_cursor=None)
@@ -103,7 +106,7 @@ class Keyset:
     rows, which may also run on a Connection (`core.reads.one_statement`).
     """
 
-    def __init__(self, stmt: sa.Select, *, model: Any) -> None:
+    def __init__(self, stmt: sa.Select[*tuple[Any, ...]], *, model: type[Any]) -> None:
         descriptions = stmt.column_descriptions
         self._objects = len(descriptions) == 1 and descriptions[0]["expr"] is model
         created, public_id = model.created_at, model.public_id
@@ -136,9 +139,9 @@ class Keyset:
 
 def paginate(
     session: Session,
-    stmt: sa.Select,
+    stmt: sa.Select[*tuple[Any, ...]],
     *,
-    model: Any,
+    model: type[Any],
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page:
@@ -149,9 +152,9 @@ def paginate(
 
 def paginate_union(
     session: Session,
-    branches: list[sa.Select],
+    branches: list[sa.Select[*tuple[Any, ...]]],
     *,
-    model: Any,
+    model: type[Any],
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page:
@@ -173,8 +176,9 @@ def paginate_union(
         ).subquery()
         for branch in branches
     ]
-    merged = sa.union_all(*(sa.select(k.c.id, k.c.created_at, k.c.public_id) for k in keys))
-    merged = merged.subquery()
+    merged = sa.union_all(
+        *(sa.select(k.c.id, k.c.created_at, k.c.public_id) for k in keys)
+    ).subquery()
     stmt = (
         sa.select(model)
         .join(merged, merged.c.id == model.id)

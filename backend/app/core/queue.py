@@ -21,7 +21,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
@@ -29,9 +29,10 @@ from prometheus_client import Counter
 from redis import Redis
 from rq import Queue, Retry, get_current_job
 from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
 
 from app.core import context, uow
-from app.core.db import utcnow
+from app.core.db import table_of, utcnow
 from app.core.extensions import db
 from app.core.outbox import (
     DONE,
@@ -45,6 +46,9 @@ from app.core.outbox import (
     push,
     resolve,
 )
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 log = logging.getLogger("flowlet.queue")
 
@@ -72,7 +76,7 @@ def func_path(func: Callable[..., Any]) -> str:
     return f"{func.__module__}.{func.__qualname__}"
 
 
-def _json_values(args: tuple, kwargs: dict) -> tuple[list, dict]:
+def _json_values(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     try:
         return json.loads(json.dumps(list(args))), json.loads(json.dumps(kwargs))
     except (TypeError, ValueError) as exc:
@@ -104,8 +108,9 @@ def enqueue(
     retry_max = retry if isinstance(retry, int) else retry.max
     intervals = [] if isinstance(retry, int) else list(retry.intervals)
     now = utcnow()
-    row = {
-        "id": job_id or str(uuid.uuid4()),
+    job_id = job_id or str(uuid.uuid4())
+    row: dict[str, Any] = {
+        "id": job_id,
         "func": path,
         "args": json_args,
         "kwargs": json_kwargs,
@@ -119,24 +124,30 @@ def enqueue(
         "next_attempt_at": now + FAST_PATH_GRACE,
     }
     uow.of(session).stage(_write_jobs, row)
-    return row["id"]
+    return job_id
 
 
-def _write_jobs(session: Session, rows: list[dict]) -> None:
+def _app() -> Flask:
+    """The app behind `current_app` (to hand to code that runs outside its context)."""
+    # Flask types `current_app` as the app itself; it is the proxy, whose method gives the app.
+    return cast("LocalProxy[Flask]", current_app)._get_current_object()
+
+
+def _write_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert staged outbox rows; once they commit, hand them to RQ (or run them inline)."""
     session.execute(sa.insert(JobOutbox), rows)
-    app = current_app._get_current_object()
+    app = _app()
     handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
     uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
 
 
 @uow.composes(_write_jobs)
-def _compose_jobs(session: Session, rows: list[dict]) -> list[uow.Part]:
+def _compose_jobs(session: Session, rows: list[dict[str, Any]]) -> list[uow.Part]:
     """The outbox rows as one insert among the unit's other writes (PostgreSQL)."""
-    app = current_app._get_current_object()
+    app = _app()
     handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
     uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
-    return [uow.insert_rows(JobOutbox.__table__, rows)]
+    return [uow.insert_rows(table_of(JobOutbox), rows)]
 
 
 _HANDED_OVER = (
@@ -151,7 +162,7 @@ _HANDED_OVER = (
 )
 
 
-def _after_commit(app: Flask, rows: list[dict]) -> None:
+def _after_commit(app: Flask, rows: list[dict[str, Any]]) -> None:
     """Run inline, or push to RQ now; never raise (the transaction is already committed)."""
     if not rows:
         return
@@ -165,7 +176,7 @@ def _after_commit(app: Flask, rows: list[dict]) -> None:
         log.exception("outbox: after-commit hand-over failed; the relay will retry")
 
 
-def _push_now(app: Flask, rows: list[dict]) -> None:
+def _push_now(app: Flask, rows: list[dict[str, Any]]) -> None:
     if time.monotonic() < app.extensions.get("flowlet_outbox_paused_until", 0.0):
         return  # Redis failed a moment ago: leave the rows to the relay
     redis = app.extensions["flowlet_redis"]
@@ -187,7 +198,7 @@ def _push_now(app: Flask, rows: list[dict]) -> None:
             mark(connection, sent, SENT)
 
 
-def _run_inline(app: Flask, data: dict) -> None:
+def _run_inline(app: Flask, data: dict[str, Any]) -> None:
     with app.app_context():
         try:
             resolve(data["func"])(*data["args"], **data["kwargs"])
@@ -217,7 +228,7 @@ def set_worker_app(app: Flask) -> None:
 
 def _app_for_job() -> Flask:
     if has_app_context():
-        return current_app._get_current_object()
+        return _app()
     if _worker_app is None:
         raise RuntimeError("jobs run in `flask worker` (or inside an app context)")
     return _worker_app
@@ -246,11 +257,11 @@ def _finish_outbox_row(app: Flask) -> None:
         log.warning("outbox: could not mark job %s done", job.id, exc_info=True)
 
 
-def task(func: Callable[..., Any]) -> Callable[..., Any]:
+def task(func: Callable[P, R]) -> Callable[P, R]:
     """Run a job function in its own app context; its database session is removed after."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         app = _app_for_job()
         with app.app_context():
             _fork_safe(app)
@@ -266,5 +277,7 @@ def task(func: Callable[..., Any]) -> Callable[..., Any]:
             _finish_outbox_row(app)
             return result
 
-    wrapper.flowlet_task = True  # enqueue() accepts only task functions
+    # enqueue() accepts only task functions. A function attribute: typeshed's `_Wrapped`
+    # declares none, so it is set in the function's namespace.
+    wrapper.__dict__["flowlet_task"] = True
     return wrapper

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from limits.storage import RedisStorage, Storage
@@ -20,12 +21,15 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, utcnow
+from app.core.db import Base, table_of, utcnow
 from app.core.extensions import db
 
 log = logging.getLogger("flowlet.ratelimit")
 
 RETRY_REDIS_AFTER_SECONDS = 5.0
+
+T = TypeVar("T")
+Exceptions = type[Exception] | tuple[type[Exception], ...]
 
 
 class RateLimitCounter(Base):
@@ -38,7 +42,7 @@ class RateLimitCounter(Base):
     expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)
 
 
-def _engine():
+def _engine() -> sa.Engine:
     return db.engine
 
 
@@ -47,15 +51,17 @@ class SQLCounterStorage(Storage):
 
     STORAGE_SCHEME = ["flowlet+sql"]
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
+    def __init__(
+        self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any
+    ) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
     @property
-    def base_exceptions(self):
+    def base_exceptions(self) -> Exceptions:
         return sa.exc.SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        table = RateLimitCounter.__table__
+        table = table_of(RateLimitCounter)
         now = utcnow()
         engine = _engine()
         insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
@@ -63,7 +69,7 @@ class SQLCounterStorage(Storage):
             key=key, count=amount, expires_at=now + timedelta(seconds=expiry)
         )
         expired = table.c.expires_at <= now
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
                 "count": sa.case((expired, stmt.excluded.count), else_=table.c.count + amount),
@@ -73,10 +79,10 @@ class SQLCounterStorage(Storage):
             },
         ).returning(table.c.count)
         with engine.begin() as connection:
-            return int(connection.execute(stmt).scalar_one())
+            return int(connection.execute(upsert).scalar_one())
 
-    def _row(self, key: str):
-        table = RateLimitCounter.__table__
+    def _row(self, key: str) -> sa.Row[Any, Any] | None:
+        table = table_of(RateLimitCounter)
         with _engine().connect() as connection:
             return connection.execute(
                 sa.select(table.c.count, table.c.expires_at).where(
@@ -86,7 +92,7 @@ class SQLCounterStorage(Storage):
 
     def get(self, key: str) -> int:
         row = self._row(key)
-        return int(row.count) if row else 0
+        return int(row._mapping["count"]) if row else 0  # (`row.count` reads as tuple.count)
 
     def get_expiry(self, key: str) -> float:
         row = self._row(key)
@@ -105,15 +111,15 @@ class SQLCounterStorage(Storage):
 
     def reset(self) -> int | None:
         with _engine().begin() as connection:
-            return connection.execute(sa.delete(RateLimitCounter.__table__)).rowcount
+            return connection.execute(sa.delete(table_of(RateLimitCounter))).rowcount
 
     def clear(self, key: str) -> None:
-        table = RateLimitCounter.__table__
+        table = table_of(RateLimitCounter)
         with _engine().begin() as connection:
             connection.execute(sa.delete(table).where(table.c.key == key))
 
     def purge_expired(self) -> int:
-        table = RateLimitCounter.__table__
+        table = table_of(RateLimitCounter)
         with _engine().begin() as connection:
             result = connection.execute(sa.delete(table).where(table.c.expires_at <= utcnow()))
             return result.rowcount
@@ -124,7 +130,7 @@ class FailoverStorage(Storage):
 
     STORAGE_SCHEME = ["flowlet+redis", "flowlet+rediss"]
 
-    def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any):
+    def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         redis_uri = uri.removeprefix("flowlet+")
         options.setdefault("socket_timeout", 1)
@@ -134,39 +140,39 @@ class FailoverStorage(Storage):
         self._redis_down_until = 0.0
 
     @property
-    def base_exceptions(self):
+    def base_exceptions(self) -> Exceptions:
         return (sa.exc.SQLAlchemyError, *_tuple(self.redis.base_exceptions))
 
-    def _call(self, name: str, *args: Any) -> Any:
+    def _call(self, operation: Callable[[Storage], T]) -> T:
         if time.monotonic() >= self._redis_down_until:
             try:
-                return getattr(self.redis, name)(*args)
+                return operation(self.redis)
             except self.redis.base_exceptions as exc:
                 self._redis_down_until = time.monotonic() + RETRY_REDIS_AFTER_SECONDS
                 log.warning(
                     "rate limits: Redis unreachable (%s); counting in the database",
                     type(exc).__name__,
                 )
-        return getattr(self.sql, name)(*args)
+        return operation(self.sql)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        return self._call("incr", key, expiry, amount)
+        return self._call(lambda storage: storage.incr(key, expiry, amount))
 
     def get(self, key: str) -> int:
-        return self._call("get", key)
+        return self._call(lambda storage: storage.get(key))
 
     def get_expiry(self, key: str) -> float:
-        return self._call("get_expiry", key)
+        return self._call(lambda storage: storage.get_expiry(key))
 
     def check(self) -> bool:
         return self.redis.check() or self.sql.check()
 
     def reset(self) -> int | None:
-        return self._call("reset")
+        return self._call(lambda storage: storage.reset())
 
     def clear(self, key: str) -> None:
-        self._call("clear", key)
+        self._call(lambda storage: storage.clear(key))
 
 
-def _tuple(value) -> tuple:
+def _tuple(value: Exceptions) -> tuple[type[Exception], ...]:
     return value if isinstance(value, tuple) else (value,)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
-from flask.sessions import SessionInterface
+from flask import Flask, Request, Response, request
+from flask.sessions import SessionInterface, SessionMixin
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # /docs: Swagger UI from our own origin (swagger-ui-bundle); its page has one inline script.
@@ -35,10 +35,10 @@ class NoCookieSession(SessionInterface):
     """The API authenticates with bearer tokens and keeps nothing in cookies: Flask's session
     is never read from a request or written to a response (writing to it raises)."""
 
-    def open_session(self, app, request):
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         return None  # Flask then hands out its null session
 
-    def save_session(self, app, session, response) -> None:
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         return None
 
 
@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     other_set = _header_set(csp=API_CSP, api=False, hsts=hsts)
 
     @app.after_request
-    def _security_headers(response):
+    def _security_headers(response: Response) -> Response:
         path = request.path
         if path.startswith("/api/"):
             wanted = api_set

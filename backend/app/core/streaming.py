@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import AnyStr, TypeVar
 
 from flask import stream_with_context
 
@@ -35,6 +35,6 @@ def _beating(chunks: Iterable[T]) -> Iterator[T]:
         yield chunk
 
 
-def stream(chunks: Iterable[T]) -> Iterator[T]:
+def stream(chunks: Iterable[AnyStr]) -> Iterator[AnyStr]:
     """A response body streamed inside the request's context, keeping the worker alive."""
     return stream_with_context(_beating(chunks))

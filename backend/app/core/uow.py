@@ -35,6 +35,7 @@ from typing import Any, NoReturn, Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.sql.dml import UpdateBase
 
 from app.core.db import real_session
 
@@ -51,7 +52,7 @@ class Part:
     """
 
     shape: Hashable
-    build: Callable[[str], Any]
+    build: Callable[[str], UpdateBase]
     params: Callable[[str], dict[str, Any]]
     on_count: Callable[[int], None] | None = None
 
@@ -61,9 +62,9 @@ def insert_rows(
     rows: list[dict[str, Any]],
     *,
     kind: Hashable = None,
-    expressions: dict[str, Callable[[str], Any]] | None = None,
-    constants: dict[str, Any] | None = None,
-    finish: Callable[[Any], Any] | None = None,
+    expressions: dict[str, Callable[[str], sa.ColumnElement[Any]]] | None = None,
+    constants: dict[str, sa.ColumnElement[Any]] | None = None,
+    finish: Callable[[postgresql.Insert], UpdateBase] | None = None,
     on_count: Callable[[int], None] | None = None,
 ) -> Part:
     """A part inserting `rows` (all with the same keys) into `table`, one VALUES row each.
@@ -76,7 +77,7 @@ def insert_rows(
     expressions = expressions or {}
     constants = constants or {}
 
-    def build(prefix: str) -> Any:
+    def build(prefix: str) -> UpdateBase:
         # One row: INSERT … VALUES; more: INSERT … SELECT … UNION ALL SELECT …. (A multi-row
         # VALUES construct cannot be cached by SQLAlchemy: it would be compiled every time.)
         values = [
@@ -254,17 +255,17 @@ class UnitOfWork:
             self.rollback()
 
 
-_COMPOSED: dict[tuple, sa.Select] = {}
+_COMPOSED: dict[tuple[Hashable, ...], sa.Select[*tuple[Any, ...]]] = {}
 _COMPOSED_MAX = 512  # combinations of shapes kept built (each is one prepared statement)
 
 
-def _composed(parts: list[Part]) -> sa.Select:
+def _composed(parts: list[Part]) -> sa.Select[*tuple[Any, ...]]:
     key = tuple(part.shape for part in parts)
     stmt = _COMPOSED.get(key)
     if stmt is None:
         ctes = [part.build(f"p{i}_").cte(f"w{i}") for i, part in enumerate(parts)]
         counted = [i for i, part in enumerate(parts) if part.on_count is not None]
-        columns = [
+        columns: list[sa.ColumnElement[Any]] = [
             sa.select(sa.func.count()).select_from(ctes[i]).scalar_subquery() for i in counted
         ] or [sa.literal_column("1")]
         stmt = sa.select(*columns)
@@ -283,9 +284,9 @@ def _write_together(session: Session, parts: list[Part]) -> None:
     for i, part in enumerate(parts):
         params.update(part.params(f"p{i}_"))
     row = session.execute(_composed(parts), params).one()
-    counted = [part for part in parts if part.on_count is not None]
-    for part, count in zip(counted, row, strict=False):
-        part.on_count(int(count))  # type: ignore[misc]
+    counted = [part.on_count for part in parts if part.on_count is not None]
+    for on_count, count in zip(counted, row, strict=False):
+        on_count(int(count))
 
 
 def of(session: Session) -> UnitOfWork:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 from flask import Response, current_app, request
+from flask.typing import ResponseReturnValue
 
 from app.core import context, uow
 from app.core.errors import DomainError, Unauthorized, ValidationError, handle_domain_error
@@ -27,6 +28,9 @@ from app.core.idempotency import (
     lookup,
     stage,
 )
+
+P = ParamSpec("P")
+R = TypeVar("R", bound="ResponseReturnValue")
 
 
 def replay(stored: Stored) -> Response:
@@ -60,8 +64,8 @@ def _key_request() -> KeyRequest | None:
     )
 
 
-def _run(view: Callable, key: KeyRequest, args: tuple, kwargs: dict) -> Response:
-    work = uow.of(db.session)
+def _run(view: Callable[[], ResponseReturnValue], key: KeyRequest) -> Response:
+    work = uow.of(db.session())
     stored = lookup(work.session, key)
     if stored is not None:
         work.rollback()  # only a read
@@ -69,7 +73,7 @@ def _run(view: Callable, key: KeyRequest, args: tuple, kwargs: dict) -> Response
     work.hold()
     try:
         try:
-            response = current_app.make_response(view(*args, **kwargs))
+            response = current_app.make_response(view())
         except DomainError as exc:
             # A refusal the service recorded (`audit.refuse`) is in the unit; anything else
             # the view changed before raising is not kept.
@@ -98,20 +102,22 @@ def _run(view: Callable, key: KeyRequest, args: tuple, kwargs: dict) -> Response
         raise
 
 
-def idempotent(*, required: bool = True) -> Callable:
+def idempotent(*, required: bool = True) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
     """Make a view idempotent per user and `Idempotency-Key` (place under `@require`)."""
 
-    def decorator(view: Callable) -> Callable:
+    def decorator(view: Callable[P, R]) -> Callable[P, R | Response]:
         @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             key = _key_request()
             if key is None:
                 if required:
                     raise IdempotencyKeyRequired()
                 return view(*args, **kwargs)
-            return _run(view, key, args, kwargs)
+            return _run(lambda: view(*args, **kwargs), key)
 
-        wrapper._idempotency_key = required  # documented by core.api.Blueprint
+        # Documented by core.api.Blueprint. A function attribute: typeshed's `_Wrapped` declares
+        # none, so it is set in the function's namespace.
+        wrapper.__dict__["_idempotency_key"] = required
         return wrapper
 
     return decorator

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,7 +157,11 @@ class RowsHash:
         return self._h.hexdigest()
 
 
-def _rows_from_jsonl(text: io.TextIOBase):
+ExportRow = tuple[int, dict[str, Any], None] | tuple[int, None, dict[str, Any]]
+"""One line of an export: its number, and either a record's row or the trailer."""
+
+
+def _rows_from_jsonl(text: io.TextIOBase) -> Iterator[ExportRow]:
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
@@ -167,7 +172,7 @@ def _rows_from_jsonl(text: io.TextIOBase):
             yield number, doc, None
 
 
-def _rows_from_csv(text: io.TextIOBase):
+def _rows_from_csv(text: io.TextIOBase) -> Iterator[ExportRow]:
     reader = csv.reader(text)
     header = next(reader, None)
     if header is None or tuple(header) != EXPORT_COLUMNS:
@@ -193,17 +198,18 @@ class _Walk:
     first_gap: tuple[int, str | None, int, int] | None = None  # line, record, from, to
 
 
-def verify_rows(rows) -> ExportReport:
+def verify_rows(rows: Iterable[ExportRow]) -> ExportReport:
     """Check each row's digest and hash, the links between adjacent sequences, the trailer."""
     report, walk = ExportReport(), _Walk()
-    for number, doc, trailer in rows:
-        if trailer is not None:
+    for row in rows:
+        number = row[0]
+        if row[2] is not None:
             if report.trailer is not None:
                 return report.fail(number, None, "two trailers")
-            report.trailer = trailer
+            report.trailer = row[2]
         elif report.trailer is not None:
             return report.fail(number, None, "a row after the trailer")
-        elif not _row_holds(report, walk, number, doc):
+        elif not _row_holds(report, walk, number, row[1]):
             return report
     return _check_trailer(report, walk)
 

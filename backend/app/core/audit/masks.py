@@ -166,7 +166,10 @@ class AuditMasks:
 
 def masks(app: Flask) -> AuditMasks:
     """The app's audit masks (where the domains name their fields)."""
-    return app.extensions.setdefault(EXTENSION, AuditMasks())
+    found = app.extensions.get(EXTENSION)
+    if not isinstance(found, AuditMasks):
+        found = app.extensions[EXTENSION] = AuditMasks()
+    return found
 
 
 def current_masks() -> AuditMasks:

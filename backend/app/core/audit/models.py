@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import Base, BigIntPK
+from app.core.db import Base, BigIntPK, table_of
 
 
 class AuditSeal(Base):
@@ -42,8 +43,8 @@ class AuditLog(Base):
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     user_agent: Mapped[str | None] = mapped_column(sa.String(512))
     request_id: Mapped[str | None] = mapped_column(sa.String(128))
-    changes: Mapped[dict | None] = mapped_column(sa.JSON)
-    personal: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
+    changes: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    personal: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
     personal_digest: Mapped[str | None] = mapped_column(sa.String(64))
     digest: Mapped[str] = mapped_column(sa.String(64), nullable=False)
 
@@ -81,6 +82,6 @@ class AuditChainHead(Base):
     last_record_id: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
 
 
-log_table = AuditLog.__table__
-seal_table = AuditSeal.__table__
-head_table = AuditChainHead.__table__
+log_table = table_of(AuditLog)
+seal_table = table_of(AuditSeal)
+head_table = table_of(AuditChainHead)

@@ -35,7 +35,7 @@ from app.core.db import utcnow
 
 # The columns an insert writes (`txid` is the database's own).
 _WRITTEN = (*HASHED_FIELDS, "ip", "user_agent", "personal", "digest")
-_TXID = sa.literal_column("pg_current_xact_id()::text::bigint")
+_TXID: sa.ColumnClause[int] = sa.literal_column("pg_current_xact_id()::text::bigint")
 
 
 def _personal_key() -> bytes:
@@ -97,7 +97,8 @@ def record(
     `changes` is masked with the app's masks (`audit.masks`). `resource` may be a model with a
     `public_id` not yet assigned; the id is read when the record is written, after the flush.
     """
-    hashed, personal = None, {}
+    hashed: Any = None
+    personal: dict[str, Any] = {}
     if changes is not None:
         masks = current_masks()
         hashed, personal = masks.split(masks.mask(changes))

@@ -9,6 +9,7 @@ Only sealers lock the chain head; writers never wait on it.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +52,9 @@ def _snapshot_xmin(conn: sa.Connection) -> int | None:
     return min(ours, default=int(xmax_text))
 
 
-def _seals(rows: list[sa.Row], sequence: int, prev_hash: str, moment: datetime) -> list[dict]:
+def _seals(
+    rows: Sequence[sa.Row[Any, Any, Any]], sequence: int, prev_hash: str, moment: datetime
+) -> list[dict[str, Any]]:
     """The `audit_seal` rows chaining `rows` after the head (`sequence`, `prev_hash`)."""
     seals: list[dict[str, Any]] = []
     for row in rows:

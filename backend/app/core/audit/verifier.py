@@ -113,7 +113,7 @@ SELECT count(*) FROM audit_log l WHERE l.txid IS NULL OR (l.txid, l.id) <= (:las
 """
 
 
-def _head_row(conn: Session | sa.Connection) -> sa.Row | None:
+def _head_row(conn: Session | sa.Connection) -> sa.Row[Any, Any] | None:
     return conn.execute(
         sa.select(_head.c.sequence, _head.c.hash).where(_head.c.id == 1)
     ).one_or_none()
@@ -131,6 +131,10 @@ def verify(
 ) -> VerifyResult:
     """Seal what can be sealed, then check the whole chain; report the first broken record."""
     engine = session.get_bind()
+    if not isinstance(engine, sa.Engine):
+        raise TypeError(
+            "verify needs a session bound to an engine (it seals on its own connections)"
+        )
     if seal_first:
         seal(engine, settle_seconds=settle_seconds)
     if engine.dialect.name != "postgresql":
@@ -149,7 +153,9 @@ def verify(
     return result
 
 
-def _invalid(checked: int, head: str, sequence, public_id, reason: str) -> VerifyResult:
+def _invalid(
+    checked: int, head: str, sequence: int | None, public_id: object, reason: str
+) -> VerifyResult:
     return VerifyResult(
         valid=False,
         records_checked=checked,
@@ -225,7 +231,7 @@ def _unsealed_problem(conn: sa.Connection, checked: int, head_hash: str) -> Veri
 
 
 def _head_problem(
-    conn: sa.Connection, head: sa.Row | None, checked: int, last_sequence: int
+    conn: sa.Connection, head: sa.Row[Any, Any] | None, checked: int, last_sequence: int
 ) -> VerifyResult | None:
     """The head row against the last seal (records removed from the end)."""
     if head is None:
@@ -246,7 +252,7 @@ def _head_problem(
     return None
 
 
-def iter_chain(session: Session, *, batch: int = 2000) -> Iterator[sa.Row]:
+def iter_chain(session: Session, *, batch: int = 2000) -> Iterator[sa.Row[*tuple[Any, ...]]]:
     """Sealed records in sequence order, with `changes` as stored text (keyset pages)."""
     columns = [
         _seal.c.sequence,
@@ -275,7 +281,12 @@ def iter_chain(session: Session, *, batch: int = 2000) -> Iterator[sa.Row]:
         last = chunk[-1].sequence
 
 
-def _entry_problem(entry: sa.Row, expected: int, prev_hash: str, previous_key) -> str | None:
+def _entry_problem(
+    entry: sa.Row[*tuple[Any, ...]],
+    expected: int,
+    prev_hash: str,
+    previous_key: tuple[int, int] | None,
+) -> str | None:
     if entry.id is None:
         return "record removed: its seal has no record"
     if entry.sequence != expected:
