@@ -240,7 +240,7 @@ def build_document(session: Session, *, document_id: int) -> StatementDocument |
     owner = session.get(User, document.user_id)
     account = session.get(Account, document.account_id)
     if owner is None or account is None:
-        raise LookupError(f"statement document {document_id}: its user or account is gone")
+        raise RuntimeError(f"statement document {document_id}: its user or account is gone")
     st = services.statement(
         session, user=owner, account_id=account.public_id, start=document.start, end=document.end
     )
