@@ -41,7 +41,7 @@ def enqueue_when_pending(ctx: engine.PolicyContext, txn: JournalTransaction) -> 
 def settle_external_transfer(transaction_id: int) -> str | None:
     """Post a pending external transfer to the settlement account (reversed if refused)."""
     try:
-        txn = settle(db.session, transaction_id=transaction_id)
+        txn = settle(db.session(), transaction_id=transaction_id)
         return txn.status if txn is not None else None
     finally:
         db.session.remove()
@@ -57,8 +57,8 @@ def purge_idempotency_keys(reschedule: bool = False) -> int:
     With `reschedule`, the job books its next run, so the workers keep purging on their own.
     """
     try:
-        count = idempotency.purge_expired(db.session)
-        uow.commit(db.session)
+        count = idempotency.purge_expired(db.session())
+        uow.commit(db.session())
         log.info("purged %d expired idempotency keys", count)
     finally:
         db.session.remove()
@@ -76,7 +76,8 @@ def schedule_idempotency_purge(queue: Queue) -> str | None:
     interval = int(current_app.config["IDEMPOTENCY_PURGE_INTERVAL_SECONDS"])
     if interval <= 0:
         return None
-    registry = ScheduledJobRegistry(queue=queue)
+    # rq leaves the registry's __init__ unannotated (an error only under disallow_untyped_calls).
+    registry = ScheduledJobRegistry(queue=queue)  # type: ignore[no-untyped-call, unused-ignore]
     booked = [j for j in registry.get_job_ids() if j.startswith(PURGE_JOB_PREFIX)]
     if booked:
         return booked[0]
