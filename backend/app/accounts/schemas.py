@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from app.core.api import ArgsSchema, Schema
@@ -96,6 +98,6 @@ class AdminAccountUpdateSchema(Schema):
         json_schema = {"minProperties": 1}
 
     @ma.validates_schema
-    def _something(self, data, **kwargs):
+    def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not data:
             raise ma.ValidationError("Give status or credit_limit.", "_schema")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -112,7 +112,7 @@ def admin_update_account(
     if account is None:
         raise AccountNotFound()
     account = _lock(session, account)
-    changes: dict = {}
+    changes: dict[str, dict[str, str]] = {}
     if credit_limit is not None:
         try:
             limit = parse_amount(credit_limit, account.currency, allow_zero=True)
@@ -186,13 +186,13 @@ def balance_at(
     account = get_own_account(session, user=user, account_id=account_id)
     at = at or utcnow()
     balance = _entry_balance_at(session, account.id, at)
-    held = session.scalar(
+    held = session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(Hold.amount), 0)).where(
             Hold.account_id == account.id,
             sa.or_(Hold.released_at.is_(None), Hold.released_at > at),
             Hold.created_at <= at,
         )
-    )
+    ).scalar_one()
     cur = account.currency
     return BalanceAt(
         balance=format_amount(balance, cur),
@@ -235,7 +235,9 @@ def current_month(today: date | None = None) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-def _lines(session: Session, account: Account, since: datetime, until: datetime):
+def _lines(
+    session: Session, account: Account, since: datetime, until: datetime
+) -> Iterator[StatementLine]:
     """The period's entries, oldest first, streamed from a server-side cursor."""
     from app.ledger.models import JournalTransaction, LedgerEntry
 
@@ -257,8 +259,10 @@ def _lines(session: Session, account: Account, since: datetime, until: datetime)
         .order_by(LedgerEntry.created_at, LedgerEntry.id)
         .execution_options(stream_results=True, max_row_buffer=STATEMENT_BATCH)
     )
-    for row in rows:
-        yield StatementLine(*row)
+    for booked_at, transaction_id, type_, description, amount, balance_after in rows:
+        if balance_after is None:  # kept for every entry on a customer account
+            raise RuntimeError(f"ledger entry without a running balance on account {account.id}")
+        yield StatementLine(booked_at, transaction_id, type_, description, amount, balance_after)
 
 
 def statement(
@@ -310,4 +314,4 @@ def count_lines(session: Session, st: Statement, *, at_most: int) -> int:
         .limit(at_most + 1)
         .subquery()
     )
-    return int(session.scalar(sa.select(sa.func.count()).select_from(bounded)))
+    return session.execute(sa.select(sa.func.count()).select_from(bounded)).scalar_one()

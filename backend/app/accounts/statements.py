@@ -6,11 +6,12 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app
+from flask import Response, current_app, jsonify
 from fpdf import FPDF
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,7 @@ _time = UTCDateTime()
 _BATCH = 500  # lines per chunk of a streamed statement
 
 
-def _header(st: Statement) -> dict:
+def _header(st: Statement) -> dict[str, str | None]:
     cur = st.account.currency
     return {
         "account_id": str(st.account.public_id),
@@ -47,7 +48,7 @@ def _header(st: Statement) -> dict:
     }
 
 
-def _line(line: StatementLine, cur: str) -> dict:
+def _line(line: StatementLine, cur: str) -> dict[str, str | None]:
     return {
         "booked_at": _time._serialize(line.booked_at, None, None),
         "transaction_id": str(line.transaction_id),
@@ -170,7 +171,7 @@ def filename(st: Statement, fmt: str) -> str:
     return f"statement-{account}-{st.start.isoformat()}-{st.end.isoformat()}.{fmt}"
 
 
-def download(body, st: Statement, fmt: str, content_type: str) -> Response:
+def download(body: bytes | Iterable[bytes], st: Statement, fmt: str, content_type: str) -> Response:
     response = Response(body, content_type=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename(st, fmt)}"'
     return response
@@ -196,11 +197,11 @@ def respond(
     start: date | None,
     end: date | None,
     fmt: str,
-):
+) -> Response:
     """The statement as `fmt`; a PDF too long to render within a request is built by a job
     (202 with the job and where to download the document when it is ready)."""
     st = services.statement(session, user=user, account_id=account_id, start=start, end=end)
-    inline = current_app.config["STATEMENT_PDF_INLINE_LINES"]
+    inline: int = current_app.config["STATEMENT_PDF_INLINE_LINES"]
     if fmt != "pdf" or services.count_lines(session, st, at_most=inline) <= inline:
         return render(st, fmt)
     document = StatementDocument(
@@ -225,8 +226,8 @@ def respond(
     )
 
 
-def _accepted(body: dict) -> Response:
-    response = current_app.json.response(body)
+def _accepted(body: dict[str, Any]) -> Response:
+    response = jsonify(body)
     response.status_code = 202
     return response
 
@@ -238,6 +239,8 @@ def build_document(session: Session, *, document_id: int) -> StatementDocument |
         return document
     owner = session.get(User, document.user_id)
     account = session.get(Account, document.account_id)
+    if owner is None or account is None:
+        raise RuntimeError(f"statement document {document_id}: its user or account is gone")
     st = services.statement(
         session, user=owner, account_id=account.public_id, start=document.start, end=document.end
     )
@@ -248,10 +251,10 @@ def build_document(session: Session, *, document_id: int) -> StatementDocument |
 
 
 @task
-def build_statement_document(document_id: int) -> dict | None:
+def build_statement_document(document_id: int) -> dict[str, str] | None:
     """The job: render a statement too long for a request; safe to run twice."""
     try:
-        document = build_document(db.session, document_id=document_id)
+        document = build_document(db.session(), document_id=document_id)
         return {"document_id": str(document.public_id)} if document is not None else None
     finally:
         db.session.remove()
@@ -259,7 +262,7 @@ def build_statement_document(document_id: int) -> dict | None:
 
 def download_document(
     session: Session, *, user: User, account_id: uuid.UUID, document_id: uuid.UUID
-):
+) -> Response:
     """The caller's rendered statement, or 202 while its job is still running."""
     account = get_own_account(session, user=user, account_id=account_id)
     document = session.scalar(

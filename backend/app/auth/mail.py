@@ -130,7 +130,7 @@ def deliver_email(session: Session, *, outbox_id: int) -> str:
 def send_outbox_email(outbox_id: int) -> str:
     """Deliver one message from the e-mail outbox (SMTP, or the log without SMTP)."""
     try:
-        return deliver_email(db.session, outbox_id=outbox_id)
+        return deliver_email(db.session(), outbox_id=outbox_id)
     finally:
         db.session.remove()
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Any, cast
 
 import pyotp
 import segno
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import CursorResult
 from sqlalchemy.orm import Session
 
 from app.auth.models import BackupCode, User
@@ -108,15 +110,19 @@ def use_backup_code(session: Session, user: User, code: str) -> bool:
     """Spend one unused backup code; False when it is unknown or already used."""
     if len(_normalize_backup(code)) != 10:
         return False
-    spent = session.execute(
-        sa.update(BackupCode)
-        .where(
-            BackupCode.user_id == user.id,
-            BackupCode.code_hash == backup_code_hash(code),
-            BackupCode.used_at.is_(None),
-        )
-        .values(used_at=now())
-        .execution_options(synchronize_session=False)
+    # An UPDATE without RETURNING gives a CursorResult; Session.execute is typed as Result.
+    spent = cast(
+        CursorResult[Any],
+        session.execute(
+            sa.update(BackupCode)
+            .where(
+                BackupCode.user_id == user.id,
+                BackupCode.code_hash == backup_code_hash(code),
+                BackupCode.used_at.is_(None),
+            )
+            .values(used_at=now())
+            .execution_options(synchronize_session=False)
+        ),
     )
     return spent.rowcount == 1
 

@@ -8,6 +8,7 @@ e-mail, username or name. Each failed rule is reported as its own reason.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from zxcvbn import zxcvbn
 
@@ -32,7 +33,7 @@ def _personal_parts(email: str | None, names: list[str | None]) -> list[str]:
     return sorted({p for p in parts if len(p) >= 3})
 
 
-def _is_common(result: dict, password: str) -> bool:
+def _is_common(result: dict[str, Any], password: str) -> bool:
     sequence = result.get("sequence") or []
     return (
         len(sequence) == 1

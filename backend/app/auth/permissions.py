@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, g
+from flask import Flask, Response, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from sqlalchemy.orm import joinedload
 
@@ -26,6 +26,9 @@ from app.core import context
 from app.core.errors import Forbidden, Unauthorized, error_response
 
 C, OFF, A, P = Role.CUSTOMER, Role.COMPLIANCE_OFFICER, Role.ADMIN, Role.CARD_PROCESSOR
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "profile": frozenset({C, OFF, A, P}),
@@ -55,13 +58,15 @@ def roles_for(permission: str) -> frozenset[Role]:
         raise KeyError(f"unknown permission {permission!r}") from exc
 
 
-def require(permission: str, *, fresh: bool = False) -> Callable:
+def require(
+    permission: str, *, fresh: bool = False
+) -> Callable[[Callable[_Params, _Result]], Callable[_Params, _Result]]:
     """Protect a view: a valid (and, when `fresh`, fresh) token whose user holds the permission."""
     allowed = frozenset(role.value for role in roles_for(permission))
 
-    def decorator(view: Callable) -> Callable:
+    def decorator(view: Callable[_Params, _Result]) -> Callable[_Params, _Result]:
         @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
             verify_jwt_in_request(fresh=fresh)
             if allowed.isdisjoint(current_principal().roles):
                 raise Forbidden("Your role does not allow this action.")
@@ -87,7 +92,7 @@ def token_is_fresh() -> bool:
 
 def current_principal() -> Principal:
     """Whom this request's token speaks for (after `@require`): ids and roles, no query."""
-    principal = getattr(g, "principal", None)
+    principal: Principal | None = getattr(g, "principal", None)
     if principal is None:
         raise Unauthorized("Authentication is required.")
     return principal
@@ -108,7 +113,7 @@ def current_user() -> User:
     The row is read now, so a login disabled or locked since the token's session was last
     checked is refused here (401 `invalid_token`).
     """
-    user = getattr(g, "current_user", None)
+    user: User | None = getattr(g, "current_user", None)
     if user is None:
         from app.core.extensions import db
 
@@ -134,9 +139,10 @@ def init_jwt(app: Flask) -> None:
         return str(user.public_id) if isinstance(user, User) else str(user)
 
     @jwt.user_lookup_loader
-    def _lookup(_header: dict, payload: dict) -> Principal | None:
+    def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> Principal | None:
         g.pop("current_user", None)  # a test may share `g` between requests: load anew
-        principal = g.get("principal")  # set by the revocation check of this request
+        # Set by the revocation check of this request.
+        principal: Principal | None = g.get("principal")
         if principal is None or not principal.active:
             return None
         context.set_actor(
@@ -145,33 +151,33 @@ def init_jwt(app: Flask) -> None:
         return principal
 
     @jwt.token_in_blocklist_loader
-    def _revoked_check(_header: dict, payload: dict) -> bool:
+    def _revoked_check(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
         # Every request: the token's session must exist and be live (the database decides;
         # a live one is remembered for AUTH_SESSION_CACHE_SECONDS, see auth.tokens).
         return is_token_revoked(payload)
 
     @jwt.user_lookup_error_loader
-    def _lookup_error(_header, _payload):
+    def _lookup_error(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return error_response(401, "invalid_token", "The token's user is no longer active.")
 
     @jwt.unauthorized_loader
-    def _missing(reason: str):
+    def _missing(reason: str) -> Response:
         return error_response(401, "unauthorized", "A bearer access token is required.")
 
     @jwt.invalid_token_loader
-    def _invalid(reason: str):
+    def _invalid(reason: str) -> Response:
         return error_response(401, "invalid_token", "The token is not valid.")
 
     @jwt.expired_token_loader
-    def _expired(_header, _payload):
+    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return error_response(401, "token_expired", "The token has expired.")
 
     @jwt.revoked_token_loader
-    def _revoked(_header, _payload):
+    def _revoked(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return error_response(401, "token_revoked", "The token has been revoked.")
 
     @jwt.needs_fresh_token_loader
-    def _not_fresh(_header, _payload):
+    def _not_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return error_response(
             401, "fresh_token_required", "This action needs a fresh token; use /auth/step-up."
         )

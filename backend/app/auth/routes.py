@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import current_app
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
 from app.auth import password_changes, sessions, two_factor, users
+from app.auth.models import AuthSession, User
 from app.auth.permissions import current_user, require
 from app.auth.schemas import (
     BackupCodesSchema,
@@ -32,6 +34,8 @@ from app.auth.schemas import (
     TotpSetupSchema,
     UserEnvelopeSchema,
 )
+from app.auth.tokens import TokenPair
+from app.auth.two_factor import TotpSetup
 from app.core.api import Blueprint
 from app.core.extensions import db, limiter
 from app.core.hygiene import json_or_none
@@ -42,15 +46,18 @@ blp = Blueprint(
 
 
 def _per_ip_login() -> str:
-    return current_app.config["RATELIMIT_LOGIN_PER_IP"]
+    limit: str = current_app.config["RATELIMIT_LOGIN_PER_IP"]
+    return limit
 
 
 def _per_account_login() -> str:
-    return current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"]
+    limit: str = current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"]
+    return limit
 
 
 def _per_ip_auth() -> str:
-    return current_app.config["RATELIMIT_AUTH_PER_IP"]
+    limit: str = current_app.config["RATELIMIT_AUTH_PER_IP"]
+    return limit
 
 
 def _login_key() -> str:
@@ -68,7 +75,7 @@ def _sid() -> str:
     return str(get_jwt()["sid"])
 
 
-def _tokens(pair) -> dict:
+def _tokens(pair: TokenPair) -> dict[str, Any]:
     return {
         "access_token": pair.access_token,
         "refresh_token": pair.refresh_token,
@@ -86,11 +93,11 @@ ip_limit = limiter.limit(_per_ip_auth, key_func=get_remote_address, scope="auth-
 @ip_limit
 @blp.arguments(RegisterSchema)
 @blp.response(201, UserEnvelopeSchema)
-def register(data):
+def register(data: dict[str, Any]) -> dict[str, User]:
     """Create a customer account (terms and privacy must be accepted)."""
     data.pop("terms_accepted")
     data.pop("privacy_accepted")
-    return {"user": users.register(db.session, **data)}
+    return {"user": users.register(db.session(), **data)}
 
 
 @blp.route("/login", methods=["POST"])
@@ -99,9 +106,9 @@ def register(data):
 @limiter.limit(_per_account_login, key_func=_login_key, scope="login-account")
 @blp.arguments(LoginSchema)
 @blp.response(200, LoginResultSchema)
-def login(data):
+def login(data: dict[str, Any]) -> dict[str, Any]:
     """Log in with e-mail or username and password."""
-    result = sessions.login(db.session, **data)
+    result = sessions.login(db.session(), **data)
     if result.tokens is None:
         return {
             "mfa_required": True,
@@ -116,9 +123,9 @@ def login(data):
 @limiter.limit(_per_ip_login, key_func=get_remote_address, scope="login-ip")
 @blp.arguments(LoginMfaSchema)
 @blp.response(200, TokensSchema)
-def login_mfa(data):
+def login_mfa(data: dict[str, Any]) -> dict[str, Any]:
     """Complete a login with a TOTP or backup code."""
-    return _tokens(sessions.login_mfa(db.session, **data))
+    return _tokens(sessions.login_mfa(db.session(), **data))
 
 
 @blp.route("/refresh", methods=["POST"])
@@ -126,23 +133,23 @@ def login_mfa(data):
 @ip_limit
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokensSchema)
-def refresh(data):
+def refresh(data: dict[str, Any]) -> dict[str, Any]:
     """Exchange a refresh token for a new pair (the old one is spent)."""
-    return _tokens(sessions.refresh(db.session, **data))
+    return _tokens(sessions.refresh(db.session(), **data))
 
 
 @blp.route("/logout", methods=["POST"])
 @require("profile")
 @blp.response(204)
-def logout():
+def logout() -> None:
     """Revoke this access token and its refresh family."""
-    sessions.logout(db.session, user=current_user(), session_id=_sid())
+    sessions.logout(db.session(), user=current_user(), session_id=_sid())
 
 
 @blp.route("/me", methods=["GET"])
 @require("profile")
 @blp.response(200, MeSchema)
-def me():
+def me() -> User:
     """The caller's profile."""
     return current_user()
 
@@ -151,18 +158,18 @@ def me():
 @require("profile")
 @blp.arguments(MeUpdateSchema)
 @blp.response(200, MeSchema)
-def update_me(data):
+def update_me(data: dict[str, Any]) -> User:
     """Change names, phone or base currency."""
-    return users.update_profile(db.session, user=current_user(), changes=data)
+    return users.update_profile(db.session(), user=current_user(), changes=data)
 
 
 @blp.route("/change-password", methods=["POST"])
 @require("profile", fresh=True)
 @blp.arguments(ChangePasswordSchema)
 @blp.response(204)
-def change_password(data):
+def change_password(data: dict[str, Any]) -> None:
     """Change the password (fresh token); every other session is revoked."""
-    password_changes.change_password(db.session, user=current_user(), session_id=_sid(), **data)
+    password_changes.change_password(db.session(), user=current_user(), session_id=_sid(), **data)
 
 
 @blp.route("/password-reset/request", methods=["POST"])
@@ -170,9 +177,9 @@ def change_password(data):
 @ip_limit
 @blp.arguments(PasswordResetRequestSchema)
 @blp.response(202, MessageSchema)
-def password_reset_request(data):
+def password_reset_request(data: dict[str, Any]) -> dict[str, str]:
     """E-mail a password reset link (always 202, whether or not the account exists)."""
-    password_changes.request_password_reset(db.session, **data)
+    password_changes.request_password_reset(db.session(), **data)
     return {"message": "If the address belongs to an account, a reset link is on its way."}
 
 
@@ -181,9 +188,9 @@ def password_reset_request(data):
 @ip_limit
 @blp.arguments(PasswordResetConfirmSchema)
 @blp.response(204)
-def password_reset_confirm(data):
+def password_reset_confirm(data: dict[str, Any]) -> None:
     """Set a new password with a reset link token."""
-    password_changes.confirm_password_reset(db.session, **data)
+    password_changes.confirm_password_reset(db.session(), **data)
 
 
 @blp.route("/verify-email", methods=["POST"])
@@ -191,35 +198,35 @@ def password_reset_confirm(data):
 @ip_limit
 @blp.arguments(TokenBodySchema)
 @blp.response(204)
-def verify_email(data):
+def verify_email(data: dict[str, Any]) -> None:
     """Confirm the e-mail address with the token from the verification e-mail."""
-    users.verify_email(db.session, **data)
+    users.verify_email(db.session(), **data)
 
 
 @blp.route("/2fa/setup", methods=["POST"])
 @require("profile")
 @blp.response(200, TotpSetupSchema)
-def setup_2fa():
+def setup_2fa() -> TotpSetup:
     """Start TOTP enrolment: secret, otpauth URI and QR code (SVG)."""
-    return two_factor.setup_2fa(db.session, user=current_user())
+    return two_factor.setup_2fa(db.session(), user=current_user())
 
 
 @blp.route("/2fa/enable", methods=["POST"])
 @require("profile")
 @blp.arguments(CodeSchema)
 @blp.response(200, BackupCodesSchema)
-def enable_2fa(data):
+def enable_2fa(data: dict[str, Any]) -> dict[str, list[str]]:
     """Turn TOTP on with a code from the app; returns ten one-time backup codes."""
-    return {"backup_codes": two_factor.enable_2fa(db.session, user=current_user(), **data)}
+    return {"backup_codes": two_factor.enable_2fa(db.session(), user=current_user(), **data)}
 
 
 @blp.route("/2fa/disable", methods=["POST"])
 @require("profile", fresh=True)
 @blp.arguments(Disable2faSchema)
 @blp.response(204)
-def disable_2fa(data):
+def disable_2fa(data: dict[str, Any]) -> None:
     """Turn 2FA off (fresh token, password and a current code)."""
-    two_factor.disable_2fa(db.session, user=current_user(), **data)
+    two_factor.disable_2fa(db.session(), user=current_user(), **data)
 
 
 @blp.route("/step-up", methods=["POST"])
@@ -227,23 +234,23 @@ def disable_2fa(data):
 @limiter.limit(_per_ip_login, key_func=get_remote_address, scope="login-ip")
 @blp.arguments(StepUpSchema)
 @blp.response(200, TokensSchema)
-def step_up(data):
+def step_up(data: dict[str, Any]) -> dict[str, Any]:
     """Re-authenticate for a fresh access token (TOTP/backup code, or password without 2FA)."""
-    return _tokens(sessions.step_up(db.session, user=current_user(), session_id=_sid(), **data))
+    return _tokens(sessions.step_up(db.session(), user=current_user(), session_id=_sid(), **data))
 
 
 @blp.route("/sessions", methods=["GET"])
 @require("profile")
 @blp.response(200, SessionListSchema)
-def list_sessions():
+def list_sessions() -> dict[str, list[AuthSession] | None]:
     """The caller's active sessions (device, IP, created, last used)."""
-    items = sessions.list_sessions(db.session, user=current_user(), current_id=_sid())
+    items = sessions.list_sessions(db.session(), user=current_user(), current_id=_sid())
     return {"items": items, "next_cursor": None}
 
 
 @blp.route("/sessions/<uuid:session_id>", methods=["DELETE"])
 @require("profile")
 @blp.response(204)
-def revoke_session(session_id: uuid.UUID):
+def revoke_session(session_id: uuid.UUID) -> None:
     """Revoke one of the caller's sessions."""
-    sessions.revoke_session(db.session, user=current_user(), session_id=session_id)
+    sessions.revoke_session(db.session(), user=current_user(), session_id=session_id)

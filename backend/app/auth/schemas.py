@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import marshmallow as ma
 import pycountry
@@ -18,11 +20,13 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{2,63}$")
 class EmailField(ma.fields.String):
     """An e-mail address checked with email-validator and normalized (lower case)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("metadata", {"format": "email", "maxLength": 254})
         super().__init__(**kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             result = validate_email(text, check_deliverability=False)
@@ -55,7 +59,7 @@ class NewPassword(ma.fields.String):
     """A password being set: the policy's length limits are in the spec (the rules
     themselves are checked by `password_policy`, each reported as its own reason)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("metadata", {"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH})
         super().__init__(**kwargs)
 
@@ -102,7 +106,7 @@ class RegisterSchema(Schema):
     )
 
     @ma.pre_load
-    def _lower_username(self, data, **kwargs):
+    def _lower_username(self, data: object, **kwargs: Any) -> object:
         if isinstance(data, dict) and isinstance(data.get("username"), str):
             data = {**data, "username": data["username"].strip().lower()}
         return data
@@ -122,13 +126,13 @@ class LoginSchema(Schema):
     password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
 
     @ma.validates_schema
-    def _one_login(self, data, **kwargs):
+    def _one_login(self, data: dict[str, Any], **kwargs: Any) -> None:
         given = [key for key in ("login", "email", "username") if key in data]
         if len(given) != 1:
             raise ma.ValidationError("Send exactly one of login, email, username.", "login")
 
     @ma.post_load
-    def _merge(self, data, **kwargs):
+    def _merge(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         login = data.pop("login", None) or data.pop("email", None) or data.pop("username", None)
         return {"login": login, "password": data["password"]}
 
@@ -222,7 +226,7 @@ class StepUpSchema(Schema):
     password = ma.fields.String(validate=ma.validate.Length(min=1, max=1024))
 
     @ma.validates_schema
-    def _one(self, data, **kwargs):
+    def _one(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("code" in data) == ("password" in data):
             raise ma.ValidationError("Send either code or password.", "code")
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app, g, has_app_context
@@ -50,10 +51,14 @@ def _access_token(user: User, auth_session: AuthSession, *, fresh: bool) -> str:
     fresh_value: bool | timedelta = False
     if fresh:
         fresh_value = timedelta(seconds=int(current_app.config["JWT_FRESH_SECONDS"]))
-    return create_access_token(
-        identity=str(user.public_id),
-        fresh=fresh_value,
-        additional_claims={"sid": str(auth_session.public_id)},
+    # flask-jwt-extended leaves the return unannotated: it is the encoded token.
+    return cast(
+        str,
+        create_access_token(
+            identity=str(user.public_id),
+            fresh=fresh_value,
+            additional_claims={"sid": str(auth_session.public_id)},
+        ),
     )
 
 
@@ -239,7 +244,7 @@ def _load_principal(sid: uuid.UUID) -> Principal | None:
     )
 
 
-def is_token_revoked(payload: dict) -> bool:
+def is_token_revoked(payload: dict[str, Any]) -> bool:
     """True when an access token must be refused: no session, or its session is revoked.
 
     The principal of an accepted token is handed to the identity loader through `g`.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -159,7 +160,7 @@ def register(
     return user
 
 
-def update_profile(session: Session, *, user: User, changes: dict) -> User:
+def update_profile(session: Session, *, user: User, changes: dict[str, Any]) -> User:
     """Change the caller's names, phone or base currency."""
     if "first_name" in changes or "last_name" in changes:  # a new name is screened first
         hooks.check_name_change(

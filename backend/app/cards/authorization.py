@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -44,6 +46,7 @@ from app.core.errors import DomainError, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.pagination import Page, paginate
 from app.ledger.errors import CurrencyMismatch, HoldNotActive
+from app.ledger.models import JournalTransaction
 
 log = logging.getLogger("flowlet.cards")
 
@@ -185,7 +188,7 @@ def _count(auth: CardAuthorization, card: Card) -> None:
         )
 
 
-def _movement_metadata(auth: CardAuthorization, card: Card) -> dict:
+def _movement_metadata(auth: CardAuthorization, card: Card) -> dict[str, Any]:
     """What the engine's rules and the journal know of the payment."""
     return {
         "channel": "card",
@@ -199,7 +202,11 @@ def _movement_metadata(auth: CardAuthorization, card: Card) -> dict:
 
 
 def _approve(
-    session: Session, auth: CardAuthorization, card: Card, metadata: dict, now: datetime
+    session: Session,
+    auth: CardAuthorization,
+    card: Card,
+    metadata: dict[str, Any],
+    now: datetime,
 ) -> tuple[Card, str | None]:
     """Hold the amount through the engine; the card (reloaded after a refusal, which rolled
     its lock back) and the engine's refusal code, or None when approved."""
@@ -223,13 +230,20 @@ def _approve(
         if exc.status >= 500:
             raise
         # The engine rolled the movement back (the card lock with it) and audited it.
-        card = auth.card = session.get(Card, auth.card_id)
+        reloaded = session.get(Card, auth.card_id)
+        if reloaded is None:  # cards are never deleted
+            raise RuntimeError(f"card {auth.card_id} is gone") from exc
+        card = auth.card = reloaded
         return card, exc.code
     return card, None
 
 
 def _record_decline(
-    session: Session, auth: CardAuthorization, card: Card, reason: str, metadata: dict
+    session: Session,
+    auth: CardAuthorization,
+    card: Card,
+    reason: str,
+    metadata: dict[str, Any],
 ) -> None:
     """A decline: the authorization row, a `rejected` history entry, an audit record; commit."""
     auth.approved = False
@@ -345,7 +359,12 @@ def reverse(session: Session, *, processor: User, authorization_id: uuid.UUID) -
     return auth
 
 
-def _through_engine(session: Session, auth: CardAuthorization, step, **kwargs) -> None:
+def _through_engine(
+    session: Session,
+    auth: CardAuthorization,
+    step: Callable[..., JournalTransaction],
+    **kwargs: int | str,
+) -> None:
     """Capture or void `auth`'s hold through the engine (which commits). A hold the engine
     released meanwhile (it expired) marks the authorization expired and refuses the request."""
     public_id = auth.public_id

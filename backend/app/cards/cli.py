@@ -7,19 +7,20 @@ from contextlib import contextmanager
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
 
 cards_cli = AppGroup("cards", help="Card keys and card maintenance.")
 
 
 @contextmanager
-def _as_cli() -> Iterator:
+def _as_cli() -> Iterator[Session]:
     """The session, with audit records naming the command line as the actor."""
     from app.core import context
     from app.core.extensions import db
 
     context.set_job_context(context.ActorContext(actor_role="cli"))
     try:
-        yield db.session
+        yield db.session()
     finally:
         context.set_job_context(None)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import Any
 
 import pycountry
 import sqlalchemy as sa
@@ -49,10 +50,10 @@ def copy_controls(source: Card, target: Card) -> None:
     target.allowed_countries = list(source.allowed_countries or [])
 
 
-def snapshot(card: Card) -> dict:
+def snapshot(card: Card) -> dict[str, Any]:
     """The controls as the API shows them (amounts as decimal strings)."""
     currency = card.account.currency
-    out: dict = {
+    out: dict[str, Any] = {
         name: (
             format_amount(value, currency) if (value := getattr(card, name)) is not None else None
         )
@@ -108,16 +109,16 @@ def set_controls(
     if errors:
         raise ValidationError("The controls are not valid.", details=errors)
     before = snapshot(card)
-    for name, value in limits.items():
-        setattr(card, name, value)
+    for name, limit in limits.items():
+        setattr(card, name, limit)
     card.blocked_mccs = sorted(set(blocked_mccs))
     card.allowed_countries = countries
-    for name, value in zip(
+    for name, enabled in zip(
         SWITCHES,
         (online_enabled, atm_enabled, contactless_enabled, international_enabled),
         strict=True,
     ):
-        setattr(card, name, value)
+        setattr(card, name, enabled)
     after = snapshot(card)
     audit.record(
         session,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.cards.models import AuthorizationStatus, CardAuthorization
 from app.core import audit, uow
-from app.core.db import utcnow
+from app.core.db import table_of, utcnow
 from app.ledger import engine
 from app.ledger.accounts import SystemAccount
 from app.ledger.errors import SuspectedFraud
@@ -39,7 +39,7 @@ IN_HAND = "card_authorization"  # the unit of work's subject: the authorization 
 
 def _clearing_id(session: Session, currency: str) -> int:
     """The card clearing account's id (system accounts never change: read once per process)."""
-    known = current_app.extensions.setdefault("flowlet_card_clearing", {})
+    known: dict[str, int] = current_app.extensions.setdefault("flowlet_card_clearing", {})
     if currency not in known:
         known[currency] = engine.system_account_id(session, SystemAccount.CARD_CLEARING, currency)
     return known[currency]
@@ -89,6 +89,8 @@ def hold(
     if result.transaction.status != TxnStatus.PENDING_REVIEW:
         return None
     hold_id = auth.hold_id
+    if hold_id is None:  # `observe` links the hold as the engine places it
+        raise RuntimeError(f"authorization {auth.public_id} was held for review without its hold")
     auth.approved = False
     auth.status = AuthorizationStatus.DECLINED.value
     auth.decline_reason = SuspectedFraud.code
@@ -143,19 +145,31 @@ def record_declined(
     return txn
 
 
-def capture(session: Session, auth: CardAuthorization, *, amount: int, initiator_id: int | None):
+def _hold_of(auth: CardAuthorization) -> int:
+    if auth.hold_id is None:  # every authorized authorization has its hold
+        raise RuntimeError(f"authorization {auth.public_id} has no hold")
+    return auth.hold_id
+
+
+def capture(
+    session: Session, auth: CardAuthorization, *, amount: int, initiator_id: int | None
+) -> JournalTransaction:
     """Post `amount` of `auth`'s hold and commit (with `auth`'s changes, flushed only once the
     engine holds its locks)."""
+    hold_id = _hold_of(auth)
     uow.of(session).subject[IN_HAND] = auth
     with session.no_autoflush:
-        return engine.capture(session, auth.hold_id, amount, initiator_id=initiator_id)
+        return engine.capture(session, hold_id, amount, initiator_id=initiator_id)
 
 
-def void(session: Session, auth: CardAuthorization, *, initiator_id: int | None, reason: str):
+def void(
+    session: Session, auth: CardAuthorization, *, initiator_id: int | None, reason: str
+) -> JournalTransaction:
     """Release `auth`'s hold and commit (with `auth`'s changes)."""
+    hold_id = _hold_of(auth)
     uow.of(session).subject[IN_HAND] = auth
     with session.no_autoflush:
-        return engine.void(session, auth.hold_id, initiator_id=initiator_id, reason=reason)
+        return engine.void(session, hold_id, initiator_id=initiator_id, reason=reason)
 
 
 _AUTHORIZATION_COLUMNS = (
@@ -180,14 +194,14 @@ _AUTHORIZATION_COLUMNS = (
 )
 
 
-def _write_authorizations(session: Session, rows: list[dict]) -> None:
+def _write_authorizations(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert the staged authorization rows (the unit of work calls it, with the movement)."""
-    session.connection().execute(sa.insert(CardAuthorization.__table__), rows)
+    session.connection().execute(sa.insert(table_of(CardAuthorization)), rows)
 
 
 @uow.composes(_write_authorizations)
-def _compose_authorizations(session: Session, rows: list[dict]) -> list[uow.Part]:
-    return [uow.insert_rows(CardAuthorization.__table__, rows)]
+def _compose_authorizations(session: Session, rows: list[dict[str, Any]]) -> list[uow.Part]:
+    return [uow.insert_rows(table_of(CardAuthorization), rows)]
 
 
 def _stage(session: Session, auth: CardAuthorization) -> None:

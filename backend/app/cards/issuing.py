@@ -11,9 +11,11 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import CursorResult
 from sqlalchemy.orm import Session
 
 from app.auth.models import KycStatus, User
@@ -22,7 +24,7 @@ from app.cards.errors import CardStateConflict, KycRequired
 from app.cards.lookup import get_card, lock_own_card
 from app.cards.models import CancelReason, Card, CardStatus, CardType
 from app.core import audit, uow
-from app.core.db import utcnow
+from app.core.db import table_of, utcnow
 from app.core.errors import Conflict, ValidationError
 from app.core.pagination import Page, paginate
 from app.ledger.accounts import Account, AccountStatus
@@ -32,7 +34,7 @@ from app.ledger.queries import get_own_account
 LIVE = (CardStatus.INACTIVE.value, CardStatus.ACTIVE.value, CardStatus.FROZEN.value)
 
 
-def _summary(card: Card) -> dict:
+def _summary(card: Card) -> dict[str, str]:
     """What an audit record says about a card: never more than the last four digits."""
     return {
         "card_type": card.card_type,
@@ -157,7 +159,7 @@ def reveal_card(session: Session, *, user: User, card_id: uuid.UUID) -> Revealed
     return revealed
 
 
-def _transition(session: Session, card: Card, action: str, **changes) -> Card:
+def _transition(session: Session, card: Card, action: str, **changes: str) -> Card:
     audit.record(
         session,
         action,
@@ -208,6 +210,8 @@ def cancel_card(
     replacement = None
     if replace:
         account = session.get(Account, card.account_id)
+        if account is None:  # accounts are closed, never deleted
+            raise RuntimeError(f"card {card.id}: account {card.account_id} is gone")
         if account.status != AccountStatus.ACTIVE:
             raise AccountFrozen(f"The account is {account.status}; no card can be issued on it.")
         replacement = _new_card(
@@ -320,7 +324,7 @@ def rotate_keys(session: Session, *, batch_size: int = 500) -> int:
     One transaction per batch, each with its audit record; safe to interrupt and run again.
     """
     primary = vault.primary_key_id()
-    table = Card.__table__
+    table = table_of(Card)
     done = 0
     last_id = 0
     while True:
@@ -339,10 +343,14 @@ def rotate_keys(session: Session, *, batch_size: int = 500) -> int:
                 continue
             pan = vault.open_pan(row.pan_ciphertext, card_public_id=row.public_id)
             # Compare-and-set: a row changed meanwhile is left for the next run.
-            resealed += session.execute(
-                sa.update(table)
-                .where(table.c.id == row.id, table.c.pan_ciphertext == row.pan_ciphertext)
-                .values(pan_ciphertext=vault.seal_pan(pan, card_public_id=row.public_id))
+            # An UPDATE without RETURNING gives a CursorResult; Session.execute says Result.
+            resealed += cast(
+                CursorResult[Any],
+                session.execute(
+                    sa.update(table)
+                    .where(table.c.id == row.id, table.c.pan_ciphertext == row.pan_ciphertext)
+                    .values(pan_ciphertext=vault.seal_pan(pan, card_public_id=row.public_id))
+                ),
             ).rowcount
         if resealed:
             audit.record(

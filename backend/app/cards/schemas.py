@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from app.cards.controls import snapshot
@@ -140,7 +142,7 @@ class AuthorizationRequestSchema(Schema):
     )
 
     @ma.post_load
-    def _to_minor_units(self, data, **kwargs):
+    def _to_minor_units(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         load_amount(data)
         return data
 

@@ -16,7 +16,7 @@ def expire_cards() -> int:
     from app.core.extensions import db
 
     try:
-        count = expire(db.session)
+        count = expire(db.session())
     finally:
         db.session.remove()
     log.info("marked %d cards expired", count)

@@ -94,7 +94,7 @@ class _Keys:
 
 
 def _secret(name: str) -> bytes:
-    value = current_app.config[name]
+    value: str | None = current_app.config[name]
     if not value or len(value) < 32:
         raise ConfigError(f"{name} must be at least 32 characters")
     return value.encode()
@@ -107,7 +107,9 @@ def _keys() -> _Keys:
         config["CARD_PAN_FINGERPRINT_KEY"],
         config["CARD_CVV_KEY"],
     )
-    cache = current_app.extensions.setdefault("flowlet_card_keys", {})
+    cache: dict[tuple[str, str, str], _Keys] = current_app.extensions.setdefault(
+        "flowlet_card_keys", {}
+    )
     if spec not in cache:
         cache.clear()
         try:

@@ -15,25 +15,32 @@ amount") and their beneficiaries (payees).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from app.core import uow
+from app.core.db import table_of
 from app.ledger import engine
-from app.ledger.engine import PolicyContext
+from app.ledger.engine import Movement, PolicyContext
 from app.ledger.models import JournalTransaction, TxnStatus, TxnType
 from app.transactions.models import DailyCounter, Payee, RecentActivity
 
 OUT, IN = "out", "in"
 RECENT = 20  # how many sent amounts make "the usual amount"
 
-_C, _A, _P = DailyCounter.__table__, RecentActivity.__table__, Payee.__table__
+_C, _A, _P = table_of(DailyCounter), table_of(RecentActivity), table_of(Payee)
+
+# Upserts are built for PostgreSQL and for SQLite (tests), with each dialect's `insert`.
+_Insert = postgresql.Insert | sqlite.Insert
+_InsertFactory = Callable[[sa.Table], _Insert]
 
 
 @dataclass(frozen=True)
@@ -46,10 +53,10 @@ class Snapshot:
     paid_before: bool
 
 
-def _build_read() -> sa.Select:
-    uid = sa.bindparam("act_user_id")
+def _build_read() -> sa.Select[Any]:
+    uid: sa.BindParameter[int] = sa.bindparam("act_user_id")
 
-    def today(direction: str) -> sa.ScalarSelect:
+    def today(direction: str) -> sa.ScalarSelect[Any]:
         return (
             sa.select(_C.c.amount)
             .where(
@@ -61,7 +68,7 @@ def _build_read() -> sa.Select:
             .scalar_subquery()
         )
 
-    def kept(column: sa.Column) -> sa.ScalarSelect:
+    def kept(column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
         return sa.select(column).where(_A.c.user_id == uid).scalar_subquery()
 
     paid = sa.exists().where(_P.c.user_id == uid, _P.c.beneficiary_key == sa.bindparam("act_key"))
@@ -78,7 +85,7 @@ def _build_read() -> sa.Select:
 _READ = _build_read()
 
 
-def load(row: Any) -> Snapshot:
+def load(row: Sequence[Any]) -> Snapshot:
     return Snapshot(
         sent_today=int(row[0] or 0),
         deposited_today=int(row[1] or 0),
@@ -89,7 +96,7 @@ def load(row: Any) -> Snapshot:
     )
 
 
-def params(movement: Any, customer_id: int, now: datetime) -> dict[str, Any]:
+def params(movement: Movement, customer_id: int, now: datetime) -> dict[str, Any]:
     return {
         "act_user_id": customer_id,
         "act_currency": movement.currency,
@@ -103,7 +110,7 @@ def facts(ctx: PolicyContext) -> engine.Facts | None:
     if ctx.customer is None or "activity" in ctx.shared:
         return None
 
-    def take(row: Any) -> None:
+    def take(row: Sequence[Any]) -> None:
         ctx.shared["activity"] = load(row)
 
     return engine.Facts(
@@ -114,8 +121,10 @@ def facts(ctx: PolicyContext) -> engine.Facts | None:
 def snapshot(ctx: PolicyContext) -> Snapshot:
     """The locked customer's counters and activity (one query, once per movement, read after
     the customer's lock is held; usually read already with the movement's other facts)."""
-    found = ctx.shared.get("activity")
+    found: Snapshot | None = ctx.shared.get("activity")
     if found is None:
+        if ctx.customer is None:  # the rules and observers that ask have a customer
+            raise RuntimeError("a movement without a customer has no activity")
         values = params(ctx.movement, ctx.customer.id, ctx.now)
         row = ctx.session.connection().execute(_READ, values).one()
         found = ctx.shared["activity"] = load(row)
@@ -125,7 +134,7 @@ def snapshot(ctx: PolicyContext) -> Snapshot:
 # --- keeping them --------------------------------------------------------------------------------
 
 
-def _counter_insert(insert, v: Any) -> Any:
+def _counter_insert(insert: _InsertFactory, v: _Bound) -> _Insert:
     stmt = insert(_C).values(
         user_id=v["c_user_id"],
         currency=v["c_currency"],
@@ -143,7 +152,7 @@ def _counter_insert(insert, v: Any) -> Any:
     )
 
 
-def _activity_insert(insert, v: Any) -> Any:
+def _activity_insert(insert: _InsertFactory, v: _Bound) -> _Insert:
     stmt = insert(_A).values(
         user_id=v["a_user_id"],
         last_transfer_at=v["a_last"],
@@ -160,7 +169,7 @@ def _activity_insert(insert, v: Any) -> Any:
     )
 
 
-def _payee_insert(insert, v: Any) -> Any:
+def _payee_insert(insert: _InsertFactory, v: _Bound) -> _Insert:
     return (
         insert(_P)
         .values(user_id=v["p_user_id"], beneficiary_key=v["p_key"], first_paid_at=v["p_at"])
@@ -168,7 +177,7 @@ def _payee_insert(insert, v: Any) -> Any:
     )
 
 
-class _Bound(dict):
+class _Bound(dict[str, "sa.BindParameter[Any]"]):
     """Named bind parameters (`prefix` before each name) for a statement built once and run
     with values bound per call."""
 
@@ -176,7 +185,7 @@ class _Bound(dict):
         super().__init__()
         self.prefix = prefix
 
-    _TYPES = {
+    _TYPES: ClassVar[dict[str, type[TypeEngine[Any]] | TypeEngine[Any]]] = {
         "c_day": sa.Date,
         "c_amount": sa.BigInteger,
         "c_count": sa.Integer,
@@ -186,7 +195,7 @@ class _Bound(dict):
         "p_at": _P.c.first_paid_at.type,
     }
 
-    def __missing__(self, name: str) -> sa.BindParameter:
+    def __missing__(self, name: str) -> sa.BindParameter[Any]:
         return sa.bindparam(f"{self.prefix}{name}", type_=self._TYPES.get(name))
 
 
@@ -260,10 +269,11 @@ def observe(ctx: PolicyContext, txn: JournalTransaction) -> None:
         uow.of(ctx.session).stage(_write, (part, mine))
 
 
-def _merged(items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+def _merged(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """One change per row: counter deltas of the same day added up, the latest activity kept,
     a payee once (a unit may observe several movements of one customer)."""
-    merged: dict[tuple, tuple[str, dict]] = {}
+    merged: dict[tuple[object, ...], tuple[str, dict[str, Any]]] = {}
+    key: tuple[object, ...]
     for part, values in items:
         if part == "c":
             key = ("c", values["c_user_id"], values["c_currency"], values["c_direction"])
@@ -285,7 +295,7 @@ def _merged(items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     return list(merged.values())
 
 
-def _write(session: Session, items: list[tuple[str, dict]]) -> None:
+def _write(session: Session, items: list[tuple[str, dict[str, Any]]]) -> None:
     """Write the staged counters, activity and payees (the unit of work calls it)."""
     conn = session.connection()
     for part, values in _merged(items):
@@ -293,15 +303,15 @@ def _write(session: Session, items: list[tuple[str, dict]]) -> None:
 
 
 @uow.composes(_write)
-def _compose(session: Session, items: list[tuple[str, dict]]) -> list[uow.Part]:
+def _compose(session: Session, items: list[tuple[str, dict[str, Any]]]) -> list[uow.Part]:
     """The same rows as parts of the unit's one write (PostgreSQL)."""
-    parts = []
+    parts: list[uow.Part] = []
     for part, values in _merged(items):
 
-        def build(prefix: str, part: str = part) -> Any:
+        def build(prefix: str, part: str = part) -> _Insert:
             return _PARTS[part](postgresql.insert, _Bound(prefix=prefix))
 
-        def params(prefix: str, values: dict = values) -> dict[str, Any]:
+        def params(prefix: str, values: dict[str, Any] = values) -> dict[str, Any]:
             return {f"{prefix}{name}": value for name, value in values.items()}
 
         parts.append(uow.Part(("activity", part), build, params))

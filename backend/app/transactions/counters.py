@@ -12,7 +12,7 @@ or reversed (a partial capture counts what was captured). Incoming (`in`): compl
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,10 +30,11 @@ COUNTED_STATUSES = (
 )
 COUNTED_KINDS = (*OUTGOING_TYPES, TxnType.DEPOSIT.value)
 
-_T = DailyCounter.__table__
+# A counter: user id (never NULL for a customer's account), currency, direction and day.
+_Key = tuple[int | None, str, str, date]
 
 
-def _day(session: Session, column) -> sa.ColumnElement:
+def _day(session: Session, column: sa.SQLColumnExpression[datetime]) -> sa.ColumnElement[date]:
     if session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.func.timezone("UTC", column), sa.Date)
     return sa.func.date(column)
@@ -43,7 +44,7 @@ def verify(session: Session) -> list[str]:
     """Recount every daily counter from the journal; one problem per difference."""
     jt = JournalTransaction
     day = _day(session, jt.created_at)
-    recount: dict[tuple, tuple[int, int]] = {}
+    recount: dict[_Key, tuple[int, int]] = {}
     for direction, account_column, kinds, statuses in (
         (OUT, jt.from_account_id, OUTGOING_TYPES, COUNTED_STATUSES),
         (IN, jt.to_account_id, (TxnType.DEPOSIT.value,), (TxnStatus.COMPLETED.value,)),
@@ -58,10 +59,13 @@ def verify(session: Session) -> list[str]:
             if isinstance(on, str):
                 on = date.fromisoformat(on)
             recount[(user_id, currency, direction, on)] = (int(amount), int(count))
-    kept = {
-        (r.user_id, r.currency, r.direction, r.day): (int(r.amount), int(r.count))
-        for r in session.execute(sa.select(_T)).all()
-        if r.amount or r.count
+    dc = DailyCounter
+    kept: dict[_Key, tuple[int, int]] = {
+        (user_id, currency, direction, on): (int(amount), int(count))
+        for user_id, currency, direction, on, amount, count in session.execute(
+            sa.select(dc.user_id, dc.currency, dc.direction, dc.day, dc.amount, dc.count)
+        ).all()
+        if amount or count
     }
     problems = []
     for key in sorted(set(recount) | set(kept), key=str):

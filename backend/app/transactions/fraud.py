@@ -22,6 +22,7 @@ from app.core.money import configured_amount
 from app.ledger.engine import PolicyContext, Review
 from app.ledger.errors import SuspectedFraud
 from app.ledger.models import TxnType
+from app.ledger.owners import Customer
 from app.transactions import activity
 
 KINDS = (TxnType.TRANSFER.value,)
@@ -46,6 +47,12 @@ def rule(name: str, score: int) -> Callable[[Callable[[PolicyContext], bool]], R
     return register
 
 
+def _customer(ctx: PolicyContext) -> Customer:
+    if ctx.customer is None:  # a transfer is always a customer's
+        raise RuntimeError("a transfer without a customer")
+    return ctx.customer
+
+
 # --- the rules -----------------------------------------------------------------------------------
 
 
@@ -57,7 +64,8 @@ def velocity(ctx: PolicyContext) -> bool:
     recent = [
         t for t in activity.snapshot(ctx).transfer_times if datetime.fromisoformat(t) >= since
     ]
-    return len(recent) >= current_app.config["FRAUD_VELOCITY_MAX"]
+    most: int = current_app.config["FRAUD_VELOCITY_MAX"]
+    return len(recent) >= most
 
 
 @rule("unusual_amount", 40)
@@ -69,7 +77,8 @@ def unusual_amount(ctx: PolicyContext) -> bool:
     average = Decimal(sum(amounts)) / len(amounts)
     if not average:
         return False
-    return ctx.movement.amount > current_app.config["FRAUD_AMOUNT_MULTIPLIER"] * average
+    multiplier: int = current_app.config["FRAUD_AMOUNT_MULTIPLIER"]
+    return ctx.movement.amount > multiplier * average
 
 
 @rule("new_beneficiary_large_amount", 30)
@@ -79,7 +88,7 @@ def new_beneficiary_large_amount(ctx: PolicyContext) -> bool:
     threshold = configured_amount(current_app.config["FRAUD_NEW_BENEFICIARY_AMOUNT"], currency)
     if threshold is None or ctx.movement.amount < threshold:
         return False
-    if not ctx.credit.is_system and ctx.credit.user_id == ctx.customer.id:
+    if not ctx.credit.is_system and ctx.credit.user_id == _customer(ctx).id:
         return False  # between the customer's own accounts
     return not activity.snapshot(ctx).paid_before
 
@@ -87,7 +96,7 @@ def new_beneficiary_large_amount(ctx: PolicyContext) -> bool:
 @rule("recent_security_change", 50)
 def recent_security_change(ctx: PolicyContext) -> bool:
     """The first transfer right after a password or 2FA change."""
-    user = ctx.customer
+    user = _customer(ctx)
     changes = [t for t in (user.password_changed_at, user.mfa_changed_at) if t]
     if not changes:
         return False

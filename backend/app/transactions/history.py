@@ -133,10 +133,10 @@ def list_transactions(
         q=q,
     )
     branches = []
-    for account in ids:
-        branches.append(sa.select(_T).where(_T.from_account_id == account, *where))
-        others = [i for i in ids if i != account]
-        received = [_T.to_account_id == account, *where]
+    for own_id in ids:
+        branches.append(sa.select(_T).where(_T.from_account_id == own_id, *where))
+        others = [i for i in ids if i != own_id]
+        received = [_T.to_account_id == own_id, *where]
         if others:
             received.append(sa.or_(_T.from_account_id.is_(None), _T.from_account_id.not_in(others)))
         branches.append(sa.select(_T).where(*received))

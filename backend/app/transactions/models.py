@@ -48,8 +48,10 @@ class RecentActivity(Base):
         sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     last_transfer_at: Mapped[datetime | None] = mapped_column()
-    transfer_times: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
-    recent_amounts: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    transfer_times: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    recent_amounts: Mapped[dict[str, list[int]]] = mapped_column(
+        sa.JSON, nullable=False, default=dict
+    )
 
 
 class Payee(Base):

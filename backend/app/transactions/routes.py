@@ -1,10 +1,17 @@
 """HTTP routes of the transactions domain (`/api/v1/transactions`)."""
 
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
 from app.auth.permissions import current_user, current_user_id, require, token_is_fresh
 from app.core.api import Blueprint
 from app.core.extensions import db
+from app.core.pagination import Page
 from app.edge.idempotency import idempotent
 from app.ledger import engine
+from app.ledger.models import JournalTransaction
 from app.ledger.schemas import TransactionSchema
 from app.transactions import deposits, history, transfers
 from app.transactions.schemas import (
@@ -28,17 +35,17 @@ blp = Blueprint(
 @require("transactions:read")
 @blp.arguments(TransactionQueryArgsSchema, location="query")
 @blp.response(200, TransactionPageSchema)
-def list_transactions(args):
+def list_transactions(args: dict[str, Any]) -> Page:
     """List your transactions, filtered, newest first."""
-    return history.list_transactions(db.session, user=current_user(), **args)
+    return history.list_transactions(db.session(), user=current_user(), **args)
 
 
 @blp.route("/<uuid:transaction_id>", methods=["GET"])
 @require("transactions:read")
 @blp.response(200, TransactionSchema)
-def get_transaction(transaction_id):
+def get_transaction(transaction_id: uuid.UUID) -> JournalTransaction:
     """Get one transaction with its ledger entries."""
-    return history.get_transaction(db.session, user=current_user(), transaction_id=transaction_id)
+    return history.get_transaction(db.session(), user=current_user(), transaction_id=transaction_id)
 
 
 @blp.route("/deposit", methods=["POST"])
@@ -46,9 +53,9 @@ def get_transaction(transaction_id):
 @idempotent()
 @blp.arguments(DepositSchema)
 @blp.response(201, TransactionSchema)
-def deposit(data):
+def deposit(data: dict[str, Any]) -> JournalTransaction:
     """Deposit money into one of your accounts (needs an Idempotency-Key)."""
-    return deposits.deposit(db.session, user=current_user(), **data)
+    return deposits.deposit(db.session(), user=current_user(), **data)
 
 
 @blp.route("/withdrawal", methods=["POST"])
@@ -56,9 +63,9 @@ def deposit(data):
 @idempotent()
 @blp.arguments(WithdrawalSchema)
 @blp.response(201, TransactionSchema)
-def withdrawal(data):
+def withdrawal(data: dict[str, Any]) -> JournalTransaction:
     """Withdraw money from one of your accounts (needs an Idempotency-Key)."""
-    return deposits.withdraw(db.session, user=current_user(), fresh=token_is_fresh(), **data)
+    return deposits.withdraw(db.session(), user=current_user(), fresh=token_is_fresh(), **data)
 
 
 @blp.route("/transfer", methods=["POST"])
@@ -66,9 +73,11 @@ def withdrawal(data):
 @idempotent()
 @blp.arguments(TransferSchema)
 @blp.response(201, TransactionSchema)
-def transfer(data):
+def transfer(data: dict[str, Any]) -> JournalTransaction:
     """Transfer money to an account or an IBAN (needs an Idempotency-Key)."""
-    return transfers.transfer(db.session, user_id=current_user_id(), fresh=token_is_fresh(), **data)
+    return transfers.transfer(
+        db.session(), user_id=current_user_id(), fresh=token_is_fresh(), **data
+    )
 
 
 @blp.route("/<uuid:transaction_id>/reverse", methods=["POST"])
@@ -76,8 +85,8 @@ def transfer(data):
 @idempotent()
 @blp.arguments(ReversalSchema)
 @blp.response(201, TransactionSchema)
-def reverse(data, transaction_id):
+def reverse(data: dict[str, Any], transaction_id: uuid.UUID) -> JournalTransaction:
     """Reverse a completed transaction with a linked reversal (needs an Idempotency-Key)."""
     return engine.reverse(
-        db.session, transaction_id, reason=data["reason"], initiator_id=current_user().id
+        db.session(), transaction_id, reason=data["reason"], initiator_id=current_user().id
     )

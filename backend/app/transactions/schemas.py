@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Any
+
 import marshmallow as ma
 
 from app.core.api import Schema
@@ -33,7 +36,7 @@ class _MoneyIn(Schema):
     currency = Currency(required=True)
 
     @ma.post_load
-    def _to_minor_units(self, data, **kwargs):
+    def _to_minor_units(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         load_amount(data)
         return data
 
@@ -71,7 +74,7 @@ class TransferSchema(_MoneyIn):
     beneficiary_name = NonBlank(validate=ma.validate.Length(min=1, max=140))
 
     @ma.validates_schema
-    def _one_destination(self, data, **kwargs):
+    def _one_destination(self, data: dict[str, Any], **kwargs: Any) -> None:
         given = [k for k in ("to_account_id", "to_account_number", "to_iban") if k in data]
         if len(given) != 1:
             raise ma.ValidationError(
@@ -93,14 +96,14 @@ class TransactionQueryArgsSchema(PageArgsSchema):
     q = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
 
     @ma.post_load
-    def _times(self, data, **kwargs):
+    def _times(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         for key, name in (("start", "from"), ("end", "to")):
             if key in data:
                 data[key] = _date_or_datetime(data[key], name)
         return data
 
 
-def _date_or_datetime(value, name: str):
+def _date_or_datetime(value: object, name: str) -> date | datetime:
     text = str(value)
     try:
         if len(text) == 10:

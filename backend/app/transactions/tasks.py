@@ -37,7 +37,7 @@ def enqueue_when_pending(ctx: engine.PolicyContext, txn: JournalTransaction) -> 
 def settle_external_transfer(transaction_id: int) -> str | None:
     """Post a pending external transfer to the settlement account (reversed if refused)."""
     try:
-        txn = settle(db.session, transaction_id=transaction_id)
+        txn = settle(db.session(), transaction_id=transaction_id)
         return txn.status if txn is not None else None
     finally:
         db.session.remove()

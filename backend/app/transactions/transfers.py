@@ -168,14 +168,14 @@ def _accounts(
     found = locks.lock_by_public_id(
         session, [from_account_id, to_account_id], customer_of=from_account_id
     )
-    src, dst = found.get(from_account_id), found.get(to_account_id)
-    if src is None or src.user_id != user_id:
+    paying, dst = found.get(from_account_id), found.get(to_account_id)
+    if paying is None or paying.user_id != user_id:
         raise AccountNotFound()
     user = _payer(session, user_id)
-    check_currency(src, currency)
+    check_currency(paying, currency)
     if dst is None:
         raise AccountNotFound("The destination account was not found.")
-    return user, src, dst, None
+    return user, paying, dst, None
 
 
 def _outgoing(iban: str | None, beneficiary_name: str | None) -> dict[str, str]:
