@@ -70,9 +70,10 @@ bench: install ## Benchmarks: transfers and card authorizations (gunicorn vs pgb
 	$(BIN)/python bench/reads.py
 
 .PHONY: lint
-lint: install ## ruff check and format check (backend and bench), import contracts (lint-imports)
+lint: install ## ruff check and format check (backend and bench), import contracts (lint-imports), mypy
 	$(BIN)/ruff check backend bench && $(BIN)/ruff format --check backend bench
 	cd backend && $(BIN)/lint-imports --no-cache
+	cd backend && $(BIN)/mypy
 
 .PHONY: format
 format: install ## Apply ruff fixes and formatting

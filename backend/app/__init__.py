@@ -58,7 +58,10 @@ def create_app(config_name: str | Config | None = None) -> Flask:
 
     trusted_hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
     if trusted_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_hops, x_proto=trusted_hops)
+        # Flask's documented way to wrap its WSGI callable; its types declare it a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=trusted_hops, x_proto=trusted_hops
+        )
 
     _init_extensions(app)
     _register_blueprints(app)

@@ -19,7 +19,7 @@ from app.core.errors import DomainError
 from app.core.extensions import db
 from app.core.idempotency import purge_expired
 from app.core.outbox import backlog
-from app.core.queue import QUEUES, get_redis
+from app.core.queue import QUEUES, get_redis, this_app
 from app.ledger.engine import expire_holds
 from app.ledger.verify import verify
 from app.transactions import counters
@@ -190,7 +190,7 @@ def outbox_relay(once: bool, interval: float) -> None:
     """Push pending outbox rows to RQ (every `flask worker` also does this)."""
     if get_redis() is None:
         raise click.ClickException("REDIS_URL is not set: jobs run inline, nothing to relay")
-    app = current_app._get_current_object()
+    app = this_app()
     while True:
         run_maintenance_round(app, list(QUEUES))
         if once:

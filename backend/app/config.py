@@ -203,7 +203,7 @@ class Config:
         self.CTR_CASH_THRESHOLD = _env("CTR_CASH_THRESHOLD", "10000")
         # How often the workers chain committed audit records (0 = only `flask audit seal`,
         # the verifier and the exporter do).
-        self.AUDIT_SEAL_INTERVAL_SECONDS = float(_env("AUDIT_SEAL_INTERVAL_SECONDS", "5"))
+        self.AUDIT_SEAL_INTERVAL_SECONDS = float(_env("AUDIT_SEAL_INTERVAL_SECONDS", "5") or 0)
         # Key of the keyed digest over the personal values of audit records (default: derived
         # from SECRET_KEY). Changing it leaves old digests unverifiable, never the chain.
         self.AUDIT_PII_KEY = _env("AUDIT_PII_KEY", "")

@@ -26,7 +26,7 @@ from rq.registry import StartedJobRegistry
 from app.core import uow
 from app.core.extensions import db
 from app.core.outbox import Every, purge_sent, recover_lost, relay_pending
-from app.core.queue import get_redis, set_worker_app
+from app.core.queue import get_redis, set_worker_app, this_app
 from app.core.ratelimit import SQLCounterStorage
 from app.core.schedule import schedule_of
 
@@ -88,13 +88,13 @@ def run_maintenance_round(
     with app.app_context():
         redis = app.extensions["flowlet_redis"]
         try:
-            relay_pending(db.session, redis)
+            relay_pending(db.session(), redis)
         except Exception as exc:
             db.session.rollback()
             log.warning("outbox relay round failed: %s", type(exc).__name__)
         try:
             if recover:
-                recover_lost(db.session, redis, older_than=LOST_AFTER)
+                recover_lost(db.session(), redis, older_than=LOST_AFTER)
         except Exception as exc:
             db.session.rollback()
             log.warning("outbox lost-job check failed: %s", type(exc).__name__)
@@ -107,8 +107,8 @@ def run_maintenance_round(
         try:
             if purge:
                 retention = timedelta(seconds=int(app.config["OUTBOX_RETENTION_SECONDS"]))
-                purge_sent(db.session, older_than=retention)
-                uow.commit(db.session)
+                purge_sent(db.session(), older_than=retention)
+                uow.commit(db.session())
                 SQLCounterStorage().purge_expired()
         except Exception:
             db.session.rollback()
@@ -122,7 +122,7 @@ def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
     redis = get_redis()
     if redis is None:
         raise SystemExit("REDIS_URL is not set: jobs run inline, there is no queue to work")
-    app = current_app._get_current_object()
+    app = this_app()
     set_worker_app(app)
     interval = float(app.config["WORKER_HEARTBEAT_SECONDS"])
     queues = [Queue(name, connection=redis) for name in queue_names]

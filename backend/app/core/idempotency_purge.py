@@ -13,7 +13,6 @@ from datetime import timedelta
 
 from flask import Flask, current_app
 from rq import Queue
-from rq.registry import ScheduledJobRegistry
 
 from app.core import idempotency, uow
 from app.core.extensions import db
@@ -47,8 +46,8 @@ def purge_idempotency_keys(reschedule: bool = False) -> int:
     With `reschedule`, the job books its next run, so the workers keep purging on their own.
     """
     try:
-        count = idempotency.purge_expired(db.session)
-        uow.commit(db.session)
+        count = idempotency.purge_expired(db.session())
+        uow.commit(db.session())
         log.info("purged %d expired idempotency keys", count)
     finally:
         db.session.remove()
@@ -66,8 +65,8 @@ def schedule_idempotency_purge(queue: Queue) -> str | None:
     interval = int(current_app.config["IDEMPOTENCY_PURGE_INTERVAL_SECONDS"])
     if interval <= 0:
         return None
-    registry = ScheduledJobRegistry(queue=queue)
-    booked = [j for j in registry.get_job_ids() if j.startswith(PURGE_JOB_PREFIX)]
+    registry = queue.scheduled_job_registry  # a running job is no longer in it
+    booked = [str(j) for j in registry.get_job_ids() if str(j).startswith(PURGE_JOB_PREFIX)]
     if booked:
         return booked[0]
     job_id = f"{PURGE_JOB_PREFIX}{time.time_ns()}"

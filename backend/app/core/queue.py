@@ -127,7 +127,7 @@ def enqueue(
     return job_id
 
 
-def _app() -> Flask:
+def this_app() -> Flask:
     """The app behind `current_app` (to hand to code that runs outside its context)."""
     # Flask types `current_app` as the app itself; it is the proxy, whose method gives the app.
     return cast("LocalProxy[Flask]", current_app)._get_current_object()
@@ -136,7 +136,7 @@ def _app() -> Flask:
 def _write_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert staged outbox rows; once they commit, hand them to RQ (or run them inline)."""
     session.execute(sa.insert(JobOutbox), rows)
-    app = _app()
+    app = this_app()
     handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
     uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
 
@@ -144,7 +144,7 @@ def _write_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
 @uow.composes(_write_jobs)
 def _compose_jobs(session: Session, rows: list[dict[str, Any]]) -> list[uow.Part]:
     """The outbox rows as one insert among the unit's other writes (PostgreSQL)."""
-    app = _app()
+    app = this_app()
     handover = [{k: row[k] for k in _HANDED_OVER} for row in rows]
     uow.of(session).after_commit(functools.partial(_after_commit, app, handover))
     return [uow.insert_rows(table_of(JobOutbox), rows)]
@@ -228,7 +228,7 @@ def set_worker_app(app: Flask) -> None:
 
 def _app_for_job() -> Flask:
     if has_app_context():
-        return _app()
+        return this_app()
     if _worker_app is None:
         raise RuntimeError("jobs run in `flask worker` (or inside an app context)")
     return _worker_app

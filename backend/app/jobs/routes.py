@@ -29,4 +29,4 @@ class JobSchema(Schema):
 @blp.response(200, JobSchema)
 def get_job(job_id):
     """Status, result and error of one of your jobs."""
-    return services.get_job(db.session, user=current_user(), job_id=job_id)
+    return services.get_job(db.session(), user=current_user(), job_id=job_id)

@@ -74,6 +74,8 @@ def get_job(session: Session, *, user: User, job_id: str) -> dict[str, Any]:
     if owner is None or owner != user.id:
         raise JobNotFound()
     if job is None:  # not handed to RQ yet, run inline, or its RQ record has expired
+        if row is None:  # (without either, the owner check above has refused it)
+            raise JobNotFound()
         status = {DONE: "finished", FAILED: "failed"}.get(row.status, "queued")
         return {
             "id": row.id,

@@ -35,7 +35,7 @@ officer_blp = Blueprint(
 @blp.response(200, PersonalDataExportSchema)
 def export_personal_data():
     """Every personal datum held about you, as JSON (GDPR articles 15 and 20)."""
-    return services.export_personal_data(db.session, user=current_user())
+    return services.export_personal_data(db.session(), user=current_user())
 
 
 @blp.route("/erasure-request", methods=["POST"])
@@ -44,7 +44,7 @@ def export_personal_data():
 @blp.response(202, ErasureRequestSchema)
 def request_erasure(_data=None):
     """Ask to be erased; a compliance officer decides (202 while the request waits)."""
-    return services.request_erasure(db.session, user=current_user())
+    return services.request_erasure(db.session(), user=current_user())
 
 
 @officer_blp.route("/erasure-requests", methods=["GET"])
@@ -53,7 +53,7 @@ def request_erasure(_data=None):
 @officer_blp.response(200, ErasureRequestPageSchema)
 def list_erasure_requests(args):
     """List erasure requests, newest first, optionally by status."""
-    return services.list_requests(db.session, **args)
+    return services.list_requests(db.session(), **args)
 
 
 @officer_blp.route("/erasure-requests/<uuid:request_id>/decision", methods=["POST"])
@@ -63,4 +63,4 @@ def list_erasure_requests(args):
 @officer_blp.response(200, ErasureRequestDetailSchema)
 def decide_erasure_request(data, request_id):
     """Approve (pseudonymize) or reject an erasure request; 409 `legal_hold` with the reasons."""
-    return services.decide(db.session, officer=current_user(), request_id=request_id, **data)
+    return services.decide(db.session(), officer=current_user(), request_id=request_id, **data)

@@ -170,6 +170,8 @@ def _lock_open_request(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    if user is None:  # the foreign key keeps the user while a request names them
+        raise RuntimeError(f"erasure request {request.id} names no user")
     if user.id == officer.id:
         raise ValidationError("An officer may not decide their own erasure request.")
     return request, user

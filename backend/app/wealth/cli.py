@@ -21,7 +21,7 @@ rates_cli = AppGroup("rates", help="Exchange rates.")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day of a backfill (today).")
 def rates_fetch(day, backfill: bool, start, end) -> None:
     """Load exchange rates from EXCHANGE_RATES_URL (one day, or a range with --backfill)."""
-    session = db.session
+    session = db.session()
     today = utcnow().date()
     try:
         if backfill:

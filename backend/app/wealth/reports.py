@@ -65,6 +65,8 @@ def queue_weekly_reports(session: Session) -> int:
     )
     for user_id in user_ids:
         user = session.get(User, user_id)
+        if user is None:  # erased since the list was read
+            continue
         queue_email(
             session,
             to=user.email,

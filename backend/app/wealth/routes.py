@@ -34,7 +34,7 @@ blp = Blueprint(
 @blp.response(200, BrokerListSchema)
 def list_brokers():
     """The broker catalogue and the credentials each broker needs."""
-    return {"items": brokers.list_brokers(db.session)}
+    return {"items": brokers.list_brokers(db.session())}
 
 
 @blp.route("/linked-accounts", methods=["POST"])
@@ -43,7 +43,7 @@ def list_brokers():
 @blp.response(202, LinkCreatedSchema)
 def link_account(data):
     """Link an outside account; the first sync runs as a job."""
-    link, job_id = services.link_account(db.session, user=current_user(), **data)
+    link, job_id = services.link_account(db.session(), user=current_user(), **data)
     return {"linked_account": link, "job_id": job_id}
 
 
@@ -52,7 +52,7 @@ def link_account(data):
 @blp.response(200, LinkedAccountListSchema)
 def list_linked_accounts():
     """Your linked accounts with their last sync status."""
-    return {"items": services.list_linked_accounts(db.session, user=current_user())}
+    return {"items": services.list_linked_accounts(db.session(), user=current_user())}
 
 
 @blp.route("/linked-accounts/<uuid:linked_account_id>", methods=["GET"])
@@ -61,7 +61,7 @@ def list_linked_accounts():
 def get_linked_account(linked_account_id):
     """One of your linked accounts."""
     return services.get_linked_account(
-        db.session, user=current_user(), linked_account_id=linked_account_id
+        db.session(), user=current_user(), linked_account_id=linked_account_id
     )
 
 
@@ -71,7 +71,7 @@ def get_linked_account(linked_account_id):
 def sync_linked_account(linked_account_id):
     """Sync a linked account now (as a job)."""
     job_id = services.request_sync(
-        db.session, user=current_user(), linked_account_id=linked_account_id
+        db.session(), user=current_user(), linked_account_id=linked_account_id
     )
     return {"job_id": job_id}
 
@@ -83,7 +83,7 @@ def sync_linked_account(linked_account_id):
 def answer_2fa(data, linked_account_id):
     """Answer the broker's 2FA challenge (a code, or none after approving in its app)."""
     job_id = services.answer_challenge(
-        db.session, user=current_user(), linked_account_id=linked_account_id, code=data["code"]
+        db.session(), user=current_user(), linked_account_id=linked_account_id, code=data["code"]
     )
     return {"job_id": job_id}
 
@@ -93,7 +93,7 @@ def answer_2fa(data, linked_account_id):
 @blp.response(204)
 def unlink(linked_account_id):
     """Unlink an outside account; its credentials are destroyed."""
-    services.unlink(db.session, user=current_user(), linked_account_id=linked_account_id)
+    services.unlink(db.session(), user=current_user(), linked_account_id=linked_account_id)
 
 
 @blp.route("/wealth/summary", methods=["GET"])
@@ -102,7 +102,7 @@ def unlink(linked_account_id):
 @blp.response(200, SummarySchema)
 def wealth_summary(args):
     """Net worth: Flowlet accounts and linked accounts, by account and by asset class."""
-    return summary.summary(db.session, user=current_user(), **args)
+    return summary.summary(db.session(), user=current_user(), **args)
 
 
 @blp.route("/wealth/history", methods=["GET"])
@@ -111,7 +111,7 @@ def wealth_summary(args):
 @blp.response(200, HistorySchema)
 def wealth_history(args):
     """Net worth one point a day."""
-    return summary.history(db.session, user=current_user(), **args)
+    return summary.history(db.session(), user=current_user(), **args)
 
 
 @blp.route("/exchange-rates", methods=["GET"])
@@ -121,7 +121,7 @@ def wealth_history(args):
 def exchange_rate(args):
     """The rate used for a pair on a day, its own date and its source."""
     return rates.rate_for(
-        db.session,
+        db.session(),
         base=args["from_currency"],
         quote=args["to_currency"],
         day=args["day"] or utcnow().date(),

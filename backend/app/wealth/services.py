@@ -92,9 +92,9 @@ def get_linked_account(
     return _own(session, user, linked_account_id)
 
 
-def _in_flight(session: Session, job_id: str | None) -> bool:
+def _in_flight(session: Session, job_id: str) -> bool:
     """Whether the job is still waiting (in the outbox or RQ, retries included) or running."""
-    row = session.get(JobOutbox, job_id) if job_id else None
+    row = session.get(JobOutbox, job_id)
     if row is None or row.status not in (PENDING, SENT):
         return False
     redis = get_redis()
@@ -119,7 +119,7 @@ def request_sync(session: Session, *, user: User, linked_account_id: uuid.UUID) 
     returned instead of a second job.
     """
     link = _own(session, user, linked_account_id)
-    if _in_flight(session, link.last_job_id):
+    if link.last_job_id is not None and _in_flight(session, link.last_job_id):
         session.rollback()
         return link.last_job_id
     job_id = enqueue_sync(session, link, owner_id=user.id)

@@ -14,6 +14,7 @@ with the ledger entries inside the range, not with the whole ledger.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -290,10 +291,11 @@ def _moved_per_day(
     per_day: dict[int, dict[date, int]] = defaultdict(dict)
     if not internal:
         return per_day
+    day_col: sa.ColumnElement[date]
     if session.get_bind().dialect.name == "postgresql":
         day_col = sa.cast(sa.func.timezone("UTC", LedgerEntry.created_at), sa.Date)
     else:
-        day_col = sa.func.date(LedgerEntry.created_at)
+        day_col = sa.func.date(LedgerEntry.created_at, type_=sa.Date)
     moved = session.execute(
         sa.select(LedgerEntry.account_id, day_col.label("day"), sa.func.sum(LedgerEntry.amount))
         .where(
@@ -328,7 +330,10 @@ def _flowlet_by_day(
     return by_day
 
 
-def _linked_snapshots(session: Session, user: User, end: date) -> list[Any]:
+_Snapshot = sa.Row[int, str, date, int, str, str, int]
+
+
+def _linked_snapshots(session: Session, user: User, end: date) -> Sequence[_Snapshot]:
     """Every snapshot of the user's linked accounts up to `end`, oldest first."""
     return session.execute(
         sa.select(

@@ -134,11 +134,11 @@ def _upsert_snapshot(session: Session, values: dict[str, Any]) -> int:
     insert = postgresql.insert if on_postgresql else sqlite.insert
     stmt = insert(WealthSnapshot).values(**values)
     keys = ("linked_account_id", "account_ref", "snapshot_date")
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=list(keys),
         set_={k: stmt.excluded[k] for k in values if k not in keys},
     ).returning(WealthSnapshot.id)
-    return session.execute(stmt).scalar_one()
+    return session.execute(upsert).scalar_one()
 
 
 def _store(session: Session, link_id: int, fetched: list[Fetched]) -> dict[str, Any] | None:
@@ -147,6 +147,8 @@ def _store(session: Session, link_id: int, fetched: list[Fetched]) -> dict[str, 
     if link is None:
         return None
     owner = session.get(User, link.user_id)
+    if owner is None:  # the foreign key keeps the owner while the link exists
+        raise RuntimeError(f"linked account {link.id} has no owner")
     now = utcnow()
     for item in fetched:
         values = _snapshot_values(session, link, item, owner.base_currency, now)

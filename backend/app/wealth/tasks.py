@@ -55,6 +55,8 @@ def enqueue_daily_syncs(session: Session) -> int:
     count = 0
     for link_id in live_linked_account_ids(session):
         link = session.get(LinkedAccount, link_id)
+        if link is None:  # unlinked since the list was read
+            continue
         enqueue_sync(session, link, owner_id=link.user_id)
         count += 1
     uow.commit(session)
@@ -66,7 +68,7 @@ def enqueue_daily_syncs(session: Session) -> int:
 def sync_linked_account(linked_account_id: int) -> dict[str, Any]:
     """Sync one linked account (retried with backoff when the broker fails)."""
     try:
-        return sync(db.session, linked_account_id=linked_account_id)
+        return sync(db.session(), linked_account_id=linked_account_id)
     finally:
         db.session.remove()
 
@@ -75,7 +77,7 @@ def sync_linked_account(linked_account_id: int) -> dict[str, Any]:
 def complete_linked_account_2fa(linked_account_id: int) -> dict[str, Any]:
     """Send the customer's 2FA answer (sealed in the database) and finish the sync."""
     try:
-        return sync(db.session, linked_account_id=linked_account_id, answer_2fa=True)
+        return sync(db.session(), linked_account_id=linked_account_id, answer_2fa=True)
     finally:
         db.session.remove()
 
@@ -84,7 +86,7 @@ def complete_linked_account_2fa(linked_account_id: int) -> dict[str, Any]:
 def sync_all_linked_accounts() -> int:
     """The daily sync: queue one job per live linked account."""
     try:
-        return enqueue_daily_syncs(db.session)
+        return enqueue_daily_syncs(db.session())
     finally:
         db.session.remove()
 
@@ -94,7 +96,7 @@ def fetch_exchange_rates(days_back: int = 3) -> int:
     """Load the last few days' exchange rates (a missed day is picked up the next time)."""
     today = utcnow().date()
     try:
-        return rates.backfill(db.session, start=today - timedelta(days=days_back), end=today)
+        return rates.backfill(db.session(), start=today - timedelta(days=days_back), end=today)
     finally:
         db.session.remove()
 
@@ -103,6 +105,6 @@ def fetch_exchange_rates(days_back: int = 3) -> int:
 def send_weekly_wealth_reports() -> int:
     """Queue the weekly wealth e-mail to every customer with a linked account."""
     try:
-        return queue_weekly_reports(db.session)
+        return queue_weekly_reports(db.session())
     finally:
         db.session.remove()

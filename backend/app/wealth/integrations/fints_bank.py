@@ -51,8 +51,15 @@ class FinTSIntegration(BrokerIntegration):
         super().__init__(broker, credentials)
         self.settings = broker.settings
         self._stack = contextlib.ExitStack()
-        self._client = None
+        self._client: FinTS3PinTanClient | None = None
         self._sepa: dict[str, Any] = {}
+
+    @property
+    def client(self) -> FinTS3PinTanClient:
+        """The open dialog's client (`authenticate` or `complete_2fa` opens it)."""
+        if self._client is None:
+            raise BrokerError("The FinTS dialog is not open.")
+        return self._client
 
     def _product_id(self) -> str:
         configured = current_app.config.get("FINTS_PRODUCT_ID") if current_app else None
@@ -87,9 +94,9 @@ class FinTSIntegration(BrokerIntegration):
             raise BrokerError(f"FinTS dialog failed ({type(exc).__name__}).") from exc
 
     def _challenge(self, response) -> TwoFactorRequired:
-        dialog_data = self._client.pause_dialog()
+        dialog_data = self.client.pause_dialog()
         state = {
-            "client": _b64(self._client.deconstruct(including_private=True)),
+            "client": _b64(self.client.deconstruct(including_private=True)),
             "dialog": _b64(dialog_data),
             "tan_request": _b64(response.get_data()),
         }
@@ -108,16 +115,16 @@ class FinTSIntegration(BrokerIntegration):
 
     def authenticate(self) -> None:
         self._guard(self._open)
-        response = self._client.init_tan_response
+        response = self.client.init_tan_response
         if response is not None:
             raise self._challenge(response)
 
     def complete_2fa(self, state: dict[str, Any], code: str | None) -> None:
         def resume() -> None:
             self._client = self._new_client(from_data=_unb64(state["client"]))
-            self._stack.enter_context(self._client.resume_dialog(_unb64(state["dialog"])))
+            self._stack.enter_context(self.client.resume_dialog(_unb64(state["dialog"])))
             challenge = NeedRetryResponse.from_data(_unb64(state["tan_request"]))
-            answer = self._client.send_tan(challenge, code or "")
+            answer = self.client.send_tan(challenge, code or "")
             if isinstance(answer, NeedTANResponse):
                 raise self._challenge(answer)
             refused = [
@@ -134,7 +141,7 @@ class FinTSIntegration(BrokerIntegration):
     def _names(self) -> dict[str, tuple[str, str]]:
         """IBAN → (product name, currency) from the bank's user parameter data."""
         out = {}
-        for upd in self._client.upd.find_segments("HIUPD"):
+        for upd in self.client.upd.find_segments("HIUPD"):
             iban = getattr(upd, "iban", None)
             if iban:
                 name = getattr(upd, "account_product_name", None) or iban
@@ -142,7 +149,7 @@ class FinTSIntegration(BrokerIntegration):
         return out
 
     def accounts(self) -> list[ExternalAccount]:
-        accounts = self._guard(self._client.get_sepa_accounts)
+        accounts = self._guard(self.client.get_sepa_accounts)
         names = self._names()
         out = []
         for account in accounts or []:
@@ -152,7 +159,7 @@ class FinTSIntegration(BrokerIntegration):
         return out
 
     def balance(self, account: ExternalAccount) -> Balance:
-        mt940 = self._guard(self._client.get_balance, self._sepa[account.ref])
+        mt940 = self._guard(self.client.get_balance, self._sepa[account.ref])
         if mt940 is None:
             raise BrokerError("The bank sent no balance.")
         amount = mt940.amount
@@ -161,7 +168,7 @@ class FinTSIntegration(BrokerIntegration):
     def positions(self, account: ExternalAccount) -> list[Position]:
         def holdings_or_none():
             try:
-                return self._client.get_holdings(self._sepa[account.ref])
+                return self.client.get_holdings(self._sepa[account.ref])
             except FinTSUnsupportedOperation:
                 return None  # the bank offers no depot statements: a cash account
 
