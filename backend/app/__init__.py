@@ -34,6 +34,7 @@ from app.config import BACKEND_DIR, Config, get_config
 from app.core import context, errors, health, hygiene, idempotency_purge, reads, security, uow
 from app.core import db as db_helpers
 from app.core.api import Api
+from app.core.audit import jobs as audit_jobs
 from app.core.extensions import cors, db, jwt, limiter, migrate
 from app.core.health import blp as health_blp
 from app.core.logging import configure_logging
@@ -119,6 +120,7 @@ def _init_extensions(app: Flask) -> None:
     hygiene.init_app(app)
     health.init_metrics(app)
     idempotency_purge.init_app(app)
+    audit_jobs.init_app(app)  # the sealer, booked after the purge
     _init_domains(app)
 
 

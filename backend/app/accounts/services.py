@@ -20,6 +20,7 @@ from app.core.pagination import Keyset, Page
 from app.core.reads import one_statement
 from app.ledger.accounts import Account, AccountStatus, AccountType
 from app.ledger.errors import AccountNotFound
+from app.ledger.models import Hold, JournalTransaction, LedgerEntry
 from app.ledger.queries import get_own_account
 
 STATEMENT_BATCH = 5000  # statement lines fetched per round trip, at most
@@ -163,8 +164,6 @@ def _entry_balance_at(
 ) -> int:
     """The running balance of the last entry booked at or before `at` (strictly before, when
     `before`): one probe of `ix_ledger_entries_account_created`, whatever the history."""
-    from app.ledger.models import LedgerEntry
-
     when = LedgerEntry.created_at < at if before else LedgerEntry.created_at <= at
     value = session.scalar(
         sa.select(LedgerEntry.balance_after)
@@ -181,8 +180,6 @@ def balance_at(
     """The caller's account balance and available balance at `at` (now when None), from the
     ledger: the running balance of the last entry by then, less the holds open at that instant
     (the credit line is today's)."""
-    from app.ledger.models import Hold
-
     account = get_own_account(session, user=user, account_id=account_id)
     at = at or utcnow()
     balance = _entry_balance_at(session, account.id, at)
@@ -239,8 +236,6 @@ def _lines(
     session: Session, account: Account, since: datetime, until: datetime
 ) -> Iterator[StatementLine]:
     """The period's entries, oldest first, streamed from a server-side cursor."""
-    from app.ledger.models import JournalTransaction, LedgerEntry
-
     rows = session.connection().execute(
         sa.select(
             LedgerEntry.created_at,
@@ -300,8 +295,6 @@ def statement(
 
 def count_lines(session: Session, st: Statement, *, at_most: int) -> int:
     """How many lines the statement has, counting no further than `at_most + 1`."""
-    from app.ledger.models import LedgerEntry
-
     since = datetime.combine(st.start, time.min, tzinfo=UTC)
     until = datetime.combine(st.end + timedelta(days=1), time.min, tzinfo=UTC)
     bounded = (

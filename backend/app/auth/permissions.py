@@ -21,9 +21,10 @@ from sqlalchemy.orm import joinedload
 
 from app.auth.errors import InvalidToken
 from app.auth.models import Role, User
-from app.auth.tokens import LiveSessions, Principal
+from app.auth.tokens import LiveSessions, Principal, is_token_revoked
 from app.core import context
 from app.core.errors import Forbidden, Unauthorized, error_response
+from app.core.extensions import db, jwt
 
 C, OFF, A, P = Role.CUSTOMER, Role.COMPLIANCE_OFFICER, Role.ADMIN, Role.CARD_PROCESSOR
 
@@ -115,8 +116,6 @@ def current_user() -> User:
     """
     user: User | None = getattr(g, "current_user", None)
     if user is None:
-        from app.core.extensions import db
-
         principal = current_principal()
         user = db.session.execute(_USER, {"uid": principal.user_id}).unique().scalar_one_or_none()
         if user is None or not user.is_active or user.admin_locked_at is not None:
@@ -127,9 +126,6 @@ def current_user() -> User:
 
 def init_jwt(app: Flask) -> None:
     """Identity loading and the envelope for every token error."""
-    from app.auth.tokens import is_token_revoked
-    from app.core.extensions import jwt
-
     app.extensions["flowlet_live_sessions"] = LiveSessions(
         float(app.config["AUTH_SESSION_CACHE_SECONDS"])
     )

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import AuthSession, User, UserRole
 from app.core import db as core_db
 from app.core.db import for_update
+from app.core.extensions import db
 
 log = logging.getLogger("flowlet.auth")
 
@@ -229,8 +230,6 @@ _LIVE_SESSION = (
 
 def _load_principal(sid: uuid.UUID) -> Principal | None:
     """The principal of a live session, from the database; None if missing or revoked."""
-    from app.core.extensions import db
-
     rows = db.session.execute(_LIVE_SESSION, {"sid": sid}).all()
     if not rows or rows[0].revoked_at is not None:
         return None

@@ -2,6 +2,9 @@
 
 from flask import Flask
 
+from app.cards import holds, privacy
+from app.cards.cli import cards_cli
+from app.cards.routes import network_blp
 from app.core import audit
 from app.core.schedule import Entry, schedule_of
 
@@ -11,10 +14,6 @@ def init_app(app: Flask) -> None:
     `flask cards …` (`/api/v1/cards` is registered with the other domains' blueprints), the
     cards' personal-data section, their daily expiry job, and the card's secrets and names for
     the audit log's masks."""
-    from app.cards import holds, privacy
-    from app.cards.cli import cards_cli
-    from app.cards.routes import network_blp
-
     holds.register(app)
     app.extensions["flowlet_api"].register_blueprint(network_blp)
     app.cli.add_command(cards_cli)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from app.cards.issuing import expire_cards as expire
+from app.core.extensions import db
 from app.core.queue import task
 
 log = logging.getLogger("flowlet.cards")
@@ -12,9 +14,6 @@ log = logging.getLogger("flowlet.cards")
 @task
 def expire_cards() -> int:
     """Mark cards past their expiry month `expired`."""
-    from app.cards.issuing import expire_cards as expire
-    from app.core.extensions import db
-
     try:
         count = expire(db.session())
     finally:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Flask
 
 from app.auth import hooks
-from app.compliance import audit_tasks, engine_hooks, kyc, privacy
+from app.compliance import engine_hooks, kyc, privacy
 from app.compliance.seeds import seed_demo_sanctions_list
 from app.core import audit
-from app.core.schedule import Booking, Entry, schedule_of
+from app.core.schedule import Entry, schedule_of
 from app.core.seeds import seeders
 
 
@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
 
 
 def _schedule(app: Flask) -> None:
-    """The nightly re-screening and AML batch; the audit sealer books itself on the workers."""
+    """The nightly re-screening and AML batch."""
     schedule = schedule_of(app)
     schedule.add(
         Entry(
@@ -47,7 +47,4 @@ def _schedule(app: Flask) -> None:
             "maintenance",
             cron="15 0 * * *",  # the previous UTC day, once it has ended
         )
-    )
-    schedule.add_booking(
-        Booking("audit-seal", audit_tasks.SEAL_QUEUE, audit_tasks.schedule_audit_seal)
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from app.core.extensions import db
 from app.core.queue import task
+from app.ledger import engine
 
 log = logging.getLogger("flowlet.ledger")
 
@@ -12,9 +14,6 @@ log = logging.getLogger("flowlet.ledger")
 @task
 def expire_holds() -> int:
     """Release every active hold past its expiry (run periodically, e.g. every minute)."""
-    from app.core.extensions import db
-    from app.ledger import engine
-
     try:
         count = engine.expire_holds(db.session())
         if count:

@@ -5,9 +5,9 @@ import sqlalchemy as sa
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from app.audit.tasks import SEAL_JOB_PREFIX, schedule_audit_seal, seal_audit_chain
 from app.core import audit, uow
 from app.core.audit import AuditLog
+from app.core.audit.jobs import SEAL_JOB_PREFIX, schedule_audit_seal, seal_audit_chain
 
 pytestmark = pytest.mark.postgres
 

@@ -1,4 +1,5 @@
-"""The audit sealer as a periodic job: the workers book it on the `maintenance` queue."""
+"""The audit sealer as a periodic job: every worker on the `maintenance` queue books it when it
+starts (`init_app` adds the booking to the schedule), and each run books the next."""
 
 from __future__ import annotations
 
@@ -6,18 +7,24 @@ import logging
 import time
 from datetime import timedelta
 
-from flask import current_app
+from flask import Flask, current_app
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from app.core import audit
 from app.core.extensions import db
 from app.core.queue import get_redis, task
+from app.core.schedule import Booking, schedule_of
 
 log = logging.getLogger("flowlet.audit")
 
 SEAL_JOB_PREFIX = "flowlet-audit-seal-"
 SEAL_QUEUE = "maintenance"
+
+
+def init_app(app: Flask) -> None:
+    """The booking every maintenance worker makes when it starts."""
+    schedule_of(app).add_booking(Booking("audit-seal", SEAL_QUEUE, schedule_audit_seal))
 
 
 @task
