@@ -91,7 +91,7 @@ from app import create_app
 from app.auth.models import User, UserRole
 from app.auth.passwords import hash_password
 from app.auth.tokens import start_session
-from app.accounts.services import open_account
+from app.ledger.opening import open_account
 from app.cards.issuing import issue_card, reveal_card
 from app.cards.models import Card
 from app.transactions.deposits import deposit

@@ -300,7 +300,7 @@ from app import create_app
 from app.auth.models import User, UserRole
 from app.auth.passwords import hash_password
 from app.auth.tokens import start_session
-from app.accounts.services import open_account
+from app.ledger.opening import open_account
 from app.transactions.deposits import deposit
 from app.core.extensions import db
 

@@ -167,7 +167,7 @@ def setup(entries: int, year: int, busy_transfers: int) -> dict:
         capture_output=True,
     )
     flask_app = app()
-    from app.accounts.services import open_account
+    from app.ledger.opening import open_account
     from app.auth.models import User, UserRole
     from app.auth.passwords import hash_password
     from app.auth.tokens import start_session

@@ -110,7 +110,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.auth.models import User, UserRole
 from app.auth.passwords import hash_password
-from app.accounts.services import open_account
+from app.ledger.opening import open_account
 from app.ledger.accounts import Account
 from app.transactions.deposits import deposit
 from app.core.extensions import db
