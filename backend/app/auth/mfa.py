@@ -85,7 +85,7 @@ def _normalize_backup(code: str) -> str:
 
 
 def backup_code_hash(code: str) -> str:
-    """A keyed hash: the codes are random (50 bits), so a fast HMAC is enough."""
+    """A keyed hash: the codes are random (40 bits), so a fast HMAC is enough."""
     key = current_app.config["SECRET_KEY"].encode()
     return hmac.new(key, _normalize_backup(code).encode(), hashlib.sha256).hexdigest()
 

@@ -31,7 +31,7 @@ QUEUE = "maintenance"
 
 @task
 def run_aml_batch(start: str, end: str) -> int:
-    """Run the AML rules over the monitoring feed of [start, end) (ISO 8601)."""
+    """Run the AML rules over the journal's movements of [start, end) (ISO 8601)."""
     return run_period(
         db.session(), start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
     )
