@@ -175,7 +175,6 @@ class Config:
         self.OPENAPI_SWAGGER_UI_PATH = "/docs"
         # Swagger UI's assets come from the pinned swagger-ui-bundle package, served by us.
         self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
-        self.JSON_SORT_KEYS = False
         self.MAX_CONTENT_LENGTH = 1 * 1024 * 1024
         # The request head, answered 414/431 in our envelope (core/hygiene.py); gunicorn's own
         # limits are set above these in gunicorn.conf.py (docs/configuration.md).
