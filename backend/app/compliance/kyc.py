@@ -380,11 +380,6 @@ def _case_to_decide(session: Session, *, officer: User, case_id: uuid.UUID) -> K
     return case
 
 
-def masked_document(case: KycCase) -> str:
-    """The document number as shown: all but the last four characters hidden."""
-    return "•" * 5 + case.document_last4
-
-
 def reveal_document_number(case: KycCase) -> str:
     """The full number (for a regulator's request; never sent by the API)."""
     return crypto.decrypt_str(case.document_number_sealed, aad=_aad(case))
