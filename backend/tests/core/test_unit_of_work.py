@@ -71,3 +71,31 @@ def test_a_refusal_rolls_the_change_back_and_keeps_only_its_record(app, db_sessi
         sa.select(AuditLog.action, AuditLog.outcome).where(AuditLog.resource_id == marker)
     ).all()
     assert [tuple(r) for r in rows] == [("test.refused", "failure")]
+
+
+def test_a_failed_attempt_keeps_the_change_with_its_record(app, db_session):
+    marker = "failure-" + str(id(db_session))
+    audit.record(db_session, "test.change", resource_type="test", resource_id=marker)
+
+    class Failed(Exception):
+        pass
+
+    with pytest.raises(Failed):
+        audit.fail(
+            db_session,
+            Failed(),
+            "test.failed",
+            resource_type="test",
+            resource_id=marker,
+            changes={"reason": "wrong"},
+        )
+    uow.rollback(db_session)  # what is left was committed
+    rows = db_session.execute(
+        sa.select(AuditLog.action, AuditLog.outcome, AuditLog.changes)
+        .where(AuditLog.resource_id == marker)
+        .order_by(AuditLog.id)
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        ("test.change", "success", None),
+        ("test.failed", "failure", {"reason": "wrong"}),
+    ]
