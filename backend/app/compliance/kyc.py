@@ -32,9 +32,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.compliance import sanctions
-from app.compliance.alerts import raise_alert
 from app.compliance.documents import document_number_valid, mask_number, normalize_number
-from app.compliance.models import KycCase, KycCaseStatus, KycLevel, Severity
+from app.compliance.models import KycCase, KycCaseStatus, KycLevel
 from app.core import audit, crypto, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -246,21 +245,13 @@ def _decide(
 def _alert_sanctions_match(
     session: Session, customer: User, case: KycCase, matches: list[sanctions.ScreeningMatch]
 ) -> None:
-    raise_alert(
+    sanctions.alert_hit(
         session,
         user_id=customer.id,
-        alert_type="sanctions_hit",
-        severity=Severity.CRITICAL.value,
-        explanation=(
-            f"KYC: the customer's name matches {matches[0].name} "
-            f"({matches[0].program}, score {matches[0].score:.2f})."
-        ),
-        details={
-            "context": "kyc",
-            "kyc_case": str(case.public_id),
-            "matches": sanctions.matches_as_details(matches),
-        },
-        score=round(matches[0].score * 100),
+        matches=matches,
+        lead="KYC: the customer's name matches",
+        context="kyc",
+        kyc_case=str(case.public_id),
     )
 
 
@@ -410,17 +401,13 @@ def check_name_change(
     if not matches:
         return
     session.rollback()
-    raise_alert(
+    sanctions.alert_hit(
         session,
         user_id=user.id,
-        alert_type="sanctions_hit",
-        severity=Severity.CRITICAL.value,
-        explanation=(
-            f"Change of name: the new name matches {matches[0].name} "
-            f"({matches[0].program}, score {matches[0].score:.2f}); the change was refused."
-        ),
-        details={"context": "name_change", "matches": sanctions.matches_as_details(matches)},
-        score=round(matches[0].score * 100),
+        matches=matches,
+        lead="Change of name: the new name matches",
+        tail="; the change was refused",
+        context="name_change",
     )
     audit.fail(
         session,
