@@ -400,19 +400,18 @@ def check_name_change(
     )
     if not matches:
         return
-    session.rollback()
-    sanctions.alert_hit(
-        session,
-        user_id=user.id,
-        matches=matches,
-        lead="Change of name: the new name matches",
-        tail="; the change was refused",
-        context="name_change",
-    )
-    audit.fail(
+    audit.refuse(
         session,
         sanctions.SanctionsHit("The new name matches the sanctions list; the change is refused."),
         "user.profile_update_refused",
+        also=lambda: sanctions.alert_hit(
+            session,
+            user_id=user.id,
+            matches=matches,
+            lead="Change of name: the new name matches",
+            tail="; the change was refused",
+            context="name_change",
+        ),
         resource_type="user",
         resource_id=user.public_id,
         changes={"reason": "sanctions_hit", "first_name": new_first, "last_name": new_last},

@@ -99,3 +99,30 @@ def test_a_failed_attempt_keeps_the_change_with_its_record(app, db_session):
         ("test.change", "success", None),
         ("test.failed", "failure", {"reason": "wrong"}),
     ]
+
+
+def test_a_refusal_keeps_what_also_writes_before_its_record(app, db_session):
+    marker = "refusal-also-" + str(id(db_session))
+    audit.record(db_session, "test.change", resource_type="test", resource_id=marker)
+
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused):
+        audit.refuse(
+            db_session,
+            Refused(),
+            "test.refused",
+            also=lambda: audit.record(
+                db_session, "test.kept", resource_type="test", resource_id=marker
+            ),
+            resource_type="test",
+            resource_id=marker,
+        )
+    uow.rollback(db_session)  # what is left was committed
+    rows = db_session.execute(
+        sa.select(AuditLog.action, AuditLog.outcome)
+        .where(AuditLog.resource_id == marker)
+        .order_by(AuditLog.id)
+    ).all()
+    assert [tuple(r) for r in rows] == [("test.kept", "success"), ("test.refused", "failure")]
