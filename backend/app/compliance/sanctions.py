@@ -334,7 +334,10 @@ def _rescreen(session: Session, user: User, *, list_id: int) -> bool:
 
 
 def _screen_customer(session: Session, user: User) -> list[ScreeningMatch]:
-    """Screen a customer as their latest KYC case names them (else as their profile does)."""
+    """Screen a customer as their latest KYC case names them (else as their profile does).
+
+    The case is read as `kyc.current_case` reads it; kyc imports this module, not the reverse.
+    """
     case = session.scalar(
         sa.select(KycCase)
         .where(KycCase.user_id == user.id)
