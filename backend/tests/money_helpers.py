@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import sqlalchemy as sa
@@ -108,3 +109,12 @@ def audit_actions(app: Flask, resource_id) -> list[tuple[str, str]]:
         ).all()
         db.session.remove()
         return [tuple(r) for r in rows]
+
+
+def run_threads(threads: list[threading.Thread]) -> None:
+    """Start the threads and wait for each; one still running after two minutes has hung."""
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+        assert not t.is_alive(), "a request hung"
