@@ -25,7 +25,14 @@ from app.edge import idempotency as edge_idempotency
 from app.ledger.models import JournalTransaction
 from app.transactions import tasks as transactions_tasks
 from tests.factories import auth_headers, make_user
-from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
+from tests.money_helpers import (
+    assert_ledger_consistent,
+    balance_of,
+    make_account,
+    own_transfer,
+    post,
+    run_threads,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -50,11 +57,7 @@ def _count_transfers(db_session, account) -> int:
 
 
 def test_replay_is_byte_for_byte(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "7.00")
+    headers, src, body = own_transfer(app, db_session, amount="7.00")
     key = str(uuid.uuid4())
     first = post(client, TRANSFER, headers, body, key=key)
     assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
@@ -80,11 +83,7 @@ def test_replay_is_byte_for_byte(app, client, db_session):
 
 
 def test_reuse_with_another_body_is_refused(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "7.00")
+    headers, src, body = own_transfer(app, db_session, amount="7.00")
     key = str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=key).status_code == 201
     reused = post(client, TRANSFER, headers, {**body, "amount": "8.00"}, key=key)
@@ -102,11 +101,7 @@ def test_reuse_with_another_body_is_refused(app, client, db_session):
 
 
 def test_a_refusal_is_replayed_and_a_validation_error_frees_the_key(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="5.00")
-    dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "7.00")
+    headers, _, body = own_transfer(app, db_session, amount="7.00", balance="5.00")
     key = str(uuid.uuid4())
     refused = post(client, TRANSFER, headers, body, key=key)
     assert refused.json["error"]["code"] == "insufficient_funds"
@@ -122,11 +117,7 @@ def test_a_refusal_is_replayed_and_a_validation_error_frees_the_key(app, client,
 
 
 def test_twenty_concurrent_requests_with_one_key_create_one_transaction(app, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "3.00")
+    headers, src, body = own_transfer(app, db_session, amount="3.00")
     key = str(uuid.uuid4())
     barrier = threading.Barrier(20)
     results: list = []
@@ -137,11 +128,7 @@ def test_twenty_concurrent_requests_with_one_key_create_one_transaction(app, db_
         response = post(client, TRANSFER, headers, body, key=key)
         results.append(response)
 
-    threads = [threading.Thread(target=worker) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads([threading.Thread(target=worker) for _ in range(20)])
     created = [
         r for r in results if r.status_code == 201 and "Idempotent-Replayed" not in r.headers
     ]
@@ -257,11 +244,8 @@ def test_a_failure_before_the_commit_leaves_nothing_and_the_retry_runs_once(
 ):
     """The key and its response are written in the movement's transaction, right before the
     COMMIT: a failure there takes the movement, its audit record and the key with it."""
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body, key = _transfer_body(src, dst), str(uuid.uuid4())
+    headers, src, body = own_transfer(app, db_session, amount="5.00")
+    key = str(uuid.uuid4())
     audit_rows = db_session.scalar(sa.select(sa.func.count()).select_from(AuditLog))
     uow.commit(db_session)
 
@@ -294,12 +278,9 @@ def test_a_failure_before_the_commit_leaves_nothing_and_the_retry_runs_once(
 
 
 def test_the_key_and_its_response_commit_with_the_movement(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
+    headers, _, body = own_transfer(app, db_session, amount="5.00")
     key = str(uuid.uuid4())
-    created = post(client, TRANSFER, headers, _transfer_body(src, dst), key=key)
+    created = post(client, TRANSFER, headers, body, key=key)
     assert created.status_code == 201
     row = db_session.execute(
         sa.select(
