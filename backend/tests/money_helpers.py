@@ -53,13 +53,22 @@ def own_transfer(app: Flask, session, *, amount: str = "1.00", balance: str = "1
     headers = auth_headers(app, user)
     src = make_account(session, user, balance=balance)
     dst = make_account(session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
+    return headers, src, transfer_body(src, dst, amount)
+
+
+def transfer_body(src, dst, amount: str = "1.00") -> dict:
+    """The JSON of a USD transfer between two accounts (or their public ids)."""
+    return {
+        "from_account_id": str(getattr(src, "public_id", src)),
+        "to_account_id": str(getattr(dst, "public_id", dst)),
         "amount": amount,
         "currency": "USD",
     }
-    return headers, src, body
+
+
+def send_transfer(client: FlaskClient, headers: dict, src, dst, amount: str = "1.00"):
+    """POST that transfer with a fresh Idempotency-Key."""
+    return post(client, "/api/v1/transactions/transfer", headers, transfer_body(src, dst, amount))
 
 
 def post(client: FlaskClient, url: str, headers: dict, body, *, key: str | None = "auto"):

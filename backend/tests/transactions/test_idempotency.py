@@ -32,20 +32,12 @@ from tests.money_helpers import (
     own_transfer,
     post,
     run_threads,
+    transfer_body,
 )
 
 pytestmark = pytest.mark.postgres
 
 TRANSFER = "/api/v1/transactions/transfer"
-
-
-def _transfer_body(src, dst, amount="5.00") -> dict:
-    return {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": amount,
-        "currency": "USD",
-    }
 
 
 def _count_transfers(db_session, account) -> int:
@@ -154,7 +146,7 @@ def test_cleanup_job_purges_keys_past_retention(app, client, db_session, run_job
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "1.00")
+    body = transfer_body(src, dst, "1.00")
     old_key, new_key = str(uuid.uuid4()), str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=old_key).status_code == 201
     assert post(client, TRANSFER, headers, body, key=new_key).status_code == 201
@@ -181,7 +173,7 @@ def test_an_expired_key_is_not_replayed(app, client, db_session):
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "1.00")
+    body = transfer_body(src, dst, "1.00")
     key = str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=key).status_code == 201
     db_session.execute(
@@ -306,7 +298,7 @@ def test_a_key_left_committed_without_its_answer_keeps_answering_409(app, client
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body, key = _transfer_body(src, dst), str(uuid.uuid4())
+    body, key = transfer_body(src, dst, "5.00"), str(uuid.uuid4())
     with app.test_request_context():
         digest = fingerprint("POST", TRANSFER, json.dumps(body).encode())
     now = utcnow()
