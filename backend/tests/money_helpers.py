@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import sqlalchemy as sa
@@ -52,13 +53,22 @@ def own_transfer(app: Flask, session, *, amount: str = "1.00", balance: str = "1
     headers = auth_headers(app, user)
     src = make_account(session, user, balance=balance)
     dst = make_account(session, user)
-    body = {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
+    return headers, src, transfer_body(src, dst, amount)
+
+
+def transfer_body(src, dst, amount: str = "1.00") -> dict:
+    """The JSON of a USD transfer between two accounts (or their public ids)."""
+    return {
+        "from_account_id": str(getattr(src, "public_id", src)),
+        "to_account_id": str(getattr(dst, "public_id", dst)),
         "amount": amount,
         "currency": "USD",
     }
-    return headers, src, body
+
+
+def send_transfer(client: FlaskClient, headers: dict, src, dst, amount: str = "1.00"):
+    """POST that transfer with a fresh Idempotency-Key."""
+    return post(client, "/api/v1/transactions/transfer", headers, transfer_body(src, dst, amount))
 
 
 def post(client: FlaskClient, url: str, headers: dict, body, *, key: str | None = "auto"):
@@ -108,3 +118,12 @@ def audit_actions(app: Flask, resource_id) -> list[tuple[str, str]]:
         ).all()
         db.session.remove()
         return [tuple(r) for r in rows]
+
+
+def run_threads(threads: list[threading.Thread]) -> None:
+    """Start the threads and wait for each; one still running after two minutes has hung."""
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+        assert not t.is_alive(), "a request hung"

@@ -55,6 +55,15 @@ def _lock_remaining(user: User) -> int | None:
     return math.ceil(remaining) if remaining > 0 else None
 
 
+def _locked_for(seconds: int) -> AccountLocked:
+    """The refusal of a login while an automatic lockout lasts `seconds` more."""
+    return AccountLocked(
+        "Too many failed attempts; the account is locked for a while.",
+        headers={"Retry-After": str(seconds)},
+        details={"retry_after": seconds},
+    )
+
+
 def _raise_if_locked(session: Session, user: User, *, method: str) -> None:
     if user.admin_locked_at is not None:
         audit.fail(
@@ -69,11 +78,7 @@ def _raise_if_locked(session: Session, user: User, *, method: str) -> None:
     if remaining is not None:
         audit.fail(
             session,
-            AccountLocked(
-                "Too many failed attempts; the account is locked for a while.",
-                headers={"Retry-After": str(remaining)},
-                details={"retry_after": remaining},
-            ),
+            _locked_for(remaining),
             "auth.login",
             resource_type="user",
             resource=user,
@@ -106,11 +111,7 @@ def _fail(session: Session, user: User, *, reason: str, method: str, error: Exce
     user.failed_login_count = 0
     audit.fail(
         session,
-        AccountLocked(
-            "Too many failed attempts; the account is locked for a while.",
-            headers={"Retry-After": str(seconds)},
-            details={"retry_after": seconds},
-        ),
+        _locked_for(seconds),
         "auth.lockout",
         resource_type="user",
         resource=user,

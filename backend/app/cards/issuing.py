@@ -267,8 +267,7 @@ def activate_card(
         card.expiry_year,
     )
     if not matches:
-        session.rollback()
-        audit.fail(
+        audit.refuse(
             session,
             ValidationError(
                 "The details do not match the card.",

@@ -28,18 +28,6 @@ _CARDHOLDER_NAME = Pattern(
 )
 
 
-class ControlsSchema(Schema):
-    per_transaction_limit = ma.fields.String(allow_none=True)
-    daily_limit = ma.fields.String(allow_none=True)
-    monthly_limit = ma.fields.String(allow_none=True)
-    blocked_mccs = ma.fields.List(ma.fields.String())
-    allowed_countries = ma.fields.List(ma.fields.String())
-    online_enabled = ma.fields.Boolean()
-    atm_enabled = ma.fields.Boolean()
-    contactless_enabled = ma.fields.Boolean()
-    international_enabled = ma.fields.Boolean()
-
-
 class CardSchema(Schema):
     id = ma.fields.UUID(attribute="public_id", dump_only=True)
     account_id = ma.fields.Function(lambda c: str(c.account.public_id))

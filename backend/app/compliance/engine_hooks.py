@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from app.compliance import sanctions
 from app.compliance.alerts import (
-    raise_alert,
     raise_transaction_alert,
     resolve_transaction_alerts,
 )
@@ -34,7 +33,6 @@ from app.compliance.aml.facts import already_observed, parse_window_facts, windo
 from app.compliance.aml.journal import MONITORED_STATUSES, UNMONITORED_KINDS, country_of
 from app.compliance.aml.monitor import observe_movement
 from app.compliance.aml.rules import IN, OUT, OWN, Posting, Settings
-from app.compliance.models import Severity
 from app.ledger import engine
 from app.ledger.accounts import Account
 from app.ledger.engine import PolicyContext, Review
@@ -154,22 +152,14 @@ def screen_beneficiary(
     matches = sanctions.screen(session, name=name, country=(iban or "")[:2] or None)
     if not matches:
         return []
-    top = matches[0]
-    raise_alert(
+    sanctions.alert_hit(
         session,
         user_id=user_id,
-        alert_type="sanctions_hit",
-        severity=Severity.CRITICAL.value,
-        explanation=(
-            f"Transfer to {name} ({iban}): the beneficiary matches {top.name} "
-            f"({top.program}, score {top.score:.2f}); the transfer is held."
-        ),
-        details={
-            "context": "beneficiary",
-            "iban": iban,
-            "matches": sanctions.matches_as_details(matches),
-        },
-        score=round(top.score * 100),
+        matches=matches,
+        lead=f"Transfer to {name} ({iban}): the beneficiary matches",
+        tail="; the transfer is held",
+        context="beneficiary",
+        iban=iban,
     )
     return matches
 

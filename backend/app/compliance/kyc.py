@@ -32,9 +32,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.compliance import sanctions
-from app.compliance.alerts import raise_alert
 from app.compliance.documents import document_number_valid, mask_number, normalize_number
-from app.compliance.models import KycCase, KycCaseStatus, KycLevel, Severity
+from app.compliance.models import KycCase, KycCaseStatus, KycLevel
 from app.core import audit, crypto, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -246,21 +245,13 @@ def _decide(
 def _alert_sanctions_match(
     session: Session, customer: User, case: KycCase, matches: list[sanctions.ScreeningMatch]
 ) -> None:
-    raise_alert(
+    sanctions.alert_hit(
         session,
         user_id=customer.id,
-        alert_type="sanctions_hit",
-        severity=Severity.CRITICAL.value,
-        explanation=(
-            f"KYC: the customer's name matches {matches[0].name} "
-            f"({matches[0].program}, score {matches[0].score:.2f})."
-        ),
-        details={
-            "context": "kyc",
-            "kyc_case": str(case.public_id),
-            "matches": sanctions.matches_as_details(matches),
-        },
-        score=round(matches[0].score * 100),
+        matches=matches,
+        lead="KYC: the customer's name matches",
+        context="kyc",
+        kyc_case=str(case.public_id),
     )
 
 
@@ -380,11 +371,6 @@ def _case_to_decide(session: Session, *, officer: User, case_id: uuid.UUID) -> K
     return case
 
 
-def masked_document(case: KycCase) -> str:
-    """The document number as shown: all but the last four characters hidden."""
-    return "•" * 5 + case.document_last4
-
-
 def reveal_document_number(case: KycCase) -> str:
     """The full number (for a regulator's request; never sent by the API)."""
     return crypto.decrypt_str(case.document_number_sealed, aad=_aad(case))
@@ -414,23 +400,18 @@ def check_name_change(
     )
     if not matches:
         return
-    session.rollback()
-    raise_alert(
-        session,
-        user_id=user.id,
-        alert_type="sanctions_hit",
-        severity=Severity.CRITICAL.value,
-        explanation=(
-            f"Change of name: the new name matches {matches[0].name} "
-            f"({matches[0].program}, score {matches[0].score:.2f}); the change was refused."
-        ),
-        details={"context": "name_change", "matches": sanctions.matches_as_details(matches)},
-        score=round(matches[0].score * 100),
-    )
-    audit.fail(
+    audit.refuse(
         session,
         sanctions.SanctionsHit("The new name matches the sanctions list; the change is refused."),
         "user.profile_update_refused",
+        also=lambda: sanctions.alert_hit(
+            session,
+            user_id=user.id,
+            matches=matches,
+            lead="Change of name: the new name matches",
+            tail="; the change was refused",
+            context="name_change",
+        ),
         resource_type="user",
         resource_id=user.public_id,
         changes={"reason": "sanctions_hit", "first_name": new_first, "last_name": new_last},

@@ -253,6 +253,33 @@ def matches_as_details(matches: list[ScreeningMatch]) -> list[dict[str, Any]]:
     ]
 
 
+def alert_hit(
+    session: Session,
+    *,
+    user_id: int | None,
+    matches: list[ScreeningMatch],
+    lead: str,
+    context: str,
+    tail: str = "",
+    **details: Any,
+) -> ComplianceAlert:
+    """A critical `sanctions_hit` alert on `matches` (best first), scored by the best one.
+
+    The explanation reads `{lead} {best match} ({program}, score …){tail}.`; the details are
+    `context`, then `details`, then the matches.
+    """
+    top = matches[0]
+    return raise_alert(
+        session,
+        user_id=user_id,
+        alert_type="sanctions_hit",
+        severity=Severity.CRITICAL.value,
+        explanation=f"{lead} {top.name} ({top.program}, score {top.score:.2f}){tail}.",
+        details={"context": context, **details, "matches": matches_as_details(matches)},
+        score=round(top.score * 100),
+    )
+
+
 # --- re-screening -------------------------------------------------------------------------------
 
 
@@ -295,24 +322,22 @@ def _rescreen(session: Session, user: User, *, list_id: int) -> bool:
     known = _known_entries(session, user)
     if all(m.list_entry_id in known for m in matches):
         return False
-    top = matches[0]
-    raise_alert(
+    alert_hit(
         session,
         user_id=user.id,
-        alert_type="sanctions_hit",
-        severity=Severity.CRITICAL.value,
-        explanation=(
-            f"Re-screening against the new list: the customer matches {top.name} "
-            f"({top.program}, score {top.score:.2f})."
-        ),
-        details={"context": "rescreen", "list_id": list_id, "matches": matches_as_details(matches)},
-        score=round(top.score * 100),
+        matches=matches,
+        lead="Re-screening against the new list: the customer matches",
+        context="rescreen",
+        list_id=list_id,
     )
     return True
 
 
 def _screen_customer(session: Session, user: User) -> list[ScreeningMatch]:
-    """Screen a customer as their latest KYC case names them (else as their profile does)."""
+    """Screen a customer as their latest KYC case names them (else as their profile does).
+
+    The case is read as `kyc.current_case` reads it; kyc imports this module, not the reverse.
+    """
     case = session.scalar(
         sa.select(KycCase)
         .where(KycCase.user_id == user.id)

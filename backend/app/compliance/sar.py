@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.compliance import cases
-from app.compliance.models import ComplianceAlert, KycCase
+from app.compliance import cases, kyc
+from app.compliance.models import ComplianceAlert
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.money import format_amount
@@ -30,12 +30,7 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _kyc(session: Session, user: User) -> dict[str, Any] | None:
-    case = session.scalar(
-        sa.select(KycCase)
-        .where(KycCase.user_id == user.id)
-        .order_by(KycCase.created_at.desc(), KycCase.id.desc())
-        .limit(1)
-    )
+    case = kyc.current_case(session, user=user)
     if case is None:
         return None
     return {

@@ -281,7 +281,3 @@ class SchemaKeywords(BasePlugin):
         meta = getattr(schema, "Meta", None)
         extra = getattr(meta, "json_schema", None)
         return dict(extra) if extra else None
-
-
-class EmptySchema(Schema):
-    """A body with no fields."""

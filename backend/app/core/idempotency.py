@@ -40,9 +40,6 @@ from app.core.errors import DomainError
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 COMPLETED = "completed"
-# Written before keys lived in the movement's transaction: the movement committed, its answer
-# was not kept. Such a key answers 409 until it expires.
-_LEGACY_COMMITTED = "committed"
 # Replayed headers besides the body: what describes the representation.
 _STORED_HEADERS = ("Content-Type", "Location", "Content-Disposition")
 # Error codes that are not the outcome of the operation: no key is stored.
@@ -180,6 +177,9 @@ def lookup(session: Session, request: KeyRequest) -> Stored | None:
     if not hmac.compare_digest(row.fingerprint, request.fingerprint):
         raise IdempotencyKeyReused()
     if row.status != COMPLETED:
+        # Claimed and not answered yet; or `committed`, written before keys lived in the
+        # movement's transaction (the movement committed, its answer was not kept): either
+        # answers 409 until the key expires.
         raise RequestInProgress()
     return Stored(row.response_status, dict(row.response_headers or {}), row.response_body)
 

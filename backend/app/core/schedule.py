@@ -75,10 +75,6 @@ class Schedule:
     def entries(self) -> tuple[Entry, ...]:
         return tuple(self._entries)
 
-    @property
-    def bookings(self) -> tuple[Booking, ...]:
-        return tuple(self._bookings)
-
     def book(self, queue_names: Iterable[str], connection: Redis) -> None:
         """A worker starting on `queue_names` books the self-booking jobs of those queues."""
         working = set(queue_names)

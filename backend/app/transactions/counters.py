@@ -28,7 +28,6 @@ COUNTED_STATUSES = (
     TxnStatus.PENDING.value,
     TxnStatus.PENDING_REVIEW.value,
 )
-COUNTED_KINDS = (*OUTGOING_TYPES, TxnType.DEPOSIT.value)
 
 # A counter: user id (never NULL for a customer's account), currency, direction and day.
 _Key = tuple[int | None, str, str, date]

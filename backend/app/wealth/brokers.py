@@ -10,7 +10,7 @@ import jsonschema
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.core.errors import NotFound, ValidationError
+from app.core.errors import ValidationError
 from app.wealth.models import Broker, IntegrationType
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "brokers.json"
@@ -93,10 +93,3 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if rule in ("minLength", "maxLength"):
         return f"Violates {rule} {error.validator_value}."
     return f"Violates the {rule} rule."
-
-
-def broker_or_404(session: Session, broker_id: int) -> Broker:
-    broker = session.get(Broker, broker_id)
-    if broker is None:
-        raise NotFound()
-    return broker

@@ -1,6 +1,6 @@
 """Errors of the wealth domain."""
 
-from app.core.errors import Conflict, DomainError, NotFound
+from app.core.errors import Conflict, NotFound
 
 
 class LinkedAccountNotFound(NotFound):
@@ -9,7 +9,3 @@ class LinkedAccountNotFound(NotFound):
 
 class NoChallengePending(Conflict):
     message = "This linked account is not waiting for a 2FA answer."
-
-
-class LinkedAccountGone(DomainError):
-    status, code, message = 409, "conflict", "The linked account was removed."

@@ -30,16 +30,6 @@ class LinkStatus(StrEnum):
     DELETED = "deleted"  # unlinked; credentials destroyed
 
 
-class AssetClass(StrEnum):
-    CASH = "cash"
-    EQUITY = "equity"
-    BOND = "bond"
-    FUND = "fund"
-    CRYPTO = "crypto"
-    COMMODITY = "commodity"
-    OTHER = "other"
-
-
 class Broker(Base):
     """One entry of the broker catalogue, loaded from `fixtures/brokers.json` by `init-db`."""
 

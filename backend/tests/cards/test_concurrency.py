@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from tests.cards.conftest import CARDS, NETWORK, authorize, issue, make_customer, purchase, reveal
-from tests.money_helpers import assert_ledger_consistent, balance_of, post
+from tests.money_helpers import assert_ledger_consistent, balance_of, post, run_threads
 
 pytestmark = pytest.mark.postgres
 
@@ -20,14 +20,6 @@ TRANSFER = "/api/v1/transactions/transfer"
 @pytest.fixture(autouse=True)
 def _no_velocity_rule(app, monkeypatch):
     monkeypatch.setitem(app.config, "FRAUD_VELOCITY_MAX", 10_000)
-
-
-def _run(threads: list[threading.Thread]) -> None:
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-        assert not t.is_alive(), "a request hung"
 
 
 def _storm(app, processor_headers, secret, n: int = 30, amount: str = "10.00") -> list[dict]:
@@ -41,7 +33,7 @@ def _storm(app, processor_headers, secret, n: int = 30, amount: str = "10.00") -
         assert response.status_code == 200, response.json
         answers.append(response.json)
 
-    _run([threading.Thread(target=one) for _ in range(n)])
+    run_threads([threading.Thread(target=one) for _ in range(n)])
     return answers
 
 
@@ -154,7 +146,7 @@ def test_a_mixed_concurrent_run_leaves_the_ledger_balanced(
     threads = [threading.Thread(target=shopper, args=(i,)) for i in range(12)]
     threads += [threading.Thread(target=settler, args=(i,)) for i in range(6)]
     threads += [threading.Thread(target=payer, args=(i,)) for i in range(6)]
-    _run(threads)
+    run_threads(threads)
     total = sum(balance_of(app, who.account_id)[0] for who in people)
     assert total <= 90_000
     for who in people:

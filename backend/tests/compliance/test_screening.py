@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.auth.models import User
 from app.compliance.matching import name_tokens, score_names
 from app.compliance.models import ComplianceAlert, SanctionsEntry, SanctionsList
+from app.core.audit import AuditLog
 from tests.factories import make_user
 
 pytestmark = pytest.mark.postgres
@@ -97,6 +98,13 @@ def test_a_customer_cannot_change_their_name_to_a_listed_one(
         )
     )
     assert alert is not None and alert.details["hits"][0]["facts"]["context"] == "name_change"
+    refusal = db_session.execute(
+        sa.select(AuditLog.outcome, AuditLog.changes).where(
+            AuditLog.action == "user.profile_update_refused",
+            AuditLog.resource_id == str(user.public_id),
+        )
+    ).one()
+    assert refusal.outcome == "failure" and refusal.changes["reason"] == "sanctions_hit"
     fine = client.patch("/api/v1/auth/me", json={"last_name": "Peterson"}, headers=headers)
     assert fine.status_code == 200 and fine.json["last_name"] == "Peterson"
 

@@ -18,26 +18,10 @@ from tests.money_helpers import (
     audit_actions,
     balance_of,
     make_account,
-    post,
+    send_transfer,
 )
 
 pytestmark = pytest.mark.postgres
-
-TRANSFER = "/api/v1/transactions/transfer"
-
-
-def _send(client, headers, src, dst, amount):
-    return post(
-        client,
-        TRANSFER,
-        headers,
-        {
-            "from_account_id": str(src.public_id),
-            "to_account_id": str(dst.public_id),
-            "amount": amount,
-            "currency": "USD",
-        },
-    )
 
 
 def _alert(db_session, txn_public_id) -> ComplianceAlert:
@@ -60,7 +44,7 @@ def test_first_transfer_after_a_password_change_is_held(app, client, db_session,
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, make_user(db_session))
-    held = _send(client, headers, src, dst, "30.00")
+    held = send_transfer(client, headers, src, dst, "30.00")
     assert held.status_code == 201
     body = held.json
     assert body["status"] == "pending_review"
@@ -72,7 +56,7 @@ def test_first_transfer_after_a_password_change_is_held(app, client, db_session,
     alert = _alert(db_session, body["id"])
     assert alert.status == "open" and alert.rules == ["recent_security_change"]
     # The next transfer is not "the first after the change" any more.
-    assert _send(client, headers, src, dst, "1.00").json["status"] == "completed"
+    assert send_transfer(client, headers, src, dst, "1.00").json["status"] == "completed"
 
     _, officer_headers = officer
     approved = client.post(
@@ -98,10 +82,10 @@ def test_reject_releases_the_held_funds(app, client, db_session, officer):
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, make_user(db_session))
-    txn = _send(client, headers, src, dst, "80.00").json
+    txn = send_transfer(client, headers, src, dst, "80.00").json
     assert txn["status"] == "pending_review"
     # Held funds are not available to another transfer.
-    blocked = _send(client, headers, src, dst, "30.00")
+    blocked = send_transfer(client, headers, src, dst, "30.00")
     assert blocked.json["error"]["code"] == "insufficient_funds"
     _, officer_headers = officer
     rejected = client.post(
@@ -123,7 +107,7 @@ def test_velocity_holds_transfers(app, client, db_session, monkeypatch):
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    statuses = [_send(client, headers, src, dst, "1.00").json for _ in range(4)]
+    statuses = [send_transfer(client, headers, src, dst, "1.00").json for _ in range(4)]
     assert [s["status"] for s in statuses] == ["completed"] * 3 + ["pending_review"]
     assert statuses[-1]["risk_rules"] == ["velocity"]
 
@@ -136,13 +120,13 @@ def test_unusual_amount_and_new_beneficiary_add_up(app, client, db_session, monk
     usual = make_account(db_session, make_user(db_session))
     stranger = make_account(db_session, make_user(db_session))
     for _ in range(3):
-        assert _send(client, headers, src, usual, "10.00").json["status"] == "completed"
+        assert send_transfer(client, headers, src, usual, "10.00").json["status"] == "completed"
     # Far above the usual, to a known beneficiary: scored, not held.
-    known = _send(client, headers, src, usual, "100.00").json
+    known = send_transfer(client, headers, src, usual, "100.00").json
     assert known["status"] == "completed"
     assert known["risk_rules"] == ["unusual_amount"] and known["risk_score"] == 40
     # Far above the usual and to someone new: held.
-    new = _send(client, headers, src, stranger, "200.00").json
+    new = send_transfer(client, headers, src, stranger, "200.00").json
     assert new["status"] == "pending_review"
     assert new["risk_rules"] == ["unusual_amount", "new_beneficiary_large_amount"]
     assert new["risk_score"] == 70
@@ -156,7 +140,7 @@ def test_officer_rules(app, client, db_session, officer):
     headers = auth_headers(app, both)
     src = make_account(db_session, both, balance="10.00")
     dst = make_account(db_session, make_user(db_session))
-    txn = _send(client, headers, src, dst, "5.00").json
+    txn = send_transfer(client, headers, src, dst, "5.00").json
     assert txn["status"] == "pending_review"
     own = client.post(
         f"/api/v1/compliance/transactions/{txn['id']}/approve", json={}, headers=headers

@@ -352,7 +352,7 @@ def test_32_concurrent_transfers_each_leave_one_sealed_record(app, db_session, m
     """32 transfers at once through the HTTP stack: the chain verifies and no record is lost."""
 
     from tests.factories import auth_headers, make_user
-    from tests.money_helpers import make_account, post
+    from tests.money_helpers import make_account, post, run_threads
 
     monkeypatch.setitem(app.config, "FRAUD_VELOCITY_MAX", 10_000)
     payers = [make_user(db_session) for _ in range(4)]
@@ -379,11 +379,7 @@ def test_32_concurrent_transfers_each_leave_one_sealed_record(app, db_session, m
         else:
             failures.append(response.json)
 
-    threads = [threading.Thread(target=pay, args=(i,)) for i in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    run_threads([threading.Thread(target=pay, args=(i,)) for i in range(32)])
     assert failures == [] and len(created) == 32
     result = audit.verify(db_session)
     assert result.valid, result.reason

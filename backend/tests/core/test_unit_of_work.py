@@ -56,18 +56,64 @@ def test_a_bare_commit_with_staged_items_is_refused(app, db_session):
     uow.rollback(db_session)
 
 
+class Refused(Exception):
+    """What the use case raises."""
+
+
+def _committed(db_session, marker: str) -> list[tuple]:
+    """(action, outcome, changes) of the committed records about `marker`, in order."""
+    uow.rollback(db_session)
+    rows = db_session.execute(
+        sa.select(AuditLog.action, AuditLog.outcome, AuditLog.changes)
+        .where(AuditLog.resource_id == marker)
+        .order_by(AuditLog.id)
+    ).all()
+    return [tuple(r) for r in rows]
+
+
 def test_a_refusal_rolls_the_change_back_and_keeps_only_its_record(app, db_session):
     marker = "refusal-" + str(id(db_session))
     audit.record(db_session, "test.change", resource_type="test", resource_id=marker)
-
-    class Refused(Exception):
-        pass
-
     with pytest.raises(Refused):
         audit.refuse(
             db_session, Refused(), "test.refused", resource_type="test", resource_id=marker
         )
-    rows = db_session.execute(
-        sa.select(AuditLog.action, AuditLog.outcome).where(AuditLog.resource_id == marker)
-    ).all()
-    assert [tuple(r) for r in rows] == [("test.refused", "failure")]
+    assert _committed(db_session, marker) == [("test.refused", "failure", None)]
+
+
+def test_a_refusal_keeps_what_also_writes_before_its_record(app, db_session):
+    marker = "refusal-also-" + str(id(db_session))
+    audit.record(db_session, "test.change", resource_type="test", resource_id=marker)
+    with pytest.raises(Refused):
+        audit.refuse(
+            db_session,
+            Refused(),
+            "test.refused",
+            also=lambda: audit.record(
+                db_session, "test.kept", resource_type="test", resource_id=marker
+            ),
+            resource_type="test",
+            resource_id=marker,
+        )
+    assert _committed(db_session, marker) == [
+        ("test.kept", "success", None),
+        ("test.refused", "failure", None),
+    ]
+
+
+def test_a_failed_attempt_keeps_the_change_with_its_record(app, db_session):
+    marker = "failure-" + str(id(db_session))
+    audit.record(db_session, "test.change", resource_type="test", resource_id=marker)
+    with pytest.raises(Refused):
+        audit.fail(
+            db_session,
+            Refused(),
+            "test.failed",
+            resource_type="test",
+            resource_id=marker,
+            changes={"reason": "wrong"},
+        )
+    assert _committed(db_session, marker) == [
+        ("test.change", "success", None),
+        ("test.failed", "failure", {"reason": "wrong"}),
+    ]

@@ -25,11 +25,10 @@ from tests.money_helpers import (
     balance_of,
     make_account,
     post,
+    send_transfer,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-TRANSFER = "/api/v1/transactions/transfer"
 
 
 @pytest.fixture
@@ -44,20 +43,6 @@ def _reverse(client, headers, txn_id, reason="customer dispute", key="auto"):
     )
 
 
-def _send(client, headers, src, dst, amount):
-    return post(
-        client,
-        TRANSFER,
-        headers,
-        {
-            "from_account_id": str(src.public_id),
-            "to_account_id": str(dst.public_id),
-            "amount": amount,
-            "currency": "USD",
-        },
-    )
-
-
 # --- reversal ------------------------------------------------------------------------------------
 
 
@@ -66,7 +51,7 @@ def test_reversal_books_a_linked_movement_and_marks_the_original(app, client, db
     alice, bob = make_user(db_session), make_user(db_session)
     src = make_account(db_session, alice, balance="100.00")
     dst = make_account(db_session, bob)
-    sent = _send(client, auth_headers(app, alice), src, dst, "40.00").json
+    sent = send_transfer(client, auth_headers(app, alice), src, dst, "40.00").json
     response = _reverse(client, officer_headers, sent["id"])
     assert response.status_code == 201, response.json
     reversal = response.json
@@ -122,7 +107,7 @@ def test_an_unaffordable_reversal_is_refused_and_audited(app, client, db_session
     alice, bob = make_user(db_session), make_user(db_session)
     src = make_account(db_session, alice, balance="100.00")
     dst = make_account(db_session, bob)
-    sent = _send(client, auth_headers(app, alice), src, dst, "60.00").json
+    sent = send_transfer(client, auth_headers(app, alice), src, dst, "60.00").json
     spent = post(
         client,
         "/api/v1/transactions/withdrawal",
@@ -513,7 +498,7 @@ def test_concurrent_reversals_of_one_transaction_book_one(app, client, db_sessio
     alice, bob = make_user(db_session), make_user(db_session)
     src = make_account(db_session, alice, balance="100.00")
     dst = make_account(db_session, bob)
-    sent = _send(client, auth_headers(app, alice), src, dst, "30.00").json
+    sent = send_transfer(client, auth_headers(app, alice), src, dst, "30.00").json
     barrier = threading.Barrier(5)
     outcomes: list[tuple[int, str | None]] = []
 

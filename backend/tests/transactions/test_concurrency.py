@@ -9,7 +9,13 @@ import uuid
 import pytest
 
 from tests.factories import auth_headers, make_user
-from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
+from tests.money_helpers import (
+    assert_ledger_consistent,
+    balance_of,
+    make_account,
+    post,
+    run_threads,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -20,14 +26,6 @@ TRANSFER = "/api/v1/transactions/transfer"
 def _no_velocity_rule(app, monkeypatch):
     # These tests are about locking; the velocity fraud rule would hold transfers for review.
     monkeypatch.setitem(app.config, "FRAUD_VELOCITY_MAX", 10_000)
-
-
-def _run(threads: list[threading.Thread]) -> None:
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-        assert not t.is_alive(), "a request hung"
 
 
 def test_fifty_concurrent_transfers_from_an_account_that_can_pay_ten(app, db_session):
@@ -66,7 +64,7 @@ def test_fifty_concurrent_transfers_from_an_account_that_can_pay_ten(app, db_ses
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        _run([threading.Thread(target=pay, args=(i,)) for i in range(50)])
+        run_threads([threading.Thread(target=pay, args=(i,)) for i in range(50)])
     finally:
         done.set()
         watcher.join()
@@ -106,7 +104,7 @@ def test_transfers_both_ways_between_two_accounts_never_deadlock(app, db_session
             )
             results.append(response.status_code)
 
-    _run([threading.Thread(target=pay, args=(i,)) for i in range(40)])
+    run_threads([threading.Thread(target=pay, args=(i,)) for i in range(40)])
     assert results == [201] * 120
     assert balance_of(app, a_id) == (100_000, 0)
     assert balance_of(app, b_id) == (100_000, 0)
@@ -133,7 +131,7 @@ def test_concurrent_deposits_and_withdrawals_lose_no_money(app, db_session):
         )
         results.append((kind, response.status_code))
 
-    _run([threading.Thread(target=move, args=(i,)) for i in range(30)])
+    run_threads([threading.Thread(target=move, args=(i,)) for i in range(30)])
     assert sorted(results) == sorted([("deposit", 201)] * 15 + [("withdrawal", 201)] * 15)
     assert balance_of(app, account_id) == (20_000, 0)
     assert_ledger_consistent(app)
@@ -171,7 +169,7 @@ def test_transfers_among_customers_with_several_accounts_never_deadlock(app, db_
             )
             results.append(response.status_code)
 
-    _run([threading.Thread(target=pay, args=(i,)) for i in range(30)])
+    run_threads([threading.Thread(target=pay, args=(i,)) for i in range(30)])
     assert results == [201] * 120
     assert sum(balance_of(app, account)[0] for _, account in accounts) == 600_000
     assert_ledger_consistent(app)

@@ -10,30 +10,14 @@ import sqlalchemy as sa
 from app.core import uow
 from app.transactions.models import DailyCounter
 from tests.factories import auth_headers, make_user
-from tests.money_helpers import assert_ledger_consistent, make_account, post
+from tests.money_helpers import assert_ledger_consistent, make_account, send_transfer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-TRANSFER = "/api/v1/transactions/transfer"
 
 
 @pytest.fixture(autouse=True)
 def _no_velocity_rule(app, monkeypatch):
     monkeypatch.setitem(app.config, "FRAUD_VELOCITY_MAX", 10_000)
-
-
-def _send(client, headers, src, dst, amount="1.00"):
-    return post(
-        client,
-        TRANSFER,
-        headers,
-        {
-            "from_account_id": str(getattr(src, "public_id", src)),
-            "to_account_id": str(getattr(dst, "public_id", dst)),
-            "amount": amount,
-            "currency": "USD",
-        },
-    )
 
 
 def test_counters_equal_a_recount_after_a_concurrent_run_and_verify_names_a_difference(
@@ -50,7 +34,7 @@ def test_counters_equal_a_recount_after_a_concurrent_run_and_verify_names_a_diff
     def pay(i: int) -> None:
         client = app.test_client()
         barrier.wait()
-        statuses.append(_send(client, headers, src, others[i % 3], "2.00").status_code)
+        statuses.append(send_transfer(client, headers, src, others[i % 3], "2.00").status_code)
 
     threads = [threading.Thread(target=pay, args=(i,)) for i in range(12)]
     for thread in threads:
@@ -99,7 +83,10 @@ def test_pages_return_every_transaction_once_while_new_ones_arrive(app, client, 
     savings = make_account(db_session, user)
     friend = make_account(db_session, make_user(db_session))
     for i in range(7):  # both directions, between own accounts and out
-        assert _send(client, headers, checking, savings if i % 2 else friend).status_code == 201
+        assert (
+            send_transfer(client, headers, checking, savings if i % 2 else friend).status_code
+            == 201
+        )
     url = "/api/v1/transactions"
     seen: list[str] = []
     cursor = None
@@ -111,7 +98,7 @@ def test_pages_return_every_transaction_once_while_new_ones_arrive(app, client, 
         assert page.status_code == 200, page.json
         seen.extend(t["id"] for t in page.json["items"])
         # New transactions arrive between pages: newer than the cursor, so never on a next page.
-        assert _send(client, headers, checking, friend).status_code == 201
+        assert send_transfer(client, headers, checking, friend).status_code == 201
         cursor = page.json["next_cursor"]
         if cursor is None:
             break

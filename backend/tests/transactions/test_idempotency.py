@@ -25,20 +25,19 @@ from app.edge import idempotency as edge_idempotency
 from app.ledger.models import JournalTransaction
 from app.transactions import tasks as transactions_tasks
 from tests.factories import auth_headers, make_user
-from tests.money_helpers import assert_ledger_consistent, balance_of, make_account, post
+from tests.money_helpers import (
+    assert_ledger_consistent,
+    balance_of,
+    make_account,
+    own_transfer,
+    post,
+    run_threads,
+    transfer_body,
+)
 
 pytestmark = pytest.mark.postgres
 
 TRANSFER = "/api/v1/transactions/transfer"
-
-
-def _transfer_body(src, dst, amount="5.00") -> dict:
-    return {
-        "from_account_id": str(src.public_id),
-        "to_account_id": str(dst.public_id),
-        "amount": amount,
-        "currency": "USD",
-    }
 
 
 def _count_transfers(db_session, account) -> int:
@@ -50,11 +49,7 @@ def _count_transfers(db_session, account) -> int:
 
 
 def test_replay_is_byte_for_byte(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "7.00")
+    headers, src, body = own_transfer(app, db_session, amount="7.00")
     key = str(uuid.uuid4())
     first = post(client, TRANSFER, headers, body, key=key)
     assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
@@ -80,11 +75,7 @@ def test_replay_is_byte_for_byte(app, client, db_session):
 
 
 def test_reuse_with_another_body_is_refused(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "7.00")
+    headers, src, body = own_transfer(app, db_session, amount="7.00")
     key = str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=key).status_code == 201
     reused = post(client, TRANSFER, headers, {**body, "amount": "8.00"}, key=key)
@@ -102,11 +93,7 @@ def test_reuse_with_another_body_is_refused(app, client, db_session):
 
 
 def test_a_refusal_is_replayed_and_a_validation_error_frees_the_key(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="5.00")
-    dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "7.00")
+    headers, _, body = own_transfer(app, db_session, amount="7.00", balance="5.00")
     key = str(uuid.uuid4())
     refused = post(client, TRANSFER, headers, body, key=key)
     assert refused.json["error"]["code"] == "insufficient_funds"
@@ -122,11 +109,7 @@ def test_a_refusal_is_replayed_and_a_validation_error_frees_the_key(app, client,
 
 
 def test_twenty_concurrent_requests_with_one_key_create_one_transaction(app, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "3.00")
+    headers, src, body = own_transfer(app, db_session, amount="3.00")
     key = str(uuid.uuid4())
     barrier = threading.Barrier(20)
     results: list = []
@@ -137,11 +120,7 @@ def test_twenty_concurrent_requests_with_one_key_create_one_transaction(app, db_
         response = post(client, TRANSFER, headers, body, key=key)
         results.append(response)
 
-    threads = [threading.Thread(target=worker) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads([threading.Thread(target=worker) for _ in range(20)])
     created = [
         r for r in results if r.status_code == 201 and "Idempotent-Replayed" not in r.headers
     ]
@@ -167,7 +146,7 @@ def test_cleanup_job_purges_keys_past_retention(app, client, db_session, run_job
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "1.00")
+    body = transfer_body(src, dst, "1.00")
     old_key, new_key = str(uuid.uuid4()), str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=old_key).status_code == 201
     assert post(client, TRANSFER, headers, body, key=new_key).status_code == 201
@@ -194,7 +173,7 @@ def test_an_expired_key_is_not_replayed(app, client, db_session):
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body = _transfer_body(src, dst, "1.00")
+    body = transfer_body(src, dst, "1.00")
     key = str(uuid.uuid4())
     assert post(client, TRANSFER, headers, body, key=key).status_code == 201
     db_session.execute(
@@ -257,11 +236,8 @@ def test_a_failure_before_the_commit_leaves_nothing_and_the_retry_runs_once(
 ):
     """The key and its response are written in the movement's transaction, right before the
     COMMIT: a failure there takes the movement, its audit record and the key with it."""
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
-    body, key = _transfer_body(src, dst), str(uuid.uuid4())
+    headers, src, body = own_transfer(app, db_session, amount="5.00")
+    key = str(uuid.uuid4())
     audit_rows = db_session.scalar(sa.select(sa.func.count()).select_from(AuditLog))
     uow.commit(db_session)
 
@@ -294,12 +270,9 @@ def test_a_failure_before_the_commit_leaves_nothing_and_the_retry_runs_once(
 
 
 def test_the_key_and_its_response_commit_with_the_movement(app, client, db_session):
-    user = make_user(db_session)
-    headers = auth_headers(app, user)
-    src = make_account(db_session, user, balance="100.00")
-    dst = make_account(db_session, user)
+    headers, _, body = own_transfer(app, db_session, amount="5.00")
     key = str(uuid.uuid4())
-    created = post(client, TRANSFER, headers, _transfer_body(src, dst), key=key)
+    created = post(client, TRANSFER, headers, body, key=key)
     assert created.status_code == 201
     row = db_session.execute(
         sa.select(
@@ -325,7 +298,7 @@ def test_a_key_left_committed_without_its_answer_keeps_answering_409(app, client
     headers = auth_headers(app, user)
     src = make_account(db_session, user, balance="100.00")
     dst = make_account(db_session, user)
-    body, key = _transfer_body(src, dst), str(uuid.uuid4())
+    body, key = transfer_body(src, dst, "5.00"), str(uuid.uuid4())
     with app.test_request_context():
         digest = fingerprint("POST", TRANSFER, json.dumps(body).encode())
     now = utcnow()

@@ -47,7 +47,6 @@ from app.core.audit.masks import (
     login_name,
     mask_pii,
     masks,
-    split_personal,
 )
 from app.core.audit.models import AuditChainHead, AuditLog, AuditSeal
 from app.core.audit.recorder import fail, personal_digest, record, refuse
@@ -96,7 +95,6 @@ __all__ = [
     "record",
     "refuse",
     "seal",
-    "split_personal",
     "verify",
     "verify_file",
     "verify_in_python",

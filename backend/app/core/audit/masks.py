@@ -184,11 +184,6 @@ def mask_pii(value: Any) -> Any:
     return current_masks().mask(value)
 
 
-def split_personal(value: Any) -> tuple[Any, dict[str, Any]]:
-    """`AuditMasks.split` with the app's masks."""
-    return current_masks().split(value)
-
-
 def join_personal(changes: Any, personal: dict[str, Any] | None) -> Any:
     """The record's `changes` as shown: personal values put back (or `[erased]`)."""
     personal = personal or {}

@@ -134,9 +134,27 @@ def fail(session: Session, exc: Exception, action: str, **where: Any) -> NoRetur
     raise exc
 
 
-def refuse(session: Session, exc: Exception, action: str, **where: Any) -> NoReturn:
-    """Roll the change back, keep the refusal as a `failure` record, commit that, raise `exc`."""
-    uow.of(session).refuse(exc, _failure(session, action, where))
+def refuse(
+    session: Session,
+    exc: Exception,
+    action: str,
+    *,
+    also: Callable[[], object] | None = None,
+    **where: Any,
+) -> NoReturn:
+    """Roll the change back, keep the refusal as a `failure` record, commit that, raise `exc`.
+
+    `also()`, when given, writes what the refusal keeps besides its record (an alert), before
+    the record is staged.
+    """
+    failure = _failure(session, action, where)
+
+    def keep() -> None:
+        if also is not None:
+            also()
+        failure()
+
+    uow.of(session).refuse(exc, keep)
 
 
 # --- writing: the unit of work's hook ----------------------------------------------------------

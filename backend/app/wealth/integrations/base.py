@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -65,12 +64,6 @@ class Position:
     cost_basis: Decimal | None = None
 
 
-@dataclass(frozen=True)
-class HistoryPoint:
-    day: date
-    balance: Decimal
-
-
 @dataclass
 class BrokerSettings:
     """What the catalogue says about one broker (code, settings) for its integration."""
@@ -105,10 +98,6 @@ class BrokerIntegration(ABC):
     @abstractmethod
     def positions(self, account: ExternalAccount) -> list[Position]:
         """The account's holdings (empty for a cash account)."""
-
-    def history(self, account: ExternalAccount, start: date, end: date) -> list[HistoryPoint]:
-        """Past daily balances, when the broker offers them (optional)."""
-        raise NotImplementedError
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection (log out)."""

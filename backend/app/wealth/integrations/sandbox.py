@@ -24,7 +24,6 @@ from app.wealth.integrations.base import (
     BrokerError,
     BrokerIntegration,
     ExternalAccount,
-    HistoryPoint,
     InvalidCredentials,
     Position,
     TwoFactorRequired,
@@ -97,22 +96,12 @@ class SandboxIntegration(BrokerIntegration):
             )
         return out
 
-    def _balance_on(self, account: ExternalAccount, day: date) -> Balance:
+    def balance(self, account: ExternalAccount) -> Balance:
         seed = self._seed()
         if account.ref == _CASH.ref:
             return Balance(Decimal(2500 + int.from_bytes(seed[4:6]) % 1000), "USD")
         cash = Decimal(1000 + seed[3] % 500)
-        return Balance(cash + sum(p.value for p in self._positions(day)), "EUR")
-
-    def balance(self, account: ExternalAccount) -> Balance:
-        return self._balance_on(account, self._today())
+        return Balance(cash + sum(p.value for p in self._positions(self._today())), "EUR")
 
     def positions(self, account: ExternalAccount) -> list[Position]:
         return self._positions(self._today()) if account.ref == _DEPOT.ref else []
-
-    def history(self, account: ExternalAccount, start: date, end: date) -> list[HistoryPoint]:
-        days = range(start.toordinal(), end.toordinal() + 1)
-        return [
-            HistoryPoint(date.fromordinal(d), self._balance_on(account, date.fromordinal(d)).amount)
-            for d in days
-        ]
