@@ -88,6 +88,14 @@ def hold(
     result = engine.execute(session, movement, hold=True, hold_expires_at=expires_at)
     if result.transaction.status != TxnStatus.PENDING_REVIEW:
         return None
+    return _decline_for_review(session, auth, result.transaction, initiator_id)
+
+
+def _decline_for_review(
+    session: Session, auth: CardAuthorization, txn: JournalTransaction, initiator_id: int | None
+) -> str:
+    """Decline a payment a policy held for review (`suspected_fraud`) and release its hold at
+    once; the review's alert stays for the officers."""
     hold_id = auth.hold_id
     if hold_id is None:  # `observe` links the hold as the engine places it
         raise RuntimeError(f"authorization {auth.public_id} was held for review without its hold")
@@ -104,7 +112,7 @@ def hold(
         outcome="failure",
         changes={
             "decline_reason": auth.decline_reason,
-            "risk_rules": result.transaction.risk_rules,
+            "risk_rules": txn.risk_rules,
         },
     )
     uow.of(session).subject[IN_HAND] = auth  # the hold's own release, not an expiry

@@ -143,7 +143,9 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
         self.held = False
         self._committing = False
-        self.refused = False  # the transaction holds only a refusal's record (`refuse`)
+        # The transaction holds a refusal's record (`refuse`) or a failure kept with what it
+        # changed (`fail`): the edge holding the unit commits it with its answer.
+        self.refused = False
         # Rows this transaction holds locked, by kind (e.g. the ledger's accounts): a lock taken
         # once is not taken again, and ends with the transaction.
         self.locked: dict[str, dict[Any, Any]] = {}
@@ -230,6 +232,15 @@ class UnitOfWork:
             record()
             self.refused = True
             self.commit()
+        raise exc
+
+    def fail(self, exc: Exception, record: Callable[[], None]) -> NoReturn:
+        """Keep what the change wrote so far and its failure's record (`record()` stages it),
+        commit, raise `exc`. With the edge holding the unit, the edge commits it with its answer.
+        """
+        record()
+        self.refused = True
+        self.commit()
         raise exc
 
     def _reset(self) -> None:

@@ -13,6 +13,7 @@ from app.auth.models import User
 from app.cards.issuing import issue_card
 from app.compliance import kyc
 from app.core import audit, uow
+from app.core.audit import AuditLog
 from app.core.money import parse_amount
 from app.transactions.transfers import transfer
 from tests.conftest import unique_email
@@ -252,14 +253,19 @@ def test_approved_erasure_pseudonymizes_and_both_verifies_stay_clean(
     assert again.status_code == 409 and again.json["error"]["code"] == "already_decided"
 
 
-def test_a_balance_is_a_legal_hold_refused_with_its_reason(client, db_session, person, officer):
+@pytest.mark.parametrize("key", [None, "erasure-decision-1"], ids=["no key", "idempotency key"])
+def test_a_balance_is_a_legal_hold_refused_with_its_reason(
+    client, db_session, person, officer, key
+):
+    """With or without an Idempotency-Key, the refusal keeps the request `legal_hold` and its
+    `privacy.erasure_held` failure record."""
     user, account, _, headers, _ = person
     request_id = client.post("/api/v1/privacy/erasure-request", headers=headers).json["id"]
     _, officer_headers = officer
     refused = client.post(
         f"/api/v1/compliance/erasure-requests/{request_id}/decision",
         json={"decision": "approve", "reason": "requested"},
-        headers=officer_headers,
+        headers={**officer_headers, **({"Idempotency-Key": key} if key else {})},
     )
     assert refused.status_code == 409
     error = refused.json["error"]
@@ -276,6 +282,10 @@ def test_a_balance_is_a_legal_hold_refused_with_its_reason(client, db_session, p
         headers=officer_headers,
     )
     assert request_id in [r["id"] for r in held.json["items"]]
+    records = db_session.execute(
+        sa.select(AuditLog.action, AuditLog.outcome).where(AuditLog.resource_id == request_id)
+    ).all()
+    assert ("privacy.erasure_held", "failure") in records
 
 
 def test_the_hold_reasons_come_in_the_order_of_the_sections(client, db_session, person, officer):

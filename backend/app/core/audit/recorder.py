@@ -129,9 +129,7 @@ def fail(session: Session, exc: Exception, action: str, **where: Any) -> NoRetur
     Unlike `refuse`, what the use case changed before failing is kept on purpose (a failed
     login's count, a lockout). `where` takes `record`'s keyword arguments (`resource`, …).
     """
-    _failure(session, action, where)()
-    uow.commit(session)
-    raise exc
+    uow.of(session).fail(exc, _failure(session, action, where))
 
 
 def refuse(
