@@ -167,12 +167,12 @@ def setup(entries: int, year: int, busy_transfers: int) -> dict:
         capture_output=True,
     )
     flask_app = app()
-    from app.ledger.opening import open_account
     from app.auth.models import User, UserRole
     from app.auth.passwords import hash_password
     from app.auth.tokens import start_session
     from app.core.extensions import db
     from app.ledger.accounts import Account, SystemAccount
+    from app.ledger.opening import open_account
     from app.transactions.deposits import deposit
 
     out = {}
