@@ -90,7 +90,7 @@ def request_erasure(session: Session, *, user: User) -> ErasureRequest:
 
 
 def list_requests(
-    session: Session, *, status: str | None, limit: int, cursor: str | None = None
+    session: Session, *, limit: int, status: str | None = None, cursor: str | None = None
 ) -> Page:
     """Erasure requests, newest first."""
     stmt = sa.select(ErasureRequest)
