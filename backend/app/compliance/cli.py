@@ -1,16 +1,20 @@
-"""`flask sanctions load FILE | status` and `flask aml run --days N`."""
+"""`flask sanctions load [--source …] FILE… | status` and `flask aml run --days N`."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
+from app.compliance import ofac
 from app.compliance.list_file import ListFileInvalid
-from app.compliance.sanctions import active_list, load_list
+from app.compliance.models import SanctionsList
+from app.compliance.sanctions import active_list, load_entries, load_list
 from app.compliance.tasks import QUEUE, run_aml_batch
 from app.core import uow
 from app.core.extensions import db
@@ -21,9 +25,37 @@ aml_cli = AppGroup("aml", help="AML transaction monitoring.")
 
 
 @sanctions_cli.command("load")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def load(path: str) -> None:
-    """Load a list in the OFAC SDN CSV layout; replaces the active list atomically."""
+@click.option(
+    "--source",
+    type=click.Choice(["flowlet-csv", "ofac-sdn", "ofac-consolidated"]),
+    default="flowlet-csv",
+    show_default=True,
+    help="The list's layout: our CSV with a header row, or OFAC's published files.",
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def load(source: str, paths: tuple[str, ...]) -> None:
+    """Load a list; replaces the active list atomically.
+
+    For OFAC's lists give the main file (SDN.CSV, CONS_PRIM.CSV) and, when you have them, its
+    ALT and ADD companions, in any order: they are told apart by name.
+    """
+    try:
+        if source == "flowlet-csv":
+            if len(paths) != 1:
+                raise click.UsageError("--source flowlet-csv takes one file")
+            version = _load_csv(paths[0])
+        else:
+            version = _load_ofac(source, paths)
+    except ListFileInvalid as exc:
+        detail = "; ".join(m for ms in exc.details.values() for m in ms)
+        raise click.ClickException(f"{exc.message} {detail}".strip()) from exc
+    click.echo(
+        f"loaded {version.entry_count} entries (list {version.id}, sha256 {version.sha256[:12]}…); "
+        "customers are being re-screened"
+    )
+
+
+def _load_csv(path: str) -> SanctionsList:
     with open(path, encoding="utf-8-sig") as stream:
         total = max(sum(1 for _ in stream) - 1, 0)
     with open(path, encoding="utf-8-sig") as stream:
@@ -31,15 +63,31 @@ def load(path: str) -> None:
         with click.progressbar(
             length=total, label="Loading entries", file=None if show else open(os.devnull, "w")
         ) as bar:
-            try:
-                version = load_list(
-                    db.session(), stream, source=os.path.basename(path), progress=bar.update
-                )
-            except ListFileInvalid as exc:
-                raise click.ClickException(exc.message) from exc
-    click.echo(
-        f"loaded {version.entry_count} entries (list {version.id}, sha256 {version.sha256[:12]}…); "
-        "customers are being re-screened"
+            return load_list(
+                db.session(), stream, source=os.path.basename(path), progress=bar.update
+            )
+
+
+def _load_ofac(source: str, paths: tuple[str, ...]) -> SanctionsList:
+    """SDN.CSV (or CONS_PRIM.CSV) with its ALT and ADD files, told apart by their names."""
+    files: dict[str, str] = {}
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0].upper()
+        role = "alt" if stem.endswith("ALT") else "add" if stem.endswith("ADD") else "main"
+        if role in files:
+            raise click.UsageError(f"two {role} files: {files[role]} and {path}")
+        files[role] = path
+    if "main" not in files:
+        raise click.UsageError("give the main file (SDN.CSV or CONS_PRIM.CSV)")
+    raw = {role: Path(path).read_bytes() for role, path in files.items()}
+    digest = hashlib.sha256(b"".join(raw[r] for r in ("main", "alt", "add") if r in raw))
+    text = {role: ofac.decode(data) for role, data in raw.items()}
+    entries = list(ofac.read(text["main"], text.get("alt"), text.get("add")))
+    return load_entries(
+        db.session(),
+        entries,
+        source=f"{source}:{os.path.basename(files['main'])}",
+        sha256=digest.hexdigest(),
     )
 
 

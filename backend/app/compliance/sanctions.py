@@ -16,7 +16,7 @@ import hashlib
 import io
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.compliance.alerts import raise_alert
-from app.compliance.list_file import indexed, parse_list
+from app.compliance.list_file import ParsedEntry, indexed, parse_list
 from app.compliance.models import (
     AlertStatus,
     ComplianceAlert,
@@ -65,13 +65,29 @@ def load_list(
     total: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SanctionsList:
-    """Load a list file as the new active version (one commit) and re-screen customers.
-
-    The new version's entries are inserted, the old version is deactivated and its entries
-    deleted, and the re-screening job is enqueued, all in one transaction.
-    """
+    """Load a list file in our CSV layout (`list_file`) as the new active version."""
     raw = stream.read()
     digest = hashlib.sha256(raw.encode()).hexdigest()
+    return load_entries(
+        session, parse_list(io.StringIO(raw)), source=source, sha256=digest, progress=progress
+    )
+
+
+def load_entries(
+    session: Session,
+    entries: Iterable[ParsedEntry],
+    *,
+    source: str,
+    sha256: str,
+    progress: Callable[[int], None] | None = None,
+) -> SanctionsList:
+    """Load a list's entries as the new active version (one commit) and re-screen customers.
+
+    The new version's entries are inserted, the old version is deactivated and its entries
+    deleted, and the re-screening job is enqueued, all in one transaction. `sha256` is the
+    digest of the files the entries were read from.
+    """
+    digest = sha256
     # Serialize loads: the second waits for the first and then replaces it.
     previous = session.scalars(
         sa.select(SanctionsList).where(SanctionsList.active.is_(True)).with_for_update()
@@ -79,7 +95,7 @@ def load_list(
     version = SanctionsList(source=source[:255], sha256=digest, entry_count=0, active=False)
     session.add(version)
     session.flush()
-    count = _insert_entries(session, raw, list_id=version.id, progress=progress)
+    count = _insert_entries(session, entries, list_id=version.id, progress=progress)
     for old in previous:
         old.active = False
     session.flush()
@@ -100,12 +116,16 @@ def load_list(
 
 
 def _insert_entries(
-    session: Session, raw: str, *, list_id: int, progress: Callable[[int], None] | None
+    session: Session,
+    entries: Iterable[ParsedEntry],
+    *,
+    list_id: int,
+    progress: Callable[[int], None] | None,
 ) -> int:
-    """Insert the entries of a list file under version `list_id`, `BATCH` rows a statement."""
+    """Insert a list's entries under version `list_id`, `BATCH` rows a statement."""
     count = 0
     rows: list[dict[str, Any]] = []
-    for entry in parse_list(io.StringIO(raw)):
+    for entry in entries:
         rows.append(
             {
                 "list_id": list_id,

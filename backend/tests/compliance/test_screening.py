@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -184,3 +185,46 @@ def test_dob_parsing_accepts_sdn_forms():
     assert dob_adjustment(date(1961, 3, 14), ["14 Mar 1961"]) > 0
     assert dob_adjustment(date(1961, 3, 14), ["circa 1961"]) > 0
     assert dob_adjustment(date(1961, 3, 14), ["1975"]) < 0
+
+
+def test_ofac_s_published_files_load_and_screen(app, db_session, run_jobs, sanctions_list):
+    """`flask sanctions load --source ofac-sdn SDN.CSV ALT.CSV ADD.CSV`: the headerless files
+    become the active list; aliases and the remarks' dates of birth take part in screening."""
+    from app.compliance.sanctions import load_fixture, screen
+    from app.core.extensions import db
+
+    files = Path(__file__).parent / "fixtures" / "ofac"
+    args = ["sanctions", "load", "--source", "ofac-sdn"]
+    try:
+        result = app.test_cli_runner().invoke(
+            args=[*args, str(files / "ADD.CSV"), str(files / "SDN.CSV"), str(files / "ALT.CSV")]
+        )
+        assert result.exit_code == 0, result.output
+        assert "loaded 4 entries" in result.output
+        db_session.expire_all()
+        active = db_session.scalar(sa.select(SanctionsList).where(SanctionsList.active))
+        assert active is not None and active.source == "ofac-sdn:SDN.CSV"
+        with app.app_context():
+            (hit,) = screen(db.session(), name="Dilshod Qarimov", date_of_birth=date(1961, 3, 14))
+            assert hit.program == "SDGT; IRGC"
+            assert screen(db.session(), name="Northwind Cargo")[0].entry_type == "entity"
+            db.session.remove()
+    finally:
+        with app.app_context():
+            load_fixture(db.session())
+            db.session.remove()
+        run_jobs(("maintenance",))
+
+
+def test_an_ofac_file_with_a_header_row_is_refused_and_changes_nothing(
+    app, db_session, tmp_path, sanctions_list
+):
+    path = tmp_path / "SDN.CSV"
+    path.write_text("ent_num,SDN_Name,SDN_Type,Program" + ",x" * 8 + "\r\n", encoding="utf-8")
+    before = db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active))
+    result = app.test_cli_runner().invoke(
+        args=["sanctions", "load", "--source", "ofac-sdn", str(path)]
+    )
+    assert result.exit_code != 0 and "no header row" in result.output
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active)) == before
