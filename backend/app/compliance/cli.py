@@ -27,10 +27,10 @@ aml_cli = AppGroup("aml", help="AML transaction monitoring.")
 @sanctions_cli.command("load")
 @click.option(
     "--source",
-    type=click.Choice(["flowlet-csv", "ofac-sdn", "ofac-consolidated"]),
-    default="flowlet-csv",
+    type=click.Choice(["ofac-sdn", "ofac-cons", "flowlet-csv"]),
+    default="ofac-sdn",
     show_default=True,
-    help="The list's layout: our CSV with a header row, or OFAC's published files.",
+    help="The list's layout: OFAC's published files (SDN, consolidated), or our CSV.",
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def load(source: str, paths: tuple[str, ...]) -> None:

@@ -123,7 +123,9 @@ def test_reloading_replaces_the_list_atomically_and_rescreens_customers(
     path = tmp_path / "sdn.csv"
     path.write_text(NEW_LIST, encoding="utf-8")
     try:
-        result = app.test_cli_runner().invoke(args=["sanctions", "load", str(path)])
+        result = app.test_cli_runner().invoke(
+            args=["sanctions", "load", "--source", "flowlet-csv", str(path)]
+        )
         assert result.exit_code == 0, result.output
         assert "loaded 2 entries" in result.output
         db_session.expire_all()
@@ -168,7 +170,9 @@ def test_a_broken_list_file_changes_nothing(app, db_session, tmp_path, sanctions
     path = tmp_path / "broken.csv"
     path.write_text("uid,name,program\nX-1,,DEMO\n", encoding="utf-8")
     before = db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active))
-    result = app.test_cli_runner().invoke(args=["sanctions", "load", str(path)])
+    result = app.test_cli_runner().invoke(
+        args=["sanctions", "load", "--source", "flowlet-csv", str(path)]
+    )
     assert result.exit_code != 0 and "no name" in result.output
     db_session.expire_all()
     assert db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active)) == before
