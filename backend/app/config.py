@@ -270,6 +270,9 @@ class Config:
         """KYC, sanctions screening, AML monitoring, settlement refusals (docs/compliance.md)."""
         self.KYC_MIN_AGE = _env_int("KYC_MIN_AGE", 18)
         self.SANCTIONS_MATCH_THRESHOLD = float(_env("SANCTIONS_MATCH_THRESHOLD", "0.80") or 0.8)
+        # A new version of a list with more than this share fewer entries than the active one
+        # of the same source is refused as cut short unless loaded with --force.
+        self.SANCTIONS_MAX_SHRINK = float(_env("SANCTIONS_MAX_SHRINK", "0.1") or 0)
         self.AML_CASH_THRESHOLD = _env("AML_CASH_THRESHOLD", "10000,JPY=1500000")
         self.AML_STRUCTURING_DAYS = _env_int("AML_STRUCTURING_DAYS", 7)
         self.AML_STRUCTURING_NEAR = float(_env("AML_STRUCTURING_NEAR", "0.8") or 0.8)

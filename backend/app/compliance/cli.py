@@ -32,8 +32,9 @@ aml_cli = AppGroup("aml", help="AML transaction monitoring.")
     show_default=True,
     help="The list's layout: OFAC's published files (SDN, consolidated), or our CSV.",
 )
+@click.option("--force", is_flag=True, help="Load even a list far shorter than the active one.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-def load(source: str, paths: tuple[str, ...]) -> None:
+def load(source: str, force: bool, paths: tuple[str, ...]) -> None:
     """Load a list; replaces the active list atomically.
 
     For OFAC's lists give the main file (SDN.CSV, CONS_PRIM.CSV) and, when you have them, its
@@ -43,9 +44,9 @@ def load(source: str, paths: tuple[str, ...]) -> None:
         if source == "flowlet-csv":
             if len(paths) != 1:
                 raise click.UsageError("--source flowlet-csv takes one file")
-            version = _load_csv(paths[0])
+            version = _load_csv(paths[0], force)
         else:
-            version = _load_ofac(source, paths)
+            version = _load_ofac(source, paths, force)
     except ListFileInvalid as exc:
         detail = "; ".join(m for ms in exc.details.values() for m in ms)
         raise click.ClickException(f"{exc.message} {detail}".strip()) from exc
@@ -55,7 +56,7 @@ def load(source: str, paths: tuple[str, ...]) -> None:
     )
 
 
-def _load_csv(path: str) -> SanctionsList:
+def _load_csv(path: str, force: bool) -> SanctionsList:
     with open(path, encoding="utf-8-sig") as stream:
         total = max(sum(1 for _ in stream) - 1, 0)
     with open(path, encoding="utf-8-sig") as stream:
@@ -64,11 +65,15 @@ def _load_csv(path: str) -> SanctionsList:
             length=total, label="Loading entries", file=None if show else open(os.devnull, "w")
         ) as bar:
             return load_list(
-                db.session(), stream, source=os.path.basename(path), progress=bar.update
+                db.session(),
+                stream,
+                source=os.path.basename(path),
+                progress=bar.update,
+                force=force,
             )
 
 
-def _load_ofac(source: str, paths: tuple[str, ...]) -> SanctionsList:
+def _load_ofac(source: str, paths: tuple[str, ...], force: bool) -> SanctionsList:
     """SDN.CSV (or CONS_PRIM.CSV) with its ALT and ADD files, told apart by their names."""
     files: dict[str, str] = {}
     for path in paths:
@@ -88,6 +93,7 @@ def _load_ofac(source: str, paths: tuple[str, ...]) -> SanctionsList:
         entries,
         source=f"{source}:{os.path.basename(files['main'])}",
         sha256=digest.hexdigest(),
+        force=force,
     )
 
 

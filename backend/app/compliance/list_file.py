@@ -35,6 +35,13 @@ class ListFileInvalid(ValidationError):
     pass
 
 
+class ListShrank(ListFileInvalid):
+    """A new version of a list with far fewer entries than the one it would replace: a cut
+    download or a publisher's mistake until an operator says otherwise (`--force`)."""
+
+    code = "list_shrank"
+
+
 @dataclass(frozen=True)
 class ParsedEntry:
     uid: str

@@ -16,7 +16,7 @@ import hashlib
 import io
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.compliance.alerts import raise_alert
-from app.compliance.list_file import ParsedEntry, indexed, parse_list
+from app.compliance.list_file import ListShrank, ParsedEntry, indexed, parse_list
 from app.compliance.models import (
     AlertStatus,
     ComplianceAlert,
@@ -64,12 +64,18 @@ def load_list(
     source: str,
     total: int | None = None,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> SanctionsList:
     """Load a list file in our CSV layout (`list_file`) as the new active version."""
     raw = stream.read()
     digest = hashlib.sha256(raw.encode()).hexdigest()
     return load_entries(
-        session, parse_list(io.StringIO(raw)), source=source, sha256=digest, progress=progress
+        session,
+        parse_list(io.StringIO(raw)),
+        source=source,
+        sha256=digest,
+        progress=progress,
+        force=force,
     )
 
 
@@ -80,12 +86,15 @@ def load_entries(
     source: str,
     sha256: str,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> SanctionsList:
     """Load a list's entries as the new active version (one commit) and re-screen customers.
 
     The new version's entries are inserted, the old version is deactivated and its entries
     deleted, and the re-screening job is enqueued, all in one transaction. `sha256` is the
-    digest of the files the entries were read from.
+    digest of the files the entries were read from. A version of the same source with more
+    than `SANCTIONS_MAX_SHRINK` fewer entries is refused (`ListShrank`, audited) unless
+    `force`: the old list stays.
     """
     digest = sha256
     # Serialize loads: the second waits for the first and then replaces it.
@@ -96,6 +105,8 @@ def load_entries(
     session.add(version)
     session.flush()
     count = _insert_entries(session, entries, list_id=version.id, progress=progress)
+    if not force:
+        _refuse_a_shrunk_list(session, previous, source=source, count=count)
     for old in previous:
         old.active = False
     session.flush()
@@ -113,6 +124,26 @@ def load_entries(
     enqueue_rescreen(session, list_id=version.id)
     uow.commit(session)
     return version
+
+
+def _refuse_a_shrunk_list(
+    session: Session, previous: Sequence[SanctionsList], *, source: str, count: int
+) -> None:
+    share = float(current_app.config["SANCTIONS_MAX_SHRINK"])
+    for old in previous:
+        if old.source == source and count < old.entry_count * (1 - share):
+            audit.refuse(
+                session,
+                ListShrank(
+                    f"The new {source} list has {count} entries against {old.entry_count}; "
+                    "it is refused as cut short (load it with --force if it is right).",
+                    details={"entries": [f"{count} < {old.entry_count} × (1 − {share:g})"]},
+                ),
+                "sanctions.list_loaded",
+                resource_type="sanctions_list",
+                resource_id=old.id,
+                changes={"source": source, "entries": count, "active_entries": old.entry_count},
+            )
 
 
 def _insert_entries(

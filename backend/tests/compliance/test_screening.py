@@ -232,3 +232,50 @@ def test_an_ofac_file_with_a_header_row_is_refused_and_changes_nothing(
     assert result.exit_code != 0 and "no header row" in result.output
     db_session.expire_all()
     assert db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active)) == before
+
+
+def test_a_list_cut_short_is_refused_and_the_old_one_stays(
+    app, db_session, run_jobs, tmp_path, sanctions_list
+):
+    """A new SDN.CSV with far fewer entries than the active one of the same source (a cut
+    download) is refused and audited; `--force` loads it."""
+    from app.compliance.sanctions import load_fixture
+    from app.core.extensions import db
+
+    whole = tmp_path / "full" / "SDN.CSV"
+    whole.parent.mkdir()
+    rows = [
+        f'{n},"LISTED PERSON {n}","individual","SDGT"' + ',"-0- "' * 8 + "\r\n"
+        for n in range(1, 21)
+    ]
+    whole.write_text("".join(rows), encoding="utf-8")
+    cut = tmp_path / "cut" / "SDN.CSV"
+    cut.parent.mkdir()
+    cut.write_text("".join(rows[:15]), encoding="utf-8")  # 25 % fewer
+    load = ["sanctions", "load", "--source", "ofac-sdn"]
+    runner = app.test_cli_runner()
+    try:
+        assert runner.invoke(args=[*load, str(whole)]).exit_code == 0
+        loaded = db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active))
+        refused = runner.invoke(args=[*load, str(cut)])
+        assert refused.exit_code != 0 and "cut short" in refused.output
+        db_session.expire_all()
+        active = db_session.scalar(sa.select(SanctionsList).where(SanctionsList.active))
+        assert active is not None and (active.id, active.entry_count) == (loaded, 20)
+        assert (
+            db_session.scalar(sa.select(sa.func.count()).where(SanctionsEntry.list_id == loaded))
+            == 20
+        )
+        failure = db_session.scalar(
+            sa.select(AuditLog)
+            .where(AuditLog.action == "sanctions.list_loaded", AuditLog.outcome == "failure")
+            .order_by(AuditLog.id.desc())
+        )
+        assert failure is not None and failure.changes["entries"] == 15
+        forced = runner.invoke(args=[*load, "--force", str(cut)])
+        assert forced.exit_code == 0 and "loaded 15 entries" in forced.output
+    finally:
+        with app.app_context():
+            load_fixture(db.session())
+            db.session.remove()
+        run_jobs(("maintenance",))
