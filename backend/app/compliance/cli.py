@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from app.compliance import ofac
+from app.compliance import ofac, un
 from app.compliance.list_file import ListFileInvalid
 from app.compliance.models import SanctionsList
 from app.compliance.sanctions import active_list, load_entries, load_list
@@ -27,10 +27,10 @@ aml_cli = AppGroup("aml", help="AML transaction monitoring.")
 @sanctions_cli.command("load")
 @click.option(
     "--source",
-    type=click.Choice(["ofac-sdn", "ofac-cons", "flowlet-csv"]),
+    type=click.Choice(["ofac-sdn", "ofac-cons", "un", "flowlet-csv"]),
     default="ofac-sdn",
     show_default=True,
-    help="The list's layout: OFAC's published files (SDN, consolidated), or our CSV.",
+    help="The list's layout: OFAC's files (SDN, consolidated), the UN's XML, or our CSV.",
 )
 @click.option("--force", is_flag=True, help="Load even a list far shorter than the active one.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
@@ -41,10 +41,12 @@ def load(source: str, force: bool, paths: tuple[str, ...]) -> None:
     ALT and ADD companions, in any order: they are told apart by name.
     """
     try:
+        if source in ("flowlet-csv", "un") and len(paths) != 1:
+            raise click.UsageError(f"--source {source} takes one file")
         if source == "flowlet-csv":
-            if len(paths) != 1:
-                raise click.UsageError("--source flowlet-csv takes one file")
             version = _load_csv(paths[0], force)
+        elif source == "un":
+            version = _load_un(paths[0], force)
         else:
             version = _load_ofac(source, paths, force)
     except ListFileInvalid as exc:
@@ -93,6 +95,19 @@ def _load_ofac(source: str, paths: tuple[str, ...], force: bool) -> SanctionsLis
         entries,
         source=f"{source}:{os.path.basename(files['main'])}",
         sha256=digest.hexdigest(),
+        force=force,
+    )
+
+
+def _load_un(path: str, force: bool) -> SanctionsList:
+    """The UN Security Council Consolidated List (`consolidated.xml`)."""
+    raw = Path(path).read_bytes()
+    entries = list(un.read(raw))
+    return load_entries(
+        db.session(),
+        entries,
+        source=f"un:{os.path.basename(path)}",
+        sha256=hashlib.sha256(raw).hexdigest(),
         force=force,
     )
 

@@ -279,3 +279,27 @@ def test_a_list_cut_short_is_refused_and_the_old_one_stays(
             load_fixture(db.session())
             db.session.remove()
         run_jobs(("maintenance",))
+
+
+def test_the_un_list_loads_and_screens_by_its_original_script(
+    app, db_session, run_jobs, sanctions_list
+):
+    from app.compliance.sanctions import load_fixture, screen
+    from app.core.extensions import db
+
+    path = Path(__file__).parent / "fixtures" / "un" / "consolidated.xml"
+    try:
+        result = app.test_cli_runner().invoke(
+            args=["sanctions", "load", "--source", "un", str(path)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "loaded 2 entries" in result.output
+        with app.app_context():
+            assert screen(db.session(), name="Hamid Rahim Nurzai")[0].program == "Taliban"
+            assert screen(db.session(), name="Eastern Lantern Trading Co")[0].entry_type == "entity"
+            db.session.remove()
+    finally:
+        with app.app_context():
+            load_fixture(db.session())
+            db.session.remove()
+        run_jobs(("maintenance",))
