@@ -23,6 +23,19 @@ def sanctions_list(app):
 
 
 @pytest.fixture
+def demo_list_after(app, run_jobs, sanctions_list):
+    """The test loads lists of its own; the invented demo list is loaded back after it."""
+    yield
+    from app.compliance.sanctions import load_fixture
+    from app.core.extensions import db
+
+    with app.app_context():
+        load_fixture(db.session())
+        db.session.remove()
+    run_jobs(("maintenance",))
+
+
+@pytest.fixture
 def officer(app, db_session):
     user = make_user(db_session, role="compliance_officer")
     return user, auth_headers(app, user)

@@ -191,33 +191,27 @@ def test_dob_parsing_accepts_sdn_forms():
     assert dob_adjustment(date(1961, 3, 14), ["1975"]) < 0
 
 
-def test_ofac_s_published_files_load_and_screen(app, db_session, run_jobs, sanctions_list):
+def test_ofac_s_published_files_load_and_screen(app, db_session, demo_list_after):
     """`flask sanctions load --source ofac-sdn SDN.CSV ALT.CSV ADD.CSV`: the headerless files
     become the active list; aliases and the remarks' dates of birth take part in screening."""
-    from app.compliance.sanctions import load_fixture, screen
+    from app.compliance.sanctions import screen
     from app.core.extensions import db
 
     files = Path(__file__).parent / "fixtures" / "ofac"
     args = ["sanctions", "load", "--source", "ofac-sdn"]
-    try:
-        result = app.test_cli_runner().invoke(
-            args=[*args, str(files / "ADD.CSV"), str(files / "SDN.CSV"), str(files / "ALT.CSV")]
-        )
-        assert result.exit_code == 0, result.output
-        assert "loaded 4 entries" in result.output
-        db_session.expire_all()
-        active = db_session.scalar(sa.select(SanctionsList).where(SanctionsList.active))
-        assert active is not None and active.source == "ofac-sdn:SDN.CSV"
-        with app.app_context():
-            (hit,) = screen(db.session(), name="Dilshod Qarimov", date_of_birth=date(1961, 3, 14))
-            assert hit.program == "SDGT; IRGC"
-            assert screen(db.session(), name="Northwind Cargo")[0].entry_type == "entity"
-            db.session.remove()
-    finally:
-        with app.app_context():
-            load_fixture(db.session())
-            db.session.remove()
-        run_jobs(("maintenance",))
+    result = app.test_cli_runner().invoke(
+        args=[*args, str(files / "ADD.CSV"), str(files / "SDN.CSV"), str(files / "ALT.CSV")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "loaded 4 entries" in result.output
+    db_session.expire_all()
+    active = db_session.scalar(sa.select(SanctionsList).where(SanctionsList.active))
+    assert active is not None and active.source == "ofac-sdn:SDN.CSV"
+    with app.app_context():
+        (hit,) = screen(db.session(), name="Dilshod Qarimov", date_of_birth=date(1961, 3, 14))
+        assert hit.program == "SDGT; IRGC"
+        assert screen(db.session(), name="Northwind Cargo")[0].entry_type == "entity"
+        db.session.remove()
 
 
 def test_an_ofac_file_with_a_header_row_is_refused_and_changes_nothing(
@@ -235,12 +229,10 @@ def test_an_ofac_file_with_a_header_row_is_refused_and_changes_nothing(
 
 
 def test_a_list_cut_short_is_refused_and_the_old_one_stays(
-    app, db_session, run_jobs, tmp_path, sanctions_list
+    app, db_session, tmp_path, demo_list_after
 ):
     """A new SDN.CSV with far fewer entries than the active one of the same source (a cut
     download) is refused and audited; `--force` loads it."""
-    from app.compliance.sanctions import load_fixture
-    from app.core.extensions import db
 
     whole = tmp_path / "full" / "SDN.CSV"
     whole.parent.mkdir()
@@ -254,52 +246,35 @@ def test_a_list_cut_short_is_refused_and_the_old_one_stays(
     cut.write_text("".join(rows[:15]), encoding="utf-8")  # 25 % fewer
     load = ["sanctions", "load", "--source", "ofac-sdn"]
     runner = app.test_cli_runner()
-    try:
-        assert runner.invoke(args=[*load, str(whole)]).exit_code == 0
-        loaded = db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active))
-        refused = runner.invoke(args=[*load, str(cut)])
-        assert refused.exit_code != 0 and "cut short" in refused.output
-        db_session.expire_all()
-        active = db_session.scalar(sa.select(SanctionsList).where(SanctionsList.active))
-        assert active is not None and (active.id, active.entry_count) == (loaded, 20)
-        assert (
-            db_session.scalar(sa.select(sa.func.count()).where(SanctionsEntry.list_id == loaded))
-            == 20
-        )
-        failure = db_session.scalar(
-            sa.select(AuditLog)
-            .where(AuditLog.action == "sanctions.list_loaded", AuditLog.outcome == "failure")
-            .order_by(AuditLog.id.desc())
-        )
-        assert failure is not None and failure.changes["entries"] == 15
-        forced = runner.invoke(args=[*load, "--force", str(cut)])
-        assert forced.exit_code == 0 and "loaded 15 entries" in forced.output
-    finally:
-        with app.app_context():
-            load_fixture(db.session())
-            db.session.remove()
-        run_jobs(("maintenance",))
+    assert runner.invoke(args=[*load, str(whole)]).exit_code == 0
+    loaded = db_session.scalar(sa.select(SanctionsList.id).where(SanctionsList.active))
+    refused = runner.invoke(args=[*load, str(cut)])
+    assert refused.exit_code != 0 and "cut short" in refused.output
+    db_session.expire_all()
+    active = db_session.scalar(sa.select(SanctionsList).where(SanctionsList.active))
+    assert active is not None and (active.id, active.entry_count) == (loaded, 20)
+    assert (
+        db_session.scalar(sa.select(sa.func.count()).where(SanctionsEntry.list_id == loaded)) == 20
+    )
+    failure = db_session.scalar(
+        sa.select(AuditLog)
+        .where(AuditLog.action == "sanctions.list_loaded", AuditLog.outcome == "failure")
+        .order_by(AuditLog.id.desc())
+    )
+    assert failure is not None and failure.changes["entries"] == 15
+    forced = runner.invoke(args=[*load, "--force", str(cut)])
+    assert forced.exit_code == 0 and "loaded 15 entries" in forced.output
 
 
-def test_the_un_list_loads_and_screens_by_its_original_script(
-    app, db_session, run_jobs, sanctions_list
-):
-    from app.compliance.sanctions import load_fixture, screen
+def test_the_un_list_loads_and_screens(app, db_session, demo_list_after):
+    from app.compliance.sanctions import screen
     from app.core.extensions import db
 
     path = Path(__file__).parent / "fixtures" / "un" / "consolidated.xml"
-    try:
-        result = app.test_cli_runner().invoke(
-            args=["sanctions", "load", "--source", "un", str(path)]
-        )
-        assert result.exit_code == 0, result.output
-        assert "loaded 2 entries" in result.output
-        with app.app_context():
-            assert screen(db.session(), name="Hamid Rahim Nurzai")[0].program == "Taliban"
-            assert screen(db.session(), name="Eastern Lantern Trading Co")[0].entry_type == "entity"
-            db.session.remove()
-    finally:
-        with app.app_context():
-            load_fixture(db.session())
-            db.session.remove()
-        run_jobs(("maintenance",))
+    result = app.test_cli_runner().invoke(args=["sanctions", "load", "--source", "un", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "loaded 2 entries" in result.output
+    with app.app_context():
+        assert screen(db.session(), name="Hamid Rahim Nurzai")[0].program == "Taliban"
+        assert screen(db.session(), name="Eastern Lantern Trading Co")[0].entry_type == "entity"
+        db.session.remove()
