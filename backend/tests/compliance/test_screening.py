@@ -278,3 +278,17 @@ def test_the_un_list_loads_and_screens(app, db_session, demo_list_after):
         assert screen(db.session(), name="Hamid Rahim Nurzai")[0].program == "Taliban"
         assert screen(db.session(), name="Eastern Lantern Trading Co")[0].entry_type == "entity"
         db.session.remove()
+
+
+def test_the_eu_list_loads_and_screens(app, db_session, demo_list_after):
+    from app.compliance.sanctions import screen
+    from app.core.extensions import db
+
+    path = Path(__file__).parent / "fixtures" / "eu" / "sanctions.xml"
+    result = app.test_cli_runner().invoke(args=["sanctions", "load", "--source", "eu", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "loaded 2 entries" in result.output
+    with app.app_context():
+        (hit,) = screen(db.session(), name="Viktor Karelin", date_of_birth=date(1961, 3, 14))
+        assert (hit.program, hit.entry_type) == ("UKR", "individual")
+        db.session.remove()
