@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from app.compliance import eu, ofac, un
+from app.compliance import eu, ofac, uk, un
 from app.compliance.list_file import ListFileInvalid
 from app.compliance.models import SanctionsList
 from app.compliance.sanctions import active_list, load_entries, load_list
@@ -27,10 +27,10 @@ aml_cli = AppGroup("aml", help="AML transaction monitoring.")
 @sanctions_cli.command("load")
 @click.option(
     "--source",
-    type=click.Choice(["ofac-sdn", "ofac-cons", "un", "eu", "flowlet-csv"]),
+    type=click.Choice(["ofac-sdn", "ofac-cons", "un", "eu", "uk", "flowlet-csv"]),
     default="ofac-sdn",
     show_default=True,
-    help="The list's layout: OFAC's files (SDN, consolidated), the UN's or the EU's XML, our CSV.",
+    help="The list's layout: OFAC's files (SDN, consolidated), the UN's or the EU's XML, the UK's CSV, our CSV.",
 )
 @click.option("--force", is_flag=True, help="Load even a list far shorter than the active one.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
@@ -41,12 +41,12 @@ def load(source: str, force: bool, paths: tuple[str, ...]) -> None:
     ALT and ADD companions, in any order: they are told apart by name.
     """
     try:
-        if source in ("flowlet-csv", "un", "eu") and len(paths) != 1:
+        if source in ("flowlet-csv", "un", "eu", "uk") and len(paths) != 1:
             raise click.UsageError(f"--source {source} takes one file")
         if source == "flowlet-csv":
             version = _load_csv(paths[0], force)
-        elif source in ("un", "eu"):
-            version = _load_xml(source, paths[0], force)
+        elif source in ("un", "eu", "uk"):
+            version = _load_file(source, paths[0], force)
         else:
             version = _load_ofac(source, paths, force)
     except ListFileInvalid as exc:
@@ -99,10 +99,11 @@ def _load_ofac(source: str, paths: tuple[str, ...], force: bool) -> SanctionsLis
     )
 
 
-def _load_xml(source: str, path: str, force: bool) -> SanctionsList:
-    """The UN Security Council Consolidated List, or the EU's consolidated list: one XML file."""
+def _load_file(source: str, path: str, force: bool) -> SanctionsList:
+    """The UN Security Council Consolidated List, the EU's consolidated list (XML) or the UK
+    Sanctions List (CSV): one file."""
     raw = Path(path).read_bytes()
-    entries = list((un if source == "un" else eu).read(raw))
+    entries = list({"un": un, "eu": eu, "uk": uk}[source].read(raw))
     return load_entries(
         db.session(),
         entries,

@@ -292,3 +292,18 @@ def test_the_eu_list_loads_and_screens(app, db_session, demo_list_after):
         (hit,) = screen(db.session(), name="Viktor Karelin", date_of_birth=date(1961, 3, 14))
         assert (hit.program, hit.entry_type) == ("UKR", "individual")
         db.session.remove()
+
+
+def test_the_uk_list_loads_and_screens(app, db_session, demo_list_after):
+    from app.compliance.sanctions import screen
+    from app.core.extensions import db
+
+    path = Path(__file__).parent / "fixtures" / "uk" / "UK-Sanctions-List.csv"
+    result = app.test_cli_runner().invoke(args=["sanctions", "load", "--source", "uk", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "loaded 3 entries" in result.output
+    with app.app_context():
+        (hit,) = screen(db.session(), name="Viktor Karelin", date_of_birth=date(1961, 3, 14))
+        assert hit.entry_type == "individual" and "Russia" in hit.program
+        assert screen(db.session(), name="Volga Star")[0].name == "VOLGA ZVEZDA LLC"
+        db.session.remove()
