@@ -30,7 +30,8 @@ aml_cli = AppGroup("aml", help="AML transaction monitoring.")
     type=click.Choice(["ofac-sdn", "ofac-cons", "un", "eu", "uk", "flowlet-csv"]),
     default="ofac-sdn",
     show_default=True,
-    help="The list's layout: OFAC's files (SDN, consolidated), the UN's or the EU's XML, the UK's CSV, our CSV.",
+    help="The list's layout: OFAC's files (SDN, consolidated), the UN's or the EU's XML, "
+    "the UK's CSV, our CSV.",
 )
 @click.option("--force", is_flag=True, help="Load even a list far shorter than the active one.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
