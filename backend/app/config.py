@@ -273,6 +273,7 @@ class Config:
         # A new version of a list with more than this share fewer entries than the active one
         # of the same source is refused as cut short unless loaded with --force.
         self.SANCTIONS_MAX_SHRINK = float(_env("SANCTIONS_MAX_SHRINK", "0.1") or 0)
+        self.SANCTIONS_BENEFICIARY_DAYS = _env_int("SANCTIONS_BENEFICIARY_DAYS", 365)
         self.AML_CASH_THRESHOLD = _env("AML_CASH_THRESHOLD", "10000,JPY=1500000")
         self.AML_STRUCTURING_DAYS = _env_int("AML_STRUCTURING_DAYS", 7)
         self.AML_STRUCTURING_NEAR = float(_env("AML_STRUCTURING_NEAR", "0.8") or 0.8)

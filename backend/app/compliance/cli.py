@@ -13,10 +13,12 @@ from flask.cli import AppGroup
 
 from app.compliance import eu, ofac, uk, un
 from app.compliance.list_file import ListFileInvalid
+from app.compliance.lists import KINDS
 from app.compliance.models import SanctionsList
-from app.compliance.sanctions import active_list, load_entries, load_list
+from app.compliance.sanctions import active_versions, load_entries, load_list, retire
 from app.compliance.tasks import QUEUE, run_aml_batch
 from app.core import uow
+from app.core.errors import NotFound
 from app.core.extensions import db
 from app.core.queue import enqueue
 
@@ -91,11 +93,15 @@ def _load_ofac(source: str, paths: tuple[str, ...], force: bool) -> SanctionsLis
     digest = hashlib.sha256(b"".join(raw[r] for r in ("main", "alt", "add") if r in raw))
     text = {role: ofac.decode(data) for role, data in raw.items()}
     entries = list(ofac.read(text["main"], text.get("alt"), text.get("add")))
+    # OFAC's CSV files carry no date: the main file's modification time stands for it.
+    published = datetime.fromtimestamp(os.path.getmtime(files["main"]), UTC)
     return load_entries(
         db.session(),
         entries,
+        kind=source,
         source=f"{source}:{os.path.basename(files['main'])}",
         sha256=digest.hexdigest(),
+        published_at=published,
         force=force,
     )
 
@@ -108,23 +114,45 @@ def _load_file(source: str, path: str, force: bool) -> SanctionsList:
     return load_entries(
         db.session(),
         entries,
+        kind=source,
         source=f"{source}:{os.path.basename(path)}",
         sha256=hashlib.sha256(raw).hexdigest(),
+        published_at=published_at(source, raw),
         force=force,
     )
 
 
+def published_at(source: str, raw: bytes) -> datetime | None:
+    """The date the publisher gave the file, as its layout states it."""
+    if source == "uk":
+        return uk.published_at(uk.decode(raw))
+    return (un if source == "un" else eu).published_at((un if source == "un" else eu).parse(raw))
+
+
 @sanctions_cli.command("status")
 def status() -> None:
-    """Show the active list."""
-    current = active_list(db.session())
-    if current is None:
+    """Show the active version of every source."""
+    actives = active_versions(db.session())
+    if not actives:
         click.echo("no sanctions list loaded")
-        return
-    click.echo(
-        f"list {current.id}: {current.entry_count} entries from {current.source}, "
-        f"loaded {current.loaded_at.isoformat()}, sha256 {current.sha256}"
-    )
+    for current in actives:
+        published = current.published_at.date().isoformat() if current.published_at else "?"
+        click.echo(
+            f"{current.kind}: list {current.id}, {current.entry_count} entries "
+            f"({current.alias_count} aliases) from {current.source}, published {published}, "
+            f"loaded {current.loaded_at.isoformat()}, sha256 {current.sha256}"
+        )
+
+
+@sanctions_cli.command("retire")
+@click.argument("kind", type=click.Choice(KINDS))
+def retire_list(kind: str) -> None:
+    """Stop screening against a source (its active version is deactivated, audited)."""
+    try:
+        version = retire(db.session(), kind)
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"retired {kind} list {version.id}")
 
 
 @aml_cli.command("run")

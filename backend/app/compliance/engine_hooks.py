@@ -149,7 +149,14 @@ def screen_beneficiary(
     session: Session, *, user_id: int | None, name: str, iban: str | None
 ) -> list[sanctions.ScreeningMatch]:
     """Screen an IBAN beneficiary's name; on a hit raise a `sanctions_hit` alert (flushes)."""
-    matches = sanctions.screen(session, name=name, country=(iban or "")[:2] or None)
+    matches = sanctions.screen(
+        session,
+        name=name,
+        country=(iban or "")[:2] or None,
+        subject="beneficiary" if user_id is not None else None,
+        context="transfer",
+        user_id=user_id,
+    )
     if not matches:
         return []
     sanctions.alert_hit(

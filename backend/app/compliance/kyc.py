@@ -136,6 +136,9 @@ def _check(
         name=f"{case.first_name} {case.last_name}",
         date_of_birth=case.date_of_birth,
         country=case.nationality,
+        subject="customer",
+        context="kyc",
+        user_id=case.user_id,
     )
     case.status = _decide(reasons, matches, case.requested_level).value
     case.reasons = reasons

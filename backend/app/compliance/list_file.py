@@ -106,4 +106,5 @@ def indexed(entry: ParsedEntry | SanctionsEntry, entry_id: int) -> IndexedEntry:
         entity=entry.entry_type != "individual",
         public_id=str(getattr(entry, "public_id", "") or ""),
         entry_type=entry.entry_type,
+        list_id=int(getattr(entry, "list_id", 0) or 0),
     )

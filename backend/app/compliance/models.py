@@ -184,25 +184,96 @@ class KycCase(PublicIdMixin, TimestampMixin, Base):
 
 
 class SanctionsList(Base):
-    """One loaded version of the sanctions list; exactly one is active at a time."""
+    """One loaded version of a sanctions list.
+
+    Each source (`kind`: `ofac-sdn`, `ofac-cons`, `un`, `eu`, `uk`, `flowlet-csv`) has at most
+    one active version; screening searches the active versions of every source together. A
+    version keeps its counts, its published date and what changed against the version before
+    it (`SanctionsListChange`) after its entries are gone.
+    """
 
     __tablename__ = "sanctions_lists"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     source: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     entry_count: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    alias_count: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    published_at: Mapped[datetime | None] = mapped_column()
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    previous_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sanctions_lists.id"))
+    added_count: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
+    removed_count: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
+    changed_count: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0, server_default="0"
+    )
 
     __table_args__ = (
         sa.Index(
-            "uq_sanctions_lists_active",
-            "active",
+            "uq_sanctions_lists_active_kind",
+            "kind",
             unique=True,
             postgresql_where=sa.text("active"),
             sqlite_where=sa.text("active"),
         ),
+    )
+
+
+class SanctionsListChange(Base):
+    """An entry added, removed or changed by a version against the version before it."""
+
+    __tablename__ = "sanctions_list_changes"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    list_id: Mapped[int] = mapped_column(sa.ForeignKey("sanctions_lists.id"), nullable=False)
+    change: Mapped[str] = mapped_column(sa.String(8), nullable=False)  # added/removed/changed
+    source_uid: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(350), nullable=False)
+    # The new version's entry (added, changed); None for a removed one.
+    entry_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("sanctions_entries.id", ondelete="SET NULL")
+    )
+    # What changed, {field: [before, after]}; for a removed entry, what it was.
+    fields: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
+
+    __table_args__ = (
+        sa.Index("ix_sanctions_list_changes_list", "list_id", "id"),
+        # The old version's entries are deleted after a load: their links are cleared by index.
+        sa.Index("ix_sanctions_list_changes_entry", "entry_id"),
+    )
+
+
+class SanctionsScreening(Base):
+    """One screening decision and the list versions it was made against.
+
+    `subject` is who was screened: `customer`, `beneficiary` (a payee named by the customer
+    `user_id`), `officer` (an ad-hoc search) or `customers` (a re-screening run over every
+    customer, `user_id` None, its count in `match_count`'s place being the hits).
+    """
+
+    __tablename__ = "sanctions_screenings"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    subject: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    context: Mapped[str] = mapped_column(sa.String(24), nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(350), nullable=False)
+    list_ids: Mapped[list[int]] = mapped_column(sa.JSON, nullable=False, default=list)
+    match_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    top_score: Mapped[float | None] = mapped_column(sa.Float)
+    screened_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    __table_args__ = (
+        sa.Index("ix_sanctions_screenings_user", "user_id", "screened_at"),
+        sa.Index("ix_sanctions_screenings_subject", "subject", "screened_at"),
     )
 
 

@@ -99,6 +99,7 @@ class IndexedEntry:
     entity: bool = False
     public_id: str = ""
     entry_type: str = "individual"
+    list_id: int = 0  # the list version the entry belongs to
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Response
 
 from app.auth.permissions import current_user, require
-from app.compliance import cases, kyc, reports, sanctions, sar
-from app.compliance.models import ComplianceAlert, KycCase
+from app.compliance import cases, kyc, lists, reports, sanctions, sar
+from app.compliance.models import ComplianceAlert, KycCase, SanctionsList, SanctionsListChange
 from app.compliance.schemas import (
     AlertArgsSchema,
     AlertAssignSchema,
@@ -24,13 +24,17 @@ from app.compliance.schemas import (
     KycReviewArgsSchema,
     KycStatusSchema,
     KycSubmitSchema,
+    ListChangeArgsSchema,
+    ListDiffSchema,
+    ListVersionArgsSchema,
+    ListVersionPageSchema,
     SarDraftSchema,
     ScreeningRequestSchema,
     ScreeningResultSchema,
 )
 from app.core.api import Blueprint
 from app.core.extensions import db
-from app.core.pagination import Page
+from app.core.pagination import Page, paginate_by_id
 from app.edge.idempotency import idempotent
 from app.ledger import engine
 from app.ledger.models import JournalTransaction
@@ -119,6 +123,41 @@ def decide_kyc(data: dict[str, Any], case_id: uuid.UUID) -> KycCase:
 def screen_name(data: dict[str, Any]) -> dict[str, Any]:
     """Screen a name (and optionally date of birth and country) against the sanctions list."""
     return sanctions.officer_screening(db.session(), **data)
+
+
+@blp.route("/sanctions/lists", methods=["GET"])
+@require("compliance:review")
+@blp.arguments(ListVersionArgsSchema, location="query")
+@blp.response(200, ListVersionPageSchema)
+def list_versions(args: dict[str, Any]) -> Page:
+    """Loaded versions of the sanctions lists, newest first (optionally of one source)."""
+    session = db.session()
+    return paginate_by_id(
+        session,
+        lists.versions(session, kind=args.get("kind")),
+        column=SanctionsList.id,
+        limit=args["limit"],
+        cursor=args["cursor"],
+    )
+
+
+@blp.route("/sanctions/lists/<int:list_id>/diff", methods=["GET"])
+@require("compliance:review")
+@blp.arguments(ListChangeArgsSchema, location="query")
+@blp.response(200, ListDiffSchema)
+def list_diff(args: dict[str, Any], list_id: int) -> dict[str, Any]:
+    """Entries a version added, removed and changed against the version before it."""
+    session = db.session()
+    page = paginate_by_id(
+        session,
+        lists.changes(session, list_id, change=args.get("change")),
+        column=SanctionsListChange.id,
+        limit=args["limit"],
+        cursor=args["cursor"],
+        descending=False,
+    )
+    version = lists.get_version(session, list_id)
+    return {"version": version, "items": page.items, "next_cursor": page.next_cursor}
 
 
 # --- alerts -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import marshmallow as ma
 from app.auth.models import User
 from app.compliance.cases import alert_transactions
 from app.compliance.documents import DOCUMENT_TYPES
+from app.compliance.lists import KINDS
 from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
 from app.core.api import ArgsSchema, Schema
 from app.core.fields import NonBlank, Pattern, UTCDateTime
@@ -103,18 +104,68 @@ class ScreeningRequestSchema(Schema):
     country = ma.fields.String(validate=_COUNTRY)
 
 
+class MatchFactorSchema(Schema):
+    factor = ma.fields.String()  # name, date_of_birth, country
+    value = ma.fields.String()
+    effect = ma.fields.Float()  # what it added to (or took from) the score
+
+
 class ScreeningMatchSchema(Schema):
     list_entry_id = ma.fields.String()
+    list_version_id = ma.fields.Integer()
     name = ma.fields.String()
     matched_name = ma.fields.String()
+    matched_alias = ma.fields.String(allow_none=True)
     score = ma.fields.Float()
     program = ma.fields.String()
     entry_type = ma.fields.String()
+    factors = ma.fields.List(ma.fields.Nested(MatchFactorSchema))
 
 
 class ScreeningResultSchema(Schema):
     matches = ma.fields.List(ma.fields.Nested(ScreeningMatchSchema))
     threshold = ma.fields.Float()
+
+
+class ListVersionArgsSchema(PageArgsSchema):
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+
+
+class ListVersionSchema(Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    source = ma.fields.String()
+    active = ma.fields.Boolean()
+    published_at = UTCDateTime(allow_none=True)
+    loaded_at = UTCDateTime()
+    checksum = ma.fields.String(attribute="sha256")
+    entries = ma.fields.Integer(attribute="entry_count")
+    aliases = ma.fields.Integer(attribute="alias_count")
+    previous_id = ma.fields.Integer(allow_none=True)
+    added = ma.fields.Integer(attribute="added_count")
+    removed = ma.fields.Integer(attribute="removed_count")
+    changed = ma.fields.Integer(attribute="changed_count")
+
+
+ListVersionPageSchema = page_schema(ListVersionSchema, "ListVersionPage")
+
+
+class ListChangeArgsSchema(PageArgsSchema):
+    change = ma.fields.String(validate=ma.validate.OneOf(["added", "removed", "changed"]))
+
+
+class ListChangeSchema(Schema):
+    change = ma.fields.String()
+    source_uid = ma.fields.String()
+    name = ma.fields.String()
+    # What changed, {field: [before, after]} ("fields" is the schema's own attribute).
+    changed_fields = ma.fields.Dict(attribute="fields", data_key="fields")
+
+
+class ListDiffSchema(Schema):
+    version = ma.fields.Nested(ListVersionSchema)
+    items = ma.fields.List(ma.fields.Nested(ListChangeSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True)
 
 
 # --- alerts -------------------------------------------------------------------------------------

@@ -9,5 +9,5 @@ from app.compliance.sanctions import active_list, load_fixture
 
 def seed_demo_sanctions_list(session: Session) -> None:
     """Load the invented demo sanctions list once."""
-    if active_list(session) is None:
+    if active_list(session, "flowlet-csv") is None:
         load_fixture(session)

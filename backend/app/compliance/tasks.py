@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from app.compliance.aml.batch import run_period
-from app.compliance.sanctions import active_list, enqueue_rescreen, rescreen_all, rescreen_customers
+from app.compliance.sanctions import enqueue_rescreen, rescreen_all, rescreen_customers
 from app.core.extensions import db
 from app.core.queue import task
 
@@ -39,11 +39,9 @@ def run_aml_batch(start: str, end: str) -> int:
 
 @task
 def rescreen_with_active_list() -> int:
-    """Re-screen every customer against the active list (the scheduler's daily run)."""
-    active = active_list(db.session())
-    if active is None:
-        return 0
-    return rescreen_all(db.session(), list_id=active.id)
+    """Re-screen every customer and recent beneficiary against the active lists (the
+    scheduler's daily run)."""
+    return rescreen_all(db.session())
 
 
 @task

@@ -21,7 +21,7 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from app.compliance.list_file import ListFileInvalid, ParsedEntry
 from app.compliance.ofac import country_code, decode
@@ -56,7 +56,9 @@ class _Designation:
 def published_at(text: str) -> datetime | None:
     """The report date of the banner line, when it says one."""
     found = BANNER.match(text.lstrip("\ufeff").split("\n", 1)[0])
-    return datetime.strptime(found.group(1).title(), "%d-%b-%Y") if found else None
+    if not found:
+        return None
+    return datetime.strptime(found.group(1).title(), "%d-%b-%Y").replace(tzinfo=UTC)
 
 
 def _table(text: str) -> tuple[list[str], Iterator[list[str]]]:

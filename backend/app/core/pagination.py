@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import marshmallow as ma
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.core.api import ArgsSchema, Schema
 from app.core.errors import ValidationError
@@ -186,3 +186,30 @@ def paginate_union(
         .limit(limit + 1)
     )
     return page_of(list(session.scalars(stmt)), limit)
+
+
+def paginate_by_id(
+    session: Session,
+    stmt: sa.Select[*tuple[Any, ...]],
+    *,
+    column: InstrumentedAttribute[int],
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    descending: bool = True,
+) -> Page:
+    """One page of `stmt` ordered by an integer key `column` (for records with no public id),
+    after `cursor`; the cursor is the last key, opaque to clients."""
+    if cursor:
+        try:
+            after = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationError(
+                "The cursor is not valid.", details={"cursor": ["Not a cursor from this API."]}
+            ) from exc
+        stmt = stmt.where(column < after if descending else column > after)
+    order = column.desc() if descending else column.asc()
+    rows = list(session.scalars(stmt.order_by(None).order_by(order).limit(limit + 1)))
+    if len(rows) <= limit:
+        return Page(items=rows, next_cursor=None)
+    last = str(rows[limit - 1].id).encode()
+    return Page(items=rows[:limit], next_cursor=base64.urlsafe_b64encode(last).decode().rstrip("="))

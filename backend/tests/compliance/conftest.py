@@ -14,7 +14,7 @@ def sanctions_list(app):
     from app.core.extensions import db
 
     with app.app_context():
-        current = active_list(db.session)
+        current = active_list(db.session, "flowlet-csv")
         if current is None or not current.source.startswith("fixture:"):
             current = load_fixture(db.session)
         list_id = current.id
@@ -24,12 +24,16 @@ def sanctions_list(app):
 
 @pytest.fixture
 def demo_list_after(app, run_jobs, sanctions_list):
-    """The test loads lists of its own; the invented demo list is loaded back after it."""
+    """The test loads lists of its own; the invented demo list is loaded back after it, and
+    the other sources are retired."""
     yield
-    from app.compliance.sanctions import load_fixture
+    from app.compliance.sanctions import active_versions, load_fixture, retire
     from app.core.extensions import db
 
     with app.app_context():
+        for version in active_versions(db.session()):
+            if version.kind != "flowlet-csv":
+                retire(db.session(), version.kind)
         load_fixture(db.session())
         db.session.remove()
     run_jobs(("maintenance",))
