@@ -274,6 +274,10 @@ class Config:
         # of the same source is refused as cut short unless loaded with --force.
         self.SANCTIONS_MAX_SHRINK = float(_env("SANCTIONS_MAX_SHRINK", "0.1") or 0)
         self.SANCTIONS_BENEFICIARY_DAYS = _env_int("SANCTIONS_BENEFICIARY_DAYS", 365)
+        self.SANCTIONS_SOURCES = _env("SANCTIONS_SOURCES", "") or ""
+        self.SANCTIONS_FETCH_CRON = _env("SANCTIONS_FETCH_CRON", "30 */6 * * *") or ""
+        self.SANCTIONS_FETCH_TIMEOUT = float(_env("SANCTIONS_FETCH_TIMEOUT", "60") or 60)
+        self.SANCTIONS_FETCH_MAX_BYTES = _env_int("SANCTIONS_FETCH_MAX_BYTES", 200_000_000)
         self.AML_CASH_THRESHOLD = _env("AML_CASH_THRESHOLD", "10000,JPY=1500000")
         self.AML_STRUCTURING_DAYS = _env_int("AML_STRUCTURING_DAYS", 7)
         self.AML_STRUCTURING_NEAR = float(_env("AML_STRUCTURING_NEAR", "0.8") or 0.8)

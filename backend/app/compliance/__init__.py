@@ -6,6 +6,7 @@ from flask import Flask
 
 from app.auth import hooks
 from app.compliance import engine_hooks, kyc, privacy
+from app.compliance.fetch import parse_sources
 from app.compliance.seeds import seed_demo_sanctions_list
 from app.core import audit
 from app.core.schedule import Entry, schedule_of
@@ -30,7 +31,7 @@ def init_app(app: Flask) -> None:
 
 
 def _schedule(app: Flask) -> None:
-    """The nightly re-screening and AML batch."""
+    """The nightly re-screening and AML batch, and the lists' refresh when sources are set."""
     schedule = schedule_of(app)
     schedule.add(
         Entry(
@@ -40,6 +41,16 @@ def _schedule(app: Flask) -> None:
             cron="0 2 * * *",
         )
     )
+    parse_sources(app.config["SANCTIONS_SOURCES"])  # a bad setting stops the start
+    if app.config["SANCTIONS_SOURCES"] and app.config["SANCTIONS_FETCH_CRON"]:
+        schedule.add(
+            Entry(
+                "sanctions-fetch",
+                "app.compliance.tasks.fetch_sanctions_lists",
+                "maintenance",
+                cron=app.config["SANCTIONS_FETCH_CRON"],
+            )
+        )
     schedule.add(
         Entry(
             "aml-batch",

@@ -8,9 +8,11 @@ because jobs queued before it moved name it `app.compliance.tasks.rescreen_custo
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from app.compliance.aml.batch import run_period
+from app.compliance.fetch import fetch_all
 from app.compliance.sanctions import enqueue_rescreen, rescreen_all, rescreen_customers
 from app.core.extensions import db
 from app.core.queue import task
@@ -18,6 +20,7 @@ from app.core.queue import task
 __all__ = [
     "QUEUE",
     "enqueue_rescreen",
+    "fetch_sanctions_lists",
     "rescreen_customers",
     "rescreen_with_active_list",
     "run_aml_batch",
@@ -42,6 +45,13 @@ def rescreen_with_active_list() -> int:
     """Re-screen every customer and recent beneficiary against the active lists (the
     scheduler's daily run)."""
     return rescreen_all(db.session())
+
+
+@task
+def fetch_sanctions_lists() -> list[dict[str, object]]:
+    """Download the lists of `SANCTIONS_SOURCES`, verify them and swap in what changed (the
+    scheduler's refresh); a failed source keeps its active version and raises an alert."""
+    return [asdict(result) for result in fetch_all(db.session())]
 
 
 @task

@@ -113,7 +113,9 @@ def test_a_reload_rescreens_only_who_could_match_what_changed(
     db_session.expire_all()
     again = db_session.execute(
         sa.select(SanctionsScreening.user_id, SanctionsScreening.subject).where(
-            SanctionsScreening.id > before, SanctionsScreening.context == "rescreen"
+            SanctionsScreening.id > before,
+            SanctionsScreening.context == "rescreen",
+            SanctionsScreening.user_id.in_([newly.id, unchanged.id, payer.id]),
         )
     ).all()
     assert sorted(again) == sorted([(newly.id, "customer"), (payer.id, "beneficiary")])
