@@ -23,6 +23,7 @@ blanks, a closing end-of-file byte (`0x1A`), and text in UTF-8 or Windows-1252.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections import defaultdict
@@ -109,8 +110,10 @@ def _rows(text: str, columns: int, file: str) -> Iterator[list[str]]:
         yield values
 
 
+@functools.lru_cache(maxsize=4096)
 def country_code(name: str) -> str | None:
-    """The ISO 3166 alpha-2 code of a country as OFAC names it, or None when unknown."""
+    """The ISO 3166 alpha-2 code of a country as OFAC names it, or None when unknown (cached:
+    a list names a few hundred countries in tens of thousands of rows)."""
     text = name.strip().rstrip(".").strip()
     if not text:
         return None

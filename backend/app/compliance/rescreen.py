@@ -34,7 +34,14 @@ from app.compliance.models import (
     SanctionsScreening,
 )
 from app.compliance.name_index import NameIndex
-from app.compliance.screening import ScreeningMatch, alert_hit, index_for, record, screen
+from app.compliance.screening import (
+    ScreeningMatch,
+    Versions,
+    alert_hit,
+    index_for,
+    record,
+    screen,
+)
 from app.core import audit, uow
 from app.core.extensions import db
 from app.core.queue import enqueue, task
@@ -127,16 +134,17 @@ def rescreen_all(session: Session, *, batch: int = 1000) -> int:
 
 
 def _run(session: Session, *, probe: NameIndex | None, mode: str, batch: int) -> int:
-    versions, _ = index_for(session)
+    full = index_for(session)  # read once: the run screens against these versions
+    versions = full[0]
     screened = candidates = hits = 0
     groups = itertools.chain(_customers(session, batch), [_beneficiaries(session)])
     for group in groups:
         for subject in group:
             screened += 1
-            if probe is not None and not _probe(session, probe, subject):
+            if probe is not None and not _probe(session, (versions, probe), subject):
                 continue
             candidates += 1
-            hits += _rescreen(session, subject)
+            hits += _rescreen(session, subject, full)
         uow.commit(session)
     record(
         session,
@@ -158,8 +166,8 @@ def _run(session: Session, *, probe: NameIndex | None, mode: str, batch: int) ->
     return hits
 
 
-def _probe(session: Session, probe: NameIndex, subject: Subject) -> bool:
-    if not len(probe):
+def _probe(session: Session, probe: tuple[Versions, NameIndex], subject: Subject) -> bool:
+    if not len(probe[1]):
         return False
     return bool(
         screen(
@@ -173,7 +181,7 @@ def _probe(session: Session, probe: NameIndex, subject: Subject) -> bool:
     )
 
 
-def _rescreen(session: Session, subject: Subject) -> int:
+def _rescreen(session: Session, subject: Subject, full: tuple[Versions, NameIndex]) -> int:
     """Screen one subject in full; alert (and count 1) when an entry matches that the
     customer's open sanctions case does not name yet."""
     matches = screen(
@@ -184,6 +192,7 @@ def _rescreen(session: Session, subject: Subject) -> int:
         subject="beneficiary" if subject.beneficiary else "customer",
         context="rescreen",
         user_id=subject.user_id,
+        index=full,
     )
     if not matches or _known(session, subject.user_id, matches):
         return 0

@@ -165,15 +165,16 @@ def screen(
     subject: str | None = None,
     context: str = "",
     user_id: int | None = None,
-    index: NameIndex | None = None,
+    index: tuple[Versions, NameIndex] | None = None,
 ) -> list[ScreeningMatch]:
     """Listed entries matching `name` at or above the configured threshold, best first.
 
     With a `subject` (`customer`, `beneficiary`, `officer`) the screening is recorded with the
-    versions it was made against. `index` searches another index (a re-screening's probe).
+    versions it was made against. `index` is the versions and index to search, read once by a
+    run over many names (`index_for`), or a re-screening's probe.
     """
-    versions, active = index_for(session)
-    found: list[Match] = (index or active).search(
+    versions, active = index or index_for(session)
+    found: list[Match] = active.search(
         name, threshold=threshold(), date_of_birth=date_of_birth, country=country, limit=limit
     )
     matches = [_as_match(m, date_of_birth=date_of_birth, country=country) for m in found]

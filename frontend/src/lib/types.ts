@@ -131,7 +131,48 @@ export interface Alert {
   transactions?: Transaction[];
   resolution?: string | null;
   notes?: string | null;
+  details?: Record<string, unknown> | null;
   created_at: string;
+}
+
+export interface MatchFactor {
+  factor: string;
+  value: string;
+  effect: number;
+}
+
+export interface SanctionsMatch {
+  list_entry_id: string;
+  list_version_id?: number;
+  name: string;
+  matched_name: string;
+  matched_alias?: string | null;
+  score: number;
+  program: string;
+  factors?: MatchFactor[];
+}
+
+export interface ListVersion {
+  id: number;
+  kind: string;
+  source: string;
+  active: boolean;
+  published_at: string | null;
+  loaded_at: string;
+  checksum: string;
+  entries: number;
+  aliases: number;
+  previous_id: number | null;
+  added: number;
+  removed: number;
+  changed: number;
+}
+
+export interface ListChange {
+  change: "added" | "removed" | "changed";
+  source_uid: string;
+  name: string;
+  fields: Record<string, unknown>;
 }
 
 export type Reason = string | { code?: string; message?: string };

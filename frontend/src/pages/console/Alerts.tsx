@@ -5,6 +5,7 @@ import { api } from "../../lib/api";
 import { useApi, usePaged } from "../../lib/hooks";
 import type { Alert, Transaction } from "../../lib/types";
 import { DecisionForm } from "./common";
+import { SanctionsMatches, matchesOf } from "./Matches";
 
 export function alertTransactions(alert: Alert): Transaction[] {
   if (alert.transactions?.length) return alert.transactions;
@@ -41,6 +42,7 @@ function AlertDetail({ id, onResolved }: { id: string; onResolved: () => void })
         ) : null}
       </dl>
       {alert.explanation && <p>{alert.explanation}</p>}
+      <SanctionsMatches matches={matchesOf(alert.details)} />
       <h3>Transactions</h3>
       <ul className="plain-list">
         {alertTransactions(alert).map((t) => (
