@@ -202,7 +202,7 @@ def test_the_customer_overview_shows_kyc_accounts_alerts_cases_risk_and_edd(
     client, db_session, customer, officer, sanctions_list
 ):
     user, headers = customer
-    officer_user, officer_headers = officer
+    _, officer_headers = officer
     account = make_account(db_session, user, balance="25.00")
     client.post(KYC, json=kyc_body(nationality="DE", document_country="FR"), headers=headers)
     alert = raise_alert(db_session, user_id=user.id, alert_type="aml_velocity",
