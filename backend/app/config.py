@@ -30,6 +30,25 @@ DEFAULT_SECRETS = {
 CARD_SECRETS = ("CARD_ENCRYPTION_KEYS", "CARD_PAN_FINGERPRINT_KEY", "CARD_CVV_KEY")
 
 
+# Points of each risk factor (docs/compliance.md, "Customer risk rating").
+DEFAULT_RISK_WEIGHTS: dict[str, int] = {
+    "country_high": 30,
+    "country_medium": 15,
+    "kyc_none": 20,
+    "kyc_basic": 10,
+    "kyc_full": 0,
+    "product": 5,
+    "products_max": 15,
+    "alert": 10,
+    "alerts_max": 30,
+    "case": 20,
+    "cases_max": 40,
+    "pep": 60,
+    "cash_posting": 2,
+    "cash_max": 20,
+}
+
+
 class ConfigError(RuntimeError):
     """Raised when the configuration cannot be used safely."""
 
@@ -296,6 +315,7 @@ class Config:
             if c.strip()
         ]
         self.AML_DORMANT_DAYS = _env_int("AML_DORMANT_DAYS", 180)
+        self._risk_settings()
         self.AML_WINDOW_MAX_ROWS = _env_int("AML_WINDOW_MAX_ROWS", 500)
         # IBAN countries the outbound payment rail does not serve: their settlement fails.
         self.SETTLEMENT_REJECTED_COUNTRIES = [
@@ -303,6 +323,36 @@ class Config:
             for c in (_env("SETTLEMENT_REJECTED_COUNTRIES", "") or "").split(",")
             if c.strip()
         ]
+
+    def _risk_settings(self) -> None:
+        """Customer risk rating, periodic reviews, enhanced due diligence (docs/compliance.md)."""
+        # Countries that add the medium country weight (AML_HIGH_RISK_COUNTRIES add the high).
+        self.RISK_MEDIUM_RISK_COUNTRIES = [
+            c.strip().upper()
+            for c in (_env("RISK_MEDIUM_RISK_COUNTRIES", "") or "").split(",")
+            if c.strip()
+        ]
+        # Points per factor; a JSON object overrides the named keys of the default.
+        self.RISK_WEIGHTS = {**DEFAULT_RISK_WEIGHTS, **json.loads(_env("RISK_WEIGHTS") or "{}")}
+        # The lowest score of each level above low.
+        self.RISK_LEVEL_CUTOFFS = _env("RISK_LEVEL_CUTOFFS", "medium=30,high=60")
+        # Days from the last review (or the first rating) to the next, by level.
+        self.RISK_REVIEW_INTERVAL_DAYS = _env(
+            "RISK_REVIEW_INTERVAL_DAYS", "high=365,medium=730,low=1095"
+        )
+        # A review still open this many days after it fell due is overdue.
+        self.RISK_REVIEW_GRACE_DAYS = _env_int("RISK_REVIEW_GRACE_DAYS", 30)
+        # What an overdue review does to the customer: block_outgoing or none.
+        self.RISK_OVERDUE_ACTION = _env("RISK_OVERDUE_ACTION", "block_outgoing")
+        # Cash-like activity: postings of these channels over this many days.
+        self.RISK_CASH_CHANNELS = [
+            c.strip().lower()
+            for c in (_env("RISK_CASH_CHANNELS", "cash,atm") or "").split(",")
+            if c.strip()
+        ]
+        self.RISK_CASH_WINDOW_DAYS = _env_int("RISK_CASH_WINDOW_DAYS", 90)
+        # Alerts and escalated cases count over this many days.
+        self.RISK_HISTORY_DAYS = _env_int("RISK_HISTORY_DAYS", 365)
 
     def _card_settings(self) -> None:
         """Cards: keys, the BIN, default controls, authorization holds (docs/cards.md)."""

@@ -21,6 +21,7 @@ from app.compliance.models import (
     SanctionsEntry,
     SanctionsList,
 )
+from app.compliance.risk_models import CustomerRisk, EddReview, RiskReview
 from app.core.audit import AuditChainHead, AuditLog, AuditSeal
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import JobOutbox
@@ -55,6 +56,9 @@ MODELS = (
     MonitoredPosting,
     SanctionsEntry,
     SanctionsList,
+    CustomerRisk,
+    EddReview,
+    RiskReview,
     AuditChainHead,
     AuditLog,
     AuditSeal,

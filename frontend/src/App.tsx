@@ -17,6 +17,8 @@ import { TransactionsPage } from "./pages/Transactions";
 import { TransferPage } from "./pages/Transfer";
 import { AlertsPage } from "./pages/console/Alerts";
 import { AuditPage } from "./pages/console/Audit";
+import { CustomerPage } from "./pages/console/Customer";
+import { RiskReviewsPage } from "./pages/console/RiskReviews";
 import { ErasurePage } from "./pages/console/Erasure";
 import { HeldTransfersPage } from "./pages/console/Held";
 import { KycReviewsPage } from "./pages/console/KycReviews";
@@ -96,6 +98,8 @@ export function App() {
         <Route path="console/reports" element={<RequireRole role="compliance_officer"><ReportsPage /></RequireRole>} />
         <Route path="console/erasure" element={<RequireRole role="compliance_officer"><ErasurePage /></RequireRole>} />
         <Route path="console/sanctions" element={<RequireRole role="compliance_officer"><SanctionsListsPage /></RequireRole>} />
+        <Route path="console/customers/:userId" element={<RequireRole role="compliance_officer"><CustomerPage /></RequireRole>} />
+        <Route path="console/reviews" element={<RequireRole role="compliance_officer"><RiskReviewsPage /></RequireRole>} />
         <Route path="admin/users" element={<RequireRole role="admin"><UsersPage /></RequireRole>} />
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.auth import hooks
-from app.compliance import engine_hooks, kyc, privacy
+from app.compliance import engine_hooks, kyc, privacy, risk_hooks
 from app.compliance.fetch import parse_sources
 from app.compliance.seeds import seed_demo_sanctions_list
 from app.core import audit
@@ -14,10 +14,12 @@ from app.core.seeds import seeders
 
 
 def init_app(app: Flask) -> None:
-    """Plug compliance into the movement engine (review alerts, sanctions and AML rules), the
+    """Plug compliance into the movement engine (review alerts, sanctions and AML rules, the
+    customer risk's limits and overdue reviews), the
     screening of a change of name, the personal-data sections and the schedule; name the KYC
     data for the audit log's masks."""
     engine_hooks.init_app(app)
+    risk_hooks.init_app(app)
     hooks.on_name_change(app, kyc.check_name_change)  # a new name is screened first
     privacy.register(app)
     _schedule(app)
@@ -28,10 +30,12 @@ def init_app(app: Flask) -> None:
     masks.personal("date_of_birth", hint=audit.birth_year)
     masks.personal("first_name", "last_name", "name")
     masks.personal("address", "line1", "line2", "city", "postal_code")
+    masks.personal("nationality", "residence")
 
 
 def _schedule(app: Flask) -> None:
-    """The nightly re-screening and AML batch, and the lists' refresh when sources are set."""
+    """The nightly re-screening, AML batch and customer risk run, and the lists' refresh
+    when sources are set."""
     schedule = schedule_of(app)
     schedule.add(
         Entry(
@@ -57,5 +61,13 @@ def _schedule(app: Flask) -> None:
             "app.compliance.tasks.run_aml_batch_for_yesterday",
             "maintenance",
             cron="15 0 * * *",  # the previous UTC day, once it has ended
+        )
+    )
+    schedule.add(
+        Entry(
+            "customer-risk",
+            "app.compliance.tasks.run_customer_risk",
+            "maintenance",
+            cron="45 1 * * *",  # after the AML batch: its alerts count
         )
     )

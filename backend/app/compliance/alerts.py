@@ -1,5 +1,6 @@
 """Raising alerts: one open case per customer and pattern (AML rules, sanctions hits), and the
-alerts of movements held for review. Every alert raised is audited.
+alerts of movements held for review. Every alert raised is audited, and a new one re-rates
+its customer's risk (`rating.rerate`).
 
 An officer reviews the cases in `cases.py`.
 """
@@ -22,6 +23,7 @@ from app.compliance.models import (
     ComplianceAlert,
     Severity,
 )
+from app.compliance.rating import rerate
 from app.core import audit, uow
 from app.core.db import table_of, utcnow
 from app.ledger.models import JournalTransaction
@@ -76,6 +78,8 @@ def raise_alert(
         _add_hit(alert, hit, severity=severity, score=score, explanation=explanation, now=now)
     _link(session, alert, ids)
     _audit_hit(session, alert, created=created, alert_type=alert_type, transactions=len(ids))
+    if created and user_id is not None:
+        rerate(session, user_id=user_id, reason="alert_raised")
     return alert
 
 
@@ -303,6 +307,8 @@ def raise_transaction_alert(
         resource=alert,
         changes={"alert_type": alert.alert_type, "score": score, "rules": list(rules)},
     )
+    if user_id is not None:
+        rerate(session, user_id=user_id, reason="alert_raised")
     return alert
 
 

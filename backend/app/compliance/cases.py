@@ -20,6 +20,7 @@ from app.compliance.models import (
     AlertTransaction,
     ComplianceAlert,
 )
+from app.compliance.rating import CASE_RESOLUTIONS, rerate
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -44,7 +45,9 @@ def list_alerts(
 ) -> Page:
     """Alerts newest first, filtered, one keyset page at a time."""
     stmt = sa.select(ComplianceAlert).options(
-        selectinload(ComplianceAlert.user), selectinload(ComplianceAlert.assigned_to)
+        selectinload(ComplianceAlert.user),
+        selectinload(ComplianceAlert.assigned_to),
+        selectinload(ComplianceAlert.risk),
     )
     if status:
         stmt = stmt.where(ComplianceAlert.status == status)
@@ -165,5 +168,7 @@ def resolve_alert(
         resource=alert,
         changes={"resolution": resolution, "notes": notes},
     )
+    if alert.user_id is not None and resolution in CASE_RESOLUTIONS:
+        rerate(session, user_id=alert.user_id, reason="case_opened")
     uow.commit(session)
     return get_alert(session, alert_id=alert_id)

@@ -14,6 +14,9 @@ level is requested (documents are reviewed by an officer); `approved` at `basic`
 Levels (`User.kyc_level`): none → basic → full. The transfer limits read the level
 (`TRANSFER_LIMITS`). A pending upgrade or a rejected one never lowers a level already granted.
 
+Every submission and decision re-rates the customer's risk (`rating.rerate`); a customer may
+declare themselves a politically exposed person (`politically_exposed`), a risk factor.
+
 Officers decide manual cases under maker-checker: never their own KYC, never a case they
 submitted. Document numbers are sealed with AES-GCM (`core.crypto`, bound to the case) and
 only ever shown masked.
@@ -34,6 +37,7 @@ from app.auth.models import User
 from app.compliance import sanctions
 from app.compliance.documents import document_number_valid, mask_number, normalize_number
 from app.compliance.models import KycCase, KycCaseStatus, KycLevel
+from app.compliance.rating import rerate
 from app.core import audit, crypto, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -82,6 +86,7 @@ def submit(
     document_number: str,
     level: str = KycLevel.BASIC.value,
     document_country: str | None = None,
+    politically_exposed: bool = False,
 ) -> KycView:
     """Check a customer's identity data and record the outcome (one commit)."""
     customer = _lock_user(session, user.id)
@@ -97,6 +102,7 @@ def submit(
         nationality=nationality.upper(),
         address={**address, "country": str(address.get("country", "")).upper()},
         document_type=document_type,
+        politically_exposed=politically_exposed,
     )
     matches = _check(session, case, document_number, document_country=document_country)
     approved = case.status == KycCaseStatus.APPROVED.value
@@ -112,6 +118,7 @@ def submit(
     if matches:
         _alert_sanctions_match(session, customer, case, matches)
     _audit_submission(session, case, number=number, matches=matches)
+    rerate(session, user_id=customer.id, reason="kyc_submitted")
     uow.commit(session)
     return view(case, customer)
 
@@ -161,6 +168,7 @@ def _audit_submission(
             "reasons": [r["code"] for r in case.reasons],
             "document_number": mask_number(number),
             "sanctions_matches": len(matches),
+            "politically_exposed": case.politically_exposed,
         },
     )
 
@@ -350,6 +358,7 @@ def decide(
             "customer_id": str(customer.public_id),
         },
     )
+    rerate(session, user_id=customer.id, reason="kyc_decided")
     uow.commit(session)
     return case
 

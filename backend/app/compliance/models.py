@@ -13,6 +13,7 @@ from app.core.db import Base, BigIntPK, PublicIdMixin, TimestampMixin, utcnow
 
 if TYPE_CHECKING:
     from app.auth.models import User
+    from app.compliance.risk_models import CustomerRisk
     from app.ledger.models import JournalTransaction
 
 
@@ -81,6 +82,12 @@ class ComplianceAlert(PublicIdMixin, TimestampMixin, Base):
     )
     alert_notes: Mapped[list[AlertNote]] = relationship(
         back_populates="alert", order_by="AlertNote.id", cascade="all, delete-orphan"
+    )
+    # The customer's risk rating, shown with the alert (read only).
+    risk: Mapped[CustomerRisk | None] = relationship(
+        primaryjoin="foreign(ComplianceAlert.user_id) == CustomerRisk.user_id",
+        viewonly=True,
+        uselist=False,
     )
 
     __table_args__ = (
@@ -174,6 +181,10 @@ class KycCase(PublicIdMixin, TimestampMixin, Base):
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column()
     decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Self-declared politically exposed person (a risk factor).
+    politically_exposed: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
 

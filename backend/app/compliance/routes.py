@@ -8,8 +8,31 @@ from typing import Any
 from flask import Response
 
 from app.auth.permissions import current_user, require
-from app.compliance import cases, kyc, lists, reports, sanctions, sar
+from app.compliance import (
+    cases,
+    customers,
+    edd,
+    kyc,
+    lists,
+    rating,
+    reports,
+    reviews,
+    sanctions,
+    sar,
+)
 from app.compliance.models import ComplianceAlert, KycCase, SanctionsList, SanctionsListChange
+from app.compliance.risk_models import EddReview, RiskReview
+from app.compliance.risk_schemas import (
+    CustomerOverviewSchema,
+    CustomerRiskSchema,
+    EddDecisionSchema,
+    EddProposeSchema,
+    EddSchema,
+    ReviewArgsSchema,
+    ReviewCompleteSchema,
+    ReviewPageSchema,
+    ReviewSchema,
+)
 from app.compliance.schemas import (
     AlertArgsSchema,
     AlertAssignSchema,
@@ -199,6 +222,65 @@ def assign_alert(data: dict[str, Any], alert_id: uuid.UUID) -> ComplianceAlert:
 def resolve_alert(data: dict[str, Any], alert_id: uuid.UUID) -> ComplianceAlert:
     """Resolve an alert as dismissed, escalated or sar_filed, with notes."""
     return cases.resolve_alert(db.session(), officer=current_user(), alert_id=alert_id, **data)
+
+
+# --- customers: risk rating, due diligence, periodic reviews -----------------------------------
+
+
+@blp.route("/customers/<uuid:user_id>", methods=["GET"])
+@require("compliance:review")
+@blp.response(200, CustomerOverviewSchema)
+def customer_overview(user_id: uuid.UUID) -> dict[str, Any]:
+    """A customer's KYC, accounts, alerts, cases, risk rating, due diligence and reviews."""
+    return customers.overview(db.session(), customer_id=user_id)
+
+
+@blp.route("/customers/<uuid:user_id>/risk", methods=["GET"])
+@require("compliance:review")
+@blp.response(200, CustomerRiskSchema)
+def customer_risk(user_id: uuid.UUID) -> rating.RiskView:
+    """The customer's risk level, score and factors, and when the next review falls due."""
+    session = db.session()
+    return rating.current(session, user=rating.find_customer(session, user_id))
+
+
+@blp.route("/customers/<uuid:user_id>/edd", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(EddProposeSchema)
+@blp.response(201, EddSchema)
+def propose_edd(data: dict[str, Any], user_id: uuid.UUID) -> EddReview:
+    """Propose the enhanced due diligence sign-off of a high-risk customer."""
+    return edd.propose(db.session(), officer=current_user(), customer_id=user_id, **data)
+
+
+@blp.route("/customers/<uuid:user_id>/edd/decision", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(EddDecisionSchema)
+@blp.response(200, EddSchema)
+def decide_edd(data: dict[str, Any], user_id: uuid.UUID) -> EddReview:
+    """Approve or reject a proposed sign-off (never the officer who proposed it)."""
+    return edd.decide(db.session(), officer=current_user(), customer_id=user_id, **data)
+
+
+@blp.route("/reviews", methods=["GET"])
+@require("compliance:review")
+@blp.arguments(ReviewArgsSchema, location="query")
+@blp.response(200, ReviewPageSchema)
+def list_reviews(args: dict[str, Any]) -> Page:
+    """Periodic KYC reviews: due, overdue or completed (bare: the open ones)."""
+    return reviews.list_reviews(db.session(), **args)
+
+
+@blp.route("/reviews/<uuid:review_id>/complete", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(ReviewCompleteSchema)
+@blp.response(200, ReviewSchema)
+def complete_review(data: dict[str, Any], review_id: uuid.UUID) -> RiskReview:
+    """Complete a periodic review with notes; the customer is re-rated."""
+    return reviews.complete(db.session(), officer=current_user(), review_id=review_id, **data)
 
 
 # --- regulatory reports ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from app.compliance.cases import alert_transactions
 from app.compliance.documents import DOCUMENT_TYPES
 from app.compliance.lists import KINDS
 from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
+from app.compliance.risk_schemas import customer_brief
 from app.core.api import ArgsSchema, Schema
 from app.core.fields import NonBlank, Pattern, UTCDateTime
 from app.core.pagination import PageArgsSchema, page_schema
@@ -41,6 +42,10 @@ class KycSubmitSchema(Schema):
     document_type = ma.fields.String(required=True, validate=ma.validate.OneOf(DOCUMENT_TYPES))
     document_number = NonBlank(required=True, validate=ma.validate.Length(min=1, max=40))
     document_country = ma.fields.String(validate=_COUNTRY)
+    politically_exposed = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Self-declared politically exposed person (a risk factor)."},
+    )
     level = ma.fields.String(
         load_default=KycLevel.BASIC.value,
         validate=ma.validate.OneOf([KycLevel.BASIC.value, KycLevel.FULL.value]),
@@ -80,6 +85,7 @@ class KycCaseSchema(KycStatusSchema):
     nationality = ma.fields.String()
     address = ma.fields.Dict()
     screening = ma.fields.List(ma.fields.Dict())
+    politically_exposed = ma.fields.Boolean()
     decision_reason = ma.fields.String(allow_none=True)
 
 
@@ -184,6 +190,11 @@ class AlertSchema(Schema):
     severity = ma.fields.String()
     status = ma.fields.String()
     customer_id = ma.fields.Function(lambda a: _public(a.user), allow_none=True)
+    customer = ma.fields.Function(
+        lambda a: customer_brief(a.user, a.risk),
+        allow_none=True,
+        metadata={"description": "{id, name, risk_level} of the customer, if any."},
+    )
     explanation = ma.fields.String(allow_none=True)
     score = ma.fields.Integer()
     rules = ma.fields.List(ma.fields.String())

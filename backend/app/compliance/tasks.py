@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.compliance.aml.batch import run_period
 from app.compliance.fetch import fetch_all
+from app.compliance.reviews import nightly
 from app.compliance.sanctions import enqueue_rescreen, rescreen_all, rescreen_customers
 from app.core.extensions import db
 from app.core.queue import task
@@ -25,6 +26,7 @@ __all__ = [
     "rescreen_with_active_list",
     "run_aml_batch",
     "run_aml_batch_for_yesterday",
+    "run_customer_risk",
 ]
 
 log = logging.getLogger("flowlet.compliance")
@@ -59,3 +61,9 @@ def run_aml_batch_for_yesterday() -> int:
     """Run the AML rules over the previous UTC day (the scheduler's nightly run)."""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return run_period(db.session(), start=today - timedelta(days=1), end=today)
+
+
+@task
+def run_customer_risk() -> dict[str, int]:
+    """Re-rate the customers, open the reviews due, mark the overdue (the nightly run)."""
+    return nightly(db.session())

@@ -58,6 +58,9 @@ class PolicyContext:
     transaction_id: int | None = None
     # The id of the hold the movement placed (held or in review), once placed.
     hold_id: int | None = None
+    # The KYC level whose limits apply instead of the customer's own, when a facts reader
+    # lowers it (compliance: a high-risk customer awaiting enhanced due diligence).
+    limits_level: str | None = None
     # Scratch space the policies and observers of one movement share (e.g. counters read once).
     shared: dict[str, Any] = field(default_factory=dict)
 

@@ -7,7 +7,10 @@ are decimals in the account's currency ("5000,JPY=750000"). A status without an 
 limits of `none`; a status mapped to null may not deposit (403 `kyc_required`).
 
 `check` is a policy of the movement engine: it reads today's running counter
-(`activity.snapshot`), so its cost does not grow with the customer's history.
+(`activity.snapshot`), so its cost does not grow with the customer's history. A level lowered
+for the movement by another domain's facts (`ctx.limits_level`: compliance holds a high-risk
+customer to the basic level's limits until enhanced due diligence is approved) decides instead
+of the customer's own.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def check(ctx: PolicyContext) -> None:
         kyc_status=ctx.customer.kyc_status,
         currency=currency,
         deposit=deposit,
-        kyc_level=ctx.customer.kyc_level,
+        kyc_level=ctx.limits_level or ctx.customer.kyc_level,
     )
     what = "deposit" if deposit else "transfer"
     if limits.per_movement is not None and amount > limits.per_movement:

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
+from app.core.products import products
 from app.core.schedule import Entry, schedule_of
 from app.core.seeds import seeders
 from app.wealth import privacy
 from app.wealth.brokers import seed_broker_catalogue
 from app.wealth.cli import rates_cli
+from app.wealth.models import LinkedAccount, LinkStatus
 from app.wealth.seeds import seed_demo_linked_account
 
 
+def linked_accounts(session: Session, user_id: int) -> int:
+    """How many broker accounts the customer has linked and not deleted (risk rating)."""
+    return (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(LinkedAccount)
+            .where(
+                LinkedAccount.user_id == user_id, LinkedAccount.status != LinkStatus.DELETED.value
+            )
+        )
+        or 0
+    )
+
+
 def init_app(app: Flask) -> None:
-    """The wealth section of the personal data, the periodic jobs and `flask rates …`."""
+    """The wealth section of the personal data, the count of a customer's linked accounts
+    (products held), the periodic jobs and `flask rates …`."""
     privacy.register(app)
+    products(app).add("linked_accounts", linked_accounts)
     schedule = schedule_of(app)
     schedule.add(
         Entry(

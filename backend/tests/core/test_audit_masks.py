@@ -50,6 +50,8 @@ PERSONAL = {
     "line2": ("compliance", "Flat 2", "F***"),
     "city": ("compliance", "Berlin", "B***"),
     "postal_code": ("compliance", "10115", "1***"),
+    "nationality": ("compliance", "FR", "F***"),
+    "residence": ("compliance", "DE", "D***"),
 }
 
 

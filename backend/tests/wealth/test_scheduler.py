@@ -29,6 +29,7 @@ def test_every_entry_names_an_existing_job_and_one_of_the_queues(app):
         "aml-batch",
         "broker-sync-daily",
         "card-expiry",
+        "customer-risk",
         "exchange-rates",
         "hold-expiry",
         "idempotency-key-purge",

@@ -17,6 +17,7 @@ const CONSOLE_LINKS = [
   ["/console/alerts", "Alerts"],
   ["/console/held", "Held transfers"],
   ["/console/kyc", "KYC reviews"],
+  ["/console/reviews", "Periodic reviews"],
   ["/console/audit", "Audit trail"],
   ["/console/reports", "Reports"],
   ["/console/erasure", "Erasure requests"],

@@ -114,9 +114,16 @@ export interface Session {
   current?: boolean;
 }
 
+export interface CustomerBrief {
+  id: string;
+  name: string;
+  risk_level: string | null;
+}
+
 export interface Alert {
   id: string;
   customer_id?: string | null;
+  customer?: CustomerBrief | null;
   explanation?: string | null;
   hit_count?: number;
   type?: string;
@@ -285,4 +292,70 @@ export interface WealthSummary {
   accounts: { source: string; id: string; name: string; currency: string; balance: string; value?: string | null }[];
   asset_classes: { asset_class: string; value: string }[];
   missing_rates?: string[];
+}
+
+export interface RiskFactor {
+  factor: string;
+  value: string | number | boolean | null;
+  weight: number;
+}
+
+export interface CustomerRisk {
+  level: string;
+  score: number;
+  factors: RiskFactor[];
+  rated_at: string;
+  next_review_due: string;
+  edd_status?: string;
+}
+
+export interface EddReview {
+  id: string;
+  status: string;
+  reason: string;
+  proposed_by: string;
+  proposed_at: string;
+  decided_by: string | null;
+  decision_reason: string | null;
+  decided_at: string | null;
+}
+
+export interface RiskReview {
+  id: string;
+  customer: CustomerBrief | null;
+  level: string;
+  due_on: string;
+  status: string;
+  notes: string | null;
+  completed_at: string | null;
+  created_at: string;
+}
+
+export interface CustomerOverview {
+  id: string;
+  name: string;
+  email: string;
+  kyc_status: string;
+  kyc_level: string;
+  kyc_case: {
+    id: string;
+    status: string;
+    nationality: string;
+    residence: string | null;
+    politically_exposed: boolean;
+    created_at: string;
+  } | null;
+  accounts: { id: string; account_number: string; account_type: string; currency: string; balance: string; status: string }[];
+  alerts: { id: string; type: string; severity: string; status: string; resolution: string | null; explanation: string | null; created_at: string }[];
+  cases: { id: string; type: string; severity: string; status: string; resolution: string | null; explanation: string | null; created_at: string }[];
+  risk: CustomerRisk;
+  edd: EddReview | null;
+  reviews: RiskReview[];
+}
+
+/** A risk factor's value as words. */
+export function factorValue(value: RiskFactor["value"]): string {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  return String(value);
 }

@@ -5,6 +5,7 @@ import { api } from "../../lib/api";
 import { useApi, usePaged } from "../../lib/hooks";
 import type { Alert, Transaction } from "../../lib/types";
 import { DecisionForm } from "./common";
+import { CustomerLink } from "./Customer";
 import { SanctionsMatches, matchesOf } from "./Matches";
 
 export function alertTransactions(alert: Alert): Transaction[] {
@@ -28,12 +29,17 @@ function AlertDetail({ id, onResolved }: { id: string; onResolved: () => void })
         <dd>{(alert.rules ?? []).join(", ") || "—"}</dd>
         <dt>Score</dt>
         <dd>{alert.score ?? "—"}</dd>
-        {alert.customer_id && (
+        {alert.customer ? (
+          <>
+            <dt>Customer</dt>
+            <dd><CustomerLink customer={alert.customer} /></dd>
+          </>
+        ) : alert.customer_id ? (
           <>
             <dt>Customer</dt>
             <dd className="mono">{alert.customer_id}</dd>
           </>
-        )}
+        ) : null}
         {alert.hit_count ? (
           <>
             <dt>Hits</dt>
@@ -128,6 +134,12 @@ export function AlertsPage() {
                   <button type="button" className={selected === a.id ? "selected" : ""} aria-pressed={selected === a.id} onClick={() => setSelected(a.id)}>
                     <span>{(a.alert_type ?? a.type ?? "alert").replace(/_/g, " ")}</span>
                     <Badge status={a.severity} />
+                    {a.customer && (
+                      <span className="muted">
+                        {a.customer.name}
+                        {a.customer.risk_level ? ` · ${a.customer.risk_level} risk` : ""}
+                      </span>
+                    )}
                     <span className="muted"><DateTime value={a.created_at} /></span>
                   </button>
                 </li>
