@@ -68,6 +68,7 @@ bench: install ## Benchmarks: transfers and card authorizations (gunicorn vs pgb
 	$(BIN)/python bench/cards.py
 	$(BIN)/python bench/request_cost.py
 	$(BIN)/python bench/reads.py
+	$(BIN)/python bench/sanctions_lists.py
 
 .PHONY: lint
 lint: install ## ruff check and format check (backend and bench), import contracts (lint-imports), mypy
