@@ -38,9 +38,11 @@ test("a sanctions alert shows what matched and what moved the score", async ({ p
   await signIn(page, "officer@flowlet.test");
   await page.getByRole("link", { name: "Alerts" }).click();
   await page.getByLabel("Type").selectOption("sanctions_hit");
-  await page.getByRole("region", { name: "Alert list" }).getByRole("button").first().click();
+  const first = page.getByRole("region", { name: "Alert list" }).getByRole("listitem").first();
+  await expect(first).toBeVisible();
+  await first.getByRole("button").first().click();
   const matches = page.getByRole("region", { name: "Sanctions matches" });
   await expect(matches.getByText("KARELIN, Viktor Semyonovich").first()).toBeVisible();
   await expect(matches.getByRole("cell", { name: "Date of birth" }).first()).toBeVisible();
-  await expect(matches.getByRole("cell", { name: /^\+0\.05$/ }).first()).toBeVisible();
+  await expect(matches.getByRole("cell", { name: /^\+0\.08$/ }).first()).toBeVisible();
 });
