@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.compliance.models import AlertNote, ComplianceAlert, KycCase
+from app.compliance.models import AlertNote, ComplianceAlert, KycCase, SanctionsScreening
 from app.core.personal_data import Section, personal_data, time_text
 
 
@@ -28,6 +28,9 @@ def register(app: Flask) -> None:
     """
     registry = personal_data(app)
     registry.add(Section("alerts", 10, erase=_alerts_erase))
+    registry.add(
+        Section("sanctions_screenings", 15, export=_screenings_export, erase=_screenings_erase)
+    )
     registry.add(Section("kyc", 20, export=_kyc_export, erase=_kyc_erase))
     registry.add(Section("cases", 400, hold=_open_case_hold))
 
@@ -96,6 +99,34 @@ def _alerts_erase(session: Session, user: User, pseudonym: str) -> None:
         alert.notes = scrub(alert.notes)
         for note in session.scalars(sa.select(AlertNote).where(AlertNote.alert_id == alert.id)):
             note.body = scrub(note.body)
+
+
+def _own_screenings(user: User) -> sa.Select[SanctionsScreening]:
+    return sa.select(SanctionsScreening).where(
+        SanctionsScreening.user_id == user.id, SanctionsScreening.subject == "customer"
+    )
+
+
+def _screenings_export(session: Session, user: User) -> list[dict[str, Any]]:
+    """When the person was screened, why, against which list versions, with what result."""
+    return [
+        {
+            "screened_at": time_text(s.screened_at),
+            "context": s.context,
+            "name": s.name,
+            "list_versions": s.list_ids,
+            "matches": s.match_count,
+        }
+        for s in session.scalars(_own_screenings(user).order_by(SanctionsScreening.id))
+    ]
+
+
+def _screenings_erase(session: Session, user: User, pseudonym: str) -> None:
+    """The person's name leaves the record of their screenings; the record stays (which
+    versions they were screened against). Payees they named are not theirs to erase."""
+    scrub = _scrubber(user, pseudonym)
+    for screening in session.scalars(_own_screenings(user)):
+        screening.name = scrub(screening.name)
 
 
 def _open_case_hold(session: Session, user: User) -> list[str]:

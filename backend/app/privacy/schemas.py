@@ -64,4 +64,7 @@ class PersonalDataExportSchema(Schema):
     erasure_requests = _section("list", "Erasure requests and their status")
     cards = _section("list", "Cards, the number masked to its last four digits")
     kyc = _section("list", "KYC submissions, the document number masked")
+    sanctions_screenings = _section(
+        "list", "Sanctions screenings of the caller: when, why, against which list versions"
+    )
     wealth = _section("object", "`linked_accounts`: brokers, snapshots and positions")

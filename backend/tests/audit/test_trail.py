@@ -167,6 +167,7 @@ def _officer_only_routes(app) -> list[tuple[str, str]]:
             path = path.replace(f"<uuid:{argument}>", str(uuid.uuid4())).replace(
                 f"<{argument}>", "1"
             )
+            path = path.replace(f"<int:{argument}>", "1")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             routes.append((method, path))
     return routes

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.postgres
 # name as it was come first), the hold reasons in this order, and the audit records list them so.
 SECTIONS = [
     "alerts",
+    "sanctions_screenings",
     "kyc",
     "profile",
     "consents",
@@ -40,6 +41,7 @@ SECTIONS = [
     "wealth",
 ]
 EXPORTED = [
+    "sanctions_screenings",
     "kyc",
     "profile",
     "consents",
