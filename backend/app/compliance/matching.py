@@ -43,6 +43,25 @@ from anyascii import anyascii
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
+from app.compliance import translit
+from app.compliance.translit import script_of, transliterations
+
+__all__ = [
+    "ListedName",
+    "listed_variants",
+    "name_positions",
+    "name_tokens",
+    "normalize",
+    "score_listed",
+    "score_names",
+    "score_positions",
+    "script_of",
+    "transliterations",
+]
+
+# A name as positions: per word, the tokens it may be spelled as, most usual first.
+Positions = tuple[tuple[str, ...], ...]
+
 
 def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -87,6 +106,8 @@ ENTITY_ALPHA = 1.0
 GENERIC_WEIGHT = 0.3
 SURNAME_MIN = 0.85
 SINGLE_TOKEN_CAP = 0.75
+# Spellings of a listed name in another script put in the index (the most usual ones).
+LISTED_SPELLINGS = 3
 # A shared skeleton only counts for tokens that are also close as written ("Omar"/"Amir" share
 # one, as do "Hassan"/"Hussein": different names).
 SKELETON_MIN_JW = 0.8
@@ -129,8 +150,8 @@ def _syllabic(char: str) -> bool:
 
 
 def _transliterate(text: str) -> str:
-    # Chinese, Japanese and Korean: one syllable per token ("李文浩" → "li wen hao"); the
-    # scorer joins syllables again when the other name writes them together ("Wenhao").
+    # Japanese kana (Chinese and Korean go through `translit` first): one syllable per token;
+    # the scorer joins syllables again when the other name writes them together.
     if any(_syllabic(c) for c in text):
         return "".join(f" {anyascii(c)} " if _syllabic(c) else anyascii(c) for c in text)
     return anyascii(text)
@@ -150,10 +171,38 @@ def _keep(words: list[str]) -> list[str]:
     return kept or words  # a name made only of particles stays what it is
 
 
+_DROPPED = HONORIFICS | PARTICLES | LEGAL_FORMS
+
+
+@lru_cache(maxsize=65536)
+def name_positions(name: str) -> Positions:
+    """Per word of the name, the normalized tokens it may stand for, most usual first.
+
+    A name in Latin or Cyrillic letters has one token per position; one in Arabic, Persian,
+    Hangul or Han script has the spellings `translit` gives (glued: "al-Qasimi" is one token,
+    "alqasimi"). Honorifics, particles and legal forms are dropped as in `name_tokens`.
+    """
+    if not translit.needs_rules(name):
+        return tuple((word,) for word in _keep(_words(name)))
+    found: list[tuple[str, ...]] = []
+    for spellings in translit.positions(name):
+        if len(spellings) == 1:
+            found.extend((word,) for word in _words(spellings[0]))
+            continue
+        glued = tuple(t for t in dict.fromkeys("".join(_words(s)) for s in spellings) if t)
+        if glued:
+            found.append(glued)
+    kept = [p for p in found if p[0] not in _DROPPED]
+    return tuple(kept or found)
+
+
 @lru_cache(maxsize=65536)
 def name_tokens(name: str) -> tuple[str, ...]:
-    """The normalized tokens of a name, honorifics, particles and legal forms removed, sorted."""
-    return tuple(sorted(_keep(_words(name))))
+    """The normalized tokens of a name, honorifics, particles and legal forms removed, sorted.
+
+    A name in another script gives its most usual spelling (`name_positions`).
+    """
+    return tuple(sorted(p[0] for p in name_positions(name)))
 
 
 def normalize(name: str) -> str:
@@ -316,6 +365,41 @@ def score_listed(query: Sequence[str], listed: ListedName) -> float:
     return max(0.0, min(score, 1.0))
 
 
+def resolve(positions: Positions, candidate: Sequence[str]) -> tuple[str, ...]:
+    """The query's tokens spelled as close to `candidate` as each position allows."""
+    return tuple(
+        spellings[0]
+        if len(spellings) == 1
+        else max(spellings, key=lambda s: max(token_similarity(s, c) for c in candidate))
+        for spellings in positions
+    )
+
+
+def score_positions(positions: Positions, listed: ListedName) -> float:
+    """`score_listed` for a query with several spellings per position: the closest counts."""
+    if not positions or not listed.tokens:
+        return 0.0
+    return score_listed(resolve(positions, listed.tokens), listed)
+
+
+def listed_variants(text: str, *, entity: bool = False) -> list[ListedName]:
+    """A listed name, and when it is in another script its other usual spellings too."""
+    primary = ListedName.of(text, entity=entity)
+    positions = name_positions(text)
+    widest = max((len(p) for p in positions), default=1)
+    variants = [primary]
+    seen = {primary.tokens}
+    spellings = [tuple(sorted(p[min(k, len(p) - 1)] for p in positions)) for k in range(widest)]
+    if translit.needs_rules(text):  # and one syllable a token: "李文浩" as "li wen hao" too
+        spellings.insert(1, tuple(sorted(_keep(_words(text)))))
+    for tokens in spellings[: LISTED_SPELLINGS + 1]:
+        if tokens not in seen:
+            seen.add(tokens)
+            variants.append(ListedName(text, tokens, primary.surname, entity))
+    return variants
+
+
 def score_names(query: str, listed: str, *, entity: bool = False) -> float:
-    """Similarity of a name to a listed name as written, 0..1."""
-    return score_listed(name_tokens(query), ListedName.of(listed, entity=entity))
+    """Similarity of a name to a listed name as written, 0..1 (either may be in any script)."""
+    positions = name_positions(query)
+    return max(score_positions(positions, v) for v in listed_variants(listed, entity=entity))
