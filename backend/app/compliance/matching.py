@@ -44,7 +44,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from app.compliance import translit
-from app.compliance.translit import script_of, transliterations
+from app.compliance.translit import Spellings, script_of, transliterations
 
 __all__ = [
     "ListedName",
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 # A name as positions: per word, the tokens it may be spelled as, most usual first.
-Positions = tuple[tuple[str, ...], ...]
+Positions = tuple[Spellings, ...]
 
 
 def _word_set(text: str) -> frozenset[str]:
@@ -183,16 +183,21 @@ def name_positions(name: str) -> Positions:
     "alqasimi"). Honorifics, particles and legal forms are dropped as in `name_tokens`.
     """
     if not translit.needs_rules(name):
-        return tuple((word,) for word in _keep(_words(name)))
-    found: list[tuple[str, ...]] = []
+        return tuple(Spellings((word,)) for word in _keep(_words(name)))
+    found: list[Spellings] = []
     for spellings in translit.positions(name):
-        if len(spellings) == 1:
-            found.extend((word,) for word in _words(spellings[0]))
+        if spellings.plain:
+            found.extend(Spellings((word,)) for word in _words(spellings[0]))
+            continue
+        if len(spellings) == 1 and not spellings.strict and not spellings.names:
+            found.extend(Spellings((word,), scripted=True) for word in _words(spellings[0]))
             continue
         glued = tuple(t for t in dict.fromkeys("".join(_words(s)) for s in spellings) if t)
         if glued:
-            found.append(glued)
-    kept = [p for p in found if p[0] not in _DROPPED]
+            found.append(
+                Spellings(glued, strict=spellings.strict, names=spellings.names, scripted=True)
+            )
+    kept = [p for p in found if p.strict or p[0] not in _DROPPED]  # 빈 is Bin, not a particle
     return tuple(kept or found)
 
 
@@ -365,20 +370,70 @@ def score_listed(query: Sequence[str], listed: ListedName) -> float:
     return max(0.0, min(score, 1.0))
 
 
-def resolve(positions: Positions, candidate: Sequence[str]) -> tuple[str, ...]:
-    """The query's tokens spelled as close to `candidate` as each position allows."""
-    return tuple(
-        spellings[0]
-        if len(spellings) == 1
-        else max(spellings, key=lambda s: max(token_similarity(s, c) for c in candidate))
-        for spellings in positions
+# Tokens like nothing: a query's syllable with no spelling that fits, a listed spelling of
+# another known name (token_similarity gives 0 when one token is a single other character).
+NO_MATCH, SET_ASIDE = "\x02", "\x01"
+
+
+def _fits(spelling: str, token: str) -> bool:
+    """A strict spelling fits a listed token as it is, or as part of it written together."""
+    if spelling == token:
+        return True
+    return min(len(spelling), len(token)) >= 2 and (
+        token.startswith(spelling) or token.endswith(spelling) or spelling.startswith(token)
     )
+
+
+def _spelled(spellings: Spellings, candidate: Sequence[str]) -> str:
+    if len(spellings) == 1 and not spellings.strict:
+        return spellings[0]
+    if spellings.strict:
+        fitting = [s for s in spellings if any(_fits(s, c) for c in candidate)]
+        if not fitting:
+            return NO_MATCH
+        spellings = Spellings(tuple(fitting))
+    # Against each token and each two written together ("Mohammad Bagher" / محمدباقر).
+    targets = [*candidate, *(a + b for a in candidate for b in candidate if a != b)]
+    return max(spellings, key=lambda s: max(token_similarity(s, c) for c in targets))
+
+
+def resolve(positions: Positions, candidate: Sequence[str]) -> tuple[str, ...]:
+    """The query's tokens spelled as close to `candidate` as each position allows.
+
+    A strict position (a Hangul syllable, a Chinese name part) takes only a spelling it has
+    (or one written together with the next); one that has none matches nothing.
+    """
+    return tuple(_spelled(p, candidate) for p in positions)
+
+
+def _other_names(positions: Positions, listed: ListedName) -> ListedName:
+    """The listed name with tokens that spell another known name than the query's put aside.
+
+    "Hasan" is a spelling of حسن: a query's حسين (Hussein) does not stand for it, however
+    alike the Latin looks.
+    """
+    known = frozenset().union(*(p.names for p in positions))
+    if not known:
+        return listed
+    spelled = {t for p in positions for t in p}
+    tokens = tuple(
+        SET_ASIDE + str(i)
+        if not any(t in s for s in spelled)
+        and translit.names_spelled(t)
+        and not translit.names_spelled(t) & known
+        else t
+        for i, t in enumerate(listed.tokens)
+    )
+    if tokens == listed.tokens:
+        return listed
+    return ListedName(listed.text, tokens, listed.surname, listed.entity)
 
 
 def score_positions(positions: Positions, listed: ListedName) -> float:
     """`score_listed` for a query with several spellings per position: the closest counts."""
     if not positions or not listed.tokens:
         return 0.0
+    listed = _other_names(positions, listed)
     return score_listed(resolve(positions, listed.tokens), listed)
 
 

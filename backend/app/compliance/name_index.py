@@ -211,7 +211,7 @@ class NameIndex:
         """Per candidate entry, its best name score and that name."""
         if not positions:
             return {}
-        spelled_once = all(len(p) == 1 for p in positions)
+        spelled_once = all(p.plain for p in positions)
         tokens = tuple(sorted(p[0] for p in positions))
         ids = self.candidates(tokens) if spelled_once else self.candidates_of(positions)
         if not ids:

@@ -16,11 +16,59 @@ from collections import Counter
 
 from anyascii import anyascii
 
-from app.compliance.translit import arabic, han, hangul
+from app.compliance.translit import arabic, cyrillic, han, hangul
+from app.compliance.translit.arabic_names import SPELLED
 
 SCRIPTS = ("latin", "cyrillic", "arabic", "persian", "hangul", "han", "other")
 _SEPARATORS = re.compile(r"[\s\u00b7\u30fb\u2027]+")  # spaces and the middle dots of names
 MAX_READABLE = 4
+
+
+class Spellings(tuple[str, ...]):
+    """The Latin spellings of one word or syllable, most usual first.
+
+    `scripted`: the word was written in another script (its spellings are guesses).
+    `strict`: a syllable (Hangul) or a Chinese name part, whose spellings are all there is:
+    a spelling one letter off is another syllable, not a typo. `names`: the name the table of
+    Arabic and Persian names knows the word as, so that a listed spelling of another known
+    name ("Hasan" for a query's حسين) is not taken for a variant of it.
+    """
+
+    strict: bool
+    names: frozenset[str]
+    scripted: bool
+
+    def __new__(
+        cls,
+        forms: tuple[str, ...],
+        *,
+        strict: bool = False,
+        names: frozenset[str] = frozenset(),
+        scripted: bool = False,
+    ) -> Spellings:
+        self = super().__new__(cls, forms)
+        self.strict = strict
+        self.names = names
+        self.scripted = scripted or strict or bool(names) or len(forms) > 1
+        return self
+
+    @property
+    def plain(self) -> bool:
+        """One spelling of a word written in Latin letters: nothing to choose."""
+        return not self.scripted
+
+
+def names_spelled(token: str) -> frozenset[str]:
+    """The Arabic and Persian names (table keys) that `token` is a known spelling of.
+
+    A particle in front ("abdulrahman") or the ending -i of a surname ("jalili") set aside.
+    """
+    for prefix in ("abdul", "abdel", "abd", "al", "el", ""):
+        rest = token[len(prefix) :] if token.startswith(prefix) else ""
+        for stem in (rest, rest[:-1] if rest.endswith("i") and len(rest) > 4 else ""):
+            if stem in SPELLED:
+                return SPELLED[stem]
+    return frozenset()
 
 
 def _script_of_char(char: str) -> str | None:
@@ -52,30 +100,49 @@ def script_of(name: str) -> str:
 
 
 def needs_rules(name: str) -> bool:
-    """Whether the name has letters that anyascii alone would spell poorly."""
-    return any(hangul.is_hangul(c) or han.is_han(c) or arabic.is_arabic(c) for c in name)
+    """Whether the name has letters that anyascii alone would spell poorly, or in one way only."""
+    return any(
+        hangul.is_hangul(c) or han.is_han(c) or arabic.is_arabic(c) or cyrillic.is_cyrillic(c)
+        for c in name
+    )
 
 
-def positions(name: str) -> list[tuple[str, ...]]:
+def _words(name: str) -> list[str]:
+    """The words of a name, عبد joined to the name after it (عبد الله → عبدالله)."""
+    words = [w for w in _SEPARATORS.split(name.strip()) if w]
+    joined: list[str] = []
+    for word in words:
+        if joined and arabic.normalize(joined[-1]) == "عبد":
+            joined[-1] += word
+        else:
+            joined.append(word)
+    return joined
+
+
+def positions(name: str) -> list[Spellings]:
     """Per word or syllable of the name, its Latin spellings (lower case), most usual first."""
     persian = arabic.is_persian(name)
-    out: list[tuple[str, ...]] = []
+    out: list[Spellings] = []
     first_hangul = first_han = True
-    for word in _SEPARATORS.split(name.strip()):
-        if not word:
-            continue
+    for word in _words(name):
         if any(hangul.is_hangul(c) for c in word):
-            out.extend(hangul.word_alternatives(word, first=first_hangul))
+            found = hangul.word_alternatives(word, first=first_hangul)
+            out.extend(Spellings(f, strict=True) for f in found)
             first_hangul = False
         elif any(han.is_han(c) for c in word):
-            out.extend(han.word_alternatives(word, first=first_han))
+            out.extend(
+                Spellings(f, strict=True) for f in han.word_alternatives(word, first=first_han)
+            )
             first_han = False
         elif any(arabic.is_arabic(c) for c in word):
             forms = arabic.word_forms(word, persian=persian)
+            key = arabic.known_name(word)
             if forms:
-                out.append(forms)
+                out.append(Spellings(forms, names=frozenset({key}) if key else frozenset()))
+        elif any(cyrillic.is_cyrillic(c) for c in word):
+            out.append(Spellings(cyrillic.word_forms(word), scripted=True))
         else:
-            out.append((anyascii(word).lower(),))
+            out.append(Spellings((anyascii(word).lower(),)))
     return out
 
 

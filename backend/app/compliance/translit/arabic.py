@@ -84,6 +84,10 @@ def _composed(word: str, persian: bool) -> tuple[str, ...]:
         head, tail = _known(word[:cut], persian), _known(word[cut:], persian)
         if head and tail:
             return _glued(head, tail)
+    for cut in range(len(word) - 3, 2, -1):  # a known name, then one spelled by rule
+        head = _known(word[:cut], persian)
+        if head:
+            return _glued(head, _by_rule(word[cut:], persian))
     return ()
 
 
@@ -95,11 +99,24 @@ def _spell(word: str, persian: bool) -> tuple[str, ...]:
     return _known(word, persian) or _composed(word, persian) or _by_rule(word, persian)
 
 
+def known_name(word: str) -> str | None:
+    """The name the table knows the word as: as it stands, after عبد or ال, before ی."""
+    key = normalize(word.replace("\u200c", ""))
+    for prefix in ("عبدال", "عبد", "ال", ""):
+        rest = key[len(prefix) :] if key.startswith(prefix) else ""
+        for stem in (rest, rest[:-1] if rest.endswith("ي") else ""):
+            if stem in NAMES:
+                return stem
+    return None
+
+
 def word_forms(word: str, *, persian: bool) -> tuple[str, ...]:
     """The Latin forms of one word in Arabic script, the most usual first."""
     parts = [normalize(p) for p in word.split("\u200c") if p]  # Persian half-space: one word
     if not parts:
         return ()
+    if len(parts) > 1 and _known("".join(parts), persian):
+        parts = ["".join(parts)]
     if len(parts) == 1:
         if parts[0] in PARTICLES:
             return (PARTICLES[parts[0]],)
@@ -162,4 +179,6 @@ def _by_rule(word: str, persian: bool) -> tuple[str, ...]:
         for every in (False, True):
             for vowel in ("a", "e") if persian else ("a", "u"):
                 forms.append(_voweled(letters, vowel, every))
+    if persian and "ق" in word:  # Persian ق: gh (Ghasem) or, as many lists write it, q
+        forms += [f.replace("gh", "q", 1) for f in forms[:2]]
     return tuple(dict.fromkeys(f for f in forms if f))[: MAX_FORMS + 2]

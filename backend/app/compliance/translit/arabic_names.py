@@ -113,6 +113,19 @@ _NAMES = """
 عمار ammar
 ياسر yasser yasir | yaser
 امير amir
+باقر baqir bakir | bagher baqer
+جلال jalal
+سلمان salman
+جليل jalil
+پرويز | parviz parvis
+بهروز | behrouz behruz
+فرهاد | farhad
+مسعود masud masoud | masoud massoud
+وحيد wahid | vahid
+اميد | omid
+نرگس | narges
+زهرا zahra | zahra
+كوروش | kourosh kurosh
 """
 
 
@@ -128,3 +141,15 @@ def _parse() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
 
 
 NAMES = _parse()
+
+
+def _spelled() -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for key, (arabic, persian) in NAMES.items():
+        for form in arabic + persian:
+            found.setdefault(form, set()).add(key)
+    return {form: frozenset(keys) for form, keys in found.items()}
+
+
+# Each Latin spelling in the table, and the names (keys) it spells.
+SPELLED = _spelled()

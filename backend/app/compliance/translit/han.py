@@ -36,10 +36,48 @@ SURNAME_READINGS = {
     "秘": "bi",
     "召": "shao",
     "员": "yun",
+    "薄": "bo",
     "尉迟": "yuchi",
     "万俟": "moqi",
     "长孙": "zhangsun",
     "長孫": "zhangsun",
+}
+# Surnames as Taiwan, Hong Kong and Southeast Asia spell them (Wade-Giles, Cantonese, Hokkien).
+SURNAME_SPELLINGS = {
+    "李": "lee",
+    "陈": "chan tan",
+    "陳": "chan tan",
+    "张": "cheung",
+    "張": "cheung",
+    "黄": "wong",
+    "黃": "wong",
+    "王": "wong",
+    "吴": "ng goh",
+    "吳": "ng goh",
+    "林": "lam lim",
+    "郑": "cheng",
+    "鄭": "cheng",
+    "刘": "lau",
+    "劉": "lau",
+    "周": "chow chau",
+    "何": "ho",
+    "梁": "leung",
+    "郭": "kwok kuo",
+    "许": "hui",
+    "許": "hui",
+    "谢": "tse hsieh",
+    "謝": "tse hsieh",
+    "杨": "yeung",
+    "楊": "yeung",
+    "蔡": "choi",
+    "邓": "tang",
+    "鄧": "tang",
+    "叶": "yip yeh",
+    "葉": "yip yeh",
+    "苏": "so",
+    "蘇": "so",
+    "罗": "law lo",
+    "羅": "law lo",
 }
 COMPOUND_SURNAMES = frozenset(
     """欧阳 歐陽 司马 司馬 诸葛 諸葛 上官 东方 東方 皇甫 令狐 公孙 公孫 夏侯 尉迟 尉遲 长孙 長孫
@@ -106,4 +144,6 @@ def word_alternatives(word: str, *, first: bool) -> list[tuple[str, ...]]:
     surname = _surname_of(chars)
     reading = SURNAME_READINGS.get(surname)
     surname_syllables = [reading] if reading else pinyin(surname)
-    return [_forms(surname_syllables), _forms(pinyin(chars[len(surname) :]))]
+    local = tuple(SURNAME_SPELLINGS.get(surname, "").split())
+    surname_forms = tuple(dict.fromkeys(_forms(surname_syllables) + local))
+    return [surname_forms, _forms(pinyin(chars[len(surname) :]))]

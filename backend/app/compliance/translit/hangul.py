@@ -164,6 +164,8 @@ def romanize(syllable: str, scheme: str) -> str:
             body = "you" if not head and tail == "ng" else "yu"
         elif vowel == 13 and tail:  # 준 jun, 문 mun; open, 수 soo, 우 woo
             body = "u"
+        elif vowel == 13 and not head:
+            body = "woo"
         elif vowel == 19 and head == "h":  # 희 hee
             body = "ee"
     return head + body + tail
