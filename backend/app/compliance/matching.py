@@ -440,6 +440,8 @@ def score_positions(positions: Positions, listed: ListedName) -> float:
 def listed_variants(text: str, *, entity: bool = False) -> list[ListedName]:
     """A listed name, and when it is in another script its other usual spellings too."""
     primary = ListedName.of(text, entity=entity)
+    if not translit.needs_rules(text):
+        return [primary]
     positions = name_positions(text)
     widest = max((len(p) for p in positions), default=1)
     variants = [primary]

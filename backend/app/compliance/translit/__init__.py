@@ -3,7 +3,7 @@
 `script_of(name)` tells which script a name is written in; `positions(name)` gives, for each
 word (or syllable) of the name, the Latin spellings it may stand for, most usual first;
 `transliterations(name)` puts those together into a few readable Latin names for an officer
-("김정은" → "Kim Jeong Eun", "Gim Jong Un", …). Arabic and Persian (`arabic.py`), Hangul
+("김정은" → "Kim Jeong Eun", "Kim Jong Un", …). Arabic and Persian (`arabic.py`), Hangul
 (`hangul.py`) and Han (`han.py`) have rules of their own; Cyrillic and every other script go
 through anyascii, one spelling per word. Pure functions, no database.
 """
@@ -101,6 +101,8 @@ def script_of(name: str) -> str:
 
 def needs_rules(name: str) -> bool:
     """Whether the name has letters that anyascii alone would spell poorly, or in one way only."""
+    if name.isascii():
+        return False
     return any(
         hangul.is_hangul(c) or han.is_han(c) or arabic.is_arabic(c) or cyrillic.is_cyrillic(c)
         for c in name
@@ -158,5 +160,9 @@ def transliterations(name: str) -> list[str]:
     if not found:
         return []
     widest = min(MAX_READABLE, max(len(p) for p in found))
-    readable = (" ".join(p[min(k, len(p) - 1)].title() for p in found) for k in range(widest))
+    # The first word (a surname in Korean and Chinese) keeps its most usual spelling.
+    readable = (
+        " ".join(p[min(k, len(p) - 1) if i else 0].title() for i, p in enumerate(found))
+        for k in range(widest)
+    )
     return list(dict.fromkeys(readable))

@@ -179,6 +179,8 @@ def _by_rule(word: str, persian: bool) -> tuple[str, ...]:
         for every in (False, True):
             for vowel in ("a", "e") if persian else ("a", "u"):
                 forms.append(_voweled(letters, vowel, every))
+    if persian and word[:1] == "ا" and word[1:2] not in _VOWEL_LETTERS:
+        forms += ["e" + f[1:] for f in forms[:2] if f.startswith("a")]  # Eslami, Esmail
     if persian and "ق" in word:  # Persian ق: gh (Ghasem) or, as many lists write it, q
         forms += [f.replace("gh", "q", 1) for f in forms[:2]]
     return tuple(dict.fromkeys(f for f in forms if f))[: MAX_FORMS + 2]

@@ -17,7 +17,11 @@ _UKRAINIAN = str.maketrans(
      "Є": "Ye", "є": "ie", "Ї": "Yi", "ї": "i", "Х": "Kh", "х": "kh", "Щ": "Shch", "щ": "shch"}
 )  # fmt: skip
 _SHORT_ENDINGS = ((re.compile(r"iy$"), "y"), (re.compile(r"iy$"), "i"), (re.compile(r"yy$"), "y"))
-_RUSSIAN_VARIANTS = ((re.compile(r"ks"), "x"), (re.compile(r"'y"), "i"), (re.compile(r"ay$"), "ai"))
+_RUSSIAN_VARIANTS = (
+    (re.compile(r"ks"), "x"),
+    (re.compile(r"'y"), "i"),
+    (re.compile(r"(?<=[aeiou])y(?![aeiou])"), "i"),  # Shoygu → Shoigu, Nikolay → Nikolai
+)
 
 
 def is_cyrillic(char: str) -> bool:

@@ -24,6 +24,7 @@ _INITIALS = {
     "rr": "g kk n d tt r m b pp s ss - j jj ch k t p h",
     "mr": "k kk n t tt r m p pp s ss - ch tch ch k t p h",
     "kp": "k kk n t tt r m p pp s ss - j jj ch kh th ph h",
+    "pop": "k kk n d tt r m b pp s ss - j jj ch k t p h",
 }
 _VOWELS = {
     "rr": "a ae ya yae eo e yeo ye o wa wae oe yo u wo we wi yu eu ui i",
