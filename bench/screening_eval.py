@@ -120,9 +120,8 @@ def evaluate_scripts(
 
 def print_scripts(counts: dict[str, dict[str, float]], threshold: float) -> None:
     print(f"names in other scripts; threshold {threshold:.2f}")
-    print(
-        f"  {'script':9} {'true':>5} {'caught':>6} {'others':>6} {'FP':>3} {'recall':>7} {'prec.':>6}"
-    )
+    heads = (("true", 5), ("caught", 6), ("others", 6), ("FP", 3), ("recall", 7), ("prec.", 6))
+    print(f"  {'script':9} " + " ".join(f"{h:>{w}}" for h, w in heads))
     for script, c in counts.items():
         print(
             f"  {script:9} {c['tp'] + c['fn']:5.0f} {c['tp']:6.0f} {c['tn'] + c['fp']:6.0f}"

@@ -175,6 +175,11 @@ _DROPPED = HONORIFICS | PARTICLES | LEGAL_FORMS
 
 
 @lru_cache(maxsize=65536)
+def _plain(word: str) -> Spellings:
+    return Spellings((word,))
+
+
+@lru_cache(maxsize=65536)
 def name_positions(name: str) -> Positions:
     """Per word of the name, the normalized tokens it may stand for, most usual first.
 
@@ -183,11 +188,11 @@ def name_positions(name: str) -> Positions:
     "alqasimi"). Honorifics, particles and legal forms are dropped as in `name_tokens`.
     """
     if not translit.needs_rules(name):
-        return tuple(Spellings((word,)) for word in _keep(_words(name)))
+        return tuple(_plain(word) for word in _keep(_words(name)))
     found: list[Spellings] = []
     for spellings in translit.positions(name):
         if spellings.plain:
-            found.extend(Spellings((word,)) for word in _words(spellings[0]))
+            found.extend(_plain(word) for word in _words(spellings[0]))
             continue
         if len(spellings) == 1 and not spellings.strict and not spellings.names:
             found.extend(Spellings((word,), scripted=True) for word in _words(spellings[0]))

@@ -164,7 +164,7 @@ class NameIndex:
         """
         return self.candidates_of(tuple((token,) for token in set(tokens)))
 
-    def candidates_of(self, positions: Positions) -> set[int]:
+    def candidates_of(self, positions: Sequence[Sequence[str]]) -> set[int]:
         """`candidates` for a query with several spellings per position (another script)."""
         per_token = []
         for spellings in positions:

@@ -28,8 +28,10 @@ _CANONICAL = str.maketrans({"ی": "ي", "ى": "ي", "ک": "ك", "أ": "ا", "إ"
                             "ٱ": "ا", "ة": "ه", "ۀ": "ه", "ؤ": "و", "ئ": "ي"})  # fmt: skip
 PARTICLES = {"بن": "bin", "ابن": "ibn", "بنت": "bint", "ابو": "abu", "ام": "umm", "عبد": "abd",
              "ال": "al"}  # fmt: skip
-_SUFFIXES = (("زاده", ("zadeh", "zade")), ("پور", ("pour", "pur")), ("نژاد", ("nejad", "nezhad")),
-             ("خاني", ("khani",)), ("نيا", ("nia",)), ("فر", ("far",)), ("راد", ("rad",)))  # fmt: skip
+_SUFFIXES = (
+    ("زاده", ("zadeh", "zade")), ("پور", ("pour", "pur")), ("نژاد", ("nejad", "nezhad")),
+    ("خاني", ("khani",)), ("نيا", ("nia",)), ("فر", ("far",)), ("راد", ("rad",)),
+)  # fmt: skip
 _CONSONANTS = {
     "ب": "b", "ت": "t", "ث": "th", "ج": "j", "ح": "h", "خ": "kh", "د": "d", "ذ": "dh", "ر": "r",
     "ز": "z", "س": "s", "ش": "sh", "ص": "s", "ض": "d", "ط": "t", "ظ": "z", "ع": "", "غ": "gh",
@@ -64,11 +66,10 @@ def _known(word: str, persian: bool) -> tuple[str, ...]:
 def _composed(word: str, persian: bool) -> tuple[str, ...]:
     """A known word with a particle or suffix, or two known words written together."""
     if word.startswith("ال") and len(word) > 3:
-        rest = _spell(word[2:], persian)
-        return rest + tuple(f"{p}-{r}" for p in ("al", "el") for r in rest[:2])
+        after = _spell(word[2:], persian)
+        return after + tuple(f"{p}-{r}" for p in ("al", "el") for r in after[:2])
     if word.startswith("عبد") and len(word) > 4:
-        rest = word[5:] if word[3:5] == "ال" else word[3:]
-        tail = _spell(rest, persian)
+        tail = _spell(word[5:] if word[3:5] == "ال" else word[3:], persian)
         return tuple(f"{p}{t}" for t in tail[:2] for p in ("abdul-", "abdel-", "abd al-")) + tail
     if word.startswith("پور") and len(word) > 4:
         return _glued(("pour", "pur"), _spell(word[3:], persian))

@@ -79,10 +79,9 @@ SURNAME_SPELLINGS = {
     "罗": "law lo",
     "羅": "law lo",
 }
-COMPOUND_SURNAMES = frozenset(
-    """欧阳 歐陽 司马 司馬 诸葛 諸葛 上官 东方 東方 皇甫 令狐 公孙 公孫 夏侯 尉迟 尉遲 长孙 長孫
-    宇文 司徒 慕容 万俟 端木 西门 西門 澹台 澹臺 轩辕 軒轅 呼延 闻人 聞人""".split()
-)
+_COMPOUND = """欧阳 歐陽 司马 司馬 诸葛 諸葛 上官 东方 東方 皇甫 令狐 公孙 公孫 夏侯 尉迟 尉遲 长孙
+長孫 宇文 司徒 慕容 万俟 端木 西门 西門 澹台 澹臺 轩辕 軒轅 呼延 闻人 聞人"""
+COMPOUND_SURNAMES = frozenset(_COMPOUND.split())
 
 
 def is_han(char: str) -> bool:

@@ -32,7 +32,8 @@ _VOWELS = {
     "kp": "a ae ya yae o e yo ye o wa wae oe yo u wo we wi yu u ui i",
     "pop": "a ae ya yae u e yeo ye o wa wae oe yo oo wo we wi yu eu ui i",
 }
-_FINALS = "- k k k n n n t l k m p t t p l m p p t t ng t t k t p t".split()
+_FINAL_LETTERS = "- k k k n n n t l k m p t t p l m p p t t ng t t k t p t"
+_FINALS = _FINAL_LETTERS.split()
 _TABLES = {
     scheme: ([c.strip("-") for c in _INITIALS.get(scheme, _INITIALS["rr"]).split()], v.split())
     for scheme, v in _VOWELS.items()
