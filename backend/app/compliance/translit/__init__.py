@@ -110,11 +110,11 @@ def needs_rules(name: str) -> bool:
 
 
 def _words(name: str) -> list[str]:
-    """The words of a name, عبد joined to the name after it (عبد الله → عبدالله)."""
+    """The words of a name, عبد joined to the word after it and الدين to the word before."""
     words = [w for w in _SEPARATORS.split(name.strip()) if w]
     joined: list[str] = []
     for word in words:
-        if joined and arabic.normalize(joined[-1]) == "عبد":
+        if joined and (arabic.normalize(joined[-1]) == "عبد" or arabic.normalize(word) == "الدين"):
             joined[-1] += word
         else:
             joined.append(word)

@@ -71,6 +71,9 @@ def _composed(word: str, persian: bool) -> tuple[str, ...]:
     if word.startswith("عبد") and len(word) > 4:
         tail = _spell(word[5:] if word[3:5] == "ال" else word[3:], persian)
         return tuple(f"{p}{t}" for t in tail[:2] for p in ("abdul-", "abdel-", "abd al-")) + tail
+    if word.endswith("الدين") and len(word) > 6:  # سعدالدين Saad al-Din, Saadeddine
+        head = _spell(word[:-5], persian)[:2]
+        return _glued(head, ("eddin", "eddine", "uddin", "aldin", " al-din"))
     if word.startswith("پور") and len(word) > 4:
         return _glued(("pour", "pur"), _spell(word[3:], persian))
     if word.endswith("يي") and _known(word[:-2], persian):
@@ -93,7 +96,7 @@ def _composed(word: str, persian: bool) -> tuple[str, ...]:
 
 
 def _glued(heads: tuple[str, ...], tails: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(h + t for h, t in product(heads[:3], tails[:2]))[:MAX_FORMS]
+    return tuple(h + t for t, h in product(tails[:MAX_FORMS], heads[:3]))[:MAX_FORMS]
 
 
 def _spell(word: str, persian: bool) -> tuple[str, ...]:

@@ -116,6 +116,7 @@ _NAMES = """
 باقر baqir bakir | bagher baqer
 جلال jalal
 سلمان salman
+سعد saad sad
 جليل jalil
 پرويز | parviz parvis
 بهروز | behrouz behruz
