@@ -4,8 +4,9 @@ Pure functions, no database: `name_index.py` indexes the listed names for blocki
 the candidates with `score_listed`; `sanctions.py` builds a `NameIndex` from the active list
 and asks it for matches.
 
-**Normalization** (`name_tokens`): transliterate any script to ASCII (anyascii; Chinese,
-Japanese and Korean one syllable per token), lower-case, drop punctuation, honorifics
+**Normalization** (`name_tokens`, `name_positions`): write a name in Latin letters (Arabic,
+Persian, Hangul, Han and Cyrillic by their conventions, several spellings per word, see
+`translit`; other scripts with anyascii), lower-case, drop punctuation, honorifics
 ("Dr", "Sheikh"), particles ("al", "bin", "van", "abdul") and legal forms ("LLC", "S.A."), so
 that "Dr. José Ramírez-Ortega" and "ortega jose ramirez" give the same tokens.
 
@@ -30,6 +31,11 @@ generic part of a listed company's name does not match. When the list marks the 
 (the part before the comma, "KARELIN, Viktor", or the words in capitals of an alias), a
 person matches only if a surname token matches (similarity ≥ 0.85): "Tariq Mahmood" is not
 "CHAUDHRY, Tariq Mahmood". A single token against a longer name is capped at 0.75.
+
+**Several spellings** (`score_positions`): a name in another script has several spellings per
+word; against a listed name each word takes the one closest to it (`resolve`). A Hangul
+syllable or Chinese name part matches only a spelling it has, and a listed spelling of another
+known Arabic or Persian name is set aside (حسين is not "Hasan").
 """
 
 from __future__ import annotations
@@ -44,9 +50,20 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from app.compliance import translit
+from app.compliance.name_words import (
+    GENERIC_WORDS,
+    HONORIFICS,
+    LEGAL_FORMS,
+    PARTICLES,
+    skeleton,
+)
 from app.compliance.translit import Spellings, script_of, transliterations
 
 __all__ = [
+    "GENERIC_WORDS",
+    "HONORIFICS",
+    "LEGAL_FORMS",
+    "PARTICLES",
     "ListedName",
     "listed_variants",
     "name_positions",
@@ -56,6 +73,7 @@ __all__ = [
     "score_names",
     "score_positions",
     "script_of",
+    "skeleton",
     "transliterations",
 ]
 
@@ -63,44 +81,6 @@ __all__ = [
 Positions = tuple[Spellings, ...]
 
 
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Titles, honorifics and generational suffixes: never part of who someone is.
-HONORIFICS = _word_set(
-    """
-    mr mrs ms miss mx dr prof professor sir dame lord lady madam madame mme mlle monsieur
-    herr frau sr sra srta senor senora don dona dom sheikh shaikh sheik haji hajji hadji
-    imam mullah ayatollah emir amir prince princess king queen president minister general
-    gen col colonel maj major capt captain lt lieutenant sgt sergeant adm admiral cmdr rev
-    reverend father fr brother sister mother jr junior snr senior ii iii iv esq phd md mv
-    """
-)
-# Particles that transliterations keep, drop or glue at will ("Abd al-Rahman", "bin Laden").
-PARTICLES = _word_set(
-    """
-    al el ul ad ad ar as at az bin ibn bint ben abu umm abd abdul abdel abdal abdol abdoul
-    van von der den de del della di da du dos das la le y e
-    """
-)
-# Legal forms: not part of what distinguishes one company from another.
-LEGAL_FORMS = _word_set(
-    """
-    llc ltd limited inc incorporated corp corporation co company plc gmbh ag sa sas sarl srl
-    spa bv nv oy ab as fze fzco fzc jsc ojsc pjsc cjsc ooo zao oao llp lp pte sdn bhd
-    """
-)
-# Words many company names share: matching them says little.
-GENERIC_WORDS = _word_set(
-    """
-    trading trade shipping logistics exchange house holding holdings group international
-    industries industrial services service bank banco banque finance financial investment
-    investments petrochemical petrochemicals metallurgical steel oil gas energy import
-    export general enterprise enterprises global partners resources marine maritime airlines
-    transport commercial development construction technology technologies works
-    """
-)
 PERSON_ALPHA = 0.35
 ENTITY_ALPHA = 1.0
 GENERIC_WEIGHT = 0.3
@@ -114,34 +94,6 @@ SKELETON_MIN_JW = 0.8
 
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
-_VOWELS = re.compile(r"[aeiouy]+")
-_REPEATS = re.compile(r"(.)\1+")
-
-# Transliteration equivalences applied to the skeleton (sounds spelled differently).
-_SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), replacement)
-    for pattern, replacement in (
-        (r"ph", "f"),
-        (r"ck", "k"),
-        (r"q", "k"),
-        (r"c(?=[eiy])", "s"),
-        (r"c", "k"),
-        (r"dh", "d"),
-        (r"th", "t"),
-        (r"kh", "h"),
-        (r"gh", "g"),
-        (r"sch", "sh"),
-        (r"tch", "ch"),
-        (r"tsh", "ch"),
-        (r"dj", "j"),
-        (r"zh", "j"),
-        (r"x", "ks"),
-        (r"w", "v"),
-        (r"z", "s"),
-        (r"(?<=.)h", ""),
-        (r"ie$", "i"),
-    )
-)
 
 
 def _syllabic(char: str) -> bool:
@@ -229,16 +181,6 @@ def surname_tokens(name: str) -> frozenset[str]:
     if capitals and len(capitals) < len(raw):
         return frozenset(_keep(_words(" ".join(capitals))))
     return frozenset()
-
-
-@lru_cache(maxsize=65536)
-def skeleton(token: str) -> str:
-    """A transliteration skeleton: sounds spelled alike folded, vowel runs folded to `a`."""
-    value = token
-    for pattern, replacement in _SKELETON_RULES:
-        value = pattern.sub(replacement, value)
-    value = _REPEATS.sub(r"\1", value)
-    return _VOWELS.sub("a", value)
 
 
 def _glued_particle(long: str, short: str) -> bool:
