@@ -7,6 +7,12 @@ look-alike or an unrelated name). A query counts as a true positive when its exp
 among the matches, a false positive for every other entry it matches.
 
     .venv/bin/python bench/screening_eval.py [--threshold 0.80] [--verbose]
+
+`--scripts` scores `bench/screening_scripts.csv` instead: names written in Arabic, Persian,
+Hangul, Han and Cyrillic script (`query`) against a list of their Latin names (`listed`, as
+the lists write them), each the name of the listed person (`expected` = match) or of someone
+else whose name is close (`lookalike`) or not (`unrelated`). The list is every distinct
+`listed` name, so a query may also match the wrong person; recall and precision per script.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 
 from app.compliance.list_file import indexed, parse_list  # noqa: E402
-from app.compliance.name_index import NameIndex  # noqa: E402
+from app.compliance.name_index import IndexedEntry, NameIndex  # noqa: E402
 from app.compliance.sanctions import FIXTURE  # noqa: E402
 
 EVAL = Path(__file__).with_name("screening_eval.csv")
+SCRIPTS_EVAL = Path(__file__).with_name("screening_scripts.csv")
 
 
 ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "c": "ç", "n": "ñ", "s": "š"}
@@ -83,6 +90,45 @@ def synthetic(entries, seed: int) -> list[dict]:
     return rows
 
 
+def evaluate_scripts(
+    path: Path = SCRIPTS_EVAL, *, threshold: float = 0.80, verbose: bool = False
+) -> dict[str, dict[str, float]]:
+    """Per script (and "all"): tp, fn, fp, tn, recall, precision of the scripts set."""
+    with path.open(encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    listed = sorted({r["listed"] for r in rows if r["listed"]})
+    index = NameIndex.build(IndexedEntry(i, name, "EVAL", (name,)) for i, name in enumerate(listed))
+    counts: dict[str, dict[str, float]] = {}
+    for row in rows:
+        found = {m.entry.name for m in index.search(row["query"], threshold=threshold)}
+        expected = row["listed"] if row["expected"] == "match" else None
+        wrong = found - {expected}
+        for key in (row["script"], "all"):
+            c = counts.setdefault(key, dict.fromkeys(("tp", "fn", "fp", "tn"), 0.0))
+            if expected:
+                c["tp" if expected in found else "fn"] += 1
+            else:
+                c["tn"] += not wrong
+            c["fp"] += len(wrong)
+        if verbose and ((expected and expected not in found) or wrong):
+            print(f"  {row['script']:8} {row['query']} ~ {row['listed']!r}: got {sorted(found)}")
+    for c in counts.values():
+        c["recall"] = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+        c["precision"] = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+    return counts
+
+
+def print_scripts(counts: dict[str, dict[str, float]], threshold: float) -> None:
+    print(f"names in other scripts; threshold {threshold:.2f}")
+    heads = (("true", 5), ("caught", 6), ("others", 6), ("FP", 3), ("recall", 7), ("prec.", 6))
+    print(f"  {'script':9} " + " ".join(f"{h:>{w}}" for h, w in heads))
+    for script, c in counts.items():
+        print(
+            f"  {script:9} {c['tp'] + c['fn']:5.0f} {c['tp']:6.0f} {c['tn'] + c['fp']:6.0f}"
+            f" {c['fp']:3.0f} {c['recall']:7.3f} {c['precision']:6.3f}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=0.80)
@@ -96,7 +142,15 @@ def main() -> int:
         metavar="SEED",
         help="instead of the hand-written set, generate variants and look-alikes from the list",
     )
+    parser.add_argument(
+        "--scripts", action="store_true", help="score names in other scripts (per script)"
+    )
     args = parser.parse_args()
+    if args.scripts:
+        print_scripts(
+            evaluate_scripts(threshold=args.threshold, verbose=args.verbose), args.threshold
+        )
+        return 0
 
     with args.list.open(encoding="utf-8") as stream:
         entries = list(parse_list(stream))

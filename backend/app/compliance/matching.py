@@ -4,8 +4,9 @@ Pure functions, no database: `name_index.py` indexes the listed names for blocki
 the candidates with `score_listed`; `sanctions.py` builds a `NameIndex` from the active list
 and asks it for matches.
 
-**Normalization** (`name_tokens`): transliterate any script to ASCII (anyascii; Chinese,
-Japanese and Korean one syllable per token), lower-case, drop punctuation, honorifics
+**Normalization** (`name_tokens`, `name_positions`): write a name in Latin letters (Arabic,
+Persian, Hangul, Han and Cyrillic by their conventions, several spellings per word, see
+`translit`; other scripts with anyascii), lower-case, drop punctuation, honorifics
 ("Dr", "Sheikh"), particles ("al", "bin", "van", "abdul") and legal forms ("LLC", "S.A."), so
 that "Dr. José Ramírez-Ortega" and "ortega jose ramirez" give the same tokens.
 
@@ -30,6 +31,11 @@ generic part of a listed company's name does not match. When the list marks the 
 (the part before the comma, "KARELIN, Viktor", or the words in capitals of an alias), a
 person matches only if a surname token matches (similarity ≥ 0.85): "Tariq Mahmood" is not
 "CHAUDHRY, Tariq Mahmood". A single token against a longer name is capped at 0.75.
+
+**Several spellings** (`score_positions`): a name in another script has several spellings per
+word; against a listed name each word takes the one closest to it (`resolve`). A Hangul
+syllable or Chinese name part matches only a spelling it has, and a listed spelling of another
+known Arabic or Persian name is set aside (حسين is not "Hasan").
 """
 
 from __future__ import annotations
@@ -43,84 +49,51 @@ from anyascii import anyascii
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
+from app.compliance import translit
+from app.compliance.name_words import (
+    GENERIC_WORDS,
+    HONORIFICS,
+    LEGAL_FORMS,
+    PARTICLES,
+    skeleton,
+)
+from app.compliance.translit import Spellings, script_of, transliterations
 
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+__all__ = [
+    "GENERIC_WORDS",
+    "HONORIFICS",
+    "LEGAL_FORMS",
+    "PARTICLES",
+    "ListedName",
+    "listed_variants",
+    "name_positions",
+    "name_tokens",
+    "normalize",
+    "score_listed",
+    "score_names",
+    "score_positions",
+    "script_of",
+    "skeleton",
+    "transliterations",
+]
+
+# A name as positions: per word, the tokens it may be spelled as, most usual first.
+Positions = tuple[Spellings, ...]
 
 
-# Titles, honorifics and generational suffixes: never part of who someone is.
-HONORIFICS = _word_set(
-    """
-    mr mrs ms miss mx dr prof professor sir dame lord lady madam madame mme mlle monsieur
-    herr frau sr sra srta senor senora don dona dom sheikh shaikh sheik haji hajji hadji
-    imam mullah ayatollah emir amir prince princess king queen president minister general
-    gen col colonel maj major capt captain lt lieutenant sgt sergeant adm admiral cmdr rev
-    reverend father fr brother sister mother jr junior snr senior ii iii iv esq phd md mv
-    """
-)
-# Particles that transliterations keep, drop or glue at will ("Abd al-Rahman", "bin Laden").
-PARTICLES = _word_set(
-    """
-    al el ul ad ad ar as at az bin ibn bint ben abu umm abd abdul abdel abdal abdol abdoul
-    van von der den de del della di da du dos das la le y e
-    """
-)
-# Legal forms: not part of what distinguishes one company from another.
-LEGAL_FORMS = _word_set(
-    """
-    llc ltd limited inc incorporated corp corporation co company plc gmbh ag sa sas sarl srl
-    spa bv nv oy ab as fze fzco fzc jsc ojsc pjsc cjsc ooo zao oao llp lp pte sdn bhd
-    """
-)
-# Words many company names share: matching them says little.
-GENERIC_WORDS = _word_set(
-    """
-    trading trade shipping logistics exchange house holding holdings group international
-    industries industrial services service bank banco banque finance financial investment
-    investments petrochemical petrochemicals metallurgical steel oil gas energy import
-    export general enterprise enterprises global partners resources marine maritime airlines
-    transport commercial development construction technology technologies works
-    """
-)
 PERSON_ALPHA = 0.35
 ENTITY_ALPHA = 1.0
 GENERIC_WEIGHT = 0.3
 SURNAME_MIN = 0.85
 SINGLE_TOKEN_CAP = 0.75
+# Spellings of a listed name in another script put in the index (the most usual ones).
+LISTED_SPELLINGS = 3
 # A shared skeleton only counts for tokens that are also close as written ("Omar"/"Amir" share
 # one, as do "Hassan"/"Hussein": different names).
 SKELETON_MIN_JW = 0.8
 
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
-_VOWELS = re.compile(r"[aeiouy]+")
-_REPEATS = re.compile(r"(.)\1+")
-
-# Transliteration equivalences applied to the skeleton (sounds spelled differently).
-_SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), replacement)
-    for pattern, replacement in (
-        (r"ph", "f"),
-        (r"ck", "k"),
-        (r"q", "k"),
-        (r"c(?=[eiy])", "s"),
-        (r"c", "k"),
-        (r"dh", "d"),
-        (r"th", "t"),
-        (r"kh", "h"),
-        (r"gh", "g"),
-        (r"sch", "sh"),
-        (r"tch", "ch"),
-        (r"tsh", "ch"),
-        (r"dj", "j"),
-        (r"zh", "j"),
-        (r"x", "ks"),
-        (r"w", "v"),
-        (r"z", "s"),
-        (r"(?<=.)h", ""),
-        (r"ie$", "i"),
-    )
-)
 
 
 def _syllabic(char: str) -> bool:
@@ -129,8 +102,8 @@ def _syllabic(char: str) -> bool:
 
 
 def _transliterate(text: str) -> str:
-    # Chinese, Japanese and Korean: one syllable per token ("李文浩" → "li wen hao"); the
-    # scorer joins syllables again when the other name writes them together ("Wenhao").
+    # Japanese kana (Chinese and Korean go through `translit` first): one syllable per token;
+    # the scorer joins syllables again when the other name writes them together.
     if any(_syllabic(c) for c in text):
         return "".join(f" {anyascii(c)} " if _syllabic(c) else anyascii(c) for c in text)
     return anyascii(text)
@@ -150,10 +123,48 @@ def _keep(words: list[str]) -> list[str]:
     return kept or words  # a name made only of particles stays what it is
 
 
+_DROPPED = HONORIFICS | PARTICLES | LEGAL_FORMS
+
+
+@lru_cache(maxsize=65536)
+def _plain(word: str) -> Spellings:
+    return Spellings((word,))
+
+
+@lru_cache(maxsize=65536)
+def name_positions(name: str) -> Positions:
+    """Per word of the name, the normalized tokens it may stand for, most usual first.
+
+    A name in Latin or Cyrillic letters has one token per position; one in Arabic, Persian,
+    Hangul or Han script has the spellings `translit` gives (glued: "al-Qasimi" is one token,
+    "alqasimi"). Honorifics, particles and legal forms are dropped as in `name_tokens`.
+    """
+    if not translit.needs_rules(name):
+        return tuple(_plain(word) for word in _keep(_words(name)))
+    found: list[Spellings] = []
+    for spellings in translit.positions(name):
+        if spellings.plain:
+            found.extend(_plain(word) for word in _words(spellings[0]))
+            continue
+        if len(spellings) == 1 and not spellings.strict and not spellings.names:
+            found.extend(Spellings((word,), scripted=True) for word in _words(spellings[0]))
+            continue
+        glued = tuple(t for t in dict.fromkeys("".join(_words(s)) for s in spellings) if t)
+        if glued:
+            found.append(
+                Spellings(glued, strict=spellings.strict, names=spellings.names, scripted=True)
+            )
+    kept = [p for p in found if p.strict or p[0] not in _DROPPED]  # 빈 is Bin, not a particle
+    return tuple(kept or found)
+
+
 @lru_cache(maxsize=65536)
 def name_tokens(name: str) -> tuple[str, ...]:
-    """The normalized tokens of a name, honorifics, particles and legal forms removed, sorted."""
-    return tuple(sorted(_keep(_words(name))))
+    """The normalized tokens of a name, honorifics, particles and legal forms removed, sorted.
+
+    A name in another script gives its most usual spelling (`name_positions`).
+    """
+    return tuple(sorted(p[0] for p in name_positions(name)))
 
 
 def normalize(name: str) -> str:
@@ -170,16 +181,6 @@ def surname_tokens(name: str) -> frozenset[str]:
     if capitals and len(capitals) < len(raw):
         return frozenset(_keep(_words(" ".join(capitals))))
     return frozenset()
-
-
-@lru_cache(maxsize=65536)
-def skeleton(token: str) -> str:
-    """A transliteration skeleton: sounds spelled alike folded, vowel runs folded to `a`."""
-    value = token
-    for pattern, replacement in _SKELETON_RULES:
-        value = pattern.sub(replacement, value)
-    value = _REPEATS.sub(r"\1", value)
-    return _VOWELS.sub("a", value)
 
 
 def _glued_particle(long: str, short: str) -> bool:
@@ -316,6 +317,93 @@ def score_listed(query: Sequence[str], listed: ListedName) -> float:
     return max(0.0, min(score, 1.0))
 
 
+# Tokens like nothing: a query's syllable with no spelling that fits, a listed spelling of
+# another known name (token_similarity gives 0 when one token is a single other character).
+NO_MATCH, SET_ASIDE = "\x02", "\x01"
+
+
+def _fits(spelling: str, token: str) -> bool:
+    """A strict spelling fits a listed token as it is, or as part of it written together."""
+    if spelling == token:
+        return True
+    return min(len(spelling), len(token)) >= 2 and (
+        token.startswith(spelling) or token.endswith(spelling) or spelling.startswith(token)
+    )
+
+
+def _spelled(spellings: Spellings, candidate: Sequence[str]) -> str:
+    if len(spellings) == 1 and not spellings.strict:
+        return spellings[0]
+    if spellings.strict:
+        fitting = [s for s in spellings if any(_fits(s, c) for c in candidate)]
+        if not fitting:
+            return NO_MATCH
+        spellings = Spellings(tuple(fitting))
+    # Against each token and each two written together ("Mohammad Bagher" / محمدباقر).
+    targets = [*candidate, *(a + b for a in candidate for b in candidate if a != b)]
+    return max(spellings, key=lambda s: max(token_similarity(s, c) for c in targets))
+
+
+def resolve(positions: Positions, candidate: Sequence[str]) -> tuple[str, ...]:
+    """The query's tokens spelled as close to `candidate` as each position allows.
+
+    A strict position (a Hangul syllable, a Chinese name part) takes only a spelling it has
+    (or one written together with the next); one that has none matches nothing.
+    """
+    return tuple(_spelled(p, candidate) for p in positions)
+
+
+def _other_names(positions: Positions, listed: ListedName) -> ListedName:
+    """The listed name with tokens that spell another known name than the query's put aside.
+
+    "Hasan" is a spelling of حسن: a query's حسين (Hussein) does not stand for it, however
+    alike the Latin looks.
+    """
+    known = frozenset().union(*(p.names for p in positions))
+    if not known:
+        return listed
+    spelled = {t for p in positions for t in p}
+    tokens = tuple(
+        SET_ASIDE + str(i)
+        if not any(t in s for s in spelled)
+        and translit.names_spelled(t)
+        and not translit.names_spelled(t) & known
+        else t
+        for i, t in enumerate(listed.tokens)
+    )
+    if tokens == listed.tokens:
+        return listed
+    return ListedName(listed.text, tokens, listed.surname, listed.entity)
+
+
+def score_positions(positions: Positions, listed: ListedName) -> float:
+    """`score_listed` for a query with several spellings per position: the closest counts."""
+    if not positions or not listed.tokens:
+        return 0.0
+    listed = _other_names(positions, listed)
+    return score_listed(resolve(positions, listed.tokens), listed)
+
+
+def listed_variants(text: str, *, entity: bool = False) -> list[ListedName]:
+    """A listed name, and when it is in another script its other usual spellings too."""
+    primary = ListedName.of(text, entity=entity)
+    if not translit.needs_rules(text):
+        return [primary]
+    positions = name_positions(text)
+    widest = max((len(p) for p in positions), default=1)
+    variants = [primary]
+    seen = {primary.tokens}
+    spellings = [tuple(sorted(p[min(k, len(p) - 1)] for p in positions)) for k in range(widest)]
+    if translit.needs_rules(text):  # and one syllable a token: "李文浩" as "li wen hao" too
+        spellings.insert(1, tuple(sorted(_keep(_words(text)))))
+    for tokens in spellings[: LISTED_SPELLINGS + 1]:
+        if tokens not in seen:
+            seen.add(tokens)
+            variants.append(ListedName(text, tokens, primary.surname, entity))
+    return variants
+
+
 def score_names(query: str, listed: str, *, entity: bool = False) -> float:
-    """Similarity of a name to a listed name as written, 0..1."""
-    return score_listed(name_tokens(query), ListedName.of(listed, entity=entity))
+    """Similarity of a name to a listed name as written, 0..1 (either may be in any script)."""
+    positions = name_positions(query)
+    return max(score_positions(positions, v) for v in listed_variants(listed, entity=entity))

@@ -24,8 +24,11 @@ from rapidfuzz import fuzz, process
 from app.compliance.matching import (
     SURNAME_MIN,
     ListedName,
-    name_tokens,
+    Positions,
+    listed_variants,
+    name_positions,
     score_listed,
+    score_positions,
     skeleton,
     token_similarity,
 )
@@ -130,8 +133,9 @@ class NameIndex:
         position = len(self.entries)
         self.entries.append(entry)
         primary = ListedName.of(entry.names[0], entity=entry.entity)
-        for name in entry.names:
-            listed = ListedName.of(name, entity=entry.entity)
+        for listed in (
+            v for name in entry.names for v in listed_variants(name, entity=entry.entity)
+        ):
             if primary.surname and not listed.surname:
                 # An alias without marks (another script): its words like the primary surname.
                 like = frozenset(
@@ -159,10 +163,14 @@ class NameIndex:
         query) each share a key with it: only those can reach the line, since a single token
         in common is capped below it. Set intersections, so the work stays in C.
         """
+        return self.candidates_of(tuple((token,) for token in set(tokens)))
+
+    def candidates_of(self, positions: Sequence[Sequence[str]]) -> set[int]:
+        """`candidates` for a query with several spellings per position (another script)."""
         per_token = []
-        for token in set(tokens):
+        for spellings in positions:
             found: set[int] = set()
-            for key in _token_keys(token, query=True):
+            for key in (k for token in spellings for k in _token_keys(token, query=True)):
                 ids = self._keys.get(key)
                 if ids:
                     found.update(ids)
@@ -185,27 +193,8 @@ class NameIndex:
         limit: int = 10,
     ) -> list[Match]:
         """Entries whose best name scores at least `threshold` (after DOB/country), best first."""
-        tokens = name_tokens(name)
-        if not tokens:
-            return []
-        ids = self.candidates(tokens)
-        if not ids:
-            return []
-        # The C prefilter: the token-set ratio discards what cannot come near the line.
-        survivors = process.extract(
-            " ".join(tokens),
-            {name_id: self._texts[name_id] for name_id in ids},
-            scorer=fuzz.token_set_ratio,
-            score_cutoff=PREFILTER_CUTOFF,
-            limit=None,
-        )
-        best: dict[int, tuple[float, ListedName]] = {}
+        best = self._best_names(name_positions(name))
         reach = threshold - DOB_MATCH_BONUS - COUNTRY_MATCH_BONUS
-        for _text, _ratio, name_id in survivors:
-            position, listed = self._names[name_id]
-            score = score_listed(tokens, listed)
-            if position not in best or score > best[position][0]:
-                best[position] = (score, listed)
         matches = []
         for position, (name_score, listed) in best.items():
             if name_score < reach:
@@ -218,6 +207,36 @@ class NameIndex:
                 matches.append(Match(entry, listed.text, round(name_score, 4), round(score, 4)))
         matches.sort(key=lambda m: (-m.score, m.entry.entry_id))
         return matches[:limit]
+
+    def _best_names(self, positions: Positions) -> dict[int, tuple[float, ListedName]]:
+        """Per candidate entry, its best name score and that name."""
+        if not positions:
+            return {}
+        spelled_once = all(p.plain for p in positions)
+        tokens = tuple(sorted(p[0] for p in positions))
+        ids = self.candidates(tokens) if spelled_once else self.candidates_of(positions)
+        if not ids:
+            return {}
+        if spelled_once:
+            # The C prefilter: the token-set ratio discards what cannot come near the line.
+            survivors = process.extract(
+                " ".join(tokens),
+                {name_id: self._texts[name_id] for name_id in ids},
+                scorer=fuzz.token_set_ratio,
+                score_cutoff=PREFILTER_CUTOFF,
+                limit=None,
+            )
+            ids = {name_id for _text, _ratio, name_id in survivors}
+        best: dict[int, tuple[float, ListedName]] = {}
+        for name_id in sorted(ids):
+            position, listed = self._names[name_id]
+            if spelled_once:
+                score = score_listed(tokens, listed)
+            else:
+                score = score_positions(positions, listed)
+            if position not in best or score > best[position][0]:
+                best[position] = (score, listed)
+        return best
 
 
 def _deletions(token: str) -> Iterable[str]:
