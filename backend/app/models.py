@@ -15,6 +15,7 @@ from app.cards.models import Card, CardAuthorization
 from app.compliance.models import (
     AlertNote,
     AlertTransaction,
+    AmlRuleVersion,
     ComplianceAlert,
     KycCase,
     MonitoredPosting,
@@ -50,6 +51,7 @@ MODELS = (
     CardAuthorization,
     AlertNote,
     AlertTransaction,
+    AmlRuleVersion,
     ComplianceAlert,
     KycCase,
     MonitoredPosting,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from app.compliance.aml.batch import run_period
+from app.compliance.backtests import backtest_report
 from app.compliance.sanctions import active_list, enqueue_rescreen, rescreen_all, rescreen_customers
 from app.core.extensions import db
 from app.core.queue import task
@@ -22,6 +24,7 @@ __all__ = [
     "rescreen_with_active_list",
     "run_aml_batch",
     "run_aml_batch_for_yesterday",
+    "run_rule_backtest",
 ]
 
 log = logging.getLogger("flowlet.compliance")
@@ -34,6 +37,19 @@ def run_aml_batch(start: str, end: str) -> int:
     """Run the AML rules over the journal's movements of [start, end) (ISO 8601)."""
     return run_period(
         db.session(), start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
+    )
+
+
+@task
+def run_rule_backtest(rule: str, params: dict[str, Any], start: str, end: str) -> dict[str, Any]:
+    """Backtest an AML rule's parameters over [start, end) (ISO 8601); the report is the
+    job's result (`GET /api/v1/jobs/{id}`)."""
+    return backtest_report(
+        db.session(),
+        rule=rule,
+        params=params,
+        start=datetime.fromisoformat(start),
+        end=datetime.fromisoformat(end),
     )
 
 

@@ -1,0 +1,99 @@
+"""A rule backtest's report (the job `tasks.run_rule_backtest`): the proposed parameters over a
+period of the stored history, next to the current ones and to the alerts actually raised
+(`aml.backtest`), as JSON with public ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.compliance.aml.backtest import Found, Tally, run
+from app.compliance.aml.params import apply, params_of, validate
+from app.compliance.aml.versions import defaults, latest_versions, settings_from
+from app.core.db import utcnow
+from app.ledger.models import JournalTransaction
+
+LISTS = (
+    ("alerts_proposed", "proposed"),
+    ("alerts_actual", "actual"),
+    ("alerts_added", "added"),
+    ("alerts_removed", "removed"),
+)
+
+
+def backtest_report(
+    session: Session, *, rule: str, params: dict[str, Any], start: datetime, end: datetime
+) -> dict[str, Any]:
+    """Run the rule with `params` and with its current version over [start, end)."""
+    versions = latest_versions(session)
+    current = settings_from(versions, defaults())
+    proposed = apply(current, rule, validate(rule, params))
+    row = versions.get(rule)
+    tally = run(
+        session,
+        rule=rule,
+        proposed=proposed,
+        current=current,
+        start=start,
+        end=end,
+        listed=current_app.config["AML_BACKTEST_LISTED"],
+    )
+    names = _public_names(session, tally)
+    counts = tally.counts
+    return {
+        "rule": rule,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "params": params_of(proposed, rule),
+        "current_params": params_of(current, rule),
+        "current_version": row.version if row is not None else 1,
+        **{key: [_item(f, rule, names) for f in tally.lists.get(name, [])] for key, name in LISTS},
+        "added": counts["added"],
+        "removed": counts["removed"],
+        "counts": {
+            name: counts[name]
+            for name in ("proposed", "actual", "added", "removed", "current", "current_differs")
+        },
+        "truncated": any(counts[name] > len(tally.lists.get(name, [])) for _, name in LISTS),
+        "postings_read": tally.postings,
+        "finished_at": utcnow().isoformat(),
+    }
+
+
+def _public_names(session: Session, tally: Tally) -> dict[str, dict[int, Any]]:
+    """The public ids of the customers and transactions of the listed alerts (two reads)."""
+    listed = [f for items in tally.lists.values() for f in items]
+    users = {f.user_id for f in listed}
+    txns = {t for f in listed for t in f.transaction_ids}
+    return {
+        "users": dict(
+            session.execute(sa.select(User.id, User.public_id).where(User.id.in_(users))).tuples()
+        )
+        if users
+        else {},
+        "transactions": dict(
+            session.execute(
+                sa.select(JournalTransaction.id, JournalTransaction.public_id).where(
+                    JournalTransaction.id.in_(txns)
+                )
+            ).tuples()
+        )
+        if txns
+        else {},
+    }
+
+
+def _item(found: Found, rule: str, names: dict[str, dict[int, Any]]) -> dict[str, Any]:
+    return {
+        "customer_id": str(names["users"].get(found.user_id, "")),
+        "rule": rule,
+        "at": found.at.isoformat(),
+        "transaction_ids": sorted(
+            str(names["transactions"].get(t, "")) for t in set(found.transaction_ids)
+        ),
+    }
