@@ -71,21 +71,15 @@ def _public_names(session: Session, tally: Tally) -> dict[str, dict[int, Any]]:
     users = {f.user_id for f in listed}
     txns = {t for f in listed for t in f.transaction_ids}
     return {
-        "users": dict(
-            session.execute(sa.select(User.id, User.public_id).where(User.id.in_(users))).tuples()
-        )
-        if users
-        else {},
-        "transactions": dict(
-            session.execute(
-                sa.select(JournalTransaction.id, JournalTransaction.public_id).where(
-                    JournalTransaction.id.in_(txns)
-                )
-            ).tuples()
-        )
-        if txns
-        else {},
+        "users": _by_id(session, User.id, User.public_id, users),
+        "transactions": _by_id(session, JournalTransaction.id, JournalTransaction.public_id, txns),
     }
+
+
+def _by_id(session: Session, key: Any, value: Any, ids: set[int]) -> dict[int, Any]:
+    if not ids:
+        return {}
+    return {row[0]: row[1] for row in session.execute(sa.select(key, value).where(key.in_(ids)))}
 
 
 def _item(found: Found, rule: str, names: dict[str, dict[int, Any]]) -> dict[str, Any]:

@@ -250,7 +250,7 @@ def start_backtest(
         start.isoformat(),
         end.isoformat(),
         queue="maintenance",
-        retry=0,
+        retry=1,  # read-only, so safe to run again
         owner_id=officer.id,
     )
     audit.record(
