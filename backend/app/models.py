@@ -15,6 +15,7 @@ from app.cards.models import Card, CardAuthorization
 from app.compliance.models import (
     AlertNote,
     AlertTransaction,
+    AmlRuleBacktest,
     AmlRuleVersion,
     ComplianceAlert,
     KycCase,
@@ -51,6 +52,7 @@ MODELS = (
     CardAuthorization,
     AlertNote,
     AlertTransaction,
+    AmlRuleBacktest,
     AmlRuleVersion,
     ComplianceAlert,
     KycCase,

@@ -15,8 +15,40 @@ from app.auth.models import User
 from app.compliance.aml.backtest import Found, Tally, run
 from app.compliance.aml.params import apply, params_of, validate
 from app.compliance.aml.versions import defaults, latest_versions, settings_from
+from app.compliance.models import AmlRuleBacktest
+from app.core import audit, uow
 from app.core.db import utcnow
+from app.core.errors import NotFound
 from app.ledger.models import JournalTransaction
+
+
+class BacktestNotFound(NotFound):
+    code, message = "backtest_not_found", "The backtest was not found."
+
+
+def keep_report(session: Session, *, backtest_id: str, report: dict[str, Any]) -> None:
+    """Keep a finished backtest's report with it (audited)."""
+    backtest = session.get(AmlRuleBacktest, backtest_id, with_for_update=True)
+    if backtest is None:
+        return
+    backtest.result, backtest.finished_at = report, utcnow()
+    audit.record(
+        session,
+        "compliance.rule_backtest_finished",
+        resource_type="aml_rule_backtest",
+        resource_id=backtest_id,
+        changes={"rule": backtest.rule, "counts": report["counts"]},
+    )
+    uow.commit(session)
+
+
+def get_backtest(session: Session, *, backtest_id: str) -> AmlRuleBacktest:
+    """A backtest and, once its job ran, its report."""
+    backtest = session.get(AmlRuleBacktest, backtest_id)
+    if backtest is None:
+        raise BacktestNotFound()
+    return backtest
+
 
 LISTS = (
     ("alerts_proposed", "proposed"),

@@ -295,3 +295,19 @@ class AmlRuleVersion(PublicIdMixin, TimestampMixin, Base):
         sa.UniqueConstraint("rule", "version"),
         sa.Index("ix_aml_rule_versions_created_public", "created_at", "public_id"),
     )
+
+
+class AmlRuleBacktest(Base):
+    """A backtest an officer started (its id is its job's) and, once run, its report."""
+
+    __tablename__ = "aml_rule_backtests"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+    period_start: Mapped[datetime] = mapped_column(nullable=False)
+    period_end: Mapped[datetime] = mapped_column(nullable=False)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)

@@ -8,10 +8,11 @@ from typing import Any
 from flask import Response
 
 from app.auth.permissions import current_user, require
-from app.compliance import cases, kyc, reports, rule_changes, sanctions, sar
-from app.compliance.models import AmlRuleVersion, ComplianceAlert, KycCase
+from app.compliance import backtests, cases, kyc, reports, rule_changes, sanctions, sar
+from app.compliance.models import AmlRuleBacktest, AmlRuleVersion, ComplianceAlert, KycCase
 from app.compliance.rule_schemas import (
     BacktestCreateSchema,
+    BacktestSchema,
     JobQueuedSchema,
     ProposalArgsSchema,
     ProposalCreateSchema,
@@ -225,6 +226,14 @@ def decide_rule_change(data: dict[str, Any], proposal_id: uuid.UUID) -> AmlRuleV
 def backtest_rule(data: dict[str, Any], rule: str) -> dict[str, str]:
     """Backtest parameters of a rule over a period as a job (`GET /api/v1/jobs/{id}`)."""
     return rule_changes.start_backtest(db.session(), officer=current_user(), rule=rule, **data)
+
+
+@blp.route("/rules/backtests/<string(maxlength=64):backtest_id>", methods=["GET"])
+@require("compliance:review")
+@blp.response(200, BacktestSchema)
+def get_rule_backtest(backtest_id: str) -> AmlRuleBacktest:
+    """A backtest with its report once its job has run (`result` is null until then)."""
+    return backtests.get_backtest(db.session(), backtest_id=backtest_id)
 
 
 # --- regulatory reports ------------------------------------------------------------------------

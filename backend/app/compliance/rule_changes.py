@@ -25,7 +25,7 @@ from app.compliance.aml.versions import (
     seed_row,
     settings_from,
 )
-from app.compliance.models import AmlRuleVersion, RuleChangeStatus
+from app.compliance.models import AmlRuleBacktest, AmlRuleVersion, RuleChangeStatus
 from app.core import audit, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -242,16 +242,29 @@ def start_backtest(
     """Queue a backtest of `params` for a rule over [start, end); the job is the officer's."""
     full = proposed_params(session, rule, params) if params else _current(session, _known(rule))[1]
     _check_period(start, end)
-    job_id = enqueue(
+    job_id = str(uuid.uuid4())
+    session.add(
+        AmlRuleBacktest(
+            id=job_id,
+            rule=rule,
+            params=full,
+            period_start=start,
+            period_end=end,
+            requested_by_id=officer.id,
+        )
+    )
+    enqueue(
         session,
         tasks.run_rule_backtest,
         rule,
         full,
         start.isoformat(),
         end.isoformat(),
+        backtest_id=job_id,
         queue="maintenance",
-        retry=1,  # read-only, so safe to run again
+        retry=1,  # it only reads (and keeps its report), so it may run again
         owner_id=officer.id,
+        job_id=job_id,
     )
     audit.record(
         session,

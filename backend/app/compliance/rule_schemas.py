@@ -103,5 +103,22 @@ class BacktestCreateSchema(Schema):
     end = UTCDateTime(required=True, data_key="to")
 
 
+class BacktestSchema(Schema):
+    id = ma.fields.String()
+    rule = ma.fields.String()
+    params = ma.fields.Dict(metadata=_PARAMS)
+    start = UTCDateTime(attribute="period_start", data_key="from")
+    end = UTCDateTime(attribute="period_end", data_key="to")
+    requested_at = UTCDateTime(attribute="created_at")
+    finished_at = UTCDateTime(allow_none=True)
+    result = ma.fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "{alerts_proposed, alerts_actual, alerts_added, alerts_removed, "
+            "added, removed, counts, …}"
+        },
+    )
+
+
 class JobQueuedSchema(Schema):
     job_id = ma.fields.String()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.compliance.aml.batch import run_period
-from app.compliance.backtests import backtest_report
+from app.compliance.backtests import backtest_report, keep_report
 from app.compliance.sanctions import active_list, enqueue_rescreen, rescreen_all, rescreen_customers
 from app.core.extensions import db
 from app.core.queue import task
@@ -41,16 +41,21 @@ def run_aml_batch(start: str, end: str) -> int:
 
 
 @task
-def run_rule_backtest(rule: str, params: dict[str, Any], start: str, end: str) -> dict[str, Any]:
+def run_rule_backtest(
+    rule: str, params: dict[str, Any], start: str, end: str, backtest_id: str | None = None
+) -> dict[str, Any]:
     """Backtest an AML rule's parameters over [start, end) (ISO 8601); the report is the
-    job's result (`GET /api/v1/jobs/{id}`)."""
-    return backtest_report(
+    job's result (`GET /api/v1/jobs/{id}`) and is kept with the backtest."""
+    report = backtest_report(
         db.session(),
         rule=rule,
         params=params,
         start=datetime.fromisoformat(start),
         end=datetime.fromisoformat(end),
     )
+    if backtest_id is not None:
+        keep_report(db.session(), backtest_id=backtest_id, report=report)
+    return report
 
 
 @task

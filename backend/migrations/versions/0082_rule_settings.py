@@ -1,4 +1,4 @@
-"""AML rule settings in the database: proposals and versions (maker-checker)
+"""AML rule settings in the database: proposals and versions (maker-checker), backtests
 
 Version 1 of each rule (the environment's AML_* settings) is written by the reference seeder
 (`flask init-db`) or on the first read, not here: the migration does not know the environment.
@@ -60,8 +60,32 @@ def upgrade():
         op.f("ix_aml_rule_versions_public_id"), "aml_rule_versions", ["public_id"], unique=True
     )
 
+    op.create_table(
+        "aml_rule_backtests",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("rule", sa.String(length=32), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("requested_by_id", _ID, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["requested_by_id"],
+            ["users.id"],
+            name=op.f("fk_aml_rule_backtests_requested_by_id_users"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_aml_rule_backtests")),
+    )
+    op.create_index(
+        op.f("ix_aml_rule_backtests_created_at"), "aml_rule_backtests", ["created_at"], unique=False
+    )
+
 
 def downgrade():
+    op.drop_index(op.f("ix_aml_rule_backtests_created_at"), table_name="aml_rule_backtests")
+    op.drop_table("aml_rule_backtests")
     op.drop_index(op.f("ix_aml_rule_versions_public_id"), table_name="aml_rule_versions")
     op.drop_index(op.f("ix_aml_rule_versions_status"), table_name="aml_rule_versions")
     op.drop_index("ix_aml_rule_versions_created_public", table_name="aml_rule_versions")

@@ -71,10 +71,14 @@ def _backtest(client, headers, rule, start, end, **params):
 
 
 def _result(client, headers, run_jobs, answer):
+    """The job's result, once a real worker ran it; the same report is kept with the backtest."""
     assert answer.status_code == 202, answer.json
+    kept = f"{RULES}/backtests/{answer.json['job_id']}"
+    assert client.get(kept, headers=headers).json["result"] is None
     run_jobs(("maintenance",))
     job = client.get(f"/api/v1/jobs/{answer.json['job_id']}", headers=headers)
     assert job.status_code == 200 and job.json["status"] == "finished", job.json
+    assert client.get(kept, headers=headers).json["result"] == job.json["result"]
     return job.json["result"]
 
 
@@ -169,3 +173,5 @@ def test_a_backtest_request_is_validated(client, officer, customer):
     assert missing.status_code == 422 and "to" in missing.json["error"]["details"]
     _, customer_headers = customer
     assert _backtest(client, customer_headers, "velocity", now, now).status_code == 403
+    unknown = client.get(f"{RULES}/backtests/no-such-job", headers=headers)
+    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "backtest_not_found"

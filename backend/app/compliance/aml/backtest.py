@@ -12,12 +12,11 @@ what the proposed parameters raise and the rule did not, `removed` the reverse.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +30,7 @@ from app.core.db import table_of
 from app.ledger.accounts import Account
 
 _P = table_of(MonitoredPosting)
+RULES_BY_NAME = dict(RULES)
 _BATCH = 5000  # rows a fetch of the cursor brings
 
 
@@ -56,6 +56,10 @@ class Tally:
     lists: dict[str, list[Found]] = field(default_factory=dict)
     postings: int = 0
 
+    def seen(self, posting: Posting) -> Posting:
+        self.postings += 1
+        return posting
+
     def add(self, name: str, found: Iterable[Found]) -> None:
         kept = self.lists.setdefault(name, [])
         for item in found:
@@ -74,38 +78,60 @@ def run(
     end: datetime,
     listed: int,
 ) -> Tally:
-    """Backtest one rule over [start, end): proposed and current settings, and the actual."""
-    fn = dict(RULES)[rule]
+    """Backtest one rule over [start, end): proposed and current settings, and the actual.
+
+    Customer by customer: the rule's actual hits of the customer are read first (the two
+    streams are in customer order), then each posting's hits are counted against them as they
+    come, so that no customer's simulated alerts are held, only what it actually raised.
+    """
     tally = Tally(listed)
-    simulated = _simulate(session, fn, (proposed, current), start, end, tally)
-    actual = _actual(session, rule, start, end)
-    tagged = heapq.merge(
-        ((user, 0, found) for user, found in simulated),
-        ((user, 1, found) for user, found in actual),
-        key=lambda item: (item[0], item[1]),
+    look_back = max(proposed.window, current.window)
+    replay = _Replay(
+        RULES_BY_NAME[rule],
+        (proposed, current),
+        look_back,
+        current_app.config["AML_WINDOW_MAX_ROWS"],
+        start,
     )
-    for _user, items in itertools.groupby(tagged, key=lambda item: item[0]):
-        sides: dict[int, Any] = {tag: found for _, tag, found in items}
-        (mine, now), raised = sides.get(0, ([], [])), sides.get(1, [])
-        tally.add("proposed", mine)
-        tally.add("current", now)
-        tally.add("actual", raised)
-        tally.add("added", _minus(mine, raised))
-        tally.add("removed", _minus(raised, mine))
-        tally.counts["current_differs"] += len(_minus(now, raised)) + len(_minus(raised, now))
+    actual = _actual(session, rule, start, end)
+    pending = next(actual, None)
+    postings = map(tally.seen, _stream(session, start - look_back, end))
+    for user_id, mine in itertools.groupby(postings, key=lambda p: p.user_id):
+        while pending is not None and pending[0] < user_id:
+            _judge(tally, pending[1], ())
+            pending = next(actual, None)
+        raised: list[Found] = []
+        if pending is not None and pending[0] == user_id:
+            raised, pending = pending[1], next(actual, None)
+        _judge(tally, raised, _replay(session, replay, user_id, mine))
+    while pending is not None:
+        _judge(tally, pending[1], ())
+        pending = next(actual, None)
     return tally
 
 
-def _minus(a: Sequence[Found], b: Sequence[Found]) -> list[Found]:
-    """The alerts of `a` that `b` does not have (as a multiset, by identity)."""
-    left = Counter(found.key for found in b)
-    out = []
-    for found in a:
-        if left[found.key] > 0:
-            left[found.key] -= 1
-        else:
-            out.append(found)
-    return out
+def _judge(
+    tally: Tally, raised: list[Found], simulated: Iterable[tuple[Found | None, Found | None]]
+) -> None:
+    """Count one customer's simulated hits (proposed, current) against what it raised."""
+    tally.add("actual", raised)
+    left = {name: Counter(found.key for found in raised) for name in ("proposed", "current")}
+    for pair in simulated:
+        for name, found in zip(("proposed", "current"), pair, strict=True):
+            if found is None:
+                continue
+            tally.add(name, (found,))
+            if left[name][found.key] > 0:
+                left[name][found.key] -= 1
+            elif name == "proposed":
+                tally.add("added", (found,))
+            else:
+                tally.counts["current_differs"] += 1
+    for found in raised:
+        if left["proposed"][found.key] > 0:
+            left["proposed"][found.key] -= 1
+            tally.add("removed", (found,))
+    tally.counts["current_differs"] += sum(left["current"].values())
 
 
 # --- the simulation ------------------------------------------------------------------------------
@@ -118,42 +144,42 @@ def _stream(session: Session, since: datetime, end: datetime) -> Iterator[Postin
         .where(_P.c.occurred_at >= since, _P.c.occurred_at < end)
         .order_by(_P.c.user_id, _P.c.occurred_at, _P.c.id)
     )
-    result = session.connection().execution_options(yield_per=_BATCH).execute(stmt)
+    result = session.connection().execute(stmt.execution_options(yield_per=_BATCH))
     for row in result:
         yield Posting(*row)
 
 
-def _simulate(
-    session: Session,
-    fn: Rule,
-    settings: tuple[Settings, Settings],
-    start: datetime,
-    end: datetime,
-    tally: Tally,
-) -> Iterator[tuple[int, tuple[list[Found], list[Found]]]]:
-    """Each customer's alerts in [start, end) under each settings, customer by customer."""
-    look_back = max(s.window for s in settings)
-    cap = current_app.config["AML_WINDOW_MAX_ROWS"]
-    postings = _stream(session, start - look_back, end)
-    for user_id, mine in itertools.groupby(postings, key=lambda p: p.user_id):
-        found: tuple[list[Found], list[Found]] = ([], [])
-        window: deque[Posting] = deque(maxlen=cap + 1)  # + the other side of an own transfer
-        last_seen: dict[int, datetime | None] = {}
-        for p in mine:
-            tally.postings += 1
-            while window and window[0].at < p.at - look_back:
-                window.popleft()
-            if p.account_id not in last_seen:
-                last_seen[p.account_id] = _before(session, p.account_id, start - look_back)
-            if p.at >= start:
-                for s, into in zip(settings, found, strict=True):
-                    hit = fn(p, _history(window, p, s, cap), s, last_seen[p.account_id])
-                    if hit is not None:
-                        into.append(Found(user_id, p.at, hit.transaction_ids))
-            window.append(p)
-            last_seen[p.account_id] = p.at
-        if found[0] or found[1]:
-            yield user_id, found
+@dataclass(frozen=True)
+class _Replay:
+    fn: Rule
+    settings: tuple[Settings, Settings]
+    look_back: timedelta
+    cap: int
+    start: datetime
+
+
+def _replay(
+    session: Session, r: _Replay, user_id: int, postings: Iterable[Posting]
+) -> Iterator[tuple[Found | None, Found | None]]:
+    """The (proposed, current) hits of one customer's postings from `start` on, as they come;
+    the window kept is what the per-posting rules would read, at most the row cap."""
+    window: deque[Posting] = deque(maxlen=r.cap + 1)  # + the other side of an own transfer
+    last_seen: dict[int, datetime | None] = {}
+    dormant = r.fn is RULES_BY_NAME["dormant_account"]  # the one rule that reads `last`
+    for p in postings:
+        while window and window[0].at < p.at - r.look_back:
+            window.popleft()
+        if dormant and p.account_id not in last_seen:
+            last_seen[p.account_id] = _before(session, p.account_id, r.start - r.look_back)
+        if p.at >= r.start:
+            last = last_seen.get(p.account_id)
+            hits = [r.fn(p, _history(window, p, s, r.cap), s, last) for s in r.settings]
+            yield (
+                Found(user_id, p.at, hits[0].transaction_ids) if hits[0] else None,
+                Found(user_id, p.at, hits[1].transaction_ids) if hits[1] else None,
+            )
+        window.append(p)
+        last_seen[p.account_id] = p.at
 
 
 def _history(window: deque[Posting], p: Posting, s: Settings, cap: int) -> list[Posting]:
@@ -190,7 +216,7 @@ def _actual(
         )
         .order_by(ComplianceAlert.user_id, ComplianceAlert.id)
     )
-    rows = session.connection().execution_options(yield_per=_BATCH).execute(stmt)
+    rows = session.connection().execute(stmt.execution_options(yield_per=_BATCH))
     for user_id, alerts in itertools.groupby(rows, key=lambda row: row[0]):
         found = [hit for _, details in alerts for hit in _hits(user_id, details, start, end)]
         if found:
