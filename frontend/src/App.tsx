@@ -21,6 +21,7 @@ import { ErasurePage } from "./pages/console/Erasure";
 import { HeldTransfersPage } from "./pages/console/Held";
 import { KycReviewsPage } from "./pages/console/KycReviews";
 import { ReportsPage } from "./pages/console/Reports";
+import { RulesPage } from "./pages/console/Rules";
 import { UsersPage } from "./pages/admin/Users";
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -94,6 +95,7 @@ export function App() {
         <Route path="console/audit" element={<RequireRole role="compliance_officer"><AuditPage /></RequireRole>} />
         <Route path="console/reports" element={<RequireRole role="compliance_officer"><ReportsPage /></RequireRole>} />
         <Route path="console/erasure" element={<RequireRole role="compliance_officer"><ErasurePage /></RequireRole>} />
+        <Route path="console/rules" element={<RequireRole role="compliance_officer"><RulesPage /></RequireRole>} />
         <Route path="admin/users" element={<RequireRole role="admin"><UsersPage /></RequireRole>} />
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -20,6 +20,7 @@ const CONSOLE_LINKS = [
   ["/console/audit", "Audit trail"],
   ["/console/reports", "Reports"],
   ["/console/erasure", "Erasure requests"],
+  ["/console/rules", "AML rules"],
 ] as const;
 
 export function Brand() {
