@@ -175,7 +175,7 @@ def resolve_alert(data: dict[str, Any], alert_id: uuid.UUID) -> ComplianceAlert:
 
 # --- AML rule settings ------------------------------------------------------------------------
 
-_RULE = "<string(maxlength=32):rule>"
+_RULE = "<rule>"
 
 
 @blp.route("/rules", methods=["GET"])
@@ -228,7 +228,7 @@ def backtest_rule(data: dict[str, Any], rule: str) -> dict[str, str]:
     return rule_changes.start_backtest(db.session(), officer=current_user(), rule=rule, **data)
 
 
-@blp.route("/rules/backtests/<string(maxlength=64):backtest_id>", methods=["GET"])
+@blp.route("/rules/backtests/<backtest_id>", methods=["GET"])
 @require("compliance:review")
 @blp.response(200, BacktestSchema)
 def get_rule_backtest(backtest_id: str) -> AmlRuleBacktest:

@@ -19,6 +19,13 @@ _PARAMS = {
 }
 
 
+# ISO 8601 date and time (the time zone UTC unless given), e.g. 2026-11-01T00:00:00Z.
+_TIME = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
+)
+
+
 def _officer(user: User | None) -> dict[str, Any] | None:
     if user is None:
         return None
@@ -99,8 +106,8 @@ class BacktestCreateSchema(Schema):
         load_default=dict,
         metadata={**_PARAMS, "description": "Proposed parameters; none: the current ones."},
     )
-    start = UTCDateTime(required=True, data_key="from")
-    end = UTCDateTime(required=True, data_key="to")
+    start = UTCDateTime(required=True, data_key="from", metadata={"pattern": _TIME})
+    end = UTCDateTime(required=True, data_key="to", metadata={"pattern": _TIME})
 
 
 class BacktestSchema(Schema):

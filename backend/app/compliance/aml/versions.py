@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.compliance.aml.params import RULE_NAMES, apply, params_of
 from app.compliance.aml.rules import Settings
 from app.compliance.models import AmlRuleVersion, RuleChangeStatus
-from app.core import audit, uow
+from app.core import uow
 from app.core.db import utcnow
 from app.core.queue import this_app
 
@@ -124,15 +124,7 @@ def seed_versions(session: Session) -> None:
         session.scalars(sa.select(AmlRuleVersion.rule).where(AmlRuleVersion.version == 1))
     )
     missing = [rule for rule in RULE_NAMES if rule not in present]
-    for rule in missing:
-        row = seed_row(rule)
-        session.add(row)
-        audit.record(
-            session,
-            "compliance.rule_version_seeded",
-            resource_type="aml_rule_version",
-            resource=row,
-            changes={"rule": rule, "version": 1, "params": row.params},
-        )
+    for rule in missing:  # reference data, like the system accounts: not audited
+        session.add(seed_row(rule))
     if missing:
         uow.commit(session)
