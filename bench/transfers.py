@@ -183,6 +183,28 @@ def _journal_high_water() -> int:
         return conn.execute("SELECT coalesce(max(id), 0) FROM journal_transactions").fetchone()[0]
 
 
+def _velocity_line(max_count: str) -> None:
+    """The AML velocity line as a new approved version of the rule: the environment is only
+    the rule's version 1, written by `flask init-db`, so a restart with another value does not
+    change it (docs/compliance.md, "Rule settings")."""
+    import psycopg
+
+    with psycopg.connect(ENV["DATABASE_URL"]) as conn:
+        conn.execute(
+            """
+            INSERT INTO aml_rule_versions (rule, status, version, params, reason, public_id,
+                                           created_at, updated_at, decided_at)
+            SELECT rule, 'approved', version + 1,
+                   (params::jsonb || jsonb_build_object('max_count', %s::int))::json,
+                   'bench/transfers.py', gen_random_uuid(), now(), now(), now()
+            FROM aml_rule_versions
+            WHERE rule = 'velocity' AND status = 'approved'
+            ORDER BY version DESC LIMIT 1
+            """,
+            (int(max_count),),
+        )
+
+
 def alerts_match(spans: list[tuple[int, int]]) -> bool:
     """Every transfer made with the alert settings (journal ids in `spans`, each (after, up
     to)) raised a velocity hit on both sides: it is linked to a velocity alert, and the velocity
@@ -294,6 +316,7 @@ def main() -> int:
                     f"{HOST}:{port} {extra}".rstrip(),
                     flush=True,
                 )
+                _velocity_line(env["AML_VELOCITY_MAX_COUNT"])
                 proc = start_gunicorn(BACKEND, VENV_BIN, env, port, args.workers, args.threads)
                 running_env = env
                 _drive(port, 8, picks[scenario], 2, 400)  # warm up pools, caches, statements

@@ -317,6 +317,11 @@ class Config:
         self.AML_DORMANT_DAYS = _env_int("AML_DORMANT_DAYS", 180)
         self._risk_settings()
         self.AML_WINDOW_MAX_ROWS = _env_int("AML_WINDOW_MAX_ROWS", 500)
+        # The rules' approved versions, cached per process: seconds between checks for a new one.
+        self.AML_RULES_CACHE_SECONDS = _env_int("AML_RULES_CACHE_SECONDS", 5)
+        # A backtest: its longest period, and how many alerts each list of its result names.
+        self.AML_BACKTEST_MAX_DAYS = _env_int("AML_BACKTEST_MAX_DAYS", 400)
+        self.AML_BACKTEST_LISTED = _env_int("AML_BACKTEST_LISTED", 200)
         # IBAN countries the outbound payment rail does not serve: their settlement fails.
         self.SETTLEMENT_REJECTED_COUNTRIES = [
             c.strip().upper()

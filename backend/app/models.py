@@ -15,6 +15,8 @@ from app.cards.models import Card, CardAuthorization
 from app.compliance.models import (
     AlertNote,
     AlertTransaction,
+    AmlRuleBacktest,
+    AmlRuleVersion,
     ComplianceAlert,
     KycCase,
     MonitoredPosting,
@@ -51,6 +53,8 @@ MODELS = (
     CardAuthorization,
     AlertNote,
     AlertTransaction,
+    AmlRuleBacktest,
+    AmlRuleVersion,
     ComplianceAlert,
     KycCase,
     MonitoredPosting,

@@ -24,6 +24,7 @@ import { HeldTransfersPage } from "./pages/console/Held";
 import { KycReviewsPage } from "./pages/console/KycReviews";
 import { ReportsPage } from "./pages/console/Reports";
 import { SanctionsListsPage } from "./pages/console/SanctionsLists";
+import { RulesPage } from "./pages/console/Rules";
 import { UsersPage } from "./pages/admin/Users";
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -100,6 +101,7 @@ export function App() {
         <Route path="console/sanctions" element={<RequireRole role="compliance_officer"><SanctionsListsPage /></RequireRole>} />
         <Route path="console/customers/:userId" element={<RequireRole role="compliance_officer"><CustomerPage /></RequireRole>} />
         <Route path="console/reviews" element={<RequireRole role="compliance_officer"><RiskReviewsPage /></RequireRole>} />
+        <Route path="console/rules" element={<RequireRole role="compliance_officer"><RulesPage /></RequireRole>} />
         <Route path="admin/users" element={<RequireRole role="admin"><UsersPage /></RequireRole>} />
         <Route path="*" element={<NotFound />} />
       </Route>

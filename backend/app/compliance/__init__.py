@@ -6,6 +6,7 @@ from flask import Flask
 
 from app.auth import hooks
 from app.compliance import engine_hooks, kyc, privacy, risk_hooks
+from app.compliance.aml.versions import seed_versions
 from app.compliance.fetch import parse_sources
 from app.compliance.seeds import seed_demo_sanctions_list
 from app.core import audit
@@ -23,7 +24,7 @@ def init_app(app: Flask) -> None:
     hooks.on_name_change(app, kyc.check_name_change)  # a new name is screened first
     privacy.register(app)
     _schedule(app)
-    seeders(app).add(demo=seed_demo_sanctions_list)
+    seeders(app).add(reference=seed_versions, demo=seed_demo_sanctions_list)
     masks = audit.masks(app)
     masks.personal("email", hint=audit.email_address)
     masks.personal("phone", "document_number", hint=audit.last_four)

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.compliance import sanctions
@@ -32,7 +32,8 @@ from app.compliance.alerts import (
 from app.compliance.aml.facts import already_observed, parse_window_facts, window_facts_read
 from app.compliance.aml.journal import MONITORED_STATUSES, UNMONITORED_KINDS, country_of
 from app.compliance.aml.monitor import observe_movement
-from app.compliance.aml.rules import IN, OUT, OWN, Posting, Settings
+from app.compliance.aml.rules import IN, OUT, OWN, Posting
+from app.compliance.aml.versions import current_settings
 from app.ledger import engine
 from app.ledger.accounts import Account
 from app.ledger.engine import PolicyContext, Review
@@ -107,7 +108,7 @@ class _Numbered:
     id: int
 
 
-_FACTS = "aml_facts"  # ctx.shared: (postings, their window facts) read before the policies
+_FACTS = "aml_facts"  # ctx.shared: (postings, window facts, settings) read before the policies
 
 
 def aml_facts(ctx: PolicyContext) -> engine.Facts | None:
@@ -119,10 +120,11 @@ def aml_facts(ctx: PolicyContext) -> engine.Facts | None:
     postings = [p for p, _ in posting_sides(ctx, _Numbered(ctx.transaction_id))]
     if not postings:
         return None
-    statement, params = window_facts_read(postings, Settings.from_config(current_app.config))
+    settings = current_settings(ctx.session)
+    statement, params = window_facts_read(postings, settings)
 
     def take(row: Sequence[Any]) -> None:
-        ctx.shared[_FACTS] = (postings, parse_window_facts(row))
+        ctx.shared[_FACTS] = (postings, parse_window_facts(row), settings)
 
     return engine.Facts(("aml", len(postings)), lambda: statement, params, take)
 
@@ -141,8 +143,10 @@ def aml_observer(ctx: PolicyContext, txn: JournalTransaction) -> None:
         if ctx.event not in ("approved", "captured") or not already_observed(ctx.session, posting)
     ]
     read = ctx.shared.get(_FACTS)
-    facts = read[1] if read is not None and read[0] == [p for p, _ in sides] else None
-    observe_movement(ctx.session, sides, facts=facts)
+    if read is not None and read[0] == [p for p, _ in sides]:  # the rules' settings with them
+        observe_movement(ctx.session, sides, facts=read[1], settings=read[2])
+    else:
+        observe_movement(ctx.session, sides)
 
 
 def screen_beneficiary(

@@ -338,3 +338,58 @@ class MonitoredPosting(Base):
         sa.Index("ix_aml_postings_account_occurred", "account_id", "occurred_at"),
         sa.UniqueConstraint("transaction_id", "account_id", "direction"),
     )
+
+
+# --- AML rule settings --------------------------------------------------------------------------
+
+
+class RuleChangeStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class AmlRuleVersion(PublicIdMixin, TimestampMixin, Base):
+    """A proposed change of one AML rule's parameters and, once a second officer approved it,
+    a version of that rule (`version` 1, 2, …; the highest approved one applies).
+
+    Version 1 of each rule is the environment's `AML_*` settings (no proposer, no approver).
+    """
+
+    __tablename__ = "aml_rule_versions"
+
+    rule: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, index=True)
+    version: Mapped[int | None] = mapped_column(sa.Integer)
+    # The version the proposal was made against: approving it after another is refused.
+    base_version: Mapped[int | None] = mapped_column(sa.Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    proposed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # created_at
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    proposed_by: Mapped[User | None] = relationship(foreign_keys=[proposed_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        sa.UniqueConstraint("rule", "version"),
+        sa.Index("ix_aml_rule_versions_created_public", "created_at", "public_id"),
+    )
+
+
+class AmlRuleBacktest(Base):
+    """A backtest an officer started (its id is its job's) and, once run, its report."""
+
+    __tablename__ = "aml_rule_backtests"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+    period_start: Mapped[datetime] = mapped_column(nullable=False)
+    period_end: Mapped[datetime] = mapped_column(nullable=False)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)

@@ -9,6 +9,7 @@ from flask import Response
 
 from app.auth.permissions import current_user, require
 from app.compliance import (
+    backtests,
     cases,
     customers,
     edd,
@@ -17,10 +18,18 @@ from app.compliance import (
     rating,
     reports,
     reviews,
+    rule_changes,
     sanctions,
     sar,
 )
-from app.compliance.models import ComplianceAlert, KycCase, SanctionsList, SanctionsListChange
+from app.compliance.models import (
+    AmlRuleBacktest,
+    AmlRuleVersion,
+    ComplianceAlert,
+    KycCase,
+    SanctionsList,
+    SanctionsListChange,
+)
 from app.compliance.risk_models import EddReview, RiskReview
 from app.compliance.risk_schemas import (
     CustomerOverviewSchema,
@@ -32,6 +41,17 @@ from app.compliance.risk_schemas import (
     ReviewCompleteSchema,
     ReviewPageSchema,
     ReviewSchema,
+)
+from app.compliance.rule_schemas import (
+    BacktestCreateSchema,
+    BacktestSchema,
+    JobQueuedSchema,
+    ProposalArgsSchema,
+    ProposalCreateSchema,
+    ProposalDecisionSchema,
+    ProposalPageSchema,
+    ProposalSchema,
+    RuleListSchema,
 )
 from app.compliance.schemas import (
     AlertArgsSchema,
@@ -281,6 +301,69 @@ def list_reviews(args: dict[str, Any]) -> Page:
 def complete_review(data: dict[str, Any], review_id: uuid.UUID) -> RiskReview:
     """Complete a periodic review with notes; the customer is re-rated."""
     return reviews.complete(db.session(), officer=current_user(), review_id=review_id, **data)
+
+
+# --- AML rule settings ------------------------------------------------------------------------
+
+_RULE = "<rule>"
+
+
+@blp.route("/rules", methods=["GET"])
+@require("compliance:review")
+@blp.response(200, RuleListSchema)
+def list_rules() -> dict[str, Any]:
+    """The AML rules with their current parameters and version."""
+    return {"items": rule_changes.list_rules(db.session())}
+
+
+@blp.route(f"/rules/{_RULE}/proposals", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(ProposalCreateSchema)
+@blp.response(201, ProposalSchema)
+def propose_rule_change(data: dict[str, Any], rule: str) -> AmlRuleVersion:
+    """Propose new parameters for a rule; another officer approves or rejects them."""
+    return rule_changes.propose(db.session(), officer=current_user(), rule=rule, **data)
+
+
+@blp.route("/rules/proposals", methods=["GET"])
+@require("compliance:review")
+@blp.arguments(ProposalArgsSchema, location="query")
+@blp.response(200, ProposalPageSchema)
+def list_rule_proposals(args: dict[str, Any]) -> Page:
+    """Rule change proposals newest first, by status or rule."""
+    return rule_changes.list_proposals(db.session(), **args)
+
+
+@blp.route("/rules/proposals/<uuid:proposal_id>/decision", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(ProposalDecisionSchema)
+@blp.response(200, ProposalSchema)
+def decide_rule_change(data: dict[str, Any], proposal_id: uuid.UUID) -> AmlRuleVersion:
+    """Approve (the rule's next version applies at once) or reject a proposal of another
+    officer."""
+    return rule_changes.decide(
+        db.session(), officer=current_user(), proposal_id=proposal_id, **data
+    )
+
+
+@blp.route(f"/rules/{_RULE}/backtest", methods=["POST"])
+@require("compliance:review")
+@idempotent(required=False)
+@blp.arguments(BacktestCreateSchema)
+@blp.response(202, JobQueuedSchema)
+def backtest_rule(data: dict[str, Any], rule: str) -> dict[str, str]:
+    """Backtest parameters of a rule over a period as a job (`GET /api/v1/jobs/{id}`)."""
+    return rule_changes.start_backtest(db.session(), officer=current_user(), rule=rule, **data)
+
+
+@blp.route("/rules/backtests/<backtest_id>", methods=["GET"])
+@require("compliance:review")
+@blp.response(200, BacktestSchema)
+def get_rule_backtest(backtest_id: str) -> AmlRuleBacktest:
+    """A backtest with its report once its job has run (`result` is null until then)."""
+    return backtests.get_backtest(db.session(), backtest_id=backtest_id)
 
 
 # --- regulatory reports ------------------------------------------------------------------------

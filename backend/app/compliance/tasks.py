@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from app.compliance.aml.batch import run_period
+from app.compliance.backtests import backtest_report, keep_report
 from app.compliance.fetch import fetch_all
 from app.compliance.reviews import nightly
 from app.compliance.sanctions import enqueue_rescreen, rescreen_all, rescreen_customers
@@ -27,6 +29,7 @@ __all__ = [
     "run_aml_batch",
     "run_aml_batch_for_yesterday",
     "run_customer_risk",
+    "run_rule_backtest",
 ]
 
 log = logging.getLogger("flowlet.compliance")
@@ -40,6 +43,24 @@ def run_aml_batch(start: str, end: str) -> int:
     return run_period(
         db.session(), start=datetime.fromisoformat(start), end=datetime.fromisoformat(end)
     )
+
+
+@task
+def run_rule_backtest(
+    rule: str, params: dict[str, Any], start: str, end: str, backtest_id: str | None = None
+) -> dict[str, Any]:
+    """Backtest an AML rule's parameters over [start, end) (ISO 8601); the report is the
+    job's result (`GET /api/v1/jobs/{id}`) and is kept with the backtest."""
+    report = backtest_report(
+        db.session(),
+        rule=rule,
+        params=params,
+        start=datetime.fromisoformat(start),
+        end=datetime.fromisoformat(end),
+    )
+    if backtest_id is not None:
+        keep_report(db.session(), backtest_id=backtest_id, report=report)
+    return report
 
 
 @task

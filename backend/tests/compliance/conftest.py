@@ -68,3 +68,43 @@ def scripted_monitoring(app, monkeypatch):
     from app.ledger import hooks
 
     monkeypatch.delitem(hooks.of(app).observers, "aml_monitoring")
+
+
+def _write_version(app, rule: str, params: dict | None) -> None:
+    """An approved version of `rule` written straight to the table (no maker-checker): `params`
+    over the current ones, or the environment's values (None); the process's cache emptied."""
+    from app.compliance.aml.params import params_of
+    from app.compliance.aml.versions import defaults, forget_cached, latest_versions
+    from app.compliance.models import AmlRuleVersion
+    from app.core import uow
+    from app.core.extensions import db
+
+    with app.app_context():
+        session = db.session()
+        latest = latest_versions(session).get(rule)
+        base = dict(latest.params) if latest is not None else params_of(defaults(), rule)
+        wanted = {**base, **params} if params is not None else params_of(defaults(), rule)
+        if wanted != base:
+            session.add(
+                AmlRuleVersion(
+                    rule=rule,
+                    status="approved",
+                    version=(latest.version if latest is not None else 1) + 1,
+                    params=wanted,
+                    reason="set by a test",
+                )
+            )
+            uow.commit(session)
+        db.session.remove()
+    forget_cached(app)
+
+
+@pytest.fixture
+def aml_rule_params(app):
+    """Set a rule's parameters for one test (`aml_rule_params("velocity", max_count=3)`);
+    every rule is back to the environment's values afterwards."""
+    from app.compliance.aml.params import RULE_NAMES
+
+    yield lambda rule, **params: _write_version(app, rule, params)
+    for rule in RULE_NAMES:
+        _write_version(app, rule, None)

@@ -229,13 +229,13 @@ def test_the_batch_reads_the_journal_and_finds_the_typologies_twice_safely(app, 
     assert {rule: person.types() for rule, person in people.items()} == seen
 
 
-def test_the_batch_runs_as_an_rq_job(app, client, db_session, run_jobs, monkeypatch):
+def test_the_batch_runs_as_an_rq_job(app, client, db_session, run_jobs, aml_rule_params):
     from app.compliance.tasks import run_aml_batch
     from app.core.queue import enqueue
     from tests.factories import auth_headers
     from tests.money_helpers import post
 
-    monkeypatch.setitem(app.config, "AML_HIGH_RISK_COUNTRIES", ["DE"])
+    aml_rule_params("high_risk_country", countries=["DE"])
     late = Customer(db_session)
     start = utcnow() - timedelta(minutes=5)
     late.move("in", "500.00", utcnow())

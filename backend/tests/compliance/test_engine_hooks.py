@@ -185,9 +185,9 @@ def test_the_initiator_cannot_approve_their_own_held_transfer(
 
 
 def test_a_transfer_to_a_high_risk_country_alerts_when_it_is_accepted(
-    app, client, db_session, approved, run_jobs, monkeypatch
+    app, client, db_session, approved, run_jobs, aml_rule_params
 ):
-    monkeypatch.setitem(app.config, "AML_HIGH_RISK_COUNTRIES", ["DE"])
+    aml_rule_params("high_risk_country", countries=["DE"])
     user, headers = approved
     src = make_account(db_session, user, balance="300.00")
     response = post(

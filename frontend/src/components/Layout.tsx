@@ -22,6 +22,7 @@ const CONSOLE_LINKS = [
   ["/console/reports", "Reports"],
   ["/console/erasure", "Erasure requests"],
   ["/console/sanctions", "Sanctions lists"],
+  ["/console/rules", "AML rules"],
 ] as const;
 
 export function Brand() {

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.compliance.aml.journal import ledger_customers, ledger_last_activity, ledger_postings
 from app.compliance.aml.monitor import raise_hit
 from app.compliance.aml.rules import Hit, Posting, Settings, evaluate
+from app.compliance.aml.versions import current_settings
 from app.compliance.models import AlertTransaction, ComplianceAlert
 from app.core import uow
 
@@ -32,7 +32,7 @@ def run_period(
     hit whose transactions are all already behind an alert of the same rule is not raised
     again, so the batch can run twice over the same period and after the per-posting rules.
     """
-    settings = settings or Settings.from_config(current_app.config)
+    settings = settings or current_settings(session)
     raised = 0
     for user_id in ledger_customers(session, start=start, end=end):
         rows = ledger_postings(session, user_id=user_id, start=start - settings.window, end=end)

@@ -26,7 +26,7 @@ _P = table_of(MonitoredPosting)
 
 
 # Posting's fields, in order, and the feed's columns they come from.
-_POSTING_COLUMNS = (
+POSTING_COLUMNS = (
     "transaction_id",
     "user_id",
     "account_id",
@@ -135,7 +135,7 @@ def _build_histories(sides: int) -> sa.Select[Any]:
     parts = []
     for i in range(sides):
         w = _build_window(str(i))
-        columns = (w.c[name] for name in _POSTING_COLUMNS)
+        columns = (w.c[name] for name in POSTING_COLUMNS)
         side = sa.literal(i, sa.Integer).label("side")
         parts.append(sa.select(side, w.c.id.label("row_id"), *columns))
     union = sa.union_all(*parts).subquery()

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.compliance.alerts import raise_alert
 from app.compliance.aml.facts import last_activity, recent_histories, window_facts
 from app.compliance.aml.rules import Hit, Posting, Settings, WindowFacts, evaluate, needs_history
+from app.compliance.aml.versions import current_settings
 from app.compliance.models import ComplianceAlert, MonitoredPosting
 from app.core import uow
 from app.core.db import table_of
@@ -51,7 +51,7 @@ def observe_movement(
     """
     if not sides:
         return []
-    settings = settings or Settings.from_config(current_app.config)
+    settings = settings or current_settings(session)
     if facts is None:
         facts = window_facts(session, [p for p, _ in sides], settings)
     wanted = [

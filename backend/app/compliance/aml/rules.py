@@ -7,14 +7,15 @@ customer's history before it: per posting, the bounded window of the monitoring 
 `facts` reads (`monitor.observe_movement`); over a period, the journal (`batch.run_period`).
 A `Hit` becomes an alert in `monitor.raise_hit`.
 
-Rules (type, default):
+Rules (type, default; the defaults are each rule's version 1, `versions.current_settings`):
 
 - `cash_threshold`: cash deposits of one business day (UTC) above `AML_CASH_THRESHOLD`
   (10,000 in the account currency), aggregated per customer; the day is a CTR line
   (`ctr.ctr_lines`).
 - `structuring`: within `AML_STRUCTURING_DAYS` (7) days, two or more cash deposits just under
   the threshold (at least `AML_STRUCTURING_NEAR` = 80% of it) together above it, or three or
-  more smaller cash deposits on several days, together above it, none of the days above it.
+  more smaller cash deposits on several days, together above it, none of the days above it;
+  the threshold is the cash threshold unless the rule's own version sets one.
 - `rapid_movement`: money in, and at least `AML_RAPID_RATIO` (80%) of it out again within
   `AML_RAPID_HOURS` (24) hours; only when the money in reaches `AML_RAPID_MIN_AMOUNT` (5,000).
 - `velocity`: `AML_VELOCITY_MAX_COUNT` (10) or more payments out, or in, within
@@ -84,6 +85,7 @@ class Settings:
     structuring_days: int = 7
     structuring_near: float = 0.8
     structuring_min_count: int = 3
+    structuring_threshold: str | None = None  # None: the cash threshold
     rapid_hours: int = 24
     rapid_ratio: float = 0.8
     rapid_min_amount: str = "5000"
@@ -191,7 +193,7 @@ def structuring(
 ) -> Hit | None:
     if not (p.cash and p.direction == IN):
         return None
-    threshold = configured_minor(s.cash_threshold, p.currency)
+    threshold = configured_minor(s.structuring_threshold or s.cash_threshold, p.currency)
     if p.amount > threshold:
         return None
     start = p.at - timedelta(days=s.structuring_days)
