@@ -8,6 +8,10 @@ among the matches, a false positive for every other entry it matches.
 
     .venv/bin/python bench/screening_eval.py [--threshold 0.80] [--verbose]
 
+`--sources` writes the demo list in each publisher's layout (OFAC's three CSV files, the UN's
+and the EU's XML, the UK's CSV: `list_layouts.py`), reads it back with Flowlet's loaders and
+scores the same set against each: recall and precision per list source.
+
 `--scripts` scores `bench/screening_scripts.csv` instead: names written in Arabic, Persian,
 Hangul, Han and Cyrillic script (`query`) against a list of their Latin names (`listed`, as
 the lists write them), each the name of the listed person (`expected` = match) or of someone
@@ -20,11 +24,13 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from app.compliance.list_file import indexed, parse_list  # noqa: E402
 from app.compliance.name_index import IndexedEntry, NameIndex  # noqa: E402
@@ -129,6 +135,70 @@ def print_scripts(counts: dict[str, dict[str, float]], threshold: float) -> None
         )
 
 
+def score(
+    entries: list, rows: list[dict], threshold: float, *, verbose: bool = False
+) -> tuple[int, int, int, int, dict[str, list[int]]]:
+    """True and false positives and negatives of `rows` against `entries`, and per kind."""
+    uids = {i: e.uid for i, e in enumerate(entries)}
+    index = NameIndex.build(indexed(e, i) for i, e in enumerate(entries))
+    tp = fn = fp = tn = 0
+    by_kind: dict[str, list[int]] = {}
+    for row in rows:
+        dob = date.fromisoformat(row["date_of_birth"]) if row["date_of_birth"] else None
+        matches = index.search(
+            row["query"], threshold=threshold, date_of_birth=dob, country=row["country"] or None
+        )
+        found = {uids[m.entry.entry_id] for m in matches}
+        expected = row["expected"] or None
+        hit = expected in found if expected else False
+        wrong = found - {expected}
+        kind = by_kind.setdefault(row["kind"], [0, 0])
+        kind[1] += 1
+        if expected:
+            tp += hit
+            fn += not hit
+            kind[0] += hit
+        else:
+            tn += not wrong
+            kind[0] += not wrong
+        fp += len(wrong)
+        if verbose and ((expected and not hit) or wrong):
+            best = ", ".join(f"{uids[m.entry.entry_id]} {m.score:.2f}" for m in matches)
+            print(
+                f"  {'MISS' if expected and not hit else 'FP  '} {row['query']!r} "
+                f"expected={expected} got=[{best}]"
+            )
+    return tp, fn, fp, tn, by_kind
+
+
+def print_sources(entries: list, rows: list[dict], threshold: float) -> None:
+    """The demo list written in each publisher's layout, read back by its loader, scored."""
+    from app.compliance import eu, ofac, uk, un
+
+    from list_layouts import to_eu, to_ofac, to_uk, to_un
+
+    files = to_ofac(entries)
+    numbered = {str(n): e.uid for n, e in enumerate(entries, start=1)}
+    read = {
+        "ofac-sdn": [
+            replace(e, uid=numbered[e.uid])
+            for e in ofac.read(*(files[f].decode() for f in ("SDN.CSV", "ALT.CSV", "ADD.CSV")))
+        ],
+        "un": list(un.read(to_un(entries))),
+        "eu": list(eu.read(to_eu(entries))),
+        "uk": list(uk.read(to_uk(entries))),
+        "flowlet-csv": entries,
+    }
+    print(f"{len(rows)} queries against the demo list in each layout; threshold {threshold:.2f}")
+    print("| source | entries read | recall | precision | false positives |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for source, listed in read.items():
+        tp, fn, fp, _tn, _ = score(listed, rows, threshold)
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        print(f"| {source} | {len(listed)} | {recall:.3f} | {precision:.3f} | {fp} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=0.80)
@@ -145,6 +215,11 @@ def main() -> int:
     parser.add_argument(
         "--scripts", action="store_true", help="score names in other scripts (per script)"
     )
+    parser.add_argument(
+        "--sources",
+        action="store_true",
+        help="score the list as each publisher's layout and its loader give it (per source)",
+    )
     args = parser.parse_args()
     if args.scripts:
         print_scripts(
@@ -154,41 +229,13 @@ def main() -> int:
 
     with args.list.open(encoding="utf-8") as stream:
         entries = list(parse_list(stream))
-    uids = {i: e.uid for i, e in enumerate(entries)}
-    index = NameIndex.build(indexed(e, i) for i, e in enumerate(entries))
-
-    tp = fn = fp = tn = 0
-    by_kind: dict[str, list[int]] = {}
     rows = synthetic(entries, args.synthetic) if args.synthetic else None
     with args.eval.open(encoding="utf-8") as stream:
-        for row in rows or csv.DictReader(stream):
-            dob = date.fromisoformat(row["date_of_birth"]) if row["date_of_birth"] else None
-            matches = index.search(
-                row["query"],
-                threshold=args.threshold,
-                date_of_birth=dob,
-                country=row["country"] or None,
-            )
-            found = {uids[m.entry.entry_id] for m in matches}
-            expected = row["expected"] or None
-            hit = expected in found if expected else False
-            wrong = found - {expected}
-            kind = by_kind.setdefault(row["kind"], [0, 0])
-            kind[1] += 1
-            if expected:
-                tp += hit
-                fn += not hit
-                kind[0] += hit
-            else:
-                tn += not wrong
-                kind[0] += not wrong
-            fp += len(wrong)
-            if args.verbose and ((expected and not hit) or wrong):
-                best = ", ".join(f"{uids[m.entry.entry_id]} {m.score:.2f}" for m in matches)
-                print(
-                    f"  {'MISS' if expected and not hit else 'FP  '} {row['query']!r} "
-                    f"expected={expected} got=[{best}]"
-                )
+        rows = rows or list(csv.DictReader(stream))
+    if args.sources:
+        print_sources(entries, rows, args.threshold)
+        return 0
+    tp, fn, fp, tn, by_kind = score(entries, rows, args.threshold, verbose=args.verbose)
     recall = tp / (tp + fn) if tp + fn else 1.0
     precision = tp / (tp + fp) if tp + fp else 1.0
     print(f"list: {len(entries)} entries; threshold {args.threshold:.2f}")

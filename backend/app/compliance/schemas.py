@@ -116,6 +116,12 @@ class MatchFactorSchema(Schema):
     effect = ma.fields.Float()  # what it added to (or took from) the score
 
 
+class WrittenAsSchema(Schema):
+    text = ma.fields.String()
+    script = ma.fields.String()  # cyrillic, arabic, persian, hangul, han, other
+    transliterated_as = ma.fields.List(ma.fields.String())
+
+
 class ScreeningMatchSchema(Schema):
     list_entry_id = ma.fields.String()
     list_version_id = ma.fields.Integer()
@@ -126,6 +132,7 @@ class ScreeningMatchSchema(Schema):
     program = ma.fields.String()
     entry_type = ma.fields.String()
     factors = ma.fields.List(ma.fields.Nested(MatchFactorSchema))
+    query = ma.fields.Nested(WrittenAsSchema, allow_none=True)
 
 
 class ScreeningResultSchema(Schema):

@@ -30,6 +30,7 @@ from app.compliance.models import (
     Severity,
 )
 from app.compliance.name_index import Match, NameIndex, country_adjustment, dob_adjustment
+from app.compliance.translit import script_of, transliterations
 from app.core.errors import DomainError
 
 
@@ -116,6 +117,8 @@ class ScreeningMatch:
     list_version_id: int = 0
     matched_alias: str | None = None
     factors: list[dict[str, Any]] = field(default_factory=list)
+    # A name screened in another script, kept as written beside its Latin readings.
+    query: dict[str, Any] | None = None
 
 
 def explain(
@@ -140,7 +143,18 @@ def explain(
     return factors
 
 
-def _as_match(m: Match, *, date_of_birth: date | None, country: str | None) -> ScreeningMatch:
+def written_as(name: str) -> dict[str, Any] | None:
+    """A name in another script as written, its script and its Latin readings; None for a
+    name in Latin letters."""
+    script = script_of(name)
+    if script == "latin":
+        return None
+    return {"text": name, "script": script, "transliterated_as": transliterations(name)}
+
+
+def _as_match(
+    m: Match, *, date_of_birth: date | None, country: str | None, query: dict[str, Any] | None
+) -> ScreeningMatch:
     alias = m.matched_name if m.matched_name.casefold() != m.entry.name.casefold() else None
     return ScreeningMatch(
         list_entry_id=m.entry.public_id,
@@ -152,6 +166,7 @@ def _as_match(m: Match, *, date_of_birth: date | None, country: str | None) -> S
         list_version_id=m.entry.list_id,
         matched_alias=alias,
         factors=explain(m, date_of_birth=date_of_birth, country=country),
+        query=query,
     )
 
 
@@ -177,7 +192,10 @@ def screen(
     found: list[Match] = active.search(
         name, threshold=threshold(), date_of_birth=date_of_birth, country=country, limit=limit
     )
-    matches = [_as_match(m, date_of_birth=date_of_birth, country=country) for m in found]
+    query = written_as(name) if found else None
+    matches = [
+        _as_match(m, date_of_birth=date_of_birth, country=country, query=query) for m in found
+    ]
     if subject is not None:
         record(
             session,
@@ -225,6 +243,7 @@ def matches_as_details(matches: list[ScreeningMatch]) -> list[dict[str, Any]]:
             "score": m.score,
             "program": m.program,
             "factors": m.factors,
+            **({"query": m.query} if m.query else {}),
         }
         for m in matches
     ]

@@ -185,3 +185,21 @@ def test_a_match_on_an_alias_says_so(app, sanctions_list):
         assert matches and matches[0].matched_alias is not None
         assert matches[0].matched_alias != matches[0].name
         db.session.remove()
+
+
+def test_a_name_in_another_script_is_kept_as_written_beside_its_readings(
+    app, client, db_session, officer, sanctions_list
+):
+    _, headers = officer
+    response = client.post(
+        "/api/v1/compliance/screenings", json={"name": "Виктор Карелин"}, headers=headers
+    )
+    assert response.status_code == 200
+    top = response.json["matches"][0]
+    assert top["name"] == "KARELIN, Viktor Semyonovich"
+    assert top["query"]["text"] == "Виктор Карелин" and top["query"]["script"] == "cyrillic"
+    assert any("Karelin" in reading for reading in top["query"]["transliterated_as"])
+    latin = client.post(
+        "/api/v1/compliance/screenings", json={"name": "Viktor Karelin"}, headers=headers
+    )
+    assert latin.json["matches"][0]["query"] is None

@@ -157,6 +157,7 @@ export interface SanctionsMatch {
   score: number;
   program: string;
   factors?: MatchFactor[];
+  query?: { text: string; script: string; transliterated_as: string[] } | null;
 }
 
 export interface ListVersion {

@@ -27,6 +27,12 @@ export function SanctionsMatches({ matches }: { matches: SanctionsMatch[] }) {
             <strong>{m.name}</strong> · {m.program} · score {m.score.toFixed(2)}
             {m.list_version_id ? <span className="muted"> · list version {m.list_version_id}</span> : null}
           </p>
+          {m.query && (
+            <p>
+              Screened as written, in {m.query.script} script: <strong lang="und">{m.query.text}</strong>
+              {m.query.transliterated_as.length ? <> · read as {m.query.transliterated_as.join(", ")}</> : null}
+            </p>
+          )}
           {m.matched_alias && <p>Matched on the alias <strong>{m.matched_alias}</strong></p>}
           {m.factors?.length ? (
             <table className="table compact">
