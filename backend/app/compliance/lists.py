@@ -112,25 +112,29 @@ def load_entries(
         session.execute(sa.delete(SanctionsEntry).where(SanctionsEntry.list_id == previous.id))
     version.entry_count, version.alias_count, version.active = count, aliases, True
     version.added_count, version.removed_count, version.changed_count = counts
+    _audit_loaded(session, version)
+    enqueue_rescreen(session, list_id=version.id)
+    uow.commit(session)
+    return version
+
+
+def _audit_loaded(session: Session, version: SanctionsList) -> None:
     audit.record(
         session,
         "sanctions.list_loaded",
         resource_type="sanctions_list",
         resource_id=version.id,
         changes={
-            "source": source,
-            "kind": kind,
-            "sha256": sha256,
-            "entries": count,
-            "aliases": aliases,
-            "added": counts[0],
-            "removed": counts[1],
-            "changed": counts[2],
+            "source": version.source,
+            "kind": version.kind,
+            "sha256": version.sha256,
+            "entries": version.entry_count,
+            "aliases": version.alias_count,
+            "added": version.added_count,
+            "removed": version.removed_count,
+            "changed": version.changed_count,
         },
     )
-    enqueue_rescreen(session, list_id=version.id)
-    uow.commit(session)
-    return version
 
 
 def _refuse_a_shrunk_list(session: Session, old: SanctionsList, *, source: str, count: int) -> None:

@@ -86,6 +86,11 @@ def test_a_full_pg_dump_holds_no_pan_or_cvv_in_clear(
     decoded = "\n".join(bytes.fromhex(h).decode("utf-8", "replace") for h in _BYTEA.findall(dump))
     assert decoded, "the dump holds the stored idempotent responses"
     haystack = dump + "\n" + decoded
+    # The sanctions lists are published reference data whose ids are short numbers (OFAC's
+    # ent_num 306): a three-digit CVV is looked for everywhere else.
+    customer_data = "\n".join(
+        line for line in haystack.splitlines() if "INSERT INTO public.sanctions_" not in line
+    )
     for secret in secrets:
         card = secret["card"]
         # The dump has the card: its id, BIN and last four are there in clear …
@@ -94,7 +99,7 @@ def test_a_full_pg_dump_holds_no_pan_or_cvv_in_clear(
         for form in _forms(secret["pan"]):
             assert form not in haystack
         cvv = secret["cvv"]
-        assert f"'{cvv}'" not in haystack and f'"{cvv}"' not in haystack
+        assert f"'{cvv}'" not in customer_data and f'"{cvv}"' not in customer_data
         assert not re.search(rf"cvv[\"']?\s*[:=]\s*[\"']?{cvv}\b", haystack, re.IGNORECASE)
     # The PIN is an Argon2 hash only (the test PIN is no card's last four digits).
     if all(s["card"]["last4"] != "4829" for s in secrets):

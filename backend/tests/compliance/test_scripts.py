@@ -173,7 +173,7 @@ def test_hangul_and_han_names_screen_against_latin_only_entries(
     from app.core.extensions import db
 
     with app.app_context():
-        load_list(db.session(), io.StringIO(LATIN_ONLY), source="test:scripts")
+        load_list(db.session(), io.StringIO(LATIN_ONLY), source="test:scripts", force=True)
         db.session.remove()
     _, headers = officer
 
