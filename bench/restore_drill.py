@@ -71,7 +71,7 @@ from harness import verify_books
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_BIN = Path("/usr/lib/postgresql/15/bin")  # --pg-bin for another installation
 HOST = "127.0.0.1"
 PG_PORTS = range(5450, 5460)
 API_PORTS = range(5210, 5220)
@@ -86,6 +86,8 @@ def free_port(candidates: range, taken: set[int]) -> int:
         if port in taken:
             continue
         with socket.socket() as sock:
+            # As servers bind: a port whose last connections linger in TIME_WAIT is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((HOST, port))
             except OSError:
@@ -102,6 +104,11 @@ def as_owner(cmd: list[str]) -> list[str]:
 
 def pg(tool: str) -> str:
     return str(PG_BIN / tool)
+
+
+def use_pg_bin(path: Path) -> None:
+    global PG_BIN
+    PG_BIN = path
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -354,7 +361,7 @@ def sequences_behind(cluster: Cluster) -> list[str]:
 def drill(*, warmup: float, before: float, after: float) -> int:
     for tool in ("initdb", "pg_ctl", "pg_basebackup"):
         if not (PG_BIN / tool).exists():
-            raise SystemExit(f"{PG_BIN / tool} not found (set PG_BIN)")
+            raise SystemExit(f"{PG_BIN / tool} not found (see --pg-bin)")
     begun = time.time()
     work = Path(tempfile.mkdtemp(prefix="flowlet-restore-"))
     if os.geteuid() == 0:
@@ -511,7 +518,9 @@ def _interrupted(signum: int, _frame) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short load phases (for tests)")
+    parser.add_argument("--pg-bin", type=Path, default=PG_BIN, help="PostgreSQL 15's binaries")
     args = parser.parse_args()
+    use_pg_bin(args.pg_bin)
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGHUP, _interrupted)
     if args.quick:
