@@ -78,6 +78,7 @@ API_PORTS = range(5210, 5220)
 EXTERNAL_IBAN = "GB33BUKB20201555555555"
 CLOCK_GUARD = 0.001  # seconds; see the module's docstring
 LOAD_THREADS = 3
+LOG_LINES_SHOWN = 15  # of each server's log, when the drill fails
 
 
 def free_port(candidates: range, taken: set[int]) -> int:
@@ -378,6 +379,7 @@ def drill(*, warmup: float, before: float, after: float) -> int:
     gunicorn: subprocess.Popen | None = None
     load: Load | None = None
     threads: list[threading.Thread] = []
+    passed = False
     try:
         phase(f"primary :{primary.port}, restored :{restored.port}, API :{api_port}, in {work}")
         primary.initdb(
@@ -470,6 +472,9 @@ def drill(*, warmup: float, before: float, after: float) -> int:
             kinds[a.kind] = kinds.get(a.kind, 0) + 1
         print()
         print(f"base backup: {backup_seconds:.1f} s under load")
+        for history in sorted(archive.glob("*.backup")):  # what the on-call reads to choose one
+            times = [line for line in history.read_text().splitlines() if "TIME:" in line]
+            print(f"  {history.name}: {'; '.join(times)}")
         print(f"acknowledged: {len(load.acked)} ({kinds}); refused: {load.refused or 'none'}")
         print(
             f"acknowledged before the target: {len(before_target)}, missing {len(missing)}; "
@@ -499,8 +504,13 @@ def drill(*, warmup: float, before: float, after: float) -> int:
         ok = timing["clean"] and not missing and not resurrected and not behind and before_target
         print(f"drill {time.time() - begun:.0f} s in all")
         print("restore drill passed" if ok else "RESTORE DRILL FAILED")
+        passed = bool(ok)
         return 0 if ok else 1
     finally:
+        if not passed:  # the logs go with the directory: show their ends first
+            for log in sorted(work.glob("*.log")):
+                lines = log.read_text(errors="replace").splitlines()[-LOG_LINES_SHOWN:]
+                print(f"--- {log.name} (last lines)\n" + "\n".join(lines), flush=True)
         if load is not None:
             load.stop.set()
             for thread in threads:
