@@ -502,7 +502,7 @@ def drill(*, warmup: float, before: float, after: float) -> int:
         rpo = target_at - last_replayed.timestamp()
         rto = timing["verified"] - timing["started"]
         print(
-            f"RPO {rpo:.3f} s (target {target}; last commit recovered "
+            f"RPO {rpo * 1000:.1f} ms (target {target}; last commit recovered "
             f"{last_replayed.astimezone(UTC):%H:%M:%S.%f}; last acknowledgement before the "
             f"target {utc(last_acked)[11:]})"
         )

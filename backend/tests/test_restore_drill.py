@@ -39,4 +39,4 @@ def test_point_in_time_restore_holds_exactly_what_was_acknowledged_before_the_ta
     checked = re.search(r"acknowledged before the target: (\d+), missing (\d+)", out)
     assert checked and int(checked[1]) > 0 and checked[2] == "0", out
     assert re.search(r"sent after it: \d+, restored 0", out), out
-    assert re.search(r"^RPO \d+\.\d+ s", out, re.M) and re.search(r"^RTO \d+\.\d+ s", out, re.M)
+    assert re.search(r"^RPO \d+\.\d+ ms", out, re.M) and re.search(r"^RTO \d+\.\d+ s", out, re.M)
