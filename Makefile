@@ -91,3 +91,7 @@ clean: ## Remove the virtual environment, the embedded database and the web buil
 .PHONY: drills
 drills: install ## Reliability drills on a private stack (kill -9, Redis and PostgreSQL restarts)
 	$(BIN)/python bench/drills.py
+
+.PHONY: restore-drill
+restore-drill: install ## Backup and point-in-time restore under a transfer load on private clusters; prints RPO and RTO
+	$(BIN)/python bench/restore_drill.py
