@@ -3,6 +3,8 @@
 # `pg_basebackup -R` (standby.signal and primary_conninfo written for us, a replication slot
 # created so the primary keeps the WAL the replica has not received yet); then hand over to
 # the image's own entrypoint, which starts PostgreSQL as a hot standby.
+# To rebuild a replica from scratch, drop its slot on the primary first
+# (SELECT pg_drop_replication_slot('replica_1')), then remove its volume.
 set -euo pipefail
 : "${PRIMARY_HOST:?PRIMARY_HOST is required}"
 : "${REPLICATION_PASSWORD:?REPLICATION_PASSWORD is required}"
