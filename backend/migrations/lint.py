@@ -36,6 +36,9 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType
 from sqlalchemy.engine.mock import MockConnection
 
+from app import create_app
+from app.config import Config, TestingConfig
+
 # The URL only picks the dialect: offline mode never connects.
 OFFLINE_URL = "postgresql+psycopg://lint@127.0.0.1:1/offline"
 
@@ -216,9 +219,6 @@ def _offline_connection(self: MigrationContext, connection: Any) -> MockConnecti
 
 def render(directory: str | None = None) -> dict[str, str]:
     """Every revision's upgrade SQL for PostgreSQL, from Alembic's offline mode, oldest first."""
-    from app import create_app
-    from app.config import Config, TestingConfig
-
     config = TestingConfig()
     config.SQLALCHEMY_DATABASE_URI = OFFLINE_URL
     config.SQLALCHEMY_ENGINE_OPTIONS = Config.engine_options(OFFLINE_URL)
