@@ -84,6 +84,14 @@ format: install ## Apply ruff fixes and formatting
 migration: install ## Autogenerate a migration: make migration m="what changed"
 	cd backend && $(BIN)/flask --app main db migrate -m "$(m)"
 
+.PHONY: image
+image: ## Build the Docker image and smoke-test it (says so and exits 0 without an engine or base images)
+	deploy/image.sh
+
+.PHONY: lint-migrations
+lint-migrations: install ## Lint the migrations' SQL for locks that stop traffic (pglast)
+	cd backend && $(BIN)/python -m migrations.lint
+
 .PHONY: clean
 clean: ## Remove the virtual environment, the embedded database and the web build
 	rm -rf $(VENV) backend/instance $(WEB)/dist $(WEB)/node_modules

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -25,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from app.core.api import Blueprint
+from app.core.audit.sql import UNSEALED_SQL
 from app.core.extensions import db
 from app.core.outbox import backlog
 from app.core.queue import QUEUES, get_redis
@@ -160,32 +162,80 @@ def metrics() -> Response:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = DEFAULT_REGISTRY
-    return Response(generate_latest(registry) + _outbox_metrics(), mimetype=CONTENT_TYPE_LATEST)
+    body = generate_latest(registry) + _scrape_time_metrics()
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
 
-def _outbox_metrics() -> bytes:
-    """The outbox gauges, read from the database at scrape time (one query)."""
+def _scrape_time_metrics() -> bytes:
+    """The gauges read at scrape time: the outbox and the audit log's unsealed tail from the
+    database (two queries), the RQ queues' depths from Redis. A source that is down leaves
+    its gauges out; the alerts on `up` and /health/detailed cover the outage itself."""
+    families: list[Metric] = []
     try:
         result = backlog(db.session())
+        unsealed = db.session.execute(sa.text(UNSEALED_SQL)).one()
         db.session.rollback()
     except Exception:
         db.session.rollback()
-        return b""
-
-    class _Collector:
-        def collect(self) -> Iterator[Metric]:
-            yield GaugeMetricFamily(
+    else:
+        families.append(
+            GaugeMetricFamily(
                 "flowlet_outbox_backlog", "Outbox jobs not yet handed to RQ", value=result.pending
             )
-            yield GaugeMetricFamily(
+        )
+        families.append(
+            GaugeMetricFamily(
                 "flowlet_outbox_oldest_age_seconds",
                 "Age of the oldest outbox job not yet handed to RQ",
                 value=result.oldest_age_seconds,
             )
+        )
+        families.append(
+            GaugeMetricFamily(
+                "flowlet_audit_unsealed", "Committed audit records not yet sealed", unsealed.n
+            )
+        )
+        families.append(
+            GaugeMetricFamily(
+                "flowlet_audit_unsealed_oldest_age_seconds",
+                "Age of the oldest committed audit record not yet sealed (0 when none waits)",
+                value=_age_seconds(unsealed.oldest),
+            )
+        )
+    depths = _queue_depths()
+    if depths is not None:
+        queue_depth = GaugeMetricFamily(
+            "flowlet_queue_depth", "Jobs waiting in each RQ queue", labels=["queue"]
+        )
+        for name, depth in depths.items():
+            queue_depth.add_metric([name], depth)
+        families.append(queue_depth)
+
+    class _Collector:
+        def collect(self) -> Iterator[Metric]:
+            yield from families
 
     registry = CollectorRegistry()
     registry.register(_Collector())
     return generate_latest(registry)
+
+
+def _age_seconds(oldest: datetime | None) -> float:
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # SQLite drops the zone
+        oldest = oldest.replace(tzinfo=UTC)
+    return round(max((datetime.now(UTC) - oldest).total_seconds(), 0.0), 3)
+
+
+def _queue_depths() -> dict[str, int] | None:
+    redis = get_redis()
+    if redis is None:
+        return None
+    try:
+        return {name: int(redis.llen(f"rq:queue:{name}")) for name in QUEUES}
+    except Exception:
+        return None
 
 
 def init_metrics(app: Flask) -> None:
