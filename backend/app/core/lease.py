@@ -19,6 +19,7 @@ Advisory locks are per database, so two deployments on one server never share a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -115,23 +116,19 @@ class Lease:
     def release(self) -> None:
         """Give the lease up (closing the session would too) and close the connection."""
         if self.held and self._connection is not None:
-            try:
+            with contextlib.suppress(sa.exc.DBAPIError):
                 self._connection.execute(
                     sa.text("SELECT pg_advisory_unlock(:ns, :key)"),
                     {"ns": NAMESPACE, "key": self.key},
                 )
-            except sa.exc.DBAPIError:
-                pass
         self._drop()
         self._engine.dispose()
 
     def _drop(self) -> None:
         self.held = False
         if self._connection is not None:
-            try:
+            with contextlib.suppress(sa.exc.DBAPIError):
                 self._connection.close()
-            except sa.exc.DBAPIError:
-                pass
             self._connection = None
 
 
