@@ -43,9 +43,8 @@ def pending_rows(app: Flask, redis_url: str):
         }
         for job_id in ids
     ]
-    with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(sa.insert(JobOutbox), rows)
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(sa.insert(JobOutbox), rows)
     yield queue, ids
     with app.app_context(), db.engine.begin() as conn:
         conn.execute(sa.delete(JobOutbox).where(JobOutbox.id.in_(ids)))
@@ -57,7 +56,6 @@ def test_four_racing_relays_send_every_row_exactly_once(app: Flask, pending_rows
     queue, ids = pending_rows
     start = threading.Barrier(RELAYS)
     sent_by: list[int] = [0] * RELAYS
-    rounds: list[int] = [0] * RELAYS
     errors: list[BaseException] = []
 
     def relay(index: int) -> None:
@@ -66,14 +64,12 @@ def test_four_racing_relays_send_every_row_exactly_once(app: Flask, pending_rows
                 redis = app.extensions["flowlet_redis"]
                 assert db.session.connection().connection.dbapi_connection is not None
                 start.wait()
-                while True:
+                result = None
+                while result is None or result.sent or result.failed:
                     result = relay_pending(db.session(), redis, limit=10)
-                    rounds[index] += 1
                     sent_by[index] += result.sent
-                    if result.sent == 0 and result.failed == 0:
-                        return
                 db.session.remove()
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=relay, args=(i,)) for i in range(RELAYS)]
