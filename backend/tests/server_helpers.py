@@ -51,6 +51,7 @@ def run_gunicorn(url: str, timeout: int = 30, **env_overrides: str) -> tuple[sub
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # os.killpg ends it with its workers and outbox relay
     )
     deadline = time.time() + 30
     while time.time() < deadline:
