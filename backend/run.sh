@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Serve the API. With DATABASE_URL and REDIS_URL set: gunicorn plus an RQ worker and the
-# scheduler of periodic jobs beside it (exactly one scheduler per deployment).
+# scheduler of periodic jobs beside it (one per host: the lease holder schedules, the
+# others stand by).
 # Without them: the embedded default (SQLite under backend/instance/, jobs inline, limits in memory).
 set -euo pipefail
 cd "$(dirname "$0")"

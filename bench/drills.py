@@ -15,7 +15,9 @@ load runs, each drill in turn:
 2. kills the RQ worker and its work horse (SIGKILL) while IBAN transfers are queued, then
    starts a new one;
 3. stops Redis and starts it again, empty (no persistence: the worst case);
-4. restarts PostgreSQL (`pg_ctl restart -m immediate`: a crash, recovered from the WAL).
+4. restarts PostgreSQL (`pg_ctl restart -m immediate`: a crash, recovered from the WAL);
+5. with a second gunicorn on another port and the load spread over both, kills the first
+   instance whole (SIGKILL to master, workers and outbox relay); clients move to the other.
 
 After each drill, once the load has stopped and settlement had its time, it checks that
 every acknowledged transfer exists, nothing is stuck `pending`, `flask ledger verify` and
@@ -51,10 +53,24 @@ EXTERNAL_IBAN = "GB33BUKB20201555555555"
 SETTLE_TIMEOUT = 120.0
 
 
+_taken: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A free port: from `TEST_SERVER_PORTS` ("5200-5209") when set, else any."""
+    first, _, last = os.environ.get("TEST_SERVER_PORTS", "0-0").partition("-")
+    for candidate in range(int(first), int(last or first) + 1):
+        if candidate in _taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, candidate))
+            except OSError:
+                continue
+            port = sock.getsockname()[1]
+        _taken.add(port)
+        return port
+    raise SystemExit("no free port in TEST_SERVER_PORTS")
 
 
 def wait_for(predicate, timeout: float, every: float = 0.2) -> bool:
@@ -80,9 +96,11 @@ class Stack:
         shutil.rmtree(self.logs, ignore_errors=True)
         self.logs.mkdir()
         self.pg_port, self.redis_port, self.port = free_port(), free_port(), free_port()
+        self.port2 = free_port()  # the second web instance (the two-instance drill)
         self.pg_data = self.dir / "pg"
         self.redis: subprocess.Popen | None = None
         self.gunicorn: subprocess.Popen | None = None
+        self.gunicorn2: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
         self.env = {
             **os.environ,
@@ -203,17 +221,23 @@ class Stack:
             text=True,
         )
 
-    def start_gunicorn(self) -> None:
-        self.gunicorn = subprocess.Popen(
+    def start_gunicorn(self, port: int | None = None) -> subprocess.Popen:
+        port = port or self.port
+        process = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "main:app"],
             cwd=BACKEND,
-            env=self.env,
+            env={**self.env, "PORT": str(port)},
             stdout=subprocess.DEVNULL,
-            stderr=(self.logs / "gunicorn.log").open("a"),
-            start_new_session=True,
+            stderr=(self.logs / f"gunicorn-{port}.log").open("a"),
+            start_new_session=True,  # its group: master, workers and outbox relay
         )
-        if not wait_for(lambda: get(self.port, "/health")[0] == 200, 30):
+        if not wait_for(lambda: get(port, "/health")[0] == 200, 30):
             raise SystemExit("gunicorn did not start")
+        if port == self.port:
+            self.gunicorn = process
+        else:
+            self.gunicorn2 = process
+        return process
 
     def gunicorn_workers(self) -> list[int]:
         assert self.gunicorn is not None
@@ -246,7 +270,7 @@ class Stack:
             self.worker = None
 
     def close(self) -> None:
-        for proc in (self.worker, self.gunicorn):
+        for proc in (self.worker, self.gunicorn, self.gunicorn2):
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:
@@ -339,7 +363,7 @@ print(json.dumps(out))
 
 @dataclass
 class Load:
-    port: int
+    ports: list[int]  # the web instances; a client moves on from one that refuses to connect
     users: list[dict]
     acked: dict[str, dict] = field(default_factory=dict)
     requests: int = 0
@@ -347,6 +371,7 @@ class Load:
     given_up: int = 0
     last_refusals: list = field(default_factory=list)
     looked_up: list[str] = field(default_factory=list)
+    dead: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -371,8 +396,14 @@ class Load:
             attempt += 1
             with self.lock:
                 self.requests += 1
+            alive = [p for p in self.ports if p not in self.dead] or self.ports
+            port = alive[(attempt + len(self.acked)) % len(alive)]
             try:
-                status, data = post(self.port, "/api/v1/transactions/transfer", body, headers)
+                status, data = post(port, "/api/v1/transactions/transfer", body, headers)
+            except ConnectionRefusedError:
+                status, data = None, None
+                with self.lock:
+                    self.dead.add(port)
             except (OSError, http.client.HTTPException):
                 status, data = None, None
             if status == 201 and data:
@@ -401,8 +432,10 @@ class Load:
             self.one_transfer(rnd)
 
 
-def with_load(port: int, users: list[dict], fault, *, before: float = 3.0, after: float = 5.0):
-    load = Load(port, users)
+def with_load(
+    ports: list[int], users: list[dict], fault, *, before: float = 3.0, after: float = 5.0
+):
+    load = Load(ports, users)
     threads = [
         threading.Thread(target=load.run, args=(i,), daemon=True) for i in range(LOAD_THREADS)
     ]
@@ -522,18 +555,29 @@ def main() -> int:
         def restart_postgres() -> None:
             stack.restart_postgres()
 
+        def kill_one_of_two_instances() -> None:
+            assert stack.gunicorn is not None
+            os.killpg(stack.gunicorn.pid, signal.SIGKILL)  # master, workers and relay
+            stack.gunicorn.wait(timeout=10)
+            stack.gunicorn = None
+
         drills = [
             ("kill -9 a gunicorn worker", kill_gunicorn_worker),
             ("kill -9 the RQ worker, IBAN transfers queued", kill_rq_worker),
             ("stop Redis, start it empty", bounce_redis),
             ("restart PostgreSQL (immediate)", restart_postgres),
+            ("kill -9 one of two instances", kill_one_of_two_instances),  # the last: no restart
         ]
         only = sys.argv[1:]  # drills whose name contains one of these words (default: all)
         for name, fault in drills:
             if only and not any(word.lower() in name.lower() for word in only):
                 continue
             print(f"drill: {name} …", flush=True)
-            load = with_load(stack.port, users, fault)
+            ports = [stack.port]
+            if fault is kill_one_of_two_instances:
+                stack.start_gunicorn(stack.port2)
+                ports.append(stack.port2)
+            load = with_load(ports, users, fault)
             results.append((name, check(stack, load, baseline)))
     finally:
         stack.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -126,6 +127,13 @@ class Config:
         self.OUTBOX_RETENTION_SECONDS = _env_int("OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
         # /health/detailed calls the outbox `lagging` when its oldest row is older than this.
         self.OUTBOX_LAG_ALERT_SECONDS = _env_int("OUTBOX_LAG_ALERT_SECONDS", 120)
+        # This process among the deployment's (the scheduler lease names its holder by it).
+        self.INSTANCE_ID = _env("INSTANCE_ID") or f"{socket.gethostname()}:{os.getpid()}"
+        # The scheduler lease holder renews this often; a standby tries as often.
+        self.SCHEDULER_LEASE_RENEW_SECONDS = _env_int("SCHEDULER_LEASE_RENEW_SECONDS", 2)
+        # /health/detailed calls a holder silent this long `degraded`; twice this, it loses
+        # the lease to a standby.
+        self.SCHEDULER_LEASE_STALE_SECONDS = _env_int("SCHEDULER_LEASE_STALE_SECONDS", 15)
 
     def _ratelimit_settings(self) -> None:
         """Rate limits and where they count (docs/security.md)."""

@@ -12,12 +12,25 @@ from pathlib import Path
 BACKEND = Path(__file__).resolve().parents[1]
 
 
+def pick_port() -> int:
+    """A free 127.0.0.1 port: the first free one of `TEST_SERVER_PORTS` ("5200-5209") when
+    set (machines that give tests a port range), else any the kernel picks."""
+    first, _, last = os.environ.get("TEST_SERVER_PORTS", "0-0").partition("-")
+    for candidate in range(int(first), int(last or first) + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise AssertionError(f"no free port in TEST_SERVER_PORTS={os.environ['TEST_SERVER_PORTS']}")
+
+
 def run_gunicorn(url: str, timeout: int = 30, **env_overrides: str) -> tuple[subprocess.Popen, int]:
     """One sync gunicorn worker (`gunicorn.conf.py`) serving the app on a free 127.0.0.1 port,
-    with the database at `url`; returns the process and its port once `/health` answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    with the database at `url`; returns the process and its port once `/health` answers.
+    Jobs run inline unless `REDIS_URL` is among the overrides."""
+    port = pick_port()
     env = {
         **os.environ,
         "FLOWLET_ENV": "testing",
@@ -30,13 +43,15 @@ def run_gunicorn(url: str, timeout: int = 30, **env_overrides: str) -> tuple[sub
         "GUNICORN_ACCESS_LOG": "/dev/null",
         **env_overrides,
     }
-    env.pop("REDIS_URL", None)
+    if "REDIS_URL" not in env_overrides:
+        env.pop("REDIS_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "main:app"],
         cwd=BACKEND,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # os.killpg ends it with its workers and outbox relay
     )
     deadline = time.time() + 30
     while time.time() < deadline:

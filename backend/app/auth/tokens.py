@@ -9,6 +9,7 @@ other one. Redis plays no part, so its outage never lets a revoked token through
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -18,14 +19,16 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy.orm import Session
 
 from app.auth.models import AuthSession, User, UserRole
 from app.core import db as core_db
+from app.core import uow
 from app.core.db import for_update
 from app.core.extensions import db
+from app.core.queue import get_redis, this_app
 
 log = logging.getLogger("flowlet.auth")
 
@@ -138,7 +141,7 @@ def revoke_sessions(
     """Revoke a user's live sessions (all, `only` these, or all but `keep`); returns their ids.
 
     The revocation is written in the caller's transaction; this process forgets the sessions
-    at once (other processes within `AUTH_SESSION_CACHE_SECONDS`, see `LiveSessions`).
+    at once, and once it commits every other process does too (`announce_revocation`).
     """
     conditions = [AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)]
     if only is not None:
@@ -158,7 +161,41 @@ def revoke_sessions(
         live = current_app.extensions.get("flowlet_live_sessions")
         if live is not None:
             live.forget(revoked)
+        if revoked:
+            uow.of(session).after_commit(functools.partial(announce_revocation, this_app()))
     return revoked
+
+
+# --- revocations seen by every process ---------------------------------------------------------
+
+REVOCATIONS_KEY = "flowlet:auth:revocations"
+
+
+def announce_revocation(app: Flask) -> None:
+    """Count a committed revocation in Redis: every process's remembered sessions go stale.
+
+    Called after the commit and before the response, so a request to any instance that
+    follows the revoking one is checked against the database.
+    """
+    redis = app.extensions.get("flowlet_redis")
+    if redis is None:
+        return
+    try:
+        redis.incr(REVOCATIONS_KEY)
+    except Exception as exc:  # Redis down: the others see it within AUTH_SESSION_CACHE_SECONDS
+        log.warning("auth: could not announce a revocation (%s)", type(exc).__name__)
+
+
+def revocation_epoch() -> int | None:
+    """How many revocations were announced (0 without Redis); None when Redis does not answer,
+    and then no remembered session is trusted."""
+    redis = get_redis()
+    if redis is None:
+        return 0
+    try:
+        return int(redis.get(REVOCATIONS_KEY) or 0)
+    except Exception:
+        return None
 
 
 # --- the revocation check ----------------------------------------------------------------------
@@ -178,32 +215,34 @@ class Principal:
 class LiveSessions:
     """The sessions this process found live in the database, each for `seconds` at most.
 
-    A hit spares the request its query: sid → (deadline, Principal), at most `size` entries
-    (the oldest go first). `seconds` ≤ 0 turns it off. Only live sessions of active users are
-    kept, so a refusal is always decided by the database.
+    A hit spares the request its query: sid → (deadline, epoch, Principal), at most `size`
+    entries (the oldest go first). `seconds` ≤ 0 turns it off. Only live sessions of active
+    users are kept, so a refusal is always decided by the database. An entry counts only while
+    the revocation epoch (`revocation_epoch`) is the one it was stored under: a revocation
+    committed by any process ends every process's entries.
     """
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds = seconds
         self.size = size
-        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._entries: dict[str, tuple[float, int, Principal]] = {}
         self._lock = threading.Lock()
 
-    def get(self, sid: str) -> Principal | None:
+    def get(self, sid: str, epoch: int | None = 0) -> Principal | None:
         entry = self._entries.get(sid)
-        if entry is None or entry[0] <= time.monotonic():
+        if entry is None or entry[0] <= time.monotonic() or entry[1] != epoch:
             return None
-        return entry[1]
+        return entry[2]
 
-    def put(self, sid: str, principal: Principal) -> None:
-        if self.seconds <= 0:
+    def put(self, sid: str, principal: Principal, epoch: int | None = 0) -> None:
+        if self.seconds <= 0 or epoch is None:
             return
         with self._lock:
             entries = self._entries
             entries.pop(sid, None)
             while len(entries) >= self.size:
                 del entries[next(iter(entries))]
-            entries[sid] = (time.monotonic() + self.seconds, principal)
+            entries[sid] = (time.monotonic() + self.seconds, epoch, principal)
 
     def forget(self, sids: list[uuid.UUID]) -> None:
         with self._lock:
@@ -253,7 +292,8 @@ def is_token_revoked(payload: dict[str, Any]) -> bool:
     if not sid or payload.get("type") != "access":
         return True
     live: LiveSessions = current_app.extensions["flowlet_live_sessions"]
-    principal = live.get(sid)
+    epoch = revocation_epoch() if live.seconds > 0 else None  # read before the database
+    principal = live.get(sid, epoch)
     if principal is None:
         try:
             sid_uuid = uuid.UUID(str(sid))
@@ -263,7 +303,7 @@ def is_token_revoked(payload: dict[str, Any]) -> bool:
         if principal is None:
             return True
         if principal.active:
-            live.put(str(sid_uuid), principal)
+            live.put(str(sid_uuid), principal, epoch)
     if principal.subject != payload.get("sub"):
         return True
     g.principal = principal

@@ -28,6 +28,7 @@ from prometheus_client.metrics_core import Metric
 from app.core.api import Blueprint
 from app.core.audit.sql import UNSEALED_SQL
 from app.core.extensions import db
+from app.core.lease import holder
 from app.core.outbox import backlog
 from app.core.queue import QUEUES, get_redis
 
@@ -51,6 +52,7 @@ class ComponentsSchema(ma.Schema):
     database = ma.fields.Nested(ComponentSchema, required=True)
     redis = ma.fields.Nested(ComponentSchema, required=True)
     outbox = ma.fields.Nested(ComponentSchema, required=True)
+    scheduler = ma.fields.Nested(ComponentSchema, required=True)
 
 
 class ReadinessSchema(ma.Schema):
@@ -128,18 +130,44 @@ def _check_outbox() -> dict[str, Any]:
     }
 
 
+def _check_scheduler() -> dict[str, Any]:
+    """Which instance holds the scheduler lease and how long ago it renewed it (core.lease).
+
+    `degraded` when the renewal is older than SCHEDULER_LEASE_STALE_SECONDS, `no_holder` when
+    no scheduler holds it: the periodic jobs are not running. Neither makes the API unready.
+    """
+    if get_redis() is None or db.engine.dialect.name != "postgresql":
+        return {"status": "not_configured"}
+    try:
+        with db.engine.connect() as conn:
+            current = holder(conn)
+    except Exception as exc:
+        return {"status": "unknown", "error": type(exc).__name__}
+    if current is None:
+        return {"status": "no_holder"}
+    stale = current_app.config["SCHEDULER_LEASE_STALE_SECONDS"]
+    age = round(current.renewed_seconds_ago, 3)
+    return {
+        "status": "degraded" if age > stale else "ok",
+        "holder": current.instance,
+        "renewed_seconds_ago": age,
+    }
+
+
 @blp.route("/health/detailed")
 @blp.doc(security=[])
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down.")
 def health_detailed() -> tuple[Response, int]:
-    """Readiness: database, Redis, queue depths, outbox backlog and migration head.
+    """Readiness: database, Redis, queue depths, outbox backlog, scheduler lease, migrations.
 
-    503 when the database or Redis is down; a lagging outbox is reported, not fatal.
+    503 when the database or Redis is down; a lagging outbox or a stale scheduler lease is
+    reported, not fatal.
     """
     components = {"database": _check_database(), "redis": _check_redis()}
     healthy = all(c["status"] in {"ok", "not_configured"} for c in components.values())
     components["outbox"] = _check_outbox()
+    components["scheduler"] = _check_scheduler()
     body = {"status": "ok" if healthy else "unavailable", "components": components}
     return jsonify(body), (200 if healthy else 503)
 

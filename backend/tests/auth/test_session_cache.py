@@ -90,12 +90,13 @@ def test_another_process_refuses_a_revoked_token_within_the_cache_seconds(
     assert response.get_json()["error"]["code"] in {"token_revoked", "invalid_token"}
 
 
-def test_the_bound_is_the_setting(client, db_session, pg_url, redis_url):
-    """With a long setting another process keeps accepting a revoked token until it expires
-    from its cache; with 0 it asks the database on every request."""
+def test_the_bound_is_the_setting(client, db_session, pg_url):
+    """A process that does not hear of a revocation (no shared Redis to announce it on) keeps
+    accepting a revoked token, with a long setting, until it expires from its cache; with 0
+    it asks the database on every request."""
     user = make_user(db_session)
     for seconds, after_logout in ((60.0, 200), (0.0, 401)):
-        application, elsewhere = _other_process(pg_url, redis_url, seconds)
+        application, elsewhere = _other_process(pg_url, None, seconds)
         tokens = login(client, user.email).get_json()
         assert me(elsewhere, tokens["access_token"]).status_code == 200
         client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"]))
@@ -104,6 +105,23 @@ def test_the_bound_is_the_setting(client, db_session, pg_url, redis_url):
             from app.core.extensions import db
 
             db.engine.dispose()
+
+
+def test_a_revocation_announced_on_redis_ends_every_process_cache(
+    client, db_session, pg_url, redis_url
+):
+    """Sharing Redis, another process with a long setting refuses a logged-out token at once."""
+    user = make_user(db_session)
+    application, elsewhere = _other_process(pg_url, redis_url, 60.0)
+    tokens = login(client, user.email).get_json()
+    assert me(elsewhere, tokens["access_token"]).status_code == 200
+    assert me(elsewhere, tokens["access_token"]).status_code == 200  # from its cache
+    client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"]))
+    assert me(elsewhere, tokens["access_token"]).status_code == 401
+    with application.app_context():
+        from app.core.extensions import db
+
+        db.engine.dispose()
 
 
 def test_a_cached_session_still_needs_its_own_user(client, app, db_session):
@@ -156,7 +174,8 @@ def test_a_transfer_refuses_a_locked_payer_while_its_session_is_still_cached(
     from app.auth.models import User
     from tests.money_helpers import balance_of, own_transfer, post
 
-    application, elsewhere = _other_process(pg_url, redis_url, 60.0)
+    # No Redis there: it does not hear of the lock's revocation and trusts its cache.
+    application, elsewhere = _other_process(pg_url, None, 60.0)
     try:
         headers, src, body = own_transfer(app, db_session, amount="1.00")
         if to == "iban":

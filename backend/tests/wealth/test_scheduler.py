@@ -80,38 +80,63 @@ def test_each_scheduled_job_runs_on_a_real_worker(app, run_jobs, customer, clien
     assert results["app.wealth.tasks.fetch_exchange_rates"] > 0
 
 
-def test_a_second_scheduler_is_refused(app):
-    running = build_scheduler(
-        schedule_of(app).entries, app.extensions["flowlet_redis"], name="test-scheduler"
-    )
-    running.register_birth()
-    try:
-        result = app.test_cli_runner().invoke(args=["scheduler"])
-        assert result.exit_code == 1
-        assert "a scheduler is already running: test-scheduler" in result.output
-    finally:
-        running.register_death()
+def test_a_second_scheduler_stands_by_while_the_lease_is_held(app, pg_url, redis_url):
+    """`flask scheduler` schedules nothing while another process holds the lease, and starts
+    once it is released."""
+    from app.core.extensions import db
+    from app.core.lease import SCHEDULER_LEASE, Lease
 
-
-def test_scheduler_process_enqueues_interval_jobs(app, pg_url, redis_url):
     redis = app.extensions["flowlet_redis"]
     maintenance = Queue("maintenance", connection=redis)
     maintenance.empty()
+    for key in redis.scan_iter("rq:cron_job:*:jobs"):  # no earlier runs to continue from
+        redis.delete(key)
+    with app.app_context():
+        held = Lease(db.engine.url, key=SCHEDULER_LEASE, instance="test-holder", stale_after=15)
+    assert held.try_acquire()
+    process = _scheduler_process(pg_url, redis_url)
+    try:
+        time.sleep(4)
+        assert maintenance.count == 0
+        held.release()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and maintenance.count == 0:
+            time.sleep(0.2)
+        assert maintenance.count > 0
+    finally:
+        held.release()
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+    maintenance.empty()
+
+
+def _scheduler_process(pg_url: str, redis_url: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "FLOWLET_ENV": "testing",
         "DATABASE_URL": pg_url,
         "REDIS_URL": redis_url,
         "TZ": "UTC",
+        "SCHEDULER_LEASE_RENEW_SECONDS": "1",
     }
     flask = Path(sys.executable).with_name("flask")
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [str(flask), "--app", "main", "scheduler"],
         cwd=BACKEND,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def test_scheduler_process_enqueues_interval_jobs(app, pg_url, redis_url):
+    redis = app.extensions["flowlet_redis"]
+    maintenance = Queue("maintenance", connection=redis)
+    maintenance.empty()
+    # A scheduler continues the periods of the runs in RQ's history: start from none.
+    for key in redis.scan_iter("rq:cron_job:*:jobs"):
+        redis.delete(key)
+    process = _scheduler_process(pg_url, redis_url)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and maintenance.count == 0:
