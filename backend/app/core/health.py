@@ -196,8 +196,9 @@ def metrics() -> Response:
 
 def _scrape_time_metrics() -> bytes:
     """The gauges read at scrape time: the outbox and the audit log's unsealed tail from the
-    database (two queries), the RQ queues' depths from Redis. A source that is down leaves
-    its gauges out; the alerts on `up` and /health/detailed cover the outage itself."""
+    database (two queries), the scheduler lease's age (one), the RQ queues' depths from
+    Redis. A source that is down leaves its gauges out; the alerts on `up` and
+    /health/detailed cover the outage itself."""
     families: list[Metric] = []
     try:
         result = backlog(db.session())
@@ -230,6 +231,15 @@ def _scrape_time_metrics() -> bytes:
                 value=_age_seconds(unsealed.oldest),
             )
         )
+    lease = _lease_age()
+    if lease is not None:
+        families.append(
+            GaugeMetricFamily(
+                "flowlet_scheduler_lease_age_seconds",
+                "Seconds since the scheduler lease was renewed (+Inf when no scheduler holds it)",
+                value=lease,
+            )
+        )
     depths = _queue_depths()
     if depths is not None:
         queue_depth = GaugeMetricFamily(
@@ -246,6 +256,19 @@ def _scrape_time_metrics() -> bytes:
     registry = CollectorRegistry()
     registry.register(_Collector())
     return generate_latest(registry)
+
+
+def _lease_age() -> float | None:
+    """Seconds since the scheduler lease holder renewed; +Inf with no holder; None where
+    there is no lease (SQLite, no Redis) or the database does not answer."""
+    if get_redis() is None or db.engine.dialect.name != "postgresql":
+        return None
+    try:
+        with db.engine.connect() as conn:
+            current = holder(conn)
+    except Exception:
+        return None
+    return float("inf") if current is None else round(current.renewed_seconds_ago, 3)
 
 
 def _age_seconds(oldest: datetime | None) -> float:
