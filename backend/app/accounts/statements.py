@@ -197,12 +197,18 @@ def respond(
     start: date | None,
     end: date | None,
     fmt: str,
+    reader: Session | None = None,
 ) -> Response:
     """The statement as `fmt`; a PDF too long to render within a request is built by a job
-    (202 with the job and where to download the document when it is ready)."""
-    st = services.statement(session, user=user, account_id=account_id, start=start, end=end)
+    (202 with the job and where to download the document when it is ready).
+
+    The entries are read with `reader` (by default `session`), which may be a replica's.
+    """
+    st = services.statement(
+        session, reader=reader, user=user, account_id=account_id, start=start, end=end
+    )
     inline: int = current_app.config["STATEMENT_PDF_INLINE_LINES"]
-    if fmt != "pdf" or services.count_lines(session, st, at_most=inline) <= inline:
+    if fmt != "pdf" or services.count_lines(reader or session, st, at_most=inline) <= inline:
         return render(st, fmt)
     document = StatementDocument(
         user_id=user.id, account_id=st.account.id, start=st.start, end=st.end, format=fmt

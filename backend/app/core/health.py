@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from app.core.api import Blueprint
+from app.core import replica
 from app.core.extensions import db
 from app.core.outbox import backlog
 from app.core.queue import QUEUES, get_redis
@@ -49,6 +50,7 @@ class ComponentsSchema(ma.Schema):
     database = ma.fields.Nested(ComponentSchema, required=True)
     redis = ma.fields.Nested(ComponentSchema, required=True)
     outbox = ma.fields.Nested(ComponentSchema, required=True)
+    replica = ma.fields.Nested(ComponentSchema, required=True)
 
 
 class ReadinessSchema(ma.Schema):
@@ -131,13 +133,15 @@ def _check_outbox() -> dict[str, Any]:
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down.")
 def health_detailed() -> tuple[Response, int]:
-    """Readiness: database, Redis, queue depths, outbox backlog and migration head.
+    """Readiness: database, Redis, queue depths, outbox backlog, migration head and replica.
 
-    503 when the database or Redis is down; a lagging outbox is reported, not fatal.
+    503 when the database or Redis is down; a lagging outbox or replica is reported, not fatal
+    (reads the replica may not serve go to the primary).
     """
     components = {"database": _check_database(), "redis": _check_redis()}
     healthy = all(c["status"] in {"ok", "not_configured"} for c in components.values())
     components["outbox"] = _check_outbox()
+    components["replica"] = replica.health(current_app)
     body = {"status": "ok" if healthy else "unavailable", "components": components}
     return jsonify(body), (200 if healthy else 503)
 
