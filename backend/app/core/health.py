@@ -24,8 +24,8 @@ from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from app.core.api import Blueprint
 from app.core import replica
+from app.core.api import Blueprint
 from app.core.extensions import db
 from app.core.outbox import backlog
 from app.core.queue import QUEUES, get_redis

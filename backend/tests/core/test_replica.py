@@ -73,15 +73,15 @@ class Probe:
         with app.app_context():
             self.engines = {"primary": db.engine, "replica": db.engines[replica.REPLICA]}
         self.seen: dict[str, list[str]] = {"primary": [], "replica": []}
-        for name, engine in self.engines.items():
-            sa.event.listen(engine, "before_cursor_execute", self._recorder(name))
+        self._recorders = {name: self._recorder(name) for name in self.engines}
+        for name, record in self._recorders.items():
+            sa.event.listen(self.engines[name], "before_cursor_execute", record)
 
     def _recorder(self, name: str):
         def record(conn, cursor, statement, *args):
             if "pg_is_in_recovery" not in statement:
                 self.seen[name].append(statement)
 
-        self._recorders = getattr(self, "_recorders", []) + [(name, record)]
         return record
 
     def ran(self, where: str, fragment: str) -> bool:
@@ -91,7 +91,7 @@ class Probe:
         self.seen = {"primary": [], "replica": []}
 
     def close(self) -> None:
-        for name, record in self._recorders:
+        for name, record in self._recorders.items():
             sa.event.remove(self.engines[name], "before_cursor_execute", record)
 
 
@@ -167,10 +167,22 @@ def test_the_named_read_paths_run_on_the_replica(rapp, replication, people, prob
         assert probe.ran("replica", fragment), name
         assert not probe.ran("primary", fragment), name
         probe.clear()
+    rapp.config["STATEMENT_PDF_INLINE_LINES"] = 0  # a PDF built by a job (inline: no Redis)
+    try:
+        answer = client.get(f"/api/v1/accounts/{account}/statement?format=pdf", headers=customer)
+    finally:
+        rapp.config["STATEMENT_PDF_INLINE_LINES"] = 2000
+    assert answer.status_code == 202, answer.json
+    assert client.get(answer.json["url"], headers=customer).status_code == 200
+    assert probe.ran("replica", "ledger_entries")
+    assert not probe.ran("primary", "ledger_entries")
+    assert probe.ran("primary", "INSERT INTO statement_documents")
+    probe.clear()
     with rapp.app_context():  # a worker runs a job in an app context, outside any request
-        start = datetime.now(UTC) - timedelta(days=1)
+        start, end = datetime.now(UTC) - timedelta(days=1), datetime.now(UTC)
+        params = {"threshold": "7000"}
         compliance_tasks.run_rule_backtest(
-            "cash_threshold", {"threshold": "7000"}, start.isoformat(), datetime.now(UTC).isoformat()
+            "cash_threshold", params, start.isoformat(), end.isoformat()
         )
         db.session.remove()
     assert probe.ran("replica", "aml_postings"), probe.seen
@@ -231,9 +243,7 @@ def test_a_replica_behind_by_more_than_the_limit_is_skipped(rapp, replication):
 
 def test_the_state_is_checked_at_most_once_per_interval(rapp, replication):
     with rapp.app_context():
-        guard = replica.Replica(
-            db.engines[replica.REPLICA], max_lag=MAX_LAG, check_every=60
-        )
+        guard = replica.Replica(db.engines[replica.REPLICA], max_lag=MAX_LAG, check_every=60)
     first = guard.state()
     assert first.usable
     replication.execute(replication.replica_port, "SELECT pg_wal_replay_pause()")
