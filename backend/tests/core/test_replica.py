@@ -293,3 +293,13 @@ def test_a_request_that_writes_never_reads_from_the_replica(rapp, replication, p
         assert replica.tolerating_lag(db.session()) is db.session()
         assert _fallbacks("writing_request") == before + 1
         db.session.remove()
+
+
+def test_without_a_replica_every_read_stays_on_the_primary(app, client):
+    """The suite's own app has no DATABASE_REPLICA_URL: the named reads use the session given."""
+    with app.test_request_context("/", method="GET"):
+        assert replica.of(app) is None
+        assert replica.tolerating_lag(db.session()) is db.session()
+        db.session.remove()
+    component = client.get("/health/detailed").json["components"]["replica"]
+    assert component == {"status": "not_configured", "reads": "primary"}
