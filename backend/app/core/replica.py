@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
@@ -155,8 +155,9 @@ def of(app: Flask) -> Replica | None:
 def tolerating_lag(session: Session) -> Session:
     """A session for a read that may lag: the replica's while it may serve, else `session`.
 
-    The replica's session lives until the app context ends (after a streamed response), reads
-    one snapshot (REPEATABLE READ) and is never committed.
+    The replica's session reads one snapshot (REPEATABLE READ), is never committed, and is
+    closed once the response is sent (after the last chunk of a streamed one) or, outside a
+    request, when the app context ends.
     """
     replica = of(current_app)
     if replica is None:
@@ -172,7 +173,17 @@ def tolerating_lag(session: Session) -> Session:
     if reader is None:
         bind = replica.engine.execution_options(isolation_level="REPEATABLE READ")
         reader = g.flowlet_replica_session = Session(bind=bind, autoflush=False)
+        if has_request_context():
+            after_this_request(_close_when_sent)
     return reader
+
+
+def _close_when_sent(response: Response) -> Response:
+    # A streamed body reads after the app context has ended: close when the server is done.
+    reader: Session | None = g.pop("flowlet_replica_session", None)
+    if reader is not None:
+        response.call_on_close(reader.close)
+    return response
 
 
 def _close_session(_exc: BaseException | None) -> None:

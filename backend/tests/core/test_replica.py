@@ -62,6 +62,8 @@ def rapp(replication: PrivateReplication) -> Iterator[Flask]:
     replication.wait_replayed()
     yield app
     with app.app_context():
+        # Every replica session was closed once its response was sent or its job ended.
+        assert db.engines[replica.REPLICA].pool.checkedout() == 0
         for engine in db.engines.values():
             engine.dispose()
 
@@ -133,9 +135,10 @@ def _record(app: Flask, resource_id: str) -> None:
 
 
 def _listed(app: Flask, headers: dict, resource_id: str) -> bool:
-    answer = app.test_client().get(AUDIT, query_string={"resource_type": "probe"}, headers=headers)
-    assert answer.status_code == 200, answer.json
-    return any(item["resource_id"] == resource_id for item in answer.json["items"])
+    query = {"resource_type": "probe"}
+    with app.test_client().get(AUDIT, query_string=query, headers=headers) as answer:
+        assert answer.status_code == 200, answer.json
+        return any(item["resource_id"] == resource_id for item in answer.json["items"])
 
 
 def test_a_named_read_gets_a_session_on_the_standby(rapp):
@@ -151,11 +154,12 @@ def test_the_named_read_paths_run_on_the_replica(rapp, replication, people, prob
     replication.wait_replayed()
     client = rapp.test_client()
     today = datetime.now(UTC).date()
+    statement = f"/api/v1/accounts/{account}/statement"
     probe.clear()
     reads = {
         "audit list": (AUDIT, "ORDER BY audit_log.txid DESC"),
         "audit export": (f"{AUDIT}/export?format=jsonl", "FROM audit_seal JOIN audit_log"),
-        "statement": (f"/api/v1/accounts/{account}/statement?format=csv", "ledger_entries"),
+        "statement": (f"{statement}?format=csv", "ledger_entries"),
         "ctr": (f"/api/v1/compliance/reports/ctr?from={today}&to={today}", "journal_"),
         "wealth history": (f"/api/v1/wealth/history?from={today}&to={today}", "ledger_entries"),
     }
@@ -163,17 +167,19 @@ def test_the_named_read_paths_run_on_the_replica(rapp, replication, people, prob
         headers = customer if name in {"statement", "wealth history"} else officer
         answer = client.get(url, headers=headers)
         assert answer.status_code == 200, (name, answer.json)
-        answer.get_data()  # a streamed body reads as it is sent
+        answer.get_data()  # a streamed body reads as it is sent,
+        answer.close()  # and its context (with the replica's session) ends when it is closed
         assert probe.ran("replica", fragment), name
         assert not probe.ran("primary", fragment), name
         probe.clear()
     rapp.config["STATEMENT_PDF_INLINE_LINES"] = 0  # a PDF built by a job (inline: no Redis)
     try:
-        answer = client.get(f"/api/v1/accounts/{account}/statement?format=pdf", headers=customer)
+        with client.get(f"{statement}?format=pdf", headers=customer) as answer:
+            assert answer.status_code == 202, answer.json
     finally:
         rapp.config["STATEMENT_PDF_INLINE_LINES"] = 2000
-    assert answer.status_code == 202, answer.json
-    assert client.get(answer.json["url"], headers=customer).status_code == 200
+    with client.get(answer.json["url"], headers=customer) as document:
+        assert document.status_code == 200
     assert probe.ran("replica", "ledger_entries")
     assert not probe.ran("primary", "ledger_entries")
     assert probe.ran("primary", "INSERT INTO statement_documents")
