@@ -31,7 +31,17 @@ from app.cards.routes import blp as cards_blp
 from app.cli import register_cli
 from app.compliance.routes import blp as compliance_blp
 from app.config import BACKEND_DIR, Config, get_config
-from app.core import context, errors, health, hygiene, idempotency_purge, reads, security, uow
+from app.core import (
+    context,
+    errors,
+    health,
+    hygiene,
+    idempotency_purge,
+    reads,
+    replica,
+    security,
+    uow,
+)
 from app.core import db as db_helpers
 from app.core.api import Api
 from app.core.audit import jobs as audit_jobs
@@ -81,7 +91,9 @@ def _init_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         db_helpers.convert_long_statements_once()
     reads.configure(app)
+    replica.configure(app)
     db.init_app(app)
+    replica.init_app(app)
     migrate.init_app(app, db, directory=str(BACKEND_DIR / "migrations"), compare_type=True)
     jwt.init_app(app)
     limiter.init_app(app)

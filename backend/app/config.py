@@ -99,6 +99,12 @@ class Config:
             _env("DATABASE_URL") or self.default_database_url()
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = self.engine_options(self.SQLALCHEMY_DATABASE_URI)
+        # A streaming replica for the reads that tolerate lag (core/replica.py); unset, every
+        # read goes to the primary. It is skipped while further behind than the lag setting,
+        # which each process checks at most every REPLICA_CHECK_SECONDS.
+        self.DATABASE_REPLICA_URL = _env("DATABASE_REPLICA_URL")
+        self.REPLICA_MAX_LAG_SECONDS = float(_env("REPLICA_MAX_LAG_SECONDS", "30") or 30)
+        self.REPLICA_CHECK_SECONDS = float(_env("REPLICA_CHECK_SECONDS", "5") or 5)
         self.REDIS_URL = _env("REDIS_URL")
         self.CORS_ORIGINS = [
             o.strip() for o in (_env("CORS_ORIGINS", "") or "").split(",") if o.strip()

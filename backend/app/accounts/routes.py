@@ -20,6 +20,7 @@ from app.accounts.schemas import (
     StatementSchema,
 )
 from app.auth.permissions import current_user, current_user_id, require
+from app.core import replica
 from app.core.api import Blueprint
 from app.core.extensions import db
 from app.core.pagination import Page, PageArgsSchema
@@ -84,8 +85,10 @@ def close_account(account_id: uuid.UUID) -> Account:
 @blp.alt_response(202, schema=StatementJobSchema, description="A long PDF, built by a job")
 def account_statement(args: dict[str, Any], account_id: uuid.UUID) -> Response:
     """Statement for a period (default: this calendar month) as JSON, CSV or PDF (`format`)."""
+    session = db.session()
     return statements.respond(
-        db.session(),
+        session,
+        reader=replica.tolerating_lag(session),
         user=current_user(),
         account_id=account_id,
         start=args["start"],

@@ -267,12 +267,15 @@ def statement(
     account_id: uuid.UUID,
     start: date | None = None,
     end: date | None = None,
+    reader: Session | None = None,
 ) -> Statement:
     """Entries booked on the caller's account from `start` to `end` (inclusive, UTC days);
     without either, the current calendar month.
 
     The opening and closing balances are the running balances of the last entries before the
     period starts and ends (two index probes); the lines are streamed, never all in memory.
+    Whose account it is is asked of `session`; the entries are read with `reader` (by default
+    `session`), which may be a replica's and lag behind.
     """
     start = start or (end.replace(day=1) if end else current_month()[0])
     end = end or current_month(start)[1]
@@ -283,13 +286,14 @@ def statement(
     account = get_own_account(session, user=user, account_id=account_id)
     since = datetime.combine(start, time.min, tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    reader = reader or session
     return Statement(
         account,
         start,
         end,
-        opening_balance=_entry_balance_at(session, account.id, since, before=True),
-        closing_balance=_entry_balance_at(session, account.id, until, before=True),
-        lines=_lines(session, account, since, until),
+        opening_balance=_entry_balance_at(reader, account.id, since, before=True),
+        closing_balance=_entry_balance_at(reader, account.id, until, before=True),
+        lines=_lines(reader, account, since, until),
     )
 
 

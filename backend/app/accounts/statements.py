@@ -19,7 +19,7 @@ from app.accounts import services
 from app.accounts.models import StatementDocument
 from app.accounts.services import Statement, StatementLine
 from app.auth.models import User
-from app.core import audit, uow
+from app.core import audit, replica, uow
 from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.extensions import db
@@ -197,12 +197,18 @@ def respond(
     start: date | None,
     end: date | None,
     fmt: str,
+    reader: Session | None = None,
 ) -> Response:
     """The statement as `fmt`; a PDF too long to render within a request is built by a job
-    (202 with the job and where to download the document when it is ready)."""
-    st = services.statement(session, user=user, account_id=account_id, start=start, end=end)
+    (202 with the job and where to download the document when it is ready).
+
+    The entries are read with `reader` (by default `session`), which may be a replica's.
+    """
+    st = services.statement(
+        session, reader=reader, user=user, account_id=account_id, start=start, end=end
+    )
     inline: int = current_app.config["STATEMENT_PDF_INLINE_LINES"]
-    if fmt != "pdf" or services.count_lines(session, st, at_most=inline) <= inline:
+    if fmt != "pdf" or services.count_lines(reader or session, st, at_most=inline) <= inline:
         return render(st, fmt)
     document = StatementDocument(
         user_id=user.id, account_id=st.account.id, start=st.start, end=st.end, format=fmt
@@ -232,8 +238,11 @@ def _accepted(body: dict[str, Any]) -> Response:
     return response
 
 
-def build_document(session: Session, *, document_id: int) -> StatementDocument | None:
-    """Render a requested statement document (the job; safe to run twice)."""
+def build_document(
+    session: Session, *, document_id: int, reader: Session | None = None
+) -> StatementDocument | None:
+    """Render a requested statement document (the job; safe to run twice); its entries are
+    read with `reader` (by default `session`), which may be a replica's."""
     document = session.get(StatementDocument, document_id)
     if document is None or document.content is not None:
         return document
@@ -242,7 +251,12 @@ def build_document(session: Session, *, document_id: int) -> StatementDocument |
     if owner is None or account is None:
         raise RuntimeError(f"statement document {document_id}: its user or account is gone")
     st = services.statement(
-        session, user=owner, account_id=account.public_id, start=document.start, end=document.end
+        session,
+        reader=reader,
+        user=owner,
+        account_id=account.public_id,
+        start=document.start,
+        end=document.end,
     )
     document.content = as_pdf(st)
     document.ready_at = utcnow()
@@ -254,7 +268,10 @@ def build_document(session: Session, *, document_id: int) -> StatementDocument |
 def build_statement_document(document_id: int) -> dict[str, str] | None:
     """The job: render a statement too long for a request; safe to run twice."""
     try:
-        document = build_document(db.session(), document_id=document_id)
+        session = db.session()
+        document = build_document(
+            session, document_id=document_id, reader=replica.tolerating_lag(session)
+        )
         return {"document_id": str(document.public_id)} if document is not None else None
     finally:
         db.session.remove()

@@ -66,7 +66,8 @@ class _Tally:
 class Export:
     """A started export: its file name, media type and the lines to stream."""
 
-    engine: sa.Engine
+    engine: sa.Engine  # the primary: the completion is audited there
+    reader: sa.Engine  # where the rows are read: the primary, or a replica that may lag
     filters: AuditFilters
     fmt: str
     officer_public_id: str
@@ -89,8 +90,8 @@ class Export:
         if self.fmt == "csv":
             writer.writerow(EXPORT_COLUMNS)
             yield _drain(buffer)
-        snapshot = self.engine.connect()
-        if self.engine.dialect.name == "postgresql":
+        snapshot = self.reader.connect()
+        if self.reader.dialect.name == "postgresql":
             snapshot = snapshot.execution_options(isolation_level="REPEATABLE READ")
         with snapshot as conn, conn.begin():
             head = conn.execute(
@@ -231,8 +232,16 @@ def _record_completion(engine: sa.Engine, officer_public_id: str, trailer: dict[
         uow.commit(session)
 
 
-def start_export(session: Session, *, officer: User, filters: AuditFilters, fmt: str) -> Export:
-    """Audit the export, seal what can be sealed, and hand back the stream to send."""
+def start_export(
+    session: Session,
+    *,
+    officer: User,
+    filters: AuditFilters,
+    fmt: str,
+    reader: Session | None = None,
+) -> Export:
+    """Audit the export, seal what can be sealed, and hand back the stream to send; its rows
+    are read with `reader` (by default `session`), which may be a replica's."""
     audit.record(
         session,
         "audit.exported",
@@ -244,6 +253,7 @@ def start_export(session: Session, *, officer: User, filters: AuditFilters, fmt:
     audit.seal(engine)
     return Export(
         engine=engine,
+        reader=engine_of(reader or session),
         filters=filters,
         fmt=fmt,
         officer_public_id=str(officer.public_id),

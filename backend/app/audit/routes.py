@@ -18,6 +18,7 @@ from app.audit.schemas import (
     AuditVerifySchema,
 )
 from app.auth.permissions import current_user, require
+from app.core import replica
 from app.core.api import Blueprint
 from app.core.extensions import db
 from app.core.pagination import Page
@@ -43,7 +44,14 @@ def _filters(args: dict[str, Any]) -> trail.AuditFilters:
 def list_audit_logs(args: dict[str, Any]) -> Page:
     """List audit records, filtered, newest first (keyset pages)."""
     limit, cursor = args.pop("limit"), args.pop("cursor")
-    return trail.list_records(db.session(), filters=_filters(args), limit=limit, cursor=cursor)
+    session = db.session()
+    return trail.list_records(
+        session,
+        reader=replica.tolerating_lag(session),
+        filters=_filters(args),
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 @blp.route("/audit-logs/export", methods=["GET"])
@@ -54,8 +62,13 @@ def list_audit_logs(args: dict[str, Any]) -> Page:
 def export_audit_logs(args: dict[str, Any]) -> Response:
     """Stream the filtered records as an offline-verifiable CSV or JSON Lines file (audited)."""
     fmt = args.pop("format")
+    session = db.session()
     started = export.start_export(
-        db.session(), officer=current_user(), filters=_filters(args), fmt=fmt
+        session,
+        reader=replica.tolerating_lag(session),
+        officer=current_user(),
+        filters=_filters(args),
+        fmt=fmt,
     )
     return Response(
         stream(started.lines()),

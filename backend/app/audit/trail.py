@@ -115,10 +115,20 @@ def _decode_cursor(cursor: str) -> uuid.UUID:
 
 
 def list_records(
-    session: Session, *, filters: AuditFilters, limit: int, cursor: str | None = None
+    session: Session,
+    *,
+    filters: AuditFilters,
+    limit: int,
+    cursor: str | None = None,
+    reader: Session | None = None,
 ) -> Page:
-    """Audit records matching the filters, newest first in chain order (keyset pages)."""
+    """Audit records matching the filters, newest first in chain order (keyset pages).
+
+    `session` seals what can be sealed (on the primary); the records are read with `reader`
+    (by default `session`), which may be a replica's and lag behind.
+    """
     audit.seal(engine_of(session))
+    session = reader or session
     stmt = sa.select(AuditLog).where(*filters.where())
     if cursor:
         position = session.execute(

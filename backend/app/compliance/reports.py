@@ -63,14 +63,25 @@ _Key = tuple[int, str, str]  # (user id, UTC day, currency)
 
 
 def currency_transaction_report(
-    session: Session, *, officer: User, start: date, end: date, fmt: str = "json"
+    session: Session,
+    *,
+    officer: User,
+    start: date,
+    end: date,
+    fmt: str = "json",
+    reader: Session | None = None,
 ) -> dict[str, Any]:
-    """Customers over the daily cash threshold in [start, end] (whole UTC days), audited."""
+    """Customers over the daily cash threshold in [start, end] (whole UTC days), audited.
+
+    The deposits are read with `reader` (by default `session`), which may be a replica's; the
+    report's audit record is written with `session`.
+    """
+    reader = reader or session
     lower, upper = _bounds(start, end)
-    day = _day(JournalTransaction.created_at, session.get_bind().dialect.name).label("day")
+    day = _day(JournalTransaction.created_at, reader.get_bind().dialect.name).label("day")
     setting = current_app.config["CTR_CASH_THRESHOLD"]
-    over = _days_over_threshold(session, lower, upper, day, setting)
-    users, entries = _reported_transactions(session, over, lower, upper, day)
+    over = _days_over_threshold(reader, lower, upper, day, setting)
+    users, entries = _reported_transactions(reader, over, lower, upper, day)
     customers = [
         _customer_day(users[key[0]], key, over[key], setting, entries[key])
         for key in sorted(over, key=lambda k: (k[1], k[0], k[2]))

@@ -75,6 +75,7 @@ from app.compliance.schemas import (
     ScreeningRequestSchema,
     ScreeningResultSchema,
 )
+from app.core import replica
 from app.core.api import Blueprint
 from app.core.extensions import db
 from app.core.pagination import Page, paginate_by_id
@@ -379,8 +380,10 @@ REPORTS_TAG = ["compliance_audit"]
 @blp.alt_response(200, content_type="text/csv", success=True, description="format=csv")
 def currency_transaction_report(args: dict[str, Any]) -> dict[str, Any] | Response:
     """Currency transaction report: customers over the daily cash threshold (audited)."""
+    session = db.session()
     report = reports.currency_transaction_report(
-        db.session(),
+        session,
+        reader=replica.tolerating_lag(session),
         officer=current_user(),
         start=args["start"],
         end=args["end"],

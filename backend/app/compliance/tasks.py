@@ -17,6 +17,7 @@ from app.compliance.backtests import backtest_report, keep_report
 from app.compliance.fetch import fetch_all
 from app.compliance.reviews import nightly
 from app.compliance.sanctions import enqueue_rescreen, rescreen_all, rescreen_customers
+from app.core import replica
 from app.core.extensions import db
 from app.core.queue import task
 
@@ -52,7 +53,7 @@ def run_rule_backtest(
     """Backtest an AML rule's parameters over [start, end) (ISO 8601); the report is the
     job's result (`GET /api/v1/jobs/{id}`) and is kept with the backtest."""
     report = backtest_report(
-        db.session(),
+        replica.tolerating_lag(db.session()),
         rule=rule,
         params=params,
         start=datetime.fromisoformat(start),

@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from app.core import replica
 from app.core.api import Blueprint
 from app.core.audit.sql import UNSEALED_SQL
 from app.core.extensions import db
@@ -53,6 +54,7 @@ class ComponentsSchema(ma.Schema):
     redis = ma.fields.Nested(ComponentSchema, required=True)
     outbox = ma.fields.Nested(ComponentSchema, required=True)
     scheduler = ma.fields.Nested(ComponentSchema, required=True)
+    replica = ma.fields.Nested(ComponentSchema, required=True)
 
 
 class ReadinessSchema(ma.Schema):
@@ -159,15 +161,17 @@ def _check_scheduler() -> dict[str, Any]:
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down.")
 def health_detailed() -> tuple[Response, int]:
-    """Readiness: database, Redis, queue depths, outbox backlog, scheduler lease, migrations.
+    """Readiness: database, Redis, queue depths, outbox backlog, scheduler lease, migration
+    head and replica.
 
-    503 when the database or Redis is down; a lagging outbox or a stale scheduler lease is
-    reported, not fatal.
+    503 when the database or Redis is down; a lagging outbox, a stale scheduler lease or a
+    lagging replica is reported, not fatal (reads the replica may not serve go to the primary).
     """
     components = {"database": _check_database(), "redis": _check_redis()}
     healthy = all(c["status"] in {"ok", "not_configured"} for c in components.values())
     components["outbox"] = _check_outbox()
     components["scheduler"] = _check_scheduler()
+    components["replica"] = replica.health(current_app)
     body = {"status": "ok" if healthy else "unavailable", "components": components}
     return jsonify(body), (200 if healthy else 503)
 
@@ -229,6 +233,15 @@ def _scrape_time_metrics() -> bytes:
                 "flowlet_audit_unsealed_oldest_age_seconds",
                 "Age of the oldest committed audit record not yet sealed (0 when none waits)",
                 value=_age_seconds(unsealed.oldest),
+            )
+        )
+    standby = replica.health(current_app)
+    if standby.get("lag_seconds") is not None:
+        families.append(
+            GaugeMetricFamily(
+                "flowlet_replica_lag_seconds",
+                "How far the read replica's replay is behind (checked every REPLICA_CHECK_SECONDS)",
+                value=standby["lag_seconds"],
             )
         )
     lease = _lease_age()

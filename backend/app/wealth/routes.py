@@ -1,6 +1,7 @@
 """HTTP routes of the wealth domain (`/api/v1`)."""
 
 from app.auth.permissions import current_user, require
+from app.core import replica
 from app.core.api import Blueprint
 from app.core.db import utcnow
 from app.core.extensions import db
@@ -111,7 +112,7 @@ def wealth_summary(args):
 @blp.response(200, HistorySchema)
 def wealth_history(args):
     """Net worth one point a day."""
-    return summary.history(db.session(), user=current_user(), **args)
+    return summary.history(replica.tolerating_lag(db.session()), user=current_user(), **args)
 
 
 @blp.route("/exchange-rates", methods=["GET"])
