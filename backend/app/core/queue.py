@@ -41,7 +41,9 @@ from app.core.outbox import (
     PENDING,
     SENT,
     JobOutbox,
+    claim,
     finish,
+    finish_in,
     mark,
     push,
     resolve,
@@ -245,26 +247,54 @@ def _fork_safe(app: Flask) -> None:
         db.engine.dispose(close=False)
 
 
-def _finish_outbox_row(app: Flask) -> None:
-    """Under an RQ worker, mark the job's outbox row done (it stays `sent` until then)."""
-    job = get_current_job()
-    if job is None:
-        return
+def _claim_outbox_row(job_id: str | None) -> bool:
+    """Lock the job's outbox row; False if the job already committed its effect (a rerun).
+
+    Otherwise every commit of the job's session also marks the row done, so the row is done
+    in the transaction that commits the job's effect, and only then.
+    """
+    if job_id is None:
+        return True
+    status = claim(db.session(), job_id)
+    if status in (DONE, FAILED):
+        db.session.rollback()
+        return False
+    if status is not None:
+        uow.of(db.session()).stage_each_commit(finish_in, job_id)
+    return True
+
+
+def _finish_outbox_row(job_id: str) -> None:
+    """The job returned: a job that committed nothing has its row marked done now."""
+    db.session.rollback()  # nothing left uncommitted holds the row's lock
     try:
         with db.engine.begin() as connection:
-            finish(connection, job.id)
+            finish(connection, job_id)
     except Exception:
-        log.warning("outbox: could not mark job %s done", job.id, exc_info=True)
+        log.warning("outbox: could not mark job %s done", job_id, exc_info=True)
+
+
+def _current_job_id() -> str | None:
+    job = get_current_job()
+    return job.id if job is not None else None
 
 
 def task(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a job function in its own app context; its database session is removed after."""
+    """Run a job function in its own app context; its database session is removed after.
+
+    Under an RQ worker the job's outbox row (same id) is locked first: a job already done is
+    skipped, so a job delivered twice has one effect.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         app = _app_for_job()
         with app.app_context():
             _fork_safe(app)
+            job_id = _current_job_id()
+            if not _claim_outbox_row(job_id):
+                JOBS.labels(func.__name__, "skipped").inc()
+                return cast(R, None)  # a rerun of a job that is done: nothing to do
             context.set_job_context(context.ActorContext(actor_role="system"))
             try:
                 result = func(*args, **kwargs)
@@ -273,8 +303,10 @@ def task(func: Callable[P, R]) -> Callable[P, R]:
                 raise
             finally:
                 context.set_job_context(None)
+                uow.of(db.session()).clear_each_commit()
             JOBS.labels(func.__name__, "finished").inc()
-            _finish_outbox_row(app)
+            if job_id is not None:
+                _finish_outbox_row(job_id)
             return result
 
     # enqueue() accepts only task functions. A function attribute: typeshed's `_Wrapped`
