@@ -11,6 +11,11 @@ before the commit, and a rolled-back change leaves no row. After the commit:
 * without Redis (the embedded default) the jobs run inline after the commit, never failing
   the request that asked for them.
 
+Delivery is at least once. A row is `done` only in the transaction that commits its job's
+effect (`core.queue.task` locks the row first, skips a job already done, and marks the row with
+the job's commit); `redeliver_undone`, run by every worker, pushes again a row `sent` and not
+done after `OUTBOX_REDELIVER_AFTER_SECONDS` unless RQ visibly holds its job.
+
 The row id is the RQ job id; `owner_id` names the user a job belongs to (for `/api/v1/jobs`).
 """
 
@@ -41,6 +46,8 @@ PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
 # The fast path owns a fresh row this long; only then may the relay push it.
 FAST_PATH_GRACE = timedelta(seconds=5)
 MAX_BACKOFF_SECONDS = 60
+# RQ's scheduler moves due jobs every second; a job overdue longer than this is not in hand.
+SCHEDULER_GRACE_SECONDS = 15
 
 
 class JobOutbox(Base):
@@ -166,12 +173,16 @@ def claim(session: Session, job_id: str) -> str | None:
 
 
 def _in_hand(redis: Redis, queue: str) -> set[str]:
-    """Ids RQ will run without us: waiting in the queue, scheduled (a retry's wait), or
-    started by a worker whose heartbeat is alive. A job hash alone proves nothing."""
+    """Ids RQ will run without us: waiting in the queue, scheduled (a retry's wait, not long
+    overdue), or started by a worker whose heartbeat is alive. A job hash proves nothing."""
     waiting = {as_text(i) for i in redis.lrange(Queue(queue, connection=redis).key, 0, -1)}
-    # ScheduledJobRegistry's key (its constructor is untyped); members are job ids.
+    # ScheduledJobRegistry's key (its constructor is untyped); members are job ids, scored by
+    # when they are due. One overdue longer than a grace has no RQ scheduler to move it on.
     scheduled_key = ScheduledJobRegistry.key_template.format(queue)
-    scheduled = {as_text(cast(bytes, i)) for i in redis.zrange(scheduled_key, 0, -1)}
+    due_since = time.time() - SCHEDULER_GRACE_SECONDS
+    scheduled = {
+        as_text(cast(bytes, i)) for i in redis.zrangebyscore(scheduled_key, due_since, "+inf")
+    }
     started = StartedJobRegistry(queue, connection=redis)  # members are `job_id:execution_id`
     alive = redis.zrangebyscore(started.key, time.time(), "+inf")
     return waiting | scheduled | {started.parse_job_id(as_text(cast(bytes, i))) for i in alive}

@@ -8,8 +8,9 @@ is pushed to RQ, or, when Redis is down, by the relay once it is back (`core.out
 `REDIS_URL` unset (the embedded default) jobs run inline, in their own application context
 and database session, right after the commit; a failing inline job is logged, never raised.
 
-Job functions take JSON values (ids, never secrets), are decorated with `@task` and are
-idempotent: a job may run twice (a relay retry, a requeued abandoned job).
+Job functions take JSON values (ids, never secrets) and are decorated with `@task`. A job may
+be delivered twice (a redelivery, a requeued abandoned job); `task` makes the second delivery
+a no-op once the first committed (its outbox row is done in the same transaction).
 """
 
 from __future__ import annotations
