@@ -12,7 +12,9 @@
   61 s (RQ's scheduler interval + 60) past its last refresh. A worker that starts while a
   killed worker's lock still lives tries again at every RQ maintenance round: every
   `WORKER_MAINTENANCE_SECONDS` (RQ's default is 10 minutes, which stalled every scheduled job
-  for up to 10 minutes after a restart).
+  for up to 10 minutes after a restart). RQ runs that round only between two waits on the
+  queues, and an idle worker waits `worker_ttl - 15` s (405 s by default): the worker's TTL is
+  set so that it waits no longer than the round's interval.
 """
 
 from __future__ import annotations
@@ -138,11 +140,14 @@ def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
         while True:
             try:
                 schedule_of(app).book(queue_names, redis)  # the self-booking jobs
+                maintenance_every = int(app.config["WORKER_MAINTENANCE_SECONDS"])
                 worker = FlowletWorker(
                     queues,
                     connection=redis,
                     job_monitoring_interval=max(int(interval), 1),
-                    maintenance_interval=int(app.config["WORKER_MAINTENANCE_SECONDS"]),
+                    maintenance_interval=maintenance_every,
+                    # An idle worker waits on its queues `worker_ttl - 15` s between rounds.
+                    worker_ttl=maintenance_every + 15,
                 )
                 worker.work(burst=burst, with_scheduler=True)
                 return
