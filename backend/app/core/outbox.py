@@ -154,6 +154,16 @@ def _finish_statement(ids: list[str]) -> sa.Update:
     )
 
 
+def reopen(connection: sa.Connection, job_id: str) -> None:
+    """A job raised after a commit had marked its row done: not done, so it runs again."""
+    table = table_of(JobOutbox)
+    connection.execute(
+        sa.update(table)
+        .where(table.c.id == job_id, table.c.status == DONE)
+        .values(status=SENT, finished_at=None)
+    )
+
+
 def finish_in(session: Session, ids: list[str]) -> None:
     """Unit-of-work writer: the job's rows are done in the transaction of the job's effect."""
     session.execute(_finish_statement(ids))

@@ -47,6 +47,7 @@ from app.core.outbox import (
     finish_in,
     mark,
     push,
+    reopen,
     resolve,
 )
 
@@ -275,6 +276,17 @@ def _finish_outbox_row(job_id: str) -> None:
         log.warning("outbox: could not mark job %s done", job_id, exc_info=True)
 
 
+def _reopen_outbox_row(job_id: str) -> None:
+    """The job raised: a commit of it may have marked its row done; it is not (RQ retries it,
+    or the sweep pushes it again), and the steps it committed must be safe to run again."""
+    db.session.rollback()
+    try:
+        with db.engine.begin() as connection:
+            reopen(connection, job_id)
+    except Exception:
+        log.warning("outbox: could not reopen job %s", job_id, exc_info=True)
+
+
 def _current_job_id() -> str | None:
     job = get_current_job()
     return job.id if job is not None else None
@@ -301,6 +313,8 @@ def task(func: Callable[P, R]) -> Callable[P, R]:
                 result = func(*args, **kwargs)
             except Exception:
                 JOBS.labels(func.__name__, "failed").inc()
+                if job_id is not None:
+                    _reopen_outbox_row(job_id)
                 raise
             finally:
                 context.set_job_context(None)
