@@ -28,6 +28,7 @@ keeps the last one.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -73,6 +74,14 @@ def free_port() -> int:
     raise SystemExit("no free port in TEST_SERVER_PORTS")
 
 
+def stack_ports() -> tuple[int, int, int]:
+    """PostgreSQL, Redis and API ports: `DRILLS_PORT_BASE` and the next two, else free ports."""
+    base = os.environ.get("DRILLS_PORT_BASE")
+    if base:
+        return int(base), int(base) + 1, int(base) + 2
+    return free_port(), free_port(), free_port()
+
+
 def wait_for(predicate, timeout: float, every: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -95,13 +104,14 @@ class Stack:
         self.logs = Path(tempfile.gettempdir()) / "flowlet-drills-logs"
         shutil.rmtree(self.logs, ignore_errors=True)
         self.logs.mkdir()
-        self.pg_port, self.redis_port, self.port = free_port(), free_port(), free_port()
+        self.pg_port, self.redis_port, self.port = stack_ports()
         self.port2 = free_port()  # the second web instance (the two-instance drill)
         self.pg_data = self.dir / "pg"
         self.redis: subprocess.Popen | None = None
         self.gunicorn: subprocess.Popen | None = None
         self.gunicorn2: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
+        self.worker_started_at: float | None = None
         self.env = {
             **os.environ,
             "FLOWLET_ENV": "development",
@@ -257,6 +267,7 @@ class Stack:
             stderr=(self.logs / "worker.log").open("a"),
             start_new_session=True,  # its own process group: the work horse goes with it
         )
+        self.worker_started_at = time.monotonic()
         import redis
 
         client = redis.Redis(host=HOST, port=self.redis_port)
@@ -264,10 +275,23 @@ class Stack:
             raise SystemExit("the RQ worker did not start")
 
     def kill_worker(self) -> None:
+        """SIGKILL the worker, its scheduler and its work horses (RQ gives each horse a process
+        group of its own, so a kill of the worker's group alone leaves the horse running)."""
         if self.worker is not None:
+            out = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(self.worker.pid)], capture_output=True, text=True
+            ).stdout
             os.killpg(self.worker.pid, signal.SIGKILL)
+            for pid in (int(p) for p in out.split()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.worker.wait(timeout=10)
             self.worker = None
+
+    def redis_client(self):
+        import redis
+
+        return redis.Redis(host=HOST, port=self.redis_port)
 
     def close(self) -> None:
         for proc in (self.worker, self.gunicorn, self.gunicorn2):
@@ -465,7 +489,9 @@ def money(stack: Stack) -> int:
     return int(customers) + int(settled_out)
 
 
-def check(stack: Stack, load: Load, baseline: int) -> dict:
+def check(stack: Stack, load: Load, baseline: int, restart: dict | None = None) -> dict:
+    """The books after a drill; `restart` (set by drills that restart the RQ worker) gets the
+    time from the restart until nothing was pending and until RQ's scheduler ran again."""
     started = time.monotonic()
 
     def settled() -> bool:
@@ -474,8 +500,14 @@ def check(stack: Stack, load: Load, baseline: int) -> dict:
         )
         return pending == 0
 
-    wait_for(settled, SETTLE_TIMEOUT, every=1.0)
-    settle_seconds = time.monotonic() - started
+    wait_for(settled, SETTLE_TIMEOUT, every=0.5)
+    settled_at = time.monotonic()
+    settle_seconds = settled_at - started
+    after_restart = "-"
+    if restart is not None and stack.worker_started_at is not None:
+        after_restart = str(round(settled_at - stack.worker_started_at, 1))
+        if restart.get("watcher") is not None:
+            restart["watcher"].join(timeout=SETTLE_TIMEOUT)
     ids = list(load.acked)
     found = 0
     for i in range(0, len(ids), 500):
@@ -509,6 +541,8 @@ def check(stack: Stack, load: Load, baseline: int) -> dict:
         "stuck": int(stuck),
         "outbox": int(backlog),
         "settled_s": round(settle_seconds, 1),
+        "after_restart_s": after_restart,
+        "scheduler_s": (restart or {}).get("scheduler_s", "-"),
         "ledger": "clean" if ledger.returncode == 0 else "BROKEN",
         "audit": "clean" if audit.returncode == 0 else "BROKEN",
         "money": "unchanged" if money(stack) == baseline else "CHANGED",
@@ -516,6 +550,25 @@ def check(stack: Stack, load: Load, baseline: int) -> dict:
 
 
 # --- the drills -----------------------------------------------------------------------------------
+
+SCHEDULER_LOCK = "rq:scheduler-lock:default"
+FINISHED = "rq:finished:default"
+
+
+def watch_scheduler_lock(stack: Stack, previous: bytes | None, into: dict) -> threading.Thread:
+    """Time from the worker's restart until another scheduler than `previous` holds the lock."""
+    started = stack.worker_started_at or time.monotonic()
+
+    def watch() -> None:
+        client = stack.redis_client()
+        if wait_for(lambda: client.get(SCHEDULER_LOCK) not in (None, previous), SETTLE_TIMEOUT):
+            into["scheduler_s"] = round(time.monotonic() - started, 1)
+        else:
+            into["scheduler_s"] = f">{SETTLE_TIMEOUT:.0f}"
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
 
 
 def main() -> int:
@@ -542,10 +595,41 @@ def main() -> int:
             victim = random.choice(stack.gunicorn_workers())
             os.kill(victim, signal.SIGKILL)
 
+        restart: dict = {}
+
+        def restart_worker() -> None:
+            """Start a new worker 4 s after the kill (IBAN transfers keep coming and queue up)
+            and time how long until RQ's scheduler runs again (a new owner of its lock)."""
+            client = stack.redis_client()
+            previous = client.get(SCHEDULER_LOCK)
+            time.sleep(4)
+            stack.start_worker()
+            restart["watcher"] = watch_scheduler_lock(stack, previous, restart)
+
         def kill_rq_worker() -> None:
             stack.kill_worker()
-            time.sleep(4)  # IBAN transfers keep coming and queue up
-            stack.start_worker()
+            restart_worker()
+
+        def kill_rq_worker_after_dequeue() -> None:
+            from rq import Queue
+
+            client = stack.redis_client()
+            assert stack.worker is not None
+            os.killpg(stack.worker.pid, signal.SIGSTOP)  # it dequeues nothing more
+            wait_for(lambda: client.llen("rq:queue:default") > 0, 10, every=0.01)
+            # The dequeue the worker makes (RQ's own call), after which it dies: a SIGKILL
+            # cannot be aimed at that instant from outside, so the drill dequeues for it.
+            default = Queue("default", connection=client)
+            Queue.dequeue_any([default], None, connection=client)
+            stack.kill_worker()
+            restart_worker()
+
+        def kill_rq_worker_after_a_job() -> None:
+            client = stack.redis_client()
+            before = client.zcard(FINISHED)
+            wait_for(lambda: client.zcard(FINISHED) > before, 10, every=0.002)
+            stack.kill_worker()
+            restart_worker()
 
         def bounce_redis() -> None:
             stack.stop_redis()
@@ -562,23 +646,30 @@ def main() -> int:
             stack.gunicorn = None
 
         drills = [
-            ("kill -9 a gunicorn worker", kill_gunicorn_worker),
-            ("kill -9 the RQ worker, IBAN transfers queued", kill_rq_worker),
-            ("stop Redis, start it empty", bounce_redis),
-            ("restart PostgreSQL (immediate)", restart_postgres),
-            ("kill -9 one of two instances", kill_one_of_two_instances),  # the last: no restart
+            ("kill -9 a gunicorn worker", kill_gunicorn_worker, False),
+            ("kill -9 the RQ worker, IBAN transfers queued", kill_rq_worker, True),
+            (
+                "kill -9 the RQ worker between dequeue and execution",
+                kill_rq_worker_after_dequeue,
+                True,
+            ),
+            ("kill -9 the RQ worker right after a job ends", kill_rq_worker_after_a_job, True),
+            ("stop Redis, start it empty", bounce_redis, False),
+            ("restart PostgreSQL (immediate)", restart_postgres, False),
+            ("kill -9 one of two instances", kill_one_of_two_instances, False),  # the last
         ]
         only = sys.argv[1:]  # drills whose name contains one of these words (default: all)
-        for name, fault in drills:
+        for name, fault, restarts in drills:
             if only and not any(word.lower() in name.lower() for word in only):
                 continue
             print(f"drill: {name} …", flush=True)
+            restart.clear()
             ports = [stack.port]
             if fault is kill_one_of_two_instances:
                 stack.start_gunicorn(stack.port2)
                 ports.append(stack.port2)
             load = with_load(ports, users, fault)
-            results.append((name, check(stack, load, baseline)))
+            results.append((name, check(stack, load, baseline, restart if restarts else None)))
     finally:
         stack.close()
 
@@ -592,6 +683,8 @@ def main() -> int:
         "stuck",
         "outbox",
         "settled_s",
+        "after_restart_s",
+        "scheduler_s",
         "ledger",
         "audit",
         "money",
@@ -602,6 +695,9 @@ def main() -> int:
     for name, row in results:
         print(f"| {name} | " + " | ".join(str(row[c]) for c in columns) + " |")
     ok = all(
+        r["after_restart_s"] == "-" or float(r["after_restart_s"]) <= SETTLE_TIMEOUT
+        for _, r in results
+    ) and all(
         r["missing"] == 0
         and r["stuck"] == 0
         and r["ledger"] == "clean"

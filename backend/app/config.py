@@ -140,6 +140,12 @@ class Config:
         # /health/detailed calls a holder silent this long `degraded`; twice this, it loses
         # the lease to a standby.
         self.SCHEDULER_LEASE_STALE_SECONDS = _env_int("SCHEDULER_LEASE_STALE_SECONDS", 15)
+        # A row handed to RQ and not done this long after is pushed again (unless RQ holds it).
+        self.OUTBOX_REDELIVER_AFTER_SECONDS = _env_int("OUTBOX_REDELIVER_AFTER_SECONDS", 30)
+        # /health/detailed is `degraded` when a job is not done this long after it was decided.
+        self.OUTBOX_UNDONE_ALERT_SECONDS = _env_int("OUTBOX_UNDONE_ALERT_SECONDS", 300)
+        # RQ's worker maintenance (registry cleaning, taking a dead scheduler's lock) this often.
+        self.WORKER_MAINTENANCE_SECONDS = _env_int("WORKER_MAINTENANCE_SECONDS", 10)
 
     def _ratelimit_settings(self) -> None:
         """Rate limits and where they count (docs/security.md)."""

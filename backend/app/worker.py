@@ -6,7 +6,15 @@
 * A maintenance thread in the same process relays pending outbox rows to RQ (with backoff
   while Redis is down) and, every `WORKER_HEARTBEAT_SECONDS`, cleans the started registries:
   an expired entry is an abandoned job, requeued through its `Retry` (every outbox job has
-  one).
+  one). Every 10 s it also pushes again the outbox rows not done `OUTBOX_REDELIVER_AFTER_SECONDS`
+  after they were handed to RQ, unless RQ visibly holds their job (`core.outbox`).
+* RQ's scheduler (retries' waits, `enqueue_in`) runs in one worker, holding a lock that lives
+  61 s (RQ's scheduler interval + 60) past its last refresh. A worker that starts while a
+  killed worker's lock still lives tries again at every RQ maintenance round: every
+  `WORKER_MAINTENANCE_SECONDS` (RQ's default is 10 minutes, which stalled every scheduled job
+  for up to 10 minutes after a restart). RQ runs that round only between two waits on the
+  queues, and an idle worker waits `worker_ttl - 15` s (405 s by default): the worker's TTL is
+  set so that it waits no longer than the round's interval.
 """
 
 from __future__ import annotations
@@ -25,15 +33,12 @@ from rq.registry import StartedJobRegistry
 
 from app.core import uow
 from app.core.extensions import db
-from app.core.outbox import Every, purge_sent, recover_lost, relay_pending
+from app.core.outbox import Every, purge_sent, redeliver_undone, relay_pending
 from app.core.queue import get_redis, set_worker_app, this_app
 from app.core.ratelimit import SQLCounterStorage
 from app.core.schedule import schedule_of
 
 log = logging.getLogger("flowlet.worker")
-
-# A job handed to RQ this long ago whose job hash is gone was lost by Redis.
-LOST_AFTER = timedelta(seconds=30)
 
 
 class FlowletWorker(Worker):
@@ -94,10 +99,11 @@ def run_maintenance_round(
             log.warning("outbox relay round failed: %s", type(exc).__name__)
         try:
             if recover:
-                recover_lost(db.session(), redis, older_than=LOST_AFTER)
+                after = timedelta(seconds=int(app.config["OUTBOX_REDELIVER_AFTER_SECONDS"]))
+                redeliver_undone(db.session(), redis, older_than=after)
         except Exception as exc:
             db.session.rollback()
-            log.warning("outbox lost-job check failed: %s", type(exc).__name__)
+            log.warning("outbox redelivery failed: %s", type(exc).__name__)
         try:
             abandoned = clean_started_registries(redis, queue_names)
             if abandoned:
@@ -134,8 +140,14 @@ def run_worker(queue_names: list[str], *, burst: bool = False) -> None:
         while True:
             try:
                 schedule_of(app).book(queue_names, redis)  # the self-booking jobs
+                maintenance_every = int(app.config["WORKER_MAINTENANCE_SECONDS"])
                 worker = FlowletWorker(
-                    queues, connection=redis, job_monitoring_interval=max(int(interval), 1)
+                    queues,
+                    connection=redis,
+                    job_monitoring_interval=max(int(interval), 1),
+                    maintenance_interval=maintenance_every,
+                    # An idle worker waits on its queues `worker_ttl - 15` s between rounds.
+                    worker_ttl=maintenance_every + 15,
                 )
                 worker.work(burst=burst, with_scheduler=True)
                 return

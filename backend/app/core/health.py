@@ -58,7 +58,7 @@ class ComponentsSchema(ma.Schema):
 
 
 class ReadinessSchema(ma.Schema):
-    status = ma.fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    status = ma.fields.String(required=True, metadata={"enum": ["ok", "degraded", "unavailable"]})
     components = ma.fields.Nested(ComponentsSchema, required=True)
 
 
@@ -116,19 +116,27 @@ def _check_redis() -> dict[str, Any]:
 
 
 def _check_outbox() -> dict[str, Any]:
-    """Jobs written but not yet handed to RQ: a backlog that grows means Redis or the relay
-    is down. It never makes the API unready (requests still commit); alert on its age."""
+    """Jobs not yet handed to RQ (`lagging`: Redis or the relay is down) and jobs not yet
+    done (`degraded`: no worker is running them). Neither makes the API unready (requests
+    still commit); alert on the ages."""
     try:
         result = backlog(db.session())
         db.session.rollback()
     except Exception as exc:
         db.session.rollback()
         return {"status": "unknown", "error": type(exc).__name__}
-    lag = current_app.config["OUTBOX_LAG_ALERT_SECONDS"]
+    config = current_app.config
+    status = "ok"
+    if result.oldest_age_seconds > config["OUTBOX_LAG_ALERT_SECONDS"]:
+        status = "lagging"
+    if result.oldest_undone_age_seconds > config["OUTBOX_UNDONE_ALERT_SECONDS"]:
+        status = "degraded"
     return {
-        "status": "lagging" if result.oldest_age_seconds > lag else "ok",
+        "status": status,
         "backlog": result.pending,
         "oldest_age_seconds": result.oldest_age_seconds,
+        "undone": result.undone,
+        "oldest_undone_age_seconds": result.oldest_undone_age_seconds,
     }
 
 
@@ -164,15 +172,20 @@ def health_detailed() -> tuple[Response, int]:
     """Readiness: database, Redis, queue depths, outbox backlog, scheduler lease, migration
     head and replica.
 
-    503 when the database or Redis is down; a lagging outbox, a stale scheduler lease or a
-    lagging replica is reported, not fatal (reads the replica may not serve go to the primary).
+    503 when the database or Redis is down. A lagging outbox, a stale scheduler lease or a
+    lagging replica is reported, not fatal (reads the replica may not serve go to the primary);
+    jobs not done in time make it `degraded` with 200: the API still serves and commits, it is
+    the workers that need a look.
     """
     components = {"database": _check_database(), "redis": _check_redis()}
     healthy = all(c["status"] in {"ok", "not_configured"} for c in components.values())
     components["outbox"] = _check_outbox()
     components["scheduler"] = _check_scheduler()
     components["replica"] = replica.health(current_app)
-    body = {"status": "ok" if healthy else "unavailable", "components": components}
+    status = "ok" if healthy else "unavailable"
+    if healthy and components["outbox"]["status"] == "degraded":
+        status = "degraded"
+    body = {"status": status, "components": components}
     return jsonify(body), (200 if healthy else 503)
 
 
@@ -221,6 +234,18 @@ def _scrape_time_metrics() -> bytes:
                 "flowlet_outbox_oldest_age_seconds",
                 "Age of the oldest outbox job not yet handed to RQ",
                 value=result.oldest_age_seconds,
+            )
+        )
+        families.append(
+            GaugeMetricFamily(
+                "flowlet_outbox_undone", "Outbox jobs not yet done", value=result.undone
+            )
+        )
+        families.append(
+            GaugeMetricFamily(
+                "flowlet_outbox_oldest_undone_age_seconds",
+                "Age of the oldest outbox job not yet done (pending or sent)",
+                value=result.oldest_undone_age_seconds,
             )
         )
         families.append(

@@ -11,6 +11,11 @@ before the commit, and a rolled-back change leaves no row. After the commit:
 * without Redis (the embedded default) the jobs run inline after the commit, never failing
   the request that asked for them.
 
+Delivery is at least once. A row is `done` only in the transaction that commits its job's
+effect (`core.queue.task` locks the row first, skips a job already done, and marks the row with
+the job's commit); `redeliver_undone`, run by every worker, pushes again a row `sent` and not
+done after `OUTBOX_REDELIVER_AFTER_SECONDS` unless RQ visibly holds its job.
+
 The row id is the RQ job id; `owner_id` names the user a job belongs to (for `/api/v1/jobs`).
 """
 
@@ -28,6 +33,8 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.utils import as_text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core import uow
@@ -39,6 +46,8 @@ PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
 # The fast path owns a fresh row this long; only then may the relay push it.
 FAST_PATH_GRACE = timedelta(seconds=5)
 MAX_BACKOFF_SECONDS = 60
+# RQ's scheduler moves due jobs every second; a job overdue longer than this is not in hand.
+SCHEDULER_GRACE_SECONDS = 15
 
 
 class JobOutbox(Base):
@@ -82,18 +91,21 @@ def backoff(attempts: int) -> timedelta:
 # --- pushing to RQ ------------------------------------------------------------------------------
 
 
-def push(redis: Redis, row: JobOutbox | dict[str, Any]) -> None:
-    """Hand one row to RQ under its own id (a job already there is not pushed twice)."""
+def push(redis: Redis, row: JobOutbox | dict[str, Any], *, again: bool = False) -> None:
+    """Hand one row to RQ under its own id (a job already there is not pushed twice, unless
+    `again`: the redelivery replaces the job hash and queues the id anew)."""
     data = row if isinstance(row, dict) else _row_dict(row)
-    if Job.exists(data["id"], connection=redis):
+    if not again and Job.exists(data["id"], connection=redis):
         return
-    retry = Retry(max=data["retry_max"], interval=data["retry_intervals"] or 0)
+    retry = None
+    if data["retry_max"]:  # RQ refuses a Retry of none
+        retry = Retry(max=data["retry_max"], interval=data["retry_intervals"] or 0)
     Queue(data["queue"], connection=redis).enqueue_call(
         data["func"],
         args=data["args"],
         kwargs=data["kwargs"],
         job_id=data["id"],
-        retry=retry if data["retry_max"] else None,
+        retry=retry,
         meta={"owner_id": data["owner_id"]},
     )
 
@@ -128,22 +140,73 @@ def mark(
 
 
 def finish(connection: sa.Connection, job_id: str) -> None:
-    """A worker ran the job to the end: the row is done (called by `core.queue.task`)."""
+    """A job that committed nothing returned: its row is done (called by `core.queue.task`)."""
+    connection.execute(_finish_statement([job_id]))
+
+
+def _finish_statement(ids: list[str]) -> sa.Update:
     table = table_of(JobOutbox)
     now = utcnow()
-    connection.execute(
+    return (
         sa.update(table)
-        .where(table.c.id == job_id, table.c.status.in_([PENDING, SENT]))
+        .where(table.c.id.in_(ids), table.c.status.in_([PENDING, SENT]))
         .values(status=DONE, finished_at=now, sent_at=sa.func.coalesce(table.c.sent_at, now))
     )
 
 
-def recover_lost(session: Session, redis: Redis, *, older_than: timedelta, limit: int = 200) -> int:
-    """Rows handed to RQ whose job is gone (Redis lost its data) go back to `pending`.
+def reopen(connection: sa.Connection, job_id: str) -> None:
+    """A job raised after a commit had marked its row done: not done, so it runs again."""
+    table = table_of(JobOutbox)
+    connection.execute(
+        sa.update(table)
+        .where(table.c.id == job_id, table.c.status == DONE)
+        .values(status=SENT, finished_at=None)
+    )
 
-    A row is `sent` from the push until a worker finishes the job; a sent row whose job no
-    longer exists in Redis was lost (a restart without persistence, a flush) and is pushed
-    again. Jobs are idempotent, so the rare double run changes nothing. Returns how many.
+
+def finish_in(session: Session, ids: list[str]) -> None:
+    """Unit-of-work writer: the job's rows are done in the transaction of the job's effect."""
+    session.execute(_finish_statement(ids))
+
+
+def claim(session: Session, job_id: str) -> str | None:
+    """Lock the job's row for the job's first transaction; its status (None: no row).
+
+    A second run of the same job waits here until the first commits, then sees `done`.
+    """
+    return session.scalar(
+        sa.select(JobOutbox.status).where(JobOutbox.id == job_id).with_for_update()
+    )
+
+
+# --- redelivery ---------------------------------------------------------------------------------
+
+
+def _in_hand(redis: Redis, queue: str) -> set[str]:
+    """Ids RQ will run without us: waiting in the queue, scheduled (a retry's wait, not long
+    overdue), or started by a worker whose heartbeat is alive. A job hash proves nothing."""
+    waiting = {as_text(i) for i in redis.lrange(Queue(queue, connection=redis).key, 0, -1)}
+    # ScheduledJobRegistry's key (its constructor is untyped); members are job ids, scored by
+    # when they are due. One overdue longer than a grace has no RQ scheduler to move it on.
+    scheduled_key = ScheduledJobRegistry.key_template.format(queue)
+    due_since = time.time() - SCHEDULER_GRACE_SECONDS
+    scheduled = {
+        as_text(cast(bytes, i)) for i in redis.zrangebyscore(scheduled_key, due_since, "+inf")
+    }
+    started = StartedJobRegistry(queue, connection=redis)  # members are `job_id:execution_id`
+    alive = redis.zrangebyscore(started.key, time.time(), "+inf")
+    return waiting | scheduled | {started.parse_job_id(as_text(cast(bytes, i))) for i in alive}
+
+
+def redeliver_undone(
+    session: Session, redis: Redis, *, older_than: timedelta, limit: int = 200
+) -> int:
+    """Push again the rows `sent` longer than `older_than` ago and still not `done`.
+
+    Whatever the job hash says (`queued` in no queue, `started` by a dead worker, gone with a
+    Redis restart), a row is only done once its job committed; unless RQ visibly still holds
+    the job, it is pushed again under the same id. A job that RQ failed after its retries
+    makes the row `failed`. Jobs are safe to run twice (`core.queue.task`). Returns how many.
     """
     rows = session.scalars(
         sa.select(JobOutbox)
@@ -152,24 +215,31 @@ def recover_lost(session: Session, redis: Redis, *, older_than: timedelta, limit
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    lost = 0
+    in_hand = {name: _in_hand(redis, name) for name in {row.queue for row in rows}}
+    pushed = 0
     for row in rows:
-        try:
-            status = Job.fetch(row.id, connection=redis).get_status(refresh=False)
-        except NoSuchJobError:
-            row.status, row.next_attempt_at, row.sent_at = PENDING, utcnow(), None
-            row.last_error = "job lost by Redis; pushed again"
-            lost += 1
+        if row.id in in_hand[row.queue]:
             continue
-        if status == JobStatus.FINISHED:
-            row.status, row.finished_at = DONE, utcnow()
-        elif status == JobStatus.FAILED:
+        if _failed_in_rq(redis, row.id):
             row.status, row.finished_at = FAILED, utcnow()
             row.last_error = "failed in RQ after its retries"
+            continue
+        push(redis, row, again=True)
+        row.sent_at, row.attempts = utcnow(), row.attempts + 1
+        row.last_error = "not done in time; pushed again"
+        pushed += 1
     uow.commit(session)
-    if lost:
-        log.warning("outbox: %d job(s) lost by Redis were pushed again", lost)
-    return lost
+    if pushed:
+        log.warning("outbox: %d job(s) not done in time were pushed again", pushed)
+    return pushed
+
+
+def _failed_in_rq(redis: Redis, job_id: str) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=redis).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return status == JobStatus.FAILED
 
 
 @dataclass
@@ -219,21 +289,37 @@ def relay_pending(session: Session, redis: Redis, *, limit: int = 100) -> RelayR
 
 @dataclass
 class Backlog:
-    pending: int
+    pending: int  # not yet handed to RQ
     oldest_age_seconds: float
+    undone: int  # pending or sent: the job has not committed its effect
+    oldest_undone_age_seconds: float
 
 
 def backlog(session: Session) -> Backlog:
-    """How many rows wait for RQ, and how long the oldest has waited."""
-    count, oldest = session.execute(
-        sa.select(sa.func.count(), sa.func.min(JobOutbox.created_at)).where(
-            JobOutbox.status == PENDING
-        )
+    """How many rows wait for RQ or for their job, and how long the oldest of each waited."""
+    is_pending = JobOutbox.status == PENDING
+    pending, oldest, undone, oldest_undone = session.execute(
+        sa.select(
+            sa.func.count().filter(is_pending),
+            sa.func.min(JobOutbox.created_at).filter(is_pending),
+            sa.func.count(),
+            sa.func.min(JobOutbox.created_at),
+        ).where(JobOutbox.status.in_([PENDING, SENT]))
     ).one()
-    if oldest is not None and oldest.tzinfo is None:  # SQLite drops the zone in aggregates
+    return Backlog(
+        pending=int(pending),
+        oldest_age_seconds=_age(oldest),
+        undone=int(undone),
+        oldest_undone_age_seconds=_age(oldest_undone),
+    )
+
+
+def _age(oldest: datetime | None) -> float:
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # SQLite drops the zone in aggregates
         oldest = oldest.replace(tzinfo=UTC)
-    age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
-    return Backlog(pending=int(count), oldest_age_seconds=round(max(age, 0.0), 3))
+    return round(max((utcnow() - oldest).total_seconds(), 0.0), 3)
 
 
 def purge_sent(session: Session, *, older_than: timedelta) -> int:

@@ -8,8 +8,9 @@ is pushed to RQ, or, when Redis is down, by the relay once it is back (`core.out
 `REDIS_URL` unset (the embedded default) jobs run inline, in their own application context
 and database session, right after the commit; a failing inline job is logged, never raised.
 
-Job functions take JSON values (ids, never secrets), are decorated with `@task` and are
-idempotent: a job may run twice (a relay retry, a requeued abandoned job).
+Job functions take JSON values (ids, never secrets) and are decorated with `@task`. A job may
+be delivered twice (a redelivery, a requeued abandoned job); `task` makes the second delivery
+a no-op once the first committed (its outbox row is done in the same transaction).
 """
 
 from __future__ import annotations
@@ -41,9 +42,12 @@ from app.core.outbox import (
     PENDING,
     SENT,
     JobOutbox,
+    claim,
     finish,
+    finish_in,
     mark,
     push,
+    reopen,
     resolve,
 )
 
@@ -245,36 +249,79 @@ def _fork_safe(app: Flask) -> None:
         db.engine.dispose(close=False)
 
 
-def _finish_outbox_row(app: Flask) -> None:
-    """Under an RQ worker, mark the job's outbox row done (it stays `sent` until then)."""
-    job = get_current_job()
-    if job is None:
-        return
+def _claim_outbox_row(job_id: str | None) -> bool:
+    """Lock the job's outbox row; False if the job already committed its effect (a rerun).
+
+    Otherwise every commit of the job's session also marks the row done, so the row is done
+    in the transaction that commits the job's effect, and only then.
+    """
+    if job_id is None:
+        return True
+    status = claim(db.session(), job_id)
+    if status in (DONE, FAILED):
+        db.session.rollback()
+        return False
+    if status is not None:
+        uow.of(db.session()).stage_each_commit(finish_in, job_id)
+    return True
+
+
+def _finish_outbox_row(job_id: str) -> None:
+    """The job returned: a job that committed nothing has its row marked done now."""
+    db.session.rollback()  # nothing left uncommitted holds the row's lock
     try:
         with db.engine.begin() as connection:
-            finish(connection, job.id)
+            finish(connection, job_id)
     except Exception:
-        log.warning("outbox: could not mark job %s done", job.id, exc_info=True)
+        log.warning("outbox: could not mark job %s done", job_id, exc_info=True)
+
+
+def _reopen_outbox_row(job_id: str) -> None:
+    """The job raised: a commit of it may have marked its row done; it is not (RQ retries it,
+    or the sweep pushes it again), and the steps it committed must be safe to run again."""
+    db.session.rollback()
+    try:
+        with db.engine.begin() as connection:
+            reopen(connection, job_id)
+    except Exception:
+        log.warning("outbox: could not reopen job %s", job_id, exc_info=True)
+
+
+def _current_job_id() -> str | None:
+    job = get_current_job()
+    return job.id if job is not None else None
 
 
 def task(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a job function in its own app context; its database session is removed after."""
+    """Run a job function in its own app context; its database session is removed after.
+
+    Under an RQ worker the job's outbox row (same id) is locked first: a job already done is
+    skipped, so a job delivered twice has one effect.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         app = _app_for_job()
         with app.app_context():
             _fork_safe(app)
+            job_id = _current_job_id()
+            if not _claim_outbox_row(job_id):
+                JOBS.labels(func.__name__, "skipped").inc()
+                return cast(R, None)  # a rerun of a job that is done: nothing to do
             context.set_job_context(context.ActorContext(actor_role="system"))
             try:
                 result = func(*args, **kwargs)
             except Exception:
                 JOBS.labels(func.__name__, "failed").inc()
+                if job_id is not None:
+                    _reopen_outbox_row(job_id)
                 raise
             finally:
                 context.set_job_context(None)
+                uow.of(db.session()).clear_each_commit()
             JOBS.labels(func.__name__, "finished").inc()
-            _finish_outbox_row(app)
+            if job_id is not None:
+                _finish_outbox_row(job_id)
             return result
 
     # enqueue() accepts only task functions. A function attribute: typeshed's `_Wrapped`

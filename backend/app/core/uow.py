@@ -151,12 +151,22 @@ class UnitOfWork:
         self.locked: dict[str, dict[Any, Any]] = {}
         # What a use case is working on, for the policies it calls (e.g. a card authorization).
         self.subject: dict[str, Any] = {}
+        # Written with every commit of this session, whatever the transaction (a job's own
+        # outbox row: it is done in the transaction that commits the job's effect).
+        self._standing: list[tuple[Writer, Any]] = []
 
     # --- staging ---------------------------------------------------------------------------
 
     def stage(self, writer: Writer, item: Any) -> None:
         """Write `item` with the others of its kind (`writer(session, items)`) at commit."""
         self._staged.setdefault(writer, []).append(item)
+
+    def stage_each_commit(self, writer: Writer, item: Any) -> None:
+        """Write `item` with every commit of this session until `clear_each_commit()`."""
+        self._standing.append((writer, item))
+
+    def clear_each_commit(self) -> None:
+        self._standing = []
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this transaction has committed; dropped if it rolls back."""
@@ -172,6 +182,8 @@ class UnitOfWork:
     def flush(self) -> None:
         """Flush the ORM changes, then write every staged item (without committing)."""
         self.session.flush()
+        for writer, item in self._standing:
+            self.stage(writer, item)
         compose = self.session.get_bind().dialect.name == "postgresql"
         while self._staged:
             staged, self._staged = self._staged, {}
