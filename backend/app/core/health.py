@@ -213,79 +213,10 @@ def metrics() -> Response:
 
 def _scrape_time_metrics() -> bytes:
     """The gauges read at scrape time: the outbox and the audit log's unsealed tail from the
-    database (two queries), the scheduler lease's age (one), the RQ queues' depths from
-    Redis. A source that is down leaves its gauges out; the alerts on `up` and
-    /health/detailed cover the outage itself."""
-    families: list[Metric] = []
-    try:
-        result = backlog(db.session())
-        unsealed = db.session.execute(sa.text(UNSEALED_SQL)).one()
-        db.session.rollback()
-    except Exception:
-        db.session.rollback()
-    else:
-        families.append(
-            GaugeMetricFamily(
-                "flowlet_outbox_backlog", "Outbox jobs not yet handed to RQ", value=result.pending
-            )
-        )
-        families.append(
-            GaugeMetricFamily(
-                "flowlet_outbox_oldest_age_seconds",
-                "Age of the oldest outbox job not yet handed to RQ",
-                value=result.oldest_age_seconds,
-            )
-        )
-        families.append(
-            GaugeMetricFamily(
-                "flowlet_outbox_undone", "Outbox jobs not yet done", value=result.undone
-            )
-        )
-        families.append(
-            GaugeMetricFamily(
-                "flowlet_outbox_oldest_undone_age_seconds",
-                "Age of the oldest outbox job not yet done (pending or sent)",
-                value=result.oldest_undone_age_seconds,
-            )
-        )
-        families.append(
-            GaugeMetricFamily(
-                "flowlet_audit_unsealed", "Committed audit records not yet sealed", unsealed.n
-            )
-        )
-        families.append(
-            GaugeMetricFamily(
-                "flowlet_audit_unsealed_oldest_age_seconds",
-                "Age of the oldest committed audit record not yet sealed (0 when none waits)",
-                value=_age_seconds(unsealed.oldest),
-            )
-        )
-    standby = replica.health(current_app)
-    if standby.get("lag_seconds") is not None:
-        families.append(
-            GaugeMetricFamily(
-                "flowlet_replica_lag_seconds",
-                "How far the read replica's replay is behind (checked every REPLICA_CHECK_SECONDS)",
-                value=standby["lag_seconds"],
-            )
-        )
-    lease = _lease_age()
-    if lease is not None:
-        families.append(
-            GaugeMetricFamily(
-                "flowlet_scheduler_lease_age_seconds",
-                "Seconds since the scheduler lease was renewed (+Inf when no scheduler holds it)",
-                value=lease,
-            )
-        )
-    depths = _queue_depths()
-    if depths is not None:
-        queue_depth = GaugeMetricFamily(
-            "flowlet_queue_depth", "Jobs waiting in each RQ queue", labels=["queue"]
-        )
-        for name, depth in depths.items():
-            queue_depth.add_metric([name], depth)
-        families.append(queue_depth)
+    database (two queries), the scheduler lease's age (one), the replica's last measured lag,
+    the RQ queues' depths from Redis. A source that is down leaves its gauges out; the alerts
+    on `up` and /health/detailed cover the outage itself."""
+    families = [*_database_gauges(), *_lease_and_replica_gauges(), *_queue_gauges()]
 
     class _Collector:
         def collect(self) -> Iterator[Metric]:
@@ -294,6 +225,75 @@ def _scrape_time_metrics() -> bytes:
     registry = CollectorRegistry()
     registry.register(_Collector())
     return generate_latest(registry)
+
+
+def _gauge(name: str, documentation: str, value: float) -> Metric:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _database_gauges() -> list[Metric]:
+    try:
+        result = backlog(db.session())
+        unsealed = db.session.execute(sa.text(UNSEALED_SQL)).one()
+        db.session.rollback()
+    except Exception:
+        db.session.rollback()
+        return []
+    return [
+        _gauge("flowlet_outbox_backlog", "Outbox jobs not yet handed to RQ", result.pending),
+        _gauge(
+            "flowlet_outbox_oldest_age_seconds",
+            "Age of the oldest outbox job not yet handed to RQ",
+            result.oldest_age_seconds,
+        ),
+        _gauge("flowlet_outbox_undone", "Outbox jobs not yet done", result.undone),
+        _gauge(
+            "flowlet_outbox_oldest_undone_age_seconds",
+            "Age of the oldest outbox job not yet done (pending or sent)",
+            result.oldest_undone_age_seconds,
+        ),
+        _gauge("flowlet_audit_unsealed", "Committed audit records not yet sealed", unsealed.n),
+        _gauge(
+            "flowlet_audit_unsealed_oldest_age_seconds",
+            "Age of the oldest committed audit record not yet sealed (0 when none waits)",
+            _age_seconds(unsealed.oldest),
+        ),
+    ]
+
+
+def _lease_and_replica_gauges() -> list[Metric]:
+    families = []
+    standby = replica.health(current_app)
+    if standby.get("lag_seconds") is not None:
+        families.append(
+            _gauge(
+                "flowlet_replica_lag_seconds",
+                "How far the read replica's replay is behind (checked every REPLICA_CHECK_SECONDS)",
+                standby["lag_seconds"],
+            )
+        )
+    lease = _lease_age()
+    if lease is not None:
+        families.append(
+            _gauge(
+                "flowlet_scheduler_lease_age_seconds",
+                "Seconds since the scheduler lease was renewed (+Inf when no scheduler holds it)",
+                lease,
+            )
+        )
+    return families
+
+
+def _queue_gauges() -> list[Metric]:
+    depths = _queue_depths()
+    if depths is None:
+        return []
+    queue_depth = GaugeMetricFamily(
+        "flowlet_queue_depth", "Jobs waiting in each RQ queue", labels=["queue"]
+    )
+    for name, depth in depths.items():
+        queue_depth.add_metric([name], depth)
+    return [queue_depth]
 
 
 def _lease_age() -> float | None:

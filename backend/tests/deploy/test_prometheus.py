@@ -19,7 +19,7 @@ DASHBOARD = DEPLOY / "grafana" / "flowlet.json"
 APP = DEPLOY.parent / "backend" / "app"
 # Every metric the rules and the dashboard name is exported.
 NOT_YET_EXPORTED: set[str] = set()
-METRIC_CLASSES = {"Counter", "Gauge", "Histogram", "Summary", "GaugeMetricFamily"}
+METRIC_CLASSES = {"Counter", "Gauge", "Histogram", "Summary", "GaugeMetricFamily", "_gauge"}
 SUFFIXES = {"Counter": ("",), "Histogram": ("_bucket", "_sum", "_count")}
 
 
