@@ -54,6 +54,17 @@ EXTERNAL_IBAN = "GB33BUKB20201555555555"
 SETTLE_TIMEOUT = 120.0
 
 
+# Settings under which no limit, fraud rule or step-up stands in a drill's way (the drills
+# test the machinery, not the business rules). Set before `init-db`, which writes the AML
+# rules' version 1 from them.
+NO_RULE_FIRES = {
+    "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
+    "DEPOSIT_LIMITS": json.dumps({"none": {"per_deposit": "1000000000", "daily": "1000000000"}}),
+    "FRAUD_VELOCITY_MAX": "100000000",
+    "FRAUD_REVIEW_THRESHOLD": "1000",
+    "FRAUD_NEW_BENEFICIARY_AMOUNT": "1000000000",
+    "STEP_UP_TRANSFER_THRESHOLD": "1000000000",
+}
 _taken: set[int] = set()
 
 
@@ -128,16 +139,7 @@ class Stack:
             "DB_MAX_OVERFLOW": "4",
             "WORKER_HEARTBEAT_SECONDS": "2",
             # The drills test the machinery, not the business rules: no limit or rule fires.
-            "TRANSFER_LIMITS": json.dumps(
-                {"none": {"per_transfer": "1000000000", "daily": "1000000000"}}
-            ),
-            "DEPOSIT_LIMITS": json.dumps(
-                {"none": {"per_deposit": "1000000000", "daily": "1000000000"}}
-            ),
-            "FRAUD_VELOCITY_MAX": "100000000",
-            "FRAUD_REVIEW_THRESHOLD": "1000",
-            "FRAUD_NEW_BENEFICIARY_AMOUNT": "1000000000",
-            "STEP_UP_TRANSFER_THRESHOLD": "1000000000",
+            **NO_RULE_FIRES,
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
 

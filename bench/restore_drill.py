@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import random
 import shutil
@@ -66,7 +65,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drills import post, seed, wait_for
+from drills import NO_RULE_FIRES, post, seed, wait_for
 from harness import verify_books
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
@@ -251,17 +250,8 @@ def app_env(database_url: str) -> dict[str, str]:
         "DB_POOL_SIZE": "2",
         "DB_MAX_OVERFLOW": "2",
         # The drill tests the backups, not the business rules: no limit or rule fires.
-        "TRANSFER_LIMITS": json.dumps(
-            {"none": {"per_transfer": "1000000000", "daily": "1000000000"}}
-        ),
-        "DEPOSIT_LIMITS": json.dumps(
-            {"none": {"per_deposit": "1000000000", "daily": "1000000000"}}
-        ),
-        "FRAUD_VELOCITY_MAX": "100000000",
-        "FRAUD_REVIEW_THRESHOLD": "1000",
-        "FRAUD_NEW_BENEFICIARY_AMOUNT": "1000000000",
+        **NO_RULE_FIRES,
         "AML_VELOCITY_MAX_COUNT": "100000000",
-        "STEP_UP_TRANSFER_THRESHOLD": "1000000000",
     }
     for name in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(name, None)  # no Redis: jobs run inline after their commit
