@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from app.auth import attempts
 from app.auth.errors import (
     InvalidCredentials,
 )
@@ -37,15 +38,17 @@ def change_password(
 ) -> None:
     """Change the caller's password; every other session is revoked."""
     user = lock_user(session, user.id)
+    attempts.refuse_if_locked(session, user, method="change_password")
     if not verify_password(user.password_hash, current_password):
-        audit.fail(
+        attempts.failed(
             session,
-            InvalidCredentials("The current password is not correct."),
-            "auth.password_changed",
-            resource_type="user",
-            resource=user,
-            changes={"reason": "wrong_password"},
+            user,
+            reason="wrong_password",
+            method="change_password",
+            error=InvalidCredentials("The current password is not correct."),
+            action="auth.password_changed",
         )
+    attempts.reset(user)
     enforce_password_policy(new_password, user=user)
     _set_password(user, new_password)
     revoked = revoke_sessions(

@@ -8,11 +8,8 @@ commits before the error is raised.
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import NoReturn
 
 import sqlalchemy as sa
 from flask import current_app
@@ -21,8 +18,9 @@ from jwt import ExpiredSignatureError, InvalidTokenError
 from sqlalchemy.orm import Session
 
 from app.auth import mfa
+from app.auth.attempts import failed as _fail
+from app.auth.attempts import refuse_if_locked as _raise_if_locked
 from app.auth.errors import (
-    AccountLocked,
     InvalidCredentials,
     InvalidMfaCode,
     InvalidToken,
@@ -45,78 +43,6 @@ from app.core.errors import NotFound, ValidationError
 class LoginResult:
     tokens: TokenPair | None = None
     mfa_token: str | None = None
-
-
-def _lock_remaining(user: User) -> int | None:
-    """Seconds until an automatic lockout ends, None if not locked."""
-    if user.locked_until is None:
-        return None
-    remaining = (user.locked_until - now()).total_seconds()
-    return math.ceil(remaining) if remaining > 0 else None
-
-
-def _locked_for(seconds: int) -> AccountLocked:
-    """The refusal of a login while an automatic lockout lasts `seconds` more."""
-    return AccountLocked(
-        "Too many failed attempts; the account is locked for a while.",
-        headers={"Retry-After": str(seconds)},
-        details={"retry_after": seconds},
-    )
-
-
-def _raise_if_locked(session: Session, user: User, *, method: str) -> None:
-    if user.admin_locked_at is not None:
-        audit.fail(
-            session,
-            AccountLocked("The account is locked; contact support."),
-            "auth.login",
-            resource_type="user",
-            resource=user,
-            changes={"reason": "admin_locked", "method": method},
-        )
-    remaining = _lock_remaining(user)
-    if remaining is not None:
-        audit.fail(
-            session,
-            _locked_for(remaining),
-            "auth.login",
-            resource_type="user",
-            resource=user,
-            changes={"reason": "locked", "method": method},
-        )
-
-
-def _fail(session: Session, user: User, *, reason: str, method: str, error: Exception) -> NoReturn:
-    """Count a failed attempt (locking the account at the threshold), audit, commit, raise."""
-    config = current_app.config
-    user.failed_login_count += 1
-    changes = {"reason": reason, "method": method, "failed_attempts": user.failed_login_count}
-    if user.failed_login_count < config["LOCKOUT_THRESHOLD"]:
-        audit.fail(
-            session, error, "auth.login", resource_type="user", resource=user, changes=changes
-        )
-    audit.record(
-        session,
-        "auth.login",
-        resource_type="user",
-        resource=user,
-        outcome="failure",
-        changes=changes,
-    )
-    user.lockout_count += 1
-    seconds = min(
-        config["LOCKOUT_SECONDS"] * 2 ** (user.lockout_count - 1), config["LOCKOUT_MAX_SECONDS"]
-    )
-    user.locked_until = now() + timedelta(seconds=seconds)
-    user.failed_login_count = 0
-    audit.fail(
-        session,
-        _locked_for(seconds),
-        "auth.lockout",
-        resource_type="user",
-        resource=user,
-        changes={"locked_seconds": seconds, "lockout_count": user.lockout_count},
-    )
 
 
 def _succeeded(user: User) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.auth import mfa
+from app.auth import attempts, mfa
 from app.auth.errors import (
     InvalidCredentials,
     InvalidMfaCode,
@@ -76,24 +76,26 @@ def disable_2fa(session: Session, *, user: User, password: str, code: str) -> No
     user = lock_user(session, user.id)
     if not user.mfa_enabled:
         raise Conflict("Two-factor authentication is not on.")
+    attempts.refuse_if_locked(session, user, method="disable_2fa")
     if not verify_password(user.password_hash, password):
-        audit.fail(
+        attempts.failed(
             session,
-            InvalidCredentials("The password is not correct."),
-            "auth.2fa_disabled",
-            resource_type="user",
-            resource=user,
-            changes={"reason": "wrong_password"},
+            user,
+            reason="wrong_password",
+            method="disable_2fa",
+            error=InvalidCredentials("The password is not correct."),
+            action="auth.2fa_disabled",
         )
     if mfa.verify_second_factor(session, user, code) is None:
-        audit.fail(
+        attempts.failed(
             session,
-            InvalidMfaCode(),
-            "auth.2fa_disabled",
-            resource_type="user",
-            resource=user,
-            changes={"reason": "wrong_mfa_code"},
+            user,
+            reason="wrong_mfa_code",
+            method="disable_2fa",
+            error=InvalidMfaCode(),
+            action="auth.2fa_disabled",
         )
+    attempts.reset(user)
     user.mfa_enabled = False
     user.totp_secret = None
     user.totp_pending_secret = None
