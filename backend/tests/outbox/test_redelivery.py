@@ -96,7 +96,8 @@ def test_a_job_dequeued_by_a_worker_that_died_is_redelivered_with_one_effect(out
     run_maintenance_round(app, QUEUES)
     row = _row(app, job_id)
     assert row.status == SENT and row.attempts == 1 and "pushed again" in row.last_error
-    assert Queue("default", connection=redis).job_ids == [job_id]
+    # Pushed again once (the sweep may push other tests' old rows beside it).
+    assert Queue("default", connection=redis).job_ids.count(job_id) == 1
     _work(app)
     assert _row(app, job_id).status == DONE
     assert _effects(app, marker) == 1
