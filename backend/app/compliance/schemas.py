@@ -11,7 +11,7 @@ from app.compliance.lists import KINDS
 from app.compliance.models import AlertResolution, AlertStatus, KycCaseStatus, KycLevel, Severity
 from app.compliance.risk_schemas import customer_brief
 from app.core.api import ArgsSchema, Schema
-from app.core.fields import NonBlank, Pattern, UTCDateTime
+from app.core.fields import Cursor, NonBlank, Pattern, UTCDateTime
 from app.core.pagination import PageArgsSchema, page_schema
 from app.ledger.schemas import TransactionSchema
 
@@ -178,7 +178,7 @@ class ListChangeSchema(Schema):
 class ListDiffSchema(Schema):
     version = ma.fields.Nested(ListVersionSchema)
     items = ma.fields.List(ma.fields.Nested(ListChangeSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True)
+    next_cursor = Cursor(allow_none=True)  # signed, like every page's
 
 
 # --- alerts -------------------------------------------------------------------------------------

@@ -82,6 +82,19 @@ def test_a_reload_records_its_counts_and_what_it_changed(
         f"{LISTS}/{second.id}/diff", query_string={"change": "removed"}, headers=headers
     )
     assert [c["source_uid"] for c in removed.json["items"]] == ["A-2"]
+    first_page = client.get(f"{LISTS}/{second.id}/diff", query_string={"limit": 2}, headers=headers)
+    rest = client.get(
+        f"{LISTS}/{second.id}/diff",
+        query_string={"limit": 2, "cursor": first_page.json["next_cursor"]},
+        headers=headers,
+    )
+    assert rest.status_code == 200, rest.json
+    paged = [c["source_uid"] for c in first_page.json["items"] + rest.json["items"]]
+    assert sorted(paged) == ["A-1", "A-2", "A-4"] and rest.json["next_cursor"] is None
+    bad_cursor = client.get(
+        f"{LISTS}/{second.id}/diff", query_string={"cursor": "not-a-cursor"}, headers=headers
+    )
+    assert bad_cursor.status_code == 422
     assert client.get(f"{LISTS}/999999/diff", headers=headers).status_code == 404
     bad = client.get(LISTS, query_string={"kind": "nope"}, headers=headers)
     assert bad.status_code == 422
