@@ -13,6 +13,7 @@ from app import (
     auth,
     cards,
     compliance,
+    events,
     jobs,
     ledger,
     models,
@@ -149,6 +150,7 @@ def _init_domains(app: Flask) -> None:
     cards.init_app(app)
     wealth.init_app(app)
     privacy.init_app(app)
+    events.init_app(app)
     jobs.init_app(app)
 
 

@@ -25,6 +25,7 @@ from app.compliance.models import (
 )
 from app.compliance.risk_models import CustomerRisk, EddReview, RiskReview
 from app.core.audit import AuditChainHead, AuditLog, AuditSeal
+from app.core.events import Event
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import JobOutbox
 from app.core.ratelimit import RateLimitCounter
@@ -66,6 +67,7 @@ MODELS = (
     AuditChainHead,
     AuditLog,
     AuditSeal,
+    Event,
     IdempotencyKey,
     JobOutbox,
     RateLimitCounter,

@@ -40,7 +40,7 @@ from app.cards.errors import (
 )
 from app.cards.lookup import get_card
 from app.cards.models import AuthorizationStatus, Card, CardAuthorization, CardStatus
-from app.core import audit, uow
+from app.core import audit, events, uow
 from app.core.db import utcnow
 from app.core.errors import DomainError, ValidationError
 from app.core.money import MoneyError, format_amount, parse_amount
@@ -81,28 +81,38 @@ def _card_decline(
 
 
 def _audit(session: Session, auth: CardAuthorization, card: Card, action: str) -> None:
+    """The authorization's audit record and, for the network's answer, the holder's event."""
+    changes = {
+        "card_id": str(card.public_id),
+        "last4": card.last4,
+        "amount": format_amount(auth.amount, auth.currency),
+        "currency": auth.currency,
+        "captured_amount": (
+            format_amount(auth.captured_amount, auth.currency) if auth.captured_amount else None
+        ),
+        "merchant_name": auth.merchant_name,
+        "mcc": auth.mcc,
+        "country": auth.country,
+        "channel": auth.channel,
+        "status": auth.status,
+        "decline_reason": auth.decline_reason,
+    }
     audit.record(
         session,
         action,
         resource_type="card_authorization",
         resource=auth,
         outcome="success" if auth.approved else "failure",
-        changes={
-            "card_id": str(card.public_id),
-            "last4": card.last4,
-            "amount": format_amount(auth.amount, auth.currency),
-            "currency": auth.currency,
-            "captured_amount": (
-                format_amount(auth.captured_amount, auth.currency) if auth.captured_amount else None
-            ),
-            "merchant_name": auth.merchant_name,
-            "mcc": auth.mcc,
-            "country": auth.country,
-            "channel": auth.channel,
-            "status": auth.status,
-            "decline_reason": auth.decline_reason,
-        },
+        changes=changes,
     )
+    if action == "card.authorization":
+        events.emit(
+            session,
+            "card.authorized" if auth.approved else "card.declined",
+            {"authorization_id": str(auth.public_id)} | changes,
+            user_id=card.user_id,
+            account_id=auth.account_id,
+        )
 
 
 _FIND_CARD = (

@@ -24,7 +24,7 @@ from app.compliance.models import (
     Severity,
 )
 from app.compliance.rating import rerate
-from app.core import audit, uow
+from app.core import audit, events, uow
 from app.core.db import table_of, utcnow
 from app.ledger.models import JournalTransaction
 
@@ -83,6 +83,22 @@ def raise_alert(
     return alert
 
 
+def alert_event(session: Session, alert: ComplianceAlert, kind: str) -> None:
+    """`alert.raised` or `alert.decided` for the compliance queue (no customer data in it)."""
+    events.emit(
+        session,
+        kind,
+        {
+            "alert_id": str(alert.public_id),
+            "alert_type": alert.alert_type,
+            "severity": alert.severity,
+            "status": alert.status,
+            "resolution": alert.resolution,
+        },
+        audience="compliance",
+    )
+
+
 def _audit_hit(
     session: Session, alert: ComplianceAlert, *, created: bool, alert_type: str, transactions: int
 ) -> None:
@@ -99,6 +115,8 @@ def _audit_hit(
             "transactions": transactions,
         },
     )
+    if created:
+        alert_event(session, alert, "alert.raised")
 
 
 def _new_alert(
@@ -307,6 +325,7 @@ def raise_transaction_alert(
         resource=alert,
         changes={"alert_type": alert.alert_type, "score": score, "rules": list(rules)},
     )
+    alert_event(session, alert, "alert.raised")
     if user_id is not None:
         rerate(session, user_id=user_id, reason="alert_raised")
     return alert
@@ -346,3 +365,4 @@ def resolve_transaction_alerts(
             resource=alert,
             changes={"resolution": resolution},
         )
+        alert_event(session, alert, "alert.decided")

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.models import User
+from app.compliance.alerts import alert_event
 from app.compliance.models import (
     AlertNote,
     AlertResolution,
@@ -168,6 +169,7 @@ def resolve_alert(
         resource=alert,
         changes={"resolution": resolution, "notes": notes},
     )
+    alert_event(session, alert, "alert.decided")
     if alert.user_id is not None and resolution in CASE_RESOLUTIONS:
         rerate(session, user_id=alert.user_id, reason="case_opened")
     uow.commit(session)

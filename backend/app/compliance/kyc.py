@@ -38,7 +38,7 @@ from app.compliance import sanctions
 from app.compliance.documents import document_number_valid, mask_number, normalize_number
 from app.compliance.models import KycCase, KycCaseStatus, KycLevel
 from app.compliance.rating import rerate
-from app.core import audit, crypto, uow
+from app.core import audit, crypto, events, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.core.pagination import Page, paginate
@@ -118,6 +118,8 @@ def submit(
     if matches:
         _alert_sanctions_match(session, customer, case, matches)
     _audit_submission(session, case, number=number, matches=matches)
+    if case.status in (KycCaseStatus.APPROVED.value, KycCaseStatus.REJECTED.value):
+        kyc_event(session, case, customer)  # decided at once, by the automatic checks
     rerate(session, user_id=customer.id, reason="kyc_submitted")
     uow.commit(session)
     return view(case, customer)
@@ -358,9 +360,25 @@ def decide(
             "customer_id": str(customer.public_id),
         },
     )
+    kyc_event(session, case, customer)
     rerate(session, user_id=customer.id, reason="kyc_decided")
     uow.commit(session)
     return case
+
+
+def kyc_event(session: Session, case: KycCase, customer: User) -> None:
+    """`kyc.decided` for the customer: the case's outcome and the level now held."""
+    events.emit(
+        session,
+        "kyc.decided",
+        {
+            "case_id": str(case.public_id),
+            "status": case.status,
+            "kyc_status": customer.kyc_status,
+            "level": customer.kyc_level,
+        },
+        user_id=customer.id,
+    )
 
 
 def _case_to_decide(session: Session, *, officer: User, case_id: uuid.UUID) -> KycCase:

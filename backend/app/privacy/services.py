@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.core import audit, uow
+from app.core import audit, events, uow
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationError
 from app.core.pagination import Page, paginate
@@ -189,6 +189,7 @@ def _reject(
         resource=request,
         changes={"reason": reason},
     )
+    _erasure_event(session, request, user)
     uow.commit(session)
     return present(request, user.public_id)
 
@@ -239,8 +240,17 @@ def _erase(
             "sections": [section.name for section in sections],
         },
     )
+    _erasure_event(session, request, None)
     uow.commit(session)
     return present(request, user.public_id)
+
+
+def _erasure_event(session: Session, request: ErasureRequest, user: User | None) -> None:
+    """`erasure.decided` for the compliance queue and, when the person stays, for them."""
+    data = {"erasure_request_id": str(request.public_id), "status": request.status}
+    events.emit(session, "erasure.decided", data, audience="compliance")
+    if user is not None:
+        events.emit(session, "erasure.decided", data, user_id=user.id)
 
 
 def _decided(request: ErasureRequest, officer: User, reason: str) -> None:

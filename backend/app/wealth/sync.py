@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.core import audit, uow
+from app.core import audit, events, uow
 from app.core.db import utcnow
 from app.core.money import exponent, is_currency
 from app.wealth import rates, vault
@@ -104,6 +104,8 @@ def _set_status(
         changes={"status": [before, status.value], **({"error": error[:200]} if error else {})},
         outcome="failure" if status is LinkStatus.ERROR else "success",
     )
+    if status in (LinkStatus.ERROR, LinkStatus.PENDING_AUTH):
+        _sync_event(session, link)
     uow.commit(session)
 
 
@@ -218,6 +220,17 @@ def _mark_synced(session: Session, link: LinkedAccount, now: datetime, *, accoun
         resource=link,
         resource_type="linked_account",
         changes={"status": [before, link.status], "accounts": accounts},
+    )
+    _sync_event(session, link, accounts=accounts)
+
+
+def _sync_event(session: Session, link: LinkedAccount, *, accounts: int | None = None) -> None:
+    """`sync.finished` for the customer: the link's status once a sync ends, well or not."""
+    events.emit(
+        session,
+        "sync.finished",
+        {"linked_account_id": str(link.public_id), "status": link.status, "accounts": accounts},
+        user_id=link.user_id,
     )
 
 
