@@ -183,6 +183,10 @@ class Config:
         self.MFA_TOKEN_SECONDS = _env_int("MFA_TOKEN_SECONDS", 5 * 60)
         self.EMAIL_VERIFICATION_SECONDS = _env_int("EMAIL_VERIFICATION_SECONDS", 48 * 3600)
         self.PASSWORD_RESET_SECONDS = _env_int("PASSWORD_RESET_SECONDS", 3600)
+        # Officers and admins sign in and use their tokens only from these networks
+        # (comma-separated CIDRs; empty: anywhere). The client IP is the one ProxyFix finds
+        # behind TRUSTED_PROXY_HOPS proxies.
+        self.STAFF_ALLOWED_NETWORKS = _env("STAFF_ALLOWED_NETWORKS", "") or ""
         self.TOTP_ISSUER = _env("TOTP_ISSUER", "Flowlet")
 
     def _mail_settings(self) -> None:

@@ -17,7 +17,7 @@ from flask_jwt_extended import decode_token
 from jwt import ExpiredSignatureError, InvalidTokenError
 from sqlalchemy.orm import Session
 
-from app.auth import mfa
+from app.auth import mfa, networks
 from app.auth.attempts import failed as _fail
 from app.auth.attempts import refuse_if_locked as _raise_if_locked
 from app.auth.errors import (
@@ -93,6 +93,7 @@ def login(session: Session, *, login: str, password: str) -> LoginResult:
         _fail(session, user, reason="wrong_password", method="password", error=InvalidCredentials())
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    networks.enforce_at_login(session, user=user, step="password")
     if user.mfa_enabled:
         token = issue_one_time(
             session, user=user, purpose=MFA_LOGIN, seconds=current_app.config["MFA_TOKEN_SECONDS"]
@@ -114,6 +115,7 @@ def login_mfa(session: Session, *, mfa_token: str, code: str) -> TokenPair:
         raise InvalidToken("The MFA token is not valid or has expired; log in again.")
     user = lock_user(session, row.user_id)
     _raise_if_locked(session, user, method="mfa")
+    networks.enforce_at_login(session, user=user, step="mfa")
     method = mfa.verify_second_factor(session, user, code) if user.mfa_enabled else None
     if method is None:
         _fail(session, user, reason="wrong_mfa_code", method="mfa", error=InvalidMfaCode())
@@ -163,6 +165,7 @@ def refresh(session: Session, *, refresh_token: str) -> TokenPair:
         revoke_sessions(session, user_id=user.id, reason="expired", only=[auth_session.public_id])
         uow.commit(session)
         raise TokenRevoked("The session has ended; log in again.")
+    networks.enforce_at_login(session, user=user, step="refresh")
     tokens = rotate(
         session, auth_session=auth_session, user=user, ip=context.current().ip, fresh=False
     )
