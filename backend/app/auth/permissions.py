@@ -4,9 +4,8 @@
 asked, and that its session is not revoked), refuses a staff token used from outside
 `STAFF_ALLOWED_NETWORKS` (403 `network_not_allowed`, audited; `auth.networks`), checks that one
 of the principal's roles grants the permission (403 `forbidden` otherwise) and records the actor
-for the audit log. Views then
-call `current_user_id()` when the caller's id is enough, or `current_user()` for the user row
-(loaded on the first call, one query).
+for the audit log. Views then call `current_user_id()` when the caller's id is enough, or
+`current_user()` for the user row (loaded on the first call, one query).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import pytest
 from app import create_app
 from app.core import uow
 from tests.auth.helpers import Clock, audit_rows, bearer, login
+from tests.auth.test_magic_link import _token
 from tests.auth.test_mfa import code_at
 from tests.conftest import make_config
 from tests.factories import make_user
@@ -139,7 +140,7 @@ def test_without_trusted_proxies_the_header_is_ignored(pg_url, redis_url):
             db.engine.dispose()
 
 
-def test_the_mfa_step_is_checked_too(staff_app, session, monkeypatch):
+def test_the_mfa_step_and_magic_links_are_checked_too(staff_app, session, monkeypatch):
     clock = Clock()
     monkeypatch.setattr("app.core.db.utcnow", clock)
     user = make_user(session, role="compliance_officer")
@@ -158,7 +159,11 @@ def test_the_mfa_step_is_checked_too(staff_app, session, monkeypatch):
             json={"mfa_token": challenge["mfa_token"], "code": code_at(secret, clock.now)},
         )
     )
-    assert [row.changes["step"] for row in _refusals(session, user)] == ["mfa"]
+    outside = _from(staff_app, OUTSIDE)
+    assert outside.post("/api/v1/auth/magic-link", json={"email": user.email}).status_code == 202
+    token = _token(session, user.email)
+    _assert_refused(outside.post("/api/v1/auth/magic-link/confirm", json={"token": token}))
+    assert [row.changes["step"] for row in _refusals(session, user)] == ["mfa", "magic_link"]
     uow.commit(session)
 
 
