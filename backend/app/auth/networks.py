@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import Role, User
 from app.core import audit, context
 from app.core.errors import DomainError
+from app.core.extensions import db
 
 STAFF_ROLES = frozenset({Role.COMPLIANCE_OFFICER.value, Role.ADMIN.value})
 
@@ -88,6 +89,16 @@ def refuse(
         actor_role=",".join(sorted(roles)) or None,
         changes={"step": step},
     )
+
+
+def enforce_for_token(*, subject: str, roles: tuple[str, ...]) -> None:
+    """Refuse a request made with a staff token from outside the networks (every request)."""
+    nets = _networks()
+    if not nets or not is_staff(roles):
+        return
+    ip = context.current().ip
+    if not address_allowed(ip, nets):
+        refuse(db.session(), user_public_id=subject, roles=roles, ip=ip, step="token")
 
 
 def enforce_at_login(session: Session, *, user: User, step: str) -> None:

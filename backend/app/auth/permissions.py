@@ -72,15 +72,7 @@ def require(
         def wrapper(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
             verify_jwt_in_request(fresh=fresh)
             principal = current_principal()
-            ip = context.current().ip
-            if networks.staff_refused(principal.roles, ip):
-                networks.refuse(
-                    db.session(),
-                    user_public_id=principal.subject,
-                    roles=principal.roles,
-                    ip=ip,
-                    step="token",
-                )
+            networks.enforce_for_token(subject=principal.subject, roles=principal.roles)
             if allowed.isdisjoint(principal.roles):
                 raise Forbidden("Your role does not allow this action.")
             return view(*args, **kwargs)
