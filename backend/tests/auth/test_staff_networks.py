@@ -170,3 +170,17 @@ def test_the_mfa_step_and_magic_links_are_checked_too(staff_app, session, monkey
 def test_a_malformed_network_setting_stops_the_app(pg_url, redis_url):
     with pytest.raises(RuntimeError, match="STAFF_ALLOWED_NETWORKS"):
         create_app(make_config(pg_url, redis_url, STAFF_ALLOWED_NETWORKS="10.0.0.0/33"))
+
+
+def test_addresses_are_matched_by_family_and_mapped_ipv4_counts():
+    from app.auth.networks import address_allowed, parse_networks
+
+    nets = parse_networks("10.250.0.0/16, 2001:db8::/32")
+    assert address_allowed("10.250.9.9", nets)
+    assert address_allowed("::ffff:10.250.9.9", nets)  # IPv4 seen through an IPv6 socket
+    assert address_allowed("2001:db8:1::1", nets)
+    assert not address_allowed("10.251.0.1", nets)
+    assert not address_allowed("2001:db9::1", nets)
+    assert not address_allowed("not-an-address", nets)
+    assert not address_allowed(None, nets)
+    assert parse_networks("") == ()
