@@ -160,6 +160,11 @@ class Config:
         self.RATELIMIT_LOGIN_PER_IP = _env("RATELIMIT_LOGIN_PER_IP", "20 per minute")
         self.RATELIMIT_LOGIN_PER_ACCOUNT = _env("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per 15 minutes")
         self.RATELIMIT_AUTH_PER_IP = _env("RATELIMIT_AUTH_PER_IP", "30 per minute")
+        # Magic sign-in links asked for one address, and from one client IP.
+        self.MAGIC_LINK_RATE_LIMIT_PER_EMAIL = _env(
+            "MAGIC_LINK_RATE_LIMIT_PER_EMAIL", "3 per 15 minutes"
+        )
+        self.MAGIC_LINK_RATE_LIMIT_PER_IP = _env("MAGIC_LINK_RATE_LIMIT_PER_IP", "10 per hour")
 
     def _token_settings(self) -> None:
         """Access and refresh tokens, sessions, lockout, one-time links (docs/security.md)."""
@@ -183,6 +188,12 @@ class Config:
         self.MFA_TOKEN_SECONDS = _env_int("MFA_TOKEN_SECONDS", 5 * 60)
         self.EMAIL_VERIFICATION_SECONDS = _env_int("EMAIL_VERIFICATION_SECONDS", 48 * 3600)
         self.PASSWORD_RESET_SECONDS = _env_int("PASSWORD_RESET_SECONDS", 3600)
+        # A magic sign-in link works once, this long, on the browser that asked for it.
+        self.MAGIC_LINK_TTL_SECONDS = _env_int("MAGIC_LINK_TTL_SECONDS", 15 * 60)
+        # Officers and admins sign in and use their tokens only from these networks
+        # (comma-separated CIDRs; empty: anywhere). The client IP is the one ProxyFix finds
+        # behind TRUSTED_PROXY_HOPS proxies.
+        self.STAFF_ALLOWED_NETWORKS = _env("STAFF_ALLOWED_NETWORKS", "") or ""
         self.TOTP_ISSUER = _env("TOTP_ISSUER", "Flowlet")
 
     def _mail_settings(self) -> None:

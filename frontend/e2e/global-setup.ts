@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startMailbox } from "./mailbox";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..", "..");
@@ -98,6 +99,10 @@ export default async function globalSetup() {
   const ratesAddress = ratesServer.address();
   const ratesPort = typeof ratesAddress === "object" && ratesAddress ? ratesAddress.port : 0;
   const baseUrl = `http://127.0.0.1:${port}`;
+  // E-mails go through the outbox to a local SMTP sink; specs read them from this file.
+  const mailFile = path.join(here, ".run", "mail.jsonl");
+  mkdirSync(path.dirname(mailFile), { recursive: true });
+  const mailbox = await startMailbox(mailFile);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FLOWLET_ENV: "development",
@@ -121,6 +126,10 @@ export default async function globalSetup() {
     // A login's token counts as fresh for 5 s only, so the step-up prompt can be reached.
     JWT_FRESH_SECONDS: "5",
     WEB_DIST_DIR: process.env.WEB_DIST_DIR ?? path.join(repo, "frontend", "dist"),
+    FRONTEND_URL: baseUrl,
+    SMTP_HOST: "127.0.0.1",
+    SMTP_PORT: String(mailbox.port),
+    SMTP_STARTTLS: "false",
   };
   delete env.PROMETHEUS_MULTIPROC_DIR;
 
@@ -143,9 +152,11 @@ export default async function globalSetup() {
   } catch (error) {
     server.kill("SIGTERM");
     ratesServer.close();
+    mailbox.server.close();
     throw new Error(`${(error as Error).message}; see frontend/e2e/.run/backend.log`);
   }
   process.env.E2E_BASE_URL = baseUrl;
+  process.env.E2E_MAIL_FILE = mailFile;
 
   return async () => {
     await new Promise<void>((resolve) => {
@@ -158,6 +169,7 @@ export default async function globalSetup() {
       }, 10_000).unref();
     });
     ratesServer.close();
+    mailbox.server.close();
     if (!process.env.KEEP_E2E_DATABASE) pg("dropdb", "--if-exists", "--force", database);
   };
 }

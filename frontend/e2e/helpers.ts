@@ -1,5 +1,6 @@
 /** Helpers for the end-to-end specs: API calls for setup, TOTP codes, sign-in through the UI. */
 import { createHmac, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { expect, type Page } from "@playwright/test";
 
 export const DEMO_PASSWORD = "Flowlet-Demo-Pass-2026";
@@ -107,4 +108,33 @@ export async function requireEndpoint(test: { skip: (condition: boolean, reason:
   const missing = result.status === 404; // a list endpoint answers 404 only when it has no route
   if (missing && process.env.CI) throw new Error(`${path} is missing from the backend`);
   test.skip(missing, `${path} is not in this backend yet`);
+}
+
+/** The text of the e-mails delivered to `address` so far (the SMTP sink of global-setup.ts). */
+export function readMail(address: string): string[] {
+  const file = process.env.E2E_MAIL_FILE;
+  if (!file) throw new Error("E2E_MAIL_FILE is not set (run through playwright.config.ts)");
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { to: string[]; content: string })
+    .filter((message) => message.to.includes(address))
+    .map((message) => {
+      const [head, ...rest] = message.content.split("\r\n\r\n");
+      const body = rest.join("\r\n\r\n");
+      if (/content-transfer-encoding:\s*base64/i.test(head)) return Buffer.from(body, "base64").toString("utf8");
+      if (!/content-transfer-encoding:\s*quoted-printable/i.test(head)) return body;
+      return body.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    });
+}
+
+/** Wait for the latest e-mail to `address` whose text matches `pattern`, and return it. */
+export async function waitForMail(address: string, pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const mails = readMail(address).filter((mail) => pattern.test(mail));
+    if (mails.length) return mails[mails.length - 1];
+    if (Date.now() > deadline) throw new Error(`no e-mail to ${address}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -9,6 +9,7 @@ import { CardsPage } from "./pages/Cards";
 import { DashboardPage } from "./pages/Dashboard";
 import { InvestmentsPage } from "./pages/Investments";
 import { KycPage } from "./pages/Kyc";
+import { MagicLinkPage } from "./pages/MagicLink";
 import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from "./pages/Recovery";
 import { RegisterPage } from "./pages/Register";
 import { SecurityPage } from "./pages/Security";
@@ -78,6 +79,7 @@ export function App() {
   return (
     <Routes>
       <Route path="/sign-in" element={<SignedOutOnly><SignInPage /></SignedOutOnly>} />
+      <Route path="/sign-in/link" element={<SignedOutOnly><MagicLinkPage /></SignedOutOnly>} />
       <Route path="/register" element={<SignedOutOnly><RegisterPage /></SignedOutOnly>} />
       <Route path="/forgot-password" element={<SignedOutOnly><ForgotPasswordPage /></SignedOutOnly>} />
       <Route path="/reset-password" element={<AuthFrame><ResetPasswordPage /></AuthFrame>} />

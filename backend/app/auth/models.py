@@ -148,6 +148,27 @@ class OneTimeToken(Base):
     used_at: Mapped[datetime | None] = mapped_column()
 
 
+class MagicLink(Base):
+    """A magic sign-in link: single use, expiring, bound to the browser that asked for it.
+
+    Only hashes are stored: the SHA-256 of the random id the e-mailed token signs, and of the
+    browser-binding secret the requesting browser keeps in an HttpOnly cookie.
+    """
+
+    __tablename__ = "magic_links"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    browser_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    requested_ip: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
 class BackupCode(Base):
     """A one-time 2FA recovery code, stored as a keyed hash."""
 

@@ -22,6 +22,8 @@ from app.core.db import for_update
 from app.core.errors import ValidationError
 
 MFA_LOGIN = "mfa_login"
+# The MFA step after a magic link: the session it opens is never fresh.
+MAGIC_MFA_LOGIN = "mfa_magic_login"
 VERIFY_EMAIL = "verify_email"
 PASSWORD_RESET = "password_reset"
 

@@ -1,10 +1,11 @@
 """Role-based access: one permission table and one decorator on every protected route.
 
 `@require("accounts:write")` verifies the bearer token (signature, expiry, freshness when
-asked, and that its session is not revoked), checks that one of the principal's roles grants
-the permission (403 `forbidden` otherwise) and records the actor for the audit log. Views then
-call `current_user_id()` when the caller's id is enough, or `current_user()` for the user row
-(loaded on the first call, one query).
+asked, and that its session is not revoked), refuses a staff token used from outside
+`STAFF_ALLOWED_NETWORKS` (403 `network_not_allowed`, audited; `auth.networks`), checks that one
+of the principal's roles grants the permission (403 `forbidden` otherwise) and records the actor
+for the audit log. Views then call `current_user_id()` when the caller's id is enough, or
+`current_user()` for the user row (loaded on the first call, one query).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from flask import Flask, Response, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from sqlalchemy.orm import joinedload
 
+from app.auth import networks
 from app.auth.errors import InvalidToken
 from app.auth.models import Role, User
 from app.auth.tokens import LiveSessions, Principal, is_token_revoked
@@ -69,7 +71,9 @@ def require(
         @functools.wraps(view)
         def wrapper(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
             verify_jwt_in_request(fresh=fresh)
-            if allowed.isdisjoint(current_principal().roles):
+            principal = current_principal()
+            networks.enforce_for_token(subject=principal.subject, roles=principal.roles)
+            if allowed.isdisjoint(principal.roles):
                 raise Forbidden("Your role does not allow this action.")
             return view(*args, **kwargs)
 
@@ -126,6 +130,11 @@ def current_user() -> User:
 
 def init_jwt(app: Flask) -> None:
     """Identity loading and the envelope for every token error."""
+    # A malformed STAFF_ALLOWED_NETWORKS stops the app from starting, not a sign-in.
+    try:
+        networks.parse_networks(str(app.config.get("STAFF_ALLOWED_NETWORKS") or ""))
+    except ValueError as exc:
+        raise RuntimeError(f"STAFF_ALLOWED_NETWORKS is not a list of CIDRs: {exc}") from exc
     app.extensions["flowlet_live_sessions"] = LiveSessions(
         float(app.config["AUTH_SESSION_CACHE_SECONDS"])
     )

@@ -15,7 +15,14 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.auth import mail
-from app.auth.models import AuthSession, BackupCode, EmailOutbox, OneTimeToken, User
+from app.auth.models import (
+    AuthSession,
+    BackupCode,
+    EmailOutbox,
+    MagicLink,
+    OneTimeToken,
+    User,
+)
 from app.core.db import utcnow
 from app.core.personal_data import Section, personal_data, time_text
 
@@ -87,6 +94,7 @@ def _erase_profile(session: Session, user: User, pseudonym: str) -> None:
     user.mfa_enabled = False
     session.execute(sa.delete(BackupCode).where(BackupCode.user_id == user.id))
     session.execute(sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
+    session.execute(sa.delete(MagicLink).where(MagicLink.user_id == user.id))  # and their IPs
 
 
 def _erase_sessions(session: Session, user: User, pseudonym: str) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
+from werkzeug.http import dump_cookie
 
-from app.auth import password_changes, sessions, two_factor, users
+from app.auth import magic_links, password_changes, sessions, two_factor, users
 from app.auth.models import AuthSession, User
 from app.auth.permissions import current_user, require
 from app.auth.schemas import (
@@ -20,6 +21,8 @@ from app.auth.schemas import (
     LoginMfaSchema,
     LoginResultSchema,
     LoginSchema,
+    MagicLinkConfirmSchema,
+    MagicLinkRequestSchema,
     MeSchema,
     MessageSchema,
     MeUpdateSchema,
@@ -34,6 +37,7 @@ from app.auth.schemas import (
     TotpSetupSchema,
     UserEnvelopeSchema,
 )
+from app.auth.sessions import LoginResult
 from app.auth.tokens import TokenPair
 from app.auth.two_factor import TotpSetup
 from app.core.api import Blueprint
@@ -71,8 +75,55 @@ def _login_key() -> str:
     return "login-ip:" + (get_remote_address() or "")
 
 
+def _per_ip_magic_link() -> str:
+    limit: str = current_app.config["MAGIC_LINK_RATE_LIMIT_PER_IP"]
+    return limit
+
+
+def _per_email_magic_link() -> str:
+    limit: str = current_app.config["MAGIC_LINK_RATE_LIMIT_PER_EMAIL"]
+    return limit
+
+
+def _magic_link_email_key() -> str:
+    """The address a magic link is asked for, so its limit holds from every IP."""
+    body = json_or_none()
+    if isinstance(body, dict):
+        value = body.get("email")
+        if isinstance(value, str) and value.strip():
+            return "magic-email:" + value.strip().lower()[:254]
+    return "magic-email-ip:" + (get_remote_address() or "")
+
+
+# The browser-binding secret of a magic link: sent back only to the confirm endpoint.
+MAGIC_LINK_COOKIE = "flowlet_ml"
+MAGIC_LINK_COOKIE_PATH = "/api/v1/auth/magic-link"
+
+
+def _magic_link_cookie(secret: str) -> str:
+    return dump_cookie(
+        MAGIC_LINK_COOKIE,
+        secret,
+        max_age=int(current_app.config["MAGIC_LINK_TTL_SECONDS"]),
+        path=MAGIC_LINK_COOKIE_PATH,
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Strict",
+    )
+
+
 def _sid() -> str:
     return str(get_jwt()["sid"])
+
+
+def _login_result(result: LoginResult) -> dict[str, Any]:
+    if result.tokens is None:
+        return {
+            "mfa_required": True,
+            "mfa_token": result.mfa_token,
+            "methods": ["totp", "backup_code"],
+        }
+    return _tokens(result.tokens)
 
 
 def _tokens(pair: TokenPair) -> dict[str, Any]:
@@ -108,14 +159,7 @@ def register(data: dict[str, Any]) -> dict[str, User]:
 @blp.response(200, LoginResultSchema)
 def login(data: dict[str, Any]) -> dict[str, Any]:
     """Log in with e-mail or username and password."""
-    result = sessions.login(db.session(), **data)
-    if result.tokens is None:
-        return {
-            "mfa_required": True,
-            "mfa_token": result.mfa_token,
-            "methods": ["totp", "backup_code"],
-        }
-    return _tokens(result.tokens)
+    return _login_result(sessions.login(db.session(), **data))
 
 
 @blp.route("/login/mfa", methods=["POST"])
@@ -191,6 +235,32 @@ def password_reset_request(data: dict[str, Any]) -> dict[str, str]:
 def password_reset_confirm(data: dict[str, Any]) -> None:
     """Set a new password with a reset link token."""
     password_changes.confirm_password_reset(db.session(), **data)
+
+
+@blp.route("/magic-link", methods=["POST"])
+@blp.doc(security=[])
+@limiter.limit(_per_ip_magic_link, key_func=get_remote_address, scope="magic-link-ip")
+@limiter.limit(_per_email_magic_link, key_func=_magic_link_email_key, scope="magic-link-email")
+@blp.arguments(MagicLinkRequestSchema)
+@blp.response(202, MessageSchema)
+def magic_link_request(data: dict[str, Any]) -> tuple[dict[str, str], int, dict[str, str]]:
+    """E-mail a sign-in link (always 202); only this browser can use it (HttpOnly cookie)."""
+    secret = magic_links.request_magic_link(db.session(), **data)
+    body = {"message": "If the address belongs to an account, a sign-in link is on its way."}
+    return body, 202, {"Set-Cookie": _magic_link_cookie(secret)}
+
+
+@blp.route("/magic-link/confirm", methods=["POST"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(MagicLinkConfirmSchema)
+@blp.response(200, LoginResultSchema)
+def magic_link_confirm(data: dict[str, Any]) -> dict[str, Any]:
+    """Sign in with a magic link on the browser that asked: tokens (never fresh) or the MFA step."""
+    secret = request.cookies.get(MAGIC_LINK_COOKIE)
+    return _login_result(
+        magic_links.confirm_magic_link(db.session(), browser_secret=secret, **data)
+    )
 
 
 @blp.route("/verify-email", methods=["POST"])

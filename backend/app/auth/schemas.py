@@ -186,6 +186,14 @@ class PasswordResetRequestSchema(Schema):
     email = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254))
 
 
+class MagicLinkRequestSchema(Schema):
+    email = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254))
+
+
+class MagicLinkConfirmSchema(Schema):
+    token = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=512))
+
+
 class MessageSchema(Schema):
     message = ma.fields.String()
 

@@ -17,7 +17,7 @@ from flask_jwt_extended import decode_token
 from jwt import ExpiredSignatureError, InvalidTokenError
 from sqlalchemy.orm import Session
 
-from app.auth import mfa
+from app.auth import mfa, networks
 from app.auth.attempts import failed as _fail
 from app.auth.attempts import refuse_if_locked as _raise_if_locked
 from app.auth.errors import (
@@ -28,7 +28,7 @@ from app.auth.errors import (
     TokenRevoked,
 )
 from app.auth.models import AuthSession, User
-from app.auth.one_time import MFA_LOGIN, find_one_time, issue_one_time
+from app.auth.one_time import MAGIC_MFA_LOGIN, MFA_LOGIN, find_one_time, issue_one_time
 from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.tokens import TokenPair, lock_session, now, revoke_sessions, rotate, start_session
 from app.auth.users import lock_user
@@ -59,9 +59,10 @@ def _find_login(session: Session, login: str) -> User | None:
     return session.scalar(for_update(sa.select(User).where(column == login)))
 
 
-def _issue_session(session: Session, user: User, *, method: str) -> TokenPair:
+def issue_session(session: Session, user: User, *, method: str, fresh: bool = True) -> TokenPair:
+    """Open a session for a login that succeeded and audit it (flushes)."""
     ctx = context.current()
-    tokens = start_session(session, user=user, ip=ctx.ip, user_agent=ctx.user_agent, fresh=True)
+    tokens = start_session(session, user=user, ip=ctx.ip, user_agent=ctx.user_agent, fresh=fresh)
     audit.record(
         session,
         "auth.login",
@@ -93,6 +94,7 @@ def login(session: Session, *, login: str, password: str) -> LoginResult:
         _fail(session, user, reason="wrong_password", method="password", error=InvalidCredentials())
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    networks.enforce_at_login(session, user=user, step="password")
     if user.mfa_enabled:
         token = issue_one_time(
             session, user=user, purpose=MFA_LOGIN, seconds=current_app.config["MFA_TOKEN_SECONDS"]
@@ -101,25 +103,29 @@ def login(session: Session, *, login: str, password: str) -> LoginResult:
         uow.commit(session)
         return LoginResult(mfa_token=token)
     _succeeded(user)
-    tokens = _issue_session(session, user, method="password")
+    tokens = issue_session(session, user, method="password")
     uow.commit(session)
     return LoginResult(tokens=tokens)
 
 
 def login_mfa(session: Session, *, mfa_token: str, code: str) -> TokenPair:
     """Second login step: the MFA token from `login` and a TOTP or backup code."""
-    row = find_one_time(session, token=mfa_token, purpose=MFA_LOGIN)
+    first, row = "password", find_one_time(session, token=mfa_token, purpose=MFA_LOGIN)
+    if row is None:
+        # After a magic link: the mailbox is not a strong factor, so the session is not fresh.
+        first, row = "magic_link", find_one_time(session, token=mfa_token, purpose=MAGIC_MFA_LOGIN)
     if row is None:
         uow.commit(session)
         raise InvalidToken("The MFA token is not valid or has expired; log in again.")
     user = lock_user(session, row.user_id)
     _raise_if_locked(session, user, method="mfa")
+    networks.enforce_at_login(session, user=user, step="mfa")
     method = mfa.verify_second_factor(session, user, code) if user.mfa_enabled else None
     if method is None:
         _fail(session, user, reason="wrong_mfa_code", method="mfa", error=InvalidMfaCode())
     row.used_at = now()
     _succeeded(user)
-    tokens = _issue_session(session, user, method=f"password+{method}")
+    tokens = issue_session(session, user, method=f"{first}+{method}", fresh=first == "password")
     uow.commit(session)
     return tokens
 
@@ -163,6 +169,7 @@ def refresh(session: Session, *, refresh_token: str) -> TokenPair:
         revoke_sessions(session, user_id=user.id, reason="expired", only=[auth_session.public_id])
         uow.commit(session)
         raise TokenRevoked("The session has ended; log in again.")
+    networks.enforce_at_login(session, user=user, step="refresh")
     tokens = rotate(
         session, auth_session=auth_session, user=user, ip=context.current().ip, fresh=False
     )

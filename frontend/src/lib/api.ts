@@ -27,6 +27,8 @@ export interface RequestOptions {
   idempotencyKey?: string;
   /** Skip the bearer token (sign-in, register, refresh). */
   anonymous?: boolean;
+  /** Send and keep same-origin cookies: only the magic link's browser binding needs them. */
+  withCookies?: boolean;
   signal?: AbortSignal;
 }
 
@@ -196,7 +198,7 @@ export class ApiClient {
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
-        credentials: "omit",
+        credentials: options.withCookies ? "same-origin" : "omit",
         cache: "no-store",
       });
     } catch (cause) {

@@ -12,6 +12,10 @@ interface AuthState {
   signedOutByChoice: boolean;
   signIn(login: string, password: string): Promise<MfaChallenge | null>;
   completeMfa(mfaToken: string, code: string): Promise<void>;
+  /** E-mail a sign-in link; only this browser can use it (an HttpOnly cookie binds it). */
+  requestMagicLink(email: string): Promise<void>;
+  /** Sign in with the link's token: tokens (never fresh), or the MFA step with 2FA on. */
+  completeMagicLink(token: string): Promise<MfaChallenge | null>;
   signOut(): Promise<void>;
   setUser(user: User): void;
 }
@@ -65,6 +69,24 @@ export function AuthProvider({ children }: { children: ReactNode }) {
           anonymous: true,
         });
         api.acceptTokens(tokens);
+      },
+      async requestMagicLink(email) {
+        await api.request("POST", "/auth/magic-link", {
+          body: { email },
+          anonymous: true,
+          withCookies: true,
+        });
+      },
+      async completeMagicLink(token) {
+        setSignedOutByChoice(false);
+        const result = await api.request<Tokens | MfaChallenge>("POST", "/auth/magic-link/confirm", {
+          body: { token },
+          anonymous: true,
+          withCookies: true,
+        });
+        if ("mfa_required" in result && result.mfa_required) return result;
+        api.acceptTokens(result as Tokens);
+        return null;
       },
       async signOut() {
         setSignedOutByChoice(true);

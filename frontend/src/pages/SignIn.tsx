@@ -1,16 +1,16 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
-import { Field, FormError, PageHeader } from "../components/ui";
+import { Field, FormError, Notice, PageHeader } from "../components/ui";
 import { useAuth } from "../lib/auth";
 import { fieldErrorsOf } from "../lib/hooks";
 import type { MfaChallenge } from "../lib/types";
 
 export function SignInPage() {
-  const { signIn, completeMfa } = useAuth();
+  const { signIn } = useAuth();
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
   const [challenge, setChallenge] = useState<MfaChallenge | null>(null);
-  const [code, setCode] = useState("");
+  const [magic, setMagic] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [pending, setPending] = useState(false);
 
@@ -37,37 +37,12 @@ export function SignInPage() {
     });
   };
 
-  const onCode = (event: FormEvent) => {
-    event.preventDefault();
-    void run(() => completeMfa(challenge!.mfa_token, code.trim()));
-  };
-
   const fields = fieldErrorsOf(error);
   if (challenge) {
-    return (
-      <form onSubmit={onCode} className="stack" noValidate>
-        <PageHeader title="Two-step verification" />
-        <p>Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
-        <Field
-          label="Authentication code"
-          name="code"
-          inputMode="numeric"
-          autoComplete="one-time-code"
-          value={code}
-          onChange={(e) => setCode(e.target.value)}
-          errors={fields.code}
-          required
-          autoFocus
-        />
-        <FormError error={error} shownFields={["code"]} />
-        <button type="submit" className="button block" disabled={pending}>
-          {pending ? "Checking…" : "Verify and sign in"}
-        </button>
-        <button type="button" className="link-button" onClick={() => setChallenge(null)}>
-          Use a different account
-        </button>
-      </form>
-    );
+    return <MfaStep challenge={challenge} onCancel={() => setChallenge(null)} />;
+  }
+  if (magic) {
+    return <MagicLinkRequest initialEmail={login.includes("@") ? login.trim() : ""} onCancel={() => setMagic(false)} />;
   }
   return (
     <form onSubmit={onPassword} className="stack" noValidate>
@@ -97,12 +72,112 @@ export function SignInPage() {
       <button type="submit" className="button block" disabled={pending}>
         {pending ? "Signing in…" : "Sign in"}
       </button>
+      <button type="button" className="button block secondary" onClick={() => setMagic(true)}>
+        E-mail me a sign-in link
+      </button>
       <p className="muted center">
         <Link to="/forgot-password">Forgot your password?</Link>
       </p>
       <p className="muted center">
         New to Flowlet? <Link to="/register">Open an account</Link>
       </p>
+    </form>
+  );
+}
+
+/** The second step of a sign-in with 2FA on (after a password or a magic link). */
+export function MfaStep({ challenge, onCancel }: { challenge: MfaChallenge; onCancel: () => void }) {
+  const { completeMfa } = useAuth();
+  const [code, setCode] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [pending, setPending] = useState(false);
+  const fields = fieldErrorsOf(error);
+
+  const onCode = (event: FormEvent) => {
+    event.preventDefault();
+    setPending(true);
+    setError(null);
+    completeMfa(challenge.mfa_token, code.trim())
+      .catch(setError)
+      .finally(() => setPending(false));
+  };
+
+  return (
+    <form onSubmit={onCode} className="stack" noValidate>
+      <PageHeader title="Two-step verification" />
+      <p>Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
+      <Field
+        label="Authentication code"
+        name="code"
+        inputMode="numeric"
+        autoComplete="one-time-code"
+        value={code}
+        onChange={(e) => setCode(e.target.value)}
+        errors={fields.code}
+        required
+        autoFocus
+      />
+      <FormError error={error} shownFields={["code"]} />
+      <button type="submit" className="button block" disabled={pending}>
+        {pending ? "Checking…" : "Verify and sign in"}
+      </button>
+      <button type="button" className="link-button" onClick={onCancel}>
+        Use a different account
+      </button>
+    </form>
+  );
+}
+
+/** Ask for a magic sign-in link; it works only in this browser (an HttpOnly cookie binds it). */
+function MagicLinkRequest({ initialEmail, onCancel }: { initialEmail: string; onCancel: () => void }) {
+  const { requestMagicLink } = useAuth();
+  const [email, setEmail] = useState(initialEmail);
+  const [sent, setSent] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [pending, setPending] = useState(false);
+  const fields = fieldErrorsOf(error);
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    setPending(true);
+    setError(null);
+    requestMagicLink(email.trim())
+      .then(() => setSent(true))
+      .catch(setError)
+      .finally(() => setPending(false));
+  };
+
+  return (
+    <form onSubmit={onSubmit} className="stack" noValidate>
+      <PageHeader title="Sign in with a link" />
+      {sent ? (
+        <Notice tone="success">
+          If that address has an account, a sign-in link is on its way. Open it in this browser within 15
+          minutes; it works once.
+        </Notice>
+      ) : (
+        <>
+          <p className="muted">We e-mail you a link that signs you in once, in this browser only.</p>
+          <Field
+            label="E-mail"
+            name="email"
+            type="email"
+            autoComplete="email"
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            errors={fields.email}
+            required
+            autoFocus
+          />
+          <FormError error={error} shownFields={["email"]} />
+          <button type="submit" className="button block" disabled={pending}>
+            {pending ? "Sending…" : "E-mail me a sign-in link"}
+          </button>
+        </>
+      )}
+      <button type="button" className="link-button" onClick={onCancel}>
+        Sign in with a password instead
+      </button>
     </form>
   );
 }
