@@ -1,7 +1,7 @@
 """Events: what happened, in the transaction that made it happen, numbered in commit order
 
 Revision ID: 0095
-Revises: 0082
+Revises: 0092
 Create Date: 2026-12-05 16:40:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0095"
-down_revision = "0082"
+down_revision = "0092"
 branch_labels = None
 depends_on = None
 
