@@ -8,8 +8,11 @@ from app.auth.models import (
     BackupCode,
     EmailOutbox,
     OneTimeToken,
+    Passkey,
+    PaymentConfirmation,
     User,
     UserRole,
+    WebauthnChallenge,
 )
 from app.cards.models import Card, CardAuthorization
 from app.compliance.models import (
@@ -47,8 +50,11 @@ MODELS = (
     BackupCode,
     EmailOutbox,
     OneTimeToken,
+    Passkey,
+    PaymentConfirmation,
     User,
     UserRole,
+    WebauthnChallenge,
     Card,
     CardAuthorization,
     AlertNote,
