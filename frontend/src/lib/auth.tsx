@@ -2,6 +2,7 @@ import { createContext, useContext, useEffect, useMemo, useState, type ReactNode
 import { useQueryClient } from "@tanstack/react-query";
 import { api } from "./api";
 import type { MfaChallenge, Tokens, User } from "./types";
+import { signWithPasskey, type RequestOptionsJSON } from "./webauthn";
 
 type Status = "loading" | "signed-in" | "signed-out";
 
@@ -12,6 +13,8 @@ interface AuthState {
   signedOutByChoice: boolean;
   signIn(login: string, password: string): Promise<MfaChallenge | null>;
   completeMfa(mfaToken: string, code: string): Promise<void>;
+  /** Sign in with a passkey (discoverable); or, with `mfaToken`, use it as the second step. */
+  signInWithPasskey(mfaToken?: string): Promise<void>;
   signOut(): Promise<void>;
   setUser(user: User): void;
 }
@@ -64,6 +67,20 @@ export function AuthProvider({ children }: { children: ReactNode }) {
           body: { mfa_token: mfaToken, code },
           anonymous: true,
         });
+        api.acceptTokens(tokens);
+      },
+      async signInWithPasskey(mfaToken) {
+        setSignedOutByChoice(false);
+        const options = await api.request<RequestOptionsJSON>("POST", "/auth/passkeys/login/options", {
+          anonymous: true,
+        });
+        const credential = await signWithPasskey(options);
+        const tokens = mfaToken
+          ? await api.request<Tokens>("POST", "/auth/login/mfa", {
+              body: { mfa_token: mfaToken, credential },
+              anonymous: true,
+            })
+          : await api.request<Tokens>("POST", "/auth/passkeys/login", { body: { credential }, anonymous: true });
         api.acceptTokens(tokens);
       },
       async signOut() {

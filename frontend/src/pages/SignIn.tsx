@@ -4,9 +4,10 @@ import { Field, FormError, PageHeader } from "../components/ui";
 import { useAuth } from "../lib/auth";
 import { fieldErrorsOf } from "../lib/hooks";
 import type { MfaChallenge } from "../lib/types";
+import { passkeysSupported } from "../lib/webauthn";
 
 export function SignInPage() {
-  const { signIn, completeMfa } = useAuth();
+  const { signIn, completeMfa, signInWithPasskey } = useAuth();
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
   const [challenge, setChallenge] = useState<MfaChallenge | null>(null);
@@ -42,6 +43,8 @@ export function SignInPage() {
     void run(() => completeMfa(challenge!.mfa_token, code.trim()));
   };
 
+  const onPasskey = () => void run(() => signInWithPasskey(challenge?.mfa_token));
+
   const fields = fieldErrorsOf(error);
   if (challenge) {
     return (
@@ -63,6 +66,11 @@ export function SignInPage() {
         <button type="submit" className="button block" disabled={pending}>
           {pending ? "Checking…" : "Verify and sign in"}
         </button>
+        {challenge.methods.includes("passkey") && passkeysSupported() && (
+          <button type="button" className="button secondary block" onClick={onPasskey} disabled={pending}>
+            Use a passkey instead
+          </button>
+        )}
         <button type="button" className="link-button" onClick={() => setChallenge(null)}>
           Use a different account
         </button>
@@ -97,6 +105,11 @@ export function SignInPage() {
       <button type="submit" className="button block" disabled={pending}>
         {pending ? "Signing in…" : "Sign in"}
       </button>
+      {passkeysSupported() && (
+        <button type="button" className="button secondary block" onClick={onPasskey} disabled={pending}>
+          Sign in with a passkey
+        </button>
+      )}
       <p className="muted center">
         <Link to="/forgot-password">Forgot your password?</Link>
       </p>
