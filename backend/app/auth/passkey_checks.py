@@ -32,6 +32,7 @@ from app.auth import attempts
 from app.auth.models import Passkey, User, WebauthnChallenge
 from app.auth.tokens import now
 from app.auth.users import lock_user
+from app.core import uow
 from app.core.db import for_update
 
 REGISTER = "register"
@@ -193,3 +194,15 @@ def check_assertion(
     passkey.last_used_at = now()
     attempts.reset(user)
     return user
+
+
+def purge_challenges(session: Session, *, older_than_seconds: int = 3600) -> int:
+    """Delete challenges expired for more than `older_than_seconds` (used or not); commits."""
+    cutoff = now() - timedelta(seconds=older_than_seconds)
+    deleted = session.execute(
+        sa.delete(WebauthnChallenge)
+        .where(WebauthnChallenge.expires_at < cutoff)
+        .returning(WebauthnChallenge.id)
+    ).all()
+    uow.commit(session)
+    return len(deleted)

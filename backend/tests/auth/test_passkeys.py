@@ -229,3 +229,16 @@ def test_malformed_credentials_are_refused(client, app, db_session):
         json={"credential": {"id": "x", "rawId": "x", "type": "public-key", "response": {}}},
     )
     assert response.status_code == 401
+
+
+def test_expired_challenges_are_purged(client, app, db_session, clock):
+    from app.auth.tasks import purge_webauthn_challenges
+
+    login_options(client)
+    clock.advance(seconds=app.config["WEBAUTHN_CHALLENGE_SECONDS"] + 3601)
+    fresh = login_options(client)
+    assert purge_webauthn_challenges() >= 1
+    db_session.expire_all()
+    left = db_session.scalars(sa.select(WebauthnChallenge.expires_at)).all()
+    assert left and all(expiry > clock.now for expiry in left)
+    assert fresh["challenge"]
