@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import confirmations, passkey_checks
 from app.auth.errors import ConfirmationRequired, InvalidToken
-from app.auth.models import PaymentConfirmation, User
+from app.auth.models import User
 from app.core import uow
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
@@ -90,32 +90,12 @@ def confirm_transfer(
     )
 
 
-def _strong_authentication(
-    session: Session,
-    *,
-    user_id: int,
-    from_account_id: uuid.UUID,
-    amount: int,
-    currency: str,
-    payee: dict[str, Any],
-    fresh: bool,
-    confirmation: dict[str, Any] | None,
-) -> PaymentConfirmation | None:
-    """A confirmation, when sent, must be of exactly this transfer (spent here, committed with
-    it). Above `STEP_UP_TRANSFER_THRESHOLD` one is required from a customer with a passkey;
-    one without keeps the fresh token (TOTP or password step-up)."""
-    if confirmation is not None:
-        return confirmations.consume(
-            session,
-            user_id=user_id,
-            confirmation_id=confirmation["id"],
-            credential=confirmation["credential"],
-            kind=confirmations.TRANSFER,
-            account_id=from_account_id,
-            amount=amount,
-            currency=currency,
-            payee=payee,
-        )
+def _require_strong_authentication(
+    session: Session, *, user_id: int, amount: int, currency: str, fresh: bool
+) -> None:
+    """Above `STEP_UP_TRANSFER_THRESHOLD` without a confirmation: a customer with a passkey
+    must confirm the payment with it (403 `confirmation_required`); one without keeps the
+    fresh token (TOTP or password step-up)."""
     threshold = _above_step_up(amount, currency)
     if threshold is not None and passkey_checks.has_passkey(session, user_id):
         raise ConfirmationRequired(
@@ -123,7 +103,6 @@ def _strong_authentication(
             "confirmation signed with a passkey; use /transactions/confirmations."
         )
     check_step_up(amount, currency, fresh)
-    return None
 
 
 def check_currency(account: Account, currency: str, field: str = "currency") -> None:
@@ -202,21 +181,16 @@ def transfer(
     confirmation (`confirmation`: its id and the passkey's assertion) is spent in the same
     unit of work as the transfer.
     """
-    confirmed = _strong_authentication(
-        session,
-        user_id=user_id,
-        from_account_id=from_account_id,
-        amount=amount,
-        currency=currency,
-        payee=payee_of(
-            to_account_id=to_account_id,
-            to_account_number=to_account_number,
-            to_iban=to_iban,
-            beneficiary_name=beneficiary_name,
-        ),
-        fresh=fresh,
-        confirmation=confirmation,
+    payee = payee_of(
+        to_account_id=to_account_id,
+        to_account_number=to_account_number,
+        to_iban=to_iban,
+        beneficiary_name=beneficiary_name,
     )
+    if confirmation is None:
+        _require_strong_authentication(
+            session, user_id=user_id, amount=amount, currency=currency, fresh=fresh
+        )
     user, src, dst, iban = _accounts(
         session,
         user_id=user_id,
@@ -226,6 +200,24 @@ def transfer(
         to_account_number=to_account_number,
         to_iban=to_iban,
     )
+    confirmed = None
+    if confirmation is not None:
+        if to_account_id is None:
+            # The ledger's lock order (accounts, then their customer) before the confirmation
+            # locks the customer: two movements of one customer never wait on each other.
+            named = [src.public_id] + ([dst.public_id] if dst is not None else [])
+            locks.lock_by_public_id(session, named, customer_of=src.public_id)
+        confirmed = confirmations.consume(
+            session,
+            user_id=user_id,
+            confirmation_id=confirmation["id"],
+            credential=confirmation["credential"],
+            kind=confirmations.TRANSFER,
+            account_id=from_account_id,
+            amount=amount,
+            currency=currency,
+            payee=payee,
+        )
     if dst is not None and dst.id == src.id:
         raise ValidationError(
             "Source and destination are the same account.",

@@ -200,3 +200,18 @@ def test_confirmations_are_for_own_accounts_and_passkey_holders(app, client, db_
         client, auth_headers(app, user), src, {"to_iban": "DE89370400440532013000"}
     )
     assert bad_payee.status_code == 422
+
+
+def test_a_confirmed_transfer_by_account_number_or_to_an_iban(app, client, db_session, setup):
+    user, authenticator, src, dst = setup
+    headers = auth_headers(app, user)
+    by_number = {"to_account_number": dst.account_number}
+    confirmation = _signed(client, headers, authenticator, src, by_number, amount="300.00")
+    done = post(client, TRANSFER, headers, _transfer(src, by_number, "300.00", confirmation))
+    assert done.status_code == 201, done.get_json()
+    assert _balance(db_session, dst) == 30000
+    iban = {"to_iban": "DE89 3704 0044 0532 0130 00", "beneficiary_name": "Ada Lovelace"}
+    confirmation = _signed(client, headers, authenticator, src, iban, amount="120.00")
+    out = post(client, TRANSFER, headers, _transfer(src, iban, "120.00", confirmation))
+    assert out.status_code == 201, out.get_json()
+    assert out.get_json()["status"] == "pending"
