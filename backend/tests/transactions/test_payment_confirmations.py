@@ -215,3 +215,31 @@ def test_a_confirmed_transfer_by_account_number_or_to_an_iban(app, client, db_se
     out = post(client, TRANSFER, headers, _transfer(src, iban, "120.00", confirmation))
     assert out.status_code == 201, out.get_json()
     assert out.get_json()["status"] == "pending"
+
+
+def test_two_requests_racing_with_one_confirmation_move_the_money_once(
+    app, client, db_session, setup
+):
+    """The confirmation's row lock decides: one transfer goes through, the other is refused."""
+    import threading
+
+    from tests.money_helpers import assert_ledger_consistent, balance_of, run_threads
+
+    user, authenticator, src, dst = setup
+    headers = auth_headers(app, user)
+    dst_id = dst.public_id
+    payee = {"to_account_id": str(dst_id)}
+    confirmation = _signed(client, headers, authenticator, src, payee)
+    body = _transfer(src, payee, "250.00", confirmation)
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def send() -> None:
+        test_client = app.test_client()
+        barrier.wait()
+        statuses.append(post(test_client, TRANSFER, headers, body).status_code)
+
+    run_threads([threading.Thread(target=send) for _ in range(2)])
+    assert sorted(statuses) == [201, 403], statuses
+    assert balance_of(app, dst_id) == (25000, 0)
+    assert_ledger_consistent(app)
