@@ -195,6 +195,19 @@ class Config:
         # behind TRUSTED_PROXY_HOPS proxies.
         self.STAFF_ALLOWED_NETWORKS = _env("STAFF_ALLOWED_NETWORKS", "") or ""
         self.TOTP_ISSUER = _env("TOTP_ISSUER", "Flowlet")
+        # Passkeys (WebAuthn): the relying party is a registrable domain or "localhost" (browsers
+        # refuse an IP address), and the origins the browser may sign for (comma-separated).
+        self.WEBAUTHN_RP_ID = _env("WEBAUTHN_RP_ID", "localhost")
+        self.WEBAUTHN_RP_NAME = _env("WEBAUTHN_RP_NAME", "Flowlet")
+        self.WEBAUTHN_ORIGINS = [
+            o.strip().rstrip("/")
+            for o in (
+                _env("WEBAUTHN_ORIGINS", "http://localhost:5000,http://localhost:5173") or ""
+            ).split(",")
+            if o.strip()
+        ]
+        self.WEBAUTHN_CHALLENGE_SECONDS = _env_int("WEBAUTHN_CHALLENGE_SECONDS", 5 * 60)
+        self.PAYMENT_CONFIRMATION_SECONDS = _env_int("PAYMENT_CONFIRMATION_SECONDS", 5 * 60)
 
     def _mail_settings(self) -> None:
         """The web client, and outgoing e-mail (docs/configuration.md)."""

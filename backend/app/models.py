@@ -9,8 +9,11 @@ from app.auth.models import (
     EmailOutbox,
     MagicLink,
     OneTimeToken,
+    Passkey,
+    PaymentConfirmation,
     User,
     UserRole,
+    WebauthnChallenge,
 )
 from app.cards.models import Card, CardAuthorization
 from app.compliance.models import (
@@ -50,8 +53,11 @@ MODELS = (
     EmailOutbox,
     MagicLink,
     OneTimeToken,
+    Passkey,
+    PaymentConfirmation,
     User,
     UserRole,
+    WebauthnChallenge,
     Card,
     CardAuthorization,
     AlertNote,

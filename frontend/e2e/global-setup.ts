@@ -125,6 +125,10 @@ export default async function globalSetup() {
     CARD_REQUIRE_KYC: "false",
     // A login's token counts as fresh for 5 s only, so the step-up prompt can be reached.
     JWT_FRESH_SECONDS: "5",
+    // Passkeys: WebAuthn refuses an IP address as relying party, so passkey specs open the app
+    // as http://localhost:<port> (the same server).
+    WEBAUTHN_RP_ID: "localhost",
+    WEBAUTHN_ORIGINS: `http://localhost:${port}`,
     WEB_DIST_DIR: process.env.WEB_DIST_DIR ?? path.join(repo, "frontend", "dist"),
     FRONTEND_URL: baseUrl,
     SMTP_HOST: "127.0.0.1",

@@ -87,7 +87,7 @@ export async function signIn(page: Page, login: string, password = DEMO_PASSWORD
   await page.goto("/sign-in");
   await page.getByLabel("E-mail or username").fill(login);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 /** Collect CSP violations and page errors; the specs assert there are none. */

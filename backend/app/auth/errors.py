@@ -27,3 +27,19 @@ class TokenExpired(DomainError):
 
 class InvalidToken(DomainError):
     status, code, message = 401, "invalid_token", "The token is not valid."
+
+
+class ConfirmationRequired(DomainError):
+    status, code, message = (
+        403,
+        "confirmation_required",
+        "This payment needs a confirmation signed with a passkey.",
+    )
+
+
+class ConfirmationMismatch(DomainError):
+    status, code, message = (
+        422,
+        "confirmation_mismatch",
+        "The payment is not the one that was confirmed; the confirmation is void.",
+    )

@@ -27,7 +27,7 @@ from app.auth import attempts, networks
 from app.auth.mail import queue_email
 from app.auth.models import MagicLink, User
 from app.auth.one_time import MAGIC_MFA_LOGIN, issue_one_time
-from app.auth.sessions import LoginResult, issue_session
+from app.auth.sessions import LoginResult, issue_session, mfa_methods
 from app.auth.tokens import now
 from app.auth.users import get_user_by_email, lock_user
 from app.core import audit, context, uow
@@ -172,7 +172,7 @@ def confirm_magic_link(session: Session, *, token: str, browser_secret: str | No
             changes={"method": PURPOSE},
         )
         uow.commit(session)
-        return LoginResult(mfa_token=mfa_token)
+        return LoginResult(mfa_token=mfa_token, methods=mfa_methods(session, user))
     user.last_login_at = now()
     tokens = issue_session(session, user, method=PURPOSE, fresh=False)
     uow.commit(session)

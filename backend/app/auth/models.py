@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
@@ -200,3 +201,67 @@ class EmailOutbox(PublicIdMixin, Base):
     last_error: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class Passkey(PublicIdMixin, Base):
+    """A WebAuthn credential (passkey): its public key and signature counter, nothing secret."""
+
+    __tablename__ = "passkeys"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    credential_id: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False, unique=True)
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    transports: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    aaguid: Mapped[str | None] = mapped_column(sa.String(36))
+    backed_up: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebauthnChallenge(Base):
+    """A WebAuthn challenge handed to a browser: single use, expiring; only its SHA-256 is kept.
+
+    The browser signs the challenge into its response, so the response names its challenge.
+    """
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    challenge_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class PaymentConfirmation(PublicIdMixin, Base):
+    """A payment the customer confirmed with a passkey (dynamic linking, PSD2 RTS art. 5).
+
+    The WebAuthn challenge commits to the amount, currency, paying account and payee; the
+    payment is executed only with exactly these, once, before `expires_at`.
+    """
+
+    __tablename__ = "payment_confirmations"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    account_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, nullable=False)
+    amount: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)  # minor units
+    currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
+    payee: Mapped[str] = mapped_column(sa.Text, nullable=False)  # canonical JSON
+    challenge_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    # pending → used, or voided (a mismatching payment used it)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="pending")
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column()
+    transaction_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)

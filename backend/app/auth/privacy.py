@@ -1,8 +1,9 @@
 """The auth domain's part in the personal-data export and in erasure (`app.core.personal_data`).
 
-Export: the profile, the consents and the sessions. Erasure: the profile is pseudonymized and
-the login disabled for good, the sessions lose their IP and user agent (and end), and the
-e-mails to the person lose their address and body (pending ones are cancelled).
+Export: the profile, the consents, the sessions and the passkeys. Erasure: the profile is
+pseudonymized and the login disabled for good, the sessions lose their IP and user agent (and
+end), the passkeys are deleted, and the e-mails to the person lose their address and body
+(pending ones are cancelled).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from app.auth.models import (
     EmailOutbox,
     MagicLink,
     OneTimeToken,
+    Passkey,
     User,
+    WebauthnChallenge,
 )
 from app.core.db import utcnow
 from app.core.personal_data import Section, personal_data, time_text
@@ -33,6 +36,7 @@ def register(app: Flask) -> None:
     registry.add(Section("profile", 100, export=_profile, erase=_erase_profile))
     registry.add(Section("consents", 110, export=_consents))
     registry.add(Section("sessions", 120, export=_sessions, erase=_erase_sessions))
+    registry.add(Section("passkeys", 125, export=_passkeys, erase=_erase_passkeys))
     registry.add(Section("email_outbox", 500, erase=_erase_outbox))
 
 
@@ -78,6 +82,28 @@ def _sessions(session: Session, user: User) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def _passkeys(session: Session, user: User) -> list[dict[str, Any]]:
+    """The person's passkeys: names and times (a public key and a counter are not personal)."""
+    rows = session.scalars(
+        sa.select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id)
+    )
+    return [
+        {
+            "id": str(row.public_id),
+            "name": row.name,
+            "created_at": time_text(row.created_at),
+            "last_used_at": time_text(row.last_used_at),
+        }
+        for row in rows
+    ]
+
+
+def _erase_passkeys(session: Session, user: User, pseudonym: str) -> None:
+    """The passkeys and their open challenges go: nothing signs in as the person again."""
+    session.execute(sa.delete(Passkey).where(Passkey.user_id == user.id))
+    session.execute(sa.delete(WebauthnChallenge).where(WebauthnChallenge.user_id == user.id))
 
 
 def _erase_profile(session: Session, user: User, pseudonym: str) -> None:

@@ -10,13 +10,14 @@ from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 from werkzeug.http import dump_cookie
 
-from app.auth import magic_links, password_changes, sessions, two_factor, users
-from app.auth.models import AuthSession, User
+from app.auth import magic_links, passkeys, password_changes, sessions, two_factor, users
+from app.auth.models import AuthSession, Passkey, User
 from app.auth.permissions import current_user, require
 from app.auth.schemas import (
     BackupCodesSchema,
     ChangePasswordSchema,
     CodeSchema,
+    CreationOptionsSchema,
     Disable2faSchema,
     LoginMfaSchema,
     LoginResultSchema,
@@ -26,10 +27,15 @@ from app.auth.schemas import (
     MeSchema,
     MessageSchema,
     MeUpdateSchema,
+    PasskeyCredentialSchema,
+    PasskeyListSchema,
+    PasskeyRegisterSchema,
+    PasskeySchema,
     PasswordResetConfirmSchema,
     PasswordResetRequestSchema,
     RefreshSchema,
     RegisterSchema,
+    RequestOptionsSchema,
     SessionListSchema,
     StepUpSchema,
     TokenBodySchema,
@@ -121,7 +127,7 @@ def _login_result(result: LoginResult) -> dict[str, Any]:
         return {
             "mfa_required": True,
             "mfa_token": result.mfa_token,
-            "methods": ["totp", "backup_code"],
+            "methods": result.methods,
         }
     return _tokens(result.tokens)
 
@@ -168,7 +174,7 @@ def login(data: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(LoginMfaSchema)
 @blp.response(200, TokensSchema)
 def login_mfa(data: dict[str, Any]) -> dict[str, Any]:
-    """Complete a login with a TOTP or backup code."""
+    """Complete a login with a TOTP or backup code, or a passkey."""
     return _tokens(sessions.login_mfa(db.session(), **data))
 
 
@@ -324,3 +330,77 @@ def list_sessions() -> dict[str, list[AuthSession] | None]:
 def revoke_session(session_id: uuid.UUID) -> None:
     """Revoke one of the caller's sessions."""
     sessions.revoke_session(db.session(), user=current_user(), session_id=session_id)
+
+
+# --- passkeys (WebAuthn) -----------------------------------------------------------------------
+
+
+@blp.route("/passkeys/register/options", methods=["POST"])
+@require("profile", fresh=True)
+@blp.response(200, CreationOptionsSchema)
+def passkey_registration_options() -> dict[str, Any]:
+    """WebAuthn options for creating a passkey (fresh token)."""
+    return passkeys.registration_options(db.session(), user=current_user())
+
+
+@blp.route("/passkeys/register", methods=["POST"])
+@require("profile", fresh=True)
+@blp.arguments(PasskeyRegisterSchema)
+@blp.response(201, PasskeySchema)
+def passkey_register(data: dict[str, Any]) -> Passkey:
+    """Register a passkey from the browser's registration response (fresh token)."""
+    return passkeys.register(db.session(), user=current_user(), **data)
+
+
+@blp.route("/passkeys", methods=["GET"])
+@require("profile")
+@blp.response(200, PasskeyListSchema)
+def passkey_list() -> dict[str, list[Passkey] | None]:
+    """The caller's passkeys."""
+    return {"items": passkeys.list_passkeys(db.session(), user=current_user()), "next_cursor": None}
+
+
+@blp.route("/passkeys/<uuid:passkey_id>", methods=["DELETE"])
+@require("profile", fresh=True)
+@blp.response(204)
+def passkey_remove(passkey_id: uuid.UUID) -> None:
+    """Remove one of the caller's passkeys (fresh token)."""
+    passkeys.remove(db.session(), user=current_user(), passkey_id=passkey_id)
+
+
+@blp.route("/passkeys/login/options", methods=["POST"])
+@blp.doc(security=[])
+@limiter.limit(_per_ip_login, key_func=get_remote_address, scope="login-ip")
+@blp.response(200, RequestOptionsSchema)
+def passkey_login_options() -> dict[str, Any]:
+    """WebAuthn options for signing in with a passkey (or for the MFA step)."""
+    return passkeys.login_options(db.session())
+
+
+@blp.route("/passkeys/login", methods=["POST"])
+@blp.doc(security=[])
+@limiter.limit(_per_ip_login, key_func=get_remote_address, scope="login-ip")
+@blp.arguments(PasskeyCredentialSchema)
+@blp.response(200, TokensSchema)
+def passkey_login(data: dict[str, Any]) -> dict[str, Any]:
+    """Sign in with a passkey (user verification required): tokens at once."""
+    return _tokens(passkeys.login(db.session(), **data))
+
+
+@blp.route("/passkeys/step-up/options", methods=["POST"])
+@require("profile")
+@blp.response(200, RequestOptionsSchema)
+def passkey_step_up_options() -> dict[str, Any]:
+    """WebAuthn options for stepping up with one of the caller's passkeys."""
+    return passkeys.step_up_options(db.session(), user=current_user())
+
+
+@blp.route("/passkeys/step-up", methods=["POST"])
+@require("profile")
+@limiter.limit(_per_ip_login, key_func=get_remote_address, scope="login-ip")
+@blp.arguments(PasskeyCredentialSchema)
+@blp.response(200, TokensSchema)
+def passkey_step_up(data: dict[str, Any]) -> dict[str, Any]:
+    """Re-authenticate with a passkey for a fresh access token, as /step-up."""
+    tokens = passkeys.step_up(db.session(), user=current_user(), session_id=_sid(), **data)
+    return _tokens(tokens)

@@ -137,9 +137,48 @@ class LoginSchema(Schema):
         return {"login": login, "password": data["password"]}
 
 
+class WebauthnCredential(ma.fields.Dict):
+    """A WebAuthn response as the browser's `PublicKeyCredential.toJSON()` gives it (base64url)
+    — `RegistrationResponseJSON` or `AuthenticationResponseJSON`; py_webauthn checks the rest."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "metadata",
+            {
+                "description": "PublicKeyCredential JSON: {id, rawId, type, response, ...}",
+                "required": ["id", "rawId", "type", "response"],
+            },
+        )
+        super().__init__(keys=ma.fields.String(), **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = super()._deserialize(value, attr, data, **kwargs)
+        if len(str(result)) > 16_384:
+            raise ma.ValidationError("Too long.")
+        for key in ("id", "rawId", "type"):
+            if not isinstance(result.get(key), str) or not result[key]:
+                raise ma.ValidationError(f"{key} is required (a string).")
+        if not isinstance(result.get("response"), dict):
+            raise ma.ValidationError("response is required (an object).")
+        return result
+
+
 class LoginMfaSchema(Schema):
+    """The second step: a TOTP or backup `code`, or a passkey assertion (`credential`)."""
+
+    class Meta(Schema.Meta):
+        json_schema = {"oneOf": [{"required": ["code"]}, {"required": ["credential"]}]}
+
     mfa_token = ma.fields.String(required=True, validate=ma.validate.Length(max=512))
-    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+    code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
+    credential = WebauthnCredential()
+
+    @ma.validates_schema
+    def _one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("code" in data) == ("credential" in data):
+            raise ma.ValidationError("Send either code or credential.", "code")
 
 
 class RefreshSchema(Schema):
@@ -252,3 +291,48 @@ class SessionSchema(Schema):
 class SessionListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(SessionSchema))
     next_cursor = ma.fields.String(allow_none=True)
+
+
+class PasskeySchema(Schema):
+    id = ma.fields.UUID(attribute="public_id")
+    name = ma.fields.String()
+    created_at = UTCDateTime()
+    last_used_at = UTCDateTime(allow_none=True)
+
+
+class PasskeyListSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(PasskeySchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class PasskeyRegisterSchema(Schema):
+    credential = WebauthnCredential(required=True)
+    name = NonBlank(required=True, validate=ma.validate.Length(min=1, max=64))
+
+
+class PasskeyCredentialSchema(Schema):
+    credential = WebauthnCredential(required=True)
+
+
+class CreationOptionsSchema(Schema):
+    """`PublicKeyCredentialCreationOptionsJSON` (binary values in base64url)."""
+
+    rp = ma.fields.Dict()
+    user = ma.fields.Dict()
+    challenge = ma.fields.String()
+    pubKeyCredParams = ma.fields.List(ma.fields.Dict())
+    timeout = ma.fields.Integer()
+    excludeCredentials = ma.fields.List(ma.fields.Dict())
+    authenticatorSelection = ma.fields.Dict()
+    attestation = ma.fields.String()
+    hints = ma.fields.List(ma.fields.String())
+
+
+class RequestOptionsSchema(Schema):
+    """`PublicKeyCredentialRequestOptionsJSON` (binary values in base64url)."""
+
+    challenge = ma.fields.String()
+    timeout = ma.fields.Integer()
+    rpId = ma.fields.String()
+    allowCredentials = ma.fields.List(ma.fields.Dict())
+    userVerification = ma.fields.String()

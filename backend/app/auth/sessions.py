@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,7 +18,7 @@ from flask_jwt_extended import decode_token
 from jwt import ExpiredSignatureError, InvalidTokenError
 from sqlalchemy.orm import Session
 
-from app.auth import mfa, networks
+from app.auth import mfa, networks, passkey_checks
 from app.auth.attempts import failed as _fail
 from app.auth.attempts import refuse_if_locked as _raise_if_locked
 from app.auth.errors import (
@@ -43,6 +44,7 @@ from app.core.errors import NotFound, ValidationError
 class LoginResult:
     tokens: TokenPair | None = None
     mfa_token: str | None = None
+    methods: list[str] | None = None
 
 
 def _succeeded(user: User) -> None:
@@ -75,6 +77,23 @@ def issue_session(session: Session, user: User, *, method: str, fresh: bool = Tr
     return tokens
 
 
+def sign_in(session: Session, user: User, *, method: str) -> TokenPair:
+    """A proven sign-in: the failure count starts again, a new session is opened (flushes).
+
+    Staff sign in only from their networks (`networks`), whatever proved who they are."""
+    networks.enforce_at_login(session, user=user, step=method)
+    _succeeded(user)
+    return issue_session(session, user, method=method)
+
+
+def mfa_methods(session: Session, user: User) -> list[str]:
+    """What the MFA step accepts from `user`: TOTP and backup codes, and a passkey if any."""
+    methods = ["totp", "backup_code"]
+    if passkey_checks.has_passkey(session, user.id):
+        methods.append("passkey")
+    return methods
+
+
 def login(session: Session, *, login: str, password: str) -> LoginResult:
     """Check a password login; returns tokens, or an MFA challenge when 2FA is on."""
     user = _find_login(session, login)
@@ -100,16 +119,24 @@ def login(session: Session, *, login: str, password: str) -> LoginResult:
             session, user=user, purpose=MFA_LOGIN, seconds=current_app.config["MFA_TOKEN_SECONDS"]
         )
         audit.record(session, "auth.mfa_challenge", resource_type="user", resource=user)
+        methods = mfa_methods(session, user)
         uow.commit(session)
-        return LoginResult(mfa_token=token)
+        return LoginResult(mfa_token=token, methods=methods)
     _succeeded(user)
     tokens = issue_session(session, user, method="password")
     uow.commit(session)
     return LoginResult(tokens=tokens)
 
 
-def login_mfa(session: Session, *, mfa_token: str, code: str) -> TokenPair:
-    """Second login step: the MFA token from `login` and a TOTP or backup code."""
+def login_mfa(
+    session: Session,
+    *,
+    mfa_token: str,
+    code: str | None = None,
+    credential: dict[str, Any] | None = None,
+) -> TokenPair:
+    """Second login step: the MFA token from `login` and a TOTP or backup code, or a passkey
+    assertion (`credential`, signed over a challenge from `/passkeys/login/options`)."""
     first, row = "password", find_one_time(session, token=mfa_token, purpose=MFA_LOGIN)
     if row is None:
         # After a magic link: the mailbox is not a strong factor, so the session is not fresh.
@@ -120,7 +147,11 @@ def login_mfa(session: Session, *, mfa_token: str, code: str) -> TokenPair:
     user = lock_user(session, row.user_id)
     _raise_if_locked(session, user, method="mfa")
     networks.enforce_at_login(session, user=user, step="mfa")
-    method = mfa.verify_second_factor(session, user, code) if user.mfa_enabled else None
+    method: str | None
+    if credential is not None:
+        method = _passkey_factor(session, user, credential)
+    else:
+        method = mfa.verify_second_factor(session, user, code or "") if user.mfa_enabled else None
     if method is None:
         _fail(session, user, reason="wrong_mfa_code", method="mfa", error=InvalidMfaCode())
     row.used_at = now()
@@ -128,6 +159,26 @@ def login_mfa(session: Session, *, mfa_token: str, code: str) -> TokenPair:
     tokens = issue_session(session, user, method=f"{first}+{method}", fresh=first == "password")
     uow.commit(session)
     return tokens
+
+
+def _passkey_factor(session: Session, user: User, credential: dict[str, Any]) -> str | None:
+    """A passkey as the second factor: one of `user`'s, over a live sign-in challenge."""
+    parsed = passkey_checks.parse_assertion(credential)
+    passkey = passkey_checks.find_passkey(session, parsed)
+    if parsed is None or passkey is None or passkey.user_id != user.id:
+        return None
+    challenge_ok = passkey_checks.take_challenge(
+        session, passkey_checks.client_challenge(parsed), purpose=passkey_checks.LOGIN
+    )
+    passkey_checks.check_assertion(
+        session,
+        passkey=passkey,
+        parsed=parsed,
+        challenge_ok=challenge_ok,
+        method="mfa",
+        error=InvalidMfaCode("The passkey could not be verified."),
+    )
+    return "passkey"
 
 
 # --- refresh, logout, step-up ------------------------------------------------------------------

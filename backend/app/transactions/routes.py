@@ -15,6 +15,8 @@ from app.ledger.models import JournalTransaction
 from app.ledger.schemas import TransactionSchema
 from app.transactions import deposits, history, transfers
 from app.transactions.schemas import (
+    ConfirmationCreateSchema,
+    ConfirmationSchema,
     DepositSchema,
     ReversalSchema,
     TransactionPageSchema,
@@ -78,6 +80,15 @@ def transfer(data: dict[str, Any]) -> JournalTransaction:
     return transfers.transfer(
         db.session(), user_id=current_user_id(), fresh=token_is_fresh(), **data
     )
+
+
+@blp.route("/confirmations", methods=["POST"])
+@require("transactions:write")
+@blp.arguments(ConfirmationCreateSchema)
+@blp.response(201, ConfirmationSchema)
+def create_confirmation(data: dict[str, Any]) -> dict[str, Any]:
+    """Start a payment confirmation: WebAuthn options whose challenge commits to the payment."""
+    return transfers.confirm_transfer(db.session(), user=current_user(), **data)
 
 
 @blp.route("/<uuid:transaction_id>/reverse", methods=["POST"])

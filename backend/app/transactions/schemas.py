@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from app.auth.schemas import WebauthnCredential
 from app.core.api import Schema
 from app.core.fields import Currency, DecimalString, NonBlank, UTCDateTime, load_amount
 from app.core.pagination import PageArgsSchema, page_schema
@@ -16,6 +17,8 @@ from app.ledger.schemas import EntrySchema, ReviewDecisionSchema, TransactionSch
 # The transaction's own schemas are the ledger's (`app.ledger.schemas`); they are importable
 # from here too.
 __all__ = [
+    "ConfirmationCreateSchema",
+    "ConfirmationSchema",
     "DepositSchema",
     "EntrySchema",
     "ReversalSchema",
@@ -56,6 +59,13 @@ class ReversalSchema(Schema):
     reason = NonBlank(required=True, validate=ma.validate.Length(min=1, max=255))
 
 
+class ConfirmationProofSchema(Schema):
+    """A payment confirmation signed by a passkey: its id and the browser's assertion."""
+
+    id = ma.fields.UUID(required=True)
+    credential = WebauthnCredential(required=True)
+
+
 class TransferSchema(_MoneyIn):
     class Meta(_MoneyIn.Meta):
         json_schema = {
@@ -72,6 +82,7 @@ class TransferSchema(_MoneyIn):
     to_account_number = ma.fields.String(validate=ma.validate.Length(min=1, max=34))
     to_iban = ma.fields.String(validate=ma.validate.Length(min=5, max=42))
     beneficiary_name = NonBlank(validate=ma.validate.Length(min=1, max=140))
+    confirmation = ma.fields.Nested(ConfirmationProofSchema)
 
     @ma.validates_schema
     def _one_destination(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -80,6 +91,49 @@ class TransferSchema(_MoneyIn):
             raise ma.ValidationError(
                 "Give exactly one of to_account_id, to_account_number, to_iban.", "to_account_id"
             )
+
+
+class PayeeSchema(Schema):
+    """A transfer's destination exactly as the transfer will send it."""
+
+    class Meta(Schema.Meta):
+        json_schema = {
+            "oneOf": [
+                {"required": ["to_account_id"]},
+                {"required": ["to_account_number"]},
+                {"required": ["to_iban", "beneficiary_name"]},
+            ]
+        }
+
+    to_account_id = ma.fields.UUID()
+    to_account_number = ma.fields.String(validate=ma.validate.Length(min=1, max=34))
+    to_iban = ma.fields.String(validate=ma.validate.Length(min=5, max=42))
+    beneficiary_name = NonBlank(validate=ma.validate.Length(min=1, max=140))
+
+    @ma.validates_schema
+    def _one_destination(self, data: dict[str, Any], **kwargs: Any) -> None:
+        given = [k for k in ("to_account_id", "to_account_number", "to_iban") if k in data]
+        if len(given) != 1:
+            raise ma.ValidationError(
+                "Give exactly one of to_account_id, to_account_number, to_iban.", "to_account_id"
+            )
+        if "to_iban" in data and "beneficiary_name" not in data:
+            raise ma.ValidationError("Required with to_iban.", "beneficiary_name")
+        if "beneficiary_name" in data and "to_iban" not in data:
+            raise ma.ValidationError("Only with to_iban.", "beneficiary_name")
+
+
+class ConfirmationCreateSchema(_MoneyIn):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["transfer"]))
+    account_id = ma.fields.UUID(required=True)
+    payee = ma.fields.Nested(PayeeSchema, required=True)
+
+
+class ConfirmationSchema(Schema):
+    id = ma.fields.UUID()
+    webauthn_options = ma.fields.Dict(
+        metadata={"description": "PublicKeyCredentialRequestOptionsJSON for credentials.get"}
+    )
 
 
 _PERIOD = {"type": "string", "description": "A date (YYYY-MM-DD) or an ISO 8601 time"}

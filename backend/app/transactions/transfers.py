@@ -8,6 +8,7 @@ is held (`pending`) until the settlement job posts it (`settlement.py`).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -15,8 +16,10 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlalchemy.orm import Session
 
-from app.auth.errors import InvalidToken
+from app.auth import confirmations, passkey_checks
+from app.auth.errors import ConfirmationRequired, InvalidToken
 from app.auth.models import User
+from app.core import uow
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
 from app.ledger import engine, locks
@@ -27,14 +30,79 @@ from app.ledger.models import JournalTransaction, TxnType
 _CUSTOMER = Account.system_code.is_(None)
 
 
+def _above_step_up(amount: int, currency: str) -> int | None:
+    """The step-up threshold when `amount` is above it, else None."""
+    threshold = configured_amount(current_app.config["STEP_UP_TRANSFER_THRESHOLD"], currency)
+    if threshold is not None and amount > threshold:
+        return threshold
+    return None
+
+
 def check_step_up(amount: int, currency: str, fresh: bool) -> None:
     """Amounts above `STEP_UP_TRANSFER_THRESHOLD` need a fresh token (`/auth/step-up`)."""
-    threshold = configured_amount(current_app.config["STEP_UP_TRANSFER_THRESHOLD"], currency)
-    if threshold is not None and amount > threshold and not fresh:
+    threshold = _above_step_up(amount, currency)
+    if threshold is not None and not fresh:
         raise FreshTokenRequired(
             f"Amounts above {format_amount(threshold, currency)} {currency} need a fresh "
             "token; use /auth/step-up."
         )
+
+
+def payee_of(
+    *,
+    to_account_id: uuid.UUID | None = None,
+    to_account_number: str | None = None,
+    to_iban: str | None = None,
+    beneficiary_name: str | None = None,
+) -> dict[str, Any]:
+    """A transfer's destination as it is confirmed and compared: exactly what was sent."""
+    if to_account_id is not None:
+        return {"to_account_id": str(to_account_id)}
+    if to_account_number is not None:
+        return {"to_account_number": to_account_number}
+    return {
+        "to_iban": "".join((to_iban or "").split()).upper(),
+        "beneficiary_name": beneficiary_name or "",
+    }
+
+
+def confirm_transfer(
+    session: Session,
+    *,
+    user: User,
+    kind: str,
+    account_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    payee: dict[str, Any],
+) -> dict[str, Any]:
+    """Start the confirmation of a transfer from the caller's account: the passkey will sign
+    its amount, currency, account and payee (`auth.confirmations`)."""
+    own_account(session, user, account_id, currency)
+    return confirmations.create(
+        session,
+        user=user,
+        kind=kind,
+        account_id=account_id,
+        amount=amount,
+        currency=currency,
+        payee=payee_of(**payee),
+    )
+
+
+def _require_strong_authentication(
+    session: Session, *, user_id: int, amount: int, currency: str, fresh: bool
+) -> None:
+    """Above `STEP_UP_TRANSFER_THRESHOLD` without a confirmation: a customer with a passkey
+    must confirm the payment with it (403 `confirmation_required`); one without keeps the
+    fresh token (TOTP or password step-up)."""
+    threshold = _above_step_up(amount, currency)
+    if threshold is not None and passkey_checks.has_passkey(session, user_id):
+        raise ConfirmationRequired(
+            f"Amounts above {format_amount(threshold, currency)} {currency} need a "
+            "confirmation signed with a passkey; use /transactions/confirmations."
+        )
+    check_step_up(amount, currency, fresh)
 
 
 def check_currency(account: Account, currency: str, field: str = "currency") -> None:
@@ -104,13 +172,25 @@ def transfer(
     to_iban: str | None = None,
     beneficiary_name: str | None = None,
     fresh: bool = False,
+    confirmation: dict[str, Any] | None = None,
 ) -> JournalTransaction:
     """Move money from the caller's account to an account of ours or out to an IBAN.
 
     The caller is read as the payer: with its accounts' lock when both accounts are ours (the
-    row the lock loaded, no query of its own), and must still be active.
+    row the lock loaded, no query of its own), and must still be active. A payment
+    confirmation (`confirmation`: its id and the passkey's assertion) is spent in the same
+    unit of work as the transfer.
     """
-    check_step_up(amount, currency, fresh)
+    payee = payee_of(
+        to_account_id=to_account_id,
+        to_account_number=to_account_number,
+        to_iban=to_iban,
+        beneficiary_name=beneficiary_name,
+    )
+    if confirmation is None:
+        _require_strong_authentication(
+            session, user_id=user_id, amount=amount, currency=currency, fresh=fresh
+        )
     user, src, dst, iban = _accounts(
         session,
         user_id=user_id,
@@ -120,6 +200,24 @@ def transfer(
         to_account_number=to_account_number,
         to_iban=to_iban,
     )
+    confirmed = None
+    if confirmation is not None:
+        if to_account_id is None:
+            # The ledger's lock order (accounts, then their customer) before the confirmation
+            # locks the customer: two movements of one customer never wait on each other.
+            named = [src.public_id] + ([dst.public_id] if dst is not None else [])
+            locks.lock_by_public_id(session, named, customer_of=src.public_id)
+        confirmed = confirmations.consume(
+            session,
+            user_id=user_id,
+            confirmation_id=confirmation["id"],
+            credential=confirmation["credential"],
+            kind=confirmations.TRANSFER,
+            account_id=from_account_id,
+            amount=amount,
+            currency=currency,
+            payee=payee,
+        )
     if dst is not None and dst.id == src.id:
         raise ValidationError(
             "Source and destination are the same account.",
@@ -143,7 +241,11 @@ def transfer(
         initiator_id=user.id,
         metadata=metadata,
     )
-    return engine.execute(session, movement, hold=hold).transaction
+    transaction = engine.execute(session, movement, hold=hold).transaction
+    if confirmed is not None:
+        confirmations.link_transaction(session, confirmed, transaction.public_id)
+        uow.commit(session)
+    return transaction
 
 
 def _accounts(

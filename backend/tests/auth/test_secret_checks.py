@@ -14,18 +14,29 @@ import sqlalchemy as sa
 
 from app.auth.models import User
 from app.core.audit import AuditLog
+from tests.auth.passkey_helpers import passkey_login, register_passkey
+from tests.auth.soft_authenticator import SoftAuthenticator
 from tests.auth.test_mfa import code_at, enroll
 from tests.factories import DEFAULT_PASSWORD, auth_headers, make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-SECRET_FIELDS = {"password", "current_password", "new_password", "code", "backup_code", "pin"}
+SECRET_FIELDS = {
+    "password",
+    "current_password",
+    "new_password",
+    "code",
+    "backup_code",
+    "pin",
+    "credential",  # a WebAuthn response: the proof of holding a passkey
+}
 
 # Routes that set a secret rather than check one the user holds.
 SETS_A_SECRET = {
     "/api/v1/auth/register": "chooses the first password",
     "/api/v1/auth/password-reset/confirm": "sets a new password; the e-mailed token is the proof",
     "/api/v1/auth/2fa/enable": "confirms the authenticator being set up, not one already held",
+    "/api/v1/auth/passkeys/register": "registers a new passkey (a fresh token is the proof)",
     "/api/v1/cards/<uuid:card_id>/pin": "sets the card's PIN",
     "/api/v1/linked-accounts/<uuid:linked_account_id>/2fa": "the broker's TAN, checked by "
     "the broker",
@@ -62,6 +73,27 @@ def _mfa(client, user, code):
 
 def _fresh(app, user):
     return auth_headers(app, user, fresh=True)
+
+
+_passkeys: dict[int, SoftAuthenticator] = {}
+
+
+def _passkey(client, app, user) -> SoftAuthenticator:
+    """The user's software passkey, registered on first use."""
+    if user.id not in _passkeys:
+        _passkeys[user.id] = register_passkey(client, app, user)[0]
+    return _passkeys[user.id]
+
+
+def _passkey_step_up(client, app, user, **assertion):
+    headers = auth_headers(app, user)
+    authenticator = _passkey(client, app, user)
+    options = client.post("/api/v1/auth/passkeys/step-up/options", headers=headers).get_json()
+    return client.post(
+        "/api/v1/auth/passkeys/step-up",
+        json={"credential": authenticator.assert_(options, **assertion)},
+        headers=headers,
+    )
 
 
 # Each check: (needs 2FA, a call with a wrong secret, a call with the right one).
@@ -117,6 +149,18 @@ CHECKS = {
             json={"password": DEFAULT_PASSWORD, "code": secret()},
             headers=_fresh(app, user),
         ),
+    ),
+    "/api/v1/auth/passkeys/login": (
+        False,
+        lambda client, app, user, secret: passkey_login(
+            client, _passkey(client, app, user), origin="https://evil.example"
+        ),
+        lambda client, app, user, secret: passkey_login(client, _passkey(client, app, user)),
+    ),
+    "/api/v1/auth/passkeys/step-up": (
+        False,
+        lambda client, app, user, secret: _passkey_step_up(client, app, user, rp_id="evil.example"),
+        lambda client, app, user, secret: _passkey_step_up(client, app, user),
     ),
 }
 

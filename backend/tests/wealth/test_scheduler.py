@@ -34,6 +34,7 @@ def test_every_entry_names_an_existing_job_and_one_of_the_queues(app):
         "hold-expiry",
         "idempotency-key-purge",
         "sanctions-rescreen",
+        "webauthn-challenge-purge",
         "weekly-wealth-report",
     }
     for entry in entries:
@@ -142,10 +143,11 @@ def test_scheduler_process_enqueues_interval_jobs(app, pg_url, redis_url):
         while time.monotonic() < deadline and maintenance.count == 0:
             time.sleep(0.2)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and maintenance.count < 2:
+        while time.monotonic() < deadline and maintenance.count < 3:
             time.sleep(0.2)
         funcs = sorted(job.func_name for job in maintenance.get_jobs())
         assert funcs == [
+            "app.auth.tasks.purge_webauthn_challenges",
             "app.core.idempotency_purge.purge_idempotency_keys",
             "app.ledger.tasks.expire_holds",
         ]

@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { api } from "../lib/api";
 import { useAuth } from "../lib/auth";
-import type { Tokens } from "../lib/types";
+import type { Page, Passkey, Tokens } from "../lib/types";
+import { passkeysSupported, signWithPasskey, type RequestOptionsJSON } from "../lib/webauthn";
 import { Dialog, Field, FormError } from "./ui";
 
 interface Prompt {
@@ -19,6 +20,7 @@ export function StepUpProvider({ children }: { children: ReactNode }) {
   const [secret, setSecret] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [pending, setPending] = useState(false);
+  const [hasPasskey, setHasPasskey] = useState(false);
   const promptRef = useRef<Prompt | null>(null);
   promptRef.current = prompt;
 
@@ -28,6 +30,13 @@ export function StepUpProvider({ children }: { children: ReactNode }) {
         setSecret("");
         setError(null);
         setPrompt({ reason, resolve });
+        setHasPasskey(false);
+        if (passkeysSupported()) {
+          api
+            .request<Page<Passkey>>("GET", "/auth/passkeys")
+            .then((page) => setHasPasskey(page.items.length > 0))
+            .catch(() => setHasPasskey(false));
+        }
       });
     return () => {
       api.stepUpHandler = null;
@@ -48,6 +57,22 @@ export function StepUpProvider({ children }: { children: ReactNode }) {
       const tokens = await api.request<Tokens>("POST", "/auth/step-up", {
         body: usesCode ? { code: secret.trim() } : { password: secret },
       });
+      api.acceptTokens(tokens);
+      close(true);
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setPending(false);
+    }
+  };
+
+  const onPasskey = async () => {
+    setPending(true);
+    setError(null);
+    try {
+      const options = await api.request<RequestOptionsJSON>("POST", "/auth/passkeys/step-up/options");
+      const credential = await signWithPasskey(options);
+      const tokens = await api.request<Tokens>("POST", "/auth/passkeys/step-up", { body: { credential } });
       api.acceptTokens(tokens);
       close(true);
     } catch (failure) {
@@ -78,6 +103,11 @@ export function StepUpProvider({ children }: { children: ReactNode }) {
             autoFocus
           />
           <FormError error={error} />
+          {hasPasskey && (
+            <button type="button" className="button secondary block" onClick={() => void onPasskey()} disabled={pending}>
+              Use a passkey instead
+            </button>
+          )}
           <div className="actions">
             <button type="button" className="button secondary" onClick={() => close(false)}>
               Cancel

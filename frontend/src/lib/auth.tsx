@@ -2,6 +2,7 @@ import { createContext, useContext, useEffect, useMemo, useState, type ReactNode
 import { useQueryClient } from "@tanstack/react-query";
 import { api } from "./api";
 import type { MfaChallenge, Tokens, User } from "./types";
+import { signWithPasskey, type RequestOptionsJSON } from "./webauthn";
 
 type Status = "loading" | "signed-in" | "signed-out";
 
@@ -16,6 +17,8 @@ interface AuthState {
   requestMagicLink(email: string): Promise<void>;
   /** Sign in with the link's token: tokens (never fresh), or the MFA step with 2FA on. */
   completeMagicLink(token: string): Promise<MfaChallenge | null>;
+  /** Sign in with a passkey (discoverable); or, with `mfaToken`, use it as the second step. */
+  signInWithPasskey(mfaToken?: string): Promise<void>;
   signOut(): Promise<void>;
   setUser(user: User): void;
 }
@@ -87,6 +90,20 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         if ("mfa_required" in result && result.mfa_required) return result;
         api.acceptTokens(result as Tokens);
         return null;
+      },
+      async signInWithPasskey(mfaToken) {
+        setSignedOutByChoice(false);
+        const options = await api.request<RequestOptionsJSON>("POST", "/auth/passkeys/login/options", {
+          anonymous: true,
+        });
+        const credential = await signWithPasskey(options);
+        const tokens = mfaToken
+          ? await api.request<Tokens>("POST", "/auth/login/mfa", {
+              body: { mfa_token: mfaToken, credential },
+              anonymous: true,
+            })
+          : await api.request<Tokens>("POST", "/auth/passkeys/login", { body: { credential }, anonymous: true });
+        api.acceptTokens(tokens);
       },
       async signOut() {
         setSignedOutByChoice(true);

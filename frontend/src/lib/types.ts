@@ -114,6 +114,18 @@ export interface Session {
   current?: boolean;
 }
 
+export interface Passkey {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at?: string | null;
+}
+
+export interface PaymentConfirmation {
+  id: string;
+  webauthn_options: import("./webauthn").RequestOptionsJSON;
+}
+
 export interface CustomerBrief {
   id: string;
   name: string;

@@ -5,7 +5,8 @@ import { api } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { fieldErrorsOf, saveBlob, useAction, useApi } from "../lib/hooks";
 import { svgDataUri } from "../lib/svg";
-import type { Page, Session, User } from "../lib/types";
+import type { Page, Passkey, Session, User } from "../lib/types";
+import { createPasskey, passkeysSupported, type CreationOptionsJSON } from "../lib/webauthn";
 
 interface Setup {
   secret: string;
@@ -136,6 +137,79 @@ function TwoFactor() {
   );
 }
 
+function Passkeys() {
+  const queryClient = useQueryClient();
+  const passkeys = useApi<Page<Passkey>>("/auth/passkeys");
+  const [name, setName] = useState("");
+  const [added, setAdded] = useState<string | null>(null);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ["/auth/passkeys"] });
+  const add = useAction(async () => {
+    setAdded(null);
+    const options = await api.request<CreationOptionsJSON>("POST", "/auth/passkeys/register/options");
+    const credential = await createPasskey(options);
+    const passkey = await api.request<Passkey>("POST", "/auth/passkeys/register", {
+      body: { credential, name: name.trim() || "Passkey" },
+    });
+    setName("");
+    setAdded(passkey.name);
+    await refresh();
+  });
+  const remove = useAction(async (passkey: Passkey) => {
+    await api.request("DELETE", `/auth/passkeys/${passkey.id}`);
+    setAdded(null);
+    await refresh();
+  });
+  if (passkeys.isLoading) return <Loading />;
+  const items = passkeys.data?.items ?? [];
+  const fields = fieldErrorsOf(add.error);
+  return (
+    <div className="stack">
+      <p className="muted">
+        Sign in and confirm large payments with your fingerprint, face or device PIN instead of a password.
+      </p>
+      <FormError error={passkeys.error ?? remove.error} />
+      {items.length > 0 && (
+        <ul className="session-list" aria-label="Your passkeys">
+          {items.map((p) => (
+            <li key={p.id} className="session" data-testid="passkey">
+              <div>
+                <p className="session-device">{p.name}</p>
+                <p className="muted">
+                  added <DateTime value={p.created_at} /> · last used{" "}
+                  {p.last_used_at ? <DateTime value={p.last_used_at} /> : "never"}
+                </p>
+              </div>
+              <button type="button" className="button secondary small" disabled={remove.pending} onClick={() => void remove.run(p)}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {added && <Notice tone="success">Passkey “{added}” added.</Notice>}
+      {passkeysSupported() ? (
+        <form
+          className="stack"
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            void add.run();
+          }}
+        >
+          <Field label="Passkey name" value={name} onChange={(e) => setName(e.target.value)} errors={fields.name} hint="E.g. “Work laptop”." maxLength={64} />
+          <FormError error={add.error} shownFields={["name"]} />
+          <div className="actions start">
+            <button type="submit" className="button" disabled={add.pending}>
+              {add.pending ? "Waiting for your device…" : "Add a passkey"}
+            </button>
+          </div>
+        </form>
+      ) : (
+        <Notice tone="info">This browser does not support passkeys.</Notice>
+      )}
+    </div>
+  );
+}
+
 function Sessions() {
   const queryClient = useQueryClient();
   const { signOut } = useAuth();
@@ -250,6 +324,10 @@ export function SecurityPage() {
       <section className="card" aria-labelledby="mfa-title">
         <h2 id="mfa-title">Two-step verification</h2>
         <TwoFactor />
+      </section>
+      <section className="card" aria-labelledby="passkeys-title">
+        <h2 id="passkeys-title">Passkeys</h2>
+        <Passkeys />
       </section>
       <section className="card" aria-labelledby="sessions-title">
         <h2 id="sessions-title">Where you're signed in</h2>

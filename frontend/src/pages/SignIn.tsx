@@ -4,9 +4,10 @@ import { Field, FormError, Notice, PageHeader } from "../components/ui";
 import { useAuth } from "../lib/auth";
 import { fieldErrorsOf } from "../lib/hooks";
 import type { MfaChallenge } from "../lib/types";
+import { passkeysSupported } from "../lib/webauthn";
 
 export function SignInPage() {
-  const { signIn } = useAuth();
+  const { signIn, signInWithPasskey } = useAuth();
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
   const [challenge, setChallenge] = useState<MfaChallenge | null>(null);
@@ -36,6 +37,8 @@ export function SignInPage() {
       }
     });
   };
+
+  const onPasskey = () => void run(() => signInWithPasskey());
 
   const fields = fieldErrorsOf(error);
   if (challenge) {
@@ -75,6 +78,11 @@ export function SignInPage() {
       <button type="button" className="button block secondary" onClick={() => setMagic(true)}>
         E-mail me a sign-in link
       </button>
+      {passkeysSupported() && (
+        <button type="button" className="button secondary block" onClick={onPasskey} disabled={pending}>
+          Sign in with a passkey
+        </button>
+      )}
       <p className="muted center">
         <Link to="/forgot-password">Forgot your password?</Link>
       </p>
@@ -87,7 +95,7 @@ export function SignInPage() {
 
 /** The second step of a sign-in with 2FA on (after a password or a magic link). */
 export function MfaStep({ challenge, onCancel }: { challenge: MfaChallenge; onCancel: () => void }) {
-  const { completeMfa } = useAuth();
+  const { completeMfa, signInWithPasskey } = useAuth();
   const [code, setCode] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [pending, setPending] = useState(false);
@@ -98,6 +106,14 @@ export function MfaStep({ challenge, onCancel }: { challenge: MfaChallenge; onCa
     setPending(true);
     setError(null);
     completeMfa(challenge.mfa_token, code.trim())
+      .catch(setError)
+      .finally(() => setPending(false));
+  };
+
+  const onPasskey = () => {
+    setPending(true);
+    setError(null);
+    signInWithPasskey(challenge.mfa_token)
       .catch(setError)
       .finally(() => setPending(false));
   };
@@ -121,6 +137,11 @@ export function MfaStep({ challenge, onCancel }: { challenge: MfaChallenge; onCa
       <button type="submit" className="button block" disabled={pending}>
         {pending ? "Checking…" : "Verify and sign in"}
       </button>
+      {(challenge.methods ?? []).includes("passkey") && passkeysSupported() && (
+        <button type="button" className="button secondary block" onClick={onPasskey} disabled={pending}>
+          Use a passkey instead
+        </button>
+      )}
       <button type="button" className="link-button" onClick={onCancel}>
         Use a different account
       </button>

@@ -5,7 +5,10 @@ import { MoneyInput } from "../components/MoneyInput";
 import { Field, FormError, Loading, Money, Notice, PageHeader, SelectField } from "../components/ui";
 import { fieldErrorsOf, useIdempotentSubmit } from "../lib/hooks";
 import { parseAmountInput } from "../lib/money";
-import type { Transaction } from "../lib/types";
+import { ApiError } from "../lib/errors";
+import { api } from "../lib/api";
+import type { PaymentConfirmation, Transaction } from "../lib/types";
+import { signWithPasskey, type CredentialJSON } from "../lib/webauthn";
 import { useAccounts } from "./Dashboard";
 
 type Mode = "own" | "account_number" | "iban";
@@ -19,6 +22,14 @@ interface TransferBody {
   to_account_number?: string;
   to_iban?: string;
   beneficiary_name?: string;
+  confirmation?: { id: string; credential: CredentialJSON };
+}
+
+/** The destination exactly as the transfer sends it: what a payment confirmation signs. */
+function payeeOf(body: TransferBody): Record<string, string> {
+  if (body.to_account_id) return { to_account_id: body.to_account_id };
+  if (body.to_account_number) return { to_account_number: body.to_account_number };
+  return { to_iban: body.to_iban ?? "", beneficiary_name: body.beneficiary_name ?? "" };
 }
 
 const OUTCOME: Record<string, string> = {
@@ -47,6 +58,8 @@ export function TransferPage() {
   const [inputErrors, setInputErrors] = useState<Record<string, string[]>>({});
   const [result, setResult] = useState<Transaction | null>(null);
   const transfer = useIdempotentSubmit<TransferBody, Transaction>("POST", "/transactions/transfer");
+  const [signing, setSigning] = useState(false);
+  const [signError, setSignError] = useState<unknown>(null);
 
   const fallback = own.find((a) => a.account_type === "checking") ?? own[0];
   const from = own.find((a) => a.id === (form.from || fallback?.id));
@@ -95,6 +108,35 @@ export function TransferPage() {
       /* the error is shown on the review step; "Confirm" retries with the same key */
     }
   };
+
+  /** A large payment: the passkey signs this amount and payee, then the transfer carries it. */
+  const onPasskeyConfirm = async () => {
+    if (!review) return;
+    setSigning(true);
+    setSignError(null);
+    try {
+      const confirmation = await api.request<PaymentConfirmation>("POST", "/transactions/confirmations", {
+        body: {
+          kind: "transfer",
+          account_id: review.from_account_id,
+          amount: review.amount,
+          currency: review.currency,
+          payee: payeeOf(review),
+        },
+      });
+      const credential = await signWithPasskey(confirmation.webauthn_options);
+      setSigning(false);
+      const txn = await transfer.submit({ ...review, confirmation: { id: confirmation.id, credential } });
+      setResult(txn);
+      setReview(null);
+      await queryClient.invalidateQueries();
+    } catch (failure) {
+      if (!(failure instanceof ApiError)) setSignError(failure);
+    } finally {
+      setSigning(false);
+    }
+  };
+  const needsPasskey = transfer.error instanceof ApiError && transfer.error.code === "confirmation_required";
 
   const fields = { ...fieldErrorsOf(transfer.error), ...inputErrors };
 
@@ -157,14 +199,33 @@ export function TransferPage() {
               </>
             )}
           </dl>
-          <FormError error={transfer.error} />
+          {needsPasskey ? (
+            <div className="stack" data-testid="passkey-confirmation">
+              <Notice tone="info">
+                Confirm with your passkey that you are sending{" "}
+                <strong>
+                  <Money amount={review.amount} currency={review.currency} />
+                </strong>{" "}
+                to <strong>{to}</strong>. Your device signs exactly this payment.
+              </Notice>
+              <FormError error={signError} />
+            </div>
+          ) : (
+            <FormError error={transfer.error} />
+          )}
           <div className="actions">
-            <button type="button" className="button secondary" onClick={() => setReview(null)} disabled={transfer.pending}>
+            <button type="button" className="button secondary" onClick={() => setReview(null)} disabled={transfer.pending || signing}>
               Edit
             </button>
-            <button type="button" className="button" onClick={() => void onConfirm()} disabled={transfer.pending}>
-              {transfer.pending ? "Sending…" : transfer.error ? "Try again" : "Confirm and send"}
-            </button>
+            {needsPasskey ? (
+              <button type="button" className="button" onClick={() => void onPasskeyConfirm()} disabled={transfer.pending || signing}>
+                {signing ? "Waiting for your passkey…" : transfer.pending ? "Sending…" : "Confirm with passkey"}
+              </button>
+            ) : (
+              <button type="button" className="button" onClick={() => void onConfirm()} disabled={transfer.pending}>
+                {transfer.pending ? "Sending…" : transfer.error ? "Try again" : "Confirm and send"}
+              </button>
+            )}
           </div>
         </div>
       </section>
