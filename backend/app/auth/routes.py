@@ -5,24 +5,30 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app
+from flask import current_app, redirect, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
+from werkzeug.wrappers import Response
 
-from app.auth import password_changes, sessions, two_factor, users
-from app.auth.models import AuthSession, User
+from app.auth import oidc, password_changes, sessions, two_factor, users
+from app.auth.models import AuthSession, ExternalIdentity, User
 from app.auth.permissions import current_user, require
 from app.auth.schemas import (
     BackupCodesSchema,
     ChangePasswordSchema,
     CodeSchema,
     Disable2faSchema,
+    ExternalIdentityListSchema,
     LoginMfaSchema,
     LoginResultSchema,
     LoginSchema,
     MeSchema,
     MessageSchema,
     MeUpdateSchema,
+    OidcCallbackArgsSchema,
+    OidcExchangeSchema,
+    OidcLinkStartSchema,
+    OidcProvidersSchema,
     PasswordResetConfirmSchema,
     PasswordResetRequestSchema,
     RefreshSchema,
@@ -73,6 +79,24 @@ def _login_key() -> str:
 
 def _sid() -> str:
     return str(get_jwt()["sid"])
+
+
+def _binding() -> str | None:
+    """The value the browser that started a single sign-on keeps (`oidc.BINDING_COOKIE`)."""
+    return request.cookies.get(oidc.BINDING_COOKIE)
+
+
+def _with_binding(response: Response, started: oidc.Started) -> Response:
+    response.set_cookie(
+        oidc.BINDING_COOKIE,
+        started.binding,
+        max_age=int(current_app.config["OIDC_LOGIN_SECONDS"]),
+        path=oidc.BINDING_COOKIE_PATH,
+        secure=request.is_secure or current_app.config.get("HSTS_ENABLED", False),
+        httponly=True,
+        samesite="Lax",  # sent on the provider's top-level redirect back, not on cross-site posts
+    )
+    return response
 
 
 def _tokens(pair: TokenPair) -> dict[str, Any]:
@@ -254,3 +278,71 @@ def list_sessions() -> dict[str, list[AuthSession] | None]:
 def revoke_session(session_id: uuid.UUID) -> None:
     """Revoke one of the caller's sessions."""
     sessions.revoke_session(db.session(), user=current_user(), session_id=session_id)
+
+
+# --- single sign-on (OpenID Connect; docs/sso.md) ----------------------------------------------
+
+
+@blp.route("/oidc/providers", methods=["GET"])
+@blp.doc(security=[])
+@blp.response(200, OidcProvidersSchema)
+def oidc_providers() -> dict[str, list[str]]:
+    """The single sign-on providers this deployment offers."""
+    return {"providers": oidc.providers()}
+
+
+@blp.route("/oidc/<string:provider>/authorize", methods=["GET"])
+@blp.doc(security=[])
+@ip_limit
+@blp.response(302)
+def oidc_authorize(provider: str) -> Response:
+    """Send the browser to the provider to sign in (PKCE, state, nonce)."""
+    started = oidc.start(db.session(), provider=provider)
+    return _with_binding(redirect(started.authorization_url, code=302), started)
+
+
+@blp.route("/oidc/<string:provider>/callback", methods=["GET"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(OidcCallbackArgsSchema, location="query")
+@blp.response(302)
+def oidc_callback(args: dict[str, Any], provider: str) -> Response:
+    """The provider's answer: on to the web app with a one-time code (or the link done)."""
+    target = oidc.callback(db.session(), provider=provider, binding=_binding(), **args)
+    return redirect(target, code=302)
+
+
+@blp.route("/oidc/exchange", methods=["POST"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(OidcExchangeSchema)
+@blp.response(200, TokensSchema)
+def oidc_exchange(data: dict[str, Any]) -> dict[str, Any]:
+    """Exchange the one-time code from a single sign-on for tokens (same browser)."""
+    return _tokens(oidc.exchange(db.session(), binding=_binding(), **data))
+
+
+@blp.route("/oidc/<string:provider>/link", methods=["POST"])
+@require("profile", fresh=True)
+@blp.response(200, OidcLinkStartSchema)
+def oidc_link(provider: str) -> Response:
+    """Start linking a provider's account to the caller's (fresh token); go to the URL."""
+    started = oidc.start(db.session(), provider=provider, user=current_user())
+    response = current_app.json.response({"authorization_url": started.authorization_url})
+    return _with_binding(response, started)  # type: ignore[arg-type]
+
+
+@blp.route("/oidc/identities", methods=["GET"])
+@require("profile")
+@blp.response(200, ExternalIdentityListSchema)
+def oidc_identities() -> dict[str, list[ExternalIdentity] | None]:
+    """The caller's linked sign-in providers."""
+    return {"items": oidc.list_identities(db.session(), user=current_user()), "next_cursor": None}
+
+
+@blp.route("/oidc/identities/<uuid:identity_id>", methods=["DELETE"])
+@require("profile", fresh=True)
+@blp.response(204)
+def oidc_unlink(identity_id: uuid.UUID) -> None:
+    """Unlink one of the caller's sign-in providers (fresh token)."""
+    oidc.unlink(db.session(), user=current_user(), identity_id=identity_id)
