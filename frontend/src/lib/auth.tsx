@@ -12,6 +12,8 @@ interface AuthState {
   signedOutByChoice: boolean;
   signIn(login: string, password: string): Promise<MfaChallenge | null>;
   completeMfa(mfaToken: string, code: string): Promise<void>;
+  /** Spend the one-time code a single sign-on left in the URL's fragment for tokens. */
+  completeSso(code: string): Promise<void>;
   signOut(): Promise<void>;
   setUser(user: User): void;
 }
@@ -62,6 +64,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       async completeMfa(mfaToken, code) {
         const tokens = await api.request<Tokens>("POST", "/auth/login/mfa", {
           body: { mfa_token: mfaToken, code },
+          anonymous: true,
+        });
+        api.acceptTokens(tokens);
+      },
+      async completeSso(code) {
+        setSignedOutByChoice(false);
+        const tokens = await api.request<Tokens>("POST", "/auth/oidc/exchange", {
+          body: { code },
           anonymous: true,
         });
         api.acceptTokens(tokens);
