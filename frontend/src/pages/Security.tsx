@@ -6,7 +6,7 @@ import { useAuth } from "../lib/auth";
 import { fieldErrorsOf, saveBlob, useAction, useApi } from "../lib/hooks";
 import { startLink, ssoLabel, useSsoProviders, type LinkedIdentity } from "../lib/sso";
 import { svgDataUri } from "../lib/svg";
-import type { Page, Session, User } from "../lib/types";
+import { hasRole, type Page, type Session, type User } from "../lib/types";
 
 interface Setup {
   secret: string;
@@ -247,7 +247,10 @@ function PersonalData() {
 /** Identities at sign-in providers linked to this account; a link is made only from here. */
 function LinkedSignIns() {
   const queryClient = useQueryClient();
-  const providers = (useSsoProviders().data?.providers ?? []).filter((p) => p !== "staff");
+  const { user } = useAuth();
+  const staff = hasRole(user, "admin") || hasRole(user, "compliance_officer");
+  // The bank's own provider is offered to staff only; customers see the social ones.
+  const providers = (useSsoProviders().data?.providers ?? []).filter((p) => staff === (p === "staff"));
   const linked = useApi<Page<LinkedIdentity>>("/auth/oidc/identities");
   const [justLinked] = useState(() => /^#linked=(\w+)$/.exec(window.location.hash)?.[1] ?? null);
   const link = useAction(startLink);
