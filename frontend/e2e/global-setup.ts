@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { E2E_CLIENT_ID, E2E_CLIENT_SECRET, startOidcProvider } from "./oidc-provider";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..", "..");
@@ -98,6 +99,19 @@ export default async function globalSetup() {
   const ratesAddress = ratesServer.address();
   const ratesPort = typeof ratesAddress === "object" && ratesAddress ? ratesAddress.port : 0;
   const baseUrl = `http://127.0.0.1:${port}`;
+  // Single sign-on providers: the bank's (staff) and a stand-in for Google (e2e/specs/sso.spec.ts).
+  const staffIdpPort = await freePort();
+  const googleIdpPort = await freePort();
+  const identityProviders = [
+    await startOidcProvider(staffIdpPort, {
+      sub: "e2e-staff-1",
+      email: "sso.officer@flowlet-e2e.com",
+      given_name: "Sasha",
+      family_name: "Officer",
+      groups: ["flowlet-compliance"],
+    }),
+    await startOidcProvider(googleIdpPort, { sub: "e2e-google-1", email: "linked.customer@gmail-e2e.com" }),
+  ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FLOWLET_ENV: "development",
@@ -120,6 +134,15 @@ export default async function globalSetup() {
     CARD_REQUIRE_KYC: "false",
     // A login's token counts as fresh for 5 s only, so the step-up prompt can be reached.
     JWT_FRESH_SECONDS: "5",
+    // The callback the providers send the browser back to is under FRONTEND_URL.
+    FRONTEND_URL: baseUrl,
+    OIDC_STAFF_ISSUER: `http://127.0.0.1:${staffIdpPort}`,
+    OIDC_STAFF_CLIENT_ID: E2E_CLIENT_ID,
+    OIDC_STAFF_CLIENT_SECRET: E2E_CLIENT_SECRET,
+    OIDC_STAFF_GROUP_ROLES: "flowlet-compliance=compliance_officer,flowlet-admins=admin",
+    OIDC_GOOGLE_ISSUER: `http://127.0.0.1:${googleIdpPort}`,
+    OIDC_GOOGLE_CLIENT_ID: E2E_CLIENT_ID,
+    OIDC_GOOGLE_CLIENT_SECRET: E2E_CLIENT_SECRET,
     WEB_DIST_DIR: process.env.WEB_DIST_DIR ?? path.join(repo, "frontend", "dist"),
   };
   delete env.PROMETHEUS_MULTIPROC_DIR;
@@ -143,6 +166,7 @@ export default async function globalSetup() {
   } catch (error) {
     server.kill("SIGTERM");
     ratesServer.close();
+    for (const idp of identityProviders) idp.close();
     throw new Error(`${(error as Error).message}; see frontend/e2e/.run/backend.log`);
   }
   process.env.E2E_BASE_URL = baseUrl;
@@ -158,6 +182,7 @@ export default async function globalSetup() {
       }, 10_000).unref();
     });
     ratesServer.close();
+    for (const idp of identityProviders) idp.close();
     if (!process.env.KEEP_E2E_DATABASE) pg("dropdb", "--if-exists", "--force", database);
   };
 }

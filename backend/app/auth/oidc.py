@@ -375,6 +375,11 @@ def _finish_link(session: Session, row: OidcLogin, claims: dict[str, Any], front
     return f"{frontend}/security#linked={row.provider}"
 
 
+def refusal_page(error: DomainError) -> str:
+    """Where a browser whose sign-in was refused is sent: the web app says why."""
+    return f"{current_app.config['FRONTEND_URL']}/sign-in/sso#error={error.code}"
+
+
 # --- the web app's exchange --------------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ from app.auth.schemas import (
 from app.auth.tokens import TokenPair
 from app.auth.two_factor import TotpSetup
 from app.core.api import Blueprint
+from app.core.errors import DomainError
 from app.core.extensions import db, limiter
 from app.core.hygiene import json_or_none
 
@@ -308,7 +309,14 @@ def oidc_authorize(provider: str) -> Response:
 @blp.response(302)
 def oidc_callback(args: dict[str, Any], provider: str) -> Response:
     """The provider's answer: on to the web app with a one-time code (or the link done)."""
-    target = oidc.callback(db.session(), provider=provider, binding=_binding(), **args)
+    try:
+        target = oidc.callback(db.session(), provider=provider, binding=_binding(), **args)
+    except DomainError as exc:
+        # A browser is shown the refusal by the web app (it was audited and committed already);
+        # any other client gets the envelope.
+        if request.accept_mimetypes.accept_html:
+            return redirect(oidc.refusal_page(exc), code=302)
+        raise
     return redirect(target, code=302)
 
 

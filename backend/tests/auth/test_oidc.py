@@ -446,3 +446,14 @@ def test_unlinking(client, app, google_idp, db_session):
     _error(client.delete(path, headers=auth_headers(app, customer, fresh=True)), 404, "not_found")
     _error(_sign_in(client, "google"), 403, "sso_not_linked")
     assert audit_rows(db_session, action="auth.oidc_unlinked", resource_id=str(customer.public_id))
+
+
+def test_a_browser_is_shown_a_refusal_by_the_web_app(client, google_idp, db_session):
+    google_idp.set_user(email=unique_email("nobody"))
+    back = _to_provider(client.get("/api/v1/auth/oidc/google/authorize"))
+    parts = urlsplit(back)
+    answer = client.get(f"{parts.path}?{parts.query}", headers={"Accept": "text/html"})
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith("/sign-in/sso#error=sso_not_linked")
+    refused = audit_rows(db_session, action="auth.oidc_sign_in")
+    assert refused[-1].outcome == "failure"
