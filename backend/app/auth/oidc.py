@@ -28,8 +28,9 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.auth import oidc_client
-from app.auth.errors import InvalidToken
+from app.auth import mfa, oidc_client
+from app.auth.attempts import failed, refuse_if_locked
+from app.auth.errors import InvalidMfaCode, InvalidToken
 from app.auth.models import ExternalIdentity, OidcLogin, Role, User
 from app.auth.oidc_client import ProviderUnavailable, SsoFailed
 from app.auth.sessions import _issue_session, _succeeded
@@ -383,26 +384,58 @@ def refusal_page(error: DomainError) -> str:
 # --- the web app's exchange --------------------------------------------------------------------
 
 
-def exchange(session: Session, *, code: str, binding: str | None) -> TokenPair:
-    """Spend the one-time code from the callback for tokens, on the browser that signed in."""
+class MfaRequired(DomainError):
+    status, code, message = (
+        401,
+        "mfa_required",
+        "Two-step verification is on: send the code from your authenticator app as mfa_code.",
+    )
+
+
+def exchange(
+    session: Session, *, code: str, binding: str | None, mfa_code: str | None = None
+) -> TokenPair:
+    """Spend the one-time code from the callback for tokens, on the browser that signed in.
+
+    An account with two-step verification on needs its code too (`mfa_code`): the provider's
+    sign-in is the first factor only. Until the code is right the one-time code stays (its
+    life stretched by MFA_TOKEN_SECONDS once); wrong codes count towards the lockout.
+    """
     row = session.scalar(
         for_update(sa.select(OidcLogin).where(OidcLogin.code_hash == _digest(code)))
     )
     invalid = InvalidToken("The sign-in code is not valid, used or expired; sign in again.")
     if row is None:
         audit.fail(session, invalid, "auth.oidc_exchange", changes={"reason": "unknown_code"})
-    session.delete(row)
-    session.flush()
     provider = row.provider
     if row.expires_at <= now() or row.user_id is None:
+        session.delete(row)
         _refuse(session, invalid, provider=provider, reason="expired")
     if binding is None or not secrets.compare_digest(_digest(binding), row.binding_hash):
+        session.delete(row)
         _refuse(session, invalid, provider=provider, reason="browser_mismatch")
     user = lock_user(session, row.user_id)
     if not user.is_active or user.admin_locked_at is not None:
+        session.delete(row)
         _refuse(session, invalid, provider=provider, reason="account_disabled", user=user)
+    method = f"oidc:{provider}"
+    if user.mfa_enabled:
+        refuse_if_locked(session, user, method="sso_mfa")
+        if not mfa_code:
+            row.expires_at = row.created_at + timedelta(
+                seconds=current_app.config["OIDC_EXCHANGE_SECONDS"]
+                + current_app.config["MFA_TOKEN_SECONDS"]
+            )
+            uow.commit(session)
+            raise MfaRequired(details={"methods": ["totp", "backup_code"]})
+        second = mfa.verify_second_factor(session, user, mfa_code)
+        if second is None:
+            failed(session, user, reason="wrong_mfa_code", method="sso_mfa", error=InvalidMfaCode())
+        method += f"+{second}"
+    session.delete(row)
+    session.flush()
     _succeeded(user)
-    tokens = _issue_session(session, user, method=f"oidc:{provider}")
+    tokens = _issue_session(session, user, method=method)
     auth_session = lock_session(session, tokens.session_id)
     assert auth_session is not None
     auth_session.oidc_provider = provider

@@ -271,6 +271,8 @@ class OidcExchangeSchema(Schema):
     """The one-time code the callback handed the web app (in the URL's fragment)."""
 
     code = ma.fields.String(required=True, validate=ma.validate.Length(min=16, max=128))
+    # The TOTP or backup code, for an account with two-step verification on.
+    mfa_code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
 
 
 class OidcLinkStartSchema(Schema):

@@ -40,6 +40,7 @@ class Provider:
         self.disabled: set[str] = set()
         self.next_claims: dict[str, Any] = {}  # merged into the next ID token only
         self.sign_with: RSAKey | None = None  # sign the next ID token with this key
+        self.issue_refresh = True  # hand out refresh tokens
         self.jwks_fetches = 0
         self.token_requests: list[dict[str, str]] = []
         self.lock = threading.Lock()
@@ -145,14 +146,15 @@ class Provider:
             id_token = None
         else:
             return 400, {"error": "unsupported_grant_type"}
-        refresh = secrets.token_urlsafe(24)
-        self.refresh_tokens[refresh] = user["sub"]
-        body = {
+        body: dict[str, Any] = {
             "access_token": secrets.token_urlsafe(24),
             "token_type": "Bearer",
             "expires_in": 300,
-            "refresh_token": refresh,
         }
+        if self.issue_refresh:
+            refresh = secrets.token_urlsafe(24)
+            self.refresh_tokens[refresh] = user["sub"]
+            body["refresh_token"] = refresh
         if id_token is not None:
             body["id_token"] = id_token
         return 200, body

@@ -14,8 +14,10 @@ import requests
 import sqlalchemy as sa
 
 from app.auth.models import AuthSession, ExternalIdentity, OidcLogin, User
+from app.config import ConfigError, ProductionConfig, parse_group_roles
 from tests.auth.helpers import audit_rows, bearer, login
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, new_key
+from tests.auth.test_mfa import code_at, enroll
 from tests.conftest import unique_email
 from tests.factories import auth_headers, make_user
 
@@ -457,3 +459,82 @@ def test_a_browser_is_shown_a_refusal_by_the_web_app(client, google_idp, db_sess
     assert answer.headers["Location"].endswith("/sign-in/sso#error=sso_not_linked")
     refused = audit_rows(db_session, action="auth.oidc_sign_in")
     assert refused[-1].outcome == "failure"
+
+
+def _linked_customer(client, app, google_idp, db_session):
+    customer = make_user(db_session)
+    google_idp.set_user(email=unique_email("gmail"))
+    url = _link(client, app, customer).get_json()["authorization_url"]
+    _callback(client, requests.get(url, allow_redirects=False, timeout=5).headers["Location"])
+    return customer
+
+
+def test_two_step_verification_still_asks_for_its_code(client, app, google_idp, db_session, clock):
+    customer = _linked_customer(client, app, google_idp, db_session)
+    secret, _ = enroll(client, app, customer, clock)
+    code = _code(_sign_in(client, "google"))
+    asked = _error(_exchange(client, code), 401, "mfa_required")
+    assert asked["details"] == {"methods": ["totp", "backup_code"]}
+    wrong = client.post("/api/v1/auth/oidc/exchange", json={"code": code, "mfa_code": "000000"})
+    _error(wrong, 401, "invalid_mfa_code")
+    db_session.expire_all()
+    assert db_session.get(User, customer.id).failed_login_count == 1  # counted like any other
+    clock.advance(seconds=30)
+    right = client.post(
+        "/api/v1/auth/oidc/exchange", json={"code": code, "mfa_code": code_at(secret, clock.now)}
+    )
+    assert right.status_code == 200, right.get_json()
+    logins = audit_rows(db_session, action="auth.login", resource_id=str(customer.public_id))
+    assert logins[-1].changes["method"] == "oidc:google+totp"
+    _error(_exchange(client, code), 401, "invalid_token")  # spent
+
+
+def test_wrong_codes_at_the_sso_step_lock_the_account(client, app, google_idp, db_session, clock):
+    customer = _linked_customer(client, app, google_idp, db_session)
+    enroll(client, app, customer, clock)
+    code = _code(_sign_in(client, "google"))
+    statuses = [
+        client.post(
+            "/api/v1/auth/oidc/exchange", json={"code": code, "mfa_code": "000000"}
+        ).status_code
+        for _ in range(app.config["LOCKOUT_THRESHOLD"] + 1)
+    ]
+    assert statuses[-1] == 423 and statuses[0] == 401
+
+
+def test_a_staff_session_without_a_provider_refresh_token_ends_at_its_refresh(client, staff_idp):
+    staff_idp.set_user(email=unique_email("staff"), groups=["flowlet-admins"])
+    staff_idp.issue_refresh = False
+    tokens = _tokens(client, "staff")
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    _error(again, 401, "token_revoked")
+
+
+def test_production_refuses_a_provider_without_a_secret_or_https(monkeypatch):
+    for name, value in {
+        "SECRET_KEY": "s" * 40,
+        "JWT_SECRET_KEY": "j" * 40,
+        "DATA_ENCRYPTION_KEYS": "k1:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=",
+        "DATABASE_URL": "postgresql://x@127.0.0.1/x",
+        "CARD_ENCRYPTION_KEYS": "c1:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=",
+        "CARD_PAN_FINGERPRINT_KEY": "f" * 40,
+        "CARD_CVV_KEY": "v" * 40,
+        "OIDC_STAFF_CLIENT_ID": "flowlet",
+        "OIDC_STAFF_ISSUER": "http://idp.bank.example",
+        "OIDC_STAFF_CLIENT_SECRET": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match="OIDC_STAFF_CLIENT_SECRET"):
+        ProductionConfig().validate()
+    monkeypatch.setenv("OIDC_STAFF_CLIENT_SECRET", "a-real-client-secret-0001")
+    with pytest.raises(ConfigError, match="OIDC_STAFF_ISSUER"):
+        ProductionConfig().validate()
+    monkeypatch.setenv("OIDC_STAFF_ISSUER", "https://idp.bank.example")
+    ProductionConfig().validate()
+    assert parse_group_roles("a=admin, b = compliance_officer") == {
+        "a": "admin",
+        "b": "compliance_officer",
+    }
+    for bad in ("a", "a=customer", "=admin"):
+        with pytest.raises(ConfigError):
+            parse_group_roles(bad)

@@ -13,7 +13,7 @@ interface AuthState {
   signIn(login: string, password: string): Promise<MfaChallenge | null>;
   completeMfa(mfaToken: string, code: string): Promise<void>;
   /** Spend the one-time code a single sign-on left in the URL's fragment for tokens. */
-  completeSso(code: string): Promise<void>;
+  completeSso(code: string, mfaCode?: string): Promise<void>;
   signOut(): Promise<void>;
   setUser(user: User): void;
 }
@@ -68,10 +68,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         });
         api.acceptTokens(tokens);
       },
-      async completeSso(code) {
+      async completeSso(code, mfaCode) {
         setSignedOutByChoice(false);
         const tokens = await api.request<Tokens>("POST", "/auth/oidc/exchange", {
-          body: { code },
+          body: mfaCode ? { code, mfa_code: mfaCode } : { code },
           anonymous: true,
         });
         api.acceptTokens(tokens);

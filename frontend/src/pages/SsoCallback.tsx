@@ -1,7 +1,9 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { FormError, Loading, PageHeader } from "../components/ui";
+import { Field, FormError, Loading, PageHeader } from "../components/ui";
 import { useAuth } from "../lib/auth";
+import { ApiError } from "../lib/errors";
+import { fieldErrorsOf } from "../lib/hooks";
 
 /** What the server said when it refused a sign-in (`#error=<code>`), in words. */
 const REFUSALS: Record<string, string> = {
@@ -29,6 +31,22 @@ export function SsoCallbackPage() {
   const [missing, setMissing] = useState(false);
   const [refusal, setRefusal] = useState<string | null>(null);
   const started = useRef(false);
+  // With two-step verification on, the provider's sign-in is the first step only.
+  const [pendingCode, setPendingCode] = useState<string | null>(null);
+  const [mfaCode, setMfaCode] = useState("");
+  const [checking, setChecking] = useState(false);
+
+  const finish = (code: string, second?: string) =>
+    completeSso(code, second)
+      .then(() => navigate("/", { replace: true }))
+      .catch((failure: unknown) => {
+        if (failure instanceof ApiError && failure.code === "mfa_required") {
+          setPendingCode(code);
+          setError(null);
+        } else {
+          setError(failure);
+        }
+      });
 
   useEffect(() => {
     if (started.current) return; // a code is spent once, even under StrictMode's double effect
@@ -42,10 +60,39 @@ export function SsoCallbackPage() {
       setMissing(true);
       return;
     }
-    completeSso(code)
-      .then(() => navigate("/", { replace: true }))
-      .catch(setError);
-  }, [completeSso, navigate]);
+    void finish(code);
+    // Once, on arrival: the code in the fragment is read and wiped above.
+  }, []);
+
+  const onMfa = (event: FormEvent) => {
+    event.preventDefault();
+    setChecking(true);
+    void finish(pendingCode!, mfaCode.trim()).finally(() => setChecking(false));
+  };
+
+  if (pendingCode) {
+    return (
+      <form onSubmit={onMfa} className="stack" noValidate>
+        <PageHeader title="Two-step verification" />
+        <p>Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
+        <Field
+          label="Authentication code"
+          name="mfa_code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          value={mfaCode}
+          onChange={(e) => setMfaCode(e.target.value)}
+          errors={fieldErrorsOf(error).mfa_code}
+          required
+          autoFocus
+        />
+        <FormError error={error} shownFields={["mfa_code"]} />
+        <button type="submit" className="button block" disabled={checking}>
+          {checking ? "Checking…" : "Verify and sign in"}
+        </button>
+      </form>
+    );
+  }
 
   if (!error && !missing && !refusal) return <Loading label="Finishing your sign-in…" />;
   return (
