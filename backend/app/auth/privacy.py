@@ -1,7 +1,8 @@
 """The auth domain's part in the personal-data export and in erasure (`app.core.personal_data`).
 
 Export: the profile, the consents and the sessions. Erasure: the profile is pseudonymized and
-the login disabled for good, the sessions lose their IP and user agent (and end), and the
+the login disabled for good (linked sign-ins removed), the sessions lose their IP, user agent
+and provider refresh token (and end), and the
 e-mails to the person lose their address and body (pending ones are cancelled).
 """
 
@@ -15,7 +16,15 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.auth import mail
-from app.auth.models import AuthSession, BackupCode, EmailOutbox, OneTimeToken, User
+from app.auth.models import (
+    AuthSession,
+    BackupCode,
+    EmailOutbox,
+    ExternalIdentity,
+    OidcLogin,
+    OneTimeToken,
+    User,
+)
 from app.core.db import utcnow
 from app.core.personal_data import Section, personal_data, time_text
 
@@ -87,6 +96,9 @@ def _erase_profile(session: Session, user: User, pseudonym: str) -> None:
     user.mfa_enabled = False
     session.execute(sa.delete(BackupCode).where(BackupCode.user_id == user.id))
     session.execute(sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
+    # Linked sign-ins go: no provider account signs in to, or points at, the erased person.
+    session.execute(sa.delete(ExternalIdentity).where(ExternalIdentity.user_id == user.id))
+    session.execute(sa.delete(OidcLogin).where(OidcLogin.user_id == user.id))
 
 
 def _erase_sessions(session: Session, user: User, pseudonym: str) -> None:
@@ -96,6 +108,7 @@ def _erase_sessions(session: Session, user: User, pseudonym: str) -> None:
         .values(
             ip=None,
             user_agent=None,
+            oidc_refresh_token=None,
             revoked_at=sa.func.coalesce(AuthSession.revoked_at, utcnow()),
             revoked_reason=sa.func.coalesce(AuthSession.revoked_reason, "erased"),
         )

@@ -14,7 +14,9 @@ import requests
 import sqlalchemy as sa
 
 from app.auth.models import AuthSession, ExternalIdentity, OidcLogin, User
+from app.auth.privacy import _erase_profile
 from app.config import ConfigError, ProductionConfig, parse_group_roles
+from app.core import uow
 from tests.auth.helpers import audit_rows, bearer, login
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, new_key
 from tests.auth.test_mfa import code_at, enroll
@@ -538,3 +540,12 @@ def test_production_refuses_a_provider_without_a_secret_or_https(monkeypatch):
     for bad in ("a", "a=customer", "=admin"):
         with pytest.raises(ConfigError):
             parse_group_roles(bad)
+
+
+def test_erasure_removes_linked_sign_ins(client, app, google_idp, db_session):
+    customer = _linked_customer(client, app, google_idp, db_session)
+    _erase_profile(db_session, customer, "pseudo-1")
+    uow.commit(db_session)
+    linked = sa.select(ExternalIdentity).where(ExternalIdentity.user_id == customer.id)
+    assert db_session.scalar(linked) is None
+    _error(_sign_in(client, "google"), 403, "sso_not_linked")
