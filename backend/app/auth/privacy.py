@@ -1,8 +1,8 @@
 """The auth domain's part in the personal-data export and in erasure (`app.core.personal_data`).
 
-Export: the profile, the consents and the sessions. Erasure: the profile is pseudonymized and
-the login disabled for good (linked sign-ins removed), the sessions lose their IP, user agent
-and provider refresh token (and end), and the
+Export: the profile, the consents, the sessions and the linked sign-ins. Erasure: the profile
+is pseudonymized and the login disabled for good, the sessions lose their IP, user agent and
+provider refresh token (and end), the linked sign-ins are removed, and the
 e-mails to the person lose their address and body (pending ones are cancelled).
 """
 
@@ -35,6 +35,9 @@ def register(app: Flask) -> None:
     registry.add(Section("profile", 100, export=_profile, erase=_erase_profile))
     registry.add(Section("consents", 110, export=_consents))
     registry.add(Section("sessions", 120, export=_sessions, erase=_erase_sessions))
+    registry.add(
+        Section("linked_sign_ins", 125, export=_linked_sign_ins, erase=_erase_linked_sign_ins)
+    )
     registry.add(Section("email_outbox", 500, erase=_erase_outbox))
 
 
@@ -82,6 +85,30 @@ def _sessions(session: Session, user: User) -> list[dict[str, Any]]:
     ]
 
 
+def _linked_sign_ins(session: Session, user: User) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        sa.select(ExternalIdentity)
+        .where(ExternalIdentity.user_id == user.id)
+        .order_by(ExternalIdentity.id)
+    )
+    return [
+        {
+            "provider": row.provider,
+            "subject": row.subject,
+            "email": row.email,
+            "linked_at": time_text(row.linked_at),
+            "last_used_at": time_text(row.last_used_at),
+        }
+        for row in rows
+    ]
+
+
+def _erase_linked_sign_ins(session: Session, user: User, pseudonym: str) -> None:
+    """No provider account signs in to, or points at, the erased person any more."""
+    session.execute(sa.delete(ExternalIdentity).where(ExternalIdentity.user_id == user.id))
+    session.execute(sa.delete(OidcLogin).where(OidcLogin.user_id == user.id))
+
+
 def _erase_profile(session: Session, user: User, pseudonym: str) -> None:
     user.email = f"{pseudonym}@erased.invalid"
     user.username = None
@@ -96,9 +123,6 @@ def _erase_profile(session: Session, user: User, pseudonym: str) -> None:
     user.mfa_enabled = False
     session.execute(sa.delete(BackupCode).where(BackupCode.user_id == user.id))
     session.execute(sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
-    # Linked sign-ins go: no provider account signs in to, or points at, the erased person.
-    session.execute(sa.delete(ExternalIdentity).where(ExternalIdentity.user_id == user.id))
-    session.execute(sa.delete(OidcLogin).where(OidcLogin.user_id == user.id))
 
 
 def _erase_sessions(session: Session, user: User, pseudonym: str) -> None:

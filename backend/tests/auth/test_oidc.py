@@ -14,7 +14,7 @@ import requests
 import sqlalchemy as sa
 
 from app.auth.models import AuthSession, ExternalIdentity, OidcLogin, User
-from app.auth.privacy import _erase_profile
+from app.auth.privacy import _erase_linked_sign_ins, _linked_sign_ins
 from app.config import ConfigError, ProductionConfig, parse_group_roles
 from app.core import uow
 from tests.auth.helpers import audit_rows, bearer, login
@@ -544,7 +544,9 @@ def test_production_refuses_a_provider_without_a_secret_or_https(monkeypatch):
 
 def test_erasure_removes_linked_sign_ins(client, app, google_idp, db_session):
     customer = _linked_customer(client, app, google_idp, db_session)
-    _erase_profile(db_session, customer, "pseudo-1")
+    exported = _linked_sign_ins(db_session, customer)
+    assert [row["provider"] for row in exported] == ["google"]
+    _erase_linked_sign_ins(db_session, customer, "pseudo-1")
     uow.commit(db_session)
     linked = sa.select(ExternalIdentity).where(ExternalIdentity.user_id == customer.id)
     assert db_session.scalar(linked) is None
