@@ -166,19 +166,9 @@ def _email(claims: dict[str, Any]) -> str | None:
     return email.strip().lower()[:254] if isinstance(email, str) and email.strip() else None
 
 
-def _staff_roles(claims: dict[str, Any]) -> list[str]:
-    mapping: dict[str, str] = current_app.config["OIDC_STAFF_GROUP_ROLES"]
-    groups = claims.get("groups")
-    if not isinstance(groups, list):
-        return []
-    return sorted(
-        {mapping[group] for group in groups if isinstance(group, str) and group in mapping}
-    )
-
-
 def _staff_user(session: Session, row: OidcLogin, claims: dict[str, Any]) -> User:
     """The staff member the bank's provider vouches for: linked, or created SSO-only."""
-    roles = _staff_roles(claims)
+    roles = oidc_client.staff_roles(claims)
     if not roles:
         _refuse(
             session,

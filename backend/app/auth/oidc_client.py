@@ -28,6 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from app.auth.models import AuthSession
+from app.auth.tokens import now
 from app.config import OIDC_PROVIDERS
 from app.core import crypto
 from app.core.errors import DomainError, NotFound
@@ -100,6 +101,17 @@ def provider(name: str) -> Provider:
         issuer=str(config[f"{prefix}_ISSUER"]).rstrip("/"),
         client_id=str(config[f"{prefix}_CLIENT_ID"]),
         client_secret=config.get(f"{prefix}_CLIENT_SECRET"),
+    )
+
+
+def staff_roles(claims: dict[str, Any]) -> list[str]:
+    """The Flowlet roles the `groups` claim of a staff ID token maps to (OIDC_STAFF_GROUP_ROLES)."""
+    mapping: dict[str, str] = current_app.config["OIDC_STAFF_GROUP_ROLES"]
+    groups = claims.get("groups")
+    if not isinstance(groups, list):
+        return []
+    return sorted(
+        {mapping[group] for group in groups if isinstance(group, str) and group in mapping}
     )
 
 
@@ -285,7 +297,8 @@ def provider_allows(auth_session: AuthSession) -> bool:
     """Ask the provider whether an SSO session may go on, by refreshing its token there.
 
     False when the provider refuses (the user is disabled or signed out there), when it is no
-    longer configured, or for a staff session that holds no provider refresh token. The new
+    longer configured, for a staff session that holds no provider refresh token, or when the
+    staff provider's new ID token (if it sends one) no longer maps to any role. The new
     refresh token, when the provider rotates it, is sealed into the row (the caller commits).
     """
     name = auth_session.oidc_provider
@@ -306,6 +319,16 @@ def provider_allows(auth_session: AuthSession) -> bool:
         answer = refresh(p, refresh_token=current)
     except ProviderRefused:
         return False
+    id_token = answer.get("id_token")
+    if p.staff and isinstance(id_token, str):
+        try:
+            claims = verify_id_token(
+                p, id_token, now=now(), access_token=answer.get("access_token")
+            )
+        except SsoFailed:
+            return False
+        if not staff_roles(claims):
+            return False
     rotated = answer.get("refresh_token")
     if isinstance(rotated, str) and rotated != current:
         auth_session.oidc_refresh_token = seal_refresh_token(auth_session, rotated)

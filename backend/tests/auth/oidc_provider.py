@@ -143,7 +143,10 @@ class Provider:
             if sub is None or sub in self.disabled:
                 return 400, {"error": "invalid_grant"}
             user = {"sub": sub}
-            id_token = None
+            # Like Keycloak or Okta, a refresh brings a new ID token with the current claims.
+            id_token = (
+                self._id_token(dict(self.user), None) if self.user.get("sub") == sub else None
+            )
         else:
             return 400, {"error": "unsupported_grant_type"}
         body: dict[str, Any] = {

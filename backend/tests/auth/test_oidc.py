@@ -551,3 +551,13 @@ def test_erasure_removes_linked_sign_ins(client, app, google_idp, db_session):
     linked = sa.select(ExternalIdentity).where(ExternalIdentity.user_id == customer.id)
     assert db_session.scalar(linked) is None
     _error(_sign_in(client, "google"), 403, "sso_not_linked")
+
+
+def test_a_staff_member_removed_from_every_group_is_out_at_the_next_refresh(
+    client, staff_idp, db_session
+):
+    staff_idp.set_user(email=unique_email("staff"), groups=["flowlet-admins"])
+    tokens = _tokens(client, "staff")
+    staff_idp.user["groups"] = ["marketing"]
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    _error(again, 401, "token_revoked")
