@@ -251,7 +251,8 @@ def callback(
     """Check the provider's answer; returns where the browser goes next in the web app.
 
     A sign-in ends at `/sign-in/sso#code=…` (the one-time code for `exchange`), a link at
-    `/security#linked=<provider>`.
+    `/security#linked=<provider>`. `error_description` is the provider's free text: it is
+    accepted and kept out of the audit record (only the `error` code is kept).
     """
     p = oidc_client.provider(provider)
     row = session.scalar(
