@@ -30,6 +30,11 @@ DEFAULT_SECRETS = {
 
 CARD_SECRETS = ("CARD_ENCRYPTION_KEYS", "CARD_PAN_FINGERPRINT_KEY", "CARD_CVV_KEY")
 
+# Single sign-on (docs/sso.md): the bank's identity provider for staff, then the customers'.
+OIDC_PROVIDERS = ("staff", "google", "microsoft", "github")
+# The roles a staff identity provider's groups may grant.
+SSO_STAFF_ROLES = ("compliance_officer", "admin")
+
 
 # Points of each risk factor (docs/compliance.md, "Customer risk rating").
 DEFAULT_RISK_WEIGHTS: dict[str, int] = {
@@ -81,6 +86,22 @@ def normalize_db_url(url: str) -> str:
     return url
 
 
+def parse_group_roles(spec: str | None) -> dict[str, str]:
+    """Parse `group=role,…` (OIDC_STAFF_GROUP_ROLES); only staff roles may be granted."""
+    mapping: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        group, sep, role = (item.strip() for item in part.partition("="))
+        if not sep or not group or role not in SSO_STAFF_ROLES:
+            raise ConfigError(
+                "OIDC_STAFF_GROUP_ROLES entries must look like group=role, role one of "
+                + ", ".join(SSO_STAFF_ROLES)
+            )
+        mapping[group] = role
+    return mapping
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -118,6 +139,7 @@ class Config:
             self._ratelimit_settings,
             self._token_settings,
             self._mail_settings,
+            self._sso_settings,
             self._http_settings,
             self._money_settings,
             self._card_settings,
@@ -208,6 +230,33 @@ class Config:
         ]
         self.WEBAUTHN_CHALLENGE_SECONDS = _env_int("WEBAUTHN_CHALLENGE_SECONDS", 5 * 60)
         self.PAYMENT_CONFIRMATION_SECONDS = _env_int("PAYMENT_CONFIRMATION_SECONDS", 5 * 60)
+
+    def _sso_settings(self) -> None:
+        """Single sign-on with OpenID Connect (docs/sso.md); a provider without a client id
+        is not offered."""
+        self.OIDC_STAFF_ISSUER = _env("OIDC_STAFF_ISSUER")
+        self.OIDC_STAFF_CLIENT_ID = _env("OIDC_STAFF_CLIENT_ID")
+        self.OIDC_STAFF_CLIENT_SECRET = _env("OIDC_STAFF_CLIENT_SECRET")
+        # "group=role,group2=role2": the provider's `groups` claim → Flowlet staff roles.
+        self.OIDC_STAFF_GROUP_ROLES = parse_group_roles(_env("OIDC_STAFF_GROUP_ROLES", ""))
+        self.OIDC_GOOGLE_ISSUER = _env("OIDC_GOOGLE_ISSUER", "https://accounts.google.com")
+        self.OIDC_GOOGLE_CLIENT_ID = _env("OIDC_GOOGLE_CLIENT_ID")
+        self.OIDC_GOOGLE_CLIENT_SECRET = _env("OIDC_GOOGLE_CLIENT_SECRET")
+        # Microsoft's issuer names the tenant: https://login.microsoftonline.com/<tenant>/v2.0
+        self.OIDC_MICROSOFT_ISSUER = _env("OIDC_MICROSOFT_ISSUER")
+        self.OIDC_MICROSOFT_CLIENT_ID = _env("OIDC_MICROSOFT_CLIENT_ID")
+        self.OIDC_MICROSOFT_CLIENT_SECRET = _env("OIDC_MICROSOFT_CLIENT_SECRET")
+        # GitHub speaks OAuth 2 only: this is an OpenID Connect broker in front of it (Dex…).
+        self.OIDC_GITHUB_ISSUER = _env("OIDC_GITHUB_ISSUER")
+        self.OIDC_GITHUB_CLIENT_ID = _env("OIDC_GITHUB_CLIENT_ID")
+        self.OIDC_GITHUB_CLIENT_SECRET = _env("OIDC_GITHUB_CLIENT_SECRET")
+        # A sign-in must come back from the provider within this; its code is exchanged within
+        # the second; calls to a provider give up after the third.
+        self.OIDC_LOGIN_SECONDS = _env_int("OIDC_LOGIN_SECONDS", 600)
+        self.OIDC_EXCHANGE_SECONDS = _env_int("OIDC_EXCHANGE_SECONDS", 60)
+        self.OIDC_HTTP_TIMEOUT_SECONDS = _env_int("OIDC_HTTP_TIMEOUT_SECONDS", 5)
+        # Discovery documents and signing keys are kept this long (an unknown key id refetches).
+        self.OIDC_METADATA_CACHE_SECONDS = _env_int("OIDC_METADATA_CACHE_SECONDS", 3600)
 
     def _mail_settings(self) -> None:
         """The web client, and outgoing e-mail (docs/configuration.md)."""
@@ -517,6 +566,14 @@ class ProductionConfig(Config):
                 raise ConfigError(f"{name} must be set in production")
             if value == DEFAULT_SECRETS[name]:
                 raise ConfigError(f"{name} is the development default; set a real secret")
+        for provider in OIDC_PROVIDERS:
+            prefix = f"OIDC_{provider.upper()}"
+            if not getattr(self, f"{prefix}_CLIENT_ID"):
+                continue
+            if len(getattr(self, f"{prefix}_CLIENT_SECRET") or "") < 16:
+                raise ConfigError(f"{prefix}_CLIENT_SECRET must be set (16+ characters)")
+            if not str(getattr(self, f"{prefix}_ISSUER") or "").startswith("https://"):
+                raise ConfigError(f"{prefix}_ISSUER must be an https:// URL in production")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -11,6 +11,7 @@ import { mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startMailbox } from "./mailbox";
+import { E2E_CLIENT_ID, E2E_CLIENT_SECRET, startOidcProvider } from "./oidc-provider";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..", "..");
@@ -103,6 +104,19 @@ export default async function globalSetup() {
   const mailFile = path.join(here, ".run", "mail.jsonl");
   mkdirSync(path.dirname(mailFile), { recursive: true });
   const mailbox = await startMailbox(mailFile);
+  // Single sign-on providers: the bank's (staff) and a stand-in for Google (e2e/specs/sso.spec.ts).
+  const staffIdpPort = await freePort();
+  const googleIdpPort = await freePort();
+  const identityProviders = [
+    await startOidcProvider(staffIdpPort, {
+      sub: "e2e-staff-1",
+      email: "sso.officer@flowlet-e2e.com",
+      given_name: "Sasha",
+      family_name: "Officer",
+      groups: ["flowlet-compliance"],
+    }),
+    await startOidcProvider(googleIdpPort, { sub: "e2e-google-1", email: "linked.customer@gmail-e2e.com" }),
+  ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FLOWLET_ENV: "development",
@@ -129,6 +143,14 @@ export default async function globalSetup() {
     // as http://localhost:<port> (the same server).
     WEBAUTHN_RP_ID: "localhost",
     WEBAUTHN_ORIGINS: `http://localhost:${port}`,
+    // The callback the providers send the browser back to is under FRONTEND_URL (below).
+    OIDC_STAFF_ISSUER: `http://127.0.0.1:${staffIdpPort}`,
+    OIDC_STAFF_CLIENT_ID: E2E_CLIENT_ID,
+    OIDC_STAFF_CLIENT_SECRET: E2E_CLIENT_SECRET,
+    OIDC_STAFF_GROUP_ROLES: "flowlet-compliance=compliance_officer,flowlet-admins=admin",
+    OIDC_GOOGLE_ISSUER: `http://127.0.0.1:${googleIdpPort}`,
+    OIDC_GOOGLE_CLIENT_ID: E2E_CLIENT_ID,
+    OIDC_GOOGLE_CLIENT_SECRET: E2E_CLIENT_SECRET,
     WEB_DIST_DIR: process.env.WEB_DIST_DIR ?? path.join(repo, "frontend", "dist"),
     FRONTEND_URL: baseUrl,
     SMTP_HOST: "127.0.0.1",
@@ -157,6 +179,7 @@ export default async function globalSetup() {
     server.kill("SIGTERM");
     ratesServer.close();
     mailbox.server.close();
+    for (const idp of identityProviders) idp.close();
     throw new Error(`${(error as Error).message}; see frontend/e2e/.run/backend.log`);
   }
   process.env.E2E_BASE_URL = baseUrl;
@@ -174,6 +197,7 @@ export default async function globalSetup() {
     });
     ratesServer.close();
     mailbox.server.close();
+    for (const idp of identityProviders) idp.close();
     if (!process.env.KEEP_E2E_DATABASE) pg("dropdb", "--if-exists", "--force", database);
   };
 }

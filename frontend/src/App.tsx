@@ -14,6 +14,7 @@ import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from "./pages/
 import { RegisterPage } from "./pages/Register";
 import { SecurityPage } from "./pages/Security";
 import { SignInPage } from "./pages/SignIn";
+import { SsoCallbackPage } from "./pages/SsoCallback";
 import { TransactionsPage } from "./pages/Transactions";
 import { TransferPage } from "./pages/Transfer";
 import { AlertsPage } from "./pages/console/Alerts";
@@ -80,6 +81,7 @@ export function App() {
     <Routes>
       <Route path="/sign-in" element={<SignedOutOnly><SignInPage /></SignedOutOnly>} />
       <Route path="/sign-in/link" element={<SignedOutOnly><MagicLinkPage /></SignedOutOnly>} />
+      <Route path="/sign-in/sso" element={<AuthFrame><SsoCallbackPage /></AuthFrame>} />
       <Route path="/register" element={<SignedOutOnly><RegisterPage /></SignedOutOnly>} />
       <Route path="/forgot-password" element={<SignedOutOnly><ForgotPasswordPage /></SignedOutOnly>} />
       <Route path="/reset-password" element={<AuthFrame><ResetPasswordPage /></AuthFrame>} />

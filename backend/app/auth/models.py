@@ -72,6 +72,10 @@ class User(PublicIdMixin, TimestampMixin, Base):
     totp_pending_secret: Mapped[str | None] = mapped_column(sa.String(255))
     # The last accepted TOTP time step: a code is never accepted twice.
     totp_last_counter: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Signs in only through the bank's identity provider: no local password is accepted.
+    sso_only: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
 
     role_links: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -124,6 +128,10 @@ class AuthSession(PublicIdMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column()
     revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    # A session opened by single sign-on: the provider, and its refresh token sealed with
+    # core.crypto. Each refresh of this session asks the provider first (docs/sso.md).
+    oidc_provider: Mapped[str | None] = mapped_column(sa.String(32))
+    oidc_refresh_token: Mapped[str | None] = mapped_column(sa.Text)
 
     user: Mapped[User] = relationship()
 
@@ -265,3 +273,49 @@ class PaymentConfirmation(PublicIdMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(nullable=False)
     used_at: Mapped[datetime | None] = mapped_column()
     transaction_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+
+
+class ExternalIdentity(PublicIdMixin, Base):
+    """An account at an identity provider linked to a user; (provider, subject) is one person.
+
+    A link is made only after the user proved the account is theirs (docs/sso.md), never
+    because an e-mail address matched.
+    """
+
+    __tablename__ = "external_identities"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    provider: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    subject: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    email: Mapped[str | None] = mapped_column(sa.String(254))  # as the provider said at link time
+    linked_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (sa.UniqueConstraint("provider", "subject"),)
+
+
+class OidcLogin(Base):
+    """One single sign-on in flight: first the authorization request (found by its `state`),
+    then, once the provider answered, the one-time code the web app exchanges for tokens.
+
+    Only digests of the state, nonce, browser binding and code are kept; the PKCE verifier and
+    the provider's refresh token are sealed. A row is deleted when it is used.
+    """
+
+    __tablename__ = "oidc_logins"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    purpose: Mapped[str] = mapped_column(sa.String(8), nullable=False)  # login / link
+    state_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    nonce_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    binding_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    code_verifier: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # login: set once the provider answered; link: the user who asked for the link.
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    refresh_token: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)

@@ -1,9 +1,10 @@
 """The auth domain's part in the personal-data export and in erasure (`app.core.personal_data`).
 
-Export: the profile, the consents, the sessions and the passkeys. Erasure: the profile is
-pseudonymized and the login disabled for good, the sessions lose their IP and user agent (and
-end), the passkeys are deleted, and the e-mails to the person lose their address and body
-(pending ones are cancelled).
+Export: the profile, the consents, the sessions, the passkeys and the linked sign-ins.
+Erasure: the profile is pseudonymized and the login disabled for good, the sessions lose their
+IP, user agent and provider refresh token (and end), the passkeys and the linked sign-ins are
+removed, and the e-mails to the person lose their address and body (pending ones are
+cancelled).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from app.auth.models import (
     AuthSession,
     BackupCode,
     EmailOutbox,
+    ExternalIdentity,
     MagicLink,
+    OidcLogin,
     OneTimeToken,
     Passkey,
     User,
@@ -37,6 +40,9 @@ def register(app: Flask) -> None:
     registry.add(Section("consents", 110, export=_consents))
     registry.add(Section("sessions", 120, export=_sessions, erase=_erase_sessions))
     registry.add(Section("passkeys", 125, export=_passkeys, erase=_erase_passkeys))
+    registry.add(
+        Section("linked_sign_ins", 126, export=_linked_sign_ins, erase=_erase_linked_sign_ins)
+    )
     registry.add(Section("email_outbox", 500, erase=_erase_outbox))
 
 
@@ -106,6 +112,30 @@ def _erase_passkeys(session: Session, user: User, pseudonym: str) -> None:
     session.execute(sa.delete(WebauthnChallenge).where(WebauthnChallenge.user_id == user.id))
 
 
+def _linked_sign_ins(session: Session, user: User) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        sa.select(ExternalIdentity)
+        .where(ExternalIdentity.user_id == user.id)
+        .order_by(ExternalIdentity.id)
+    )
+    return [
+        {
+            "provider": row.provider,
+            "subject": row.subject,
+            "email": row.email,
+            "linked_at": time_text(row.linked_at),
+            "last_used_at": time_text(row.last_used_at),
+        }
+        for row in rows
+    ]
+
+
+def _erase_linked_sign_ins(session: Session, user: User, pseudonym: str) -> None:
+    """No provider account signs in to, or points at, the erased person any more."""
+    session.execute(sa.delete(ExternalIdentity).where(ExternalIdentity.user_id == user.id))
+    session.execute(sa.delete(OidcLogin).where(OidcLogin.user_id == user.id))
+
+
 def _erase_profile(session: Session, user: User, pseudonym: str) -> None:
     user.email = f"{pseudonym}@erased.invalid"
     user.username = None
@@ -130,6 +160,7 @@ def _erase_sessions(session: Session, user: User, pseudonym: str) -> None:
         .values(
             ip=None,
             user_agent=None,
+            oidc_refresh_token=None,
             revoked_at=sa.func.coalesce(AuthSession.revoked_at, utcnow()),
             revoked_reason=sa.func.coalesce(AuthSession.revoked_reason, "erased"),
         )

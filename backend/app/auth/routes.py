@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, redirect, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 from werkzeug.http import dump_cookie
+from werkzeug.wrappers import Response
 
-from app.auth import magic_links, passkeys, password_changes, sessions, two_factor, users
-from app.auth.models import AuthSession, Passkey, User
+from app.auth import magic_links, oidc, passkeys, password_changes, sessions, two_factor, users
+from app.auth.models import AuthSession, ExternalIdentity, Passkey, User
 from app.auth.permissions import current_user, require
 from app.auth.schemas import (
     BackupCodesSchema,
@@ -19,6 +20,7 @@ from app.auth.schemas import (
     CodeSchema,
     CreationOptionsSchema,
     Disable2faSchema,
+    ExternalIdentityListSchema,
     LoginMfaSchema,
     LoginResultSchema,
     LoginSchema,
@@ -27,6 +29,10 @@ from app.auth.schemas import (
     MeSchema,
     MessageSchema,
     MeUpdateSchema,
+    OidcCallbackArgsSchema,
+    OidcExchangeSchema,
+    OidcLinkStartSchema,
+    OidcProvidersSchema,
     PasskeyCredentialSchema,
     PasskeyListSchema,
     PasskeyRegisterSchema,
@@ -47,6 +53,7 @@ from app.auth.sessions import LoginResult
 from app.auth.tokens import TokenPair
 from app.auth.two_factor import TotpSetup
 from app.core.api import Blueprint
+from app.core.errors import DomainError
 from app.core.extensions import db, limiter
 from app.core.hygiene import json_or_none
 
@@ -130,6 +137,24 @@ def _login_result(result: LoginResult) -> dict[str, Any]:
             "methods": result.methods,
         }
     return _tokens(result.tokens)
+
+
+def _binding() -> str | None:
+    """The value the browser that started a single sign-on keeps (`oidc.BINDING_COOKIE`)."""
+    return request.cookies.get(oidc.BINDING_COOKIE)
+
+
+def _with_binding(response: Response, started: oidc.Started) -> Response:
+    response.set_cookie(
+        oidc.BINDING_COOKIE,
+        started.binding,
+        max_age=int(current_app.config["OIDC_LOGIN_SECONDS"]),
+        path=oidc.BINDING_COOKIE_PATH,
+        secure=request.is_secure or current_app.config.get("HSTS_ENABLED", False),
+        httponly=True,
+        samesite="Lax",  # sent on the provider's top-level redirect back, not on cross-site posts
+    )
+    return response
 
 
 def _tokens(pair: TokenPair) -> dict[str, Any]:
@@ -404,3 +429,78 @@ def passkey_step_up(data: dict[str, Any]) -> dict[str, Any]:
     """Re-authenticate with a passkey for a fresh access token, as /step-up."""
     tokens = passkeys.step_up(db.session(), user=current_user(), session_id=_sid(), **data)
     return _tokens(tokens)
+
+
+# --- single sign-on (OpenID Connect; docs/sso.md) ----------------------------------------------
+
+
+@blp.route("/oidc/providers", methods=["GET"])
+@blp.doc(security=[])
+@blp.response(200, OidcProvidersSchema)
+def oidc_providers() -> dict[str, list[str]]:
+    """The single sign-on providers this deployment offers."""
+    return {"providers": oidc.providers()}
+
+
+@blp.route("/oidc/<string:provider>/authorize", methods=["GET"])
+@blp.doc(security=[])
+@ip_limit
+@blp.response(302)
+def oidc_authorize(provider: str) -> Response:
+    """Send the browser to the provider to sign in (PKCE, state, nonce)."""
+    started = oidc.start(db.session(), provider=provider)
+    return _with_binding(redirect(started.authorization_url, code=302), started)
+
+
+@blp.route("/oidc/<string:provider>/callback", methods=["GET"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(OidcCallbackArgsSchema, location="query")
+@blp.response(302)
+def oidc_callback(args: dict[str, Any], provider: str) -> Response:
+    """The provider's answer: on to the web app with a one-time code (or the link done)."""
+    try:
+        target = oidc.callback(db.session(), provider=provider, binding=_binding(), **args)
+    except DomainError as exc:
+        # A browser is shown the refusal by the web app (it was audited and committed already);
+        # any other client gets the envelope.
+        if request.accept_mimetypes.accept_html:
+            return redirect(oidc.refusal_page(exc), code=302)
+        raise
+    return redirect(target, code=302)
+
+
+@blp.route("/oidc/exchange", methods=["POST"])
+@blp.doc(security=[])
+@ip_limit
+@blp.arguments(OidcExchangeSchema)
+@blp.response(200, TokensSchema)
+def oidc_exchange(data: dict[str, Any]) -> dict[str, Any]:
+    """Exchange the one-time code from a single sign-on for tokens (same browser)."""
+    return _tokens(oidc.exchange(db.session(), binding=_binding(), **data))
+
+
+@blp.route("/oidc/<string:provider>/link", methods=["POST"])
+@require("profile", fresh=True)
+@blp.response(200, OidcLinkStartSchema)
+def oidc_link(provider: str) -> Response:
+    """Start linking a provider's account to the caller's (fresh token); go to the URL."""
+    started = oidc.start(db.session(), provider=provider, user=current_user())
+    response = current_app.json.response({"authorization_url": started.authorization_url})
+    return _with_binding(response, started)  # type: ignore[arg-type]
+
+
+@blp.route("/oidc/identities", methods=["GET"])
+@require("profile")
+@blp.response(200, ExternalIdentityListSchema)
+def oidc_identities() -> dict[str, list[ExternalIdentity] | None]:
+    """The caller's linked sign-in providers."""
+    return {"items": oidc.list_identities(db.session(), user=current_user()), "next_cursor": None}
+
+
+@blp.route("/oidc/identities/<uuid:identity_id>", methods=["DELETE"])
+@require("profile", fresh=True)
+@blp.response(204)
+def oidc_unlink(identity_id: uuid.UUID) -> None:
+    """Unlink one of the caller's sign-in providers (fresh token)."""
+    oidc.unlink(db.session(), user=current_user(), identity_id=identity_id)

@@ -11,7 +11,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from app.auth.password_policy import MAX_LENGTH, MIN_LENGTH
-from app.core.api import Schema
+from app.core.api import ArgsSchema, Schema
 from app.core.fields import CURRENCY_CODES, NonBlank, Pattern, UTCDateTime
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{2,63}$")
@@ -336,3 +336,49 @@ class RequestOptionsSchema(Schema):
     rpId = ma.fields.String()
     allowCredentials = ma.fields.List(ma.fields.Dict())
     userVerification = ma.fields.String()
+
+
+# --- single sign-on (OpenID Connect) -----------------------------------------------------------
+
+
+class OidcProvidersSchema(Schema):
+    providers = ma.fields.List(ma.fields.String())
+
+
+class OidcCallbackArgsSchema(ArgsSchema):
+    """The provider's answer. Providers add parameters of their own (`scope`, `iss`,
+    `session_state`…): those are ignored, not refused."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+        ordered = True
+
+    state = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=512))
+    code = ma.fields.String(validate=ma.validate.Length(min=1, max=4096))
+    error = ma.fields.String(validate=ma.validate.Length(min=1, max=256))
+    error_description = ma.fields.String(validate=ma.validate.Length(max=1024))
+
+
+class OidcExchangeSchema(Schema):
+    """The one-time code the callback handed the web app (in the URL's fragment)."""
+
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=16, max=128))
+    # The TOTP or backup code, for an account with two-step verification on.
+    mfa_code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
+
+
+class OidcLinkStartSchema(Schema):
+    authorization_url = ma.fields.String()
+
+
+class ExternalIdentitySchema(Schema):
+    id = ma.fields.UUID(attribute="public_id")
+    provider = ma.fields.String()
+    email = ma.fields.String(allow_none=True)
+    linked_at = UTCDateTime()
+    last_used_at = UTCDateTime(allow_none=True)
+
+
+class ExternalIdentityListSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(ExternalIdentitySchema))
+    next_cursor = ma.fields.String(allow_none=True)

@@ -18,7 +18,7 @@ from flask_jwt_extended import decode_token
 from jwt import ExpiredSignatureError, InvalidTokenError
 from sqlalchemy.orm import Session
 
-from app.auth import mfa, networks, passkey_checks
+from app.auth import mfa, networks, oidc_client, passkey_checks
 from app.auth.attempts import failed as _fail
 from app.auth.attempts import refuse_if_locked as _raise_if_locked
 from app.auth.errors import (
@@ -97,6 +97,17 @@ def mfa_methods(session: Session, user: User) -> list[str]:
 def login(session: Session, *, login: str, password: str) -> LoginResult:
     """Check a password login; returns tokens, or an MFA challenge when 2FA is on."""
     user = _find_login(session, login)
+    if user is not None and user.sso_only:
+        # Signs in through the bank's identity provider only: answered like a wrong password.
+        verify_password(None, password)
+        audit.fail(
+            session,
+            InvalidCredentials(),
+            "auth.login",
+            resource_type="user",
+            resource=user,
+            changes={"reason": "sso_only"},
+        )
     if user is None or not user.is_active:
         # Spend one Argon2 verification anyway: an unknown login costs what a wrong one costs.
         verify_password(None, password)
@@ -221,6 +232,17 @@ def refresh(session: Session, *, refresh_token: str) -> TokenPair:
         uow.commit(session)
         raise TokenRevoked("The session has ended; log in again.")
     networks.enforce_at_login(session, user=user, step="refresh")
+    if not oidc_client.provider_allows(auth_session):
+        revoke_sessions(session, user_id=user.id, reason="sso_ended", only=[auth_session.public_id])
+        audit.fail(
+            session,
+            TokenRevoked("The identity provider ended the sign-in; log in again."),
+            "auth.sso_session_ended",
+            resource_type="session",
+            resource_id=str(auth_session.public_id),
+            actor_id=str(user.public_id),
+            changes={"provider": auth_session.oidc_provider},
+        )
     tokens = rotate(
         session, auth_session=auth_session, user=user, ip=context.current().ip, fresh=False
     )
@@ -262,6 +284,15 @@ def step_up(
         if mfa.verify_second_factor(session, user, code) is None:
             _fail(session, user, reason="wrong_mfa_code", method="step_up", error=InvalidMfaCode())
     else:
+        if user.sso_only:  # no local password: a fresh token comes from signing in again
+            audit.fail(
+                session,
+                InvalidCredentials("Sign in again through your identity provider."),
+                "auth.step_up",
+                resource_type="user",
+                resource=user,
+                changes={"reason": "sso_only"},
+            )
         if not password:
             raise ValidationError(
                 "The password is required.", details={"password": ["Missing data for field."]}

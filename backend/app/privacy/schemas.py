@@ -59,6 +59,9 @@ class PersonalDataExportSchema(Schema):
     consents = _section("object", "terms_accepted_at, privacy_accepted_at, policy_version")
     sessions = _section("list", "Sessions: ip, user_agent and their times")
     passkeys = _section("list", "Passkeys: names and their times")
+    linked_sign_ins = _section(
+        "list", "Linked sign-in providers: provider, subject, e-mail at link time, times"
+    )
     accounts = _section("list", "Accounts: number, IBAN, type, currency, name, balance, status")
     transactions = _section("list", "Transactions with amounts, descriptions, counterparties")
     audit_records = _section("list", "Audit records about the caller, personal values included")

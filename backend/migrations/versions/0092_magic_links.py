@@ -1,7 +1,7 @@
 """Magic sign-in links: single use, expiring, bound to the browser that asked
 
 Revision ID: 0092
-Revises: 0090
+Revises: 0091
 Create Date: 2026-12-05 16:30:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0092"
-down_revision = "0090"
+down_revision = "0091"
 branch_labels = None
 depends_on = None
 

@@ -19,6 +19,8 @@ interface AuthState {
   completeMagicLink(token: string): Promise<MfaChallenge | null>;
   /** Sign in with a passkey (discoverable); or, with `mfaToken`, use it as the second step. */
   signInWithPasskey(mfaToken?: string): Promise<void>;
+  /** Spend the one-time code a single sign-on left in the URL's fragment for tokens. */
+  completeSso(code: string, mfaCode?: string): Promise<void>;
   signOut(): Promise<void>;
   setUser(user: User): void;
 }
@@ -103,6 +105,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
               anonymous: true,
             })
           : await api.request<Tokens>("POST", "/auth/passkeys/login", { body: { credential }, anonymous: true });
+        api.acceptTokens(tokens);
+      },
+      async completeSso(code, mfaCode) {
+        setSignedOutByChoice(false);
+        const tokens = await api.request<Tokens>("POST", "/auth/oidc/exchange", {
+          body: mfaCode ? { code, mfa_code: mfaCode } : { code },
+          anonymous: true,
+          withCookies: true, // the browser-binding cookie of the sign-on
+        });
         api.acceptTokens(tokens);
       },
       async signOut() {

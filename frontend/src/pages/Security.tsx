@@ -4,8 +4,9 @@ import { DateTime, Field, FormError, Loading, Notice, PageHeader } from "../comp
 import { api } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { fieldErrorsOf, saveBlob, useAction, useApi } from "../lib/hooks";
+import { startLink, ssoLabel, useSsoProviders, type LinkedIdentity } from "../lib/sso";
 import { svgDataUri } from "../lib/svg";
-import type { Page, Passkey, Session, User } from "../lib/types";
+import { hasRole, type Page, type Passkey, type Session, type User } from "../lib/types";
 import { createPasskey, passkeysSupported, type CreationOptionsJSON } from "../lib/webauthn";
 
 interface Setup {
@@ -317,6 +318,68 @@ function PersonalData() {
   );
 }
 
+/** Identities at sign-in providers linked to this account; a link is made only from here. */
+function LinkedSignIns() {
+  const queryClient = useQueryClient();
+  const { user } = useAuth();
+  const staff = hasRole(user, "admin") || hasRole(user, "compliance_officer");
+  // The bank's own provider is offered to staff only; customers see the social ones.
+  const providers = (useSsoProviders().data?.providers ?? []).filter((p) => staff === (p === "staff"));
+  const linked = useApi<Page<LinkedIdentity>>("/auth/oidc/identities");
+  const [justLinked] = useState(() => /^#linked=(\w+)$/.exec(window.location.hash)?.[1] ?? null);
+  const link = useAction(startLink);
+  const unlink = useAction(async (identity: LinkedIdentity) => {
+    await api.request("DELETE", `/auth/oidc/identities/${identity.id}`);
+    await queryClient.invalidateQueries({ queryKey: ["/auth/oidc/identities"] });
+  });
+  if (linked.isLoading) return <Loading />;
+  const items = linked.data?.items ?? [];
+  if (items.length === 0 && providers.length === 0) {
+    return <p className="muted">This bank offers no other way to sign in.</p>;
+  }
+  return (
+    <div className="stack">
+      {justLinked && <Notice tone="success">{ssoLabel(justLinked)} is linked: you can sign in with it.</Notice>}
+      <FormError error={linked.error ?? link.error ?? unlink.error} />
+      <ul className="session-list">
+        {items.map((identity) => (
+          <li key={identity.id} className="session">
+            <div>
+              <p className="session-device">{ssoLabel(identity.provider)}</p>
+              <p className="muted">
+                {identity.email ?? "no e-mail shared"} · linked <DateTime value={identity.linked_at} />
+              </p>
+            </div>
+            <button
+              type="button"
+              className="button secondary small"
+              disabled={unlink.pending}
+              onClick={() => void unlink.run(identity)}
+            >
+              Unlink
+            </button>
+          </li>
+        ))}
+      </ul>
+      <div className="actions start">
+        {providers
+          .filter((p) => !items.some((i) => i.provider === p))
+          .map((provider) => (
+            <button
+              key={provider}
+              type="button"
+              className="button secondary"
+              disabled={link.pending}
+              onClick={() => void link.run(provider)}
+            >
+              Link {ssoLabel(provider)}
+            </button>
+          ))}
+      </div>
+    </div>
+  );
+}
+
 export function SecurityPage() {
   return (
     <section>
@@ -332,6 +395,10 @@ export function SecurityPage() {
       <section className="card" aria-labelledby="sessions-title">
         <h2 id="sessions-title">Where you're signed in</h2>
         <Sessions />
+      </section>
+      <section className="card" aria-labelledby="sso-title">
+        <h2 id="sso-title">Sign in with another account</h2>
+        <LinkedSignIns />
       </section>
       <section className="card" aria-labelledby="password-title">
         <h2 id="password-title">Password</h2>

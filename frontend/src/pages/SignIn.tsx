@@ -3,8 +3,25 @@ import { Link } from "react-router-dom";
 import { Field, FormError, Notice, PageHeader } from "../components/ui";
 import { useAuth } from "../lib/auth";
 import { fieldErrorsOf } from "../lib/hooks";
+import { ssoAuthorizeUrl, ssoLabel, useSsoProviders } from "../lib/sso";
 import type { MfaChallenge } from "../lib/types";
 import { passkeysSupported } from "../lib/webauthn";
+
+/** A button per single sign-on provider this deployment offers (a full-page navigation). */
+function SsoButtons() {
+  const providers = useSsoProviders().data?.providers ?? [];
+  if (providers.length === 0) return null;
+  return (
+    <div className="stack" aria-label="Single sign-on">
+      <p className="muted center">or</p>
+      {providers.map((provider) => (
+        <a key={provider} className="button secondary block" href={ssoAuthorizeUrl(provider)}>
+          {provider === "staff" ? ssoLabel(provider) : `Continue with ${ssoLabel(provider)}`}
+        </a>
+      ))}
+    </div>
+  );
+}
 
 export function SignInPage() {
   const { signIn, signInWithPasskey } = useAuth();
@@ -83,6 +100,7 @@ export function SignInPage() {
           Sign in with a passkey
         </button>
       )}
+      <SsoButtons />
       <p className="muted center">
         <Link to="/forgot-password">Forgot your password?</Link>
       </p>
