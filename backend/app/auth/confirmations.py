@@ -167,6 +167,33 @@ def consume(
     one of the user's passkeys; a payment other than the confirmed one voids it (422
     `confirmation_mismatch`). Every refusal is audited and committed before it is raised.
     """
+    row = _pending(session, user_id=user_id, confirmation_id=confirmation_id)
+    _check_signature(session, row, user_id=user_id, credential=credential)
+    _check_payment(
+        session,
+        row,
+        {
+            "kind": kind,
+            "account_id": account_id,
+            "amount": amount,
+            "currency": currency,
+            "payee": canonical_payee(payee),
+        },
+    )
+    row.status = USED
+    row.used_at = now()
+    audit.record(
+        session,
+        "auth.payment_confirmation_used",
+        resource_type="payment_confirmation",
+        resource_id=str(row.public_id),
+    )
+    session.flush()
+    return row
+
+
+def _pending(session: Session, *, user_id: int, confirmation_id: uuid.UUID) -> PaymentConfirmation:
+    """The user's confirmation, locked, while it can still be used."""
     row = session.scalar(
         for_update(
             sa.select(PaymentConfirmation).where(
@@ -181,6 +208,13 @@ def consume(
         _refuse(session, row, f"The confirmation was already {row.status}.", row.status)
     if row.expires_at <= now():
         _refuse(session, row, "The confirmation has expired; confirm again.", "expired")
+    return row
+
+
+def _check_signature(
+    session: Session, row: PaymentConfirmation, *, user_id: int, credential: dict[str, Any]
+) -> None:
+    """One of the user's passkeys signed this confirmation's challenge (on the one counter)."""
     error = ConfirmationRequired("The confirmation's passkey signature is not valid.")
     parsed = passkey_checks.parse_assertion(credential)
     passkey = passkey_checks.find_passkey(session, parsed)
@@ -205,19 +239,16 @@ def consume(
         error=error,
         action="auth.payment_confirmation_used",
     )
+
+
+def _check_payment(session: Session, row: PaymentConfirmation, sent: dict[str, Any]) -> None:
+    """The payment sent is the one confirmed; any other voids the confirmation (kept)."""
     confirmed = {
         "kind": row.kind,
         "account_id": row.account_id,
         "amount": row.amount,
         "currency": row.currency,
         "payee": row.payee,
-    }
-    sent = {
-        "kind": kind,
-        "account_id": account_id,
-        "amount": amount,
-        "currency": currency,
-        "payee": canonical_payee(payee),
     }
     differ = sorted(key for key in confirmed if confirmed[key] != sent[key])
     if differ:
@@ -231,16 +262,6 @@ def consume(
             resource_id=str(row.public_id),
             changes={"reason": "mismatch", "fields": differ},
         )
-    row.status = USED
-    row.used_at = now()
-    audit.record(
-        session,
-        "auth.payment_confirmation_used",
-        resource_type="payment_confirmation",
-        resource_id=str(row.public_id),
-    )
-    session.flush()
-    return row
 
 
 def link_transaction(

@@ -255,6 +255,43 @@ def callback(
     accepted and kept out of the audit record (only the `error` code is kept).
     """
     p = oidc_client.provider(provider)
+    row = _answered_login(session, p, state=state, binding=binding, code=code, error=error)
+    tokens, claims = _verified_answer(session, p, row, code=code or "")
+    frontend = current_app.config["FRONTEND_URL"]
+    if row.purpose == LINK:
+        return _finish_link(session, row, claims, frontend)
+    user = _staff_user(session, row, claims) if p.staff else _customer_user(session, row, claims)
+    if not user.is_active or user.admin_locked_at is not None:
+        _refuse(
+            session,
+            Forbidden("The account is disabled.", code="account_disabled"),
+            provider=p.name,
+            reason="account_disabled",
+            user=user,
+        )
+    one_time = _hand_over(session, p, row, user, tokens.get("refresh_token"))
+    audit.record(
+        session,
+        "auth.oidc_sign_in",
+        resource_type="user",
+        resource=user,
+        changes={"provider": p.name},
+    )
+    uow.commit(session)
+    return f"{frontend}/sign-in/sso#code={one_time}"
+
+
+def _answered_login(
+    session: Session,
+    p: oidc_client.Provider,
+    *,
+    state: str,
+    binding: str | None,
+    code: str | None,
+    error: str | None,
+) -> OidcLogin:
+    """The sign-in the provider answers (by its `state`), spent now: refused unless it is
+    live, was started in this browser and the provider sent a code."""
     row = session.scalar(
         for_update(
             sa.select(OidcLogin).where(
@@ -283,6 +320,13 @@ def callback(
             reason="provider_error",
             error=(error or "no_code")[:64],
         )
+    return row
+
+
+def _verified_answer(
+    session: Session, p: oidc_client.Provider, row: OidcLogin, *, code: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The provider's tokens for `code` and the ID token's checked claims, nonce included."""
     verifier = crypto.decrypt_str(
         row.code_verifier, aad=b"oidc-verifier:" + str(row.state_hash).encode()
     )
@@ -304,21 +348,16 @@ def callback(
             provider=p.name,
             reason="nonce_mismatch",
         )
-    frontend = current_app.config["FRONTEND_URL"]
-    if row.purpose == LINK:
-        return _finish_link(session, row, claims, frontend)
-    user = _staff_user(session, row, claims) if p.staff else _customer_user(session, row, claims)
-    if not user.is_active or user.admin_locked_at is not None:
-        _refuse(
-            session,
-            Forbidden("The account is disabled.", code="account_disabled"),
-            provider=p.name,
-            reason="account_disabled",
-            user=user,
-        )
+    return tokens, claims
+
+
+def _hand_over(
+    session: Session, p: oidc_client.Provider, row: OidcLogin, user: User, refresh_token: Any
+) -> str:
+    """A one-time code for the web app, kept (as a digest) with the provider's refresh token
+    (sealed) until `exchange` spends it."""
     one_time = secrets.token_urlsafe(32)
     code_hash = _digest(one_time)
-    refresh_token = tokens.get("refresh_token")
     session.add(
         OidcLogin(
             provider=p.name,
@@ -337,15 +376,7 @@ def callback(
             expires_at=now() + timedelta(seconds=current_app.config["OIDC_EXCHANGE_SECONDS"]),
         )
     )
-    audit.record(
-        session,
-        "auth.oidc_sign_in",
-        resource_type="user",
-        resource=user,
-        changes={"provider": p.name},
-    )
-    uow.commit(session)
-    return f"{frontend}/sign-in/sso#code={one_time}"
+    return one_time
 
 
 def _finish_link(session: Session, row: OidcLogin, claims: dict[str, Any], frontend: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import confirmations, passkey_checks
 from app.auth.errors import ConfirmationRequired, InvalidToken
-from app.auth.models import User
+from app.auth.models import PaymentConfirmation, User
 from app.core import uow
 from app.core.errors import ValidationError
 from app.core.money import configured_amount, format_amount
@@ -202,18 +202,13 @@ def transfer(
     )
     confirmed = None
     if confirmation is not None:
-        if to_account_id is None:
-            # The ledger's lock order (accounts, then their customer) before the confirmation
-            # locks the customer: two movements of one customer never wait on each other.
-            named = [src.public_id] + ([dst.public_id] if dst is not None else [])
-            locks.lock_by_public_id(session, named, customer_of=src.public_id)
-        confirmed = confirmations.consume(
+        confirmed = _spend_confirmation(
             session,
+            confirmation,
             user_id=user_id,
-            confirmation_id=confirmation["id"],
-            credential=confirmation["credential"],
-            kind=confirmations.TRANSFER,
-            account_id=from_account_id,
+            src=src,
+            dst=dst,
+            lock_first=to_account_id is None,
             amount=amount,
             currency=currency,
             payee=payee,
@@ -223,6 +218,59 @@ def transfer(
             "Source and destination are the same account.",
             details={"to_account_id": ["Must differ from from_account_id."]},
         )
+    movement, hold = _movement(
+        session, user, src, dst, iban, amount, currency, description, beneficiary_name
+    )
+    transaction = engine.execute(session, movement, hold=hold).transaction
+    if confirmed is not None:
+        confirmations.link_transaction(session, confirmed, transaction.public_id)
+        uow.commit(session)
+    return transaction
+
+
+def _spend_confirmation(
+    session: Session,
+    confirmation: dict[str, Any],
+    *,
+    user_id: int,
+    src: Account,
+    dst: Account | None,
+    lock_first: bool,
+    amount: int,
+    currency: str,
+    payee: dict[str, Any],
+) -> PaymentConfirmation:
+    """Spend the payment confirmation for exactly this transfer, in its unit of work."""
+    if lock_first:
+        # The ledger's lock order (accounts, then their customer) before the confirmation
+        # locks the customer: two movements of one customer never wait on each other.
+        named = [src.public_id] + ([dst.public_id] if dst is not None else [])
+        locks.lock_by_public_id(session, named, customer_of=src.public_id)
+    return confirmations.consume(
+        session,
+        user_id=user_id,
+        confirmation_id=confirmation["id"],
+        credential=confirmation["credential"],
+        kind=confirmations.TRANSFER,
+        account_id=src.public_id,
+        amount=amount,
+        currency=currency,
+        payee=payee,
+    )
+
+
+def _movement(
+    session: Session,
+    user: User,
+    src: Account,
+    dst: Account | None,
+    iban: str | None,
+    amount: int,
+    currency: str,
+    description: str | None,
+    beneficiary_name: str | None,
+) -> tuple[engine.Movement, bool]:
+    """The transfer as a movement: to an account of ours, or held to settle out to an IBAN."""
     metadata = {"channel": "transfer", "description": description or "Transfer"}
     if dst is not None:
         check_currency(dst, currency, "to_account_id")
@@ -232,7 +280,7 @@ def transfer(
         metadata.update(_outgoing(iban, beneficiary_name))
         credit_id = engine.system_account_id(session, SystemAccount.SETTLEMENT, currency)
         hold = True
-    movement = engine.Movement(
+    return engine.Movement(
         kind=TxnType.TRANSFER.value,
         debit_account_id=src.id,
         credit_account_id=credit_id,
@@ -240,12 +288,7 @@ def transfer(
         currency=currency,
         initiator_id=user.id,
         metadata=metadata,
-    )
-    transaction = engine.execute(session, movement, hold=hold).transaction
-    if confirmed is not None:
-        confirmations.link_transaction(session, confirmed, transaction.public_id)
-        uow.commit(session)
-    return transaction
+    ), hold
 
 
 def _accounts(
