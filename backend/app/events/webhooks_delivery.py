@@ -1,0 +1,306 @@
+"""Webhook fan-out and delivery, run by the RQ workers (`webhooks_tasks`), never in a request.
+
+**Fan-out.** `fan_out` numbers the committed events (`core.events.sequence`), then, in one
+transaction holding the one cursor row locked, reads the events after the cursor in position
+order, writes one `pending` delivery per matching active endpoint and moves the cursor. A
+crash before the commit leaves the cursor where it was (nothing lost); the lock makes a
+second fan-out wait its turn and start after the first one's cursor (nothing duplicated).
+
+**Delivery.** `deliver_one` claims one due delivery with `FOR UPDATE SKIP LOCKED` and keeps
+that row lock while it POSTs (one transaction per attempt, at most `WEBHOOK_TIMEOUT_SECONDS`
+long); the attempt, the delivery's new state and the endpoint's failure count commit
+together. A worker killed mid-POST commits nothing: PostgreSQL drops the lock with the
+connection and the delivery is due again at once (at least once; receivers dedupe by the
+event id). A delivery waits while an earlier one of the same account to the same endpoint is
+still pending, so each account's events reach a receiver in order, retries included.
+
+A non-2xx answer, a timeout or a refused address is retried after base × 2^(n-1) seconds
+(±50 % jitter, at most an hour); once the next try would come after `expires_at` (the event's
+time + `WEBHOOK_MAX_AGE_SECONDS`) the delivery is `failed`. An endpoint whose
+`WEBHOOK_DISABLE_AFTER_FAILURES` deliveries failed in a row is disabled, audited, and the
+administrators are e-mailed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session, aliased
+
+from app.auth.mail import queue_email
+from app.auth.models import User, UserRole
+from app.core import audit, events, uow
+from app.core.db import for_update, utcnow
+from app.core.events import Event
+from app.events import webhooks_net, webhooks_signing
+from app.events.webhooks_models import (
+    ACTIVE,
+    DELIVERED,
+    DISABLED,
+    FAILED,
+    PENDING,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookFanoutCursor,
+)
+
+log = logging.getLogger("flowlet.webhooks")
+
+MAX_BACKOFF_SECONDS = 3600
+_FAN_OUT_BATCH = 1000
+
+
+def allowed_networks() -> tuple[webhooks_net.Network, ...]:
+    return webhooks_net.parse_networks(current_app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"])
+
+
+# --- fan-out --------------------------------------------------------------------------------------
+
+
+def fan_out(session: Session, *, batch: int = _FAN_OUT_BATCH) -> int:
+    """Turn the events after the cursor into deliveries and move the cursor; returns how many
+    deliveries were written (0 when another fan-out holds the cursor)."""
+    events.sequence(session)
+    cursor = session.scalars(
+        for_update(
+            sa.select(WebhookFanoutCursor).where(WebhookFanoutCursor.id == 1), skip_locked=True
+        )
+    ).first()
+    if cursor is None:  # another fan-out is running; it reads what this one would
+        uow.rollback(session)
+        return 0
+    rows = session.execute(
+        sa.select(
+            Event.id,
+            Event.public_id,
+            Event.position,
+            Event.type,
+            Event.account_id,
+            Event.occurred_at,
+        )
+        .where(Event.position > cursor.position)
+        .order_by(Event.position)
+        .limit(batch)
+    ).all()
+    if not rows:
+        uow.rollback(session)
+        return 0
+    endpoints = session.execute(
+        sa.select(
+            WebhookEndpoint.id, WebhookEndpoint.event_types, WebhookEndpoint.created_at
+        ).where(WebhookEndpoint.status == ACTIVE)
+    ).all()
+    now = utcnow()
+    max_age = timedelta(seconds=int(current_app.config["WEBHOOK_MAX_AGE_SECONDS"]))
+    deliveries: list[dict[str, Any]] = []
+    for event in rows:
+        for endpoint in endpoints:
+            # An endpoint receives what happened once it was registered, nothing older.
+            if event.type in endpoint.event_types and event.occurred_at >= endpoint.created_at:
+                deliveries.append(
+                    {
+                        "endpoint_id": endpoint.id,
+                        "event_id": event.id,
+                        "event_public_id": event.public_id,
+                        "position": event.position,
+                        "account_id": event.account_id,
+                        "status": PENDING,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "expires_at": event.occurred_at + max_age,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+    if deliveries:
+        session.execute(sa.insert(WebhookDelivery), deliveries)
+    cursor.position = rows[-1].position
+    cursor.updated_at = now
+    uow.commit(session)
+    return len(deliveries)
+
+
+# --- delivery -------------------------------------------------------------------------------------
+
+
+def _claim(session: Session, now: datetime) -> WebhookDelivery | None:
+    """Lock the soonest due delivery that no earlier one of its account holds back."""
+    earlier = aliased(WebhookDelivery)
+    held_back = (
+        sa.select(earlier.id)
+        .where(
+            earlier.endpoint_id == WebhookDelivery.endpoint_id,
+            earlier.account_id == WebhookDelivery.account_id,
+            earlier.status == PENDING,
+            earlier.position < WebhookDelivery.position,
+        )
+        .exists()
+    )
+    return session.scalars(
+        for_update(
+            sa.select(WebhookDelivery)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookDelivery.status == PENDING,
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookEndpoint.status == ACTIVE,
+                ~held_back,
+            )
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(1),
+            of=WebhookDelivery,
+            skip_locked=True,
+        )
+    ).first()
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before the next try after `attempts` tries: base × 2^(n-1), ±50 %, ≤ 1 h."""
+    base = float(current_app.config["WEBHOOK_RETRY_BASE_SECONDS"])
+    wait = min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return timedelta(seconds=wait * random.uniform(0.5, 1.5))  # noqa: S311 (not a secret)
+
+
+def body_of(event: Event) -> bytes:
+    """The delivery's body: the `Event` of API.md as compact JSON."""
+    return json.dumps(events.as_json(event), separators=(",", ":")).encode()
+
+
+def deliver_one(session: Session) -> bool:
+    """Claim one due delivery and POST it; False when none is due."""
+    now = utcnow()
+    delivery = _claim(session, now)
+    if delivery is None:
+        uow.rollback(session)
+        return False
+    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
+    event = session.get_one(Event, delivery.event_id)
+    body = body_of(event)
+    header = webhooks_signing.signature(
+        webhooks_signing.live_secrets(endpoint, now=now), timestamp=int(time.time()), body=body
+    )
+    answer = webhooks_net.post(
+        endpoint.url,
+        body,
+        {
+            "Content-Type": "application/json",
+            "User-Agent": "Flowlet-Webhooks/1",
+            webhooks_signing.HEADER: header,
+            "Flowlet-Event-Id": str(event.public_id),
+        },
+        timeout=float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"]),
+        allow=allowed_networks(),
+    )
+    delivery.attempts += 1
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery.id,
+            endpoint_id=endpoint.id,
+            attempt=delivery.attempts,
+            status_code=answer.status_code,
+            duration_ms=answer.duration_ms,
+            error=answer.error,
+            at=utcnow(),
+        )
+    )
+    delivery.last_status_code = answer.status_code
+    delivery.last_error = answer.error
+    if answer.error is None:
+        delivery.status, delivery.delivered_at = DELIVERED, utcnow()
+        session.execute(
+            sa.update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint.id, WebhookEndpoint.consecutive_failures > 0)
+            .values(consecutive_failures=0)
+        )
+    else:
+        retry_at = utcnow() + backoff(delivery.attempts)
+        if retry_at > delivery.expires_at:
+            delivery.status = FAILED
+            _count_failure(session, endpoint.id)
+        else:
+            delivery.next_attempt_at = retry_at
+    uow.commit(session)
+    log.info(
+        "webhook delivery: endpoint %s event %s attempt %d → %s in %d ms%s",
+        endpoint.public_id,
+        event.public_id,
+        delivery.attempts,
+        answer.status_code,
+        answer.duration_ms,
+        f" ({answer.error})" if answer.error else "",
+    )
+    return True
+
+
+def deliver_due(session: Session, *, limit: int = 500, budget_seconds: float = 30.0) -> int:
+    """Deliver due deliveries one at a time until none is due, `limit` or the time budget."""
+    started, done = time.monotonic(), 0
+    while done < limit and time.monotonic() - started < budget_seconds:
+        if not deliver_one(session):
+            break
+        done += 1
+    return done
+
+
+# --- failing endpoints ----------------------------------------------------------------------------
+
+
+def _count_failure(session: Session, endpoint_id: int) -> None:
+    """One more delivery failed in a row; at the limit the endpoint is disabled."""
+    failures = session.scalar(
+        sa.update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id)
+        .values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1)
+        .returning(WebhookEndpoint.consecutive_failures)
+    )
+    limit = int(current_app.config["WEBHOOK_DISABLE_AFTER_FAILURES"])
+    if limit > 0 and failures is not None and failures >= limit:
+        disable_failing(session, endpoint_id=endpoint_id, failures=failures)
+
+
+def disable_failing(session: Session, *, endpoint_id: int, failures: int) -> None:
+    """Disable an endpoint that keeps failing; audit it and e-mail the administrators (flushes)."""
+    reason = f"{failures} deliveries failed in a row"
+    row = session.execute(
+        sa.update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.status == ACTIVE)
+        .values(status=DISABLED, disabled_at=utcnow(), disabled_reason=reason)
+        .returning(WebhookEndpoint.public_id, WebhookEndpoint.url)
+    ).first()
+    if row is None:
+        return  # already disabled
+    audit.record(
+        session,
+        "webhooks.endpoint_disabled",
+        resource_type="webhook_endpoint",
+        resource_id=str(row.public_id),
+        changes={"reason": reason, "consecutive_failures": failures},
+        actor_role="system",
+    )
+    admins = session.execute(
+        sa.select(User.id, User.email)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == "admin", User.is_active.is_(True))
+    ).all()
+    for admin in admins:
+        queue_email(
+            session,
+            to=admin.email,
+            subject="Flowlet: a webhook endpoint was disabled",
+            body=(
+                f"The webhook endpoint {row.public_id} ({row.url}) was disabled: {reason}.\n"
+                "Its deliveries are kept; enable it again in the admin console once the "
+                "receiver answers, and redeliver what it missed."
+            ),
+            kind="webhook_disabled",
+            user_id=admin.id,
+        )
+    log.warning("webhook endpoint %s disabled: %s", row.public_id, reason)
