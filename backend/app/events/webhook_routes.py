@@ -36,10 +36,9 @@ blp = Blueprint(
 @require("admin:webhooks")
 @blp.arguments(WebhookEndpointCreateSchema)
 @blp.response(201, WebhookEndpointCreatedSchema)
-def create_endpoint(data: dict[str, Any]) -> dict[str, Any]:
+def create_endpoint(data: dict[str, Any]) -> webhooks.NewEndpoint:
     """Register an endpoint; its signing secret is in this answer only."""
-    created = webhooks.create_endpoint(db.session(), actor=current_user(), **data)
-    return WebhookEndpointSchema().dump(created["endpoint"]) | {"secret": created["secret"]}
+    return webhooks.create_endpoint(db.session(), actor=current_user(), **data)
 
 
 @blp.route("", methods=["GET"])

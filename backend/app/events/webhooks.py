@@ -7,6 +7,7 @@ The fan-out and the deliveries are the workers' (`webhooks_delivery`, `webhooks_
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +52,17 @@ EVENT_TYPES = (
 STATUSES = (ACTIVE, DISABLED)
 
 
+@dataclass
+class NewEndpoint:
+    """An endpoint just registered, with the secret it is answered with once."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.endpoint, name)
+
+
 def register(app: Flask) -> None:
     """The periodic job that fans out events and delivers them."""
     schedule_of(app).add(
@@ -89,7 +101,7 @@ def create_endpoint(
     url: str,
     event_types: list[str],
     description: str | None = None,
-) -> dict[str, Any]:
+) -> NewEndpoint:
     """Register an endpoint; the answer carries its signing secret, shown this once."""
     check_url(url)
     public_id = uuid.uuid4()
@@ -113,7 +125,7 @@ def create_endpoint(
         changes={"url": url, "event_types": endpoint.event_types, "description": description},
     )
     uow.commit(session, keep_loaded=True)
-    return {"endpoint": endpoint, "secret": secret}
+    return NewEndpoint(endpoint, secret)
 
 
 def list_endpoints(

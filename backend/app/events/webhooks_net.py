@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import logging
 import socket
 import ssl
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
+
+log = logging.getLogger("flowlet.webhooks")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -41,10 +44,10 @@ def parse_networks(spec: str | Iterable[str] | None) -> tuple[Network, ...]:
 
 def _embedded(address: IPAddress) -> list[IPAddress]:
     """The address and any IPv4 address an IPv6 one carries inside it."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]  # the IPv4 address itself, written as IPv6
     found: list[IPAddress] = [address]
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            found.append(address.ipv4_mapped)
         if address.sixtofour is not None:
             found.append(address.sixtofour)
         if address.teredo is not None:
@@ -185,13 +188,15 @@ def post(
         target = f"{target}?{parts.query}"
     try:
         connection.request("POST", target, body=body, headers=headers)
-        connection.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        # The socket itself: the connection lets go of it when the answer says "close".
+        sock = connection.sock
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
         response = connection.getresponse()
         remaining = _MAX_ANSWER_BYTES
         while remaining > 0:
             if time.monotonic() > deadline:
                 raise TimeoutError
-            connection.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
             chunk = response.read(min(remaining, 8192))
             if not chunk:
                 break
@@ -203,6 +208,9 @@ def post(
         return answer(None, f"TLS error: {type(exc).__name__}")
     except (OSError, http.client.HTTPException) as exc:
         return answer(None, f"connection error: {type(exc).__name__}")
+    except Exception as exc:  # a failed attempt, never a job that fails on it forever
+        log.exception("webhook POST failed unexpectedly")
+        return answer(None, f"error: {type(exc).__name__}")
     finally:
         connection.close()
     if 300 <= status < 400:
