@@ -88,7 +88,9 @@ def check_url(url: str) -> None:
 
 def _endpoint(session: Session, public_id: uuid.UUID, *, lock: bool = False) -> WebhookEndpoint:
     stmt = sa.select(WebhookEndpoint).where(WebhookEndpoint.public_id == public_id)
-    endpoint = session.scalars(for_update(stmt) if lock else stmt).first()
+    if lock:  # FOR NO KEY UPDATE: deliveries in flight (FOR KEY SHARE) go on
+        stmt = for_update(stmt, key_share=True)
+    endpoint = session.scalars(stmt).first()
     if endpoint is None:
         raise NotFound("No such webhook endpoint.")
     return endpoint
@@ -184,8 +186,11 @@ def update_endpoint(
 
 
 def delete_endpoint(session: Session, *, public_id: uuid.UUID) -> None:
-    """Delete an endpoint with its deliveries and their attempts."""
-    endpoint = _endpoint(session, public_id, lock=True)
+    """Delete an endpoint with its deliveries and their attempts (waits for one in flight)."""
+    endpoint = _endpoint(session, public_id)
+    endpoint = session.scalars(
+        for_update(sa.select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
+    ).one()
     audit.record(
         session,
         "webhooks.endpoint_deleted",

@@ -181,7 +181,20 @@ def deliver_one(session: Session) -> bool:
     if delivery is None:
         uow.rollback(session)
         return False
-    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
+    # FOR KEY SHARE: a delete of the endpoint waits for this attempt, and an attempt never
+    # starts on an endpoint being deleted (its delete would then wait on this delivery's row
+    # while this transaction waited on the endpoint: a deadlock).
+    endpoint = session.scalars(
+        for_update(
+            sa.select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id),
+            read=True,
+            key_share=True,
+            skip_locked=True,
+        )
+    ).first()
+    if endpoint is None:
+        uow.rollback(session)
+        return False
     event = session.get_one(Event, delivery.event_id)
     body = body_of(event)
     header = webhooks_signing.signature(
