@@ -240,12 +240,13 @@ def deliver_one(session: Session) -> bool:
             _count_failure(session, endpoint.id)
         else:
             delivery.next_attempt_at = retry_at
+    endpoint_id, event_id, attempt = endpoint.public_id, event.public_id, delivery.attempts
     uow.commit(session)
     log.info(
         "webhook delivery: endpoint %s event %s attempt %d → %s in %d ms%s",
-        endpoint.public_id,
-        event.public_id,
-        delivery.attempts,
+        endpoint_id,
+        event_id,
+        attempt,
         answer.status_code,
         answer.duration_ms,
         f" ({answer.error})" if answer.error else "",

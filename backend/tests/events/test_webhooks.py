@@ -831,3 +831,43 @@ def test_attempts_are_recorded_with_status_and_duration(app, local, receiver, ad
         assert (attempt.attempt, attempt.status_code, attempt.error) == (1, 503, "HTTP 503")
         assert attempt.duration_ms >= 0
         db.session.remove()
+
+
+def test_deleting_an_endpoint_waits_for_a_delivery_in_flight_without_a_deadlock(
+    app, client, local, receiver, admin, monkeypatch
+):
+    monkeypatch.setitem(app.config, "WEBHOOK_MAX_AGE_SECONDS", 0)
+    user, headers = admin
+    created = _register(client, headers, receiver.url)
+    receiver.answers = [500]  # a failed delivery also counts on the endpoint's row
+    receiver.stall = threading.Event()
+    receiver.stall.set()
+    _emit(app, 9500, user_id=user.id)
+    failures: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            with app.app_context():
+                webhooks_delivery.fan_out(db.session())
+                webhooks_delivery.deliver_due(db.session(), budget_seconds=10)
+                db.session.remove()
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    answers: list[int] = []
+
+    def delete() -> None:
+        answers.append(client.delete(f"{BASE}/{created['id']}", headers=headers).status_code)
+
+    delivering = threading.Thread(target=deliver)
+    delivering.start()
+    assert receiver.reached.wait(10)
+    deleting = threading.Thread(target=delete)
+    deleting.start()
+    deleting.join(1.5)
+    assert deleting.is_alive()  # it waits for the attempt in flight
+    receiver.release.set()
+    delivering.join(15)
+    deleting.join(15)
+    assert not failures and answers == [204]
+    assert client.get(f"{BASE}/{created['id']}", headers=headers).status_code == 404
