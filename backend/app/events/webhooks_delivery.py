@@ -32,6 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from prometheus_client import Counter
 from sqlalchemy.orm import Session, aliased
 
 from app.auth.mail import queue_email
@@ -55,6 +56,11 @@ from app.events.webhooks_models import (
 log = logging.getLogger("flowlet.webhooks")
 
 MAX_BACKOFF_SECONDS = 3600
+# Exposed at /metrics: delivered, retry (a failed attempt that will be tried again), failed
+# (given up), refused (the address was not allowed; also retried).
+ATTEMPTS = Counter(
+    "flowlet_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
+)
 _FAN_OUT_BATCH = 1000
 
 
@@ -227,6 +233,7 @@ def deliver_one(session: Session) -> bool:
     delivery.last_status_code = answer.status_code
     delivery.last_error = answer.error
     if answer.error is None:
+        outcome = "delivered"
         delivery.status, delivery.delivered_at = DELIVERED, utcnow()
         session.execute(
             sa.update(WebhookEndpoint)
@@ -235,13 +242,16 @@ def deliver_one(session: Session) -> bool:
         )
     else:
         retry_at = utcnow() + backoff(delivery.attempts)
+        outcome = "refused" if answer.error.startswith("refused") else "retry"
         if retry_at > delivery.expires_at:
+            outcome = "failed"
             delivery.status = FAILED
             _count_failure(session, endpoint.id)
         else:
             delivery.next_attempt_at = retry_at
     endpoint_id, event_id, attempt = endpoint.public_id, event.public_id, delivery.attempts
     uow.commit(session)
+    ATTEMPTS.labels(outcome).inc()
     log.info(
         "webhook delivery: endpoint %s event %s attempt %d → %s in %d ms%s",
         endpoint_id,

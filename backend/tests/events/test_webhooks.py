@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from rq import Queue, SimpleWorker
 
 from app.auth.models import EmailOutbox
@@ -123,6 +124,12 @@ def _delivery(app, event_id: str) -> WebhookDelivery:
         return row
 
 
+def _attempts_counted(outcome: str) -> float:
+    """`flowlet_webhook_attempts_total{outcome}` as /metrics shows it."""
+    value = REGISTRY.get_sample_value("flowlet_webhook_attempts_total", {"outcome": outcome})
+    return value or 0.0
+
+
 def _execute(app, statement) -> None:
     with app.app_context():
         db.session.execute(statement)
@@ -208,9 +215,11 @@ def test_a_500_is_retried_within_a_minute_and_each_account_keeps_its_order(
     a2 = _emit(app, 9001, user_id=user.id)
     b1 = _emit(app, 9002, user_id=user.id)
     receiver.answers = [500]  # the first delivery (A1) fails once
+    retries = _attempts_counted("retry")
 
     before = utcnow()
     _tick(app)
+    assert _attempts_counted("retry") == retries + 1
     # A1 failed; A2 waits behind it; B1, another account, went out.
     assert [(d.event["id"], d.status) for d in receiver.deliveries] == [(a1, 500), (b1, 200)]
     first = _delivery(app, a1)
