@@ -880,3 +880,75 @@ def test_deleting_an_endpoint_waits_for_a_delivery_in_flight_without_a_deadlock(
     deleting.join(15)
     assert not failures and answers == [204]
     assert client.get(f"{BASE}/{created['id']}", headers=headers).status_code == 404
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    """A certificate for hooks.partner.test that no CA signed, and its key (PEM files)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.partner.test")])
+    now = utcnow()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.partner.test")]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_https_checks_the_certificate_of_the_host_name_at_the_pinned_address(monkeypatch, tmp_path):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen: list[str | None] = []
+
+    def serve() -> None:
+        raw, _ = listener.accept()
+        try:
+            with context.wrap_socket(raw, server_side=True) as tls:
+                seen.append(tls.server_hostname)
+        except (ssl.SSLError, OSError):
+            seen.append("handshake refused by the client")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    _fake_dns(monkeypatch, {"hooks.partner.test": ["127.0.0.1"]})
+    answer = webhooks_net.post(
+        f"https://hooks.partner.test:{port}/hook",
+        b"{}",
+        {},
+        timeout=5,
+        allow=webhooks_net.parse_networks("127.0.0.1/32"),
+    )
+    thread.join(5)
+    listener.close()
+    # Reached at the checked address, with the host name for SNI; the unknown issuer refused.
+    assert answer.status_code is None
+    assert answer.error == "TLS error: SSLCertVerificationError"
+    assert seen == ["handshake refused by the client"]
+    assert names == ["hooks.partner.test"]
