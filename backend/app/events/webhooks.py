@@ -34,6 +34,7 @@ from app.events.webhooks_models import (
     as_attempt,
 )
 from app.events.webhooks_tasks import deliver_webhooks
+from app.events.webhooks_wake import webhooks_cli
 
 # The event types an endpoint may ask for (API.md, "Events").
 EVENT_TYPES = (
@@ -64,7 +65,8 @@ class NewEndpoint:
 
 
 def register(app: Flask) -> None:
-    """The periodic job that fans out events and delivers them."""
+    """The periodic job that fans out events and delivers them; `flask webhooks listen`."""
+    app.cli.add_command(webhooks_cli)
     schedule_of(app).add(
         Entry(
             "webhooks",

@@ -952,3 +952,36 @@ def test_https_checks_the_certificate_of_the_host_name_at_the_pinned_address(mon
     assert answer.error == "TLS error: SSLCertVerificationError"
     assert seen == ["handshake refused by the client"]
     assert names == ["hooks.partner.test"]
+
+
+def test_committed_events_wake_the_webhook_job(app):
+    """`flask webhooks listen`: a commit's message on the events channel queues the job."""
+    from app.events.webhooks_wake import listen
+
+    redis = app.extensions["flowlet_redis"]
+    queue = Queue("default", connection=redis)
+    _work(app)  # an empty queue to start from
+    stop = threading.Event()
+    queued: list[int] = []
+    listener = threading.Thread(target=lambda: queued.append(listen(app, stop=stop)))
+    listener.start()
+    try:
+        deadline = time.monotonic() + 5
+        while redis.pubsub_numsub(events.CHANNEL)[0][1] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with app.app_context():
+            user_id = make_user(db.session).id
+            db.session.remove()
+        for _ in range(3):  # a burst of commits: one run, or a few on a slow machine
+            _emit(app, 9600, user_id=user_id)
+        deadline = time.monotonic() + 5
+        while not queue.job_ids and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        listener.join(5)
+    jobs = [queue.fetch_job(job_id) for job_id in queue.job_ids]
+    assert {job.func_name for job in jobs} == {"app.events.webhooks_tasks.deliver_webhooks"}
+    assert 1 <= len(jobs) == queued[0] <= 3
+    _work(app)
