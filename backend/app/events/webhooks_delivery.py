@@ -72,9 +72,20 @@ def allowed_networks() -> tuple[webhooks_net.Network, ...]:
 
 
 def fan_out(session: Session, *, batch: int = _FAN_OUT_BATCH) -> int:
-    """Turn the events after the cursor into deliveries and move the cursor; returns how many
-    deliveries were written (0 when another fan-out holds the cursor)."""
+    """Turn the events after the cursor into deliveries and move the cursor, a batch of events
+    per transaction until none is left; returns how many deliveries were written (0 when
+    another fan-out holds the cursor)."""
     events.sequence(session)
+    written = 0
+    while True:
+        read, wrote = _fan_out_batch(session, batch)
+        written += wrote
+        if read < batch:
+            return written
+
+
+def _fan_out_batch(session: Session, batch: int) -> tuple[int, int]:
+    """One transaction of the fan-out: (events read, deliveries written)."""
     cursor = session.scalars(
         for_update(
             sa.select(WebhookFanoutCursor).where(WebhookFanoutCursor.id == 1), skip_locked=True
@@ -82,7 +93,7 @@ def fan_out(session: Session, *, batch: int = _FAN_OUT_BATCH) -> int:
     ).first()
     if cursor is None:  # another fan-out is running; it reads what this one would
         uow.rollback(session)
-        return 0
+        return 0, 0
     rows = session.execute(
         sa.select(
             Event.id,
@@ -98,7 +109,7 @@ def fan_out(session: Session, *, batch: int = _FAN_OUT_BATCH) -> int:
     ).all()
     if not rows:
         uow.rollback(session)
-        return 0
+        return 0, 0
     endpoints = session.execute(
         sa.select(
             WebhookEndpoint.id, WebhookEndpoint.event_types, WebhookEndpoint.created_at
@@ -131,7 +142,7 @@ def fan_out(session: Session, *, batch: int = _FAN_OUT_BATCH) -> int:
     cursor.position = rows[-1].position
     cursor.updated_at = now
     uow.commit(session)
-    return len(deliveries)
+    return len(rows), len(deliveries)
 
 
 # --- delivery -------------------------------------------------------------------------------------
