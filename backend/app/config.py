@@ -430,6 +430,8 @@ class Config:
         self.WEBHOOK_ALLOW_PRIVATE_NETWORKS = _env("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "")
         # Seconds between two runs of the fan-out and delivery job.
         self.WEBHOOK_POLL_SECONDS = _env_int("WEBHOOK_POLL_SECONDS", 5)
+        # Delivered and failed deliveries (and their attempts) are deleted after this long.
+        self.WEBHOOK_RETENTION_SECONDS = _env_int("WEBHOOK_RETENTION_SECONDS", 30 * 86400)
 
     def default_database_url(self) -> str:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)

@@ -285,6 +285,24 @@ def deliver_due(session: Session, *, limit: int = 500, budget_seconds: float = 3
     return done
 
 
+def purge(session: Session, *, older_than: timedelta, batch: int = 1000) -> int:
+    """Delete a batch of deliveries delivered or failed before `older_than` ago, with their
+    attempts; returns how many. Pending ones stay, however old."""
+    ids = session.scalars(
+        sa.select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.status != PENDING,
+            WebhookDelivery.updated_at < utcnow() - older_than,
+        )
+        .order_by(WebhookDelivery.updated_at)
+        .limit(batch)
+    ).all()
+    if ids:
+        session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+    uow.commit(session)
+    return len(ids)
+
+
 # --- failing endpoints ----------------------------------------------------------------------------
 
 

@@ -62,6 +62,13 @@ class WebhookDelivery(Base):
             sqlite_where=sa.text("status = 'pending'"),
         ),
         sa.Index("ix_webhook_deliveries_event_id", "event_id"),
+        # The finished ones, oldest first, for the purge.
+        sa.Index(
+            "ix_webhook_deliveries_finished",
+            "updated_at",
+            postgresql_where=sa.text("status <> 'pending'"),
+            sqlite_where=sa.text("status <> 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

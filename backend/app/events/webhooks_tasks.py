@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app
 
 from app.core.extensions import db
 from app.core.queue import task
-from app.events.webhooks_delivery import deliver_due, fan_out
+from app.events.webhooks_delivery import deliver_due, fan_out, purge
 
 
 @task
@@ -15,6 +17,9 @@ def deliver_webhooks() -> int:
     deliveries it attempted. Any number may run at once (the cursor and the deliveries are
     claimed with SKIP LOCKED)."""
     session = db.session()
+    config = current_app.config
     fan_out(session)
-    budget = max(float(current_app.config["WEBHOOK_POLL_SECONDS"]) * 6, 30.0)
-    return deliver_due(session, budget_seconds=budget)
+    budget = max(float(config["WEBHOOK_POLL_SECONDS"]) * 6, 30.0)
+    attempted = deliver_due(session, budget_seconds=budget)
+    purge(session, older_than=timedelta(seconds=int(config["WEBHOOK_RETENTION_SECONDS"])))
+    return attempted

@@ -105,6 +105,14 @@ def upgrade():
     op.create_index(
         "ix_webhook_deliveries_event_id", "webhook_deliveries", ["event_id"], unique=False
     )
+    op.create_index(
+        "ix_webhook_deliveries_finished",
+        "webhook_deliveries",
+        ["updated_at"],
+        unique=False,
+        postgresql_where=sa.text("status <> 'pending'"),
+        sqlite_where=sa.text("status <> 'pending'"),
+    )
     op.create_table(
         "webhook_attempts",
         sa.Column("id", _ID, nullable=False),
@@ -164,6 +172,7 @@ def downgrade():
     op.drop_index("ix_webhook_attempts_endpoint_id_id", table_name="webhook_attempts")
     op.drop_index(op.f("ix_webhook_attempts_delivery_id"), table_name="webhook_attempts")
     op.drop_table("webhook_attempts")
+    op.drop_index("ix_webhook_deliveries_finished", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_event_id", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_order", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")

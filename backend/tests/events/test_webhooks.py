@@ -985,3 +985,36 @@ def test_committed_events_wake_the_webhook_job(app):
     assert {job.func_name for job in jobs} == {"app.events.webhooks_tasks.deliver_webhooks"}
     assert 1 <= len(jobs) == queued[0] <= 3
     _work(app)
+
+
+def test_finished_deliveries_are_purged_after_the_retention_and_pending_ones_kept(
+    app, client, local, receiver, admin
+):
+    user, headers = admin
+    created = _register(client, headers, receiver.url)
+    receiver.secret = created["secret"]
+    delivered = _emit(app, 9700, user_id=user.id)
+    _tick(app)
+    receiver.answers = [500]
+    pending = _emit(app, 9701, user_id=user.id)
+    _tick(app)
+    assert _delivery(app, delivered).status == "delivered"
+    assert _delivery(app, pending).status == "pending"
+    old = utcnow() - timedelta(seconds=app.config["WEBHOOK_RETENTION_SECONDS"] + 60)
+    _execute(
+        app,
+        sa.update(WebhookDelivery)
+        .where(WebhookDelivery.event_public_id.in_([uuid.UUID(delivered), uuid.UUID(pending)]))
+        .values(updated_at=old),
+    )
+    _tick(app)
+    with app.app_context():
+        left = db.session.scalars(
+            sa.select(WebhookDelivery.event_public_id)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(WebhookEndpoint.public_id == uuid.UUID(created["id"]))
+        ).all()
+        db.session.remove()
+    assert [str(e) for e in left] == [pending]
+    items = client.get(f"{BASE}/{created['id']}/deliveries", headers=headers).get_json()["items"]
+    assert {i["event_id"] for i in items} == {pending}
