@@ -44,7 +44,8 @@ class WebhookDelivery(Base):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        sa.UniqueConstraint("endpoint_id", "event_id"),
+        # One delivery per event and endpoint; also how the admin finds one (by the event's id).
+        sa.UniqueConstraint("endpoint_id", "event_public_id"),
         # The due ones, soonest first.
         sa.Index(
             "ix_webhook_deliveries_due",

@@ -83,7 +83,7 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
         sa.UniqueConstraint(
-            "endpoint_id", "event_id", name=op.f("uq_webhook_deliveries_endpoint_id")
+            "endpoint_id", "event_public_id", name=op.f("uq_webhook_deliveries_endpoint_id")
         ),
     )
     op.create_index(
