@@ -22,7 +22,7 @@ from app.core.errors import Conflict, NotFound, ValidationError
 from app.core.pagination import Page, paginate, paginate_by_id
 from app.core.queue import enqueue
 from app.core.schedule import Entry, schedule_of
-from app.events import webhooks_net, webhooks_signing
+from app.events import webhooks_delivery, webhooks_net, webhooks_signing
 from app.events.webhooks_delivery import allowed_networks
 from app.events.webhooks_models import (
     ACTIVE,
@@ -158,6 +158,7 @@ def update_endpoint(
     """Change an endpoint's event types, description or status (enabling clears its failures)."""
     endpoint = _endpoint(session, public_id, lock=True)
     changes: dict[str, Any] = {}
+    expired = 0
     if event_types is not None and sorted(set(event_types)) != endpoint.event_types:
         changes["event_types"] = {"before": endpoint.event_types, "after": sorted(set(event_types))}
         endpoint.event_types = sorted(set(event_types))
@@ -175,6 +176,10 @@ def update_endpoint(
         else:
             endpoint.disabled_at, endpoint.disabled_reason = None, None
             endpoint.consecutive_failures = 0
+            # What waited too long while it was disabled fails now, unsent; the rest goes out.
+            expired = webhooks_delivery.expire_waiting(session, endpoint_id=endpoint.id)
+            if expired:
+                changes["expired_unsent"] = expired
     if changes:
         audit.record(
             session,
@@ -184,6 +189,7 @@ def update_endpoint(
             changes=changes,
         )
     uow.commit(session, keep_loaded=True)
+    webhooks_delivery.ATTEMPTS.labels("expired").inc(expired)
     return endpoint
 
 

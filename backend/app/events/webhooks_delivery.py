@@ -57,11 +57,13 @@ log = logging.getLogger("flowlet.webhooks")
 
 MAX_BACKOFF_SECONDS = 3600
 # Exposed at /metrics: delivered, retry (a failed attempt that will be tried again), failed
-# (given up), refused (the address was not allowed; also retried).
+# (given up), refused (the address was not allowed; also retried), expired (not sent: its
+# time ran out while the endpoint was disabled).
 ATTEMPTS = Counter(
     "flowlet_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
 )
 _FAN_OUT_BATCH = 1000
+_EXPIRED = "not sent: its time ran out while the endpoint was disabled"
 
 
 def allowed_networks() -> tuple[webhooks_net.Network, ...]:
@@ -110,10 +112,9 @@ def _fan_out_batch(session: Session, batch: int) -> tuple[int, int]:
     if not rows:
         uow.rollback(session)
         return 0, 0
+    # Disabled endpoints too: their deliveries wait, and go out if it is enabled in time.
     endpoints = session.execute(
-        sa.select(
-            WebhookEndpoint.id, WebhookEndpoint.event_types, WebhookEndpoint.created_at
-        ).where(WebhookEndpoint.status == ACTIVE)
+        sa.select(WebhookEndpoint.id, WebhookEndpoint.event_types, WebhookEndpoint.created_at)
     ).all()
     now = utcnow()
     max_age = timedelta(seconds=int(current_app.config["WEBHOOK_MAX_AGE_SECONDS"]))
@@ -275,6 +276,57 @@ def deliver_one(session: Session) -> bool:
     return True
 
 
+def expire_waiting(session: Session, *, endpoint_id: int) -> int:
+    """Fail, unsent, an endpoint's pending deliveries whose time ran out (they waited while it
+    was disabled); each gets an attempt that says so. The receiver did not fail them: the
+    endpoint's count of failures is left alone. Flushes; returns how many."""
+    now = utcnow()
+    rows = session.execute(
+        sa.update(WebhookDelivery)
+        .where(
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.expires_at <= now,
+        )
+        .values(
+            status=FAILED,
+            attempts=WebhookDelivery.attempts + 1,
+            last_status_code=None,
+            last_error=_EXPIRED,
+            updated_at=now,
+        )
+        .returning(WebhookDelivery.id, WebhookDelivery.attempts)
+    ).all()
+    if rows:
+        session.execute(
+            sa.insert(WebhookAttempt),
+            [
+                {
+                    "delivery_id": row.id,
+                    "endpoint_id": endpoint_id,
+                    "attempt": row.attempts,
+                    "status_code": None,
+                    "duration_ms": 0,
+                    "error": _EXPIRED,
+                    "at": now,
+                }
+                for row in rows
+            ],
+        )
+    return len(rows)
+
+
+def expire_on_disabled(session: Session) -> int:
+    """Fail the deliveries that waited out their time on endpoints still disabled; how many."""
+    disabled = session.scalars(
+        sa.select(WebhookEndpoint.id).where(WebhookEndpoint.status == DISABLED)
+    ).all()
+    expired = sum(expire_waiting(session, endpoint_id=endpoint_id) for endpoint_id in disabled)
+    uow.commit(session)
+    ATTEMPTS.labels("expired").inc(expired)
+    return expired
+
+
 def deliver_due(session: Session, *, limit: int = 500, budget_seconds: float = 30.0) -> int:
     """Deliver due deliveries one at a time until none is due, `limit` or the time budget."""
     started, done = time.monotonic(), 0
@@ -350,8 +402,9 @@ def disable_failing(session: Session, *, endpoint_id: int, failures: int) -> Non
             subject="Flowlet: a webhook endpoint was disabled",
             body=(
                 f"The webhook endpoint {row.public_id} ({row.url}) was disabled: {reason}.\n"
-                "Its deliveries are kept; enable it again in the admin console once the "
-                "receiver answers, and redeliver what it missed."
+                "Events keep being queued for it and wait up to a day: enable it again in "
+                "the admin console once the receiver answers, and redeliver the failed "
+                "deliveries it still needs."
             ),
             kind="webhook_disabled",
             user_id=admin.id,

@@ -8,7 +8,7 @@ from flask import current_app
 
 from app.core.extensions import db
 from app.core.queue import task
-from app.events.webhooks_delivery import deliver_due, fan_out, purge
+from app.events.webhooks_delivery import deliver_due, expire_on_disabled, fan_out, purge
 
 
 @task
@@ -21,5 +21,6 @@ def deliver_webhooks() -> int:
     fan_out(session)
     budget = max(float(config["WEBHOOK_POLL_SECONDS"]) * 6, 30.0)
     attempted = deliver_due(session, budget_seconds=budget)
+    expire_on_disabled(session)
     purge(session, older_than=timedelta(seconds=int(config["WEBHOOK_RETENTION_SECONDS"])))
     return attempted

@@ -525,10 +525,12 @@ def test_an_endpoint_failing_n_times_in_a_row_is_disabled_and_the_admins_told(
         assert len(mails) == 1 and mails[0].to_address == user.email
         db.session.remove()
 
-    # Disabled: no new event reaches it, and a redelivery is refused until it is enabled.
-    _emit(app, 9008, user_id=user.id)
+    # Disabled: a new event waits for it, and a redelivery is refused until it is enabled.
+    monkeypatch.setitem(app.config, "WEBHOOK_MAX_AGE_SECONDS", 86400)
+    waiting = _emit(app, 9008, user_id=user.id)
     _tick(app)
     assert len(receiver.deliveries) == 2
+    assert _delivery(app, waiting).status == "pending"
     response = client.post(f"{BASE}/{created['id']}/deliveries/{first}/redeliver", headers=headers)
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "conflict"
 
@@ -537,6 +539,68 @@ def test_an_endpoint_failing_n_times_in_a_row_is_disabled_and_the_admins_told(
     ).get_json()
     assert enabled["status"] == "active" and enabled["consecutive_failures"] == 0
     assert enabled["disabled_at"] is None and enabled["disabled_reason"] is None
+    receiver.secret, receiver.answers = created["secret"], []  # the receiver is back
+    _tick(app)
+    assert receiver.events_of(200) == [waiting]
+    assert _delivery(app, waiting).status == "delivered"
+
+
+def test_what_waited_too_long_on_a_disabled_endpoint_fails_unsent_and_not_as_a_failure(
+    app, client, local, receiver, admin
+):
+    user, headers = admin
+    created = _register(client, headers, receiver.url)
+    path = f"{BASE}/{created['id']}"
+    assert client.patch(path, json={"status": "disabled"}, headers=headers).status_code == 200
+    stale, kept = _emit(app, 9800, user_id=user.id), _emit(app, 9801, user_id=user.id)
+    _tick(app)
+    assert _delivery(app, stale).status == "pending" == _delivery(app, kept).status
+    past = utcnow() - timedelta(seconds=1)
+    _execute(
+        app,
+        sa.update(WebhookDelivery)
+        .where(WebhookDelivery.event_public_id == uuid.UUID(stale))
+        .values(expires_at=past),
+    )
+    expired = _attempts_counted("expired")
+    assert client.patch(path, json={"status": "active"}, headers=headers).status_code == 200
+    receiver.secret = created["secret"]
+    _tick(app)
+    assert receiver.events_of() == [kept]  # the stale one was never sent
+    gone = _delivery(app, stale)
+    assert gone.status == "failed" and gone.last_status_code is None
+    assert _attempts_counted("expired") == expired + 1
+    (attempt,) = client.get(
+        f"{path}/deliveries", query_string={"event_id": stale}, headers=headers
+    ).get_json()["items"]
+    assert attempt["error"] == "not sent: its time ran out while the endpoint was disabled"
+    assert attempt["delivery_status"] == "failed" and attempt["status_code"] is None
+    assert client.get(path, headers=headers).get_json()["consecutive_failures"] == 0
+
+
+def test_a_disabled_endpoint_s_deliveries_fail_once_their_time_ran_out(
+    app, client, local, receiver, admin
+):
+    user, headers = admin
+    created = _register(client, headers, receiver.url)
+    path = f"{BASE}/{created['id']}"
+    assert client.patch(path, json={"status": "disabled"}, headers=headers).status_code == 200
+    event_id = _emit(app, 9900, user_id=user.id)
+    _tick(app)
+    assert _delivery(app, event_id).status == "pending"
+    _execute(
+        app,
+        sa.update(WebhookDelivery)
+        .where(WebhookDelivery.event_public_id == uuid.UUID(event_id))
+        .values(expires_at=utcnow() - timedelta(seconds=1)),
+    )
+    _tick(app)  # it stays disabled; the job fails what waited too long
+    delivery = _delivery(app, event_id)
+    assert delivery.status == "failed" and delivery.attempts == 1  # an attempt that says so
+    assert delivery.last_error == "not sent: its time ran out while the endpoint was disabled"
+    assert receiver.deliveries == []
+    (attempt,) = client.get(f"{path}/deliveries", headers=headers).get_json()["items"]
+    assert attempt["error"] == delivery.last_error and attempt["duration_ms"] == 0
 
 
 def test_a_success_resets_the_count_of_failures(app, client, local, receiver, admin, monkeypatch):
