@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -144,6 +145,7 @@ class Config:
             self._money_settings,
             self._card_settings,
             self._wealth_settings,
+            self._webhook_settings,
         ):
             group()
 
@@ -485,6 +487,25 @@ class Config:
         self.WEALTH_SYNC_RETRIES = _env_int("WEALTH_SYNC_RETRIES", 3)
         self.WEALTH_SYNC_RETRY_BASE_SECONDS = _env_int("WEALTH_SYNC_RETRY_BASE_SECONDS", 15)
 
+    def _webhook_settings(self) -> None:
+        """Webhooks to partners' URLs (docs/webhooks.md)."""
+        # Seconds one delivery (connect, send, the answer's status) may take.
+        self.WEBHOOK_TIMEOUT_SECONDS = _env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+        # A delivery not answered 2xx is retried this long after the event, then failed.
+        self.WEBHOOK_MAX_AGE_SECONDS = _env_int("WEBHOOK_MAX_AGE_SECONDS", 86400)
+        # Retry n waits base × 2^(n-1) seconds (at most an hour), with ±50 % jitter.
+        self.WEBHOOK_RETRY_BASE_SECONDS = _env_int("WEBHOOK_RETRY_BASE_SECONDS", 20)
+        # An endpoint is disabled after this many deliveries failed in a row (0: never).
+        self.WEBHOOK_DISABLE_AFTER_FAILURES = _env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 5)
+        # After a rotation the previous secret also signs for this long.
+        self.WEBHOOK_SECRET_OVERLAP_SECONDS = _env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 86400)
+        # Private networks (CIDRs, comma-separated) webhooks may reach anyway; default none.
+        self.WEBHOOK_ALLOW_PRIVATE_NETWORKS = _env("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "")
+        # Seconds between two runs of the fan-out and delivery job.
+        self.WEBHOOK_POLL_SECONDS = _env_int("WEBHOOK_POLL_SECONDS", 5)
+        # Delivered and failed deliveries (and their attempts) are deleted after this long.
+        self.WEBHOOK_RETENTION_SECONDS = _env_int("WEBHOOK_RETENTION_SECONDS", 30 * 86400)
+
     def default_database_url(self) -> str:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{INSTANCE_DIR / 'flowlet.db'}"
@@ -517,6 +538,19 @@ class Config:
         if not 0 < self.MAX_URL_LENGTH <= self.GUNICORN_MAX_REQUEST_LINE - 64:
             raise ConfigError(
                 f"MAX_URL_LENGTH must be between 1 and {self.GUNICORN_MAX_REQUEST_LINE - 64}"
+            )
+        for cidr in (self.WEBHOOK_ALLOW_PRIVATE_NETWORKS or "").split(","):
+            try:
+                if cidr.strip():
+                    ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"WEBHOOK_ALLOW_PRIVATE_NETWORKS: {cidr.strip()!r} is not a network"
+                ) from exc
+        # The first retry comes within a minute (the retry's wait, jittered, and one poll).
+        if self.WEBHOOK_RETRY_BASE_SECONDS * 1.5 + self.WEBHOOK_POLL_SECONDS > 60:
+            raise ConfigError(
+                "WEBHOOK_RETRY_BASE_SECONDS × 1.5 + WEBHOOK_POLL_SECONDS must not exceed 60"
             )
 
 

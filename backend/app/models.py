@@ -33,6 +33,12 @@ from app.core.events import Event
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import JobOutbox
 from app.core.ratelimit import RateLimitCounter
+from app.events.webhooks_models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookFanoutCursor,
+)
 from app.ledger.accounts import Account
 from app.ledger.models import Hold, JournalTransaction, LedgerEntry
 from app.privacy.models import ErasureRequest
@@ -79,6 +85,10 @@ MODELS = (
     IdempotencyKey,
     JobOutbox,
     RateLimitCounter,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookFanoutCursor,
     Account,
     Hold,
     JournalTransaction,

@@ -28,6 +28,7 @@ import { ReportsPage } from "./pages/console/Reports";
 import { SanctionsListsPage } from "./pages/console/SanctionsLists";
 import { RulesPage } from "./pages/console/Rules";
 import { UsersPage } from "./pages/admin/Users";
+import { WebhooksPage } from "./pages/admin/Webhooks";
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { status, signedOutByChoice } = useAuth();
@@ -107,6 +108,7 @@ export function App() {
         <Route path="console/reviews" element={<RequireRole role="compliance_officer"><RiskReviewsPage /></RequireRole>} />
         <Route path="console/rules" element={<RequireRole role="compliance_officer"><RulesPage /></RequireRole>} />
         <Route path="admin/users" element={<RequireRole role="admin"><UsersPage /></RequireRole>} />
+        <Route path="admin/webhooks" element={<RequireRole role="admin"><WebhooksPage /></RequireRole>} />
         <Route path="*" element={<NotFound />} />
       </Route>
     </Routes>

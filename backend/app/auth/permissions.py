@@ -51,6 +51,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "wealth": frozenset({C}),
     "admin:users": frozenset({A}),
     "admin:accounts": frozenset({A}),
+    "admin:webhooks": frozenset({A}),
 }
 
 

@@ -8,9 +8,10 @@ movements here (an observer of the engine), the other domains where their change
 
 from flask import Flask
 
-from app.events import movements
+from app.events import movements, webhooks
 
 
 def init_app(app: Flask) -> None:
     """The movement engine's observer that writes `movement.*` events."""
     movements.register(app)
+    webhooks.register(app)  # the fan-out and delivery job (docs/webhooks.md)

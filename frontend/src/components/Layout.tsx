@@ -107,7 +107,15 @@ export function Layout() {
         <nav id="main-nav" className={`sidenav ${menuOpen ? "open" : ""}`} aria-label="Main">
           {customer && <NavGroup links={CUSTOMER_LINKS} />}
           {officer && <NavGroup title="Compliance" links={CONSOLE_LINKS} />}
-          {admin && <NavGroup title="Administration" links={[["/admin/users", "Users and roles"]]} />}
+          {admin && (
+            <NavGroup
+              title="Administration"
+              links={[
+                ["/admin/users", "Users and roles"],
+                ["/admin/webhooks", "Webhooks"],
+              ]}
+            />
+          )}
           {!customer && <NavGroup title="Account" links={[["/security", "Security"]]} />}
         </nav>
         <main id="main" className="content" tabIndex={-1} ref={main}>
