@@ -17,6 +17,16 @@ PUBLIC_AUTH_ROUTES = {
     "password_reset_request",
     "password_reset_confirm",
     "verify_email",
+    # Signing in without a password: the link, the passkey and the identity provider prove who
+    # it is.
+    "magic_link_request",
+    "magic_link_confirm",
+    "passkey_login_options",
+    "passkey_login",
+    "oidc_providers",
+    "oidc_authorize",
+    "oidc_callback",
+    "oidc_exchange",
 }
 
 
