@@ -35,6 +35,7 @@ def test_every_entry_names_an_existing_job_and_one_of_the_queues(app):
         "idempotency-key-purge",
         "sanctions-rescreen",
         "webauthn-challenge-purge",
+        "webhooks",
         "weekly-wealth-report",
     }
     for entry in entries:
