@@ -29,6 +29,7 @@ from app.core.events import Event
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import JobOutbox
 from app.core.ratelimit import RateLimitCounter
+from app.events.models import EventTicket
 from app.ledger.accounts import Account
 from app.ledger.models import Hold, JournalTransaction, LedgerEntry
 from app.privacy.models import ErasureRequest
@@ -68,6 +69,7 @@ MODELS = (
     AuditLog,
     AuditSeal,
     Event,
+    EventTicket,
     IdempotencyKey,
     JobOutbox,
     RateLimitCounter,

@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "wealth": frozenset({C}),
     "admin:users": frozenset({A}),
     "admin:accounts": frozenset({A}),
+    "events": frozenset({C, OFF}),
 }
 
 

@@ -56,7 +56,8 @@ def test_a_transfer_writes_one_event_per_customer_account_in_its_transaction(
     xmins = db_session.execute(
         sa.text(
             "SELECT DISTINCT e.xmin::text FROM events e WHERE e.data->>'transaction_id' = :t "
-            "UNION SELECT t.xmin::text FROM journal_transactions t WHERE t.public_id = CAST(:t AS uuid)"
+            "UNION SELECT t.xmin::text FROM journal_transactions t "
+            "WHERE t.public_id = CAST(:t AS uuid)"
         ),
         {"t": txn_id},
     ).all()

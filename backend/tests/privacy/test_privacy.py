@@ -39,6 +39,7 @@ SECTIONS = [
     "erasure_requests",
     "cards",
     "wealth",
+    "events",
 ]
 EXPORTED = [
     "sanctions_screenings",
@@ -52,6 +53,7 @@ EXPORTED = [
     "erasure_requests",
     "cards",
     "wealth",
+    "events",
 ]
 
 
