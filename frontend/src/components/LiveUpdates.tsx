@@ -32,7 +32,7 @@ export function LiveUpdates({ enabled }: { enabled: boolean }) {
   }, [status, queryClient]);
   if (!enabled) return null;
   return (
-    <span className={`live-status live-${status}`} role="status" data-testid="live-status" data-status={status}>
+    <span className={`live-status live-${status}`} aria-live="polite" data-testid="live-status" data-status={status}>
       {status === "offline" ? "Offline — catching up…" : status === "live" ? "Live" : ""}
     </span>
   );
