@@ -42,7 +42,7 @@ from app.core import events, uow
 from app.core.events import CHANNEL, Event
 from app.core.extensions import db
 from app.events import stream, tickets
-from app.events.tickets import TICKET_LENGTH, Grant, InvalidTicket
+from app.events.tickets import TICKET_LENGTH, Grant, InvalidTicket, TicketsUnavailable
 
 log = logging.getLogger("flowlet.events.server")
 
@@ -229,8 +229,8 @@ class Hub:
         resume = stream.resume_point(request.headers.get("Last-Event-ID"), query_resume)
         try:
             grant = await self._run(self._redeem, ticket)
-        except InvalidTicket as exc:
-            return _error(request, 401, exc.code, exc.message)
+        except (InvalidTicket, TicketsUnavailable) as exc:
+            return _error(request, exc.status, exc.code, exc.message)
 
         subscriber = Subscriber(grant)
         self.join(subscriber)  # first: nothing committed from now on can be missed

@@ -23,7 +23,7 @@ from datetime import UTC, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from redis import Redis
+from redis import Redis, RedisError
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,14 @@ TICKET_LENGTH = 43
 
 class InvalidTicket(DomainError):
     status, code, message = 401, "invalid_ticket", "The stream ticket is unknown, used or expired."
+
+
+class TicketsUnavailable(DomainError):
+    status, code, message = (
+        503,
+        "service_unavailable",
+        "Live events are unavailable for a moment; try again shortly.",
+    )
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,10 @@ def issue(
     ticket = secrets.token_urlsafe(32)
     digest = _digest(ticket)
     if redis is not None:
-        redis.set(_REDIS_PREFIX + digest.hex(), f"{user_id}:{audience}", ex=seconds)
+        try:
+            redis.set(_REDIS_PREFIX + digest.hex(), f"{user_id}:{audience}", ex=seconds)
+        except RedisError as exc:  # the page retries with backoff; the API stays up
+            raise TicketsUnavailable() from exc
         return ticket
     now = utcnow()
     # Tickets nobody used go with the next one issued: the table stays small without a job.
@@ -99,7 +110,10 @@ def redeem(session: Session, redis: Redis | None, ticket: str) -> Grant:
     digest = _digest(ticket)
     grant: Grant | None = None
     if redis is not None:
-        value: Any = redis.getdel(_REDIS_PREFIX + digest.hex())
+        try:
+            value: Any = redis.getdel(_REDIS_PREFIX + digest.hex())
+        except RedisError as exc:
+            raise TicketsUnavailable() from exc
         if value is not None:
             user_id, _, audience = (
                 value.decode() if isinstance(value, bytes) else value

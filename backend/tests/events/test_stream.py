@@ -424,3 +424,54 @@ def test_old_events_are_purged_and_a_persons_events_exported_and_erased(app, db_
     section.erase(db_session, user, "erased-x")
     uow.commit(db_session)
     assert ids() == set()
+
+
+# --- the embedded default ------------------------------------------------------------------------
+
+
+def test_the_embedded_default_streams_with_tickets_in_its_database(tmp_path):
+    """`make run`: SQLite, no Redis, no stream server; the web app's own route serves it."""
+    import uuid
+
+    from tests.auth.helpers import STRONG_PASSWORD, bearer, login, registration
+    from tests.conftest import migrate
+
+    app = create_app(
+        make_config(
+            f"sqlite:///{tmp_path / 'flowlet.db'}",
+            EVENTS_FALLBACK_POLL_SECONDS=0.1,
+            EVENTS_HEARTBEAT_SECONDS=0.3,
+        )
+    )
+    migrate(app)
+    client = app.test_client()
+    body = registration()
+    assert client.post("/api/v1/auth/register", json=body).status_code == 201
+    headers = bearer(login(client, body["email"], STRONG_PASSWORD).get_json()["access_token"])
+    account = client.post(
+        "/api/v1/accounts", json={"account_type": "checking", "currency": "USD"}, headers=headers
+    ).get_json()
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ticket = _ticket(client, headers)
+        stream = Stream(f"http://127.0.0.1:{port}{STREAM}?ticket={ticket}")
+        assert stream.status == 200
+        again = Stream(f"http://127.0.0.1:{port}{STREAM}?ticket={ticket}")
+        assert again.status == 401
+        time.sleep(0.3)
+        deposit = client.post(
+            "/api/v1/transactions/deposit",
+            json={"account_id": account["id"], "amount": "12.00", "currency": "USD"},
+            headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert deposit.status_code == 201
+        seen = stream.wait_for(lambda s: len(_txn_ids(s)) >= 1)
+        stream.close()
+        assert _txn_ids(seen) == [deposit.get_json()["id"]]
+        assert seen[0]["data"]["amount"] == "12.00"
+    finally:
+        server.shutdown()
+        thread.join(10)
