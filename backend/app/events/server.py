@@ -212,6 +212,14 @@ class Hub:
             if not mine:
                 del self.customers[subscriber.grant.user_id]
 
+    def close_all(self) -> None:
+        """End every stream now (shutdown): each client reconnects to another server and
+        resumes after its last event."""
+        for subscriber in [*self.officers, *(s for mine in self.customers.values() for s in mine)]:
+            subscriber.overflowed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                subscriber.queue.put_nowait((-1, b""))  # wakes its pump
+
     @property
     def streams(self) -> int:
         return len(self.officers) + sum(len(s) for s in self.customers.values())
@@ -309,10 +317,21 @@ def make_app(flask_app: Flask) -> web.Application:
         yield
         await hub.stop()
 
+    async def _ending(_: web.Application) -> None:
+        hub.close_all()
+
     application.cleanup_ctx.append(_lifecycle)
+    application.on_shutdown.append(_ending)
     return application
 
 
 def serve(flask_app: Flask, *, host: str, port: int) -> None:
     """Run the stream server until SIGINT or SIGTERM (no access log: URLs carry tickets)."""
-    web.run_app(make_app(flask_app), host=host, port=port, access_log=None, print=None)
+    web.run_app(
+        make_app(flask_app),
+        host=host,
+        port=port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=5,  # the streams end at once (close_all); their clients resume
+    )

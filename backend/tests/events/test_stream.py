@@ -64,28 +64,39 @@ def stream_app(pg_url, redis_url):
     )
 
 
+class AsyncServer:
+    """The asyncio stream server in a thread of its own, on a free port."""
+
+    def __init__(self, flask_app) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(make_app(flask_app), shutdown_timeout=5)
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.runner.setup())
+            site = web.TCPSite(self.runner, "127.0.0.1", self.port)
+            self.loop.run_until_complete(site.start())
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert started.wait(20)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(20)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
 @pytest.fixture(scope="module")
 def async_server(stream_app) -> Iterator[str]:
-    """The asyncio stream server in a thread of its own, on a free port."""
-    port = _free_port()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(make_app(stream_app))
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert started.wait(20)
-    yield f"http://127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(20)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    server = AsyncServer(stream_app)
+    yield server.url
+    server.stop()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -125,6 +136,7 @@ class Stream:
         self.comments: list[str] = []
         self.retry: str | None = None
         self._lock = threading.Lock()
+        self.ended = threading.Event()  # the server closed the stream (or the test did)
         if self.status == 200:
             threading.Thread(target=self._read, daemon=True).start()
 
@@ -148,7 +160,9 @@ class Stream:
                     else:
                         current[field] = value
         except Exception:  # closed by the test, or by the server
-            return
+            pass
+        finally:
+            self.ended.set()
 
     def events(self) -> list[dict]:
         with self._lock:
@@ -380,6 +394,17 @@ def test_an_idle_stream_sends_heartbeats(server, app, client, db_session):
     stream.close()
     assert stream.comments.count("heartbeat") >= 2
     assert stream.events() == []
+
+
+def test_a_stopping_stream_server_ends_its_streams_at_once(stream_app, app, client, db_session):
+    server = AsyncServer(stream_app)
+    user = make_user(db_session)
+    stream = _open(server.url, client, auth_headers(app, user))
+    assert not stream.ended.is_set()
+    started = time.monotonic()
+    server.stop()
+    assert stream.ended.wait(5)
+    assert time.monotonic() - started < 5
 
 
 def test_the_stream_server_reports_its_streams(async_server, app, client, db_session):
