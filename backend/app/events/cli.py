@@ -14,7 +14,9 @@ events_cli = AppGroup("events", help="The live event stream.")
 @click.option("--port", type=int, default=None, help="Port to listen on (EVENTS_PORT).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve /api/v1/events/stream to thousands of clients (asyncio; docs/events.md)."""
-    from app.events import server  # aiohttp is loaded only by the process that serves
+    # Here, not at the top: aiohttp is loaded only by the process that serves streams, not
+    # by every web worker and job that builds the app.
+    from app.events import server
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     server.serve(
