@@ -500,3 +500,41 @@ def test_the_embedded_default_streams_with_tickets_in_its_database(tmp_path):
     finally:
         server.shutdown()
         thread.join(10)
+
+
+def test_the_stream_server_reads_once_per_wake_up_whatever_the_number_of_streams(
+    stream_app, app, client, db_session, monkeypatch
+):
+    """Twenty open streams, five transfers: the reader's queries follow the wake-ups, and no
+    stream runs a query of its own (only a resuming one catches up, once)."""
+    from app.events import server as server_module
+    from app.events.server import HUB_KEY
+
+    server = AsyncServer(stream_app)
+    hub = server.runner.app[HUB_KEY]
+    reads, catch_ups = [], []
+    read_new, read_frames = hub._read_new, server_module.stream.read_frames
+    monkeypatch.setattr(hub, "_read_new", lambda *a: reads.append(1) or read_new(*a))
+    monkeypatch.setattr(
+        server_module.stream, "read_frames", lambda *a: catch_ups.append(1) or read_frames(*a)
+    )
+    try:
+        users = [make_user(db_session) for _ in range(10)]
+        accounts = [make_account(db_session, user, balance="10.00") for user in users]
+        headers = [auth_headers(app, user) for user in users]
+        streams = [_open(server.url, client, h) for h in headers for _ in range(2)]
+        reads.clear()
+        started = time.monotonic()
+        for n in range(5):
+            send_transfer(client, headers[n], accounts[n], accounts[n + 5], "1.00")
+        for stream in streams:
+            stream.wait_for(lambda s: len(_txn_ids(s)) >= 1)
+        elapsed = time.monotonic() - started
+        assert catch_ups == []
+        # One read per wake-up (a commit, or the poll), not per stream: 20 streams × 5
+        # transfers would be 100.
+        assert len(reads) <= 5 + elapsed / hub.poll_seconds + 2, (len(reads), elapsed)
+        for stream in streams:
+            stream.close()
+    finally:
+        server.stop()
