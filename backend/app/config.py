@@ -426,6 +426,9 @@ class Config:
         # A stream ends after this long; the client reconnects with a new ticket (and so
         # proves again that its login is live) and resumes where it was.
         self.EVENTS_STREAM_MAX_SECONDS = _env_int("EVENTS_STREAM_MAX_SECONDS", 3600)
+        # Open streams whose login was revoked (or whose user was disabled or locked) end
+        # within this many seconds: one check per stream server for all its streams.
+        self.EVENTS_SESSION_CHECK_SECONDS = float(_env("EVENTS_SESSION_CHECK_SECONDS", "30") or 30)
         # The `retry:` hint: how long a browser waits before reconnecting on its own.
         self.EVENTS_RETRY_MS = _env_int("EVENTS_RETRY_MS", 3000)
         # Events older than this are deleted by the daily purge (and with them, the history a

@@ -6,6 +6,7 @@ would open a stream for, not the ticket itself. With Redis the tickets live ther
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -24,4 +25,6 @@ class EventTicket(Base):
         sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
     )
     audience: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    # The login (auth session, public id) that asked for it: its stream ends with it.
+    session_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)

@@ -5,6 +5,7 @@ In production the proxy sends `/api/v1/events/stream` to the stream server
 """
 
 from flask import Response, request
+from flask_jwt_extended import get_jwt
 
 from app.auth.permissions import current_principal, require
 from app.core.api import Blueprint
@@ -29,7 +30,10 @@ def create_ticket():
     """A single-use ticket that opens your event stream within 60 seconds."""
     principal = current_principal()
     return services.open_ticket(
-        db.session(), user_id=principal.user_id, roles=frozenset(principal.roles)
+        db.session(),
+        user_id=principal.user_id,
+        roles=frozenset(principal.roles),
+        session_id=get_jwt().get("sid"),
     )
 
 

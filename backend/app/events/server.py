@@ -61,6 +61,12 @@ class Subscriber:
         self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(QUEUE_SIZE)
         self.overflowed = False
 
+    def end(self) -> None:
+        """Make its stream end now (its pump wakes on the marker)."""
+        self.overflowed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait((-1, b""))
+
     def offer(self, position: int, frame: bytes) -> None:
         if self.overflowed:
             return
@@ -81,6 +87,7 @@ class Hub:
         self.heartbeat_seconds = float(config["EVENTS_HEARTBEAT_SECONDS"])
         self.max_seconds = float(config["EVENTS_STREAM_MAX_SECONDS"])
         self.retry_ms = int(config["EVENTS_RETRY_MS"])
+        self.check_seconds = float(config["EVENTS_SESSION_CHECK_SECONDS"])
         self.customers: dict[int, set[Subscriber]] = {}
         self.officers: set[Subscriber] = set()
         self.position = 0
@@ -133,6 +140,7 @@ class Hub:
     async def start(self) -> None:
         self.position = await self._run(self._current_end, reader=True)
         self._tasks.append(asyncio.create_task(self._reader()))
+        self._tasks.append(asyncio.create_task(self._watch()))
         if self.redis_url:
             self._tasks.append(asyncio.create_task(self._listen(self.redis_url)))
         log.info("events: stream server reading after position %d", self.position)
@@ -175,6 +183,27 @@ class Hub:
             if len(rows) < _READ_BATCH:
                 return total
 
+    async def _watch(self) -> None:
+        """End the streams whose login was revoked or whose user was disabled or locked:
+        every `EVENTS_SESSION_CHECK_SECONDS`, one check for all the process's streams."""
+        while True:
+            await asyncio.sleep(self.check_seconds)
+            subscribers = [*self.officers, *(s for mine in self.customers.values() for s in mine)]
+            if not subscribers:
+                continue
+            try:
+                allowed = await self._run(
+                    tickets.still_allowed, [subscriber.grant for subscriber in subscribers]
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("events: checking the streams' logins failed; retrying")
+                continue
+            for subscriber in subscribers:
+                if subscriber.grant not in allowed:
+                    subscriber.end()
+
     async def _listen(self, url: str) -> None:
         """Wake the reader on every message of the events channel; reconnect on failure."""
         while True:
@@ -216,9 +245,7 @@ class Hub:
         """End every stream now (shutdown): each client reconnects to another server and
         resumes after its last event."""
         for subscriber in [*self.officers, *(s for mine in self.customers.values() for s in mine)]:
-            subscriber.overflowed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                subscriber.queue.put_nowait((-1, b""))  # wakes its pump
+            subscriber.end()
 
     @property
     def streams(self) -> int:

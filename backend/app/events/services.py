@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,11 @@ def _redis() -> Redis | None:
     return redis
 
 
-def open_ticket(session: Session, *, user_id: int, roles: frozenset[str]) -> dict[str, Any]:
+def open_ticket(
+    session: Session, *, user_id: int, roles: frozenset[str], session_id: str | None
+) -> dict[str, Any]:
     """A single-use ticket for the caller's stream: their own events, or the compliance
-    queue's for an officer."""
+    queue's for an officer; the stream ends with the login (`session_id`) that asked."""
     seconds = int(current_app.config["EVENTS_TICKET_SECONDS"])
     ticket = tickets.issue(
         session,
@@ -29,6 +32,7 @@ def open_ticket(session: Session, *, user_id: int, roles: frozenset[str]) -> dic
         user_id=user_id,
         audience=tickets.audience_of(roles),
         seconds=seconds,
+        session_id=uuid.UUID(session_id) if session_id else None,
     )
     return {"ticket": ticket, "expires_in": seconds}
 
@@ -56,5 +60,6 @@ def open_stream(
         heartbeat_seconds=float(config["EVENTS_HEARTBEAT_SECONDS"]),
         max_seconds=float(config["EVENTS_STREAM_MAX_SECONDS"]),
         retry_ms=int(config["EVENTS_RETRY_MS"]),
+        check_seconds=float(config["EVENTS_SESSION_CHECK_SECONDS"]),
     )
     return OpenStream(grant, position, body)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.core import events, uow
 from app.core.events import Event
+from app.events import tickets
 from app.events.tickets import Grant
 
 HEARTBEAT = b": heartbeat\n\n"
@@ -94,11 +95,17 @@ def fallback(
     heartbeat_seconds: float,
     max_seconds: float,
     retry_ms: int,
+    check_seconds: float,
 ) -> Iterator[bytes]:
-    """The in-app stream: poll, send what is new, beat; end after `max_seconds`."""
+    """The in-app stream: poll, send what is new, beat; end after `max_seconds`, or once the
+    login that asked for it is revoked (checked every `check_seconds`)."""
     yield opening(retry_ms)
-    started = last_beat = time.monotonic()
+    started = last_beat = last_check = time.monotonic()
     while time.monotonic() - started < max_seconds:
+        if time.monotonic() - last_check >= check_seconds:
+            if not tickets.still_allowed(session, [grant]):
+                return
+            last_check = time.monotonic()
         events.sequence(session)
         frames, position, more = read_frames(session, grant, position)
         if frames:

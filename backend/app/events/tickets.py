@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any, cast
@@ -27,7 +29,7 @@ from redis import Redis, RedisError
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from app.auth.models import Role, User
+from app.auth.models import AuthSession, Role, User
 from app.core import uow
 from app.core.db import utcnow
 from app.core.errors import DomainError, Forbidden
@@ -53,10 +55,11 @@ class TicketsUnavailable(DomainError):
 
 @dataclass(frozen=True)
 class Grant:
-    """What one consumed ticket lets its stream read."""
+    """What one consumed ticket lets its stream read, and for which login."""
 
     user_id: int
     audience: Audience
+    session_id: uuid.UUID | None = None
 
 
 def audience_of(roles: frozenset[str] | set[str] | tuple[str, ...]) -> Audience:
@@ -73,14 +76,25 @@ def _digest(ticket: str) -> bytes:
 
 
 def issue(
-    session: Session, redis: Redis | None, *, user_id: int, audience: Audience, seconds: int
+    session: Session,
+    redis: Redis | None,
+    *,
+    user_id: int,
+    audience: Audience,
+    seconds: int,
+    session_id: uuid.UUID | None = None,
 ) -> str:
-    """A new single-use ticket for `user_id` reading `audience`, good for `seconds`."""
+    """A new single-use ticket for `user_id` reading `audience`, good for `seconds`; its
+    stream lives as long as the login `session_id` (when given)."""
     ticket = secrets.token_urlsafe(32)
     digest = _digest(ticket)
     if redis is not None:
         try:
-            redis.set(_REDIS_PREFIX + digest.hex(), f"{user_id}:{audience}", ex=seconds)
+            redis.set(
+                _REDIS_PREFIX + digest.hex(),
+                f"{user_id}:{audience}:{session_id or ''}",
+                ex=seconds,
+            )
         except RedisError as exc:  # the page retries with backoff; the API stays up
             raise TicketsUnavailable() from exc
         return ticket
@@ -92,6 +106,7 @@ def issue(
             digest=digest,
             user_id=user_id,
             audience=audience,
+            session_id=session_id,
             expires_at=now + timedelta(seconds=seconds),
         )
     )
@@ -103,7 +118,7 @@ def redeem(session: Session, redis: Redis | None, ticket: str) -> Grant:
     """Consume `ticket` (it never works twice) and say what its stream may read.
 
     Refused (`InvalidTicket`, 401) when unknown, used, expired or malformed, or when its user
-    is no longer active.
+    is no longer active or the login that asked for it is revoked.
     """
     if not ticket or len(ticket) > 2 * TICKET_LENGTH:
         raise InvalidTicket()
@@ -115,33 +130,78 @@ def redeem(session: Session, redis: Redis | None, ticket: str) -> Grant:
         except RedisError as exc:
             raise TicketsUnavailable() from exc
         if value is not None:
-            user_id, _, audience = (
-                value.decode() if isinstance(value, bytes) else value
-            ).partition(":")
-            grant = Grant(int(user_id), "compliance" if audience == "compliance" else "customer")
+            text = value.decode() if isinstance(value, bytes) else value
+            user_id, audience, sid = [*text.split(":"), "", ""][:3]
+            grant = Grant(
+                int(user_id),
+                "compliance" if audience == "compliance" else "customer",
+                uuid.UUID(sid) if sid else None,
+            )
     else:
         row = session.execute(
             sa.delete(EventTicket)
             .where(EventTicket.digest == digest)
-            .returning(EventTicket.user_id, EventTicket.audience, EventTicket.expires_at)
+            .returning(
+                EventTicket.user_id,
+                EventTicket.audience,
+                EventTicket.session_id,
+                EventTicket.expires_at,
+            )
         ).one_or_none()
         uow.commit(session)
         if row is not None and _aware(row.expires_at) > utcnow():
-            grant = Grant(row.user_id, "compliance" if row.audience == "compliance" else "customer")
+            grant = Grant(
+                row.user_id,
+                "compliance" if row.audience == "compliance" else "customer",
+                row.session_id,
+            )
     if grant is None:
         raise InvalidTicket()
-    if not is_active(session, grant.user_id):
-        raise InvalidTicket("The ticket's user is no longer active.")
+    if not still_allowed(session, [grant]):
+        raise InvalidTicket("The ticket's login is no longer live.")
     return grant
 
 
-def is_active(session: Session, user_id: int) -> bool:
-    """Whether `user_id` may still read a stream (not disabled, not locked by an admin)."""
-    row = session.execute(
-        sa.select(User.is_active, User.admin_locked_at).where(User.id == user_id)
-    ).one_or_none()
+_CHUNK = 1_000
+
+
+def still_allowed(session: Session, grants: Iterable[Grant]) -> set[Grant]:
+    """The grants whose streams may go on: the user is active and not locked, and the login
+    that asked for the ticket is not revoked or expired. One query per 1,000 grants, so a
+    stream server checks all its streams at once."""
+    grants = list(dict.fromkeys(grants))
+    allowed: set[Grant] = set()
+    now = utcnow()
+    for start in range(0, len(grants), _CHUNK):
+        chunk = grants[start : start + _CHUNK]
+        users = {grant.user_id for grant in chunk}
+        sessions = {grant.session_id for grant in chunk if grant.session_id is not None}
+        active_users = set(
+            session.scalars(
+                sa.select(User.id).where(
+                    User.id.in_(users), User.is_active.is_(True), User.admin_locked_at.is_(None)
+                )
+            )
+        )
+        live_sessions: set[uuid.UUID] = set()
+        if sessions:
+            live_sessions = set(
+                session.scalars(
+                    sa.select(AuthSession.public_id).where(
+                        AuthSession.public_id.in_(sessions),
+                        AuthSession.revoked_at.is_(None),
+                        AuthSession.expires_at > now,
+                    )
+                )
+            )
+        allowed.update(
+            grant
+            for grant in chunk
+            if grant.user_id in active_users
+            and (grant.session_id is None or grant.session_id in live_sessions)
+        )
     uow.rollback(session)  # a read: no transaction held open by a long stream
-    return row is not None and bool(row.is_active) and row.admin_locked_at is None
+    return allowed
 
 
 def purge_expired(session: Session) -> int:

@@ -22,6 +22,7 @@ def upgrade():
         sa.Column("digest", sa.LargeBinary(length=32), nullable=False),
         sa.Column("user_id", _ID, nullable=False),
         sa.Column("audience", sa.String(length=16), nullable=False),
+        sa.Column("session_id", sa.Uuid(), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],

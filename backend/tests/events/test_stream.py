@@ -59,6 +59,7 @@ def stream_app(pg_url, redis_url):
             EVENTS_HEARTBEAT_SECONDS=0.3,
             EVENTS_POLL_SECONDS=0.5,
             EVENTS_FALLBACK_POLL_SECONDS=0.1,
+            EVENTS_SESSION_CHECK_SECONDS=0.5,
             RATELIMIT_ENABLED=False,
         )
     )
@@ -126,11 +127,23 @@ def server(request) -> str:
 # --- a client ------------------------------------------------------------------------------------
 
 
+_OPENED: list[Stream] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_streams() -> Iterator[None]:
+    """Every stream a test opened is closed after it, failed or not: the servers outlive it."""
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 class Stream:
     """An SSE client reading in a thread: frames (`id`, `event`, `data`) and comments."""
 
     def __init__(self, url: str, *, headers: dict[str, str] | None = None) -> None:
         self.response = requests.get(url, headers=headers, stream=True, timeout=(5, 30))
+        _OPENED.append(self)
         self.status = self.response.status_code
         self.frames: list[dict[str, str]] = []
         self.comments: list[str] = []
@@ -261,6 +274,18 @@ def test_a_disabled_users_ticket_is_refused(server, app, client, db_session):
     user.is_active = False
     uow.commit(db_session)
     assert Stream(f"{server}{STREAM}?ticket={ticket}").status == 401
+
+
+def test_a_stream_ends_when_its_login_is_revoked(server, app, client, db_session):
+    user = make_user(db_session)
+    headers, other = auth_headers(app, user), auth_headers(app, user)
+    stream = _open(server, client, headers)
+    kept = _open(server, client, other)  # another login of the same person
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+    assert stream.ended.wait(5)
+    time.sleep(1)
+    assert not kept.ended.is_set()
+    kept.close()
 
 
 def test_tickets_without_redis_live_in_the_database_by_digest(app, db_session):
