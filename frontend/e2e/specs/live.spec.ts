@@ -44,7 +44,7 @@ test("an officer sees a new alert appear in the console without a refresh", asyn
   const sent = await call("POST", "/transactions/transfer", {
     token: ximena.token,
     key: randomUUID(),
-    body: { from_account_id: ximena.account.id, to_account_id: payee.account.id, amount: "750.00", currency: "USD" },
+    body: { from_account_id: ximena.account.id, to_account_id: payee.account.id, amount: "612.34", currency: "USD" },
   });
   expect(sent.status, JSON.stringify(sent.body)).toBe(201);
   expect(sent.body.status).toBe("pending_review");
