@@ -4,6 +4,8 @@ In production the proxy sends `/api/v1/events/stream` to the stream server
 (`flask events serve`); this app's own `/stream` answers where none is deployed.
 """
 
+import re
+
 from flask import Response, request
 from flask_jwt_extended import get_jwt
 
@@ -42,6 +44,7 @@ def create_ticket():
 @blp.response(200, content_type="text/event-stream")
 def open_stream(args):
     """Your events as they happen; resumes after `Last-Event-ID` (401 for a bad ticket)."""
+    _keep_ticket_out_of_access_logs(request.environ)
     opened = services.open_stream(
         db.session(),
         ticket=args["ticket"],
@@ -49,3 +52,15 @@ def open_stream(args):
         resume_after=args.get("last_event_id"),
     )
     return Response(stream(opened.body), content_type=CONTENT_TYPE, headers=HEADERS)
+
+
+_TICKET = re.compile(r"(^|[?&])ticket=[^&]*")
+
+
+def _keep_ticket_out_of_access_logs(environ: dict) -> None:
+    """gunicorn writes its access-log line from the request's environ once the response is
+    done; the query string must not carry the ticket into it (the ticket is read already)."""
+    for key in ("RAW_URI", "REQUEST_URI", "QUERY_STRING"):
+        value = environ.get(key)
+        if isinstance(value, str):
+            environ[key] = _TICKET.sub(r"\1ticket=-", value)

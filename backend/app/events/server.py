@@ -15,8 +15,9 @@ same for ten streams or ten thousand.
 **Resuming.** A stream opened with `Last-Event-ID` (or `?last_event_id=`) joins the hub
 first, then reads what it missed with `after()` (one catch-up query, a page at a time); events
 the hub hands it meanwhile are skipped if the catch-up already sent them. Every event after
-the resume point arrives once, in position order. A stream opened without one starts at the
-hub's position: no history.
+the resume point arrives once, in position order. A stream opened without one joins, then
+starts after every event committed before it opened (`sequence()`, then the highest position):
+no history.
 
 **A slow client** whose buffer fills (`QUEUE_SIZE` events unsent) is disconnected; its
 browser reconnects with `Last-Event-ID` and catches up from the database.
@@ -269,11 +270,18 @@ class Hub:
 
         subscriber = Subscriber(grant)
         self.join(subscriber)  # first: nothing committed from now on can be missed
-        sent = self.position if resume is None else resume
         response = web.StreamResponse(
             headers={"Content-Type": stream.CONTENT_TYPE, **stream.HEADERS}
         )
         try:
+            # Without a resume point: the current end, as the database has it once every
+            # committed event is numbered (the hub may not have read the last commits yet):
+            # nothing committed before the stream opened is sent.
+            sent = (
+                resume
+                if resume is not None
+                else max(self.position, await self._run(self._current_end))
+            )
             await response.prepare(request)
             await response.write(stream.opening(self.retry_ms))
             if resume is not None:
