@@ -93,6 +93,11 @@ class Hub:
         self.officers: set[Subscriber] = set()
         self.position = 0
         self.wake = asyncio.Event()
+        # Read cycles started and finished: a new stream waits for one that started after it
+        # joined (`current_end`), so its starting point costs no query of its own.
+        self._cycles_started = 0
+        self._cycles_done = 0
+        self._cycle_done = asyncio.Condition()
         # The reader's thread (one: the reads are serial); catch-ups and tickets use the
         # loop's default pool.
         self._reader_pool = ThreadPoolExecutor(1, thread_name_prefix="events-reader")
@@ -169,20 +174,42 @@ class Hub:
 
     async def read_once(self) -> int:
         """Read and fan out every event after the hub's position; returns how many."""
+        self._cycles_started += 1
         total = 0
-        while True:
-            rows = await self._run(self._read_new, self.position, reader=True)
-            for position, audience, user_id, frame in rows:
-                if audience == "compliance":
-                    targets: set[Subscriber] = self.officers
-                else:
-                    targets = self.customers.get(user_id, set()) if user_id is not None else set()
-                for subscriber in targets:
-                    subscriber.offer(position, frame)
-                self.position = position
-            total += len(rows)
-            if len(rows) < _READ_BATCH:
-                return total
+        try:
+            while True:
+                rows = await self._run(self._read_new, self.position, reader=True)
+                for position, audience, user_id, frame in rows:
+                    if audience == "compliance":
+                        targets: set[Subscriber] = self.officers
+                    else:
+                        targets = (
+                            self.customers.get(user_id, set()) if user_id is not None else set()
+                        )
+                    for subscriber in targets:
+                        subscriber.offer(position, frame)
+                    self.position = position
+                total += len(rows)
+                if len(rows) < _READ_BATCH:
+                    return total
+        finally:
+            self._cycles_done += 1
+            async with self._cycle_done:
+                self._cycle_done.notify_all()
+
+    async def current_end(self) -> int:
+        """The position after every event committed before now: the reader's next cycle
+        numbers them (`sequence()`) and reads up to them; shared by every stream opening
+        meanwhile, whatever their number."""
+        target = self._cycles_started + 1
+        self.wake.set()
+        async with self._cycle_done:
+            with contextlib.suppress(TimeoutError):  # a stuck reader: start where it is
+                await asyncio.wait_for(
+                    self._cycle_done.wait_for(lambda: self._cycles_done >= target),
+                    2 * self.poll_seconds + 10,
+                )
+        return self.position
 
     async def _watch(self) -> None:
         """End the streams whose login was revoked or whose user was disabled or locked:
@@ -274,14 +301,9 @@ class Hub:
             headers={"Content-Type": stream.CONTENT_TYPE, **stream.HEADERS}
         )
         try:
-            # Without a resume point: the current end, as the database has it once every
-            # committed event is numbered (the hub may not have read the last commits yet):
-            # nothing committed before the stream opened is sent.
-            sent = (
-                resume
-                if resume is not None
-                else max(self.position, await self._run(self._current_end))
-            )
+            # Without a resume point: after every event committed before the stream opened
+            # (the hub may not have read the last commits yet); nothing older is sent.
+            sent = resume if resume is not None else await self.current_end()
             await response.prepare(request)
             await response.write(stream.opening(self.retry_ms))
             if resume is not None:
