@@ -70,6 +70,10 @@ bench: install ## Benchmarks: transfers and card authorizations (gunicorn vs pgb
 	$(BIN)/python bench/reads.py
 	$(BIN)/python bench/sanctions_lists.py
 
+.PHONY: bench-events
+bench-events: install ## Event stream: 2,000 open streams (memory per stream), commit-to-client delay and transfers with and without them
+	$(BIN)/python bench/events_stream.py
+
 .PHONY: lint
 lint: install ## ruff check and format check (backend and bench), import contracts (lint-imports), mypy
 	$(BIN)/ruff check backend bench && $(BIN)/ruff format --check backend bench

@@ -49,6 +49,7 @@ from app.core.audit import jobs as audit_jobs
 from app.core.extensions import cors, db, jwt, limiter, migrate
 from app.core.health import blp as health_blp
 from app.core.logging import configure_logging
+from app.events.routes import blp as events_blp
 from app.events.webhook_routes import blp as admin_webhooks_blp
 from app.jobs.routes import blp as jobs_blp
 from app.ledger import owners
@@ -169,6 +170,7 @@ def _register_blueprints(app: Flask) -> None:
         privacy_decisions_blp,
         wealth_blp,
         jobs_blp,
+        events_blp,
         admin_blp,
         admin_accounts_blp,
         admin_webhooks_blp,

@@ -146,6 +146,7 @@ class Config:
             self._card_settings,
             self._wealth_settings,
             self._webhook_settings,
+            self._events_settings,
         ):
             group()
 
@@ -505,6 +506,31 @@ class Config:
         self.WEBHOOK_POLL_SECONDS = _env_int("WEBHOOK_POLL_SECONDS", 5)
         # Delivered and failed deliveries (and their attempts) are deleted after this long.
         self.WEBHOOK_RETENTION_SECONDS = _env_int("WEBHOOK_RETENTION_SECONDS", 30 * 86400)
+
+    def _events_settings(self) -> None:
+        """The live event stream and the events' retention (docs/events.md)."""
+        # A stream ticket (POST /events/ticket) opens one stream within this many seconds.
+        self.EVENTS_TICKET_SECONDS = _env_int("EVENTS_TICKET_SECONDS", 60)
+        # An open stream sends a comment this often, so proxies and clients see it alive.
+        self.EVENTS_HEARTBEAT_SECONDS = float(_env("EVENTS_HEARTBEAT_SECONDS", "15") or 15)
+        # The stream server reads new events on every Redis wake-up and at least this often.
+        self.EVENTS_POLL_SECONDS = float(_env("EVENTS_POLL_SECONDS", "5") or 5)
+        # The in-app stream (no stream server: `make run`) reads new events this often.
+        self.EVENTS_FALLBACK_POLL_SECONDS = float(_env("EVENTS_FALLBACK_POLL_SECONDS", "1") or 1)
+        # A stream ends after this long; the client reconnects with a new ticket (and so
+        # proves again that its login is live) and resumes where it was.
+        self.EVENTS_STREAM_MAX_SECONDS = _env_int("EVENTS_STREAM_MAX_SECONDS", 3600)
+        # Open streams whose login was revoked (or whose user was disabled or locked) end
+        # within this many seconds: one check per stream server for all its streams.
+        self.EVENTS_SESSION_CHECK_SECONDS = float(_env("EVENTS_SESSION_CHECK_SECONDS", "30") or 30)
+        # The `retry:` hint: how long a browser waits before reconnecting on its own.
+        self.EVENTS_RETRY_MS = _env_int("EVENTS_RETRY_MS", 3000)
+        # Events older than this are deleted by the daily purge (and with them, the history a
+        # stream can resume over).
+        self.EVENTS_RETENTION_DAYS = _env_int("EVENTS_RETENTION_DAYS", 30)
+        # Where `flask events serve` listens.
+        self.EVENTS_HOST = _env("EVENTS_HOST", "127.0.0.1")
+        self.EVENTS_PORT = _env_int("EVENTS_PORT", 5001)
 
     def default_database_url(self) -> str:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)

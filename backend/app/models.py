@@ -33,6 +33,7 @@ from app.core.events import Event
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import JobOutbox
 from app.core.ratelimit import RateLimitCounter
+from app.events.models import EventTicket
 from app.events.webhooks_models import (
     WebhookAttempt,
     WebhookDelivery,
@@ -82,6 +83,7 @@ MODELS = (
     AuditLog,
     AuditSeal,
     Event,
+    EventTicket,
     IdempotencyKey,
     JobOutbox,
     RateLimitCounter,

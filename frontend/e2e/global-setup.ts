@@ -1,11 +1,13 @@
 /**
  * Start the real backend for the end-to-end tests: a fresh PostgreSQL database migrated with
- * `flask init-db`, the demo users from `flask seed-demo`, and gunicorn on a free port. The
- * teardown stops gunicorn and drops the database (KEEP_E2E_DATABASE=1 keeps it).
+ * `flask init-db`, the demo users from `flask seed-demo`, gunicorn and the event stream server
+ * (`flask events serve`) on free ports, and in front of them a small proxy that sends
+ * `/api/v1/events/stream` to the stream server and the rest to gunicorn, as nginx does in
+ * production. The teardown stops them and drops the database (KEEP_E2E_DATABASE=1 keeps it).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { createServer } from "node:net";
 import { mkdirSync, openSync } from "node:fs";
 import path from "node:path";
@@ -77,10 +79,32 @@ function startRatesServer(port: number): Promise<Server> {
   return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
 
+/** The production proxy's routing (deploy/nginx): the event stream to its own server. */
+function startProxy(port: number, webPort: number, streamPort: number): Promise<Server> {
+  const server = createHttpServer((request, response) => {
+    const url = request.url ?? "/";
+    const target = url.startsWith("/api/v1/events/stream") ? streamPort : webPort;
+    const upstream = httpRequest(
+      { host: "127.0.0.1", port: target, method: request.method, path: url, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on("error", () => {
+      if (!response.headersSent) response.writeHead(502);
+      response.end();
+    });
+    response.on("close", () => upstream.destroy());
+    request.pipe(upstream);
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
 async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`gunicorn exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited with ${child.exitCode}`);
     try {
       const response = await fetch(`${url}/health`);
       if (response.ok) return;
@@ -96,6 +120,8 @@ export default async function globalSetup() {
   const checkout = createHash("sha1").update(repo).digest("hex").slice(0, 8);
   const database = process.env.E2E_DATABASE ?? `flowlet_e2e_${checkout}`;
   const port = await freePort();
+  const streamPort = await freePort();
+  const proxyPort = await freePort();
   const ratesServer = await startRatesServer(await freePort());
   const ratesAddress = ratesServer.address();
   const ratesPort = typeof ratesAddress === "object" && ratesAddress ? ratesAddress.port : 0;
@@ -117,6 +143,8 @@ export default async function globalSetup() {
     }),
     await startOidcProvider(googleIdpPort, { sub: "e2e-google-1", email: "linked.customer@gmail-e2e.com" }),
   ];
+  const streamUrl = `http://127.0.0.1:${streamPort}`;
+  const publicUrl = `http://127.0.0.1:${proxyPort}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FLOWLET_ENV: "development",
@@ -142,7 +170,7 @@ export default async function globalSetup() {
     // Passkeys: WebAuthn refuses an IP address as relying party, so passkey specs open the app
     // as http://localhost:<port> (the same server).
     WEBAUTHN_RP_ID: "localhost",
-    WEBAUTHN_ORIGINS: `http://localhost:${port}`,
+    WEBAUTHN_ORIGINS: `http://localhost:${proxyPort}`,
     // The callback the providers send the browser back to is under FRONTEND_URL (below).
     OIDC_STAFF_ISSUER: `http://127.0.0.1:${staffIdpPort}`,
     OIDC_STAFF_CLIENT_ID: E2E_CLIENT_ID,
@@ -152,10 +180,13 @@ export default async function globalSetup() {
     OIDC_GOOGLE_CLIENT_ID: E2E_CLIENT_ID,
     OIDC_GOOGLE_CLIENT_SECRET: E2E_CLIENT_SECRET,
     WEB_DIST_DIR: process.env.WEB_DIST_DIR ?? path.join(repo, "frontend", "dist"),
-    FRONTEND_URL: baseUrl,
+    FRONTEND_URL: publicUrl,
     SMTP_HOST: "127.0.0.1",
     SMTP_PORT: String(mailbox.port),
     SMTP_STARTTLS: "false",
+    // The stream server has no Redis to wake it here: it polls (tickets live in the database).
+    EVENTS_POLL_SECONDS: "0.5",
+    EVENTS_HEARTBEAT_SECONDS: "5",
   };
   delete env.PROMETHEUS_MULTIPROC_DIR;
 
@@ -173,28 +204,44 @@ export default async function globalSetup() {
     env,
     stdio: ["ignore", log, log],
   });
+  const streamLog = openSync(path.join(logDir, "stream.log"), "w");
+  const streams = spawn(
+    path.join(bin, "flask"),
+    ["--app", "main", "events", "serve", "--host", "127.0.0.1", "--port", String(streamPort)],
+    { cwd: backend, env, stdio: ["ignore", streamLog, streamLog] },
+  );
+  const proxy = await startProxy(proxyPort, port, streamPort);
   try {
     await waitForHealth(baseUrl, server);
+    await waitForHealth(streamUrl, streams);
   } catch (error) {
     server.kill("SIGTERM");
+    streams.kill("SIGTERM");
     ratesServer.close();
     mailbox.server.close();
     for (const idp of identityProviders) idp.close();
-    throw new Error(`${(error as Error).message}; see frontend/e2e/.run/backend.log`);
+    proxy.close();
+    throw new Error(`${(error as Error).message}; see frontend/e2e/.run/backend.log and stream.log`);
   }
-  process.env.E2E_BASE_URL = baseUrl;
+  // The browser sees the proxy, which routes the event stream to its server (as nginx does).
+  process.env.E2E_BASE_URL = publicUrl;
   process.env.E2E_MAIL_FILE = mailFile;
 
-  return async () => {
-    await new Promise<void>((resolve) => {
-      if (server.exitCode !== null) return resolve();
-      server.once("exit", () => resolve());
-      server.kill("SIGTERM");
+  const stop = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
       setTimeout(() => {
-        server.kill("SIGKILL");
+        child.kill("SIGKILL");
         resolve();
       }, 10_000).unref();
     });
+
+  return async () => {
+    proxy.closeAllConnections();
+    proxy.close();
+    await Promise.all([stop(server), stop(streams)]);
     ratesServer.close();
     mailbox.server.close();
     for (const idp of identityProviders) idp.close();

@@ -52,6 +52,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "admin:users": frozenset({A}),
     "admin:accounts": frozenset({A}),
     "admin:webhooks": frozenset({A}),
+    "events": frozenset({C, OFF}),
 }
 
 

@@ -72,3 +72,4 @@ class PersonalDataExportSchema(Schema):
         "list", "Sanctions screenings of the caller: when, why, against which list versions"
     )
     wealth = _section("object", "`linked_accounts`: brokers, snapshots and positions")
+    events = _section("list", "Events written for the caller: type, time and payload")

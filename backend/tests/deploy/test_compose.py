@@ -25,7 +25,8 @@ SECRETS = {
     "FRONTEND_URL": "https://bank.example",
 }
 APP_SERVICES = {
-    "web-1", "web-2", "worker-1", "worker-2", "scheduler-1", "scheduler-2",
+    "web-1", "web-2", "events-1", "events-2", "worker-1", "worker-2", "scheduler-1",
+    "scheduler-2",
 }  # fmt: skip
 
 
@@ -85,6 +86,22 @@ def test_two_web_processes_behind_the_proxy(config):
     for name in ("web-1", "web-2"):
         assert config["services"][name]["environment"]["TRUSTED_PROXY_HOPS"] == "1"
         assert "command" not in config["services"][name]  # the image's: gunicorn main:app
+
+
+def test_the_event_stream_servers_behind_the_proxy(config):
+    proxy = config["services"]["proxy"]
+    assert {"events-1", "events-2"} <= set(proxy["depends_on"])
+    for name in ("events-1", "events-2"):
+        service = config["services"][name]
+        assert service["command"][:5] == ["flask", "--app", "main", "events", "serve"]
+        assert service["environment"]["PORT"] == "5001"
+    nginx = (DEPLOY / "nginx" / "nginx.conf").read_text()
+    assert re.findall(r"server (events-\d):5001", nginx) == ["events-1", "events-2"]
+    stream = nginx.split("location = /api/v1/events/stream {", 1)[1].split("}", 1)[0]
+    assert "proxy_pass http://flowlet_events;" in stream
+    assert "proxy_buffering off;" in stream
+    assert "access_log /dev/stdout stream;" in stream  # the ticket stays out of the log
+    assert "$request " not in nginx.split("log_format stream", 1)[1].split(";", 1)[0]
 
 
 def test_the_scheduler_and_worker_pairs(config):

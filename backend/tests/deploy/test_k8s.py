@@ -55,6 +55,7 @@ def test_the_objects():
         ("Deployment", "flowlet-web"), ("Deployment", "flowlet-worker"),
         ("Deployment", "flowlet-scheduler"), ("Job", "flowlet-migrate"),
         ("HorizontalPodAutoscaler", "flowlet-web"), ("Service", "flowlet-web"),
+        ("Deployment", "flowlet-events"), ("Service", "flowlet-events"),
         ("NetworkPolicy", "default-deny"),
     } <= kinds  # fmt: skip
     assert {"Secret"}.isdisjoint(d["kind"] for _, d in DOCUMENTS), "a Secret is never committed"
@@ -62,7 +63,9 @@ def test_the_objects():
                if d["kind"] != "Namespace")  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["flowlet-web", "flowlet-worker", "flowlet-scheduler"])
+@pytest.mark.parametrize(
+    "name", ["flowlet-web", "flowlet-worker", "flowlet-scheduler", "flowlet-events"]
+)
 def test_two_replicas_and_a_disruption_budget(name):
     deployment = DEPLOYMENTS[name]
     assert deployment["spec"]["replicas"] == 2
@@ -90,6 +93,21 @@ def test_the_web_probes():
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": 5000}
     assert container["readinessProbe"]["httpGet"]["port"] == "http"
+
+
+def test_the_event_stream_pods():
+    (container,) = DEPLOYMENTS["flowlet-events"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:5] == ["flask", "--app", "main", "events", "serve"]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 5001}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    policies = [
+        d for _, d in DOCUMENTS if d["kind"] == "NetworkPolicy"
+        and d["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component")
+        == "events"
+    ]  # fmt: skip
+    assert [rule["ports"] for p in policies for rule in p["spec"]["ingress"]] == [
+        [{"protocol": "TCP", "port": 5001}]
+    ]
 
 
 def test_the_migration_job():

@@ -41,6 +41,7 @@ SECTIONS = [
     "erasure_requests",
     "cards",
     "wealth",
+    "events",
 ]
 EXPORTED = [
     "sanctions_screenings",
@@ -56,6 +57,7 @@ EXPORTED = [
     "erasure_requests",
     "cards",
     "wealth",
+    "events",
 ]
 
 

@@ -30,6 +30,7 @@ def test_every_entry_names_an_existing_job_and_one_of_the_queues(app):
         "broker-sync-daily",
         "card-expiry",
         "customer-risk",
+        "events-purge",
         "exchange-rates",
         "hold-expiry",
         "idempotency-key-purge",

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, NavLink, Outlet, useLocation } from "react-router-dom";
 import { useAuth } from "../lib/auth";
 import { hasRole } from "../lib/types";
+import { LiveUpdates } from "./LiveUpdates";
 
 const CUSTOMER_LINKS = [
   ["/", "Overview"],
@@ -95,6 +96,7 @@ export function Layout() {
           Menu
         </button>
         <div className="user-menu">
+          <LiveUpdates enabled={customer || officer} />
           <span className="user-name" title={user?.email}>
             {user?.first_name} {user?.last_name}
           </span>
