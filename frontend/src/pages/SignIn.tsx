@@ -6,6 +6,7 @@ import { fieldErrorsOf } from "../lib/hooks";
 import { ssoAuthorizeUrl, ssoLabel, useSsoProviders } from "../lib/sso";
 import type { MfaChallenge } from "../lib/types";
 import { passkeysSupported } from "../lib/webauthn";
+import { TwoStepCodeForm } from "../components/TwoStepCodeForm";
 
 /** A button per single sign-on provider this deployment offers (a full-page navigation). */
 function SsoButtons() {
@@ -117,10 +118,8 @@ export function MfaStep({ challenge, onCancel }: { challenge: MfaChallenge; onCa
   const [code, setCode] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [pending, setPending] = useState(false);
-  const fields = fieldErrorsOf(error);
 
-  const onCode = (event: FormEvent) => {
-    event.preventDefault();
+  const onCode = () => {
     setPending(true);
     setError(null);
     completeMfa(challenge.mfa_token, code.trim())
@@ -137,24 +136,7 @@ export function MfaStep({ challenge, onCancel }: { challenge: MfaChallenge; onCa
   };
 
   return (
-    <form onSubmit={onCode} className="stack" noValidate>
-      <PageHeader title="Two-step verification" />
-      <p>Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
-      <Field
-        label="Authentication code"
-        name="code"
-        inputMode="numeric"
-        autoComplete="one-time-code"
-        value={code}
-        onChange={(e) => setCode(e.target.value)}
-        errors={fields.code}
-        required
-        autoFocus
-      />
-      <FormError error={error} shownFields={["code"]} />
-      <button type="submit" className="button block" disabled={pending}>
-        {pending ? "Checking…" : "Verify and sign in"}
-      </button>
+    <TwoStepCodeForm code={code} onCode={setCode} onSubmit={onCode} error={error} pending={pending}>
       {(challenge.methods ?? []).includes("passkey") && passkeysSupported() && (
         <button type="button" className="button secondary block" onClick={onPasskey} disabled={pending}>
           Use a passkey instead
@@ -163,7 +145,7 @@ export function MfaStep({ challenge, onCancel }: { challenge: MfaChallenge; onCa
       <button type="button" className="link-button" onClick={onCancel}>
         Use a different account
       </button>
-    </form>
+    </TwoStepCodeForm>
   );
 }
 

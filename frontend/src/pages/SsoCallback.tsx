@@ -1,9 +1,9 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { Field, FormError, Loading, PageHeader } from "../components/ui";
+import { TwoStepCodeForm } from "../components/TwoStepCodeForm";
+import { FormError, Loading, PageHeader } from "../components/ui";
 import { useAuth } from "../lib/auth";
 import { ApiError } from "../lib/errors";
-import { fieldErrorsOf } from "../lib/hooks";
 
 /** What the server said when it refused a sign-in (`#error=<code>`), in words. */
 const REFUSALS: Record<string, string> = {
@@ -64,33 +64,21 @@ export function SsoCallbackPage() {
     // Once, on arrival: the code in the fragment is read and wiped above.
   }, []);
 
-  const onMfa = (event: FormEvent) => {
-    event.preventDefault();
+  const onMfa = () => {
     setChecking(true);
     void finish(pendingCode!, mfaCode.trim()).finally(() => setChecking(false));
   };
 
   if (pendingCode) {
     return (
-      <form onSubmit={onMfa} className="stack" noValidate>
-        <PageHeader title="Two-step verification" />
-        <p>Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
-        <Field
-          label="Authentication code"
-          name="mfa_code"
-          inputMode="numeric"
-          autoComplete="one-time-code"
-          value={mfaCode}
-          onChange={(e) => setMfaCode(e.target.value)}
-          errors={fieldErrorsOf(error).mfa_code}
-          required
-          autoFocus
-        />
-        <FormError error={error} shownFields={["mfa_code"]} />
-        <button type="submit" className="button block" disabled={checking}>
-          {checking ? "Checking…" : "Verify and sign in"}
-        </button>
-      </form>
+      <TwoStepCodeForm
+        code={mfaCode}
+        onCode={setMfaCode}
+        onSubmit={onMfa}
+        error={error}
+        pending={checking}
+        field="mfa_code"
+      />
     );
   }
 

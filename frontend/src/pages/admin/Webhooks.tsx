@@ -15,22 +15,8 @@ import {
   SelectField,
 } from "../../components/ui";
 import { api } from "../../lib/api";
+import { EVENT_TYPES } from "../../lib/events";
 import { fieldErrorsOf, useAction, usePaged } from "../../lib/hooks";
-
-/** The event types an endpoint may ask for (API.md, "Events"). */
-export const EVENT_TYPES = [
-  "movement.completed",
-  "movement.held",
-  "movement.released",
-  "movement.reversed",
-  "card.authorized",
-  "card.declined",
-  "alert.raised",
-  "alert.decided",
-  "kyc.decided",
-  "sync.finished",
-  "erasure.decided",
-];
 
 export interface WebhookEndpoint {
   id: string;
