@@ -45,6 +45,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import NO_RULE_FIRES, seed_script
+
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -57,14 +59,6 @@ SETTLE_TIMEOUT = 120.0
 # Settings under which no limit, fraud rule or step-up stands in a drill's way (the drills
 # test the machinery, not the business rules). Set before `init-db`, which writes the AML
 # rules' version 1 from them.
-NO_RULE_FIRES = {
-    "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
-    "DEPOSIT_LIMITS": json.dumps({"none": {"per_deposit": "1000000000", "daily": "1000000000"}}),
-    "FRAUD_VELOCITY_MAX": "100000000",
-    "FRAUD_REVIEW_THRESHOLD": "1000",
-    "FRAUD_NEW_BENEFICIARY_AMOUNT": "1000000000",
-    "STEP_UP_TRANSFER_THRESHOLD": "1000000000",
-}
 _taken: set[int] = set()
 
 
@@ -344,35 +338,7 @@ def post(port: int, path: str, body: dict, headers: dict) -> tuple[int, dict | N
 
 
 def seed(stack: Stack) -> list[dict]:
-    script = f"""
-import json
-from app import create_app
-from app.auth.models import User, UserRole
-from app.auth.passwords import hash_password
-from app.auth.tokens import start_session
-from app.ledger.opening import open_account
-from app.transactions.deposits import deposit
-from app.core.extensions import db
-
-app = create_app()
-out = []
-with app.app_context():
-    s = db.session
-    pw = hash_password("Drill-Only-Password-2026")
-    for i in range({CUSTOMERS}):
-        u = User(email=f"drill{{i}}@drill.test", password_hash=pw, first_name="D",
-                 last_name=str(i), email_verified=True)
-        u.role_links.append(UserRole(role="customer"))
-        s.add(u)
-        s.flush()
-        a = open_account(s, user=u, account_type="checking", currency="USD")
-        b = open_account(s, user=u, account_type="savings", currency="USD")
-        deposit(s, user=u, account_id=a.public_id, amount=10_000_000_00, currency="USD")
-        pair = start_session(s, user=u, ip="127.0.0.1", user_agent="drills", fresh=True)
-        out.append({{"token": pair.access_token, "a": str(a.public_id), "b": str(b.public_id)}})
-    s.commit()
-print(json.dumps(out))
-"""
+    script = seed_script("drill", CUSTOMERS, balance_minor=10_000_000_00, savings=True, fresh=True)
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=BACKEND,

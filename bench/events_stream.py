@@ -39,12 +39,14 @@ from pathlib import Path
 
 from harness import (
     HOST,
+    NO_RULE_FIRES,
     PG_ADMIN,
     admin_sql,
     db_name,
     db_url,
     drive,
     free_port,
+    seed_script,
     start_gunicorn,
     stop,
 )
@@ -61,12 +63,7 @@ ENV = {
     "LOG_LEVEL": "WARNING",
     "RATELIMIT_ENABLED": "false",
     "GUNICORN_ACCESS_LOG": "/dev/null",
-    # The machinery, not the business rules: no limit or rule fires.
-    "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
-    "DEPOSIT_LIMITS": json.dumps({"none": {"per_deposit": "1000000000", "daily": "1000000000"}}),
-    "FRAUD_VELOCITY_MAX": "100000000",
-    "AML_VELOCITY_MAX_COUNT": "100000000",
-    "STEP_UP_TRANSFER_THRESHOLD": "1000000",
+    **NO_RULE_FIRES,
     "DB_POOL_SIZE": "2",
     "DB_MAX_OVERFLOW": "2",
     "JWT_ACCESS_TOKEN_SECONDS": "7200",
@@ -88,35 +85,7 @@ def setup(customers: int) -> list[dict]:
     )
     run([str(VENV_BIN / "flask"), "--app", "main", "init-db"])
     print(f"seeding {customers} customers …", flush=True)
-    script = f"""
-import json
-from app import create_app
-from app.auth.models import User, UserRole
-from app.auth.passwords import hash_password
-from app.auth.tokens import start_session
-from app.core import uow
-from app.core.extensions import db
-from app.ledger.opening import open_account
-from app.transactions.deposits import deposit
-
-app = create_app()
-out = []
-with app.app_context():
-    s = db.session
-    pw = hash_password("Bench-Only-Password-2026")
-    for i in range({customers}):
-        u = User(email=f"stream{{i}}@bench.test", password_hash=pw, first_name="S",
-                 last_name=str(i), email_verified=True)
-        u.role_links.append(UserRole(role="customer"))
-        s.add(u)
-        s.flush()
-        a = open_account(s, user=u, account_type="checking", currency="USD")
-        deposit(s, user=u, account_id=a.public_id, amount=100_000_000_00, currency="USD")
-        pair = start_session(s, user=u, ip="127.0.0.1", user_agent="bench", fresh=False)
-        out.append({{"token": pair.access_token, "account": str(a.public_id)}})
-    uow.commit(s)
-print(json.dumps(out))
-"""
+    script = seed_script("stream", customers, balance_minor=100_000_000_00)
     result = run([sys.executable, "-c", script])
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -9,6 +9,7 @@ gunicorn's port (default: a free one), so that two runs on one machine keep apar
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -313,6 +314,61 @@ def print_table(rows: list[dict], rate_name: str) -> None:
 
 
 # --- the books after a run -----------------------------------------------------------------------
+
+# The benchmarks and drills measure the machinery, not the business rules: no limit, fraud or
+# AML rule fires (their queries still run).
+NO_RULE_FIRES = {
+    "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
+    "DEPOSIT_LIMITS": json.dumps({"none": {"per_deposit": "1000000000", "daily": "1000000000"}}),
+    "FRAUD_VELOCITY_MAX": "100000000",
+    "FRAUD_REVIEW_THRESHOLD": "1000",
+    "FRAUD_NEW_BENEFICIARY_AMOUNT": "1000000000",
+    "AML_VELOCITY_MAX_COUNT": "100000000",
+    "STEP_UP_TRANSFER_THRESHOLD": "1000000000",
+}
+
+
+def seed_script(
+    prefix: str, count: int, *, balance_minor: int, savings: bool = False, fresh: bool = False
+) -> str:
+    """A Python script (run in backend/ with the app's environment) that creates `count`
+    customers `<prefix><i>@<prefix>.test`, each with a funded checking account (and a savings
+    one), and prints their tokens and account ids as one JSON line."""
+    return f"""
+import json
+from app import create_app
+from app.auth.models import User, UserRole
+from app.auth.passwords import hash_password
+from app.auth.tokens import start_session
+from app.core import uow
+from app.core.extensions import db
+from app.ledger.opening import open_account
+from app.transactions.deposits import deposit
+
+app = create_app()
+out = []
+with app.app_context():
+    s = db.session
+    pw = hash_password("Bench-Only-Password-2026")
+    for i in range({count}):
+        u = User(email=f"{prefix}{{i}}@{prefix}.test", password_hash=pw, first_name="B",
+                 last_name=str(i), email_verified=True)
+        u.role_links.append(UserRole(role="customer"))
+        s.add(u)
+        s.flush()
+        a = open_account(s, user=u, account_type="checking", currency="USD")
+        row = {{"account": str(a.public_id), "a": str(a.public_id)}}
+        if {savings!r}:
+            b = open_account(s, user=u, account_type="savings", currency="USD")
+            row["b"] = str(b.public_id)
+        deposit(s, user=u, account_id=a.public_id, amount={balance_minor}, currency="USD")
+        pair = start_session(s, user=u, ip="127.0.0.1", user_agent="{prefix}", fresh={fresh!r})
+        row["token"] = pair.access_token
+        out.append(row)
+    uow.commit(s)
+print(json.dumps(out))
+"""
+
 
 MAX_FINDINGS_SHOWN = 20
 

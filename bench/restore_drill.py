@@ -65,8 +65,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drills import NO_RULE_FIRES, post, seed, wait_for
-from harness import verify_books
+from drills import post, seed, wait_for
+from harness import NO_RULE_FIRES, verify_books
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent

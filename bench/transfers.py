@@ -35,6 +35,7 @@ from pathlib import Path
 
 from harness import (
     HOST,
+    NO_RULE_FIRES,
     PG_ADMIN,
     CpuMeter,
     admin_sql,
@@ -67,11 +68,7 @@ ENV = {
     "RATELIMIT_ENABLED": "false",
     "GUNICORN_ACCESS_LOG": "/dev/null",
     # The benchmark measures the machinery, not the business rules: no limit or rule fires.
-    "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),
-    "DEPOSIT_LIMITS": json.dumps({"none": {"per_deposit": "1000000000", "daily": "1000000000"}}),
-    "FRAUD_VELOCITY_MAX": "100000000",
-    "AML_VELOCITY_MAX_COUNT": "100000000",  # the AML velocity rule stays quiet too
-    "STEP_UP_TRANSFER_THRESHOLD": "1000000",
+    **NO_RULE_FIRES,
     "DB_POOL_SIZE": "2",
     "JWT_ACCESS_TOKEN_SECONDS": "7200",  # the seeded tokens outlive the run
     "DB_MAX_OVERFLOW": "2",
