@@ -53,7 +53,7 @@ BACKEND = Path(
     os.environ.get("BENCH_BACKEND") or Path(__file__).resolve().parent.parent / "backend"
 ).resolve()
 VENV_BIN = Path(sys.executable).parent
-REDIS_URL = os.environ.get("BENCH_CARDS_REDIS_URL", "redis://127.0.0.1:6379/33")
+REDIS_URL = os.environ.get("BENCH_CARDS_REDIS_URL", "redis://127.0.0.1:6379/15")
 DB_NAME = db_name("cards")
 PG_COPY = db_name("cards_pg")
 PATH = "/api/v1/card-network/authorizations"

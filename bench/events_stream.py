@@ -53,7 +53,7 @@ from harness import (
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
 VENV_BIN = Path(sys.executable).parent
-REDIS_URL = os.environ.get("BENCH_EVENTS_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL = os.environ.get("BENCH_EVENTS_REDIS_URL", "redis://127.0.0.1:6379/15")
 DB_NAME = db_name("events")
 
 ENV = {

@@ -46,7 +46,7 @@ DB_URL = db_url(DB_NAME)
 ENV = {
     "FLOWLET_ENV": "development",
     "DATABASE_URL": DB_URL,
-    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/21"),
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
     "LOG_LEVEL": "WARNING",
     "RATELIMIT_ENABLED": "false",
     "TRANSFER_LIMITS": json.dumps({"none": {"per_transfer": "1000000000", "daily": "1000000000"}}),

@@ -56,7 +56,7 @@ BACKEND = Path(
     os.environ.get("BENCH_BACKEND") or Path(__file__).resolve().parent.parent / "backend"
 ).resolve()
 VENV_BIN = Path(sys.executable).parent
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/21")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 DB_NAME = db_name()  # BENCH_DB_PREFIX: two checkouts can run side by side
 PG_COPY = db_name("pg")
 

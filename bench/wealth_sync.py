@@ -29,7 +29,7 @@ BACKEND = Path(__file__).resolve().parent.parent / "backend"
 sys.path.insert(0, str(BACKEND))
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_WEALTH_REDIS_URL", "redis://127.0.0.1:6379/36")
+REDIS_URL = os.environ.get("BENCH_WEALTH_REDIS_URL", "redis://127.0.0.1:6379/15")
 DB_NAME = "flowlet_bench_wealth"
 
 REFERENCE_SQL = [
