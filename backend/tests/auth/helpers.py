@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from app.core.audit import AuditLog
-from tests.conftest import unique_email
+from tests.conftest import make_config, unique_email
 from tests.factories import DEFAULT_PASSWORD
 
 STRONG_PASSWORD = "Quiet-Harbor-Lantern-73"
@@ -63,3 +63,22 @@ def audit_rows(session, *, action: str, resource_id: str | None = None) -> list[
         query = query.where(AuditLog.resource_id == resource_id)
     session.expire_all()
     return list(session.scalars(query.order_by(AuditLog.id)))
+
+
+def app_with(pg_url: str, redis_url: str, **settings):
+    """An app with settings of its own (a fixture's body: `yield from app_with(…)`); its
+    database connections are closed afterwards."""
+    from app import create_app
+    from app.core.extensions import db
+
+    application = create_app(make_config(pg_url, redis_url, **settings))
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def client_at(app, ip: str):
+    """A test client whose requests come from `ip`."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = ip
+    return client

@@ -8,13 +8,12 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
 from app.auth.models import EmailOutbox, MagicLink
 from app.core import crypto
-from tests.auth.helpers import audit_rows, bearer, next_ip
+from tests.auth.helpers import app_with, audit_rows, bearer, client_at, next_ip
 from tests.auth.test_mfa import code_at, enroll
 from tests.auth.test_rate_limits import assert_rate_limited
-from tests.conftest import make_config, unique_email
+from tests.conftest import unique_email
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -195,38 +194,25 @@ def test_a_locked_account_is_not_signed_in_by_a_link(client, app, db_session):
 
 @pytest.fixture
 def limited_app(pg_url, redis_url):
-    application = create_app(
-        make_config(
-            pg_url,
-            redis_url,
-            MAGIC_LINK_RATE_LIMIT_PER_EMAIL="2 per minute",
-            MAGIC_LINK_RATE_LIMIT_PER_IP="3 per minute",
-        )
+    yield from app_with(
+        pg_url,
+        redis_url,
+        MAGIC_LINK_RATE_LIMIT_PER_EMAIL="2 per minute",
+        MAGIC_LINK_RATE_LIMIT_PER_IP="3 per minute",
     )
-    yield application
-    with application.app_context():
-        from app.core.extensions import db
-
-        db.engine.dispose()
-
-
-def _client(app, ip):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = ip
-    return client
 
 
 def test_links_for_one_address_are_limited_from_any_ip(limited_app):
     address = unique_email("limited")
     for _ in range(2):
-        assert _ask(_client(limited_app, next_ip()), address).status_code == 202
-    assert_rate_limited(_ask(_client(limited_app, next_ip()), address))
-    assert _ask(_client(limited_app, next_ip()), unique_email("other")).status_code == 202
+        assert _ask(client_at(limited_app, next_ip()), address).status_code == 202
+    assert_rate_limited(_ask(client_at(limited_app, next_ip()), address))
+    assert _ask(client_at(limited_app, next_ip()), unique_email("other")).status_code == 202
 
 
 def test_links_from_one_ip_are_limited(limited_app):
-    client = _client(limited_app, next_ip())
+    client = client_at(limited_app, next_ip())
     for _ in range(3):
         assert _ask(client, unique_email("ip")).status_code == 202
     assert_rate_limited(_ask(client, unique_email("ip")))
-    assert _ask(_client(limited_app, next_ip()), unique_email("ip")).status_code == 202
+    assert _ask(client_at(limited_app, next_ip()), unique_email("ip")).status_code == 202

@@ -3,9 +3,8 @@
 import pytest
 import redis as redis_lib
 
-from app import create_app
-from tests.auth.helpers import login, next_ip
-from tests.conftest import make_config, unique_email
+from tests.auth.helpers import app_with, client_at, login, next_ip
+from tests.conftest import unique_email
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -13,26 +12,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 @pytest.fixture
 def limited_app(pg_url, redis_url):
     """The app with tight login limits, counting on the test Redis (each test uses fresh IPs)."""
-    application = create_app(
-        make_config(
-            pg_url,
-            redis_url,
-            RATELIMIT_LOGIN_PER_IP="3 per minute",
-            RATELIMIT_LOGIN_PER_ACCOUNT="4 per minute",
-            RATELIMIT_AUTH_PER_IP="2 per minute",
-        )
+    yield from app_with(
+        pg_url,
+        redis_url,
+        RATELIMIT_LOGIN_PER_IP="3 per minute",
+        RATELIMIT_LOGIN_PER_ACCOUNT="4 per minute",
+        RATELIMIT_AUTH_PER_IP="2 per minute",
     )
-    yield application
-    with application.app_context():
-        from app.core.extensions import db
-
-        db.engine.dispose()
-
-
-def _client(app, ip):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = ip
-    return client
 
 
 def assert_rate_limited(response):
@@ -45,7 +31,7 @@ def assert_rate_limited(response):
 
 def test_logins_from_one_ip_are_limited(limited_app, redis_url):
     ip = next_ip()
-    client = _client(limited_app, ip)
+    client = client_at(limited_app, ip)
     for _ in range(3):
         response = login(client, unique_email("nobody"), "Whatever-Password-1")
         assert response.status_code == 401
@@ -53,7 +39,7 @@ def test_logins_from_one_ip_are_limited(limited_app, redis_url):
         assert "X-RateLimit-Remaining" in response.headers
     assert_rate_limited(login(client, unique_email("nobody"), "Whatever-Password-1"))
     # Another address is not affected.
-    other = _client(limited_app, next_ip())
+    other = client_at(limited_app, next_ip())
     assert login(other, unique_email("nobody"), "Whatever-Password-1").status_code == 401
     # The counters live in Redis.
     assert redis_lib.Redis.from_url(redis_url).keys(f"*/{ip}/auth.login*")
@@ -62,19 +48,19 @@ def test_logins_from_one_ip_are_limited(limited_app, redis_url):
 def test_logins_for_one_account_are_limited_across_ips(limited_app):
     target = unique_email("target")
     for _ in range(4):
-        response = login(_client(limited_app, next_ip()), target, "Whatever-Password-1")
+        response = login(client_at(limited_app, next_ip()), target, "Whatever-Password-1")
         assert response.status_code == 401
-    limited = login(_client(limited_app, next_ip()), target.upper(), "Whatever-Password-1")
+    limited = login(client_at(limited_app, next_ip()), target.upper(), "Whatever-Password-1")
     assert_rate_limited(limited)
     # The alias field counts against the same login.
-    alias = _client(limited_app, next_ip()).post(
+    alias = client_at(limited_app, next_ip()).post(
         "/api/v1/auth/login", json={"email": target, "password": "Whatever-Password-1"}
     )
     assert_rate_limited(alias)
 
 
 def test_other_auth_endpoints_are_limited_per_ip(limited_app):
-    client = _client(limited_app, next_ip())
+    client = client_at(limited_app, next_ip())
     for _ in range(2):
         response = client.post(
             "/api/v1/auth/password-reset/request", json={"email": unique_email()}
